@@ -1,0 +1,128 @@
+// FixedMap: an open-addressing hash map from a small key to a uint32 value (usually an index
+// into a table), with a capacity fixed at construction. It never allocates after that; an
+// insert into a full map fails and the caller turns that into a result code.
+//
+// Linear probing over a power-of-two slot array sized to keep the load at or under 1/2;
+// deletion shifts later entries back (no tombstones), so probe lengths stay short over a
+// long run of inserts and erases. The layout depends only on the sequence of operations,
+// so two maps fed the same operations hold the same bytes (state digests rely on this).
+//
+// Not thread-safe; owned by one engine thread.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include "base/assert.h"
+#include "base/hash.h"
+
+namespace eleven {
+
+inline constexpr uint32_t kNoValue = 0xFFFFFFFFu;
+
+struct U64Hash {
+  uint64_t operator()(uint64_t key) const { return Fmix64(key); }
+};
+
+template <typename Key, typename Hash = U64Hash>
+class FixedMap {
+ public:
+  struct Slot {
+    Key key;
+    uint32_t value;  // kNoValue marks an empty slot.
+  };
+
+  explicit FixedMap(uint32_t entry_count_max) : entry_count_max_(entry_count_max) {
+    ELEVEN_ASSERT(entry_count_max > 0 && entry_count_max <= (1u << 30));
+    uint64_t slot_count = 16;
+    while (slot_count < uint64_t{entry_count_max} * 2) slot_count *= 2;
+    mask_ = slot_count - 1;
+    slots_ = std::make_unique<Slot[]>(slot_count);
+    Clear();
+  }
+
+  uint32_t count() const { return count_; }
+  uint32_t count_max() const { return entry_count_max_; }
+  bool full() const { return count_ == entry_count_max_; }
+  uint64_t slot_count() const { return mask_ + 1; }
+
+  void Clear() {
+    std::memset(static_cast<void*>(slots_.get()), 0, sizeof(Slot) * slot_count());
+    for (uint64_t i = 0; i <= mask_; i++) slots_[i].value = kNoValue;
+    count_ = 0;
+  }
+
+  void Prefetch(const Key& key) const { __builtin_prefetch(&slots_[Hash{}(key) & mask_]); }
+
+  // The value stored under `key`, or kNoValue.
+  uint32_t Find(const Key& key) const {
+    const Slot* slot = FindSlot(key);
+    return slot == nullptr ? kNoValue : slot->value;
+  }
+
+  // A pointer to the value under `key` (valid until the next insert or erase), or nullptr.
+  uint32_t* FindValue(const Key& key) {
+    Slot* slot = const_cast<Slot*>(FindSlot(key));
+    return slot == nullptr ? nullptr : &slot->value;
+  }
+
+  // Inserts a key that must not be present. Returns false, changing nothing, when full.
+  bool Insert(const Key& key, uint32_t value) {
+    ELEVEN_DASSERT(value != kNoValue);
+    ELEVEN_DASSERT(FindSlot(key) == nullptr);
+    if (full()) return false;
+    uint64_t i = Hash{}(key) & mask_;
+    while (slots_[i].value != kNoValue) i = (i + 1) & mask_;
+    slots_[i].key = key;
+    slots_[i].value = value;
+    count_++;
+    return true;
+  }
+
+  // Removes `key`; returns false if it was absent.
+  bool Erase(const Key& key) {
+    Slot* slot = const_cast<Slot*>(FindSlot(key));
+    if (slot == nullptr) return false;
+    uint64_t hole = static_cast<uint64_t>(slot - slots_.get());
+    // Backward-shift: move each later entry of the cluster into the hole if its home slot
+    // does not lie cyclically in (hole, i].
+    uint64_t i = hole;
+    for (;;) {
+      i = (i + 1) & mask_;
+      if (slots_[i].value == kNoValue) break;
+      uint64_t home = Hash{}(slots_[i].key) & mask_;
+      bool home_in_gap = ((i - home) & mask_) < ((i - hole) & mask_);
+      if (home_in_gap) continue;
+      slots_[hole] = slots_[i];
+      hole = i;
+    }
+    std::memset(static_cast<void*>(&slots_[hole]), 0, sizeof(Slot));
+    slots_[hole].value = kNoValue;
+    ELEVEN_ASSERT(count_ > 0);
+    count_--;
+    return true;
+  }
+
+  // The slot array, for digests and snapshots: its bytes are a function of the operations.
+  const Slot* slots() const { return slots_.get(); }
+
+ private:
+  const Slot* FindSlot(const Key& key) const {
+    uint64_t i = Hash{}(key) & mask_;
+    // Bounded: the load is at most 1/2, so an empty slot always ends the probe.
+    for (;;) {
+      const Slot& slot = slots_[i];
+      if (slot.value == kNoValue) return nullptr;
+      if (slot.key == key) return &slot;
+      i = (i + 1) & mask_;
+    }
+  }
+
+  uint32_t entry_count_max_;
+  uint32_t count_ = 0;
+  uint64_t mask_ = 0;
+  std::unique_ptr<Slot[]> slots_;
+};
+
+}  // namespace eleven
