@@ -1,0 +1,59 @@
+#include "wire/records.h"
+
+namespace eleven::wire {
+
+bool AllZero(const void* bytes, size_t size) {
+  const auto* p = static_cast<const uint8_t*>(bytes);
+  uint8_t acc = 0;
+  for (size_t i = 0; i < size; i++) acc |= p[i];
+  return acc == 0;
+}
+
+namespace {
+
+template <typename T>
+bool TailZero(const T& record) {
+  return AllZero(record.reserved, sizeof(record.reserved));
+}
+
+}  // namespace
+
+Code CheckStructure(const Command& command) {
+  auto op = static_cast<uint8_t>(command.operation);
+  if (op == 0 || op > kOperationMax) return Code::invalid_operation;
+  bool clean = true;
+  switch (command.operation) {
+    case Operation::kCreateMerchant:
+      clean = command.create_merchant.reserved0 == 0 && TailZero(command.create_merchant);
+      break;
+    case Operation::kCreateSku:
+      clean = AllZero(command.create_sku.reserved0, 3) && TailZero(command.create_sku);
+      break;
+    case Operation::kRestock:
+      clean = AllZero(command.restock.reserved0, 3) && TailZero(command.restock);
+      break;
+    case Operation::kSetPrice:
+      clean = AllZero(command.set_price.reserved0, 7) && TailZero(command.set_price);
+      break;
+    case Operation::kCreateDrop:
+      clean = AllZero(command.create_drop.reserved0, 3) && command.create_drop.reserved1 == 0 &&
+              TailZero(command.create_drop);
+      break;
+    case Operation::kCloseDrop:
+      clean = AllZero(command.close_drop.reserved0, 7) && TailZero(command.close_drop);
+      break;
+    case Operation::kPlaceOrder:
+      clean = command.place_order.reserved0 == 0 && command.place_order.reserved1 == 0 &&
+              TailZero(command.place_order);
+      break;
+    case Operation::kPayOrder:
+      clean = AllZero(command.pay_order.reserved0, 7) && TailZero(command.pay_order);
+      break;
+    case Operation::kCancelOrder:
+      clean = AllZero(command.cancel_order.reserved0, 7) && TailZero(command.cancel_order);
+      break;
+  }
+  return clean ? Code::ok : Code::reserved_nonzero;
+}
+
+}  // namespace eleven::wire

@@ -1,0 +1,242 @@
+// Command, result and query records: fixed-size, little-endian, no implicit padding.
+// The grammar and the meaning of every field are in docs/wire-format.md; the sizes and
+// offsets here are asserted so that a layout change cannot slip in unnoticed.
+//
+// Every command is kCommandSize bytes and starts with its operation byte; reserved bytes
+// must be zero (so later versions can give them meaning). Every result is kResultSize bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "wire/codes.h"
+
+namespace eleven::wire {
+
+inline constexpr uint16_t kFormatVersion = 1;
+inline constexpr size_t kCommandSize = 128;
+inline constexpr size_t kResultSize = 32;
+inline constexpr int kOrderLineCountMax = 8;
+inline constexpr uint32_t kLineQuantityMax = 10000;   // units of one SKU in one order line
+inline constexpr int64_t kPriceMaxFen = 10'000'000'000;  // 100 million yuan per unit
+inline constexpr uint32_t kStockMax = 2'000'000'000;   // units of one SKU
+inline constexpr uint8_t kCityTierMax = 5;            // tiers 1 (Beijing, Shanghai, ...) .. 5
+inline constexpr uint16_t kRegionMax = 999;           // province/region code, 1..999
+
+// Operation numbers: 1..31 catalog, inventory, drops and orders (this file); 32..63 ledger and
+// payments (wire/ledger.h); 64..95 fulfilment (wire/fulfilment.h). Those modules define
+// their operations as `constexpr Operation` values in their own headers.
+enum class Operation : uint8_t {
+  kCreateMerchant = 1,
+  kCreateSku = 2,
+  kRestock = 3,
+  kSetPrice = 4,
+  kCreateDrop = 5,
+  kCloseDrop = 6,
+  kPlaceOrder = 7,
+  kPayOrder = 8,
+  kCancelOrder = 9,
+};
+inline constexpr uint8_t kOperationMax = 9;  // the last order-engine operation
+
+enum class MerchantFlags : uint8_t { kOverseas = 1 };
+inline constexpr uint8_t kMerchantFlagsAll = 1;
+
+struct CreateMerchant {
+  Operation operation;  // kCreateMerchant
+  uint8_t flags;        // MerchantFlags
+  char country[2];      // ISO 3166-1 alpha-2, upper case ("CN", "JP", ...)
+  uint32_t reserved0;
+  uint64_t merchant_id;  // nonzero
+  uint8_t reserved[112];
+};
+
+struct CreateSku {
+  Operation operation;  // kCreateSku
+  uint8_t reserved0[3];
+  uint32_t per_buyer_limit;  // units one buyer may hold; 0 = no limit
+  uint64_t sku_id;           // nonzero
+  uint64_t merchant_id;
+  int64_t price_fen;  // 1 .. kPriceMaxFen
+  uint32_t stock;     // initial units, 0 .. kStockMax
+  uint8_t reserved[92];
+};
+
+struct Restock {
+  Operation operation;  // kRestock
+  uint8_t reserved0[3];
+  uint32_t quantity;  // 1 .. kStockMax
+  uint64_t sku_id;
+  uint8_t reserved[112];
+};
+
+struct SetPrice {
+  Operation operation;  // kSetPrice
+  uint8_t reserved0[7];
+  uint64_t sku_id;
+  int64_t price_fen;
+  uint8_t reserved[104];
+};
+
+struct CreateDrop {
+  Operation operation;  // kCreateDrop
+  uint8_t reserved0[3];
+  uint32_t per_buyer_limit;  // units one buyer may hold from this drop; 0 = no limit
+  uint64_t drop_id;          // nonzero
+  uint64_t sku_id;
+  int64_t live_price_fen;
+  uint32_t quota;  // units moved from the SKU's available stock into the drop
+  uint32_t reserved1;
+  uint64_t opens_at_us;   // log time
+  uint64_t closes_at_us;  // log time, > opens_at_us; unsold quota returns to the SKU
+  uint8_t reserved[72];
+};
+
+struct CloseDrop {
+  Operation operation;  // kCloseDrop
+  uint8_t reserved0[7];
+  uint64_t drop_id;
+  uint8_t reserved[112];
+};
+
+struct PlaceOrder {
+  Operation operation;  // kPlaceOrder
+  uint8_t line_count;   // 1 .. kOrderLineCountMax
+  uint8_t city_tier;    // 1 .. kCityTierMax
+  uint8_t reserved0;
+  uint16_t region;  // 1 .. kRegionMax
+  uint16_t reserved1;
+  uint64_t idempotency_key;  // any value; a repeat returns the first result
+  uint64_t merchant_id;
+  uint64_t buyer_id;  // nonzero
+  uint64_t drop_id;   // 0 = no drop
+  uint64_t sku_id[kOrderLineCountMax];
+  uint16_t quantity[kOrderLineCountMax];
+  uint8_t reserved[8];
+};
+
+struct PayOrder {
+  Operation operation;  // kPayOrder
+  uint8_t reserved0[7];
+  uint64_t order_id;
+  int64_t amount_fen;  // must equal the order's total
+  uint8_t reserved[104];
+};
+
+struct CancelOrder {
+  Operation operation;  // kCancelOrder
+  uint8_t reserved0[7];
+  uint64_t order_id;
+  uint8_t reserved[112];
+};
+
+// Any command: read `operation` first (every member starts with it), then the member it names.
+union Command {
+  Operation operation;
+  CreateMerchant create_merchant;
+  CreateSku create_sku;
+  Restock restock;
+  SetPrice set_price;
+  CreateDrop create_drop;
+  CloseDrop close_drop;
+  PlaceOrder place_order;
+  PayOrder pay_order;
+  CancelOrder cancel_order;
+  uint8_t bytes[kCommandSize];
+};
+
+enum class OrderState : uint8_t {
+  kNone = 0,
+  kPending = 1,    // stock reserved, waiting for payment until pay_by
+  kPaid = 2,       // stock sold
+  kCancelled = 3,  // stock returned
+  kExpired = 4,    // not paid by pay_by; stock returned
+  kRejected = 5,   // the attempt was refused; `code` says why; nothing was reserved
+};
+
+// One result per command, in command order.
+struct Result {
+  Code code;
+  Operation operation;
+  OrderState state;  // place/pay/cancel: the order's state after the command
+  uint32_t reserved0;
+  uint64_t id;        // place: the order id (also for remembered rejections); else the object id
+  int64_t amount_fen;  // place/pay: the order total
+  uint64_t at_us;      // place: pay-by deadline; pay/cancel: the log time applied
+};
+
+// Query answers (not logged; read from the state at a log position).
+struct OrderRecord {
+  uint64_t order_id;
+  uint64_t idempotency_key;
+  uint64_t merchant_id;
+  uint64_t buyer_id;
+  uint64_t drop_id;
+  uint64_t created_at_us;
+  uint64_t pay_by_us;
+  int64_t total_fen;
+  OrderState state;
+  uint8_t line_count;
+  Code code;  // ok, or why the attempt was rejected
+  uint16_t region;
+  uint8_t city_tier;
+  uint8_t reserved0;
+  uint64_t sku_id[kOrderLineCountMax];
+  uint16_t quantity[kOrderLineCountMax];
+  uint8_t reserved[8];
+};
+
+struct SkuRecord {
+  uint64_t sku_id;
+  uint64_t merchant_id;
+  int64_t price_fen;
+  uint32_t available;  // salable now
+  uint32_t reserved;   // held by pending orders
+  uint32_t sold;       // paid
+  uint32_t in_drops;   // quota held by open drops, not yet reserved
+  uint64_t received;   // initial + restocked = available + in_drops + reserved + sold
+  uint32_t per_buyer_limit;
+  uint32_t reserved0;
+};
+
+enum class DropState : uint8_t { kScheduled = 1, kOpen = 2, kClosed = 3 };
+
+struct DropRecord {
+  uint64_t drop_id;
+  uint64_t sku_id;
+  int64_t live_price_fen;
+  uint32_t quota;
+  uint32_t available;  // quota left to sell
+  uint32_t reserved;   // held by pending drop orders
+  uint32_t sold;       // paid drop orders
+  uint32_t returned;   // given back to the SKU (unsold at close, or released after it)
+  uint32_t per_buyer_limit;
+  uint64_t opens_at_us;
+  uint64_t closes_at_us;
+  uint64_t sold_out_at_us;  // log time the quota first ran out; 0 if it has not
+  DropState state;
+  uint8_t reserved0[7];
+};
+
+static_assert(sizeof(Command) == kCommandSize);
+static_assert(sizeof(CreateMerchant) == kCommandSize && sizeof(CreateSku) == kCommandSize);
+static_assert(sizeof(Restock) == kCommandSize && sizeof(SetPrice) == kCommandSize);
+static_assert(sizeof(CreateDrop) == kCommandSize && sizeof(CloseDrop) == kCommandSize);
+static_assert(sizeof(PlaceOrder) == kCommandSize && sizeof(PayOrder) == kCommandSize);
+static_assert(sizeof(CancelOrder) == kCommandSize);
+static_assert(sizeof(Result) == kResultSize);
+static_assert(sizeof(OrderRecord) == 160);
+static_assert(sizeof(SkuRecord) == 56);
+static_assert(sizeof(DropRecord) == 80);
+static_assert(offsetof(PlaceOrder, sku_id) == 40 && offsetof(PlaceOrder, quantity) == 104);
+static_assert(std::is_trivially_copyable_v<Command> && std::is_trivially_copyable_v<Result>);
+
+// True if every byte of `bytes` is zero.
+bool AllZero(const void* bytes, size_t size);
+
+// Checks an order-engine command's structure only (operation 1..kOperationMax, reserved
+// bytes zero); the engine checks everything that needs state. Returns ok or the first problem.
+Code CheckStructure(const Command& command);
+
+}  // namespace eleven::wire
