@@ -31,6 +31,7 @@ class FixedMap {
   struct Slot {
     Key key;
     uint32_t value;  // kNoValue marks an empty slot.
+    uint32_t reserved;  // always zero: slots have no padding, so their bytes can be digested
   };
 
   explicit FixedMap(uint32_t entry_count_max) : entry_count_max_(entry_count_max) {

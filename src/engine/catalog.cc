@@ -1,0 +1,126 @@
+// Catalog and inventory: merchants, SKUs, restocking and prices.
+#include <cstring>
+
+#include "base/assert.h"
+#include "engine/engine.h"
+#include "engine/engine_state.h"
+
+namespace eleven::engine {
+
+using wire::Code;
+using wire::Operation;
+
+namespace {
+
+wire::Result Done(Code code, Operation operation, uint64_t id) {
+  wire::Result result{};
+  result.code = code;
+  result.operation = operation;
+  result.id = id;
+  return result;
+}
+
+bool IsCountryCode(const char country[2]) {
+  return country[0] >= 'A' && country[0] <= 'Z' && country[1] >= 'A' && country[1] <= 'Z';
+}
+
+}  // namespace
+
+wire::Result Engine::CreateMerchant(const wire::CreateMerchant& c) {
+  const Operation op = Operation::kCreateMerchant;
+  if (c.merchant_id == 0) return Done(Code::invalid_id, op, c.merchant_id);
+  if (!IsCountryCode(c.country)) return Done(Code::invalid_country, op, c.merchant_id);
+  if ((c.flags & ~wire::kMerchantFlagsAll) != 0) {
+    return Done(Code::invalid_merchant_flags, op, c.merchant_id);
+  }
+  if (merchant_index_.Find(c.merchant_id) != kNoValue) {
+    return Done(Code::merchant_exists, op, c.merchant_id);
+  }
+  if (merchant_count_ == config_.merchant_count_max) {
+    return Done(Code::merchants_full, op, c.merchant_id);
+  }
+  const uint32_t index = merchant_count_;
+  ELEVEN_ASSERT(merchant_index_.Insert(c.merchant_id, index));
+  Merchant& m = merchants_[index];
+  m = Merchant{};
+  m.id = c.merchant_id;
+  std::memcpy(m.country, c.country, 2);
+  m.flags = c.flags;
+  merchant_count_++;
+  return Done(Code::ok, op, c.merchant_id);
+}
+
+wire::Result Engine::CreateSku(const wire::CreateSku& c) {
+  const Operation op = Operation::kCreateSku;
+  if (c.sku_id == 0) return Done(Code::invalid_id, op, c.sku_id);
+  if (c.price_fen <= 0 || c.price_fen > wire::kPriceMaxFen) {
+    return Done(Code::invalid_price, op, c.sku_id);
+  }
+  if (c.stock > wire::kStockMax) return Done(Code::invalid_quantity, op, c.sku_id);
+  const uint32_t merchant = merchant_index_.Find(c.merchant_id);
+  if (merchant == kNoValue) return Done(Code::merchant_not_found, op, c.sku_id);
+  if (sku_index_.Find(c.sku_id) != kNoValue) return Done(Code::sku_exists, op, c.sku_id);
+  if (sku_count_ == config_.sku_count_max) return Done(Code::skus_full, op, c.sku_id);
+
+  const uint32_t index = sku_count_;
+  ELEVEN_ASSERT(sku_index_.Insert(c.sku_id, index));
+  Sku& s = skus_[index];
+  s = Sku{};
+  s.id = c.sku_id;
+  s.merchant_index = merchant;
+  s.per_buyer_limit = c.per_buyer_limit;
+  s.price_fen = c.price_fen;
+  s.available = c.stock;
+  s.received = c.stock;
+  sku_count_++;
+  return Done(Code::ok, op, c.sku_id);
+}
+
+wire::Result Engine::Restock(const wire::Restock& c) {
+  const Operation op = Operation::kRestock;
+  if (c.quantity == 0 || c.quantity > wire::kStockMax) {
+    return Done(Code::invalid_quantity, op, c.sku_id);
+  }
+  const uint32_t index = sku_index_.Find(c.sku_id);
+  if (index == kNoValue) return Done(Code::sku_not_found, op, c.sku_id);
+  Sku& s = skus_[index];
+  // Every counter of the SKU is bounded by `received`, so bounding it bounds them all.
+  if (s.received + c.quantity > wire::kStockMax) return Done(Code::stock_overflow, op, c.sku_id);
+  s.available += c.quantity;
+  s.received += c.quantity;
+  wire::Result result = Done(Code::ok, op, c.sku_id);
+  result.amount_fen = s.available;
+  return result;
+}
+
+wire::Result Engine::SetPrice(const wire::SetPrice& c) {
+  const Operation op = Operation::kSetPrice;
+  if (c.price_fen <= 0 || c.price_fen > wire::kPriceMaxFen) {
+    return Done(Code::invalid_price, op, c.sku_id);
+  }
+  const uint32_t index = sku_index_.Find(c.sku_id);
+  if (index == kNoValue) return Done(Code::sku_not_found, op, c.sku_id);
+  skus_[index].price_fen = c.price_fen;
+  wire::Result result = Done(Code::ok, op, c.sku_id);
+  result.amount_fen = c.price_fen;
+  return result;
+}
+
+wire::Code Engine::GetSku(uint64_t sku_id, wire::SkuRecord* out) const {
+  const uint32_t index = sku_index_.Find(sku_id);
+  if (index == kNoValue) return Code::sku_not_found;
+  const Sku& s = skus_[index];
+  *out = wire::SkuRecord{};
+  out->sku_id = s.id;
+  out->merchant_id = merchants_[s.merchant_index].id;
+  out->price_fen = s.price_fen;
+  out->available = s.available;
+  out->reserved = s.reserved;
+  out->sold = s.sold;
+  out->in_drops = s.in_drops;
+  out->received = s.received;
+  out->per_buyer_limit = s.per_buyer_limit;
+  return Code::ok;
+}
+
+}  // namespace eleven::engine

@@ -1,0 +1,179 @@
+// Engine: the deterministic state machine of catalog, inventory, drops and orders.
+//
+// Apply() takes one batch of fixed-size commands, stamped by the caller with an op number
+// and a log timestamp, and writes one fixed-size result per command. The result of a batch
+// depends only on the state before it and the batch: nothing here reads a clock, a random
+// source, or does I/O. Every table is sized from EngineConfig at construction; applying a
+// batch allocates nothing, and a full table is a result code.
+//
+// Time: the batch timestamp is the only clock. At the start of every batch, before its
+// commands, the engine closes drops whose closes_at has passed and expires unpaid orders
+// whose pay-by deadline has passed, in that order.
+//
+// Thread-safety: none; one engine thread owns an Engine. Queries read the state as of the
+// last applied batch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "base/fixed_map.h"
+#include "base/hash.h"
+#include "wire/records.h"
+
+namespace eleven::engine {
+
+// Internal records, defined in engine_state.h.
+struct MerchantRow;
+struct SkuRow;
+struct DropRow;
+struct OrderRow;
+
+struct EngineConfig {
+  uint32_t merchant_count_max = 1 << 17;
+  uint32_t sku_count_max = 1 << 21;
+  uint32_t drop_count_max = 1 << 14;
+  // Orders kept in memory: the last order_slot_count place-order attempts (accepted or
+  // rejected). This is also the idempotency window. A slot is reused only once its order
+  // is final (paid, cancelled, expired or rejected); see docs/engine.md for sizing.
+  uint32_t order_slot_count = 1 << 22;
+  // (owner, buyer) pairs with units held under a per-buyer limit (SKU or drop).
+  uint32_t holding_count_max = 1 << 21;
+  uint64_t pay_window_us = 15ull * 60 * 1000 * 1000;
+  uint32_t batch_command_count_max = 8190;
+};
+
+enum class BatchError : uint8_t {
+  kNone = 0,
+  kOpNotNext,          // op must be the last applied op + 1
+  kTimestampBackwards,  // timestamps never decrease
+  kTooManyCommands,     // more than batch_command_count_max
+  kResultsTooSmall,     // fewer result slots than commands
+};
+
+// Per-engine counters, part of the state (and of the digest).
+struct EngineStats {
+  uint64_t orders_accepted = 0;
+  uint64_t orders_rejected = 0;
+  uint64_t orders_paid = 0;
+  uint64_t orders_cancelled = 0;
+  uint64_t orders_expired = 0;
+  uint64_t orders_replayed = 0;  // idempotent repeats answered from the window
+  int64_t gmv_placed_fen = 0;    // totals of accepted orders
+  int64_t gmv_paid_fen = 0;
+  uint64_t units_sold = 0;
+};
+
+class Engine {
+ public:
+  explicit Engine(const EngineConfig& config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Applies `commands` as log entry `op` at `timestamp_us`, writing results[i] for
+  // commands[i]. A batch error changes nothing and writes no result.
+  [[nodiscard]] BatchError Apply(uint64_t op, uint64_t timestamp_us,
+                                 std::span<const wire::Command> commands,
+                                 std::span<wire::Result> results);
+
+  // Queries. Each returns ok and fills `out`, or the code saying why not.
+  wire::Code GetOrder(uint64_t order_id, wire::OrderRecord* out) const;
+  wire::Code GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* out) const;
+  wire::Code GetSku(uint64_t sku_id, wire::SkuRecord* out) const;
+  wire::Code GetDrop(uint64_t drop_id, wire::DropRecord* out) const;
+
+  uint64_t last_op() const { return last_op_; }
+  uint64_t last_timestamp_us() const { return last_timestamp_us_; }
+  const EngineStats& stats() const { return stats_; }
+  const EngineConfig& config() const { return config_; }
+  uint32_t sku_count() const { return sku_count_; }
+  uint32_t drop_count() const { return drop_count_; }
+
+  // A 128-bit digest of the whole state: equal digests mean equal states.
+  Digest128 Digest() const;
+  // Checks every invariant of docs/engine.md; aborts on a broken one. O(state).
+  void CheckInvariants() const;
+
+ private:
+  using Merchant = MerchantRow;
+  using Sku = SkuRow;
+  using Drop = DropRow;
+  using Order = OrderRow;
+  struct HoldingKey {
+    uint64_t buyer;
+    uint32_t owner;  // kOwnerDrop | drop index, or sku index
+    uint32_t zero;
+    bool operator==(const HoldingKey&) const = default;
+  };
+  struct HoldingHash {
+    uint64_t operator()(const HoldingKey& k) const {
+      return Fmix64(k.buyer * 0x9E3779B97F4A7C15ull + k.owner);
+    }
+  };
+  static constexpr uint32_t kOwnerDrop = 1u << 31;
+
+  // Time-driven work at the start of a batch.
+  void CloseDueDrops(uint64_t now_us);
+  void ExpireDueOrders(uint64_t now_us);
+
+  wire::Result Execute(const wire::Command& command, uint64_t now_us);
+  wire::Result CreateMerchant(const wire::CreateMerchant& c);
+  wire::Result CreateSku(const wire::CreateSku& c);
+  wire::Result Restock(const wire::Restock& c);
+  wire::Result SetPrice(const wire::SetPrice& c);
+  wire::Result CreateDrop(const wire::CreateDrop& c, uint64_t now_us);
+  wire::Result CloseDropCommand(const wire::CloseDrop& c, uint64_t now_us);
+  wire::Result PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us);
+  wire::Result PayOrder(const wire::PayOrder& c, uint64_t now_us);
+  wire::Result CancelOrder(const wire::CancelOrder& c, uint64_t now_us);
+
+  // Orders.
+  wire::Code CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, uint32_t* sku_index,
+                        uint32_t* drop_index, int64_t* total_fen) const;
+  wire::Code CheckLine(const wire::PlaceOrder& c, int line, uint32_t sku_index,
+                       uint32_t drop_index) const;
+  void ReserveLines(const wire::PlaceOrder& c, const uint32_t* sku_index, uint32_t drop_index);
+  void ReleaseOrder(Order& order);  // gives a pending order's units back
+  wire::Code FindOrder(uint64_t order_id, const Order** out) const;
+  bool TakeSlot(uint64_t order_id);  // frees the ring slot for `order_id` if its occupant is final
+  wire::Result OrderResult(const Order& order, wire::Operation operation) const;
+  void FillOrderRecord(const Order& order, wire::OrderRecord* out) const;
+  uint32_t Held(uint32_t owner, uint64_t buyer) const;
+  void AddHeld(uint32_t owner, uint64_t buyer, int32_t delta);
+  void CloseDrop(Drop& drop, uint64_t now_us);
+  bool ClosesBefore(uint32_t drop_a, uint32_t drop_b) const;  // close-heap order
+
+  const EngineConfig config_;
+  uint64_t last_op_ = 0;
+  uint64_t last_timestamp_us_ = 0;
+  EngineStats stats_;
+
+  std::unique_ptr<Merchant[]> merchants_;
+  uint32_t merchant_count_ = 0;
+  FixedMap<uint64_t> merchant_index_;
+
+  std::unique_ptr<Sku[]> skus_;
+  uint32_t sku_count_ = 0;
+  FixedMap<uint64_t> sku_index_;
+
+  std::unique_ptr<Drop[]> drops_;
+  uint32_t drop_count_ = 0;
+  FixedMap<uint64_t> drop_index_;
+  // Open and scheduled drops ordered by closes_at (a binary min-heap of drop indexes).
+  std::unique_ptr<uint32_t[]> close_heap_;
+  uint32_t close_heap_count_ = 0;
+
+  // Order ring: order id n (from 1) lives in slot n % order_slot_count.
+  std::unique_ptr<Order[]> orders_;
+  uint64_t next_order_id_ = 1;
+  uint64_t expiry_cursor_ = 1;  // every order below it is past its pay-by or final
+  FixedMap<uint64_t> key_index_;  // idempotency key -> slot
+
+  FixedMap<HoldingKey, HoldingHash> holdings_;  // value = units held
+};
+
+std::string_view BatchErrorName(BatchError error);
+
+}  // namespace eleven::engine

@@ -1,0 +1,80 @@
+// The engine's invariants, checked in full. Debug builds run this after every batch; tests
+// call it directly. It allocates scratch arrays, so it is never on the release apply path.
+#include <vector>
+
+#include "base/assert.h"
+#include "engine/engine.h"
+#include "engine/engine_state.h"
+
+namespace eleven::engine {
+
+using wire::OrderState;
+
+void Engine::CheckInvariants() const {
+  ELEVEN_ASSERT(merchant_index_.count() == merchant_count_);
+  ELEVEN_ASSERT(sku_index_.count() == sku_count_);
+  ELEVEN_ASSERT(drop_index_.count() == drop_count_);
+  ELEVEN_ASSERT(close_heap_count_ <= drop_count_);
+  ELEVEN_ASSERT(expiry_cursor_ <= next_order_id_);
+
+  // What the live orders in the ring account for, per SKU and per drop.
+  std::vector<uint64_t> reserved_by_sku(sku_count_, 0);
+  std::vector<uint64_t> reserved_by_drop(drop_count_, 0);
+  uint64_t slots_used = 0;
+  for (uint32_t slot = 0; slot < config_.order_slot_count; slot++) {
+    const Order& order = orders_[slot];
+    if (order.id == 0) continue;
+    slots_used++;
+    ELEVEN_ASSERT(order.id % config_.order_slot_count == slot);
+    ELEVEN_ASSERT(order.id < next_order_id_);
+    ELEVEN_ASSERT(key_index_.Find(order.key) == slot);
+    ELEVEN_ASSERT((order.state == OrderState::kRejected) == (order.code != wire::Code::ok));
+    if (order.state == OrderState::kPending) {
+      // A pending order is never past its deadline once a batch has been applied.
+      ELEVEN_ASSERT(order.created_at_us + config_.pay_window_us > last_timestamp_us_);
+      for (int l = 0; l < order.line_count; l++) {
+        reserved_by_sku[order.sku_index[l]] += order.quantity[l];
+        if (order.drop_index != kNoValue &&
+            drops_[order.drop_index].sku_index == order.sku_index[l]) {
+          reserved_by_drop[order.drop_index] += order.quantity[l];
+        }
+      }
+    }
+  }
+  ELEVEN_ASSERT(key_index_.count() == slots_used);
+
+  std::vector<uint64_t> in_drops_by_sku(sku_count_, 0);
+  for (uint32_t d = 0; d < drop_count_; d++) {
+    const Drop& drop = drops_[d];
+    ELEVEN_ASSERT(uint64_t{drop.available} + drop.reserved + drop.sold + drop.returned ==
+                  drop.quota);
+    ELEVEN_ASSERT(drop.reserved == reserved_by_drop[d]);
+    ELEVEN_ASSERT(drop.closed == 0 || drop.available == 0);
+    in_drops_by_sku[drop.sku_index] += drop.available;
+  }
+  for (uint32_t s = 0; s < sku_count_; s++) {
+    const Sku& sku = skus_[s];
+    ELEVEN_ASSERT(uint64_t{sku.available} + sku.in_drops + sku.reserved + sku.sold ==
+                  sku.received);
+    ELEVEN_ASSERT(sku.received <= wire::kStockMax);
+    ELEVEN_ASSERT(sku.reserved == reserved_by_sku[s]);
+    ELEVEN_ASSERT(sku.in_drops == in_drops_by_sku[s]);
+    ELEVEN_ASSERT(sku.merchant_index < merchant_count_);
+  }
+
+  // Per-buyer limits: no holding exceeds its owner's limit, and none is zero.
+  const auto* slots = holdings_.slots();
+  for (uint64_t i = 0; i < holdings_.slot_count(); i++) {
+    if (slots[i].value == kNoValue) continue;
+    const HoldingKey& key = slots[i].key;
+    ELEVEN_ASSERT(slots[i].value > 0);
+    if ((key.owner & kOwnerDrop) != 0) {
+      const uint32_t d = key.owner & ~kOwnerDrop;
+      ELEVEN_ASSERT(d < drop_count_ && slots[i].value <= drops_[d].per_buyer_limit);
+    } else {
+      ELEVEN_ASSERT(key.owner < sku_count_ && slots[i].value <= skus_[key.owner].per_buyer_limit);
+    }
+  }
+}
+
+}  // namespace eleven::engine

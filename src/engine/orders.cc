@@ -1,0 +1,363 @@
+// Orders: placing (all lines reserved or none), paying, cancelling, and expiry of unpaid
+// orders at their pay-by deadline, with idempotency keys and per-buyer limits.
+#include "base/assert.h"
+#include "engine/engine.h"
+#include "engine/engine_state.h"
+
+namespace eleven::engine {
+
+using wire::Code;
+using wire::Operation;
+using wire::OrderState;
+
+wire::Result Engine::OrderResult(const Order& order, Operation operation) const {
+  wire::Result result{};
+  result.code = order.code;
+  result.operation = operation;
+  result.state = order.state;
+  result.id = order.id;
+  result.amount_fen = order.total_fen;
+  result.at_us = order.created_at_us + config_.pay_window_us;
+  return result;
+}
+
+bool Engine::TakeSlot(uint64_t order_id) {
+  Order& old = orders_[order_id % config_.order_slot_count];
+  if (old.id == 0) return true;
+  if (!IsFinal(old.state)) return false;
+  ELEVEN_ASSERT(old.id + config_.order_slot_count == order_id);
+  ELEVEN_ASSERT(key_index_.Erase(old.key));
+  return true;
+}
+
+uint32_t Engine::Held(uint32_t owner, uint64_t buyer) const {
+  uint32_t held = holdings_.Find(HoldingKey{buyer, owner, 0});
+  return held == kNoValue ? 0 : held;
+}
+
+void Engine::AddHeld(uint32_t owner, uint64_t buyer, int32_t delta) {
+  const HoldingKey key{buyer, owner, 0};
+  uint32_t* held = holdings_.FindValue(key);
+  if (held == nullptr) {
+    ELEVEN_ASSERT(delta > 0);
+    ELEVEN_ASSERT(holdings_.Insert(key, static_cast<uint32_t>(delta)));  // capacity checked
+    return;
+  }
+  const int64_t next = int64_t{*held} + delta;
+  ELEVEN_ASSERT(next >= 0);
+  if (next == 0) {
+    ELEVEN_ASSERT(holdings_.Erase(key));
+  } else {
+    *held = static_cast<uint32_t>(next);
+  }
+}
+
+wire::Code Engine::CheckLine(const wire::PlaceOrder& c, int line, uint32_t sku_index,
+                             uint32_t drop_index) const {
+  const Sku& sku = skus_[sku_index];
+  const uint32_t quantity = c.quantity[line];
+  if (sku.per_buyer_limit != 0 && Held(sku_index, c.buyer_id) + quantity > sku.per_buyer_limit) {
+    return Code::buyer_limit;
+  }
+  const bool from_drop = drop_index != kNoValue && drops_[drop_index].sku_index == sku_index;
+  if (from_drop) {
+    const Drop& drop = drops_[drop_index];
+    if (drop.per_buyer_limit != 0 &&
+        Held(kOwnerDrop | drop_index, c.buyer_id) + quantity > drop.per_buyer_limit) {
+      return Code::buyer_limit;
+    }
+    return drop.available < quantity ? Code::insufficient_stock : Code::ok;
+  }
+  return sku.available < quantity ? Code::insufficient_stock : Code::ok;
+}
+
+// Validates a place-order command against the state without changing it. On ok, fills the
+// SKU index of every line, the drop index (kNoValue if none) and the order total.
+wire::Code Engine::CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, uint32_t* sku_index,
+                              uint32_t* drop_index, int64_t* total_fen) const {
+  if (c.line_count == 0 || c.line_count > wire::kOrderLineCountMax) return Code::invalid_line_count;
+  if (c.city_tier == 0 || c.city_tier > wire::kCityTierMax) return Code::invalid_city_tier;
+  if (c.region == 0 || c.region > wire::kRegionMax) return Code::invalid_region;
+  if (c.buyer_id == 0) return Code::invalid_id;
+  const uint32_t merchant = merchant_index_.Find(c.merchant_id);
+  if (merchant == kNoValue) return Code::merchant_not_found;
+  *drop_index = kNoValue;
+  if (c.drop_id != 0) {
+    const uint32_t d = drop_index_.Find(c.drop_id);
+    if (d == kNoValue) return Code::drop_not_found;
+    const Drop& drop = drops_[d];
+    if (skus_[drop.sku_index].merchant_index != merchant) return Code::drop_of_other_merchant;
+    if (drop.closed != 0 || now_us >= drop.closes_at_us) return Code::drop_closed;
+    if (now_us < drop.opens_at_us) return Code::drop_not_open;
+    *drop_index = d;
+  }
+  bool drop_line_seen = false;
+  for (int l = 0; l < c.line_count; l++) {
+    if (c.quantity[l] == 0 || c.quantity[l] > wire::kLineQuantityMax) return Code::invalid_quantity;
+    const uint32_t s = sku_index_.Find(c.sku_id[l]);
+    if (s == kNoValue) return Code::sku_not_found;
+    if (skus_[s].merchant_index != merchant) return Code::sku_of_other_merchant;
+    for (int k = 0; k < l; k++) {
+      if (sku_index[k] == s) return Code::duplicate_line;
+    }
+    sku_index[l] = s;
+    drop_line_seen |= *drop_index != kNoValue && drops_[*drop_index].sku_index == s;
+  }
+  if (*drop_index != kNoValue && !drop_line_seen) return Code::drop_sku_not_in_order;
+
+  // Checks in line order: the first failing line decides the reason.
+  uint32_t holdings_new = 0;
+  int64_t total = 0;
+  for (int l = 0; l < c.line_count; l++) {
+    const Code code = CheckLine(c, l, sku_index[l], *drop_index);
+    if (code != Code::ok) return code;
+    const Sku& sku = skus_[sku_index[l]];
+    const bool from_drop = *drop_index != kNoValue && drops_[*drop_index].sku_index == sku_index[l];
+    if (sku.per_buyer_limit != 0 && Held(sku_index[l], c.buyer_id) == 0) holdings_new++;
+    if (from_drop && drops_[*drop_index].per_buyer_limit != 0 &&
+        Held(kOwnerDrop | *drop_index, c.buyer_id) == 0) {
+      holdings_new++;
+    }
+    total += (from_drop ? drops_[*drop_index].live_price_fen : sku.price_fen) * c.quantity[l];
+  }
+  if (holdings_.count() + holdings_new > holdings_.count_max()) return Code::holdings_full;
+  *total_fen = total;
+  return Code::ok;
+}
+
+void Engine::ReserveLines(const wire::PlaceOrder& c, const uint32_t* sku_index,
+                          uint32_t drop_index) {
+  for (int l = 0; l < c.line_count; l++) {
+    Sku& sku = skus_[sku_index[l]];
+    const uint32_t quantity = c.quantity[l];
+    const bool from_drop = drop_index != kNoValue && drops_[drop_index].sku_index == sku_index[l];
+    if (from_drop) {
+      Drop& drop = drops_[drop_index];
+      ELEVEN_ASSERT(drop.available >= quantity && sku.in_drops >= quantity);
+      drop.available -= quantity;
+      drop.reserved += quantity;
+      sku.in_drops -= quantity;
+      if (drop.available == 0 && drop.sold_out_at_us == 0) drop.sold_out_at_us = last_timestamp_us_;
+      if (drop.per_buyer_limit != 0) {
+        AddHeld(kOwnerDrop | drop_index, c.buyer_id, static_cast<int32_t>(quantity));
+      }
+    } else {
+      ELEVEN_ASSERT(sku.available >= quantity);
+      sku.available -= quantity;
+    }
+    sku.reserved += quantity;
+    if (sku.per_buyer_limit != 0) AddHeld(sku_index[l], c.buyer_id, static_cast<int32_t>(quantity));
+  }
+}
+
+wire::Result Engine::PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us) {
+  const uint32_t seen = key_index_.Find(c.idempotency_key);
+  if (seen != kNoValue) {
+    stats_.orders_replayed++;
+    return OrderResult(orders_[seen], Operation::kPlaceOrder);
+  }
+  const uint64_t order_id = next_order_id_;
+  if (!TakeSlot(order_id)) {
+    // Not remembered: the attempt had no slot to live in. A retry may succeed later.
+    wire::Result result{};
+    result.code = Code::orders_full;
+    result.operation = Operation::kPlaceOrder;
+    return result;
+  }
+  uint32_t sku_index[wire::kOrderLineCountMax];
+  uint32_t drop_index = kNoValue;
+  int64_t total_fen = 0;
+  const Code code = CheckOrder(c, now_us, sku_index, &drop_index, &total_fen);
+
+  const uint32_t slot = static_cast<uint32_t>(order_id % config_.order_slot_count);
+  Order& order = orders_[slot];
+  order = Order{};
+  order.id = order_id;
+  order.key = c.idempotency_key;
+  order.buyer = c.buyer_id;
+  order.created_at_us = now_us;
+  order.region = c.region;
+  order.city_tier = c.city_tier;
+  order.code = code;
+  order.merchant_index = kNoValue;
+  order.drop_index = kNoValue;
+  next_order_id_++;
+  ELEVEN_ASSERT(key_index_.Insert(c.idempotency_key, slot));  // sized to the ring: never full
+  if (code != Code::ok) {
+    order.state = OrderState::kRejected;
+    stats_.orders_rejected++;
+    return OrderResult(order, Operation::kPlaceOrder);
+  }
+  ReserveLines(c, sku_index, drop_index);
+  order.state = OrderState::kPending;
+  order.total_fen = total_fen;
+  order.merchant_index = skus_[sku_index[0]].merchant_index;
+  order.drop_index = drop_index;
+  order.line_count = c.line_count;
+  for (int l = 0; l < c.line_count; l++) {
+    order.sku_index[l] = sku_index[l];
+    order.quantity[l] = c.quantity[l];
+  }
+  stats_.orders_accepted++;
+  stats_.gmv_placed_fen += total_fen;
+  return OrderResult(order, Operation::kPlaceOrder);
+}
+
+void Engine::ReleaseOrder(Order& order) {
+  ELEVEN_ASSERT(order.state == OrderState::kPending);
+  for (int l = 0; l < order.line_count; l++) {
+    Sku& sku = skus_[order.sku_index[l]];
+    const uint32_t quantity = order.quantity[l];
+    ELEVEN_ASSERT(sku.reserved >= quantity);
+    sku.reserved -= quantity;
+    const bool from_drop =
+        order.drop_index != kNoValue && drops_[order.drop_index].sku_index == order.sku_index[l];
+    if (from_drop) {
+      Drop& drop = drops_[order.drop_index];
+      drop.reserved -= quantity;
+      if (drop.closed != 0) {  // the drop is over: the units go back to the SKU
+        sku.available += quantity;
+        drop.returned += quantity;
+      } else {
+        drop.available += quantity;
+        sku.in_drops += quantity;
+      }
+      if (drop.per_buyer_limit != 0) {
+        AddHeld(kOwnerDrop | order.drop_index, order.buyer, -static_cast<int32_t>(quantity));
+      }
+    } else {
+      sku.available += quantity;
+    }
+    if (sku.per_buyer_limit != 0) {
+      AddHeld(order.sku_index[l], order.buyer, -static_cast<int32_t>(quantity));
+    }
+  }
+}
+
+wire::Code Engine::FindOrder(uint64_t order_id, const Order** out) const {
+  if (order_id == 0 || order_id >= next_order_id_) return Code::order_not_found;
+  if (next_order_id_ - order_id > config_.order_slot_count) return Code::order_evicted;
+  const Order& order = orders_[order_id % config_.order_slot_count];
+  ELEVEN_ASSERT(order.id == order_id);
+  *out = &order;
+  return Code::ok;
+}
+
+wire::Result Engine::PayOrder(const wire::PayOrder& c, uint64_t now_us) {
+  const Order* found = nullptr;
+  wire::Result result{};
+  result.operation = Operation::kPayOrder;
+  result.id = c.order_id;
+  result.at_us = now_us;
+  result.code = FindOrder(c.order_id, &found);
+  if (result.code != Code::ok) return result;
+  Order& order = const_cast<Order&>(*found);
+  result.state = order.state;
+  result.amount_fen = order.total_fen;
+  if (order.state == OrderState::kExpired) {
+    result.code = Code::order_expired;
+  } else if (order.state != OrderState::kPending) {
+    result.code = Code::order_not_pending;
+  } else if (c.amount_fen != order.total_fen) {
+    result.code = Code::amount_mismatch;
+  }
+  if (result.code != Code::ok) return result;
+  // Expiry ran at the start of the batch, so a pending order here is inside its window.
+  ELEVEN_ASSERT(now_us < order.created_at_us + config_.pay_window_us);
+  for (int l = 0; l < order.line_count; l++) {
+    Sku& sku = skus_[order.sku_index[l]];
+    const uint32_t quantity = order.quantity[l];
+    sku.reserved -= quantity;
+    sku.sold += quantity;
+    stats_.units_sold += quantity;
+    if (order.drop_index != kNoValue && drops_[order.drop_index].sku_index == order.sku_index[l]) {
+      drops_[order.drop_index].reserved -= quantity;
+      drops_[order.drop_index].sold += quantity;
+    }
+  }
+  order.state = OrderState::kPaid;
+  stats_.orders_paid++;
+  stats_.gmv_paid_fen += order.total_fen;
+  result.state = order.state;
+  return result;
+}
+
+wire::Result Engine::CancelOrder(const wire::CancelOrder& c, uint64_t now_us) {
+  const Order* found = nullptr;
+  wire::Result result{};
+  result.operation = Operation::kCancelOrder;
+  result.id = c.order_id;
+  result.at_us = now_us;
+  result.code = FindOrder(c.order_id, &found);
+  if (result.code != Code::ok) return result;
+  Order& order = const_cast<Order&>(*found);
+  result.state = order.state;
+  result.amount_fen = order.total_fen;
+  if (order.state == OrderState::kExpired) {
+    result.code = Code::order_expired;
+    return result;
+  }
+  if (order.state != OrderState::kPending) {
+    result.code = Code::order_not_pending;
+    return result;
+  }
+  ReleaseOrder(order);
+  order.state = OrderState::kCancelled;
+  stats_.orders_cancelled++;
+  result.state = order.state;
+  return result;
+}
+
+void Engine::ExpireDueOrders(uint64_t now_us) {
+  // Orders are created in log-time order and share one pay window, so deadlines rise with
+  // the order id: a cursor walks them once, and the first order not yet due stops it.
+  while (expiry_cursor_ < next_order_id_) {
+    Order& order = orders_[expiry_cursor_ % config_.order_slot_count];
+    if (order.id == expiry_cursor_) {  // else the slot was reused: its old order was final
+      if (order.created_at_us + config_.pay_window_us > now_us) break;
+      if (order.state == OrderState::kPending) {
+        ReleaseOrder(order);
+        order.state = OrderState::kExpired;
+        stats_.orders_expired++;
+      }
+    }
+    expiry_cursor_++;
+  }
+}
+
+void Engine::FillOrderRecord(const Order& order, wire::OrderRecord* out) const {
+  *out = wire::OrderRecord{};
+  out->order_id = order.id;
+  out->idempotency_key = order.key;
+  out->merchant_id = order.merchant_index == kNoValue ? 0 : merchants_[order.merchant_index].id;
+  out->buyer_id = order.buyer;
+  out->drop_id = order.drop_index == kNoValue ? 0 : drops_[order.drop_index].id;
+  out->created_at_us = order.created_at_us;
+  out->pay_by_us = order.created_at_us + config_.pay_window_us;
+  out->total_fen = order.total_fen;
+  out->state = order.state;
+  out->line_count = order.line_count;
+  out->code = order.code;
+  out->region = order.region;
+  out->city_tier = order.city_tier;
+  for (int l = 0; l < order.line_count; l++) {
+    out->sku_id[l] = skus_[order.sku_index[l]].id;
+    out->quantity[l] = order.quantity[l];
+  }
+}
+
+wire::Code Engine::GetOrder(uint64_t order_id, wire::OrderRecord* out) const {
+  const Order* order = nullptr;
+  const Code code = FindOrder(order_id, &order);
+  if (code == Code::ok) FillOrderRecord(*order, out);
+  return code;
+}
+
+wire::Code Engine::GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* out) const {
+  const uint32_t slot = key_index_.Find(idempotency_key);
+  if (slot == kNoValue) return Code::order_not_found;
+  FillOrderRecord(orders_[slot], out);
+  return Code::ok;
+}
+
+}  // namespace eleven::engine
