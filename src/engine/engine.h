@@ -33,7 +33,7 @@ struct OrderRow;
 struct EngineConfig {
   uint32_t merchant_count_max = 1 << 17;
   uint32_t sku_count_max = 1 << 21;
-  uint32_t drop_count_max = 1 << 14;
+  uint32_t drop_count_max = 1 << 18;  // drops do not retire: a day's drops must fit
   // Orders kept in memory: the last order_slot_count place-order attempts (accepted or
   // rejected). This is also the idempotency window. A slot is reused only once its order
   // is final (paid, cancelled, expired or rejected); see docs/engine.md for sizing.
