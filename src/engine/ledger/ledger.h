@@ -1,0 +1,269 @@
+// Ledger: double-entry accounts and transfers on TigerBeetle's model, and the payments built
+// on them (order payment into escrow, refund, settlement less commission, Huabei-style
+// instalments, merchant credit lines). Every movement of money is a transfer between two
+// accounts, so money is conserved by construction: the sum of all debits equals the sum of
+// all credits, pending and posted, at every command boundary.
+//
+// Deterministic: the state after a call depends only on the state before it and the call's
+// arguments (log time comes in as `now_us`; nothing reads a clock or randomness).
+// Bounded: every table is sized from LedgerConfig at construction; nothing allocates after
+// that. A full table is a result code, never a crash. Not thread-safe: one engine thread
+// owns a Ledger (DESIGN.md, "one writer").
+//
+// Atomicity: each command, and each linked chain of commands, applies all-or-nothing. State
+// changes are recorded in a bounded undo log while a chain applies; a failing member rolls
+// the chain back in reverse order, so nothing of it remains (not even a map slot layout).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "base/fixed_map.h"
+#include "base/hash.h"
+#include "wire/ledger.h"
+#include "wire/records.h"
+
+namespace eleven::engine {
+
+inline constexpr uint64_t kMicrosPerDay = 86'400'000'000;
+
+struct LedgerConfig {
+  // User accounts + 5 system accounts + 2 per buyer (wallet, Huabei receivable) + 2 per
+  // merchant (wallet, loan). 2^20 accounts * 72 bytes = 72 MiB plus a 32 MiB index.
+  uint32_t account_count_max = 1u << 20;
+  // Transfers are kept for idempotency and queries (TigerBeetle keeps them for ever; the
+  // archive is later work). 2^22 * 104 bytes = 416 MiB with its index.
+  uint32_t transfer_count_max = 1u << 22;
+  uint32_t buyer_count_max = 1u << 18;
+  uint32_t merchant_count_max = 1u << 16;
+  // Order payments, kept until the order archive lands; each paid order reserves 4 transfers.
+  uint32_t order_count_max = 1u << 20;
+  uint32_t plan_count_max = 1u << 18;
+  // The longest linked chain = the largest batch (8190 commands in a 1 MiB message).
+  uint32_t chain_length_max = 8190;
+  // Work one Tick may do, so a Tick never stalls the engine thread for long (a few hundred
+  // microseconds at most); the rest waits for the next Tick.
+  uint32_t expire_per_tick_max = 4096;
+  uint32_t settle_per_tick_max = 4096;
+  // Platform commission on each settled order (Tmall: 2..5% by category; one rate here).
+  uint16_t commission_bp = 200;
+  // Taobao auto-confirms receipt 10 days after shipping; we count from payment.
+  uint64_t auto_confirm_us = 10 * kMicrosPerDay;
+  uint64_t instalment_period_us = 30 * kMicrosPerDay;
+  // Fee rates per plan of 3, 6, 12, 24 periods (Huabei's published buyer rates, 2019).
+  uint16_t merchant_fee_bp[4] = {230, 450, 750, 1500};
+  uint16_t buyer_fee_bp[4] = {250, 450, 750, 1500};
+  int64_t buyer_credit_limit_default_fen = 0;  // a buyer needs a SetBuyerCreditLimit first
+};
+
+// Id spaces (top byte of an account id): 0 = user accounts; the rest belong to payments.
+enum class IdSpace : uint8_t {
+  kUser = 0,
+  kSystem = 1,
+  kBuyerWallet = 2,
+  kBuyerReceivable = 3,  // what the buyer owes the credit provider on instalment plans
+  kMerchantWallet = 4,
+  kMerchantLoan = 5,  // what the merchant owes on its credit line
+};
+inline constexpr uint64_t AccountIdOf(IdSpace space, uint64_t party_id) {
+  return (uint64_t{static_cast<uint8_t>(space)} << wire::kIdSpaceShift) | party_id;
+}
+// The system accounts (space kSystem), created at construction in this order.
+enum class SystemAccount : uint8_t {
+  kBank = 1,          // money from and to the outside world (deposits, withdrawals)
+  kCardClearing = 2,  // card payments in, card refunds out
+  kEscrow = 3,        // paid, not yet settled orders
+  kCommission = 4,    // the platform's commission income
+  kFeeIncome = 5,     // the credit provider's instalment fee income
+};
+inline constexpr uint32_t kSystemAccountCount = 5;
+inline constexpr uint64_t SystemAccountId(SystemAccount a) {
+  return AccountIdOf(IdSpace::kSystem, static_cast<uint8_t>(a));
+}
+// Transfers the ledger makes itself have ids with this top bit set, and their index below.
+inline constexpr uint64_t kGeneratedTransferTag = uint64_t{1} << 63;
+
+// The `code` of transfers the payments layer makes, so statements can say what each was.
+enum class MoneyCode : uint16_t {
+  kDeposit = 1,
+  kWithdraw = 2,
+  kDrawDown = 3,
+  kRepayMerchantCredit = 4,
+  kOrderPayment = 5,
+  kBuyerFee = 6,
+  kRefund = 7,
+  kCommission = 8,
+  kMerchantFee = 9,
+  kWithheld = 10,
+  kSettlement = 11,
+  kRepayInstalment = 12,
+  kRefundRepaid = 13,
+  kRefundBuyerFee = 14,
+};
+
+class Ledger {
+ public:
+  // Allocates every table. Asserts the config is sane (nonzero limits, fee rates that fit).
+  explicit Ledger(const LedgerConfig& config);
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Applies consecutive ledger commands starting at commands[0] (which must be a ledger
+  // operation), stopping before the first non-ledger command; linked chains apply
+  // all-or-nothing. Writes one result per consumed command to results (same index) and
+  // returns how many it consumed (>= 1). `now_us` is the log time and never goes back.
+  size_t Apply(std::span<const wire::Command> commands, uint64_t now_us,
+               std::span<wire::Result> results);
+
+  // Log-time work: expires pending transfers whose timeout passed, settles orders whose
+  // auto-confirm period passed. At most the config's per-Tick budgets; deterministic.
+  void Tick(uint64_t now_us);
+
+  // The order engine's calls (each atomic; also reachable as commands 40..42).
+  [[nodiscard]] wire::Code PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
+                                    int64_t amount_fen, wire::PaymentMethod method,
+                                    uint8_t instalment_periods, uint64_t now_us);
+  [[nodiscard]] wire::Code RefundOrder(uint64_t order_id, uint64_t now_us);
+  [[nodiscard]] wire::Code ConfirmDelivery(uint64_t order_id, uint64_t now_us);
+
+  // Queries (read only). Each returns ok or the *_not_found code.
+  [[nodiscard]] wire::Code LookupAccount(uint64_t account_id, wire::AccountRecord* out) const;
+  [[nodiscard]] wire::Code LookupTransfer(uint64_t transfer_id, wire::TransferRecord* out) const;
+  // The account's transfers, newest first, at most out.size() (<= kAccountTransfersMax).
+  // flags: wire::AccountTransfersFlags (0 = both sides).
+  [[nodiscard]] wire::Code AccountTransfers(uint64_t account_id, uint8_t flags,
+                                            std::span<wire::TransferRecord> out,
+                                            size_t* count) const;
+  [[nodiscard]] wire::Code LookupOrderMoney(uint64_t order_id, wire::OrderMoneyRecord* out) const;
+  [[nodiscard]] wire::Code LookupPlan(uint64_t order_id, wire::PlanRecord* out) const;
+  [[nodiscard]] wire::Code LookupMerchantCredit(uint64_t merchant_id,
+                                                wire::MerchantCreditRecord* out) const;
+  [[nodiscard]] wire::Code LookupBuyerCredit(uint64_t buyer_id, wire::BuyerCreditRecord* out) const;
+
+  // Iteration for audits and invariant checks (index < the matching count).
+  uint32_t account_count() const { return account_count_; }
+  wire::AccountRecord AccountAt(uint32_t index) const;
+  uint32_t order_count() const { return order_count_; }
+  wire::OrderMoneyRecord OrderAt(uint32_t index) const;
+  uint32_t plan_count() const { return plan_count_; }
+  wire::PlanRecord PlanAt(uint32_t index) const;
+  uint32_t merchant_count() const { return merchant_count_; }
+  wire::MerchantCreditRecord MerchantAt(uint32_t index) const;
+  uint32_t transfer_count() const { return transfer_count_; }
+  uint64_t now_us() const { return now_us_; }
+
+  // Folds the whole state into `digester`: equal states give equal digests.
+  void Digest(Digester& digester) const;
+
+  // Internal records (public so the .cc helpers and tests can name them; not an API).
+  struct Account;
+  struct Transfer;
+  struct Buyer;
+  struct Merchant;
+  struct Order;
+  struct Plan;
+  struct Undo;
+  struct Expiry {
+    uint64_t expires_at_us;
+    uint32_t transfer;
+    uint32_t reserved0;
+  };
+
+ private:
+  // ---- chains and undo (ledger.cc) ----
+  size_t ApplyChain(std::span<const wire::Command> commands, std::span<wire::Result> results);
+  wire::Code ApplyOne(const wire::LedgerCommand& command, wire::Result* result);
+  void BeginAtomic(uint64_t now_us);
+  void Commit();
+  void Rollback();
+  void SaveAccount(uint32_t index);
+  void SaveTransfer(uint32_t index);
+  void SaveBuyer(uint32_t index);
+  void SaveMerchant(uint32_t index);
+  void SaveOrder(uint32_t index);
+  void SavePlan(uint32_t index);
+  void SaveReserved();
+  Undo& PushUndo();
+
+  // ---- accounts and transfers (ledger.cc) ----
+  wire::Code CreateAccount(const wire::CreateAccount& a);
+  wire::Code CreateTransfer(const wire::CreateTransfer& t, wire::Result* result);
+  wire::Code CreateSingle(const wire::CreateTransfer& t, wire::Result* result);
+  wire::Code CheckSingle(const wire::CreateTransfer& t, const Account& dr, const Account& cr,
+                         int64_t amount) const;
+  wire::Code PostOrVoid(const wire::CreateTransfer& t, wire::Result* result);
+  wire::Code CheckPostOrVoid(const wire::CreateTransfer& t, const Transfer& p) const;
+  wire::Code ExistsSingle(const wire::CreateTransfer& t, const Transfer& e) const;
+  wire::Code ExistsPostOrVoid(const wire::CreateTransfer& t, const Transfer& e) const;
+  uint32_t InsertAccount(uint64_t id, uint32_t ledger, uint16_t code, uint8_t flags,
+                         uint64_t user_data);
+  uint32_t InsertTransfer(const Transfer& t);
+  bool TransferRoom(uint32_t count) const;
+  void ExpireDue(uint64_t now_us);
+
+  // ---- payments (payments.cc) ----
+  // Moves money between two accounts as a posted transfer; id 0 = a generated id.
+  wire::Code Move(uint32_t debit, uint32_t credit, int64_t amount_fen, uint64_t id,
+                  uint64_t user_data, MoneyCode code);
+  wire::Code PartyTransfer(const wire::PartyTransfer& p, wire::Result* result);
+  wire::Code PartyExists(const wire::PartyTransfer& p, const Transfer& e) const;
+  wire::Code SetBuyerCreditLimit(const wire::SetBuyerCreditLimit& s);
+  wire::Code SetMerchantCreditLine(const wire::SetMerchantCreditLine& s);
+  wire::Code EnsureBuyer(uint64_t buyer_id, uint32_t* index);
+  wire::Code EnsureMerchant(uint64_t merchant_id, uint32_t* index);
+  wire::Code DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result);
+  wire::Code CheckPayOrder(const wire::PayOrderMoney& p) const;
+  wire::Code OpenPlan(const wire::PayOrderMoney& p, uint32_t buyer, uint32_t order,
+                      int64_t* merchant_fee_fen, uint32_t* plan);
+  wire::Code DoRefund(uint64_t order_id, wire::Result* result);
+  wire::Code RefundPlan(const Order& order);
+  wire::Code DoConfirm(uint64_t order_id, wire::Result* result);
+  wire::Code Settle(uint32_t order_index);
+  wire::Code RepayInstalment(const wire::RepayInstalment& r, wire::Result* result);
+  void AutoConfirm(uint64_t now_us);
+  int64_t Outstanding(uint32_t account) const;  // debits_posted - credits_posted
+  int64_t Available(uint32_t account) const;    // credits_posted - debits (pending + posted)
+  wire::Code RunAtomic(const wire::LedgerCommand& command, uint64_t now_us, wire::Result* result);
+
+  LedgerConfig config_;
+  uint64_t now_us_ = 0;
+
+  std::unique_ptr<Account[]> accounts_;
+  uint32_t account_count_ = 0;
+  FixedMap<uint64_t> account_index_;
+  std::unique_ptr<Transfer[]> transfers_;
+  uint32_t transfer_count_ = 0;
+  FixedMap<uint64_t> transfer_index_;
+  // Transfers promised to paid, unsettled orders (4 each: settlement or refund legs), so a
+  // settlement in Tick can never find the transfer table full.
+  uint32_t transfers_reserved_ = 0;
+  std::unique_ptr<Buyer[]> buyers_;
+  uint32_t buyer_count_ = 0;
+  FixedMap<uint64_t> buyer_index_;
+  std::unique_ptr<Merchant[]> merchants_;
+  uint32_t merchant_count_ = 0;
+  FixedMap<uint64_t> merchant_index_;
+  std::unique_ptr<Order[]> orders_;
+  uint32_t order_count_ = 0;
+  FixedMap<uint64_t> order_index_;
+  uint32_t settle_cursor_ = 0;  // orders are in payment (log time) order; auto-confirm walks them
+  std::unique_ptr<Plan[]> plans_;
+  uint32_t plan_count_ = 0;
+
+  // Pending transfers with a timeout, a min-heap on (expires_at_us, transfer). Each transfer
+  // enters at most once, so transfer_count_max bounds it.
+  std::unique_ptr<Expiry[]> expiry_heap_;
+  uint32_t expiry_count_ = 0;
+  // Timeouts created by the chain being applied; pushed on commit, dropped on rollback.
+  std::unique_ptr<uint32_t[]> new_timeouts_;
+  uint32_t new_timeout_count_ = 0;
+
+  std::unique_ptr<Undo[]> undo_;
+  uint32_t undo_count_ = 0;
+  uint32_t undo_count_max_ = 0;
+};
+
+}  // namespace eleven::engine

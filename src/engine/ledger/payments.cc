@@ -1,0 +1,583 @@
+// Payments on the ledger: party transfers (deposit, withdraw, draw down, repay), buyers and
+// merchants created on demand, order payment into escrow, refund, settlement (commission,
+// merchant fee, withheld loan repayment, net to the merchant), instalment plans and their
+// repayment, and the auto-confirm walk. The accounts and transfers each step makes are listed
+// in docs/ledger.md ("Account model").
+#include <algorithm>
+
+#include "base/assert.h"
+#include "engine/ledger/ledger.h"
+#include "engine/ledger/ledger_internal.h"
+
+namespace eleven::engine {
+
+using wire::Code;
+using wire::PaymentMethod;
+
+namespace {
+
+constexpr uint32_t kBank = static_cast<uint32_t>(SystemAccount::kBank) - 1;
+constexpr uint32_t kCardClearing = static_cast<uint32_t>(SystemAccount::kCardClearing) - 1;
+constexpr uint32_t kEscrow = static_cast<uint32_t>(SystemAccount::kEscrow) - 1;
+constexpr uint32_t kCommissionAccount = static_cast<uint32_t>(SystemAccount::kCommission) - 1;
+constexpr uint32_t kFeeIncome = static_cast<uint32_t>(SystemAccount::kFeeIncome) - 1;
+
+bool ValidPartyId(uint64_t id) { return id != 0 && id < wire::kUserIdLimit; }
+bool ValidAmount(int64_t amount_fen) {
+  return amount_fen > 0 && amount_fen <= wire::kLedgerAmountMaxFen;
+}
+// amount * bp / 10000, rounded down (the platform's share never rounds up against a payee).
+int64_t BasisPoints(int64_t amount_fen, uint16_t bp) {
+  ELEVEN_DASSERT(amount_fen >= 0 && amount_fen <= wire::kLedgerAmountMaxFen);
+  ELEVEN_DASSERT(bp <= wire::kBasisPointsMax);
+  return amount_fen * bp / wire::kBasisPointsMax;  // <= 1e14 * 1e4 = 1e18 < 2^63
+}
+
+}  // namespace
+
+int64_t Ledger::Outstanding(uint32_t account) const {
+  const Account& a = accounts_[account];
+  ELEVEN_DASSERT(a.debits_pending == 0 && a.credits_pending == 0);
+  return a.debits_posted - a.credits_posted;
+}
+
+int64_t Ledger::Available(uint32_t account) const {
+  const Account& a = accounts_[account];
+  ELEVEN_DASSERT(account < account_count_);
+  return a.credits_posted - a.debits_posted - a.debits_pending;
+}
+
+Code Ledger::Move(uint32_t debit, uint32_t credit, int64_t amount_fen, uint64_t id,
+                  uint64_t user_data, MoneyCode code) {
+  ELEVEN_ASSERT(amount_fen > 0 && debit != credit);
+  ELEVEN_ASSERT(debit < account_count_ && credit < account_count_);
+  if (!TransferRoom(1)) return Code::transfers_full;
+  Account& d = accounts_[debit];
+  Account& c = accounts_[credit];
+  Code balances = CheckBalances(d, c, amount_fen, false);
+  if (balances != Code::ok) return balances;
+  SaveAccount(debit);
+  SaveAccount(credit);
+  d.debits_posted += amount_fen;
+  c.credits_posted += amount_fen;
+  Transfer rec{};
+  // A generated id carries its own index, so it is unique and replays identically.
+  rec.id = id != 0 ? id : (kGeneratedTransferTag | transfer_count_);
+  rec.user_data = user_data;
+  rec.amount = amount_fen;
+  rec.created_at_us = now_us_;
+  rec.debit = debit;
+  rec.credit = credit;
+  rec.ledger = wire::kLedgerCny;
+  rec.code = static_cast<uint16_t>(code);
+  rec.state = wire::TransferState::kPosted;
+  InsertTransfer(rec);
+  return Code::ok;
+}
+
+Code Ledger::EnsureBuyer(uint64_t buyer_id, uint32_t* index) {
+  ELEVEN_DASSERT(ValidPartyId(buyer_id));
+  *index = buyer_index_.Find(buyer_id);
+  if (*index != kNoValue) return Code::ok;
+  if (buyer_count_ == config_.buyer_count_max) return Code::ledger_buyers_full;
+  if (account_count_ + 2 > config_.account_count_max) return Code::accounts_full;
+  Buyer b{};
+  b.id = buyer_id;
+  b.credit_limit = config_.buyer_credit_limit_default_fen;
+  // The wallet is money the platform owes the buyer; the receivable, what the buyer owes.
+  b.wallet = InsertAccount(AccountIdOf(IdSpace::kBuyerWallet, buyer_id), wire::kLedgerCny,
+                           static_cast<uint16_t>(IdSpace::kBuyerWallet),
+                           wire::kDebitsMustNotExceedCredits, buyer_id);
+  b.receivable = InsertAccount(AccountIdOf(IdSpace::kBuyerReceivable, buyer_id), wire::kLedgerCny,
+                               static_cast<uint16_t>(IdSpace::kBuyerReceivable),
+                               wire::kCreditsMustNotExceedDebits, buyer_id);
+  *index = buyer_count_++;
+  buyers_[*index] = b;
+  ELEVEN_ASSERT(buyer_index_.Insert(buyer_id, *index));
+  Undo& u = PushUndo();
+  u.kind = UndoKind::kBuyerInsert;
+  u.index = *index;
+  return Code::ok;
+}
+
+Code Ledger::EnsureMerchant(uint64_t merchant_id, uint32_t* index) {
+  ELEVEN_DASSERT(ValidPartyId(merchant_id));
+  *index = merchant_index_.Find(merchant_id);
+  if (*index != kNoValue) return Code::ok;
+  if (merchant_count_ == config_.merchant_count_max) return Code::ledger_merchants_full;
+  if (account_count_ + 2 > config_.account_count_max) return Code::accounts_full;
+  Merchant m{};
+  m.id = merchant_id;
+  m.wallet = InsertAccount(AccountIdOf(IdSpace::kMerchantWallet, merchant_id), wire::kLedgerCny,
+                           static_cast<uint16_t>(IdSpace::kMerchantWallet),
+                           wire::kDebitsMustNotExceedCredits, merchant_id);
+  m.loan = InsertAccount(AccountIdOf(IdSpace::kMerchantLoan, merchant_id), wire::kLedgerCny,
+                         static_cast<uint16_t>(IdSpace::kMerchantLoan),
+                         wire::kCreditsMustNotExceedDebits, merchant_id);
+  *index = merchant_count_++;
+  merchants_[*index] = m;
+  ELEVEN_ASSERT(merchant_index_.Insert(merchant_id, *index));
+  Undo& u = PushUndo();
+  u.kind = UndoKind::kMerchantInsert;
+  u.index = *index;
+  return Code::ok;
+}
+
+// ---- party transfers -----------------------------------------------------------------------
+
+namespace {
+
+struct PartyShape {
+  IdSpace debit_space;  // kSystem means the bank
+  IdSpace credit_space;
+  MoneyCode code;
+};
+
+PartyShape ShapeOf(wire::Operation op) {
+  if (op == wire::kDeposit) return {IdSpace::kSystem, IdSpace::kBuyerWallet, MoneyCode::kDeposit};
+  if (op == wire::kWithdraw) return {IdSpace::kMerchantWallet, IdSpace::kSystem, MoneyCode::kWithdraw};
+  if (op == wire::kDrawDown) {
+    return {IdSpace::kMerchantLoan, IdSpace::kMerchantWallet, MoneyCode::kDrawDown};
+  }
+  ELEVEN_ASSERT(op == wire::kRepayMerchantCredit);
+  return {IdSpace::kMerchantWallet, IdSpace::kMerchantLoan, MoneyCode::kRepayMerchantCredit};
+}
+
+uint64_t SideId(IdSpace space, uint64_t party_id) {
+  return space == IdSpace::kSystem ? SystemAccountId(SystemAccount::kBank)
+                                   : AccountIdOf(space, party_id);
+}
+
+}  // namespace
+
+Code Ledger::PartyExists(const wire::PartyTransfer& p, const Transfer& e) const {
+  PartyShape shape = ShapeOf(p.operation);
+  ELEVEN_DASSERT(e.id == p.transfer_id);
+  if (e.flags != 0) return Code::transfer_exists_with_different_flags;
+  if (accounts_[e.debit].id != SideId(shape.debit_space, p.party_id)) {
+    return Code::transfer_exists_with_different_debit_account_id;
+  }
+  if (accounts_[e.credit].id != SideId(shape.credit_space, p.party_id)) {
+    return Code::transfer_exists_with_different_credit_account_id;
+  }
+  if (e.amount != p.amount_fen) return Code::transfer_exists_with_different_amount;
+  if (e.code != static_cast<uint16_t>(shape.code)) return Code::transfer_exists_with_different_code;
+  if (e.user_data != p.party_id) return Code::transfer_exists_with_different_user_data;
+  return Code::transfer_exists;
+}
+
+Code Ledger::PartyTransfer(const wire::PartyTransfer& p, wire::Result* result) {
+  result->id = p.transfer_id;
+  if (p.transfer_id == 0) return Code::invalid_id;
+  if (p.transfer_id >= wire::kUserIdLimit) return Code::id_reserved;
+  if (!ValidPartyId(p.party_id)) return Code::invalid_id;
+  if (!ValidAmount(p.amount_fen)) return Code::invalid_amount;
+  uint32_t existing = transfer_index_.Find(p.transfer_id);
+  if (existing != kNoValue) {
+    result->amount_fen = transfers_[existing].amount;
+    return PartyExists(p, transfers_[existing]);
+  }
+  PartyShape shape = ShapeOf(p.operation);
+  uint32_t debit = kBank;
+  uint32_t credit = kBank;
+  uint32_t party = kNoValue;
+  if (p.operation == wire::kDeposit) {
+    Code code = EnsureBuyer(p.party_id, &party);
+    if (code != Code::ok) return code;
+    credit = buyers_[party].wallet;
+  } else {
+    party = merchant_index_.Find(p.party_id);
+    if (party == kNoValue) {
+      return p.operation == wire::kWithdraw ? Code::ledger_merchant_not_found
+                                            : Code::credit_line_not_found;
+    }
+    const Merchant& m = merchants_[party];
+    if (p.operation != wire::kWithdraw && !m.has_line) return Code::credit_line_not_found;
+    int64_t owed = Outstanding(m.loan);
+    if (p.operation == wire::kDrawDown && p.amount_fen > m.limit - owed) {
+      return Code::credit_line_limit_exceeded;
+    }
+    if (p.operation == wire::kRepayMerchantCredit && p.amount_fen > owed) {
+      return Code::repayment_exceeds_outstanding;
+    }
+    debit = shape.debit_space == IdSpace::kMerchantLoan ? m.loan : m.wallet;
+    credit = shape.credit_space == IdSpace::kSystem ? kBank
+             : shape.credit_space == IdSpace::kMerchantLoan ? m.loan
+                                                             : m.wallet;
+  }
+  Code moved = Move(debit, credit, p.amount_fen, p.transfer_id, p.party_id, shape.code);
+  if (moved != Code::ok) return moved;
+  if (p.operation == wire::kDrawDown || p.operation == wire::kRepayMerchantCredit) {
+    SaveMerchant(party);
+    (p.operation == wire::kDrawDown ? merchants_[party].drawn : merchants_[party].repaid) +=
+        p.amount_fen;
+  }
+  result->amount_fen = p.amount_fen;
+  result->state = static_cast<wire::OrderState>(wire::TransferState::kPosted);
+  return Code::ok;
+}
+
+Code Ledger::SetBuyerCreditLimit(const wire::SetBuyerCreditLimit& s) {
+  if (!ValidPartyId(s.buyer_id)) return Code::invalid_id;
+  if (s.limit_fen < 0 || s.limit_fen > wire::kLedgerAmountMaxFen) return Code::invalid_credit_limit;
+  uint32_t buyer = kNoValue;
+  Code code = EnsureBuyer(s.buyer_id, &buyer);
+  if (code != Code::ok) return code;
+  SaveBuyer(buyer);
+  // May go below what the buyer owes now: that only stops new instalment purchases.
+  buyers_[buyer].credit_limit = s.limit_fen;
+  ELEVEN_ASSERT(buyers_[buyer].id == s.buyer_id);
+  return Code::ok;
+}
+
+Code Ledger::SetMerchantCreditLine(const wire::SetMerchantCreditLine& s) {
+  if (!ValidPartyId(s.merchant_id)) return Code::invalid_id;
+  if (s.withhold_bp > wire::kBasisPointsMax) return Code::invalid_basis_points;
+  if (s.limit_fen < 0 || s.limit_fen > wire::kLedgerAmountMaxFen) return Code::invalid_credit_limit;
+  uint32_t merchant = kNoValue;
+  Code code = EnsureMerchant(s.merchant_id, &merchant);
+  if (code != Code::ok) return code;
+  SaveMerchant(merchant);
+  Merchant& m = merchants_[merchant];
+  m.has_line = 1;
+  m.limit = s.limit_fen;
+  m.withhold_bp = s.withhold_bp;
+  ELEVEN_ASSERT(m.id == s.merchant_id);
+  return Code::ok;
+}
+
+// ---- orders --------------------------------------------------------------------------------
+
+Code Ledger::CheckPayOrder(const wire::PayOrderMoney& p) const {
+  if (!ValidPartyId(p.order_id) || !ValidPartyId(p.buyer_id) || !ValidPartyId(p.merchant_id)) {
+    return Code::invalid_id;
+  }
+  auto method = static_cast<uint8_t>(p.method);
+  if (method == 0 || method > wire::kPaymentMethodMax) return Code::invalid_payment_method;
+  if (wire::IsInstalment(p.method) ? wire::InstalmentPlanIndex(p.instalment_periods) < 0
+                                   : p.instalment_periods != 0) {
+    return Code::invalid_instalment_periods;
+  }
+  if (!ValidAmount(p.amount_fen)) return Code::invalid_amount;
+  return Code::ok;
+}
+
+Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
+  result->id = p.order_id;
+  Code check = CheckPayOrder(p);
+  if (check != Code::ok) return check;
+  uint32_t existing = order_index_.Find(p.order_id);
+  if (existing != kNoValue) {
+    const Order& o = orders_[existing];
+    result->state = static_cast<wire::OrderState>(o.state);
+    result->amount_fen = o.amount;
+    bool same = buyers_[o.buyer].id == p.buyer_id && merchants_[o.merchant].id == p.merchant_id &&
+                o.amount == p.amount_fen && o.method == p.method &&
+                o.periods == p.instalment_periods;
+    return same ? Code::order_payment_exists : Code::order_payment_exists_with_different_fields;
+  }
+  if (order_count_ == config_.order_count_max) return Code::ledger_orders_full;
+  if (wire::IsInstalment(p.method) && plan_count_ == config_.plan_count_max) return Code::plans_full;
+  // The payment (and a buyer's fee), plus the settlement or refund legs reserved for later.
+  if (!TransferRoom(2 + kSettleTransferCount)) return Code::transfers_full;
+  uint32_t buyer = kNoValue;
+  uint32_t merchant = kNoValue;
+  Code code = EnsureBuyer(p.buyer_id, &buyer);
+  if (code == Code::ok) code = EnsureMerchant(p.merchant_id, &merchant);
+  if (code != Code::ok) return code;
+
+  const uint32_t order_index = order_count_;
+  int64_t merchant_fee = 0;
+  uint32_t plan = kNone;
+  if (p.method == PaymentMethod::kBalance) {
+    code = Move(buyers_[buyer].wallet, kEscrow, p.amount_fen, 0, p.order_id, MoneyCode::kOrderPayment);
+  } else if (p.method == PaymentMethod::kCard) {
+    code = Move(kCardClearing, kEscrow, p.amount_fen, 0, p.order_id, MoneyCode::kOrderPayment);
+  } else {
+    code = OpenPlan(p, buyer, order_index, &merchant_fee, &plan);
+  }
+  if (code != Code::ok) return code;
+
+  Order o{};
+  o.order_id = p.order_id;
+  o.amount = p.amount_fen;
+  o.paid_at_us = now_us_;
+  o.merchant_fee = merchant_fee;
+  o.buyer = buyer;
+  o.merchant = merchant;
+  o.plan = plan;
+  o.method = p.method;
+  o.periods = p.instalment_periods;
+  o.state = wire::OrderMoneyState::kPaid;
+  ELEVEN_ASSERT(order_count_ == order_index && order_count_ < config_.order_count_max);
+  orders_[order_count_++] = o;
+  ELEVEN_ASSERT(order_index_.Insert(p.order_id, order_index));
+  Undo& u = PushUndo();
+  u.kind = UndoKind::kOrderInsert;
+  u.index = order_index;
+  SaveReserved();
+  transfers_reserved_ += kSettleTransferCount;
+  result->amount_fen = p.amount_fen;
+  result->state = static_cast<wire::OrderState>(wire::OrderMoneyState::kPaid);
+  return Code::ok;
+}
+
+Code Ledger::OpenPlan(const wire::PayOrderMoney& p, uint32_t buyer, uint32_t order,
+                      int64_t* merchant_fee_fen, uint32_t* plan) {
+  const int plan_kind = wire::InstalmentPlanIndex(p.instalment_periods);
+  ELEVEN_ASSERT(plan_kind >= 0 && plan_count_ < config_.plan_count_max);
+  const bool buyer_pays = p.method == PaymentMethod::kInstalmentBuyerFee;
+  const int64_t buyer_fee = buyer_pays ? BasisPoints(p.amount_fen, config_.buyer_fee_bp[plan_kind]) : 0;
+  *merchant_fee_fen = buyer_pays ? 0 : BasisPoints(p.amount_fen, config_.merchant_fee_bp[plan_kind]);
+  Buyer& b = buyers_[buyer];
+  const int64_t owed = Outstanding(b.receivable);
+  // owed <= limit is not guaranteed (limits may be lowered), so compare without subtracting.
+  if (owed + p.amount_fen + buyer_fee > b.credit_limit) return Code::credit_limit_exceeded;
+  // The credit provider pays the whole price into escrow now; the buyer owes it (and a fee).
+  Code code = Move(b.receivable, kEscrow, p.amount_fen, 0, p.order_id, MoneyCode::kOrderPayment);
+  if (code == Code::ok && buyer_fee > 0) {
+    code = Move(b.receivable, kFeeIncome, buyer_fee, 0, p.order_id, MoneyCode::kBuyerFee);
+  }
+  if (code != Code::ok) return code;
+  Plan pl{};
+  pl.order_id = p.order_id;
+  pl.principal = p.amount_fen;
+  pl.fee = buyer_fee;
+  pl.total = p.amount_fen + buyer_fee;
+  pl.started_at_us = now_us_;
+  pl.buyer = buyer;
+  pl.order = order;
+  pl.periods = p.instalment_periods;
+  pl.state = wire::PlanState::kActive;
+  *plan = plan_count_;
+  plans_[plan_count_++] = pl;
+  Undo& u = PushUndo();
+  u.kind = UndoKind::kPlanInsert;
+  u.index = *plan;
+  SaveBuyer(buyer);
+  b.plan_count++;
+  return Code::ok;
+}
+
+Code Ledger::DoRefund(uint64_t order_id, wire::Result* result) {
+  result->id = order_id;
+  if (!ValidPartyId(order_id)) return Code::invalid_id;
+  uint32_t index = order_index_.Find(order_id);
+  if (index == kNoValue) return Code::order_payment_not_found;
+  Order& o = orders_[index];
+  if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
+  if (o.state == wire::OrderMoneyState::kSettled) return Code::order_already_settled;
+  ELEVEN_ASSERT(transfers_reserved_ >= kSettleTransferCount);
+  SaveReserved();
+  transfers_reserved_ -= kSettleTransferCount;  // the refund legs use the reservation
+  SaveOrder(index);
+  Code code = Code::ok;
+  if (o.method == PaymentMethod::kBalance) {
+    code = Move(kEscrow, buyers_[o.buyer].wallet, o.amount, 0, order_id, MoneyCode::kRefund);
+  } else if (o.method == PaymentMethod::kCard) {
+    code = Move(kEscrow, kCardClearing, o.amount, 0, order_id, MoneyCode::kRefund);
+  } else {
+    code = RefundPlan(o);
+  }
+  if (code != Code::ok) return code;
+  o.state = wire::OrderMoneyState::kRefunded;
+  o.closed_at_us = now_us_;
+  result->amount_fen = o.amount;
+  result->state = static_cast<wire::OrderState>(o.state);
+  return Code::ok;
+}
+
+Code Ledger::RefundPlan(const Order& o) {
+  ELEVEN_ASSERT(o.plan != kNone && o.plan < plan_count_);
+  Plan& pl = plans_[o.plan];
+  ELEVEN_ASSERT(pl.order_id == o.order_id && pl.state != wire::PlanState::kCancelled);
+  const Buyer& b = buyers_[o.buyer];
+  SavePlan(o.plan);
+  // Instalments already repaid go back to the wallet first, then the principal and the
+  // buyer's fee cancel what the plan still owed: the plan's net effect becomes zero.
+  Code code = Code::ok;
+  if (pl.repaid > 0) {
+    code = Move(b.receivable, b.wallet, pl.repaid, 0, o.order_id, MoneyCode::kRefundRepaid);
+  }
+  if (code == Code::ok) {
+    code = Move(kEscrow, b.receivable, pl.principal, 0, o.order_id, MoneyCode::kRefund);
+  }
+  if (code == Code::ok && pl.fee > 0) {
+    code = Move(kFeeIncome, b.receivable, pl.fee, 0, o.order_id, MoneyCode::kRefundBuyerFee);
+  }
+  pl.state = wire::PlanState::kCancelled;
+  return code;
+}
+
+Code Ledger::DoConfirm(uint64_t order_id, wire::Result* result) {
+  result->id = order_id;
+  if (!ValidPartyId(order_id)) return Code::invalid_id;
+  uint32_t index = order_index_.Find(order_id);
+  if (index == kNoValue) return Code::order_payment_not_found;
+  const Order& o = orders_[index];
+  if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
+  if (o.state == wire::OrderMoneyState::kSettled) return Code::order_already_settled;
+  Code code = Settle(index);
+  if (code != Code::ok) return code;
+  result->amount_fen = o.net;
+  result->state = static_cast<wire::OrderState>(o.state);
+  return Code::ok;
+}
+
+Code Ledger::Settle(uint32_t order_index) {
+  Order& o = orders_[order_index];
+  ELEVEN_ASSERT(o.state == wire::OrderMoneyState::kPaid);
+  ELEVEN_ASSERT(transfers_reserved_ >= kSettleTransferCount);
+  SaveReserved();
+  transfers_reserved_ -= kSettleTransferCount;
+  SaveOrder(order_index);
+  Merchant& m = merchants_[o.merchant];
+  const int64_t commission = BasisPoints(o.amount, config_.commission_bp);
+  const int64_t rest = o.amount - commission - o.merchant_fee;
+  ELEVEN_ASSERT(rest >= 0);
+  int64_t withheld = 0;
+  if (m.has_line) withheld = std::min(Outstanding(m.loan), BasisPoints(rest, m.withhold_bp));
+  const int64_t net = rest - withheld;
+  struct Leg {
+    uint32_t credit;
+    int64_t amount;
+    MoneyCode code;
+  };
+  const Leg legs[kSettleTransferCount] = {{kCommissionAccount, commission, MoneyCode::kCommission},
+                                          {kFeeIncome, o.merchant_fee, MoneyCode::kMerchantFee},
+                                          {m.loan, withheld, MoneyCode::kWithheld},
+                                          {m.wallet, net, MoneyCode::kSettlement}};
+  for (const Leg& leg : legs) {
+    if (leg.amount == 0) continue;
+    Code code = Move(kEscrow, leg.credit, leg.amount, 0, o.order_id, leg.code);
+    if (code != Code::ok) return code;
+  }
+  if (withheld > 0) {
+    SaveMerchant(o.merchant);
+    m.repaid += withheld;
+    m.withheld += withheld;
+  }
+  o.state = wire::OrderMoneyState::kSettled;
+  o.closed_at_us = now_us_;
+  o.commission = commission;
+  o.withheld = withheld;
+  o.net = net;
+  return Code::ok;
+}
+
+void Ledger::AutoConfirm(uint64_t now_us) {
+  uint32_t visited = 0;
+  // Orders sit in payment order, which is log-time order, so the due ones are a prefix.
+  while (settle_cursor_ < order_count_ && visited < config_.settle_per_tick_max) {
+    const Order& o = orders_[settle_cursor_];
+    if (o.paid_at_us + config_.auto_confirm_us > now_us) break;
+    if (o.state == wire::OrderMoneyState::kPaid) {
+      BeginAtomic(now_us);
+      Code code = Settle(settle_cursor_);
+      // Settlement only fails by a balance overflowing int64 (2^63 fen), which no festival
+      // reaches; an assertion rather than a silent stuck order.
+      ELEVEN_ASSERT(code == Code::ok);
+      Commit();
+    }
+    settle_cursor_++;
+    visited++;
+  }
+  ELEVEN_ASSERT(settle_cursor_ <= order_count_);
+}
+
+// ---- instalments ---------------------------------------------------------------------------
+
+Code Ledger::RepayInstalment(const wire::RepayInstalment& r, wire::Result* result) {
+  result->id = r.transfer_id;
+  if (r.transfer_id == 0) return Code::invalid_id;
+  if (r.transfer_id >= wire::kUserIdLimit) return Code::id_reserved;
+  if (!ValidPartyId(r.order_id)) return Code::invalid_id;
+  uint32_t existing = transfer_index_.Find(r.transfer_id);
+  if (existing != kNoValue) {
+    const Transfer& e = transfers_[existing];
+    result->amount_fen = e.amount;
+    if (e.flags != 0) return Code::transfer_exists_with_different_flags;
+    if (e.code != static_cast<uint16_t>(MoneyCode::kRepayInstalment)) {
+      return Code::transfer_exists_with_different_code;
+    }
+    if (e.user_data != r.order_id) return Code::transfer_exists_with_different_user_data;
+    return Code::transfer_exists;
+  }
+  uint32_t index = order_index_.Find(r.order_id);
+  if (index == kNoValue || orders_[index].plan == kNone) return Code::plan_not_found;
+  Plan& pl = plans_[orders_[index].plan];
+  if (pl.state != wire::PlanState::kActive) return Code::plan_not_active;
+  const uint8_t remaining = pl.periods - pl.repaid_count;
+  ELEVEN_ASSERT(remaining > 0);
+  const uint8_t count = r.periods == 0 ? remaining : r.periods;
+  if (count > remaining) return Code::invalid_instalment_periods;
+  int64_t amount = 0;
+  for (uint8_t k = pl.repaid_count + 1; k <= pl.repaid_count + count; k++) {
+    amount += wire::InstalmentAmountFen(pl.total, pl.periods, k);
+  }
+  const Buyer& b = buyers_[pl.buyer];
+  Code code = Move(b.wallet, b.receivable, amount, r.transfer_id, r.order_id,
+                   MoneyCode::kRepayInstalment);
+  if (code != Code::ok) return code;
+  SavePlan(orders_[index].plan);
+  pl.repaid_count += count;
+  pl.repaid += amount;
+  if (pl.repaid_count == pl.periods) {
+    ELEVEN_ASSERT(pl.repaid == pl.total);
+    pl.state = wire::PlanState::kRepaid;
+  }
+  result->amount_fen = amount;
+  result->state = static_cast<wire::OrderState>(pl.state);
+  return Code::ok;
+}
+
+// ---- the order engine's calls --------------------------------------------------------------
+
+Code Ledger::RunAtomic(const wire::LedgerCommand& command, uint64_t now_us, wire::Result* result) {
+  ELEVEN_ASSERT(undo_count_ == 0);
+  BeginAtomic(now_us);
+  *result = wire::Result{};
+  result->operation = command.operation;
+  result->at_us = now_us;
+  Code code = ApplyOne(command, result);
+  result->code = code;
+  if (code == Code::ok) {
+    Commit();
+  } else {
+    Rollback();
+  }
+  return code;
+}
+
+Code Ledger::PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
+                      int64_t amount_fen, PaymentMethod method, uint8_t instalment_periods,
+                      uint64_t now_us) {
+  wire::LedgerCommand c{};
+  c.pay_order_money.operation = wire::kPayOrderMoney;
+  c.pay_order_money.method = method;
+  c.pay_order_money.instalment_periods = instalment_periods;
+  c.pay_order_money.order_id = order_id;
+  c.pay_order_money.buyer_id = buyer_id;
+  c.pay_order_money.merchant_id = merchant_id;
+  c.pay_order_money.amount_fen = amount_fen;
+  wire::Result result;
+  return RunAtomic(c, now_us, &result);
+}
+
+Code Ledger::RefundOrder(uint64_t order_id, uint64_t now_us) {
+  wire::LedgerCommand c{};
+  c.order_money.operation = wire::kRefundOrderMoney;
+  c.order_money.order_id = order_id;
+  wire::Result result;
+  return RunAtomic(c, now_us, &result);
+}
+
+Code Ledger::ConfirmDelivery(uint64_t order_id, uint64_t now_us) {
+  wire::LedgerCommand c{};
+  c.order_money.operation = wire::kConfirmDelivery;
+  c.order_money.order_id = order_id;
+  wire::Result result;
+  return RunAtomic(c, now_us, &result);
+}
+
+}  // namespace eleven::engine
