@@ -176,6 +176,7 @@ class Ledger {
   // ---- chains and undo (ledger.cc) ----
   size_t ApplyChain(std::span<const wire::Command> commands, std::span<wire::Result> results);
   wire::Code ApplyOne(const wire::LedgerCommand& command, wire::Result* result);
+  void Prefetch(const wire::Command& command) const;
   void BeginAtomic(uint64_t now_us);
   void Commit();
   void Rollback();
