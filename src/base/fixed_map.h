@@ -12,9 +12,9 @@
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 
 #include "base/assert.h"
+#include "base/big_array.h"
 #include "base/hash.h"
 
 namespace eleven {
@@ -39,7 +39,7 @@ class FixedMap {
     uint64_t slot_count = 16;
     while (slot_count < uint64_t{entry_count_max} * 2) slot_count *= 2;
     mask_ = slot_count - 1;
-    slots_ = std::make_unique<Slot[]>(slot_count);
+    slots_ = BigArray<Slot>(slot_count);
     Clear();
   }
 
@@ -49,7 +49,7 @@ class FixedMap {
   uint64_t slot_count() const { return mask_ + 1; }
 
   void Clear() {
-    std::memset(static_cast<void*>(slots_.get()), 0, sizeof(Slot) * slot_count());
+    std::memset(static_cast<void*>(slots_.get()), 0, sizeof(Slot) * slot_count());  // also keys
     for (uint64_t i = 0; i <= mask_; i++) slots_[i].value = kNoValue;
     count_ = 0;
   }
@@ -123,7 +123,7 @@ class FixedMap {
   uint32_t entry_count_max_;
   uint32_t count_ = 0;
   uint64_t mask_ = 0;
-  std::unique_ptr<Slot[]> slots_;
+  BigArray<Slot> slots_;
 };
 
 }  // namespace eleven

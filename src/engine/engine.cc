@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/assert.h"
@@ -12,14 +13,14 @@ using wire::Operation;
 
 Engine::Engine(const EngineConfig& config)
     : config_(config),
-      merchants_(std::make_unique<Merchant[]>(config.merchant_count_max)),
+      merchants_(BigArray<Merchant>(config.merchant_count_max)),
       merchant_index_(config.merchant_count_max),
-      skus_(std::make_unique<Sku[]>(config.sku_count_max)),
+      skus_(BigArray<Sku>(config.sku_count_max)),
       sku_index_(config.sku_count_max),
-      drops_(std::make_unique<Drop[]>(config.drop_count_max)),
+      drops_(BigArray<Drop>(config.drop_count_max)),
       drop_index_(config.drop_count_max),
-      close_heap_(std::make_unique<uint32_t[]>(config.drop_count_max)),
-      orders_(std::make_unique<Order[]>(config.order_slot_count)),
+      close_heap_(BigArray<uint32_t>(config.drop_count_max)),
+      orders_(BigArray<Order>(config.order_slot_count)),
       key_index_(config.order_slot_count),
       holdings_(config.holding_count_max) {
   ELEVEN_ASSERT(config.order_slot_count >= 2);
@@ -42,27 +43,41 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   CloseDueDrops(timestamp_us);
   ExpireDueOrders(timestamp_us);
 
-  // Prefetch the hash slots of orders a few commands ahead: W1 keys and SKUs are spread over
-  // tables far larger than the cache, and the lookups are the cost of placing an order.
-  constexpr size_t kPrefetchDistance = 8;
+  // Placing an order costs a few lookups in tables far larger than the cache (keys, SKUs,
+  // holdings), so they are prefetched in two stages: the hash slots of the order 16 ahead,
+  // then, their slots now cached, the SKU rows and holding slots of the order 8 ahead.
+  constexpr size_t kSlotPrefetchDistance = 16;
+  constexpr size_t kRowPrefetchDistance = 8;
   const size_t count = commands.size();
   for (size_t i = 0; i < count; i++) {
-    if (i + kPrefetchDistance < count) {
-      const wire::Command& ahead = commands[i + kPrefetchDistance];
-      if (ahead.operation == Operation::kPlaceOrder) {
-        key_index_.Prefetch(ahead.place_order.idempotency_key);
-        uint8_t lines = ahead.place_order.line_count;
-        for (uint8_t l = 0; l < lines && l < wire::kOrderLineCountMax; l++) {
-          sku_index_.Prefetch(ahead.place_order.sku_id[l]);
-        }
-      }
-    }
+    if (i + kSlotPrefetchDistance < count) PrefetchSlots(commands[i + kSlotPrefetchDistance]);
+    if (i + kRowPrefetchDistance < count) PrefetchRows(commands[i + kRowPrefetchDistance]);
     results[i] = Execute(commands[i], timestamp_us);
   }
 #ifndef NDEBUG
   CheckInvariants();
 #endif
   return BatchError::kNone;
+}
+
+void Engine::PrefetchSlots(const wire::Command& command) const {
+  if (command.operation != Operation::kPlaceOrder) return;
+  const wire::PlaceOrder& order = command.place_order;
+  key_index_.Prefetch(order.idempotency_key);
+  const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
+  for (int l = 0; l < lines; l++) sku_index_.Prefetch(order.sku_id[l]);
+}
+
+void Engine::PrefetchRows(const wire::Command& command) const {
+  if (command.operation != Operation::kPlaceOrder) return;
+  const wire::PlaceOrder& order = command.place_order;
+  const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
+  for (int l = 0; l < lines; l++) {
+    const uint32_t sku = sku_index_.Find(order.sku_id[l]);
+    if (sku == kNoValue) continue;
+    __builtin_prefetch(&skus_[sku]);
+    holdings_.Prefetch(HoldingKey{order.buyer_id, sku, 0});
+  }
 }
 
 wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us) {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 
+#include "base/big_array.h"
 #include "base/fixed_map.h"
 #include "base/hash.h"
 #include "wire/records.h"
@@ -118,6 +119,8 @@ class Engine {
   void CloseDueDrops(uint64_t now_us);
   void ExpireDueOrders(uint64_t now_us);
 
+  void PrefetchSlots(const wire::Command& command) const;
+  void PrefetchRows(const wire::Command& command) const;
   wire::Result Execute(const wire::Command& command, uint64_t now_us);
   wire::Result CreateMerchant(const wire::CreateMerchant& c);
   wire::Result CreateSku(const wire::CreateSku& c);
@@ -150,23 +153,23 @@ class Engine {
   uint64_t last_timestamp_us_ = 0;
   EngineStats stats_;
 
-  std::unique_ptr<Merchant[]> merchants_;
+  BigArray<Merchant> merchants_;
   uint32_t merchant_count_ = 0;
   FixedMap<uint64_t> merchant_index_;
 
-  std::unique_ptr<Sku[]> skus_;
+  BigArray<Sku> skus_;
   uint32_t sku_count_ = 0;
   FixedMap<uint64_t> sku_index_;
 
-  std::unique_ptr<Drop[]> drops_;
+  BigArray<Drop> drops_;
   uint32_t drop_count_ = 0;
   FixedMap<uint64_t> drop_index_;
   // Open and scheduled drops ordered by closes_at (a binary min-heap of drop indexes).
-  std::unique_ptr<uint32_t[]> close_heap_;
+  BigArray<uint32_t> close_heap_;
   uint32_t close_heap_count_ = 0;
 
   // Order ring: order id n (from 1) lives in slot n % order_slot_count.
-  std::unique_ptr<Order[]> orders_;
+  BigArray<Order> orders_;
   uint64_t next_order_id_ = 1;
   uint64_t expiry_cursor_ = 1;  // every order below it is past its pay-by or final
   FixedMap<uint64_t> key_index_;  // idempotency key -> slot
