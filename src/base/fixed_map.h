@@ -107,6 +107,24 @@ class FixedMap {
 
   // The slot array, for digests and snapshots: its bytes are a function of the operations.
   const Slot* slots() const { return slots_.get(); }
+  size_t slot_bytes() const { return sizeof(Slot) * slot_count(); }
+
+  // Replaces the whole map with slot bytes saved from a map of the same capacity. Returns
+  // false, leaving the map empty, if the size is wrong or the slots do not hold `count`
+  // entries.
+  [[nodiscard]] bool Restore(const void* bytes, size_t size_bytes, uint32_t count) {
+    Clear();
+    if (size_bytes != slot_bytes() || count > entry_count_max_) return false;
+    std::memcpy(static_cast<void*>(slots_.get()), bytes, size_bytes);
+    uint64_t used = 0;
+    for (uint64_t i = 0; i <= mask_; i++) used += slots_[i].value != kNoValue;
+    if (used != count) {
+      Clear();
+      return false;
+    }
+    count_ = count;
+    return true;
+  }
 
  private:
   const Slot* FindSlot(const Key& key) const {

@@ -17,10 +17,13 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "base/big_array.h"
+#include "base/bytes.h"
 #include "base/fixed_map.h"
 #include "base/hash.h"
+#include "base/status.h"
 #include "wire/records.h"
 
 namespace eleven::engine {
@@ -91,6 +94,14 @@ class Engine {
   const EngineConfig& config() const { return config_; }
   uint32_t sku_count() const { return sku_count_; }
   uint32_t drop_count() const { return drop_count_; }
+
+  // The whole state as byte ranges for a snapshot: `head` receives a small record (and must
+  // outlive the chunks); the other chunks point into the engine's tables and stay valid
+  // until the next Apply.
+  void SnapshotChunks(std::vector<std::byte>* head, std::vector<ByteSpan>* chunks) const;
+  // Loads a state produced by SnapshotChunks into this fresh engine. InvalidArgument if the
+  // configuration differs, Corruption if the bytes are not a consistent state.
+  [[nodiscard]] Status Restore(ByteSpan state);
 
   // A 128-bit digest of the whole state: equal digests mean equal states.
   Digest128 Digest() const;

@@ -277,5 +277,40 @@ TEST_F(EngineTest, BatchErrorsChangeNothing) {
   EXPECT_EQ(Sku(10).available, 5u);
 }
 
+TEST_F(EngineTest, SnapshotRestoresTheSameState) {
+  Catalog();
+  ASSERT_EQ(One(2 * kSecond, wire::MakeCreateDrop(900, 20, 500, 3, 10 * kSecond, 20 * kSecond, 2)).code, Code::ok);
+  ASSERT_EQ(One(11 * kSecond, wire::MakePlaceOrder(4, 2, 7, 31, 3, {{20, 2}}, 900)).code, Code::ok);
+  ASSERT_EQ(One(11 * kSecond, wire::MakePlaceOrder(5, 1, 7, 31, 3, {{11, 1}, {10, 2}})).code, Code::ok);
+  std::vector<std::byte> head;
+  std::vector<ByteSpan> chunks;
+  engine_.SnapshotChunks(&head, &chunks);
+  std::vector<std::byte> state;
+  for (ByteSpan c : chunks) state.insert(state.end(), c.begin(), c.end());
+
+  Engine restored(SmallConfig());
+  ASSERT_TRUE(restored.Restore(state).ok());
+  EXPECT_EQ(restored.Digest(), engine_.Digest());
+  // Both go on identically.
+  std::vector<wire::Command> next{wire::MakePlaceOrder(6, 1, 8, 31, 3, {{11, 1}}),
+                                  wire::MakePayOrder(2, 2000)};
+  std::vector<wire::Result> ra(2), rb(2);
+  ASSERT_EQ(engine_.Apply(engine_.last_op() + 1, 30 * kSecond, next, ra), BatchError::kNone);
+  ASSERT_EQ(restored.Apply(restored.last_op() + 1, 30 * kSecond, next, rb), BatchError::kNone);
+  EXPECT_EQ(0, std::memcmp(ra.data(), rb.data(), sizeof(wire::Result) * 2));
+  EXPECT_EQ(restored.Digest(), engine_.Digest());
+
+  // A different configuration, a damaged head or a cut state are refused.
+  EngineConfig other = SmallConfig();
+  other.pay_window_us += 1;
+  Engine wrong_config(other);
+  EXPECT_EQ(wrong_config.Restore(state).code(), StatusCode::kInvalidArgument);
+  Engine cut(SmallConfig());
+  EXPECT_EQ(cut.Restore(ByteSpan(state.data(), state.size() - 1)).code(), StatusCode::kCorruption);
+  state[0] ^= std::byte{1};
+  Engine bad_magic(SmallConfig());
+  EXPECT_EQ(bad_magic.Restore(state).code(), StatusCode::kCorruption);
+}
+
 }  // namespace
 }  // namespace eleven::engine
