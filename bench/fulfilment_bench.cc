@@ -107,7 +107,7 @@ void BM_OnOrderPaid(benchmark::State& state) {
     f.reset();
     state.ResumeTiming();
   }
-  ELEVEN_ASSERT(allocated == state.iterations() * kOrdersPerIteration);
+  ELEVEN_ASSERT(allocated == static_cast<uint64_t>(state.iterations()) * kOrdersPerIteration);
   state.SetItemsProcessed(static_cast<int64_t>(allocated));
 }
 BENCHMARK(BM_OnOrderPaid)->Unit(benchmark::kMillisecond)->MinTime(1.0);

@@ -54,6 +54,9 @@ bool NameValid(const char* name) {
   return length > 0;
 }
 
+// The sort code printed on the label: the buyer's province and city tier.
+uint32_t SortCode(uint16_t region, uint8_t city_tier) { return uint32_t{region} * 10 + city_tier; }
+
 bool CoordinatesValid(int32_t x_km, int32_t y_km) {
   return x_km >= -wire::kCoordinateMaxKm && x_km <= wire::kCoordinateMaxKm &&
          y_km >= -wire::kCoordinateMaxKm && y_km <= wire::kCoordinateMaxKm;
@@ -110,6 +113,8 @@ Fulfilment::Fulfilment(const FulfilmentConfig& config)
   stock_ = std::make_unique<StockEntry[]>(config.stock_entry_count_max);
   region_points_ = std::make_unique<int32_t[]>(2 * (wire::kRegionMax + 1));
   parcels_ = std::make_unique<Parcel[]>(config.parcel_count_max);
+  timelines_ = std::make_unique<wire::TimelineEntry[]>(uint64_t{config.parcel_count_max} *
+                                                       kStoredEventCountMax);
   parcel_free_ = std::make_unique<uint32_t[]>(config.parcel_count_max);
   retired_ = std::make_unique<uint32_t[]>(config.shipment_count_max);
   shipments_ = std::make_unique<Shipment[]>(config.shipment_count_max);
@@ -380,11 +385,13 @@ Code Fulfilment::Track(const wire::TrackParcel& record, ParcelState* state_after
   Code code = CheckTrack(record, &index);
   if (code != Code::ok) return code;
   Parcel& parcel = parcels_[index];
-  parcel.events[parcel.event_count++] = wire::TimelineEntry{now_us_, record.hub, record.event, {}};
+  ELEVEN_ASSERT(parcel.event_count >= 1 && parcel.event_count <= kStoredEventCountMax);
+  timelines_[uint64_t{index} * kStoredEventCountMax + parcel.event_count - 1] =
+      wire::TimelineEntry{now_us_, record.hub, record.event, {}};
+  parcel.event_count++;
   parcel.state = record.event;
   *state_after = record.event;
   if (record.event == ParcelState::kHandedToCourier) {
-    parcel.handed_at_us = now_us_;
     HourCount* row = HourRow(hour_index_);
     row[parcel.warehouse_index].dispatched++;
     row[config_.warehouse_count_max + parcel.courier_index].dispatched++;
@@ -501,8 +508,11 @@ Code Fulfilment::QueryParcel(uint64_t waybill, wire::ParcelRecord* out) const {
   out->warehouse_id = warehouses_[p.warehouse_index].id;
   out->courier_id = couriers_[p.courier_index].id;
   out->allocated_at_us = p.allocated_at_us;
-  out->handed_at_us = p.handed_at_us;
-  out->sort_code = p.sort_code;
+  out->sort_code = SortCode(p.region, p.city_tier);
+  const wire::TimelineEntry* events = &timelines_[uint64_t{index} * kStoredEventCountMax];
+  for (uint32_t i = 0; i + 1 < p.event_count; i++) {
+    if (events[i].state == ParcelState::kHandedToCourier) out->handed_at_us = events[i].at_us;
+  }
   out->state = p.state;
   out->event_count = p.event_count;
   out->line_count = p.line_count;
@@ -524,7 +534,9 @@ Code Fulfilment::QueryTimeline(uint64_t waybill, std::span<wire::TimelineEntry> 
   const Parcel& p = parcels_[index];
   ELEVEN_ASSERT(p.event_count >= 1 && p.event_count <= wire::kTimelineEventCountMax);
   *count = static_cast<uint32_t>(std::min<size_t>(out.size(), p.event_count));
-  std::copy_n(p.events, *count, out.begin());
+  if (*count == 0) return Code::ok;
+  out[0] = wire::TimelineEntry{p.allocated_at_us, 0, ParcelState::kAllocated, {}};
+  std::copy_n(&timelines_[uint64_t{index} * kStoredEventCountMax], *count - 1, out.begin() + 1);
   return Code::ok;
 }
 
@@ -578,6 +590,7 @@ void Fulfilment::Digest(Digester& d) const {
   d.Update(region_points_.get(), sizeof(int32_t) * 2 * (wire::kRegionMax + 1));
   d.Update(sku_first_entry_.slots(), sizeof(FixedMap<uint64_t>::Slot) * sku_first_entry_.slot_count());
   d.Update(parcels_.get(), sizeof(Parcel) * parcel_high_);
+  d.Update(timelines_.get(), sizeof(wire::TimelineEntry) * kStoredEventCountMax * parcel_high_);
   d.Update(parcel_free_.get(), sizeof(uint32_t) * parcel_free_count_);
   for (uint32_t i = 0; i < retired_count_; i++) {
     d.UpdateValue(retired_[(retired_head_ + i) % config_.shipment_count_max]);

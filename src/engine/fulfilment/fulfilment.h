@@ -198,6 +198,8 @@ class Fulfilment {
   std::unique_ptr<int32_t[]> region_points_;  // (x_km, y_km) per region 0..kRegionMax
 
   std::unique_ptr<Parcel[]> parcels_;
+  // Per parcel slot, kTimelineEventCountMax - 1 entries: the events after allocation.
+  std::unique_ptr<wire::TimelineEntry[]> timelines_;
   uint32_t parcel_high_ = 0;  // slots [0, parcel_high_) have been used at least once
   std::unique_ptr<uint32_t[]> parcel_free_;  // stack of freed slots
   uint32_t parcel_free_count_ = 0;

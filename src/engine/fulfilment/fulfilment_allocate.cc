@@ -1,6 +1,7 @@
 // Allocation of paid orders to warehouses and couriers, waybills, the backlog and its drain.
 // The rule is in docs/fulfilment.md ("Allocation"); the comments here say how it is done.
 #include <algorithm>
+#include <array>
 #include <bit>
 
 #include "base/assert.h"
@@ -11,6 +12,17 @@ namespace eleven::engine {
 
 using wire::Code;
 using namespace fulfilment;
+
+namespace {
+
+// Set bits of a line mask. A table, because without -mpopcnt std::popcount is a library call.
+constexpr auto kLineCount = [] {
+  std::array<uint8_t, 256> table{};
+  for (uint32_t m = 0; m < 256; m++) table[m] = static_cast<uint8_t>(std::popcount(m));
+  return table;
+}();
+
+}  // namespace
 
 Code Fulfilment::CheckOrder(const OrderToShip& order) const {
   if (order.order_id == 0) return Code::invalid_id;
@@ -39,6 +51,18 @@ Code Fulfilment::CheckOrder(const OrderToShip& order) const {
 }
 
 Code Fulfilment::OnOrderPaid(const OrderToShip& order, uint64_t now_us) {
+  // Start the cache misses of this order together rather than one after another: the
+  // order's map slot, each line's SKU chain head, and the parcel slot likely to be written.
+  shipment_by_order_.Prefetch(order.order_id);
+  uint32_t lines = std::min<uint32_t>(order.line_count, wire::kOrderLineCountMax);
+  for (uint32_t i = 0; i < lines; i++) sku_first_entry_.Prefetch(order.lines[i].sku_id);
+  uint32_t next_parcel = parcel_free_count_ > 0 ? parcel_free_[parcel_free_count_ - 1] : parcel_high_;
+  if (next_parcel < config_.parcel_count_max) {
+    // A parcel is two cache lines, both written.
+    const char* bytes = reinterpret_cast<const char*>(&parcels_[next_parcel]);
+    __builtin_prefetch(bytes, 1);
+    __builtin_prefetch(bytes + 64, 1);
+  }
   AdvanceTime(now_us);
   Code code = CheckOrder(order);
   if (code != Code::ok) return code;
@@ -176,6 +200,11 @@ void Fulfilment::ScanLine(const OrderToShip& order, uint32_t line) {
 
 void Fulfilment::ScanStock(const OrderToShip& order) {
   ELEVEN_ASSERT(candidate_count_ == 0);
+  // Prefetch every line's first stock entry before walking any chain.
+  for (uint32_t line = 0; line < order.line_count; line++) {
+    uint32_t entry = sku_first_entry_.Find(order.lines[line].sku_id);
+    if (entry != kNoValue) __builtin_prefetch(&stock_[entry]);
+  }
   for (uint32_t line = 0; line < order.line_count; line++) ScanLine(order, line);
   ELEVEN_ASSERT(candidate_count_ <= warehouse_count_);
 }
@@ -201,7 +230,7 @@ uint32_t Fulfilment::PlanParcels(const OrderToShip& order, uint8_t* plan_masks,
     int best_cover = 0;
     for (uint32_t i = 0; i < candidate_count_; i++) {
       const Candidate& c = candidates_[i];
-      int cover = std::popcount(c.lines_with_room & remaining);
+      int cover = kLineCount[c.lines_with_room & remaining];
       if (cover == 0) continue;
       bool better = best == kNoSlot || cover > best_cover ||
                     (cover == best_cover && (c.distance_sq_km2 < candidates_[best].distance_sq_km2 ||
@@ -326,18 +355,19 @@ uint32_t Fulfilment::CommitParcel(const OrderToShip& order, uint32_t shipment_in
   }
   c.hour_used++;
   p.waybill = c.waybill_first + c.waybill_issued++;
+  // The map slot of this courier's next waybill: by the time the courier is chosen again
+  // the miss is paid (load spreads, so that is several parcels later).
+  parcel_by_waybill_.Prefetch(c.waybill_first + c.waybill_issued);
   p.order_id = order.order_id;
   p.allocated_at_us = now_us_;
   p.shipment_index = shipment_index;
   p.next_in_shipment = kNoSlot;
-  p.sort_code = uint32_t{order.region} * 10 + order.city_tier;
   p.warehouse_index = static_cast<uint16_t>(cand.warehouse_index);
   p.region = order.region;
   p.courier_index = static_cast<uint8_t>(courier_index);
   p.state = wire::ParcelState::kAllocated;
   p.city_tier = order.city_tier;
   p.parcel_count = shipments_[shipment_index].parcel_count;
-  p.events[0] = wire::TimelineEntry{now_us_, 0, wire::ParcelState::kAllocated, {}};
   p.event_count = 1;
   bool inserted = parcel_by_waybill_.Insert(p.waybill, index);
   ELEVEN_ASSERT(inserted);  // waybill ranges never overlap and each number is issued once
@@ -399,6 +429,8 @@ void Fulfilment::EvictOldestRetired() {
     bool erased = parcel_by_waybill_.Erase(parcels_[parcel].waybill);
     ELEVEN_ASSERT(erased);
     parcels_[parcel] = Parcel{};
+    std::fill_n(&timelines_[uint64_t{parcel} * kStoredEventCountMax], kStoredEventCountMax,
+                wire::TimelineEntry{});
     parcel_free_[parcel_free_count_++] = parcel;
     parcel = next;
   }

@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "engine/fulfilment/fulfilment.h"
@@ -110,7 +111,7 @@ class Scenario {
   void Restock() {
     uint32_t w = 1 + Below(kWarehouses);
     uint64_t sku = 1 + Below(kSkus);
-    uint32_t units = 1 + Below(12);
+    uint32_t units = 1 + Below(20);
     wire::Result r = f_.Apply(StockCommand(w, sku, units), now_);
     Record(&r, sizeof(r));
     EXPECT_EQ(r.code, Code::ok);
@@ -138,9 +139,11 @@ class Scenario {
     Code code = f_.OnOrderPaid(o, now_);
     Record(&code, sizeof(code));
     if (repeat) {
+      paid_codes_[code]++;
       EXPECT_EQ(code, Code::shipment_exists);
       return;
     }
+    paid_codes_[code]++;
     if (code == Code::shipment_backlog_full) return;  // back-pressure: never accepted
     ASSERT_TRUE(code == Code::ok || code == Code::shipment_backlogged) << wire::CodeName(code);
     orders_.push_back(ModelOrder{o});
@@ -168,6 +171,7 @@ class Scenario {
       expect = Code::delivery_outbox_full;
     }
     ASSERT_EQ(r.code, expect) << "state " << int(p.state) << " event " << int(e);
+    track_codes_[expect]++;
     if (expect != Code::ok) return;
     p.state = event;
     p.events++;
@@ -215,7 +219,7 @@ class Scenario {
       wire::Result res = f_.Apply(CoverageCommand(c, 0, 1 + Below(10), kRegions - Below(10)), now_);
       Record(&res, sizeof(res));
     } else {
-      now_ += uint64_t{Below(15)} * 60'000'000;  // up to 14 minutes
+      now_ += uint64_t{Below(40)} * 60'000'000;  // up to 39 minutes
     }
   }
 
@@ -319,6 +323,9 @@ class Scenario {
   std::map<uint64_t, ModelParcel> done_;
   std::set<uint64_t> all_waybills_;
   uint32_t outbox_ = 0;
+
+ public:
+  std::map<Code, uint64_t> track_codes_, paid_codes_;
 };
 
 uint64_t SeedFromEnv() {
@@ -336,14 +343,27 @@ bool Long() {
 
 TEST(FulfilmentModel, InvariantsHoldAfterEveryBatch) {
   uint64_t seed = SeedFromEnv();
-  uint32_t runs = Long() ? 200 : 6;
+  uint32_t runs = Long() ? 400 : 24;
   uint64_t total_orders = 0, total_parcels = 0;
+  std::map<Code, uint64_t> codes;
   for (uint32_t run = 0; run < runs; run++) {
     Scenario scenario(seed + run, /*check=*/true);
     for (uint32_t b = 0; b < 300 && !HasFatalFailure(); b++) scenario.Batch();
     ASSERT_FALSE(HasFatalFailure()) << "seed " << seed << " run " << run;
     total_orders += scenario.orders();
     total_parcels += scenario.allocated();
+    for (auto [code, n] : scenario.track_codes_) codes[code] += n;
+    for (auto [code, n] : scenario.paid_codes_) codes[code] += n;
+  }
+  for (auto [code, n] : codes) {
+    std::printf("  %s: %llu\n", std::string(wire::CodeName(code)).c_str(),
+                static_cast<unsigned long long>(n));
+  }
+  // The run must have reached every path it checks, or it proves little.
+  for (Code code : {Code::ok, Code::shipment_backlogged, Code::shipment_exists,
+                    Code::tracking_event_invalid, Code::tracking_transition_invalid,
+                    Code::parcel_timeline_full, Code::delivery_outbox_full}) {
+    EXPECT_GT(codes[code], 0u) << wire::CodeName(code);
   }
   std::printf("%u runs: %llu orders, %llu parcels allocated\n", runs,
               static_cast<unsigned long long>(total_orders),

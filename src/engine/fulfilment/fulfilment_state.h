@@ -57,28 +57,30 @@ struct Fulfilment::StockEntry {
   uint32_t reserved0;
 };
 
-struct Fulfilment::Parcel {
+// Exactly two cache lines, aligned: allocating a parcel writes these and nothing else (its
+// timeline after the implied first entry lives apart, in timelines_).
+struct alignas(64) Fulfilment::Parcel {
   uint64_t waybill;
   uint64_t order_id;
-  uint64_t allocated_at_us;
-  uint64_t handed_at_us;
+  uint64_t allocated_at_us;  // also the timeline's first entry (allocated, hub 0)
   uint64_t sku_id[wire::kOrderLineCountMax];
   uint16_t quantity[wire::kOrderLineCountMax];
   uint32_t shipment_index;
   uint32_t next_in_shipment;  // kNoSlot ends the shipment's list
-  uint32_t sort_code;
   uint16_t warehouse_index;
   uint16_t region;
   uint8_t courier_index;
   wire::ParcelState state;  // kNone marks a free slot
   uint8_t city_tier;
   uint8_t line_count;
-  uint8_t event_count;
+  uint8_t event_count;  // timeline entries including the implied first one
   uint8_t parcel_number;
   uint8_t parcel_count;
-  uint8_t reserved0;
-  wire::TimelineEntry events[wire::kTimelineEventCountMax];
+  uint8_t reserved0[5];
 };
+static_assert(sizeof(Fulfilment::Parcel) == 128);
+// Timeline entries kept per parcel in timelines_: all but the implied first.
+inline constexpr uint32_t kStoredEventCountMax = wire::kTimelineEventCountMax - 1;
 
 struct Fulfilment::Shipment {
   uint64_t order_id;

@@ -1,6 +1,7 @@
 // Builders of fulfilment commands for tests and the benchmark.
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <initializer_list>
 #include <utility>
@@ -42,7 +43,8 @@ inline wire::Command CourierCommand(uint64_t id, const char* name, wire::Courier
   r.promised_days = days;
   r.hourly_capacity = hourly;
   r.courier_id = id;
-  std::strncpy(r.name, name, sizeof(r.name));
+  // NUL-padded, not NUL-terminated: a 16-character name fills the field.
+  std::memcpy(r.name, name, std::min(std::strlen(name), sizeof(r.name)));
   r.cost_fen = cost_fen;
   r.waybill_first = waybill_first;
   r.waybill_count = waybill_count;
