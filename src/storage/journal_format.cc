@@ -1,0 +1,81 @@
+#include "storage/journal_format.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "base/assert.h"
+
+namespace eleven {
+namespace {
+
+constexpr std::string_view kSegmentPrefix = "journal-";
+constexpr std::string_view kSegmentSuffix = ".log";
+constexpr size_t kOpDigitCount = 20;  // Enough for any uint64 in decimal.
+
+}  // namespace
+
+bool JournalHeaderValid(const JournalEntryHeader& header) {
+  if (header.magic != kJournalMagic) return false;
+  if (header.version != kJournalFormatVersion) return false;
+  if (header.reserved_flags != 0 || header.reserved != 0) return false;
+  if (header.op == 0) return false;
+  if (header.body_size_bytes > kJournalEntryBodySizeBytesMax) return false;
+  if (header.command_count > kJournalEntryCommandCountMax) return false;
+  return header.header_checksum == JournalHeaderChecksum(header);
+}
+
+const char* JournalEntryCheckName(JournalEntryCheck check) {
+  switch (check) {
+    case JournalEntryCheck::kOk: return "ok";
+    case JournalEntryCheck::kShortHeader: return "short header";
+    case JournalEntryCheck::kBadHeader: return "bad header (magic, version or header checksum)";
+    case JournalEntryCheck::kShortBody: return "short body";
+    case JournalEntryCheck::kBadBody: return "body checksum mismatch";
+    case JournalEntryCheck::kBadPadding: return "nonzero padding";
+  }
+  return "unknown";
+}
+
+JournalEntryCheck CheckJournalEntry(std::span<const std::byte> bytes, JournalEntryHeader* header) {
+  if (bytes.size() < kJournalEntryHeaderSizeBytes) return JournalEntryCheck::kShortHeader;
+  std::memcpy(header, bytes.data(), kJournalEntryHeaderSizeBytes);
+  if (!JournalHeaderValid(*header)) return JournalEntryCheck::kBadHeader;
+  const uint64_t entry_size_bytes = JournalEntrySize(header->body_size_bytes);
+  if (bytes.size() < entry_size_bytes) return JournalEntryCheck::kShortBody;
+  const std::byte* body = bytes.data() + kJournalEntryHeaderSizeBytes;
+  if (Checksum64(body, header->body_size_bytes) != header->body_checksum) {
+    return JournalEntryCheck::kBadBody;
+  }
+  for (uint64_t i = kJournalEntryHeaderSizeBytes + header->body_size_bytes; i < entry_size_bytes; i++) {
+    if (bytes[i] != std::byte{0}) return JournalEntryCheck::kBadPadding;
+  }
+  return JournalEntryCheck::kOk;
+}
+
+std::string JournalSegmentName(uint64_t first_op) {
+  ELEVEN_ASSERT(first_op >= 1);
+  char name[64];
+  int length = std::snprintf(name, sizeof(name), "journal-%020llu.log",
+                             static_cast<unsigned long long>(first_op));
+  ELEVEN_ASSERT(length == static_cast<int>(kSegmentPrefix.size() + kOpDigitCount +
+                                           kSegmentSuffix.size()));
+  return std::string(name, static_cast<size_t>(length));
+}
+
+std::optional<uint64_t> ParseJournalSegmentName(const std::string& name) {
+  if (name.size() != kSegmentPrefix.size() + kOpDigitCount + kSegmentSuffix.size()) return {};
+  if (!name.starts_with(kSegmentPrefix) || !name.ends_with(kSegmentSuffix)) return {};
+  uint64_t op = 0;
+  for (size_t i = 0; i < kOpDigitCount; i++) {
+    char digit = name[kSegmentPrefix.size() + i];
+    if (digit < '0' || digit > '9') return {};
+    uint64_t value = static_cast<uint64_t>(digit - '0');
+    if (op > (UINT64_MAX - value) / 10) return {};  // Overflow.
+    op = op * 10 + value;
+  }
+  if (op == 0) return {};
+  return op;
+}
+
+}  // namespace eleven

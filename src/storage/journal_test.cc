@@ -1,0 +1,398 @@
+#include "storage/journal.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "storage/fault_env.h"
+#include "storage/test_util.h"
+
+namespace eleven {
+namespace {
+
+using testing::RandomBytes;
+using testing::TempDir;
+using testing::TestSeed;
+
+struct ModelEntry {
+  uint64_t op = 0;
+  uint64_t timestamp_us = 0;
+  uint32_t command_count = 0;
+  std::vector<std::byte> body;
+};
+
+ModelEntry MakeEntry(std::mt19937_64& rng, uint64_t op, size_t body_size_max) {
+  ModelEntry entry;
+  entry.op = op;
+  entry.timestamp_us = 1'700'000'000'000'000 + op * 1000 + rng() % 1000;
+  entry.command_count = static_cast<uint32_t>(rng() % 100);
+  entry.body = RandomBytes(rng, rng() % (body_size_max + 1));
+  return entry;
+}
+
+Status AppendModel(JournalWriter* writer, const ModelEntry& entry) {
+  return writer->Append(entry.op, entry.timestamp_us, entry.command_count, entry.body);
+}
+
+// Reads every entry from `op_from` to the end into `entries`.
+Status ReadJournal(Env* env, const std::string& dir, uint64_t op_from,
+                   std::vector<ModelEntry>* entries,
+                   std::optional<JournalTornTail>* torn_tail = nullptr) {
+  entries->clear();
+  std::unique_ptr<JournalReader> reader;
+  ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env, dir, op_from, &reader));
+  for (;;) {
+    JournalEntry entry;
+    bool done = false;
+    ELEVEN_RETURN_IF_ERROR(reader->Next(&entry, &done));
+    if (done) break;
+    entries->push_back({entry.op, entry.timestamp_us, entry.command_count,
+                        std::vector<std::byte>(entry.body.begin(), entry.body.end())});
+  }
+  if (torn_tail != nullptr) *torn_tail = reader->torn_tail();
+  return Status::Ok();
+}
+
+void ExpectEntriesEqual(const std::vector<ModelEntry>& got, const std::vector<ModelEntry>& want,
+                        size_t want_from, size_t want_count) {
+  ASSERT_EQ(got.size(), want_count);
+  for (size_t i = 0; i < want_count; i++) {
+    const ModelEntry& expected = want[want_from + i];
+    ASSERT_EQ(got[i].op, expected.op);
+    ASSERT_EQ(got[i].timestamp_us, expected.timestamp_us);
+    ASSERT_EQ(got[i].command_count, expected.command_count);
+    ASSERT_EQ(got[i].body, expected.body) << "op " << expected.op;
+  }
+}
+
+class JournalTest : public ::testing::Test {
+ protected:
+  // Writes `count` entries (ops 1..count) and syncs.
+  void WriteEntries(Env* env, uint64_t count, size_t body_size_max, JournalOptions options = {}) {
+    std::unique_ptr<JournalWriter> writer;
+    JournalRecovery recovery;
+    ASSERT_TRUE(JournalWriter::Open(env, dir_.path(), options, &writer, &recovery).ok());
+    for (uint64_t i = 0; i < count; i++) {
+      model_.push_back(MakeEntry(rng_, model_.size() + 1, body_size_max));
+      ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+    }
+    ASSERT_TRUE(writer->Sync().ok());
+    EXPECT_EQ(writer->op_last_durable(), model_.size());
+  }
+
+  std::vector<JournalSegment> Segments() {
+    std::vector<JournalSegment> segments;
+    EXPECT_TRUE(ListJournalSegments(Env::Default(), dir_.path(), &segments).ok());
+    return segments;
+  }
+
+  // The byte offset of entry `op` in a single-segment journal.
+  uint64_t OffsetOf(uint64_t op) const {
+    uint64_t offset = 0;
+    for (uint64_t i = 1; i < op; i++) offset += JournalEntrySize(model_[i - 1].body.size());
+    return offset;
+  }
+
+  void PatchFile(const std::string& path, uint64_t offset, const void* data, size_t size) {
+    FILE* file = std::fopen(path.c_str(), "r+b");
+    ASSERT_NE(file, nullptr);
+    ASSERT_EQ(std::fseek(file, static_cast<long>(offset), SEEK_SET), 0);
+    ASSERT_EQ(std::fwrite(data, 1, size, file), size);
+    std::fclose(file);
+  }
+
+  void FlipByte(const std::string& path, uint64_t offset) {
+    FILE* file = std::fopen(path.c_str(), "r+b");
+    ASSERT_NE(file, nullptr);
+    ASSERT_EQ(std::fseek(file, static_cast<long>(offset), SEEK_SET), 0);
+    int byte = std::fgetc(file);
+    ASSERT_NE(byte, EOF);
+    ASSERT_EQ(std::fseek(file, static_cast<long>(offset), SEEK_SET), 0);
+    std::fputc(byte ^ 0x40, file);
+    std::fclose(file);
+  }
+
+  TempDir dir_;
+  std::mt19937_64 rng_{12345};
+  std::vector<ModelEntry> model_;
+};
+
+TEST_F(JournalTest, EmptyJournalReadsAsDone) {
+  std::vector<ModelEntry> got;
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got).ok());
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_F(JournalTest, RoundTripWithReadFromAnyOp) {
+  WriteEntries(Env::Default(), 300, 5000);
+  std::vector<ModelEntry> got;
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got).ok());
+  ExpectEntriesEqual(got, model_, 0, model_.size());
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 137, &got).ok());
+  ExpectEntriesEqual(got, model_, 136, model_.size() - 136);
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 301, &got).ok());
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_F(JournalTest, ReopenContinuesTheChainAndCountsSyncs) {
+  WriteEntries(Env::Default(), 10, 100);
+  std::unique_ptr<JournalWriter> writer;
+  JournalRecovery recovery;
+  ASSERT_TRUE(JournalWriter::Open(Env::Default(), dir_.path(), {}, &writer, &recovery).ok());
+  EXPECT_EQ(recovery.op_last, 10u);
+  EXPECT_FALSE(recovery.torn_tail.has_value());
+  uint64_t syncs_before = writer->sync_count();
+  for (int i = 0; i < 50; i++) {
+    model_.push_back(MakeEntry(rng_, model_.size() + 1, 100));
+    ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+  }
+  EXPECT_EQ(writer->op_last_durable(), 10u);
+  ASSERT_TRUE(writer->Sync().ok());
+  EXPECT_EQ(writer->sync_count(), syncs_before + 1);  // One fdatasync for the whole group.
+  EXPECT_EQ(writer->op_last_durable(), 60u);
+  EXPECT_GT(writer->bytes_written(), 50 * kJournalEntryHeaderSizeBytes);
+  std::vector<ModelEntry> got;
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got).ok());
+  ExpectEntriesEqual(got, model_, 0, model_.size());
+}
+
+TEST_F(JournalTest, SegmentsRollAndOldOnesAreRemoved) {
+  JournalOptions options{.segment_size_bytes_max = 8192};
+  WriteEntries(Env::Default(), 200, 1000, options);
+  std::vector<JournalSegment> segments = Segments();
+  ASSERT_GT(segments.size(), 10u);
+  EXPECT_EQ(segments.front().first_op, 1u);
+  for (size_t i = 0; i < segments.size(); i++) {
+    uint64_t size_bytes = 0;
+    ASSERT_TRUE(Env::Default()->GetFileSize(segments[i].path, &size_bytes).ok());
+    EXPECT_LE(size_bytes, options.segment_size_bytes_max + kJournalEntryHeaderSizeBytes + 1000);
+    EXPECT_EQ(segments[i].path, dir_.File(JournalSegmentName(segments[i].first_op)));
+  }
+  std::vector<ModelEntry> got;
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got).ok());
+  ExpectEntriesEqual(got, model_, 0, model_.size());
+
+  // A snapshot at op 120: entries from 121 on must stay.
+  uint64_t removed = 0;
+  ASSERT_TRUE(RemoveJournalSegmentsBefore(Env::Default(), dir_.path(), 121, &removed).ok());
+  EXPECT_GT(removed, 0u);
+  std::vector<JournalSegment> left = Segments();
+  EXPECT_LE(left.front().first_op, 121u);
+  EXPECT_EQ(left.size() + removed, segments.size());
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 121, &got).ok());
+  ExpectEntriesEqual(got, model_, 120, model_.size() - 120);
+  std::unique_ptr<JournalReader> reader;
+  EXPECT_EQ(JournalReader::Open(Env::Default(), dir_.path(), 1, &reader).code(), StatusCode::kNotFound);
+  // The last segment is never removed; the writer continues after it.
+  ASSERT_TRUE(RemoveJournalSegmentsBefore(Env::Default(), dir_.path(), 1000, &removed).ok());
+  EXPECT_EQ(Segments().size(), 1u);
+  WriteEntries(Env::Default(), 5, 100, options);
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), Segments().front().first_op, &got).ok());
+  EXPECT_EQ(got.back().op, 205u);
+}
+
+TEST_F(JournalTest, BrokenHashChainIsCorruption) {
+  WriteEntries(Env::Default(), 20, 200);
+  // Rewrite entry 7's header with a wrong predecessor and a correct header checksum.
+  const std::string path = Segments().front().path;
+  const uint64_t offset = OffsetOf(7);
+  std::vector<std::byte> data;
+  ASSERT_TRUE(ReadWholeFile(Env::Default(), path, 1 << 20, &data).ok());
+  JournalEntryHeader header;
+  std::memcpy(&header, data.data() + offset, sizeof(header));
+  header.prev_header_checksum ^= 1;
+  header.header_checksum = JournalHeaderChecksum(header);
+  PatchFile(path, offset, &header, sizeof(header));
+  std::vector<ModelEntry> got;
+  Status status = ReadJournal(Env::Default(), dir_.path(), 1, &got);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("hash chain"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find(path + " at offset " + std::to_string(offset)), std::string::npos)
+      << status.ToString();
+}
+
+TEST_F(JournalTest, MidFileChecksumMismatchIsCorruptionWithFileAndOffset) {
+  WriteEntries(Env::Default(), 20, 200);
+  const std::string path = Segments().front().path;
+  for (uint64_t op : {1, 9, 19}) {  // Header byte, body byte: each followed by good entries.
+    for (uint64_t delta : {uint64_t{20}, kJournalEntryHeaderSizeBytes}) {
+      if (model_[op - 1].body.empty() && delta == kJournalEntryHeaderSizeBytes) continue;
+      FlipByte(path, OffsetOf(op) + delta);
+      std::vector<ModelEntry> got;
+      Status status = ReadJournal(Env::Default(), dir_.path(), 1, &got);
+      EXPECT_EQ(status.code(), StatusCode::kCorruption) << status.ToString();
+      EXPECT_NE(status.message().find(path + " at offset " + std::to_string(OffsetOf(op))),
+                std::string::npos)
+          << status.ToString();
+      std::unique_ptr<JournalWriter> writer;
+      JournalRecovery recovery;
+      // Recovery must refuse to start (and must not truncate anything).
+      EXPECT_EQ(JournalWriter::Open(Env::Default(), dir_.path(), {}, &writer, &recovery).code(),
+                StatusCode::kCorruption);
+      FlipByte(path, OffsetOf(op) + delta);  // Repair.
+    }
+  }
+  std::vector<ModelEntry> got;
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got).ok());
+  ExpectEntriesEqual(got, model_, 0, model_.size());
+}
+
+TEST_F(JournalTest, BadEntryAtTheEndOfAnOlderSegmentIsCorruption) {
+  WriteEntries(Env::Default(), 60, 1000, {.segment_size_bytes_max = 8192});
+  std::vector<JournalSegment> segments = Segments();
+  ASSERT_GE(segments.size(), 3u);
+  uint64_t size_bytes = 0;
+  ASSERT_TRUE(Env::Default()->GetFileSize(segments[1].path, &size_bytes).ok());
+  FlipByte(segments[1].path, size_bytes - 1 - 8);  // In its last entry (padding is < 8).
+  std::vector<ModelEntry> got;
+  Status status = ReadJournal(Env::Default(), dir_.path(), 1, &got);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption) << status.ToString();
+  EXPECT_NE(status.message().find(segments[1].path), std::string::npos) << status.ToString();
+}
+
+// The ways a crash (or junk after it) can leave the end of the last segment.
+enum class TornKind { kCutInHeader, kCutInBody, kZeroedTail, kGarbageTail, kBadLastBody };
+
+class JournalTornTest : public JournalTest, public ::testing::WithParamInterface<TornKind> {};
+
+INSTANTIATE_TEST_SUITE_P(AllKinds, JournalTornTest,
+                         ::testing::Values(TornKind::kCutInHeader, TornKind::kCutInBody,
+                                           TornKind::kZeroedTail, TornKind::kGarbageTail,
+                                           TornKind::kBadLastBody));
+
+TEST_P(JournalTornTest, TornTailIsReportedTruncatedAndWritingContinues) {
+  const TornKind kind = GetParam();
+  {
+    WriteEntries(Env::Default(), 10, 3000);
+    const std::string path = Segments().front().path;
+    uint64_t last_offset = OffsetOf(10);
+    uint64_t end_offset = OffsetOf(11);
+    std::vector<std::byte> garbage = RandomBytes(rng_, 4096);
+    if (kind == TornKind::kCutInHeader) {
+      ASSERT_TRUE(Env::Default()->TruncateFile(path, last_offset + 30).ok());
+    }
+    if (kind == TornKind::kCutInBody) {
+      ASSERT_TRUE(Env::Default()->TruncateFile(path, end_offset - 1).ok());
+    }
+    if (kind == TornKind::kZeroedTail) garbage.assign(garbage.size(), std::byte{0});
+    if (kind == TornKind::kZeroedTail || kind == TornKind::kGarbageTail) {
+      PatchFile(path, end_offset, garbage.data(), garbage.size());
+    }
+    if (kind == TornKind::kBadLastBody) FlipByte(path, end_offset - 1 - 8);
+    uint64_t file_size_bytes = 0;
+    ASSERT_TRUE(Env::Default()->GetFileSize(path, &file_size_bytes).ok());
+    const bool last_entry_lost = kind == TornKind::kCutInHeader || kind == TornKind::kCutInBody ||
+                                 kind == TornKind::kBadLastBody;
+    const uint64_t torn_offset = last_entry_lost ? last_offset : end_offset;
+
+    std::vector<ModelEntry> got;
+    std::optional<JournalTornTail> torn;
+    ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got, &torn).ok());
+    ExpectEntriesEqual(got, model_, 0, last_entry_lost ? 9 : 10);
+    ASSERT_TRUE(torn.has_value());
+    EXPECT_EQ(torn->op, last_entry_lost ? 10u : 11u);
+    EXPECT_EQ(torn->path, path);
+    EXPECT_EQ(torn->offset, torn_offset);
+    EXPECT_EQ(torn->dropped_size_bytes, file_size_bytes - torn_offset);
+
+    std::unique_ptr<JournalWriter> writer;
+    JournalRecovery recovery;
+    ASSERT_TRUE(JournalWriter::Open(Env::Default(), dir_.path(), {}, &writer, &recovery).ok());
+    ASSERT_TRUE(recovery.torn_tail.has_value());
+    EXPECT_EQ(recovery.torn_tail->offset, torn_offset);
+    model_.resize(last_entry_lost ? 9 : 10);
+    for (int i = 0; i < 5; i++) {
+      model_.push_back(MakeEntry(rng_, model_.size() + 1, 3000));
+      ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+    }
+    ASSERT_TRUE(writer->Sync().ok());
+    ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got, &torn).ok());
+    EXPECT_FALSE(torn.has_value());
+    ExpectEntriesEqual(got, model_, 0, model_.size());
+  }
+}
+
+TEST_F(JournalTest, BadEntryFollowedByAValidOneInTheLastSegmentIsCorruption) {
+  WriteEntries(Env::Default(), 10, 3000);
+  const std::string path = Segments().front().path;
+  FlipByte(path, OffsetOf(8) + 3);  // Entry 8's header; entries 9 and 10 are good.
+  std::vector<ModelEntry> got;
+  Status status = ReadJournal(Env::Default(), dir_.path(), 1, &got);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption) << status.ToString();
+  EXPECT_NE(status.message().find("not a torn tail"), std::string::npos) << status.ToString();
+}
+
+// Each write fault fails the writer for good; reopening recovers exactly the synced entries.
+TEST_F(JournalTest, WriteFaultsFailTheWriterForGood) {
+  const FaultKind kinds[] = {FaultKind::kShortWrite, FaultKind::kWriteError, FaultKind::kNoSpace,
+                             FaultKind::kSyncError};
+  for (FaultKind kind : kinds) {
+    TempDir dir;
+    FaultEnv env(Env::Default(), 99);
+    std::unique_ptr<JournalWriter> writer;
+    JournalRecovery recovery;
+    ASSERT_TRUE(JournalWriter::Open(&env, dir.path(), {}, &writer, &recovery).ok());
+    std::vector<ModelEntry> model;
+    for (int i = 0; i < 5; i++) {
+      model.push_back(MakeEntry(rng_, model.size() + 1, 2000));
+      ASSERT_TRUE(AppendModel(writer.get(), model.back()).ok());
+    }
+    ASSERT_TRUE(writer->Sync().ok());
+    env.Arm(kind, {.nth_call = 1});
+    model.push_back(MakeEntry(rng_, model.size() + 1, 2000));
+    ASSERT_TRUE(AppendModel(writer.get(), model.back()).ok());
+    Status failed = writer->Sync();
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.code(), kind == FaultKind::kNoSpace ? StatusCode::kNoSpace : StatusCode::kIOError);
+    EXPECT_NE(failed.message().find(JournalSegmentName(1)), std::string::npos) << failed.ToString();
+    EXPECT_EQ(writer->failure().message(), failed.message());
+    // Permanently failed: the same error for everything, even with the fault gone.
+    env.DisarmAll();
+    model.push_back(MakeEntry(rng_, model.size() + 1, 2000));
+    EXPECT_EQ(AppendModel(writer.get(), model.back()).message(), failed.message());
+    EXPECT_EQ(writer->Flush().message(), failed.message());
+    EXPECT_EQ(writer->Sync().message(), failed.message());
+    EXPECT_EQ(writer->op_last_durable(), 5u);
+    writer.reset();
+    ASSERT_TRUE(env.PowerCut().ok());
+    ASSERT_TRUE(JournalWriter::Open(&env, dir.path(), {}, &writer, &recovery).ok());
+    EXPECT_EQ(recovery.op_last, 5u);
+    std::vector<ModelEntry> got;
+    ASSERT_TRUE(ReadJournal(&env, dir.path(), 1, &got).ok());
+    ExpectEntriesEqual(got, model, 0, 5);
+  }
+}
+
+// A bit flipped by a read, anywhere, is Corruption naming the file and an offset; the reader
+// never hands out an entry that differs from what was written.
+TEST_F(JournalTest, ReadBitFlipIsAlwaysCorruption) {
+  const uint64_t seed = TestSeed("JournalTest.ReadBitFlipIsAlwaysCorruption");
+  std::mt19937_64 rng(seed);
+  WriteEntries(Env::Default(), 40, 3000, {.segment_size_bytes_max = 16384});
+  const int iteration_count = testing::LongRun() ? 2000 : 200;
+  for (int iteration = 0; iteration < iteration_count; iteration++) {
+    FaultEnv env(Env::Default(), rng());
+    // One read call per segment (the read-ahead buffer holds a whole test segment).
+    env.Arm(FaultKind::kReadBitFlip, {.nth_call = 1 + rng() % Segments().size()});
+    std::unique_ptr<JournalReader> reader;
+    ASSERT_TRUE(JournalReader::Open(&env, dir_.path(), 1, &reader).ok());
+    Status status;
+    for (;;) {
+      JournalEntry entry;
+      bool done = false;
+      status = reader->Next(&entry, &done);
+      if (!status.ok() || done) break;
+      const ModelEntry& want = model_[entry.op - 1];
+      ASSERT_TRUE(std::equal(entry.body.begin(), entry.body.end(), want.body.begin(), want.body.end()))
+          << "seed " << seed << " op " << entry.op;
+      ASSERT_EQ(entry.timestamp_us, want.timestamp_us) << "seed " << seed;
+    }
+    ASSERT_EQ(env.fired_count(FaultKind::kReadBitFlip), 1u) << "seed " << seed;
+    ASSERT_EQ(status.code(), StatusCode::kCorruption) << "seed " << seed << " " << status.ToString();
+    ASSERT_NE(status.message().find("journal-"), std::string::npos) << status.ToString();
+    ASSERT_NE(status.message().find("offset"), std::string::npos) << status.ToString();
+  }
+}
+
+}  // namespace
+}  // namespace eleven
