@@ -262,8 +262,10 @@ void Ledger::BeginAtomic(uint64_t now_us) {
 void Ledger::Commit() {
   ELEVEN_ASSERT(new_timeout_count_ <= config_.chain_length_max);
   for (uint32_t i = 0; i < new_timeout_count_; i++) {
+    // It may have been posted or voided later in the same chain; then its heap entry is
+    // stale and ExpireDue skips it (each transfer still enters the heap at most once).
     const Transfer& t = transfers_[new_timeouts_[i]];
-    ELEVEN_ASSERT(t.state == wire::TransferState::kPending && t.expires_at_us != 0);
+    ELEVEN_ASSERT(t.expires_at_us != 0 && (t.flags & wire::kTransferPending));
     ELEVEN_ASSERT(expiry_count_ < config_.transfer_count_max);
     HeapPush(expiry_heap_.get(), &expiry_count_, Expiry{t.expires_at_us, new_timeouts_[i], 0});
   }

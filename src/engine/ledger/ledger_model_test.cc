@@ -8,7 +8,8 @@
 // loan's outstanding equals drawdowns less repayments. A second Ledger fed the same batches
 // must give byte-identical results and an equal digest (determinism).
 //
-// Prints its seed; ELEVEN_SEED=<n> replays one; ELEVEN_LONG=1 runs many more.
+// Prints its seed; ELEVEN_SEED=<n> replays the run with that seed; ELEVEN_LONG=1 runs many
+// more; ELEVEN_VERBOSE=1 prints every run's seed (an assertion in the Ledger aborts the process).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -354,6 +355,7 @@ Code ModelPay(Model& m, const wire::PayOrderMoney& p) {
     return Code::invalid_instalment_periods;
   }
   if (!ValidAmount(p.amount_fen)) return Code::invalid_amount;
+  if (inst && p.amount_fen < p.instalment_periods) return Code::instalment_amount_too_small;
   if (m.orders.count(p.order_id)) {
     const MOrder& o = m.orders[p.order_id];
     bool same = o.buyer == p.buyer_id && o.merchant == p.merchant_id && o.amount == p.amount_fen &&
@@ -617,7 +619,7 @@ struct Gen {
     uint8_t periods = wire::IsInstalment(method) ? wire::kInstalmentPlans[Below(4)] : 0;
     if (Chance(3)) periods = uint8_t(Below(30));
     if (Chance(2)) method = PaymentMethod(Below(7));
-    return PayCmd(Party(80), Party(8), Party(4), Amount(), method, periods);
+    return PayCmd(Party(80), Party(8), Party(4), Chance(5) ? int64_t(Below(30)) : Amount(), method, periods);
   }
   wire::Command Next() {
     int k = int(Below(100));
@@ -760,8 +762,16 @@ TEST(LedgerModel, RandomBatchesMatchTheModel) {
   const int runs = seed_env ? 1 : (long_run ? 3000 : 150);
   std::printf("ledger model test: seed %llu (replay: ELEVEN_SEED=%llu)\n",
               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+  std::fflush(stdout);
+  // An assertion inside the Ledger aborts the process; ELEVEN_LONG and ELEVEN_VERBOSE print
+  // every run's seed first so such a failure can be replayed alone.
+  const bool verbose = long_run || std::getenv("ELEVEN_VERBOSE") != nullptr;
   for (int r = 0; r < runs; r++) {
     uint64_t run_seed = seed + uint64_t(r);
+    if (verbose) {
+      std::printf("run seed %llu\n", static_cast<unsigned long long>(run_seed));
+      std::fflush(stdout);
+    }
     RunOne(run_seed, 60);
     if (::testing::Test::HasFatalFailure()) {
       std::printf("failed: replay with ELEVEN_SEED=%llu\n", static_cast<unsigned long long>(run_seed));

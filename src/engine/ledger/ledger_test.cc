@@ -235,6 +235,39 @@ TEST_F(LedgerTest, PendingExpiresByLogTime) {
             Code::pending_transfer_expired);
 }
 
+TEST_F(LedgerTest, PendingWithTimeoutPostedInTheSameChain) {
+  ASSERT_EQ(Codes({CreateAccountCmd(1), CreateAccountCmd(2)}), (std::vector<Code>{Code::ok, Code::ok}));
+  auto r = Codes({TransferCmd({.id = 2, .debit = 2, .credit = 1, .amount = 80,
+                               .flags = wire::kTransferPending | wire::kTransferLinked, .timeout_us = 10}),
+                  TransferCmd({.id = 3, .flags = wire::kPostPendingTransfer, .pending_id = 2})});
+  EXPECT_EQ(r, (std::vector<Code>{Code::ok, Code::ok}));
+  ledger_.Tick(now_ + 10);  // the stale expiry entry changes nothing
+  EXPECT_EQ(Acct(2).debits_posted_fen, 80);
+  EXPECT_EQ(Acct(2).debits_pending_fen, 0);
+}
+
+TEST(LedgerTick, WorkPerTickIsBounded) {
+  LedgerConfig config = SmallConfig();
+  config.settle_per_tick_max = 2;
+  Ledger ledger(config);
+  for (uint64_t order = 1; order <= 5; order++) {
+    ASSERT_EQ(ledger.PayOrder(order, 7, 9, 100, PaymentMethod::kCard, 0, 1), Code::ok);
+  }
+  const uint64_t due = 1 + config.auto_confirm_us;
+  auto settled = [&] {
+    int n = 0;
+    for (uint32_t i = 0; i < ledger.order_count(); i++) {
+      n += ledger.OrderAt(i).state == wire::OrderMoneyState::kSettled;
+    }
+    return n;
+  };
+  ledger.Tick(due);
+  EXPECT_EQ(settled(), 2);
+  ledger.Tick(due);
+  ledger.Tick(due);
+  EXPECT_EQ(settled(), 5);
+}
+
 // ---- linked chains ----
 
 TEST_F(LedgerTest, LinkedChainIsAllOrNothing) {
@@ -320,6 +353,8 @@ TEST_F(LedgerTest, PayOrderRefusals) {
             Code::invalid_instalment_periods);
   EXPECT_EQ(One(PayCmd(1, 7, 9, wire::kLedgerAmountMaxFen + 1, PaymentMethod::kCard)),
             Code::invalid_amount);
+  EXPECT_EQ(One(PayCmd(1, 7, 9, 23, PaymentMethod::kInstalmentBuyerFee, 24)),
+            Code::instalment_amount_too_small);
   EXPECT_EQ(One(PayCmd(1, 7, 9, 100, PaymentMethod::kInstalmentBuyerFee, 3)),
             Code::credit_limit_exceeded);
   EXPECT_EQ(ledger_.order_count(), 0u);

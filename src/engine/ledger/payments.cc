@@ -259,6 +259,10 @@ Code Ledger::CheckPayOrder(const wire::PayOrderMoney& p) const {
     return Code::invalid_instalment_periods;
   }
   if (!ValidAmount(p.amount_fen)) return Code::invalid_amount;
+  // At least one fen per instalment, so every instalment is a real transfer.
+  if (wire::IsInstalment(p.method) && p.amount_fen < p.instalment_periods) {
+    return Code::instalment_amount_too_small;
+  }
   return Code::ok;
 }
 
