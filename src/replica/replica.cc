@@ -1,0 +1,345 @@
+#include "replica/replica.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "base/assert.h"
+#include "storage/snapshot.h"
+
+namespace eleven::replica {
+
+namespace {
+
+// A staged entry: this head, then command_count command records.
+struct StagedHead {
+  uint64_t op;
+  uint64_t timestamp_us;
+  uint32_t command_count;
+  uint32_t reserved;
+};
+static_assert(sizeof(StagedHead) == 24);
+
+constexpr uint64_t kProgressEveryEntries = 4096;
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// What a snapshot child reports to its parent through a pipe.
+struct ChildReport {
+  uint64_t ok;
+  uint64_t size_bytes;
+  uint64_t journal_op_keep_from;
+  char error[232];
+};
+
+}  // namespace
+
+std::string RecoveryReport::ToString() const {
+  std::string out = snapshot_found ? "snapshot at op " + std::to_string(snapshot_op) : "no snapshot";
+  out += ", replayed " + std::to_string(entries_replayed) + " entries (" +
+         std::to_string(commands_replayed) + " commands), now at op " + std::to_string(op_last);
+  for (const auto& s : snapshots_skipped) out += "; skipped snapshot " + s;
+  if (torn_tail) out += "; " + torn_tail->ToString();
+  return out;
+}
+
+Status FormatDataDir(Env* env, const std::string& path) {
+  // The id only has to be unique among directories: time and pid are enough here.
+  const uint64_t now = static_cast<uint64_t>(
+      std::chrono::system_clock::now().time_since_epoch().count());
+  DataDirId id{Fmix64(now), Fmix64(now ^ static_cast<uint64_t>(getpid()) << 32) | 1};
+  return DataDir::Format(env, path, id);
+}
+
+Replica::Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& options)
+    : env_(env), dir_(std::move(dir)), options_(options) {
+  ELEVEN_ASSERT(options.staging_size_bytes >=
+                sizeof(StagedHead) + wire::kCommandSize * options.engine.batch_command_count_max);
+  for (Staging& s : staging_) s.bytes = std::make_unique<std::byte[]>(options.staging_size_bytes);
+}
+
+Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& options,
+                     std::unique_ptr<Replica>* replica, RecoveryReport* report,
+                     const RecoveryProgress& progress) {
+  std::unique_ptr<DataDir> dir;
+  ELEVEN_RETURN_IF_ERROR(DataDir::Open(env, path, &dir));
+  std::unique_ptr<Replica> r(new Replica(env, std::move(dir), options));
+  *report = RecoveryReport{};
+  ELEVEN_RETURN_IF_ERROR(r->Recover(report, progress));
+  r->sync_thread_ = std::thread([raw = r.get()] { raw->SyncLoop(); });
+  *replica = std::move(r);
+  return Status::Ok();
+}
+
+Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress) {
+  const uint64_t started = NowNs();
+  engine_ = std::make_unique<engine::Engine>(options_.engine);
+  SnapshotLoad load;
+  ELEVEN_RETURN_IF_ERROR(LoadNewestSnapshot(env_, dir_->path(), &load));
+  report->snapshots_skipped = load.skipped;
+  if (load.found) {
+    report->snapshot_found = true;
+    report->snapshot_op = load.snapshot.op;
+    Status restored = engine_->Restore(load.snapshot.body);
+    if (!restored.ok()) return Status::Corruption(load.snapshot.path + ": " + restored.ToString());
+    if (engine_->last_op() != load.snapshot.op) {
+      return Status::Corruption(load.snapshot.path + ": its state is at op " +
+                                std::to_string(engine_->last_op()));
+    }
+  }
+  std::unique_ptr<JournalReader> reader;
+  ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env_, dir_->path(), engine_->last_op() + 1, &reader));
+  std::vector<wire::Result> results(options_.engine.batch_command_count_max);
+  for (;;) {
+    JournalEntry entry;
+    bool done = false;
+    ELEVEN_RETURN_IF_ERROR(reader->Next(&entry, &done));
+    if (done) break;
+    const auto* commands = reinterpret_cast<const wire::Command*>(entry.body.data());
+    if (entry.body.size() != uint64_t{entry.command_count} * wire::kCommandSize ||
+        entry.command_count > options_.engine.batch_command_count_max) {
+      return Status::Corruption("journal entry " + std::to_string(entry.op) +
+                                " does not hold whole command records within the batch limit");
+    }
+    const auto error = engine_->Apply(entry.op, entry.timestamp_us,
+                                      std::span(commands, entry.command_count), results);
+    if (error != engine::BatchError::kNone) {
+      return Status::Corruption("journal entry " + std::to_string(entry.op) +
+                                " cannot follow the state: " +
+                                std::string(engine::BatchErrorName(error)));
+    }
+    report->entries_replayed++;
+    report->commands_replayed += entry.command_count;
+    if (progress && report->entries_replayed % kProgressEveryEntries == 0) {
+      progress(report->entries_replayed);
+    }
+  }
+  report->torn_tail = reader->torn_tail();
+  reader.reset();
+
+  JournalRecovery journal;
+  ELEVEN_RETURN_IF_ERROR(JournalWriter::Open(env_, dir_->path(), options_.journal, &writer_, &journal));
+  // The journal may end before the snapshot only if its old segments were removed and
+  // nothing was written since; then the next op simply continues after the snapshot.
+  if (journal.op_last != engine_->last_op() && journal.op_last != 0) {
+    return Status::Corruption("journal ends at op " + std::to_string(journal.op_last) +
+                              " but the recovered state is at op " +
+                              std::to_string(engine_->last_op()));
+  }
+  op_durable_.store(engine_->last_op(), std::memory_order_release);
+  report->op_last = engine_->last_op();
+  report->seconds = double(NowNs() - started) / 1e9;
+  return Status::Ok();
+}
+
+Replica::~Replica() {
+  if (sync_thread_.joinable()) {
+    Flush();
+    (void)WaitDurable(engine_->last_op());
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    sync_thread_.join();
+  }
+  if (snapshot_pid_ > 0) {
+    bool done = false;
+    SnapshotReport ignored;
+    PollSnapshot(/*wait=*/true, &done, &ignored).IgnoreError();
+  }
+}
+
+void Replica::SetDurableCallback(std::function<void(uint64_t op)> callback) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  durable_callback_ = std::move(callback);
+}
+
+Status Replica::Submit(std::span<const wire::Command> commands, uint64_t now_us,
+                       std::span<wire::Result> results, uint64_t* op) {
+  if (!failure_.ok()) return failure_;
+  if (commands.empty() || commands.size() > options_.engine.batch_command_count_max) {
+    return Status::InvalidArgument("a batch holds 1 to " +
+                                   std::to_string(options_.engine.batch_command_count_max) +
+                                   " commands, not " + std::to_string(commands.size()));
+  }
+  ELEVEN_ASSERT(results.size() >= commands.size());
+  const uint64_t body_bytes = commands.size() * wire::kCommandSize;
+  const uint64_t entry_bytes = sizeof(StagedHead) + body_bytes;
+  if (staging_[filling_].used_bytes + entry_bytes > options_.staging_size_bytes) {
+    ELEVEN_RETURN_IF_ERROR(WaitForIdleSyncer());  // back-pressure: the disk is behind
+    Flush();
+    ELEVEN_RETURN_IF_ERROR(WaitForIdleSyncer());
+  }
+  Staging& staging = staging_[filling_];
+  ELEVEN_ASSERT(staging.used_bytes + entry_bytes <= options_.staging_size_bytes);
+  const StagedHead head{engine_->last_op() + 1, std::max(now_us, engine_->last_timestamp_us()),
+                        static_cast<uint32_t>(commands.size()), 0};
+  std::byte* at = staging.bytes.get() + staging.used_bytes;
+  std::memcpy(at, &head, sizeof(head));
+  std::memcpy(at + sizeof(head), commands.data(), body_bytes);
+  // Apply from the staged copy, so the journal holds exactly the bytes that were applied.
+  const auto* staged = reinterpret_cast<const wire::Command*>(at + sizeof(head));
+  const auto error =
+      engine_->Apply(head.op, head.timestamp_us, std::span(staged, commands.size()), results);
+  ELEVEN_ASSERT(error == engine::BatchError::kNone);  // op, time and size are ours to get right
+  staging.used_bytes += entry_bytes;
+  staging.op_last = head.op;
+  *op = head.op;
+  return Status::Ok();
+}
+
+void Replica::Flush() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (handed_ || staging_[filling_].used_bytes == 0) return;
+  handed_ = true;
+  filling_ = 1 - filling_;
+  ELEVEN_ASSERT(staging_[filling_].used_bytes == 0);
+  cv_.notify_all();
+}
+
+Status Replica::WaitForIdleSyncer() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [this] { return !handed_ || !sync_failure_.ok(); });
+  if (!sync_failure_.ok()) failure_ = sync_failure_;
+  return failure_;
+}
+
+Status Replica::WaitDurable(uint64_t op) {
+  ELEVEN_ASSERT(op <= engine_->last_op());
+  for (;;) {
+    Flush();
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return !handed_ || !sync_failure_.ok(); });
+    if (!sync_failure_.ok()) {
+      failure_ = sync_failure_;
+      return failure_;
+    }
+    if (op_durable() >= op) return Status::Ok();
+  }
+}
+
+Status Replica::SyncStaging(const Staging& staging) {
+  uint64_t at = 0;
+  while (at < staging.used_bytes) {
+    StagedHead head;
+    std::memcpy(&head, staging.bytes.get() + at, sizeof(head));
+    const uint64_t body_bytes = uint64_t{head.command_count} * wire::kCommandSize;
+    ByteSpan body(staging.bytes.get() + at + sizeof(head), body_bytes);
+    ELEVEN_RETURN_IF_ERROR(writer_->Append(head.op, head.timestamp_us, head.command_count, body));
+    at += sizeof(head) + body_bytes;
+  }
+  ELEVEN_ASSERT(at == staging.used_bytes);
+  return writer_->Sync();
+}
+
+void Replica::SyncLoop() {
+  for (;;) {
+    uint64_t remove_before = 0;
+    Staging* staging = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock, [this] { return handed_ || stopping_; });
+      if (!handed_) return;  // stopping with nothing to write
+      staging = &staging_[1 - filling_];
+      remove_before = remove_segments_before_op_;
+      remove_segments_before_op_ = 0;
+    }
+    Status status = SyncStaging(*staging);
+    if (status.ok() && remove_before > 0) {
+      // Old segments go only after this sync: never while an entry they hold is unsynced.
+      status = RemoveJournalSegmentsBefore(env_, dir_->path(), remove_before);
+    }
+    std::function<void(uint64_t)> callback;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      journal_bytes_.store(writer_->bytes_written(), std::memory_order_relaxed);
+      journal_syncs_.store(writer_->sync_count(), std::memory_order_relaxed);
+      if (status.ok()) {
+        op_durable_.store(staging->op_last, std::memory_order_release);
+        staging->used_bytes = 0;
+        handed_ = false;
+      } else {
+        sync_failure_ = status;  // permanent: handed_ stays, nothing more is synced
+      }
+      callback = durable_callback_;
+    }
+    cv_.notify_all();
+    if (callback && status.ok()) callback(op_durable());
+    if (!status.ok()) return;
+  }
+}
+
+Status Replica::StartSnapshot() {
+  if (snapshot_pid_ > 0) return Status::FailedPrecondition("a snapshot is already being written");
+  const uint64_t started = NowNs();
+  const uint64_t op = engine_->last_op();
+  if (op == 0) return Status::FailedPrecondition("nothing to snapshot yet");
+  // Only durable state goes into a snapshot, so the journal always continues right after it.
+  ELEVEN_RETURN_IF_ERROR(WaitDurable(op));
+  int fds[2];
+  if (pipe(fds) != 0) return Status::IOError("pipe for the snapshot child: " + std::string(strerror(errno)));
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return Status::IOError("fork for the snapshot: " + std::string(strerror(errno)));
+  }
+  if (pid == 0) {  // the child: its memory is the state at `op`, copy-on-write
+    close(fds[0]);
+    std::vector<std::byte> head;
+    std::vector<ByteSpan> chunks;
+    engine_->SnapshotChunks(&head, &chunks);
+    SnapshotWriteResult result;
+    Status s = WriteSnapshot(env_, dir_->path(), op, engine_->last_timestamp_us(), chunks, &result);
+    ChildReport report{};
+    report.ok = s.ok();
+    report.size_bytes = result.size_bytes;
+    report.journal_op_keep_from = result.journal_op_keep_from;
+    std::snprintf(report.error, sizeof(report.error), "%s", s.ToString().c_str());
+    ssize_t written = write(fds[1], &report, sizeof(report));
+    _exit(written == sizeof(report) && s.ok() ? 0 : 1);
+  }
+  close(fds[1]);
+  snapshot_pid_ = pid;
+  snapshot_op_ = op;
+  snapshot_pipe_ = fds[0];
+  snapshot_started_ns_ = NowNs();
+  snapshot_stall_ms_ = double(snapshot_started_ns_ - started) / 1e6;
+  return Status::Ok();
+}
+
+Status Replica::PollSnapshot(bool wait, bool* done, SnapshotReport* report) {
+  *done = false;
+  if (snapshot_pid_ <= 0) return Status::FailedPrecondition("no snapshot is being written");
+  int wstatus = 0;
+  const pid_t got = waitpid(snapshot_pid_, &wstatus, wait ? 0 : WNOHANG);
+  if (got == 0) return Status::Ok();
+  ChildReport child{};
+  const ssize_t read_bytes = read(snapshot_pipe_, &child, sizeof(child));
+  close(snapshot_pipe_);
+  snapshot_pid_ = 0;
+  *done = true;
+  if (got < 0 || !WIFEXITED(wstatus) || read_bytes != sizeof(child) || child.ok == 0) {
+    return Status::IOError("snapshot at op " + std::to_string(snapshot_op_) + " failed: " +
+                           (read_bytes == sizeof(child) ? std::string(child.error) : "child died"));
+  }
+  *report = SnapshotReport{};
+  report->op = snapshot_op_;
+  report->size_bytes = child.size_bytes;
+  report->stall_ms = snapshot_stall_ms_;
+  report->write_ms = double(NowNs() - snapshot_started_ns_) / 1e6;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    remove_segments_before_op_ = child.journal_op_keep_from;
+  }
+  return Status::Ok();
+}
+
+}  // namespace eleven::replica

@@ -1,0 +1,156 @@
+// Replica: the engine, its journal and its snapshots put together. This is what an embedded
+// user (the festival, `eleven w1`) and the server drive.
+//
+// One *engine thread* owns the Replica and calls everything below. Submit() stamps a batch
+// with the next op and the log time, appends it to a staging buffer and applies it to the
+// engine at once; its results are correct immediately but must not be released (shown to
+// anyone) until op_durable() has reached its op. A background *sync thread* takes the
+// staged entries, writes them to the journal and makes them durable with one fdatasync per
+// group (group commit), while the engine thread goes on applying the next batches.
+//
+// Failure: if a journal write or sync fails, the replica is failed for good: op_durable()
+// stops, and Submit() returns the error. Nothing applied after the last durable op was ever
+// released, so nothing acknowledged is lost; restarting recovers from disk.
+//
+// Recovery (Open): the newest valid snapshot, then every journal entry after it, replayed
+// through the same engine. A torn entry at the journal's tail is cut off and reported; any
+// other damage refuses to open, naming the file and offset.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/engine.h"
+#include "storage/data_dir.h"
+#include "storage/env.h"
+#include "storage/journal.h"
+#include "wire/records.h"
+
+namespace eleven::replica {
+
+struct ReplicaOptions {
+  engine::EngineConfig engine;
+  JournalOptions journal;
+  // Each staging buffer holds entries waiting for the sync thread; two of them alternate.
+  // A full buffer while the other is still being synced is back-pressure: Submit waits.
+  uint64_t staging_size_bytes = uint64_t{32} << 20;
+};
+
+struct RecoveryReport {
+  bool snapshot_found = false;
+  uint64_t snapshot_op = 0;
+  std::vector<std::string> snapshots_skipped;  // newer snapshots that failed their checks
+  uint64_t entries_replayed = 0;
+  uint64_t commands_replayed = 0;
+  std::optional<JournalTornTail> torn_tail;
+  uint64_t op_last = 0;
+  double seconds = 0;
+  std::string ToString() const;
+};
+
+// Called during recovery every so often with (entries replayed, entries to replay or 0).
+using RecoveryProgress = std::function<void(uint64_t replayed)>;
+
+struct SnapshotReport {
+  uint64_t op = 0;
+  uint64_t size_bytes = 0;
+  double stall_ms = 0;     // how long the engine thread stood still (wait for durable + fork)
+  double write_ms = 0;     // how long the background writer took
+  uint64_t segments_removed = 0;
+};
+
+class Replica {
+ public:
+  // Opens a formatted data directory (see storage/data_dir.h), recovers, and starts the sync
+  // thread. The Env must outlive the Replica.
+  [[nodiscard]] static Status Open(Env* env, const std::string& dir, const ReplicaOptions& options,
+                                   std::unique_ptr<Replica>* replica, RecoveryReport* report,
+                                   const RecoveryProgress& progress = nullptr);
+  ~Replica();  // waits for the sync thread (syncing what is staged) and any snapshot child
+
+  // Applies `commands` as the next log entry at log time max(now_us, last timestamp) and
+  // stages it for the journal. `*op` receives its op; `results[i]` the result of commands[i]
+  // (not to be released before op_durable() >= *op). InvalidArgument for an empty or
+  // oversized batch (nothing changes); the failure after a failed journal.
+  [[nodiscard]] Status Submit(std::span<const wire::Command> commands, uint64_t now_us,
+                              std::span<wire::Result> results, uint64_t* op);
+  // Hands staged entries to the sync thread if it is idle; never blocks.
+  void Flush();
+  // Blocks until `op` is durable (or the replica failed).
+  [[nodiscard]] Status WaitDurable(uint64_t op);
+  uint64_t op_durable() const { return op_durable_.load(std::memory_order_acquire); }
+  uint64_t op_submitted() const { return engine_->last_op(); }
+  // Called on the sync thread each time op_durable() advances (e.g. to wake a server loop).
+  void SetDurableCallback(std::function<void(uint64_t op)> callback);
+
+  // Writes a snapshot of the state at the last submitted op in a forked child (copy-on-write),
+  // after waiting for that op to be durable. Returns once the child is started; PollSnapshot
+  // tells when it ended. FailedPrecondition if one is already running.
+  [[nodiscard]] Status StartSnapshot();
+  // If a snapshot child has ended: its report (and old journal segments are removed).
+  // Returns ok with *done = false while it runs. `wait` blocks until it ends.
+  [[nodiscard]] Status PollSnapshot(bool wait, bool* done, SnapshotReport* report);
+  bool snapshot_running() const { return snapshot_pid_ > 0; }
+
+  const engine::Engine& engine() const { return *engine_; }
+  const std::string& dir() const { return dir_->path(); }
+  // Journal figures (read on the engine thread; updated by the sync thread).
+  uint64_t journal_bytes_written() const { return journal_bytes_.load(std::memory_order_relaxed); }
+  uint64_t journal_sync_count() const { return journal_syncs_.load(std::memory_order_relaxed); }
+  const Status& failure() const { return failure_; }
+
+ private:
+  struct Staging {
+    std::unique_ptr<std::byte[]> bytes;
+    uint64_t used_bytes = 0;
+    uint64_t op_last = 0;
+  };
+  Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& options);
+  [[nodiscard]] Status Recover(RecoveryReport* report, const RecoveryProgress& progress);
+  void SyncLoop();
+  [[nodiscard]] Status SyncStaging(const Staging& staging);
+  [[nodiscard]] Status WaitForIdleSyncer();
+
+  Env* const env_;
+  const std::unique_ptr<DataDir> dir_;
+  const ReplicaOptions options_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<JournalWriter> writer_;  // used only by the sync thread once it runs
+
+  Staging staging_[2];
+  int filling_ = 0;  // index of the buffer the engine thread appends to
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool handed_ = false;     // staging_[1 - filling_] is with the sync thread
+  bool stopping_ = false;
+  uint64_t remove_segments_before_op_ = 0;  // set after a snapshot; done by the sync thread
+  Status sync_failure_;     // guarded by mutex_
+  std::function<void(uint64_t)> durable_callback_;
+  std::atomic<uint64_t> op_durable_{0};
+  std::atomic<uint64_t> journal_bytes_{0};
+  std::atomic<uint64_t> journal_syncs_{0};
+  Status failure_;          // engine-thread copy of the failure
+  std::thread sync_thread_;
+
+  int snapshot_pid_ = 0;
+  int snapshot_pipe_ = -1;
+  uint64_t snapshot_op_ = 0;
+  double snapshot_stall_ms_ = 0;
+  uint64_t snapshot_started_ns_ = 0;
+};
+
+// Creates and formats a data directory (refusing an existing non-empty one).
+[[nodiscard]] Status FormatDataDir(Env* env, const std::string& path);
+
+}  // namespace eleven::replica
