@@ -1,0 +1,162 @@
+#include "cli/storage_commands.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/engine_options.h"
+#include "engine/engine.h"
+#include "replica/replica.h"
+#include "storage/data_dir.h"
+#include "storage/journal.h"
+#include "storage/snapshot.h"
+#include "wire/records.h"
+
+namespace eleven::cli {
+
+namespace {
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "eleven: %s\n", status.ToString().c_str());
+  return 1;
+}
+
+int Format(const std::string& dir) {
+  Status s = replica::FormatDataDir(Env::Default(), dir);
+  if (!s.ok()) return Fail(s);
+  std::printf("formatted %s\n", dir.c_str());
+  return 0;
+}
+
+// Checks every snapshot and the whole journal, then replays it onto the newest good
+// snapshot, without changing anything (a torn tail is reported, not cut).
+int Verify(const std::string& path, const EngineOptions& engine_options) {
+  Env* env = Env::Default();
+  std::unique_ptr<DataDir> dir;
+  Status s = DataDir::Open(env, path, &dir);
+  if (!s.ok()) return Fail(s);
+  std::vector<SnapshotFile> snapshots;
+  s = ListSnapshots(env, path, &snapshots);
+  if (!s.ok()) return Fail(s);
+  int bad = 0;
+  for (const SnapshotFile& file : snapshots) {
+    SnapshotHeader header{};
+    Status checked = ReadSnapshot(env, file.path, &header, nullptr);
+    std::printf("snapshot %s: %s\n", file.path.c_str(), checked.ok() ? "ok" : checked.ToString().c_str());
+    bad += !checked.ok();
+  }
+  engine::Engine engine(engine_options.config);
+  SnapshotLoad load;
+  s = LoadNewestSnapshot(env, path, &load);
+  if (!s.ok()) return Fail(s);
+  if (load.found) {
+    s = engine.Restore(load.snapshot.body);
+    if (!s.ok()) return Fail(s);
+  }
+  std::unique_ptr<JournalReader> reader;
+  s = JournalReader::Open(env, path, engine.last_op() + 1, &reader);
+  if (!s.ok()) return Fail(s);
+  std::vector<wire::Result> results(engine_options.config.batch_command_count_max);
+  uint64_t entries = 0;
+  for (;;) {
+    JournalEntry entry;
+    bool done = false;
+    s = reader->Next(&entry, &done);
+    if (!s.ok()) return Fail(s);
+    if (done) break;
+    const auto* commands = reinterpret_cast<const wire::Command*>(entry.body.data());
+    if (entry.command_count > results.size() ||
+        engine.Apply(entry.op, entry.timestamp_us, std::span(commands, entry.command_count), results) !=
+            engine::BatchError::kNone) {
+      return Fail(Status::Corruption("journal entry " + std::to_string(entry.op) + " does not apply"));
+    }
+    if (++entries % 100000 == 0) std::fprintf(stderr, "verify: %llu entries\n", (unsigned long long)entries);
+  }
+  if (reader->torn_tail()) std::printf("torn tail (cut on next start): %s\n", reader->torn_tail()->ToString().c_str());
+  engine.CheckInvariants();
+  const Digest128 digest = engine.Digest();
+  std::printf("journal: %llu entries after the snapshot, state at op %llu, digest %016llx%016llx\n",
+              (unsigned long long)entries, (unsigned long long)engine.last_op(),
+              (unsigned long long)digest.high, (unsigned long long)digest.low);
+  if (bad > 0) std::printf("%d snapshot(s) failed their checks (recovery falls back)\n", bad);
+  std::printf("%s: ok\n", path.c_str());
+  return 0;
+}
+
+void PrintCommand(const wire::Command& c) {
+  switch (c.operation) {
+    case wire::Operation::kPlaceOrder: {
+      const auto& o = c.place_order;
+      std::printf("    place_order key=%llu merchant=%llu buyer=%llu lines=%u", (unsigned long long)o.idempotency_key,
+                  (unsigned long long)o.merchant_id, (unsigned long long)o.buyer_id, o.line_count);
+      for (int l = 0; l < o.line_count && l < wire::kOrderLineCountMax; l++) {
+        std::printf(" %llux%u", (unsigned long long)o.sku_id[l], o.quantity[l]);
+      }
+      std::printf("\n");
+      return;
+    }
+    case wire::Operation::kPayOrder:
+      std::printf("    pay_order order=%llu amount=%lld\n", (unsigned long long)c.pay_order.order_id,
+                  (long long)c.pay_order.amount_fen);
+      return;
+    case wire::Operation::kCancelOrder:
+      std::printf("    cancel_order order=%llu\n", (unsigned long long)c.cancel_order.order_id);
+      return;
+    case wire::Operation::kCreateSku:
+      std::printf("    create_sku sku=%llu merchant=%llu price=%lld stock=%u\n", (unsigned long long)c.create_sku.sku_id,
+                  (unsigned long long)c.create_sku.merchant_id, (long long)c.create_sku.price_fen, c.create_sku.stock);
+      return;
+    default:
+      std::printf("    operation %u\n", unsigned(c.operation));
+  }
+}
+
+int Inspect(const std::string& path, uint64_t from, uint64_t limit, bool commands) {
+  Env* env = Env::Default();
+  std::unique_ptr<JournalReader> reader;
+  Status s = JournalReader::Open(env, path, from, &reader);
+  if (!s.ok()) return Fail(s);
+  for (uint64_t printed = 0; printed < limit; printed++) {
+    JournalEntry entry;
+    bool done = false;
+    s = reader->Next(&entry, &done);
+    if (!s.ok()) return Fail(s);
+    if (done) break;
+    std::printf("op %llu  time %llu.%06llu s  commands %u  bytes %zu  checksum %016llx\n",
+                (unsigned long long)entry.op, (unsigned long long)(entry.timestamp_us / 1000000),
+                (unsigned long long)(entry.timestamp_us % 1000000), entry.command_count, entry.body.size(),
+                (unsigned long long)entry.header_checksum);
+    if (!commands) continue;
+    const auto* c = reinterpret_cast<const wire::Command*>(entry.body.data());
+    for (uint32_t i = 0; i < entry.command_count; i++) PrintCommand(c[i]);
+  }
+  if (reader->torn_tail()) std::printf("torn tail: %s\n", reader->torn_tail()->ToString().c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddStorageCommands(CLI::App& app) {
+  auto dir = std::make_shared<std::string>();
+  CLI::App* format = app.add_subcommand("format", "Create a new data directory");
+  format->add_option("--data", *dir, "the directory to create (must not exist or be empty)")->required();
+  format->callback([dir] { std::exit(Format(*dir)); });
+
+  auto engine_options = std::make_shared<EngineOptions>();
+  CLI::App* verify = app.add_subcommand("verify", "Check a data directory without starting");
+  verify->add_option("--data", *dir, "the data directory")->required();
+  AddEngineOptions(*verify, engine_options.get());
+  verify->callback([dir, engine_options] { std::exit(Verify(*dir, *engine_options)); });
+
+  auto from = std::make_shared<uint64_t>(1);
+  auto limit = std::make_shared<uint64_t>(1000);
+  auto commands = std::make_shared<bool>(false);
+  CLI::App* inspect = app.add_subcommand("inspect", "Print a data directory's journal entries");
+  inspect->add_option("--data", *dir, "the data directory")->required();
+  inspect->add_option("--from", *from, "first op to print");
+  inspect->add_option("--limit", *limit, "how many entries to print");
+  inspect->add_flag("--commands", *commands, "print every command of each entry");
+  inspect->callback([dir, from, limit, commands] { std::exit(Inspect(*dir, *from, *limit, *commands)); });
+}
+
+}  // namespace eleven::cli
