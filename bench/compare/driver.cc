@@ -348,12 +348,15 @@ int RunAndReport(const std::string& system, const Options& options,
     std::fprintf(stderr, "%s: timed phase failed: %s\n", system.c_str(), status.ToString().c_str());
     return 1;
   }
-  std::fprintf(stderr, "%s: %llu orders in %.2f s; resending a sample and reading back state\n",
+  std::fprintf(stderr, "%s: %llu orders in %.2f s; resending a sample, reading back state\n",
                system.c_str(), static_cast<unsigned long long>(orders.size()), measurement.seconds);
+  const Clock::time_point verify_start = Clock::now();
   status = CheckResend(sessions[0].get(), orders, replies, options.pipeline_depth);
   EndState state;
   if (status.ok()) status = read_state(&state);
   if (status.ok()) status = VerifyEndState(state, orders, replies);
+  std::fprintf(stderr, "%s: resend and verification took %.1f s\n", system.c_str(),
+               std::chrono::duration<double>(Clock::now() - verify_start).count());
   if (!status.ok()) {
     std::fprintf(stderr, "%s: VERIFICATION FAILED: %s\n", system.c_str(),
                  status.ToString().c_str());

@@ -16,7 +16,7 @@
 
 namespace eleven::compare {
 
-inline constexpr int kConnectionCountMax = 64;
+inline constexpr int kConnectionCountMax = 128;
 inline constexpr int kPipelineDepthMax = 1024;
 inline constexpr uint64_t kOrderCountMax = 100000000;
 inline constexpr int kResendSampleCount = 1000;
