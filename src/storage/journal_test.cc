@@ -191,6 +191,18 @@ TEST_F(JournalTest, SegmentsRollAndOldOnesAreRemoved) {
   EXPECT_EQ(got.back().op, 205u);
 }
 
+TEST_F(JournalTest, MissingMiddleSegmentIsCorruption) {
+  WriteEntries(Env::Default(), 60, 1000, {.segment_size_bytes_max = 8192});
+  std::vector<JournalSegment> segments = Segments();
+  ASSERT_GE(segments.size(), 3u);
+  ASSERT_TRUE(Env::Default()->RemoveFile(segments[1].path).ok());
+  std::vector<ModelEntry> got;
+  Status status = ReadJournal(Env::Default(), dir_.path(), 1, &got);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption) << status.ToString();
+  EXPECT_NE(status.message().find(segments[2].path), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("previous one ends at op"), std::string::npos) << status.ToString();
+}
+
 TEST_F(JournalTest, BrokenHashChainIsCorruption) {
   WriteEntries(Env::Default(), 20, 200);
   // Rewrite entry 7's header with a wrong predecessor and a correct header checksum.
