@@ -14,9 +14,12 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
+#include "base/bytes.h"
 #include "base/fixed_map.h"
 #include "base/hash.h"
+#include "base/status.h"
 #include "wire/fulfilment.h"
 #include "wire/records.h"
 
@@ -113,6 +116,24 @@ class Fulfilment {
   // Digests all state (not the configuration), for determinism checks and replica audits.
   void Digest(Digester& digester) const;
 
+  // ---- Snapshots (snapshot.cc; the layout is described there) ----
+  // The whole state as byte ranges, for a snapshot; between calls only. Writes nothing but
+  // its outputs: `head` receives a small fixed record (magic, version, the configuration,
+  // every scalar of the state: time, counts, ring heads, figures) and must outlive the
+  // chunks; `chunks` is cleared and gets `head` first, then every table, ring and map. The
+  // concatenation of the chunks is the module's state, undrained outbox included. The table
+  // chunks point into the live tables (nothing is copied) and stay valid until the next
+  // Apply, OnOrderPaid, Tick or TakeDelivered.
+  void SnapshotChunks(std::vector<std::byte>* head, std::vector<ByteSpan>* chunks) const;
+  // Loads the concatenation of SnapshotChunks' chunks into this FRESH module (constructed
+  // with the same config and not used since). InvalidArgument if the snapshot was taken with
+  // a different configuration (the message names the field); Corruption if the magic or
+  // version is wrong, the sizes or counts do not add up (every byte must be consumed, no
+  // more), or the loaded state breaks an invariant (maps vs tables, links, rings, capacity
+  // counters). After a failed Restore the module holds a partial state and must be
+  // discarded.
+  [[nodiscard]] Status Restore(ByteSpan state);
+
   // ---- Queries (read-only) ----
   [[nodiscard]] wire::Code QueryParcel(uint64_t waybill, wire::ParcelRecord* out) const;
   // Copies the parcel's timeline (oldest first) into `out`; `*count` = entries copied.
@@ -177,6 +198,10 @@ class Fulfilment {
   uint32_t FindStockEntry(uint32_t warehouse_index, uint64_t sku_id) const;
   bool IssuedWaybill(uint64_t waybill) const;
   void CheckInvariants() const;
+  // After a Restore (snapshot.cc): Corruption unless the loaded tables are consistent.
+  Status CheckRestoredTables() const;
+  Status CheckRestoredParcels() const;
+  Status CheckRestoredQueues() const;
 
   FulfilmentConfig config_;
   uint64_t now_us_ = 0;

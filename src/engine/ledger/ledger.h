@@ -19,9 +19,12 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
+#include "base/bytes.h"
 #include "base/fixed_map.h"
 #include "base/hash.h"
+#include "base/status.h"
 #include "wire/ledger.h"
 #include "wire/records.h"
 
@@ -158,6 +161,23 @@ class Ledger {
   // Folds the whole state into `digester`: equal states give equal digests.
   void Digest(Digester& digester) const;
 
+  // ---- Snapshots (snapshot.cc; the layout is described there) ----
+  // The whole state as byte ranges, for a snapshot. Only between commands (never inside a
+  // chain). Writes nothing but its outputs: `head` receives a small fixed record (magic,
+  // version, the configuration, every scalar of the state, the table counts) and must
+  // outlive the chunks; `chunks` is cleared and gets `head` first, then every table and
+  // every index map. The concatenation of the chunks is the ledger's state. The table chunks
+  // point into the live tables (nothing is copied) and stay valid until the next Apply,
+  // Tick or payment call.
+  void SnapshotChunks(std::vector<std::byte>* head, std::vector<ByteSpan>* chunks) const;
+  // Loads the concatenation of SnapshotChunks' chunks into this FRESH ledger (constructed
+  // with the same config and not used since). InvalidArgument if the snapshot was taken with
+  // a different configuration (the message names the field); Corruption if the magic or
+  // version is wrong, the sizes or counts do not add up (every byte must be consumed, no
+  // more), or the loaded state breaks an invariant (maps vs tables, indices in range). After
+  // a failed Restore the ledger holds a partial state and must be discarded.
+  [[nodiscard]] Status Restore(ByteSpan state);
+
   // Internal records (public so the .cc helpers and tests can name them; not an API).
   struct Account;
   struct Transfer;
@@ -204,6 +224,12 @@ class Ledger {
   uint32_t InsertTransfer(const Transfer& t);
   bool TransferRoom(uint32_t count) const;
   void ExpireDue(uint64_t now_us);
+
+  // ---- snapshots (snapshot.cc) ----
+  // After a Restore: Corruption unless every map matches its table and every stored index
+  // points into its table.
+  Status CheckRestored() const;
+  Status CheckRestoredHeap() const;
 
   // ---- payments (payments.cc) ----
   // Moves money between two accounts as a posted transfer; id 0 = a generated id.

@@ -1,0 +1,282 @@
+// Snapshots of the ledger (snapshot.cc): a randomised run is snapshotted at several points
+// and restored into fresh ledgers; from then on the original and every restored copy get the
+// same commands and Ticks (across timeouts, auto-confirm and instalment periods) and must
+// give byte-identical results and equal digests. Then the refusals: another configuration,
+// truncated, bad magic or version, trailing garbage, tables that contradict their maps.
+//
+// Prints its seed; ELEVEN_SEED=<n> replays the run.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "engine/ledger/ledger.h"
+#include "engine/ledger/ledger_internal.h"
+#include "engine/ledger/ledger_test_util.h"
+
+namespace eleven::engine {
+namespace {
+
+using namespace eleven::engine::testing;
+using wire::Code;
+using wire::PaymentMethod;
+
+// Mostly valid traffic, so the state grows every kind of record: accounts, single-phase and
+// pending transfers (with and without timeouts) and their posts and voids, linked chains,
+// deposits, credit lines, order payments of every method, refunds, confirmations, repayments.
+struct Traffic {
+  std::mt19937_64 rng;
+  uint64_t next_transfer_id = 1;
+  uint64_t next_order_id = 1;
+  std::vector<uint64_t> pending;  // pending transfer ids, to post or void
+
+  uint64_t Below(uint64_t n) { return rng() % n; }
+  bool Chance(int percent) { return Below(100) < uint64_t(percent); }
+  uint64_t Account() { return 1 + Below(16); }
+  uint64_t Order() { return next_order_id == 1 ? 1 : 1 + Below(next_order_id - 1); }
+  int64_t Amount() { return 1 + int64_t(Below(Chance(20) ? 200'000 : 5'000)); }
+
+  wire::Command Transfer() {
+    TransferArgs a{.id = next_transfer_id++, .debit = Account(), .credit = Account(), .amount = Amount()};
+    int kind = int(Below(10));
+    if (kind < 3) {
+      a.flags = wire::kTransferPending;
+      a.timeout_us = Chance(60) ? (1 + Below(3)) * kMicrosPerDay : 0;
+      pending.push_back(a.id);
+    } else if (kind < 5 && !pending.empty()) {
+      a.flags = kind == 3 ? wire::kPostPendingTransfer : wire::kVoidPendingTransfer;
+      a.pending_id = pending[Below(pending.size())];
+      a.debit = a.credit = 0;
+      a.amount = Chance(50) ? 0 : a.amount / 4;
+    } else if (kind == 5) {
+      a.flags = Chance(50) ? wire::kBalancingDebit : wire::kBalancingCredit;
+    }
+    return TransferCmd(a);
+  }
+
+  wire::Command Payment() {
+    auto method = PaymentMethod(1 + Below(4));
+    uint8_t periods = wire::IsInstalment(method) ? wire::kInstalmentPlans[Below(4)] : 0;
+    return PayCmd(next_order_id++, 1 + Below(8), 1 + Below(4), 100 + int64_t(Below(50'000)), method,
+                  periods);
+  }
+
+  wire::Command Next() {
+    int k = int(Below(100));
+    if (k < 8) return CreateAccountCmd(Account(), uint8_t(Chance(30) ? wire::kDebitsMustNotExceedCredits : 0));
+    if (k < 35) return Transfer();
+    if (k < 45) return PartyCmd(wire::kDeposit, next_transfer_id++, 1 + Below(8), Amount());
+    if (k < 48) return PartyCmd(wire::kWithdraw, next_transfer_id++, 1 + Below(4), Amount());
+    if (k < 52) return PartyCmd(wire::kDrawDown, next_transfer_id++, 1 + Below(4), Amount());
+    if (k < 55) return PartyCmd(wire::kRepayMerchantCredit, next_transfer_id++, 1 + Below(4), Amount());
+    if (k < 58) return SetBuyerLimitCmd(1 + Below(8), int64_t(Below(400'000)));
+    if (k < 60) return SetLineCmd(1 + Below(4), int64_t(Below(200'000)), uint16_t(Below(3'000)));
+    if (k < 78) return Payment();
+    if (k < 82) return OrderCmd(wire::kRefundOrderMoney, Order());
+    if (k < 88) return OrderCmd(wire::kConfirmDelivery, Order());
+    return RepayCmd(next_transfer_id++, Order(), uint8_t(1 + Below(2)));
+  }
+
+  std::vector<wire::Command> Batch() {
+    std::vector<wire::Command> batch(1 + Below(40));
+    for (wire::Command& c : batch) {
+      c = Next();
+      bool can_link = c.operation == wire::kCreateAccount || c.operation == wire::kCreateTransfer;
+      if (can_link && Chance(15)) c.bytes[1] |= 1;  // linked to the next
+    }
+    return batch;
+  }
+};
+
+LedgerConfig SnapshotConfig() {
+  LedgerConfig c = SmallConfig();
+  c.transfer_count_max = 1 << 14;
+  c.chain_length_max = 16;
+  c.expire_per_tick_max = 3;  // small budgets: work carried over between Ticks is state too
+  c.settle_per_tick_max = 4;
+  c.auto_confirm_us = 5 * kMicrosPerDay;
+  c.instalment_period_us = 3 * kMicrosPerDay;
+  c.buyer_credit_limit_default_fen = 100'000;
+  return c;
+}
+
+Digest128 DigestOf(const Ledger& ledger) {
+  Digester d;
+  ledger.Digest(d);
+  return d.Finish();
+}
+
+std::vector<std::byte> Snapshot(const Ledger& ledger) {
+  std::vector<std::byte> head;
+  std::vector<ByteSpan> chunks;
+  ledger.SnapshotChunks(&head, &chunks);
+  EXPECT_GE(chunks.size(), 2u);
+  EXPECT_EQ(chunks[0].data(), head.data());  // the head comes first
+  std::vector<std::byte> state;
+  for (ByteSpan chunk : chunks) state.insert(state.end(), chunk.begin(), chunk.end());
+  return state;
+}
+
+uint64_t SeedFromEnv() {
+  const char* env = std::getenv("ELEVEN_SEED");
+  uint64_t seed = env != nullptr ? std::strtoull(env, nullptr, 10) : std::random_device{}();
+  std::printf("ledger snapshot test: seed %llu (replay: ELEVEN_SEED=%llu)\n",
+              static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+  std::fflush(stdout);
+  return seed;
+}
+
+// Successful results per operation of the original ledger: the run must reach every kind.
+std::map<uint8_t, uint64_t> ok_by_operation;
+
+// Applies one batch and a Tick to every ledger; all results must be the same bytes.
+void Step(std::vector<std::unique_ptr<Ledger>>& ledgers, const std::vector<wire::Command>& batch,
+          uint64_t now) {
+  std::vector<wire::Result> first;
+  for (size_t i = 0; i < ledgers.size(); i++) {
+    ledgers[i]->Tick(now);
+    std::vector<wire::Result> results = ApplyAll(*ledgers[i], batch, now);
+    if (i == 0) {
+      for (const wire::Result& r : results) ok_by_operation[uint8_t(r.operation)] += r.code == Code::ok;
+      first = results;
+      continue;
+    }
+    ASSERT_EQ(0, std::memcmp(first.data(), results.data(), sizeof(wire::Result) * results.size()))
+        << "restored copy " << i << " answered differently";
+  }
+}
+
+TEST(LedgerSnapshot, RestoredCopiesBehaveLikeTheOriginal) {
+  const uint64_t seed = SeedFromEnv();
+  const LedgerConfig config = SnapshotConfig();
+  Traffic traffic{std::mt19937_64(seed)};
+  std::vector<std::unique_ptr<Ledger>> ledgers;
+  ledgers.push_back(std::make_unique<Ledger>(config));
+  uint64_t now = 1'000'000;
+  // Snapshot points: right at the start, then at random batches of a 120-batch run.
+  const int snapshot_at[] = {0, 5 + int(traffic.Below(20)), 40 + int(traffic.Below(30)), 110};
+  size_t next_snapshot = 0;
+  uint32_t plans_seen = 0;
+  for (int b = 0; b < 120; b++) {
+    if (next_snapshot < std::size(snapshot_at) && b == snapshot_at[next_snapshot]) {
+      next_snapshot++;
+      const Digest128 before = DigestOf(*ledgers[0]);
+      std::vector<std::byte> state = Snapshot(*ledgers[0]);
+      ASSERT_EQ(state, Snapshot(*ledgers[0]));     // taking a snapshot changes nothing
+      ASSERT_EQ(before, DigestOf(*ledgers[0]));
+      auto restored = std::make_unique<Ledger>(config);
+      Status s = restored->Restore(state);
+      ASSERT_TRUE(s.ok()) << s.ToString() << " at batch " << b << ", seed " << seed;
+      ASSERT_EQ(before, DigestOf(*restored)) << "batch " << b << ", seed " << seed;
+      ASSERT_EQ(state, Snapshot(*restored));
+      ledgers.push_back(std::move(restored));
+    }
+    // Mostly hours apart, sometimes days: timeouts expire, orders auto-confirm, plans fall due.
+    now += traffic.Chance(20) ? traffic.Below(4 * kMicrosPerDay) : traffic.Below(6 * 3'600'000'000ULL);
+    ASSERT_NO_FATAL_FAILURE(Step(ledgers, traffic.Batch(), now)) << "batch " << b << ", seed " << seed;
+    plans_seen = ledgers[0]->plan_count();
+  }
+  // Quiet Ticks far ahead: the carried-over expiry and settlement work drains the same way.
+  for (int t = 0; t < 30; t++) {
+    now += kMicrosPerDay;
+    ASSERT_NO_FATAL_FAILURE(Step(ledgers, {OrderCmd(wire::kConfirmDelivery, 1)}, now));
+  }
+  const Digest128 expected = DigestOf(*ledgers[0]);
+  for (size_t i = 1; i < ledgers.size(); i++) EXPECT_EQ(expected, DigestOf(*ledgers[i])) << i;
+  EXPECT_GT(ledgers[0]->order_count(), 20u);  // the run reached the payments layer
+  EXPECT_GT(plans_seen, 0u);
+  for (wire::Operation op : {wire::kCreateAccount, wire::kCreateTransfer, wire::kDeposit,
+                             wire::kDrawDown, wire::kPayOrderMoney, wire::kRefundOrderMoney,
+                             wire::kConfirmDelivery, wire::kRepayInstalment}) {
+    EXPECT_GT(ok_by_operation[uint8_t(op)], 0u) << "operation " << int(op) << " never succeeded";
+  }
+}
+
+class LedgerSnapshotRefusal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Traffic traffic{std::mt19937_64(42)};
+    Ledger ledger(SnapshotConfig());
+    uint64_t now = 1'000'000;
+    for (int b = 0; b < 30; b++) {
+      now += traffic.Below(kMicrosPerDay);
+      ledger.Tick(now);
+      ApplyAll(ledger, traffic.Batch(), now);
+    }
+    ASSERT_GT(ledger.transfer_count(), 0u);
+    account_count_ = ledger.account_count();
+    state_ = Snapshot(ledger);
+  }
+  Status RestoreInto(const LedgerConfig& config, const std::vector<std::byte>& state) {
+    Ledger fresh(config);
+    return fresh.Restore(state);  // discarded whatever the outcome
+  }
+  std::vector<std::byte> state_;
+  uint32_t account_count_ = 0;
+};
+
+TEST_F(LedgerSnapshotRefusal, DifferentConfigurationIsInvalidArgument) {
+  LedgerConfig config = SnapshotConfig();
+  config.transfer_count_max++;
+  Status s = RestoreInto(config, state_);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("transfer_count_max"), std::string::npos) << s.message();
+  config = SnapshotConfig();
+  config.buyer_fee_bp[2]++;
+  s = RestoreInto(config, state_);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("buyer_fee_bp"), std::string::npos) << s.message();
+  config = SnapshotConfig();
+  config.auto_confirm_us++;
+  EXPECT_EQ(RestoreInto(config, state_).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(RestoreInto(SnapshotConfig(), state_).ok());
+}
+
+TEST_F(LedgerSnapshotRefusal, DamagedBytesAreCorruption) {
+  std::vector<std::byte> truncated(state_.begin(), state_.end() - 1);
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), truncated).code(), StatusCode::kCorruption);
+  std::vector<std::byte> short_head(state_.begin(), state_.begin() + 10);
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), short_head).code(), StatusCode::kCorruption);
+  std::vector<std::byte> longer = state_;
+  longer.push_back(std::byte{0});
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), longer).code(), StatusCode::kCorruption);
+  std::vector<std::byte> bad_magic = state_;
+  bad_magic[0] ^= std::byte{1};
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), bad_magic).code(), StatusCode::kCorruption);
+  std::vector<std::byte> bad_version = state_;
+  bad_version[4] ^= std::byte{2};
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), bad_version).code(), StatusCode::kCorruption);
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), {}).code(), StatusCode::kCorruption);
+}
+
+// A head whose counts disagree with the tables, and tables that disagree with their maps.
+TEST_F(LedgerSnapshotRefusal, InconsistentTablesAreCorruption) {
+  constexpr size_t kHeadSize = 136;  // sizeof(LedgerStateHead)
+  constexpr size_t kAccountCountAt = 96;  // LedgerStateHead::account_count
+  uint32_t account_count = 0;
+  std::memcpy(&account_count, &state_[kAccountCountAt], sizeof account_count);
+  ASSERT_EQ(account_count, account_count_);  // the offset above is right
+  ASSERT_GT(account_count, kSystemAccountCount);
+  std::vector<std::byte> fewer = state_;
+  uint32_t one_less = account_count - 1;
+  std::memcpy(&fewer[kAccountCountAt], &one_less, sizeof one_less);
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), fewer).code(), StatusCode::kCorruption);
+  // The last user account's id changed: the account map no longer finds it.
+  std::vector<std::byte> renamed = state_;
+  size_t id_at = kHeadSize + sizeof(Ledger::Account) * (account_count - 1);
+  renamed[id_at] ^= std::byte{0x40};
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), renamed).code(), StatusCode::kCorruption);
+  // Money out of nowhere: one account's posted credits grow.
+  std::vector<std::byte> richer = state_;
+  size_t credits_at = kHeadSize + sizeof(Ledger::Account) * (account_count - 1) + 40;
+  richer[credits_at] ^= std::byte{0x01};
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), richer).code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace eleven::engine
