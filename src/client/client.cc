@@ -1,0 +1,550 @@
+#include "client/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "base/assert.h"
+
+namespace eleven::client {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kGatherCountMax = 64;
+constexpr auto kTimeoutSweep = std::chrono::milliseconds(20);
+
+Status StatusForFrame(protocol::FrameStatus status) {
+  const std::string name(protocol::FrameStatusName(status));
+  switch (status) {
+    case protocol::FrameStatus::kShuttingDown: return Status::Unavailable("server " + name);
+    case protocol::FrameStatus::kReplicaFailed: return Status::IOError("server " + name);
+    default: return Status::InvalidArgument("server refused the frame: " + name);
+  }
+}
+
+}  // namespace
+
+struct Client::Impl {
+  struct Pending {
+    protocol::Operation operation;
+    uint32_t count = 0;
+    std::vector<std::byte> frame;  // header + body, as sent (and re-sent)
+    SubmitCallback on_submit;
+    QueryCallback on_query;
+    Clock::time_point deadline;
+    bool writing = false;
+    bool sent = false;     // on the wire of the current connection
+    bool dead = false;     // timed out while being written: erased after the write
+  };
+
+  explicit Impl(const ClientOptions& o) : options(o), socket(io), retry_timer(io),
+                                          linger_timer(io), sweep_timer(io) {
+    in.resize(protocol::kHeaderSize + options.reply_body_size_max);
+  }
+
+  // Any thread.
+  void Enqueue(protocol::Operation operation, uint32_t count, std::span<const std::byte> body,
+               SubmitCallback on_submit, QueryCallback on_query);
+  void AddSingle(const wire::Command& command, CommandCallback callback);
+  // I/O thread.
+  void TakeIncoming();
+  void Pump();
+  void WriteSome();
+  void OnWrite(const boost::system::error_code& error);
+  void Read();
+  void OnRead(const boost::system::error_code& error, size_t size);
+  void OnReply(const protocol::FrameHeader& header, const std::byte* body);
+  void Finish(uint64_t id, const Status& status, std::span<const std::byte> body);
+  void Broken(const std::string& why);
+  void Reconnect();
+  void SweepTimeouts();
+  void CutSingles();
+  void FailAll(const Status& status);
+
+  const ClientOptions options;
+  asio::io_context io{1};
+  tcp::socket socket;
+  tcp::endpoint endpoint;
+  asio::steady_timer retry_timer;
+  asio::steady_timer linger_timer;
+  asio::steady_timer sweep_timer;
+  std::thread thread;
+
+  // Shared with callers: guarded by mutex.
+  mutable std::mutex mutex;
+  std::vector<std::pair<uint64_t, Pending>> incoming;
+  std::vector<wire::Command> singles;
+  std::vector<CommandCallback> single_callbacks;
+  bool pump_posted = false;
+  bool closed = false;
+  uint64_t next_id = 1;
+  ClientStats stats;
+
+  // I/O thread only.
+  std::map<uint64_t, Pending> pending;  // by request id: ordered, so re-sends keep the order
+  std::deque<uint64_t> unsent;          // ids to write, in order
+  uint32_t on_wire = 0;                 // sent and not answered on this connection
+  std::vector<uint64_t> writing_ids;
+  std::vector<asio::const_buffer> gather;
+  bool writing = false;
+  bool connected = false;
+  bool reconnecting = false;
+  uint32_t attempts = 0;
+  std::vector<std::byte> in;
+  size_t in_used = 0;
+  uint64_t generation = 0;  // bumps on each reconnect: stale handlers ignore themselves
+};
+
+void Client::Impl::Enqueue(protocol::Operation operation, uint32_t count,
+                           std::span<const std::byte> body, SubmitCallback on_submit,
+                           QueryCallback on_query) {
+  Pending p;
+  p.operation = operation;
+  p.count = count;
+  p.on_submit = std::move(on_submit);
+  p.on_query = std::move(on_query);
+  p.deadline = Clock::now() + std::chrono::milliseconds(options.request_timeout_ms);
+  p.frame.resize(protocol::kHeaderSize + body.size());
+  if (!body.empty()) std::memcpy(p.frame.data() + protocol::kHeaderSize, body.data(), body.size());
+  bool post = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (closed) {
+      // Fall through below to fail outside the lock.
+    } else {
+      const uint64_t id = next_id++;
+      const protocol::FrameHeader h =
+          protocol::MakeHeader(operation, protocol::FrameStatus::kOk, id, count, body, options.client_id);
+      std::memcpy(p.frame.data(), &h, sizeof(h));
+      incoming.emplace_back(id, std::move(p));
+      post = !pump_posted;
+      pump_posted = true;
+      if (post) asio::post(io, [this] { TakeIncoming(); Pump(); });
+      return;
+    }
+  }
+  const Status closed_status = Status::Unavailable("client closed");
+  if (p.on_submit) p.on_submit(closed_status, {});
+  if (p.on_query) p.on_query(closed_status, {});
+}
+
+void Client::Impl::TakeIncoming() {
+  std::vector<std::pair<uint64_t, Pending>> taken;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    taken.swap(incoming);
+    pump_posted = false;
+  }
+  for (auto& [id, p] : taken) {
+    pending.emplace(id, std::move(p));
+    unsent.push_back(id);
+  }
+}
+
+void Client::Impl::AddSingle(const wire::Command& command, CommandCallback callback) {
+  bool start_linger = false;
+  bool full = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    singles.push_back(command);
+    single_callbacks.push_back(std::move(callback));
+    start_linger = singles.size() == 1;
+    full = singles.size() >= options.batch_command_count_max;
+  }
+  if (full) {
+    asio::post(io, [this] { CutSingles(); });
+  } else if (start_linger) {
+    asio::post(io, [this] {
+      linger_timer.expires_after(std::chrono::microseconds(options.linger_us));
+      linger_timer.async_wait([this](const boost::system::error_code& error) {
+        if (!error) CutSingles();
+      });
+    });
+  }
+}
+
+// Turns the singles added so far into one submit request.
+void Client::Impl::CutSingles() {
+  std::vector<wire::Command> commands;
+  std::vector<CommandCallback> callbacks;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    commands.swap(singles);
+    callbacks.swap(single_callbacks);
+  }
+  while (!commands.empty()) {
+    const size_t count = std::min<size_t>(commands.size(), options.batch_command_count_max);
+    auto shared = std::make_shared<std::vector<CommandCallback>>(
+        std::make_move_iterator(callbacks.begin()), std::make_move_iterator(callbacks.begin() + count));
+    Enqueue(protocol::Operation::kSubmit, static_cast<uint32_t>(count),
+            std::as_bytes(std::span(commands.data(), count)),
+            [shared](const Status& status, std::span<const wire::Result> results) {
+              for (size_t i = 0; i < shared->size(); i++) {
+                (*shared)[i](status, status.ok() ? results[i] : wire::Result{});
+              }
+            },
+            nullptr);
+    commands.erase(commands.begin(), commands.begin() + count);
+    callbacks.erase(callbacks.begin(), callbacks.begin() + count);
+  }
+}
+
+void Client::Impl::Pump() {
+  if (!connected) {
+    if (!reconnecting && !unsent.empty()) Reconnect();
+    return;
+  }
+  WriteSome();
+}
+
+void Client::Impl::WriteSome() {
+  if (writing || !connected) return;
+  writing_ids.clear();
+  gather.clear();
+  while (!unsent.empty() && gather.size() < kGatherCountMax &&
+         on_wire < options.requests_in_flight_max) {
+    const uint64_t id = unsent.front();
+    unsent.pop_front();
+    auto it = pending.find(id);
+    if (it == pending.end() || it->second.sent) continue;  // finished (timed out) meanwhile
+    it->second.writing = true;
+    it->second.sent = true;
+    on_wire++;
+    writing_ids.push_back(id);
+    gather.emplace_back(it->second.frame.data(), it->second.frame.size());
+  }
+  if (gather.empty()) return;
+  writing = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stats.requests_sent += gather.size();
+  }
+  asio::async_write(socket, gather,
+                    [this, g = generation](const boost::system::error_code& error, size_t) {
+                      OnWrite(g == generation ? error : boost::system::error_code());
+                    });
+}
+
+void Client::Impl::OnWrite(const boost::system::error_code& error) {
+  writing = false;
+  for (uint64_t id : writing_ids) {
+    auto it = pending.find(id);
+    if (it == pending.end()) continue;
+    it->second.writing = false;
+    if (it->second.dead) pending.erase(it);
+  }
+  writing_ids.clear();
+  if (error) {
+    Broken("write: " + error.message());
+    return;
+  }
+  WriteSome();
+}
+
+void Client::Impl::Read() {
+  socket.async_read_some(asio::buffer(in.data() + in_used, in.size() - in_used),
+                         [this, g = generation](const boost::system::error_code& error, size_t size) {
+                           if (g != generation) return;  // a handler of a closed connection
+                           OnRead(error, size);
+                         });
+}
+
+void Client::Impl::OnRead(const boost::system::error_code& error, size_t size) {
+  if (error) {
+    Broken("read: " + error.message());
+    return;
+  }
+  in_used += size;
+  size_t at = 0;
+  for (;;) {
+    protocol::FrameHeader header;
+    const auto parsed = protocol::ParseReply(std::span(in.data() + at, in_used - at),
+                                             options.reply_body_size_max, &header);
+    if (parsed.state == protocol::ParseState::kNeedMore) break;
+    if (parsed.state == protocol::ParseState::kError) {
+      Broken(std::string("bad reply frame: ") + std::string(protocol::FrameStatusName(parsed.error)));
+      return;
+    }
+    OnReply(header, in.data() + at + protocol::kHeaderSize);
+    at += parsed.frame_size;
+  }
+  std::memmove(in.data(), in.data() + at, in_used - at);
+  in_used -= at;
+  Read();
+  WriteSome();
+}
+
+void Client::Impl::OnReply(const protocol::FrameHeader& h, const std::byte* body) {
+  auto it = pending.find(h.request_id);
+  if (h.status == protocol::FrameStatus::kIdleTimeout) return;  // the server closes next
+  if (it == pending.end()) return;  // timed out already, or a status reply without an id
+  if (on_wire > 0) on_wire--;
+  if (h.status == protocol::FrameStatus::kBusy) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stats.busy_replies++;
+    }
+    it->second.sent = false;
+    const uint64_t id = h.request_id;
+    auto timer = std::make_shared<asio::steady_timer>(io);
+    timer->expires_after(std::chrono::milliseconds(options.busy_retry_delay_ms));
+    timer->async_wait([this, id, timer](const boost::system::error_code&) {
+      unsent.push_front(id);
+      Pump();
+    });
+    return;
+  }
+  const Status status = h.status == protocol::FrameStatus::kOk ? Status::Ok() : StatusForFrame(h.status);
+  Finish(h.request_id, status, std::span(body, h.body_size));
+}
+
+void Client::Impl::Finish(uint64_t id, const Status& status, std::span<const std::byte> body) {
+  auto it = pending.find(id);
+  ELEVEN_ASSERT(it != pending.end());
+  SubmitCallback on_submit = std::move(it->second.on_submit);
+  QueryCallback on_query = std::move(it->second.on_query);
+  const uint32_t count = it->second.count;
+  if (it->second.writing) {
+    it->second.dead = true;  // its frame is being written: erase after the write
+  } else {
+    pending.erase(it);
+  }
+  if (on_submit) {
+    if (status.ok()) {
+      ELEVEN_ASSERT(body.size() == size_t{count} * wire::kResultSize);
+      on_submit(status, std::span(reinterpret_cast<const wire::Result*>(body.data()), count));
+    } else {
+      on_submit(status, {});
+    }
+  }
+  if (on_query) on_query(status, status.ok() ? body : std::span<const std::byte>{});
+}
+
+void Client::Impl::Broken(const std::string& why) {
+  (void)why;
+  if (!connected && reconnecting) return;
+  connected = false;
+  generation++;
+  boost::system::error_code ignored;
+  socket.close(ignored);
+  in_used = 0;
+  on_wire = 0;
+  // Everything sent on the broken connection goes again, in request-id order.
+  unsent.clear();
+  for (auto& [id, p] : pending) {
+    p.sent = false;
+    if (!p.dead) unsent.push_back(id);
+  }
+  Reconnect();
+}
+
+void Client::Impl::Reconnect() {
+  reconnecting = true;
+  if (attempts >= options.reconnect_attempts_max) {
+    reconnecting = false;
+    attempts = 0;
+    FailAll(Status::Unavailable("cannot reconnect to " + options.address));
+    return;
+  }
+  const auto delay = std::chrono::milliseconds(attempts == 0 ? 0 : options.reconnect_delay_ms);
+  attempts++;
+  retry_timer.expires_after(delay);
+  retry_timer.async_wait([this](const boost::system::error_code& error) {
+    if (error) return;
+    socket = tcp::socket(io);
+    socket.async_connect(endpoint, [this](const boost::system::error_code& connect_error) {
+      if (connect_error) {
+        Reconnect();
+        return;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        stats.reconnects++;
+        stats.resends += unsent.size();
+      }
+      connected = true;
+      reconnecting = false;
+      attempts = 0;
+      Read();
+      WriteSome();
+    });
+  });
+}
+
+void Client::Impl::FailAll(const Status& status) {
+  std::vector<uint64_t> ids;
+  for (auto& [id, p] : pending) {
+    if (!p.dead) ids.push_back(id);
+  }
+  unsent.clear();
+  for (uint64_t id : ids) Finish(id, status, {});
+}
+
+void Client::Impl::SweepTimeouts() {
+  sweep_timer.expires_after(kTimeoutSweep);
+  sweep_timer.async_wait([this](const boost::system::error_code& error) {
+    if (error) return;
+    const auto now = Clock::now();
+    std::vector<uint64_t> expired;
+    for (auto& [id, p] : pending) {
+      if (!p.dead && p.deadline <= now) expired.push_back(id);
+    }
+    for (uint64_t id : expired) {
+      if (pending[id].sent && on_wire > 0) on_wire--;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        stats.timeouts++;
+      }
+      Finish(id, Status::Unavailable("no reply within " + std::to_string(options.request_timeout_ms) + " ms"), {});
+    }
+    SweepTimeouts();
+  });
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* client) {
+  auto impl = std::make_unique<Impl>(options);
+  const size_t colon = options.address.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument("address must be host:port");
+  boost::system::error_code ec;
+  tcp::resolver resolver(impl->io);
+  auto endpoints = resolver.resolve(options.address.substr(0, colon), options.address.substr(colon + 1), ec);
+  if (ec || endpoints.empty()) {
+    return Status::InvalidArgument("cannot resolve " + options.address + ": " + ec.message());
+  }
+  impl->endpoint = *endpoints.begin();
+  impl->socket.connect(impl->endpoint, ec);
+  if (ec) return Status::Unavailable("connect to " + options.address + ": " + ec.message());
+  impl->socket.set_option(tcp::no_delay(true), ec);
+  impl->connected = true;
+  Impl* raw = impl.get();
+  raw->Read();
+  raw->SweepTimeouts();
+  raw->thread = std::thread([raw] {
+    auto guard = asio::make_work_guard(raw->io);
+    raw->io.run();
+  });
+  client->reset(new Client(std::move(impl)));
+  return Status::Ok();
+}
+
+Client::~Client() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->closed = true;
+  }
+  std::promise<void> done;
+  asio::post(impl_->io, [this, &done] {
+    impl_->TakeIncoming();
+    impl_->FailAll(Status::Unavailable("client closed"));
+    boost::system::error_code ignored;
+    impl_->socket.close(ignored);
+    impl_->retry_timer.cancel();
+    impl_->linger_timer.cancel();
+    impl_->sweep_timer.cancel();
+    done.set_value();
+  });
+  done.get_future().wait();
+  impl_->io.stop();
+  impl_->thread.join();
+}
+
+void Client::Submit(std::span<const wire::Command> commands, SubmitCallback callback) {
+  if (commands.empty() || commands.size() > impl_->options.batch_command_count_max) {
+    callback(Status::InvalidArgument("a batch holds 1 to " +
+                                     std::to_string(impl_->options.batch_command_count_max) +
+                                     " commands"),
+             {});
+    return;
+  }
+  impl_->Enqueue(protocol::Operation::kSubmit, static_cast<uint32_t>(commands.size()),
+                 std::as_bytes(commands), std::move(callback), nullptr);
+}
+
+std::future<SubmitOutcome> Client::Submit(std::span<const wire::Command> commands) {
+  auto promise = std::make_shared<std::promise<SubmitOutcome>>();
+  auto future = promise->get_future();
+  Submit(commands, [promise](const Status& status, std::span<const wire::Result> results) {
+    promise->set_value(SubmitOutcome{status, std::vector<wire::Result>(results.begin(), results.end())});
+  });
+  return future;
+}
+
+void Client::Add(const wire::Command& command, CommandCallback callback) {
+  impl_->AddSingle(command, std::move(callback));
+}
+
+void Client::Query(protocol::Operation operation, std::span<const uint64_t> ids,
+                   QueryCallback callback) {
+  const bool ping = operation == protocol::Operation::kPing;
+  if (operation == protocol::Operation::kSubmit || (ping != ids.empty()) || ids.size() > 1024) {
+    callback(Status::InvalidArgument("a query holds 1 to 1024 ids (a ping none)"), {});
+    return;
+  }
+  impl_->Enqueue(operation, static_cast<uint32_t>(ids.size()), std::as_bytes(ids), nullptr,
+                 std::move(callback));
+}
+
+Status Client::SubmitSync(std::span<const wire::Command> commands, std::vector<wire::Result>* results) {
+  SubmitOutcome outcome = Submit(commands).get();
+  if (results != nullptr) *results = std::move(outcome.results);
+  return outcome.status;
+}
+
+Status Client::QuerySync(protocol::Operation operation, uint64_t id, wire::Code* code,
+                         void* record, size_t record_size) {
+  std::promise<Status> promise;
+  Query(operation, std::span(&id, 1), [&](const Status& status, std::span<const std::byte> entries) {
+    if (status.ok()) {
+      ELEVEN_ASSERT(entries.size() == protocol::kQueryEntryHeadSize + record_size);
+      std::memcpy(code, entries.data(), sizeof(*code));
+      std::memcpy(record, entries.data() + protocol::kQueryEntryHeadSize, record_size);
+    }
+    promise.set_value(status);
+  });
+  return promise.get_future().get();
+}
+
+Status Client::GetOrder(uint64_t id, wire::Code* code, wire::OrderRecord* record) {
+  return QuerySync(protocol::Operation::kGetOrder, id, code, record, sizeof(*record));
+}
+Status Client::GetOrderByKey(uint64_t key, wire::Code* code, wire::OrderRecord* record) {
+  return QuerySync(protocol::Operation::kGetOrderByKey, key, code, record, sizeof(*record));
+}
+Status Client::GetSku(uint64_t id, wire::Code* code, wire::SkuRecord* record) {
+  return QuerySync(protocol::Operation::kGetSku, id, code, record, sizeof(*record));
+}
+Status Client::GetDrop(uint64_t id, wire::Code* code, wire::DropRecord* record) {
+  return QuerySync(protocol::Operation::kGetDrop, id, code, record, sizeof(*record));
+}
+
+Status Client::Ping() {
+  std::promise<Status> promise;
+  Query(protocol::Operation::kPing, {}, [&](const Status& status, std::span<const std::byte>) {
+    promise.set_value(status);
+  });
+  return promise.get_future().get();
+}
+
+ClientStats Client::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->stats;
+}
+
+}  // namespace eleven::client

@@ -1,0 +1,105 @@
+// The eleven C++ client: batches of commands and queries over the binary protocol
+// (docs/protocol.md), asynchronously.
+//
+//   std::unique_ptr<eleven::client::Client> client;
+//   Status s = Client::Connect({.address = "127.0.0.1:7011"}, &client);
+//   client->Submit(commands, [](const Status& s, std::span<const wire::Result> results) {...});
+//   client->Add(one_command, [](const Status& s, const wire::Result& r) {...});  // auto-batched
+//
+// Threads: a Client runs one I/O thread of its own; every public method is thread-safe and
+// never blocks on the network (the *Sync helpers wait for their reply). Callbacks run on the
+// client's I/O thread, in reply order; they may call the Client again but must not block.
+//
+// Reliability: a request that gets no reply because the connection broke is re-sent, byte
+// for byte (same commands, hence the same idempotency keys), after reconnecting: the engine
+// answers a repeated place-order with the first attempt's result, so a retry never places a
+// second order. Commands without a key (create_merchant, restock, ...) may then answer e.g.
+// merchant_exists for their second delivery. A "busy" reply is retried after a pause. A
+// request not answered within request_timeout_ms fails with Unavailable (it may still have
+// been applied: ask for the order by its idempotency key).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "client/protocol.h"
+#include "wire/records.h"
+
+namespace eleven::client {
+
+struct ClientOptions {
+  std::string address = "127.0.0.1:7011";  // host:port
+  uint64_t client_id = 0;                  // reserved for access control
+  uint32_t batch_command_count_max = 8190;  // largest batch (Submit splits nothing: it refuses)
+  uint32_t linger_us = 200;                 // Add(): wait this long for more commands
+  uint32_t requests_in_flight_max = 64;     // more wait in the client until replies come
+  uint32_t request_timeout_ms = 30000;
+  uint32_t connect_timeout_ms = 5000;
+  uint32_t reconnect_delay_ms = 20;
+  uint32_t reconnect_attempts_max = 100;    // then every waiting request fails
+  uint32_t busy_retry_delay_ms = 2;
+  uint32_t reply_body_size_max = 8190 * 168;
+};
+
+using SubmitCallback = std::function<void(const Status&, std::span<const wire::Result>)>;
+using CommandCallback = std::function<void(const Status&, const wire::Result&)>;
+// Query reply entries: each is code:u16, 6 reserved bytes, then the record (see protocol.h).
+using QueryCallback = std::function<void(const Status&, std::span<const std::byte> entries)>;
+
+struct SubmitOutcome {
+  Status status;
+  std::vector<wire::Result> results;
+};
+
+struct ClientStats {
+  uint64_t requests_sent = 0;
+  uint64_t resends = 0;
+  uint64_t busy_replies = 0;
+  uint64_t reconnects = 0;
+  uint64_t timeouts = 0;
+};
+
+class Client {
+ public:
+  // Connects (waiting up to connect_timeout_ms for the first connection) and starts the
+  // client's I/O thread.
+  [[nodiscard]] static Status Connect(const ClientOptions& options, std::unique_ptr<Client>* client);
+  ~Client();  // fails what is still waiting with Unavailable("client closed"), joins
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // One request of 1..batch_command_count_max commands; `callback` gets one result per command.
+  void Submit(std::span<const wire::Command> commands, SubmitCallback callback);
+  std::future<SubmitOutcome> Submit(std::span<const wire::Command> commands);
+  // One command, sent with others added within linger_us (or as soon as a batch is full).
+  void Add(const wire::Command& command, CommandCallback callback);
+  // A query (kGetOrder, kGetOrderByKey, kGetSku, kGetDrop) of 1..1024 ids, or kPing (no ids).
+  void Query(protocol::Operation operation, std::span<const uint64_t> ids, QueryCallback callback);
+
+  // Blocking helpers (not from a callback).
+  [[nodiscard]] Status SubmitSync(std::span<const wire::Command> commands,
+                                  std::vector<wire::Result>* results);
+  [[nodiscard]] Status GetOrder(uint64_t order_id, wire::Code* code, wire::OrderRecord* record);
+  [[nodiscard]] Status GetOrderByKey(uint64_t key, wire::Code* code, wire::OrderRecord* record);
+  [[nodiscard]] Status GetSku(uint64_t sku_id, wire::Code* code, wire::SkuRecord* record);
+  [[nodiscard]] Status GetDrop(uint64_t drop_id, wire::Code* code, wire::DropRecord* record);
+  // Returns once everything the server applied before it is durable.
+  [[nodiscard]] Status Ping();
+
+  ClientStats stats() const;
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  [[nodiscard]] Status QuerySync(protocol::Operation operation, uint64_t id, wire::Code* code,
+                                 void* record, size_t record_size);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eleven::client

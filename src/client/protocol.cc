@@ -1,0 +1,159 @@
+#include "client/protocol.h"
+
+#include <cstring>
+
+#include "base/assert.h"
+#include "base/hash.h"
+
+namespace eleven::protocol {
+
+std::string_view FrameStatusName(FrameStatus status) {
+  switch (status) {
+    case FrameStatus::kOk: return "ok";
+    case FrameStatus::kBusy: return "busy";
+    case FrameStatus::kBadMagic: return "bad_magic";
+    case FrameStatus::kBadVersion: return "bad_version";
+    case FrameStatus::kBadHeaderChecksum: return "bad_header_checksum";
+    case FrameStatus::kBadBodyChecksum: return "bad_body_checksum";
+    case FrameStatus::kFrameTooLarge: return "frame_too_large";
+    case FrameStatus::kBadOperation: return "bad_operation";
+    case FrameStatus::kBadRecordCount: return "bad_record_count";
+    case FrameStatus::kBadBodySize: return "bad_body_size";
+    case FrameStatus::kBadReserved: return "bad_reserved";
+    case FrameStatus::kShuttingDown: return "shutting_down";
+    case FrameStatus::kReplicaFailed: return "replica_failed";
+    case FrameStatus::kIdleTimeout: return "idle_timeout";
+  }
+  return "unknown";
+}
+
+size_t QueryRecordSize(Operation operation) {
+  switch (operation) {
+    case Operation::kGetOrder:
+    case Operation::kGetOrderByKey: return sizeof(wire::OrderRecord);
+    case Operation::kGetSku: return sizeof(wire::SkuRecord);
+    case Operation::kGetDrop: return sizeof(wire::DropRecord);
+    case Operation::kSubmit:
+    case Operation::kPing: return 0;
+  }
+  return 0;
+}
+
+size_t RequestRecordSize(Operation operation) {
+  switch (operation) {
+    case Operation::kSubmit: return wire::kCommandSize;
+    case Operation::kPing: return 0;
+    default: return kQueryIdSize;
+  }
+}
+
+size_t ReplyRecordSize(Operation operation) {
+  switch (operation) {
+    case Operation::kSubmit: return wire::kResultSize;
+    case Operation::kPing: return 0;
+    default: return kQueryEntryHeadSize + QueryRecordSize(operation);
+  }
+}
+
+namespace {
+
+bool KnownOperation(Operation operation) {
+  const auto value = static_cast<uint8_t>(operation);
+  return value >= 1 && value <= kOperationMax;
+}
+
+// The checks every frame gets as soon as its header is in: nothing past the header is read.
+FrameStatus CheckHeaderFields(const FrameHeader& h, uint32_t body_size_max) {
+  if (h.magic != kMagic) return FrameStatus::kBadMagic;
+  if (h.version != kVersion) return FrameStatus::kBadVersion;
+  if (Checksum64(&h, kHeaderChecksummedSize) != h.header_checksum) {
+    return FrameStatus::kBadHeaderChecksum;
+  }
+  if (h.body_size > body_size_max) return FrameStatus::kFrameTooLarge;
+  if (!KnownOperation(h.operation)) return FrameStatus::kBadOperation;
+  return FrameStatus::kOk;
+}
+
+ParseResult Error(FrameStatus status) {
+  ELEVEN_ASSERT(status != FrameStatus::kOk);
+  return ParseResult{ParseState::kError, status, 0};
+}
+
+// Header checked; whole frame present? Then the body checksum.
+ParseResult FinishFrame(std::span<const std::byte> input, const FrameHeader& h) {
+  const size_t frame_size = kHeaderSize + h.body_size;
+  if (input.size() < frame_size) return ParseResult{};
+  if (Checksum64(input.data() + kHeaderSize, h.body_size) != h.body_checksum) {
+    return Error(FrameStatus::kBadBodyChecksum);
+  }
+  return ParseResult{ParseState::kFrame, FrameStatus::kOk, frame_size};
+}
+
+}  // namespace
+
+ParseResult ParseRequest(std::span<const std::byte> input, const FrameLimits& limits,
+                         FrameHeader* header) {
+  ELEVEN_ASSERT(header != nullptr);
+  if (input.size() < kHeaderSize) {
+    // Refuse a wrong magic early, so garbage is answered without waiting for 48 bytes.
+    uint32_t magic = 0;
+    if (input.size() >= sizeof(magic)) {
+      std::memcpy(&magic, input.data(), sizeof(magic));
+      if (magic != kMagic) return Error(FrameStatus::kBadMagic);
+    }
+    return ParseResult{};
+  }
+  std::memcpy(header, input.data(), kHeaderSize);
+  const FrameHeader& h = *header;
+  const FrameStatus status = CheckHeaderFields(h, limits.body_size_max);
+  if (status != FrameStatus::kOk) return Error(status);
+  if (h.status != FrameStatus::kOk) return Error(FrameStatus::kBadReserved);
+  const uint32_t count_max = h.operation == Operation::kSubmit ? limits.submit_count_max
+                             : h.operation == Operation::kPing ? 0
+                                                                : limits.query_count_max;
+  if ((h.operation != Operation::kPing && h.record_count == 0) || h.record_count > count_max) {
+    return Error(FrameStatus::kBadRecordCount);
+  }
+  if (uint64_t{h.record_count} * RequestRecordSize(h.operation) != h.body_size) {
+    return Error(FrameStatus::kBadBodySize);
+  }
+  return FinishFrame(input, h);
+}
+
+ParseResult ParseReply(std::span<const std::byte> input, uint32_t body_size_max,
+                       FrameHeader* header) {
+  ELEVEN_ASSERT(header != nullptr);
+  if (input.size() < kHeaderSize) return ParseResult{};
+  std::memcpy(header, input.data(), kHeaderSize);
+  const FrameHeader& h = *header;
+  const FrameStatus status = CheckHeaderFields(h, body_size_max);
+  if (status != FrameStatus::kOk) return Error(status);
+  const uint64_t expected =
+      h.status == FrameStatus::kOk ? uint64_t{h.record_count} * ReplyRecordSize(h.operation) : 0;
+  if (expected != h.body_size) return Error(FrameStatus::kBadBodySize);
+  return FinishFrame(input, h);
+}
+
+void SealHeader(FrameHeader* header) {
+  header->header_checksum = Checksum64(header, kHeaderChecksummedSize);
+}
+
+FrameHeader MakeHeader(Operation operation, FrameStatus status, uint64_t request_id,
+                       uint32_t record_count, std::span<const std::byte> body,
+                       uint64_t client_id) {
+  ELEVEN_ASSERT(body.size() <= UINT32_MAX);
+  FrameHeader h{};
+  h.magic = kMagic;
+  h.version = kVersion;
+  h.operation = operation;
+  h.status = status;
+  h.request_id = request_id;
+  h.record_count = record_count;
+  h.body_size = static_cast<uint32_t>(body.size());
+  h.client_id = client_id;
+  h.body_checksum = Checksum64(body.data(), body.size());
+  SealHeader(&h);
+  return h;
+}
+
+}  // namespace eleven::protocol

@@ -1,0 +1,50 @@
+// The binary protocol listener (docs/protocol.md): accepts connections, cuts frames out of
+// the byte stream, turns each into a Request for the engine loop, and writes the replies in
+// the order they are released (which, per connection, may differ from the request order:
+// replies carry the request id). I/O thread only.
+//
+// Limits: connection_count_max (further connections are closed at once),
+// connection_requests_in_flight_max (the connection stops reading until replies have left:
+// TCP flow control pushes back on the client), the pool's requests and bytes in flight (a
+// "busy" reply), frame_body_size_max (the connection is told frame_too_large and closed),
+// idle_timeout_ms (a connection with nothing in flight that sent nothing for that long,
+// such as one that sent half a frame and went silent, is told idle_timeout and closed).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "base/status.h"
+#include "server/core.h"
+
+namespace eleven::server {
+
+class BinaryConnection;
+
+class BinaryListener {
+ public:
+  explicit BinaryListener(Core* core);
+  ~BinaryListener();
+  [[nodiscard]] Status Listen(const std::string& host, uint16_t port);
+  uint16_t port() const { return port_; }
+  void Start();  // on the I/O thread
+  void StopAccepting();
+  void CloseAll();
+  void Forget(uint64_t connection_id);
+
+ private:
+  void Accept();
+  void Sweep();
+
+  Core* const core_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer sweep_timer_;
+  uint16_t port_ = 0;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::shared_ptr<BinaryConnection>> connections_;
+};
+
+}  // namespace eleven::server

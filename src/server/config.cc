@@ -1,0 +1,108 @@
+#include "server/config.h"
+
+#include <charconv>
+#include <toml++/toml.h>
+
+namespace eleven::server {
+
+namespace {
+
+template <typename T>
+void Read(const toml::table& table, std::string_view section, std::string_view key, T* value,
+          std::string* error) {
+  const toml::node_view<const toml::node> node = table[section][key];
+  if (!node) return;
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (auto v = node.value<std::string>()) {
+      *value = *v;
+      return;
+    }
+  } else {
+    if (auto v = node.value<int64_t>(); v && *v >= 0 &&
+                                        static_cast<uint64_t>(*v) <= std::numeric_limits<T>::max()) {
+      *value = static_cast<T>(*v);
+      return;
+    }
+  }
+  *error += std::string(section) + "." + std::string(key) + " has a wrong type or range; ";
+}
+
+void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
+  Read(t, "server", "data", &c->data_dir, e);
+  Read(t, "server", "listen", &c->listen, e);
+  Read(t, "server", "http", &c->http, e);
+  Read(t, "engine", "merchants_max", &c->engine.merchant_count_max, e);
+  Read(t, "engine", "skus_max", &c->engine.sku_count_max, e);
+  Read(t, "engine", "drops_max", &c->engine.drop_count_max, e);
+  Read(t, "engine", "order_slots", &c->engine.order_slot_count, e);
+  Read(t, "engine", "holdings_max", &c->engine.holding_count_max, e);
+  Read(t, "engine", "pay_window_us", &c->engine.pay_window_us, e);
+  Read(t, "engine", "batch_commands_max", &c->engine.batch_command_count_max, e);
+  Read(t, "engine", "staging_bytes", &c->staging_size_bytes, e);
+  Read(t, "limits", "connections", &c->connection_count_max, e);
+  Read(t, "limits", "frame_body_bytes_max", &c->frame_body_size_max, e);
+  Read(t, "limits", "query_ids_max", &c->query_count_max, e);
+  Read(t, "limits", "connection_requests_in_flight", &c->connection_requests_in_flight_max, e);
+  Read(t, "limits", "requests_in_flight", &c->requests_in_flight_max, e);
+  Read(t, "limits", "request_bytes_in_flight", &c->request_bytes_in_flight_max, e);
+  Read(t, "limits", "request_bytes_retained", &c->request_bytes_retained_max, e);
+  Read(t, "limits", "idle_timeout_ms", &c->idle_timeout_ms, e);
+  Read(t, "http", "connections", &c->http_connection_count_max, e);
+  Read(t, "http", "body_bytes_max", &c->http_body_size_max, e);
+  Read(t, "http", "header_bytes_max", &c->http_header_size_max, e);
+  Read(t, "feed", "subscribers", &c->feed_subscriber_count_max, e);
+  Read(t, "feed", "topics", &c->feed_topic_count_max, e);
+  Read(t, "feed", "tick_ms", &c->feed_tick_ms, e);
+}
+
+}  // namespace
+
+Status LoadServerConfig(const std::string& path, ServerConfig* config) {
+  toml::table table;
+  try {  // toml++ reports parse errors as exceptions; they stop here
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& error) {
+    return Status::InvalidArgument(path + ": " + std::string(error.description()));
+  }
+  std::string errors;
+  ReadAll(table, config, &errors);
+  if (!errors.empty()) return Status::InvalidArgument(path + ": " + errors);
+  return Status::Ok();
+}
+
+Status ValidateServerConfig(const ServerConfig& c) {
+  if (c.data_dir.empty()) return Status::InvalidArgument("no data directory (--data)");
+  if (c.frame_body_size_max < wire::kCommandSize) {
+    return Status::InvalidArgument("frame_body_bytes_max below one command");
+  }
+  if (c.requests_in_flight_max == 0 || c.connection_requests_in_flight_max == 0) {
+    return Status::InvalidArgument("requests_in_flight limits must be >= 1");
+  }
+  if (c.request_bytes_in_flight_max < c.frame_body_size_max + 48) {
+    return Status::InvalidArgument("request_bytes_in_flight below one full frame");
+  }
+  if (c.feed_tick_ms == 0 || c.feed_tick_ms > 100) {
+    return Status::InvalidArgument("feed.tick_ms must be 1..100");
+  }
+  if (c.listen.empty() && c.http.empty()) return Status::InvalidArgument("nothing to listen on");
+  return Status::Ok();
+}
+
+Status ParseHostPort(const std::string& address, std::string* host, uint16_t* port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("address must be host:port, not '" + address + "'");
+  }
+  *host = address.substr(0, colon);
+  unsigned value = 0;
+  const char* begin = address.data() + colon + 1;
+  const char* end = address.data() + address.size();
+  const auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec != std::errc() || ptr != end || value > 65535) {
+    return Status::InvalidArgument("bad port in '" + address + "'");
+  }
+  *port = static_cast<uint16_t>(value);
+  return Status::Ok();
+}
+
+}  // namespace eleven::server

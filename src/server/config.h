@@ -1,0 +1,49 @@
+// The server's configuration: addresses and every limit, read from a TOML file (all keys
+// optional; see docs/server.md for the file and the defaults), then overridden by flags.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+#include "engine/engine.h"
+
+namespace eleven::server {
+
+struct ServerConfig {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:7011";  // binary protocol; "" = off
+  std::string http = "127.0.0.1:7080";    // HTTP/JSON and feeds; "" = off
+  engine::EngineConfig engine;
+  uint64_t staging_size_bytes = uint64_t{32} << 20;
+
+  // Binary protocol.
+  uint32_t connection_count_max = 1024;
+  uint32_t frame_body_size_max = 8190 * 128;  // one full batch of commands
+  uint32_t query_count_max = 1024;            // ids in one query frame
+  uint32_t connection_requests_in_flight_max = 64;  // then the server stops reading
+  // Server-wide, binary and HTTP together; above either the reply is "busy".
+  uint32_t requests_in_flight_max = 4096;
+  uint64_t request_bytes_in_flight_max = uint64_t{256} << 20;
+  uint64_t request_bytes_retained_max = uint64_t{128} << 20;  // idle request buffers kept
+  uint32_t idle_timeout_ms = 30000;  // a connection silent this long is closed
+
+  // HTTP.
+  uint32_t http_connection_count_max = 16384;
+  uint32_t http_body_size_max = 16384;
+  uint32_t http_header_size_max = 8192;
+
+  // Feeds.
+  uint32_t feed_subscriber_count_max = 20000;
+  uint32_t feed_topic_count_max = 4096;
+  uint32_t feed_tick_ms = 50;  // updates are coalesced per tick (<= 100 ms)
+};
+
+// Reads `path` into *config (keys absent from the file keep their values).
+[[nodiscard]] Status LoadServerConfig(const std::string& path, ServerConfig* config);
+// Checks limits against each other (e.g. frame size vs batch size).
+[[nodiscard]] Status ValidateServerConfig(const ServerConfig& config);
+// "host:port" -> parts. Port 0 = any free port.
+[[nodiscard]] Status ParseHostPort(const std::string& address, std::string* host, uint16_t* port);
+
+}  // namespace eleven::server

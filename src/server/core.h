@@ -1,0 +1,55 @@
+// What the server's I/O thread shares between its listeners (binary protocol, HTTP, feeds):
+// the io_context, the request pool, the engine loop's rings and the metrics. Everything in
+// Core is used on the I/O thread only (engine_metrics is only read here).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+
+#include "server/config.h"
+#include "server/engine_loop.h"
+#include "server/metrics.h"
+#include "server/request.h"
+
+namespace eleven::server {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+inline uint64_t MonotonicNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+struct Core {
+  Core(const ServerConfig& server_config, EngineLoop* engine_loop, const EngineMetrics* metrics)
+      : config(server_config),
+        pool(server_config.requests_in_flight_max, server_config.request_bytes_in_flight_max,
+             server_config.request_bytes_retained_max),
+        loop(engine_loop),
+        engine_metrics(metrics) {
+    limits.body_size_max = server_config.frame_body_size_max;
+    limits.submit_count_max = server_config.engine.batch_command_count_max;
+    limits.query_count_max = server_config.query_count_max;
+  }
+
+  // Called when a request's reply is released (latency from receipt to release).
+  void RecordDone(const Request& request) {
+    const uint64_t latency_us = (MonotonicNs() - request.received_ns) / 1000;
+    io_metrics.latency.Record(latency_us, request.kind == RequestKind::kSubmit ? request.count : 1);
+  }
+
+  asio::io_context io{1};
+  const ServerConfig config;
+  protocol::FrameLimits limits;
+  RequestPool pool;
+  EngineLoop* const loop;
+  const EngineMetrics* const engine_metrics;  // written by the engine thread
+  IoMetrics io_metrics;
+  bool stopping = false;
+};
+
+}  // namespace eleven::server

@@ -1,0 +1,636 @@
+#include "server/http_server.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include "base/assert.h"
+#include "server/json_decode.h"
+#include "server/json_encode.h"
+
+namespace eleven::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr int kListenBacklog = 4096;
+constexpr size_t kPathSegmentsMax = 4;
+constexpr auto kRateWindow = std::chrono::seconds(1);
+
+// Where a request goes, decided from method and path.
+enum class Route : uint8_t {
+  kNotFound, kMethodNotAllowed, kHealth, kMetrics, kCommand, kQuery, kFeed, kBadId
+};
+
+struct Routed {
+  Route route = Route::kNotFound;
+  JsonCommand command = JsonCommand::kCreateMerchant;
+  protocol::Operation query = protocol::Operation::kGetOrder;
+  TopicKind topic = TopicKind::kSku;
+  uint64_t id = 0;
+};
+
+bool ParseId(std::string_view text, uint64_t* id) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *id);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+Routed RouteFor(http::verb method, std::string_view target) {
+  const size_t query_at = target.find('?');
+  if (query_at != std::string_view::npos) target = target.substr(0, query_at);
+  std::string_view seg[kPathSegmentsMax];
+  size_t n = 0;
+  while (!target.empty()) {
+    if (target.front() == '/') {
+      target.remove_prefix(1);
+      continue;
+    }
+    if (n == kPathSegmentsMax) return {};
+    const size_t slash = target.find('/');
+    seg[n++] = target.substr(0, slash);
+    target = slash == std::string_view::npos ? std::string_view() : target.substr(slash);
+  }
+  const bool get = method == http::verb::get;
+  const bool post = method == http::verb::post;
+  Routed r;
+  auto want = [&](bool method_ok, Route route) {
+    r.route = method_ok ? route : Route::kMethodNotAllowed;
+    return r;
+  };
+  auto with_id = [&](std::string_view text, bool method_ok, Route route) {
+    if (!method_ok) return want(false, route);
+    if (!ParseId(text, &r.id)) return want(true, Route::kBadId);
+    return want(true, route);
+  };
+  if (n == 1 && seg[0] == "healthz") return want(get, Route::kHealth);
+  if (n == 1 && seg[0] == "metrics") return want(get, Route::kMetrics);
+  if (n == 1 && seg[0] == "merchants") {
+    r.command = JsonCommand::kCreateMerchant;
+    return want(post, Route::kCommand);
+  }
+  const bool skus = n >= 1 && seg[0] == "skus";
+  const bool drops = n >= 1 && seg[0] == "drops";
+  const bool orders = n >= 1 && seg[0] == "orders";
+  if (n == 1 && (skus || drops || orders)) {
+    r.command = skus ? JsonCommand::kCreateSku : drops ? JsonCommand::kCreateDrop : JsonCommand::kPlaceOrder;
+    return want(post, Route::kCommand);
+  }
+  if (n == 2 && (skus || drops || orders)) {
+    r.query = skus ? protocol::Operation::kGetSku : drops ? protocol::Operation::kGetDrop : protocol::Operation::kGetOrder;
+    return with_id(seg[1], get, Route::kQuery);
+  }
+  if (n == 3 && orders && seg[1] == "by-key") {
+    r.query = protocol::Operation::kGetOrderByKey;
+    return with_id(seg[2], get, Route::kQuery);
+  }
+  if (n == 3) {
+    const std::string_view action = seg[2];
+    std::optional<JsonCommand> command;
+    if (skus && action == "restock") command = JsonCommand::kRestock;
+    if (skus && action == "price") command = JsonCommand::kSetPrice;
+    if (drops && action == "close") command = JsonCommand::kCloseDrop;
+    if (orders && action == "pay") command = JsonCommand::kPayOrder;
+    if (orders && action == "cancel") command = JsonCommand::kCancelOrder;
+    if (command) {
+      r.command = *command;
+      return with_id(seg[1], post, Route::kCommand);
+    }
+    if (seg[0] == "feed" && (seg[1] == "skus" || seg[1] == "drops")) {
+      r.topic = seg[1] == "skus" ? TopicKind::kSku : TopicKind::kDrop;
+      return with_id(seg[2], get, Route::kFeed);
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+class HttpSession;
+
+// The live stock feed: topics (a SKU or a drop) with their subscribers. Each tick, one feed
+// poll request reads every topic's record on the engine thread (held until durable like any
+// reply); a topic whose record changed since the last poll gets one event with the next
+// sequence number, written to each subscriber. A subscriber still writing the previous event
+// gets only the newest one afterwards (coalesced; the sequence number shows the gap).
+class Feed : public RequestSink, public std::enable_shared_from_this<Feed> {
+ public:
+  explicit Feed(Core* core) : core_(core), tick_timer_(core->io) {}
+  void Start() { Tick(); }
+  void Stop() { tick_timer_.cancel(); }
+  struct Topic;
+  Topic* Subscribe(HttpSession* session, TopicKind kind, uint64_t id);
+  void Unsubscribe(HttpSession* session, Topic* topic);
+  void OnRequestDone(Request* request) override;
+
+  struct Topic {
+    TopicKind kind;
+    uint64_t id = 0;
+    uint64_t seq = 0;
+    bool have = false;
+    uint64_t sold_out_at_us = 0;  // SKUs: the first poll that saw nothing available
+    std::array<std::byte, kFeedEntrySize> last{};
+    std::shared_ptr<const std::string> last_event;
+    std::vector<HttpSession*> subscribers;
+  };
+
+ private:
+  void Tick();
+  void Publish(Topic* topic, const std::byte* entry, uint64_t at_us);
+
+  Core* const core_;
+  asio::steady_timer tick_timer_;
+  std::map<std::pair<TopicKind, uint64_t>, std::unique_ptr<Topic>> topics_;
+  std::vector<Topic*> polled_;
+  bool poll_in_flight_ = false;
+  uint32_t subscriber_count_ = 0;
+};
+
+class HttpSession : public RequestSink, public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(Core* core, HttpListener::State* state, tcp::socket socket, uint64_t id)
+      : core_(core), state_(state), stream_(std::move(socket)), id_(id) {}
+  ~HttpSession() override;
+  void Start() { Read(); }
+  void Close();
+  void OnRequestDone(Request* request) override;
+  void SendEvent(std::shared_ptr<const std::string> event);
+  size_t feed_index = 0;  // position in its topic's subscriber list
+
+ private:
+  void Read();
+  void OnRead(const beast::error_code& error);
+  void Handle();
+  void Respond(http::status status, std::string body, const char* content_type = "application/json");
+  void RespondError(int status, std::string_view code, std::string_view message) {
+    Respond(static_cast<http::status>(status), ErrorJson(code, message));
+  }
+  void OnWrite(const beast::error_code& error, bool close);
+  void HandleCommand(const Routed& routed);
+  void HandleQuery(const Routed& routed);
+  void HandleFeed(const Routed& routed);
+  void WriteEvent();
+  void WatchFeedClose();
+
+  Core* const core_;
+  HttpListener::State* const state_;
+  beast::tcp_stream stream_;
+  const uint64_t id_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  bool keep_alive_ = true;
+  bool closed_ = false;
+  // Feed mode.
+  Feed::Topic* topic_ = nullptr;
+  std::unique_ptr<http::response<http::empty_body>> sse_header_;
+  std::shared_ptr<const std::string> event_writing_;
+  std::shared_ptr<const std::string> event_next_;
+  char discard_[64];
+};
+
+struct HttpListener::State {
+  explicit State(Core* c) : core(c), acceptor(c->io), rate_timer(c->io), feed(std::make_shared<Feed>(c)) {}
+  Core* const core;
+  tcp::acceptor acceptor;
+  asio::steady_timer rate_timer;
+  std::shared_ptr<Feed> feed;
+  simdjson::ondemand::parser json;  // one parser: the I/O thread is single
+  uint64_t next_id = 1;
+  std::unordered_map<uint64_t, std::shared_ptr<HttpSession>> sessions;
+  uint16_t port = 0;
+
+  void Accept();
+  void RateTick();
+};
+
+// ---- Feed -----------------------------------------------------------------------------
+
+Feed::Topic* Feed::Subscribe(HttpSession* session, TopicKind kind, uint64_t id) {
+  if (subscriber_count_ >= core_->config.feed_subscriber_count_max) return nullptr;
+  auto key = std::make_pair(kind, id);
+  auto it = topics_.find(key);
+  if (it == topics_.end()) {
+    if (topics_.size() >= core_->config.feed_topic_count_max) return nullptr;
+    auto topic = std::make_unique<Topic>();
+    topic->kind = kind;
+    topic->id = id;
+    it = topics_.emplace(key, std::move(topic)).first;
+  }
+  Topic* topic = it->second.get();
+  session->feed_index = topic->subscribers.size();
+  topic->subscribers.push_back(session);
+  subscriber_count_++;
+  core_->io_metrics.feed_subscribers = subscriber_count_;
+  core_->io_metrics.feed_topics = topics_.size();
+  return topic;
+}
+
+void Feed::Unsubscribe(HttpSession* session, Topic* topic) {
+  auto& list = topic->subscribers;
+  const size_t index = session->feed_index;
+  ELEVEN_ASSERT(index < list.size() && list[index] == session);
+  list[index] = list.back();
+  list[index]->feed_index = index;
+  list.pop_back();
+  ELEVEN_ASSERT(subscriber_count_ > 0);
+  subscriber_count_--;
+  core_->io_metrics.feed_subscribers = subscriber_count_;
+}
+
+void Feed::Tick() {
+  tick_timer_.expires_after(std::chrono::milliseconds(core_->config.feed_tick_ms));
+  tick_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& error) {
+    if (error) return;
+    self->Tick();
+  });
+  if (poll_in_flight_ || core_->stopping) return;
+  // Topics nobody watches go now (never while a poll may point at them).
+  std::erase_if(topics_, [](const auto& entry) { return entry.second->subscribers.empty(); });
+  core_->io_metrics.feed_topics = topics_.size();
+  if (topics_.empty()) return;
+  Request* r = core_->pool.Take(protocol::kHeaderSize + topics_.size() * kFeedEntrySize);
+  if (r == nullptr) return;  // the server is full: this tick is skipped, the next one catches up
+  r->kind = RequestKind::kFeedPoll;
+  r->count = static_cast<uint32_t>(topics_.size());
+  r->received_ns = MonotonicNs();
+  polled_.clear();
+  for (auto& [key, topic] : topics_) {
+    r->ids.push_back(topic->id);
+    r->topic_kinds.push_back(topic->kind);
+    polled_.push_back(topic.get());
+  }
+  r->sink = shared_from_this();
+  poll_in_flight_ = true;
+  core_->loop->Push(r);
+}
+
+void Feed::OnRequestDone(Request* r) {
+  poll_in_flight_ = false;
+  if (r->status == protocol::FrameStatus::kOk) {
+    ELEVEN_ASSERT(polled_.size() == r->count);
+    uint64_t at_us = 0;
+    std::memcpy(&at_us, r->buffer.data(), sizeof(at_us));
+    for (uint32_t i = 0; i < r->count; i++) Publish(polled_[i], r->body() + i * kFeedEntrySize, at_us);
+  }
+  core_->pool.Give(r);
+}
+
+void Feed::Publish(Topic* topic, const std::byte* entry, uint64_t at_us) {
+  if (topic->have && std::memcmp(topic->last.data(), entry, kFeedEntrySize) == 0) return;
+  topic->have = true;
+  std::memcpy(topic->last.data(), entry, kFeedEntrySize);
+  topic->seq++;
+  wire::Code code;
+  std::memcpy(&code, entry, sizeof(code));
+  const std::byte* record = entry + protocol::kQueryEntryHeadSize;
+  std::string data = "{";
+  JsonOut j(&data);
+  j.Name("topic", topic->kind == TopicKind::kSku ? "sku" : "drop");
+  j.Uint("id", topic->id);
+  j.Uint("seq", topic->seq);
+  j.Uint("at_us", at_us);
+  if (code != wire::Code::ok) {
+    j.Name("error", wire::CodeName(code));
+  } else if (topic->kind == TopicKind::kSku) {
+    wire::SkuRecord s;
+    std::memcpy(&s, record, sizeof(s));
+    if (s.available == 0 && topic->sold_out_at_us == 0) topic->sold_out_at_us = at_us;
+    if (s.available > 0) topic->sold_out_at_us = 0;  // restocked
+    j.Uint("available", s.available);
+    j.Uint("reserved", s.reserved);
+    j.Uint("sold", s.sold);
+    j.Uint("in_drops", s.in_drops);
+    j.Bool("sold_out", s.available == 0);
+    j.Uint("sold_out_at_us", topic->sold_out_at_us);
+  } else {
+    wire::DropRecord d;
+    std::memcpy(&d, record, sizeof(d));
+    j.Uint("quota", d.quota);
+    j.Uint("available", d.available);
+    j.Uint("reserved", d.reserved);
+    j.Uint("sold", d.sold);
+    j.Name("state", DropStateName(d.state));
+    j.Bool("sold_out", d.sold_out_at_us != 0);
+    j.Uint("sold_out_at_us", d.sold_out_at_us);
+  }
+  data += '}';
+  auto event = std::make_shared<const std::string>("id: " + std::to_string(topic->seq) +
+                                                   "\nevent: stock\ndata: " + data + "\n\n");
+  topic->last_event = event;
+  for (HttpSession* session : topic->subscribers) session->SendEvent(event);
+  core_->io_metrics.feed_events_total += topic->subscribers.size();
+}
+
+// ---- HttpSession -----------------------------------------------------------------------
+
+HttpSession::~HttpSession() { ELEVEN_ASSERT(topic_ == nullptr); }
+
+void HttpSession::Read() {
+  parser_.emplace();
+  parser_->body_limit(core_->config.http_body_size_max);
+  parser_->header_limit(core_->config.http_header_size_max);
+  stream_.expires_after(std::chrono::milliseconds(core_->config.idle_timeout_ms));
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](const beast::error_code& error, size_t) {
+                     self->OnRead(error);
+                   });
+}
+
+void HttpSession::OnRead(const beast::error_code& error) {
+  if (closed_) return;
+  if (error == http::error::end_of_stream || error == beast::error::timeout ||
+      error == asio::error::operation_aborted || error == asio::error::connection_reset) {
+    Close();
+    return;
+  }
+  if (error) {
+    keep_alive_ = false;
+    const bool too_big = error == http::error::body_limit || error == http::error::header_limit ||
+                         error == http::error::buffer_overflow;
+    RespondError(too_big ? 413 : 400, too_big ? "too_large" : "bad_http", error.message());
+    return;
+  }
+  core_->io_metrics.http_requests_total++;
+  keep_alive_ = parser_->get().keep_alive();
+  Handle();
+}
+
+void HttpSession::Handle() {
+  const auto& request = parser_->get();
+  const auto target = request.target();
+  const Routed routed = RouteFor(request.method(), std::string_view(target.data(), target.size()));
+  switch (routed.route) {
+    case Route::kNotFound: return RespondError(404, "not_found", "no such path");
+    case Route::kMethodNotAllowed: return RespondError(405, "method_not_allowed", "wrong method for this path");
+    case Route::kBadId: return RespondError(400, "invalid_request", "the id in the path must be an unsigned integer");
+    case Route::kHealth: {
+      std::string body = "{";
+      JsonOut j(&body);
+      j.Name("status", core_->stopping ? "stopping" : "ok");
+      j.Uint("op_durable", core_->engine_metrics->op_durable.Get());
+      j.Uint("op_submitted", core_->engine_metrics->op_submitted.Get());
+      body += '}';
+      return Respond(http::status::ok, std::move(body));
+    }
+    case Route::kMetrics:
+      return Respond(http::status::ok,
+                     RenderMetrics(*core_->engine_metrics, core_->io_metrics, core_->pool.in_use(),
+                                   core_->pool.bytes_in_flight()),
+                     "text/plain; version=0.0.4");
+    case Route::kCommand: return HandleCommand(routed);
+    case Route::kQuery: return HandleQuery(routed);
+    case Route::kFeed: return HandleFeed(routed);
+  }
+}
+
+void HttpSession::HandleCommand(const Routed& routed) {
+  std::string& body = parser_->get().body();
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);  // simdjson reads past the end
+  wire::Command command;
+  JsonDecodeError decode_error;
+  if (!DecodeJsonCommand(routed.command, routed.id,
+                         simdjson::padded_string_view(body.data(), body.size(), body.capacity()),
+                         &state_->json, &command, &decode_error)) {
+    wire::Code code;
+    const int status = wire::CodeFromName(decode_error.code, &code) ? wire::CodeHttpStatus(code) : 400;
+    return RespondError(status, decode_error.code, decode_error.message);
+  }
+  Request* r = core_->stopping ? nullptr : core_->pool.Take(protocol::kHeaderSize + wire::kCommandSize);
+  if (r == nullptr) {
+    core_->io_metrics.busy_replies_total++;
+    return RespondError(503, "busy", "the server is at its limit of requests in flight; retry");
+  }
+  r->kind = RequestKind::kSubmit;
+  r->operation = protocol::Operation::kSubmit;
+  r->count = 1;
+  r->received_ns = MonotonicNs();
+  std::memcpy(r->body(), &command, sizeof(command));
+  r->sink = shared_from_this();
+  core_->loop->Push(r);
+}
+
+void HttpSession::HandleQuery(const Routed& routed) {
+  Request* r = core_->stopping ? nullptr
+                               : core_->pool.Take(protocol::kHeaderSize + protocol::ReplyRecordSize(routed.query));
+  if (r == nullptr) {
+    core_->io_metrics.busy_replies_total++;
+    return RespondError(503, "busy", "the server is at its limit of requests in flight; retry");
+  }
+  r->kind = RequestKind::kQuery;
+  r->operation = routed.query;
+  r->count = 1;
+  r->ids.push_back(routed.id);
+  r->received_ns = MonotonicNs();
+  r->sink = shared_from_this();
+  core_->loop->Push(r);
+}
+
+void HttpSession::OnRequestDone(Request* r) {
+  core_->RecordDone(*r);
+  const protocol::FrameStatus status = r->status;
+  const RequestKind kind = r->kind;
+  const protocol::Operation operation = r->operation;
+  wire::Result result{};
+  wire::Code code = wire::Code::ok;
+  std::string body;
+  if (status == protocol::FrameStatus::kOk && kind == RequestKind::kSubmit) {
+    std::memcpy(&result, r->body(), sizeof(result));
+    body = ResultJson(result);
+  } else if (status == protocol::FrameStatus::kOk) {
+    std::memcpy(&code, r->body(), sizeof(code));
+    const std::byte* record = r->body() + protocol::kQueryEntryHeadSize;
+    if (code != wire::Code::ok) {
+      body = ErrorJson(wire::CodeName(code), "not found");
+    } else if (operation == protocol::Operation::kGetSku) {
+      wire::SkuRecord s;
+      std::memcpy(&s, record, sizeof(s));
+      body = SkuJson(s);
+    } else if (operation == protocol::Operation::kGetDrop) {
+      wire::DropRecord d;
+      std::memcpy(&d, record, sizeof(d));
+      body = DropJson(d);
+    } else {
+      wire::OrderRecord o;
+      std::memcpy(&o, record, sizeof(o));
+      body = OrderJson(o);
+    }
+  }
+  core_->pool.Give(r);
+  if (closed_) return;
+  if (status != protocol::FrameStatus::kOk) {
+    return RespondError(503, protocol::FrameStatusName(status), "the journal failed; nothing was applied");
+  }
+  if (kind == RequestKind::kSubmit) code = result.code;
+  Respond(static_cast<http::status>(wire::CodeHttpStatus(code)), std::move(body));
+}
+
+void HttpSession::Respond(http::status status, std::string body, const char* content_type) {
+  response_ = http::response<http::string_body>(status, 11);
+  response_.set(http::field::content_type, content_type);
+  response_.keep_alive(keep_alive_);
+  response_.body() = std::move(body);
+  response_.prepare_payload();
+  const bool close = !keep_alive_;
+  http::async_write(stream_, response_,
+                    [self = shared_from_this(), close](const beast::error_code& error, size_t) {
+                      self->OnWrite(error, close);
+                    });
+}
+
+void HttpSession::OnWrite(const beast::error_code& error, bool close) {
+  if (closed_) return;
+  if (error || close) {
+    Close();
+    return;
+  }
+  Read();
+}
+
+void HttpSession::HandleFeed(const Routed& routed) {
+  topic_ = state_->feed->Subscribe(this, routed.topic, routed.id);
+  if (topic_ == nullptr) {
+    return RespondError(503, "busy", "the feed is at its limit of subscribers or topics");
+  }
+  // From here the connection is a one-way stream of events until the viewer goes away.
+  stream_.expires_never();
+  parser_.reset();
+  buffer_.clear();
+  buffer_.shrink_to_fit();
+  sse_header_ = std::make_unique<http::response<http::empty_body>>(http::status::ok, 11);
+  sse_header_->set(http::field::content_type, "text/event-stream");
+  sse_header_->set(http::field::cache_control, "no-cache");
+  sse_header_->keep_alive(false);
+  event_writing_ = std::make_shared<const std::string>();  // marks "writing" during the header
+  http::async_write(stream_, *sse_header_, [self = shared_from_this()](const beast::error_code& error, size_t) {
+    self->sse_header_.reset();
+    self->event_writing_.reset();
+    if (error) return self->Close();
+    if (!self->event_next_ && self->topic_ && self->topic_->last_event) {
+      self->event_next_ = self->topic_->last_event;
+    }
+    self->WriteEvent();
+    self->WatchFeedClose();
+  });
+}
+
+void HttpSession::SendEvent(std::shared_ptr<const std::string> event) {
+  event_next_ = std::move(event);
+  if (!event_writing_) WriteEvent();
+}
+
+void HttpSession::WriteEvent() {
+  if (closed_ || event_writing_ || !event_next_) return;
+  event_writing_ = std::move(event_next_);
+  event_next_.reset();
+  asio::async_write(stream_.socket(), asio::buffer(*event_writing_),
+                    [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+                      self->event_writing_.reset();
+                      if (error) return self->Close();
+                      self->WriteEvent();
+                    });
+}
+
+// A viewer sends nothing after its request; a read that ends tells us it has gone.
+void HttpSession::WatchFeedClose() {
+  stream_.socket().async_read_some(asio::buffer(discard_),
+                                   [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+                                     if (error) return self->Close();
+                                     self->WatchFeedClose();
+                                   });
+}
+
+void HttpSession::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (topic_ != nullptr) {
+    state_->feed->Unsubscribe(this, topic_);
+    topic_ = nullptr;
+  }
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.socket().close(ignored);
+  core_->io_metrics.http_connections--;
+  state_->sessions.erase(id_);  // our caller's handler still holds `self`
+}
+
+// ---- HttpListener ----------------------------------------------------------------------
+
+void HttpListener::State::Accept() {
+  acceptor.async_accept([this](const boost::system::error_code& error, tcp::socket socket) {
+    if (error == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!error) {
+      boost::system::error_code ignored;
+      if (sessions.size() >= core->config.http_connection_count_max || core->stopping) {
+        socket.close(ignored);
+      } else {
+        socket.set_option(tcp::no_delay(true), ignored);
+        const uint64_t id = next_id++;
+        auto session = std::make_shared<HttpSession>(core, this, std::move(socket), id);
+        sessions.emplace(id, session);
+        core->io_metrics.http_connections++;
+        session->Start();
+      }
+    }
+    Accept();
+  });
+}
+
+void HttpListener::State::RateTick() {
+  rate_timer.expires_after(kRateWindow);
+  rate_timer.async_wait([this](const boost::system::error_code& error) {
+    if (error) return;
+    const uint64_t accepted = core->engine_metrics->orders_accepted.Get();
+    core->io_metrics.orders_per_second = accepted - core->io_metrics.orders_seen_;
+    core->io_metrics.orders_seen_ = accepted;
+    RateTick();
+  });
+}
+
+HttpListener::HttpListener(Core* core) : state_(std::make_unique<State>(core)) {}
+HttpListener::~HttpListener() { CloseAll(); }
+
+Status HttpListener::Listen(const std::string& host, uint16_t port) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument("bad http address '" + host + "': " + ec.message());
+  const tcp::endpoint endpoint(address, port);
+  auto& acceptor = state_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(kListenBacklog, ec);
+  if (ec) return Status::IOError("http listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  state_->port = acceptor.local_endpoint(ec).port();
+  return Status::Ok();
+}
+
+uint16_t HttpListener::port() const { return state_->port; }
+
+void HttpListener::Start() {
+  state_->Accept();
+  state_->RateTick();
+  state_->feed->Start();
+}
+
+void HttpListener::StopAccepting() {
+  boost::system::error_code ignored;
+  state_->acceptor.close(ignored);
+  state_->rate_timer.cancel();
+  state_->feed->Stop();
+}
+
+void HttpListener::CloseAll() {
+  StopAccepting();
+  auto sessions = state_->sessions;
+  for (auto& [id, session] : sessions) session->Close();
+  state_->sessions.clear();
+}
+
+}  // namespace eleven::server

@@ -1,0 +1,29 @@
+// The HTTP/JSON gateway and the live stock feed (Server-Sent Events), on Boost.Beast, on the
+// server's I/O thread. Routes and JSON shapes are in docs/openapi.yaml.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "server/core.h"
+
+namespace eleven::server {
+
+class HttpListener {
+ public:
+  explicit HttpListener(Core* core);
+  ~HttpListener();
+  [[nodiscard]] Status Listen(const std::string& host, uint16_t port);
+  uint16_t port() const;
+  void Start();
+  void StopAccepting();
+  void CloseAll();
+
+  struct State;  // defined in http_server.cc
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace eleven::server

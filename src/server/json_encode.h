@@ -1,0 +1,76 @@
+// JSON for the gateway's replies: command results, query records, errors, feed events.
+// Numbers are written as plain integers (ids are u64: clients parse them as such).
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "wire/codes.h"
+#include "wire/records.h"
+
+namespace eleven::server {
+
+// Appends `"key":value` pairs with commas; the caller adds the braces.
+class JsonOut {
+ public:
+  explicit JsonOut(std::string* out) : out_(out) {}
+  void Key(std::string_view key) {
+    if (!first_) *out_ += ',';
+    first_ = false;
+    *out_ += '"';
+    *out_ += key;
+    *out_ += "\":";
+  }
+  void Uint(std::string_view key, uint64_t value) {
+    Key(key);
+    Number(value);
+  }
+  void Int(std::string_view key, int64_t value) {
+    Key(key);
+    Number(value);
+  }
+  void Bool(std::string_view key, bool value) {
+    Key(key);
+    *out_ += value ? "true" : "false";
+  }
+  // `value` must need no escaping (codes, names): every caller passes fixed identifiers.
+  void Name(std::string_view key, std::string_view value) {
+    Key(key);
+    *out_ += '"';
+    *out_ += value;
+    *out_ += '"';
+  }
+  // Free text, escaped.
+  void Text(std::string_view key, std::string_view value);
+  void Raw(std::string_view key, std::string_view json) {
+    Key(key);
+    *out_ += json;
+  }
+
+ private:
+  template <typename T>
+  void Number(T value) {
+    char buffer[24];
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+    (void)ec;
+    out_->append(buffer, end);
+  }
+  std::string* out_;
+  bool first_ = true;
+};
+
+std::string_view OperationName(wire::Operation operation);
+std::string_view OrderStateName(wire::OrderState state);
+std::string_view DropStateName(wire::DropState state);
+
+// {"error":"<code>","message":"..."} (plus nothing else).
+std::string ErrorJson(std::string_view code, std::string_view message);
+// A command's result: ok -> {"code":"ok",...}; otherwise the error object with the fields.
+std::string ResultJson(const wire::Result& result);
+std::string OrderJson(const wire::OrderRecord& order);
+std::string SkuJson(const wire::SkuRecord& sku);
+std::string DropJson(const wire::DropRecord& drop);
+
+}  // namespace eleven::server

@@ -1,0 +1,89 @@
+#include "server/metrics.h"
+
+#include "wire/codes.h"
+
+namespace eleven::server {
+
+namespace {
+
+void Line(std::string* out, const char* name, uint64_t value) {
+  *out += name;
+  *out += ' ';
+  *out += std::to_string(value);
+  *out += '\n';
+}
+
+void Help(std::string* out, const char* name, const char* type, const char* help) {
+  *out += "# HELP ";
+  *out += name;
+  *out += ' ';
+  *out += help;
+  *out += "\n# TYPE ";
+  *out += name;
+  *out += ' ';
+  *out += type;
+  *out += '\n';
+}
+
+void Metric(std::string* out, const char* name, const char* type, const char* help, uint64_t value) {
+  Help(out, name, type, help);
+  Line(out, name, value);
+}
+
+}  // namespace
+
+void LatencyHistogram::Render(const char* name, std::string* out) const {
+  Help(out, name, "histogram", "request latency from receipt to durable reply, seconds");
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < kBoundsUs.size(); b++) {
+    cumulative += counts_[b];
+    *out += name;
+    *out += "_bucket{le=\"";
+    *out += kBoundsUs[b] == UINT64_MAX ? std::string("+Inf") : std::to_string(kBoundsUs[b] / 1e6);
+    *out += "\"} " + std::to_string(cumulative) + "\n";
+  }
+  *out += std::string(name) + "_sum " + std::to_string(sum_us_ / 1e6) + "\n";
+  *out += std::string(name) + "_count " + std::to_string(total_) + "\n";
+}
+
+std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t requests_in_use,
+                          uint64_t request_bytes_in_flight) {
+  std::string out;
+  out.reserve(8192);
+  Metric(&out, "eleven_orders_accepted_total", "counter", "place-order commands accepted", e.orders_accepted.Get());
+  Metric(&out, "eleven_orders_per_second", "gauge", "orders accepted in the last full second", io.orders_per_second);
+  Metric(&out, "eleven_commands_total", "counter", "commands applied", e.commands.Get());
+  Metric(&out, "eleven_batches_total", "counter", "journal entries submitted", e.batches.Get());
+  Metric(&out, "eleven_queries_total", "counter", "queries, pings and feed polls answered", e.queries.Get());
+  Help(&out, "eleven_results_total", "counter", "command results by code");
+  for (int code = 0; code < kCodeCountMax; code++) {
+    const uint64_t n = e.results_by_code[code].Get();
+    if (n == 0) continue;
+    out += "eleven_results_total{code=\"";
+    out += wire::CodeName(static_cast<wire::Code>(code));
+    out += "\"} " + std::to_string(n) + "\n";
+  }
+  io.latency.Render("eleven_request_latency_seconds", &out);
+  Metric(&out, "eleven_inbox_depth", "gauge", "requests waiting for the engine thread", e.inbox_depth.Get());
+  Metric(&out, "eleven_pending_durable", "gauge", "requests applied, waiting for durability", e.pending_durable.Get());
+  Metric(&out, "eleven_requests_in_flight", "gauge", "requests between receipt and reply", requests_in_use);
+  Metric(&out, "eleven_request_bytes_in_flight", "gauge", "bytes held by requests in flight", request_bytes_in_flight);
+  Metric(&out, "eleven_op_submitted", "gauge", "last op applied", e.op_submitted.Get());
+  Metric(&out, "eleven_op_durable", "gauge", "last op durable", e.op_durable.Get());
+  Metric(&out, "eleven_journal_syncs_total", "counter", "journal fdatasync calls", e.journal_syncs.Get());
+  Metric(&out, "eleven_journal_bytes_total", "counter", "journal bytes written", e.journal_bytes.Get());
+  Metric(&out, "eleven_binary_connections", "gauge", "open binary-protocol connections", io.binary_connections);
+  Metric(&out, "eleven_binary_connections_refused_total", "counter", "connections over the limit", io.binary_connections_refused);
+  Metric(&out, "eleven_frames_total", "counter", "binary frames received", io.frames_total);
+  Metric(&out, "eleven_frame_errors_total", "counter", "malformed binary frames", io.frame_errors_total);
+  Metric(&out, "eleven_busy_replies_total", "counter", "requests refused as busy", io.busy_replies_total);
+  Metric(&out, "eleven_idle_closed_total", "counter", "connections closed for idleness", io.idle_closed_total);
+  Metric(&out, "eleven_http_connections", "gauge", "open HTTP connections (feeds included)", io.http_connections);
+  Metric(&out, "eleven_http_requests_total", "counter", "HTTP requests", io.http_requests_total);
+  Metric(&out, "eleven_feed_subscribers", "gauge", "open feed subscriptions", io.feed_subscribers);
+  Metric(&out, "eleven_feed_topics", "gauge", "SKUs and drops with subscribers", io.feed_topics);
+  Metric(&out, "eleven_feed_events_total", "counter", "feed events written to subscribers", io.feed_events_total);
+  return out;
+}
+
+}  // namespace eleven::server

@@ -1,0 +1,86 @@
+// Server figures for Prometheus (/metrics). Each counter has exactly one writer thread: the
+// engine thread writes EngineMetrics, the I/O thread writes IoMetrics. Engine counters are
+// atomics written with a plain load+store (no locked instruction: one writer), read with
+// relaxed loads by the I/O thread when it renders /metrics.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace eleven::server {
+
+inline constexpr int kCodeCountMax = 300;  // result codes are 0..299 (wire/codes.h)
+
+// One-writer counter.
+class Counter {
+ public:
+  void Add(uint64_t n) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void Set(uint64_t n) { value_.store(n, std::memory_order_relaxed); }
+  uint64_t Get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+struct EngineMetrics {
+  Counter batches;             // replica Submit calls
+  Counter commands;            // commands submitted
+  Counter orders_accepted;     // place_order results with code ok
+  Counter queries;
+  Counter inbox_depth;         // sampled each loop
+  Counter pending_durable;     // requests applied, waiting for their op to be durable
+  Counter op_submitted;
+  Counter op_durable;
+  Counter journal_syncs;
+  Counter journal_bytes;
+  std::array<Counter, kCodeCountMax> results_by_code;
+};
+
+// Request latency from the moment the I/O thread took the request to the moment its reply
+// was released (so it includes the group commit). Fixed buckets, upper bounds in µs.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<uint64_t, 14> kBoundsUs = {
+      100, 250, 500, 1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+      UINT64_MAX};
+  void Record(uint64_t latency_us, uint64_t weight) {
+    size_t b = 0;
+    while (latency_us > kBoundsUs[b]) b++;
+    counts_[b] += weight;
+    sum_us_ += latency_us * weight;
+    total_ += weight;
+  }
+  void Render(const char* name, std::string* out) const;
+
+ private:
+  std::array<uint64_t, kBoundsUs.size()> counts_{};
+  uint64_t sum_us_ = 0;
+  uint64_t total_ = 0;
+};
+
+struct IoMetrics {
+  uint64_t binary_connections = 0;
+  uint64_t binary_connections_total = 0;
+  uint64_t binary_connections_refused = 0;
+  uint64_t http_connections = 0;
+  uint64_t http_requests_total = 0;
+  uint64_t frames_total = 0;
+  uint64_t frame_errors_total = 0;
+  uint64_t busy_replies_total = 0;
+  uint64_t idle_closed_total = 0;
+  uint64_t feed_subscribers = 0;
+  uint64_t feed_events_total = 0;
+  uint64_t feed_topics = 0;
+  // orders/s over the last full second, from EngineMetrics::orders_accepted.
+  uint64_t orders_per_second = 0;
+  uint64_t orders_seen_ = 0;
+  LatencyHistogram latency;
+};
+
+// The Prometheus text exposition of everything above.
+std::string RenderMetrics(const EngineMetrics& engine, const IoMetrics& io, uint64_t requests_in_use,
+                          uint64_t request_bytes_in_flight);
+
+}  // namespace eleven::server

@@ -1,0 +1,153 @@
+#include "server/server.h"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <future>
+
+#include "base/assert.h"
+#include "server/binary_server.h"
+#include "server/core.h"
+#include "server/engine_loop.h"
+#include "server/http_server.h"
+#include "storage/env.h"
+
+namespace eleven::server {
+
+// Watches the engine loop's done eventfd on the I/O thread.
+struct Server::DoneWatcher {
+  explicit DoneWatcher(asio::io_context& io, int fd) : descriptor(io, dup(fd)) {}
+  asio::posix::stream_descriptor descriptor;
+};
+
+Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
+  ELEVEN_RETURN_IF_ERROR(ValidateServerConfig(config));
+  std::unique_ptr<Server> s(new Server());
+  s->config_ = config;
+  replica::ReplicaOptions options;
+  options.engine = config.engine;
+  options.staging_size_bytes = config.staging_size_bytes;
+  ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(Env::Default(), config.data_dir, options,
+                                                &s->replica_, &s->recovery_));
+  s->engine_metrics_ = std::make_unique<EngineMetrics>();
+  // The rings hold every request the pool can hand out, plus the feed's own poll.
+  s->loop_ = std::make_unique<EngineLoop>(s->replica_.get(), config.requests_in_flight_max + 1,
+                                          s->engine_metrics_.get());
+  s->core_ = std::make_unique<Core>(config, s->loop_.get(), s->engine_metrics_.get());
+  std::string host;
+  uint16_t port = 0;
+  if (!config.listen.empty()) {
+    ELEVEN_RETURN_IF_ERROR(ParseHostPort(config.listen, &host, &port));
+    s->binary_ = std::make_unique<BinaryListener>(s->core_.get());
+    ELEVEN_RETURN_IF_ERROR(s->binary_->Listen(host, port));
+  }
+  if (!config.http.empty()) {
+    ELEVEN_RETURN_IF_ERROR(ParseHostPort(config.http, &host, &port));
+    s->http_ = std::make_unique<HttpListener>(s->core_.get());
+    ELEVEN_RETURN_IF_ERROR(s->http_->Listen(host, port));
+  }
+  if (pipe(s->stop_pipe_) != 0) return Status::IOError("pipe");
+  *out = std::move(s);
+  return Status::Ok();
+}
+
+Server::~Server() {
+  Stop();
+  // Requests (and the connections they point to) go before the io_context they use.
+  core_.reset();
+  for (int fd : stop_pipe_) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+uint16_t Server::binary_port() const { return binary_ ? binary_->port() : 0; }
+uint16_t Server::http_port() const { return http_ ? http_->port() : 0; }
+
+const engine::Engine& Server::engine() const {
+  ELEVEN_ASSERT(!running_);
+  return replica_->engine();
+}
+
+Status Server::Start() {
+  ELEVEN_ASSERT(!running_);
+  ELEVEN_RETURN_IF_ERROR(loop_->Start());
+  done_watcher_ = std::make_unique<DoneWatcher>(core_->io, loop_->done_fd());
+  WatchDone();
+  if (binary_) binary_->Start();
+  if (http_) http_->Start();
+  running_ = true;
+  io_thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(core_->io);
+    core_->io.run();
+  });
+  return Status::Ok();
+}
+
+void Server::WatchDone() {
+  done_watcher_->descriptor.async_wait(asio::posix::stream_descriptor::wait_read,
+                                       [this](const boost::system::error_code& error) {
+                                         if (error) return;
+                                         uint64_t value = 0;
+                                         ssize_t ignored = read(done_watcher_->descriptor.native_handle(),
+                                                                &value, sizeof(value));
+                                         (void)ignored;
+                                         DrainDone();
+                                         WatchDone();
+                                       });
+}
+
+void Server::DrainDone() {
+  Request* request = nullptr;
+  while (loop_->PopDone(&request)) {
+    ELEVEN_ASSERT(request->sink != nullptr);
+    std::shared_ptr<RequestSink> sink = request->sink;
+    sink->OnRequestDone(request);
+  }
+}
+
+// Runs `fn` on the I/O thread and waits for it.
+static void RunOnIo(asio::io_context& io, const std::function<void()>& fn) {
+  std::promise<void> done;
+  asio::post(io, [&] {
+    fn();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void Server::Stop() {
+  if (!running_) return;
+  RunOnIo(core_->io, [this] {
+    core_->stopping = true;  // new frames get "shutting_down"
+    if (binary_) binary_->StopAccepting();
+    if (http_) http_->StopAccepting();
+  });
+  loop_->Stop();  // everything applied is durable and released now
+  RunOnIo(core_->io, [this] {
+    DrainDone();  // replies are queued for writing (best effort before the close below)
+  });
+  RunOnIo(core_->io, [this] {
+    if (binary_) binary_->CloseAll();
+    if (http_) http_->CloseAll();
+    boost::system::error_code ignored;
+    done_watcher_->descriptor.close(ignored);
+  });
+  core_->io.stop();
+  io_thread_.join();
+  running_ = false;
+}
+
+void Server::RequestStop() {
+  const char byte = 1;
+  ssize_t ignored = write(stop_pipe_[1], &byte, 1);
+  (void)ignored;
+}
+
+void Server::Wait() {
+  char byte = 0;
+  while (read(stop_pipe_[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace eleven::server

@@ -1,0 +1,140 @@
+#include "tests/server/test_util.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "replica/replica.h"
+#include "storage/env.h"
+
+namespace eleven::server::testing {
+
+TempDataDir::TempDataDir() {
+  std::random_device random;
+  path_ = "/tmp/eleven-server-test-" + std::to_string(getpid()) + "-" + std::to_string(random());
+  const Status status = replica::FormatDataDir(Env::Default(), path_);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+}
+
+TempDataDir::~TempDataDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+ServerConfig TestConfig(const std::string& data_dir) {
+  ServerConfig config;
+  config.data_dir = data_dir;
+  config.listen = "127.0.0.1:0";
+  config.http = "127.0.0.1:0";
+  config.engine.merchant_count_max = 1024;
+  config.engine.sku_count_max = 4096;
+  config.engine.drop_count_max = 256;
+  config.engine.order_slot_count = 1 << 16;
+  config.engine.holding_count_max = 1 << 14;
+  config.staging_size_bytes = 8 << 20;
+  config.idle_timeout_ms = 1000;
+  config.feed_tick_ms = 20;
+  return config;
+}
+
+std::unique_ptr<Server> StartServer(const ServerConfig& config) {
+  std::unique_ptr<Server> server;
+  Status status = Server::Open(config, &server);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  if (!status.ok()) return nullptr;
+  status = server->Start();
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return server;
+}
+
+int ConnectLoopback(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return -1;
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+bool SendAll(int fd, const void* data, size_t size) {
+  const auto* at = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = send(fd, at, size, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    at += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+size_t RecvSome(int fd, void* data, size_t size, int timeout_ms) {
+  size_t got = 0;
+  while (got < size) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, timeout_ms) <= 0) break;
+    const ssize_t n = recv(fd, static_cast<char*>(data) + got, size - got, 0);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return got;
+}
+
+bool WaitClosed(int fd, int timeout_ms) {
+  char buffer[4096];
+  for (;;) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, timeout_ms) <= 0) return false;
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) return true;
+  }
+}
+
+HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& body) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  HttpReply reply;
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  beast::error_code ec;
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return reply;
+  http::request<http::string_body> request(http::string_to_verb(method), target, 11);
+  request.set(http::field::host, "127.0.0.1");
+  if (!body.empty()) request.set(http::field::content_type, "application/json");
+  request.body() = body;
+  request.prepare_payload();
+  http::write(stream, request, ec);
+  if (ec) return reply;
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response, ec);
+  if (ec) return reply;
+  reply.status = response.result_int();
+  reply.content_type = std::string(response[http::field::content_type]);
+  reply.body = response.body();
+  return reply;
+}
+
+}  // namespace eleven::server::testing

@@ -1,0 +1,47 @@
+// Helpers for the server end-to-end tests: a formatted data directory in /tmp, a server on
+// ephemeral loopback ports with small tables, and raw sockets for bad-input tests.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "server/server.h"
+
+namespace eleven::server::testing {
+
+// A fresh, formatted data directory (removed by the destructor).
+class TempDataDir {
+ public:
+  TempDataDir();
+  ~TempDataDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Small tables, ephemeral ports, short idle timeout.
+ServerConfig TestConfig(const std::string& data_dir);
+
+// Opens and starts a server; asserts on failure.
+std::unique_ptr<Server> StartServer(const ServerConfig& config);
+
+// A blocking loopback TCP socket; -1 on failure.
+int ConnectLoopback(uint16_t port);
+// Sends all bytes; false on error.
+bool SendAll(int fd, const void* data, size_t size);
+// Reads exactly `size` bytes or until EOF/timeout; returns bytes read.
+size_t RecvSome(int fd, void* data, size_t size, int timeout_ms);
+// True if the peer closed (read returns 0) within timeout_ms, reading and dropping data.
+bool WaitClosed(int fd, int timeout_ms);
+
+// One HTTP/1.1 request on a fresh connection; returns status and body (-1 on failure).
+struct HttpReply {
+  int status = -1;
+  std::string content_type;
+  std::string body;
+};
+HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& body = "");
+
+}  // namespace eleven::server::testing
