@@ -1,6 +1,7 @@
 #include "report/report.h"
 
 #include <fcntl.h>
+#include <simdjson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <span>
-
-#include <simdjson.h>
 
 #ifndef ELEVEN_SOURCE_DIR
 #error "ELEVEN_SOURCE_DIR must be defined by src/report/CMakeLists.txt"
@@ -29,8 +28,7 @@ constexpr std::string_view kInstallHint =
 std::string ErrnoText(int error_number) { return std::strerror(error_number); }
 
 // Reads the whole of a regular file of at most size_bytes_max bytes into *contents.
-Status ReadFileBounded(const std::string& path, std::size_t size_bytes_max,
-                       std::string* contents) {
+Status ReadFileBounded(const std::string& path, std::size_t size_bytes_max, std::string* contents) {
   assert(contents != nullptr);
   assert(size_bytes_max > 0);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

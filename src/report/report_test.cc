@@ -33,8 +33,7 @@ TEST(EscapeTest, ScriptEndTagsAndCommentOpenersAreBroken) {
 }
 
 TEST(EscapeTest, JsonLessThanBecomesUnicodeEscape) {
-  EXPECT_EQ(EscapeInlineJson(R"({"name":"</script><b>"})"),
-            R"({"name":"\u003c/script>\u003cb>"})");
+  EXPECT_EQ(EscapeInlineJson(R"({"name":"</script><b>"})"), R"({"name":"\u003c/script>\u003cb>"})");
   EXPECT_EQ(EscapeInlineJson(R"({"a":1})"), R"({"a":1})");
 }
 
