@@ -22,7 +22,11 @@ Engine::Engine(const EngineConfig& config)
       close_heap_(BigArray<uint32_t>(config.drop_count_max)),
       orders_(BigArray<Order>(config.order_slot_count)),
       key_index_(config.order_slot_count),
-      holdings_(config.holding_count_max) {
+      holdings_(config.holding_count_max),
+      ledger_(config.ledger_enabled ? std::make_unique<Ledger>(config.ledger) : nullptr),
+      fulfilment_(config.fulfilment_enabled ? std::make_unique<Fulfilment>(config.fulfilment)
+                                            : nullptr),
+      delivered_(std::make_unique<DeliveredOrder[]>(kDeliveredDrainChunk)) {
   ELEVEN_ASSERT(config.order_slot_count >= 2);
   ELEVEN_ASSERT(config.batch_command_count_max > 0);
   ELEVEN_ASSERT(config.pay_window_us > 0);
@@ -42,6 +46,8 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   last_timestamp_us_ = timestamp_us;
   CloseDueDrops(timestamp_us);
   ExpireDueOrders(timestamp_us);
+  if (ledger_) ledger_->Tick(timestamp_us);
+  if (fulfilment_) fulfilment_->Tick(timestamp_us);
 
   // Placing an order costs a few lookups in tables far larger than the cache (keys, SKUs,
   // holdings), so they are prefetched in two stages: the hash slots of the order 16 ahead,
@@ -49,11 +55,18 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   constexpr size_t kSlotPrefetchDistance = 16;
   constexpr size_t kRowPrefetchDistance = 8;
   const size_t count = commands.size();
-  for (size_t i = 0; i < count; i++) {
+  size_t i = 0;
+  while (i < count) {
     if (i + kSlotPrefetchDistance < count) PrefetchSlots(commands[i + kSlotPrefetchDistance]);
     if (i + kRowPrefetchDistance < count) PrefetchRows(commands[i + kRowPrefetchDistance]);
-    results[i] = Execute(commands[i], timestamp_us);
+    if (static_cast<uint8_t>(commands[i].operation) > wire::kOperationMax) {
+      i += ExecuteModule(commands.subspan(i), timestamp_us, results.subspan(i));
+    } else {
+      results[i] = Execute(commands[i], timestamp_us);
+      i++;
+    }
   }
+  if (fulfilment_) DrainDelivered(timestamp_us);
 #ifndef NDEBUG
   CheckInvariants();
 #endif
@@ -78,6 +91,64 @@ void Engine::PrefetchRows(const wire::Command& command) const {
     __builtin_prefetch(&skus_[sku]);
     holdings_.Prefetch(HoldingKey{order.buyer_id, sku, 0});
   }
+}
+
+namespace {
+
+constexpr uint8_t kLedgerOperationFirst = 32;
+constexpr uint8_t kLedgerOperationLast = 63;
+constexpr uint8_t kFulfilmentOperationFirst = 64;
+constexpr uint8_t kFulfilmentOperationLast = 95;
+
+bool IsLedgerOperation(uint8_t op) { return op >= kLedgerOperationFirst && op <= kLedgerOperationLast; }
+
+// Order money and shipments follow the orders: only the engine may pay, refund or ship an
+// order, so the order, its money and its parcels can never disagree.
+bool IsOwnedByEngine(wire::Operation op) {
+  return op == wire::kPayOrderMoney || op == wire::kRefundOrderMoney || op == wire::kShipOrder;
+}
+
+wire::Result Refused(wire::Code code, wire::Operation operation) {
+  wire::Result result{};
+  result.code = code;
+  result.operation = operation;
+  return result;
+}
+
+}  // namespace
+
+size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t now_us,
+                             std::span<wire::Result> results) {
+  ELEVEN_ASSERT(!commands.empty() && results.size() >= commands.size());
+  const wire::Operation operation = commands[0].operation;
+  const uint8_t op = static_cast<uint8_t>(operation);
+  if (IsOwnedByEngine(operation)) {
+    results[0] = Refused(Code::operation_owned_by_engine, operation);
+    return 1;
+  }
+  if (IsLedgerOperation(op)) {
+    if (!ledger_) {
+      results[0] = Refused(Code::payments_disabled, operation);
+      return 1;
+    }
+    // The run of ledger commands (a linked chain lives inside one run), up to the next
+    // command that is not the ledger's to apply.
+    size_t run = 0;
+    while (run < commands.size() && IsLedgerOperation(static_cast<uint8_t>(commands[run].operation)) &&
+           !IsOwnedByEngine(commands[run].operation)) {
+      run++;
+    }
+    const size_t consumed = ledger_->Apply(commands.first(run), now_us, results.first(run));
+    ELEVEN_ASSERT(consumed >= 1 && consumed <= run);
+    return consumed;
+  }
+  if (op >= kFulfilmentOperationFirst && op <= kFulfilmentOperationLast) {
+    results[0] = fulfilment_ ? fulfilment_->Apply(commands[0], now_us)
+                             : Refused(Code::fulfilment_disabled, operation);
+    return 1;
+  }
+  results[0] = Refused(Code::invalid_operation, operation);
+  return 1;
 }
 
 wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us) {
@@ -124,6 +195,8 @@ Digest128 Engine::Digest() const {
   // map that drifted from the tables it indexes.
   d.Update(key_index_.slots(), sizeof(*key_index_.slots()) * key_index_.slot_count());
   d.Update(holdings_.slots(), sizeof(*holdings_.slots()) * holdings_.slot_count());
+  if (ledger_) ledger_->Digest(d);
+  if (fulfilment_) fulfilment_->Digest(d);
   return d.Finish();
 }
 

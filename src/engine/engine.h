@@ -24,6 +24,8 @@
 #include "base/fixed_map.h"
 #include "base/hash.h"
 #include "base/status.h"
+#include "engine/fulfilment/fulfilment.h"
+#include "engine/ledger/ledger.h"
 #include "wire/records.h"
 
 namespace eleven::engine {
@@ -46,6 +48,13 @@ struct EngineConfig {
   uint32_t holding_count_max = 1 << 21;
   uint64_t pay_window_us = 15ull * 60 * 1000 * 1000;
   uint32_t batch_command_count_max = 8190;
+  // Payments: with the ledger on, paying an order moves money (wire/ledger.h); off, a payment
+  // is recorded as made elsewhere. Fulfilment: on, every paid order is allocated to
+  // warehouses and couriers (or backlogged), and delivery settles it in the ledger.
+  bool ledger_enabled = false;
+  LedgerConfig ledger;
+  bool fulfilment_enabled = false;
+  FulfilmentConfig fulfilment;
 };
 
 enum class BatchError : uint8_t {
@@ -67,6 +76,7 @@ struct EngineStats {
   int64_t gmv_placed_fen = 0;    // totals of accepted orders
   int64_t gmv_paid_fen = 0;
   uint64_t units_sold = 0;
+  uint64_t orders_delivered = 0;
 };
 
 class Engine {
@@ -88,6 +98,10 @@ class Engine {
   wire::Code GetSku(uint64_t sku_id, wire::SkuRecord* out) const;
   wire::Code GetDrop(uint64_t drop_id, wire::DropRecord* out) const;
 
+  // The payment and fulfilment modules, or null when the configuration leaves them off.
+  const Ledger* ledger() const { return ledger_.get(); }
+  const Fulfilment* fulfilment() const { return fulfilment_.get(); }
+
   uint64_t last_op() const { return last_op_; }
   uint64_t last_timestamp_us() const { return last_timestamp_us_; }
   const EngineStats& stats() const { return stats_; }
@@ -95,10 +109,14 @@ class Engine {
   uint32_t sku_count() const { return sku_count_; }
   uint32_t drop_count() const { return drop_count_; }
 
-  // The whole state as byte ranges for a snapshot: `head` receives a small record (and must
-  // outlive the chunks); the other chunks point into the engine's tables and stay valid
-  // until the next Apply.
-  void SnapshotChunks(std::vector<std::byte>* head, std::vector<ByteSpan>* chunks) const;
+  // The whole state as byte ranges for a snapshot: the heads receive small records (and must
+  // outlive the chunks); the other chunks point into the tables and stay valid until the
+  // next Apply. The concatenation of the chunks is what Restore takes.
+  struct SnapshotParts {
+    std::vector<std::byte> engine_head, ledger_head, fulfilment_head;
+    std::vector<ByteSpan> chunks;
+  };
+  void SnapshotChunks(SnapshotParts* parts) const;
   // Loads a state produced by SnapshotChunks into this fresh engine. InvalidArgument if the
   // configuration differs, Corruption if the bytes are not a consistent state.
   [[nodiscard]] Status Restore(ByteSpan state);
@@ -133,6 +151,11 @@ class Engine {
   void PrefetchSlots(const wire::Command& command) const;
   void PrefetchRows(const wire::Command& command) const;
   wire::Result Execute(const wire::Command& command, uint64_t now_us);
+  // Ledger and fulfilment commands: returns how many commands were consumed (>= 1).
+  size_t ExecuteModule(std::span<const wire::Command> commands, uint64_t now_us,
+                       std::span<wire::Result> results);
+  void DrainDelivered(uint64_t now_us);
+  wire::Code PayThroughModules(const Order& order, const wire::PayOrder& c, uint64_t now_us);
   wire::Result CreateMerchant(const wire::CreateMerchant& c);
   wire::Result CreateSku(const wire::CreateSku& c);
   wire::Result Restock(const wire::Restock& c);
@@ -186,6 +209,11 @@ class Engine {
   FixedMap<uint64_t> key_index_;  // idempotency key -> slot
 
   FixedMap<HoldingKey, HoldingHash> holdings_;  // value = units held
+
+  std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<Fulfilment> fulfilment_;
+  static constexpr uint32_t kDeliveredDrainChunk = 256;
+  std::unique_ptr<DeliveredOrder[]> delivered_;  // scratch for draining fulfilment's outbox
 };
 
 std::string_view BatchErrorName(BatchError error);

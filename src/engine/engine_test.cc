@@ -282,11 +282,10 @@ TEST_F(EngineTest, SnapshotRestoresTheSameState) {
   ASSERT_EQ(One(2 * kSecond, wire::MakeCreateDrop(900, 20, 500, 3, 10 * kSecond, 20 * kSecond, 2)).code, Code::ok);
   ASSERT_EQ(One(11 * kSecond, wire::MakePlaceOrder(4, 2, 7, 31, 3, {{20, 2}}, 900)).code, Code::ok);
   ASSERT_EQ(One(11 * kSecond, wire::MakePlaceOrder(5, 1, 7, 31, 3, {{11, 1}, {10, 2}})).code, Code::ok);
-  std::vector<std::byte> head;
-  std::vector<ByteSpan> chunks;
-  engine_.SnapshotChunks(&head, &chunks);
+  Engine::SnapshotParts parts;
+  engine_.SnapshotChunks(&parts);
   std::vector<std::byte> state;
-  for (ByteSpan c : chunks) state.insert(state.end(), c.begin(), c.end());
+  for (ByteSpan c : parts.chunks) state.insert(state.end(), c.begin(), c.end());
 
   Engine restored(SmallConfig());
   ASSERT_TRUE(restored.Restore(state).ok());

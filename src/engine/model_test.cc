@@ -278,6 +278,11 @@ struct Model {
   }
 
   wire::Result Apply(const wire::Command& cmd, uint64_t now) {
+    // Ledger (32..63) and fulfilment (64..95) operations with both modules off.
+    const uint8_t op = uint8_t(cmd.operation);
+    if (op == 40 || op == 41 || op == 69) return Plain(Code::operation_owned_by_engine, cmd.operation, 0);
+    if (op >= 32 && op <= 63) return Plain(Code::payments_disabled, cmd.operation, 0);
+    if (op >= 64 && op <= 95) return Plain(Code::fulfilment_disabled, cmd.operation, 0);
     if (wire::CheckStructure(cmd) != Code::ok) {
       return Plain(wire::CheckStructure(cmd), cmd.operation, 0);
     }

@@ -261,6 +261,7 @@ wire::Result Engine::PayOrder(const wire::PayOrder& c, uint64_t now_us) {
   } else if (c.amount_fen != order.total_fen) {
     result.code = Code::amount_mismatch;
   }
+  if (result.code == Code::ok) result.code = PayThroughModules(order, c, now_us);
   if (result.code != Code::ok) return result;
   // Expiry ran at the start of the batch, so a pending order here is inside its window.
   ELEVEN_ASSERT(now_us < order.created_at_us + config_.pay_window_us);
@@ -280,6 +281,54 @@ wire::Result Engine::PayOrder(const wire::PayOrder& c, uint64_t now_us) {
   stats_.gmv_paid_fen += order.total_fen;
   result.state = order.state;
   return result;
+}
+
+// Moves the money (ledger on) and allocates the parcels (fulfilment on) of a payable order,
+// all or nothing: a shipment the fulfilment refuses refunds the payment just made.
+wire::Code Engine::PayThroughModules(const Order& order, const wire::PayOrder& c, uint64_t now_us) {
+  const uint64_t merchant_id = merchants_[order.merchant_index].id;
+  if (!ledger_) {
+    if (c.payment_method != 0 || c.instalment_periods != 0) return Code::payments_disabled;
+  } else {
+    const Code paid = ledger_->PayOrder(order.id, order.buyer, merchant_id, order.total_fen,
+                                        static_cast<wire::PaymentMethod>(c.payment_method),
+                                        c.instalment_periods, now_us);
+    if (paid != Code::ok) return paid;
+  }
+  if (!fulfilment_) return Code::ok;
+  OrderToShip ship{};
+  ship.order_id = order.id;
+  ship.merchant_id = merchant_id;
+  ship.region = order.region;
+  ship.city_tier = order.city_tier;
+  ship.cross_border = (merchants_[order.merchant_index].flags & uint8_t(wire::MerchantFlags::kOverseas)) != 0;
+  ship.line_count = order.line_count;
+  for (int l = 0; l < order.line_count; l++) {
+    ship.lines[l].sku_id = skus_[order.sku_index[l]].id;
+    ship.lines[l].quantity = order.quantity[l];
+  }
+  const Code shipped = fulfilment_->OnOrderPaid(ship, now_us);
+  if (shipped == Code::ok || shipped == Code::shipment_backlogged) return Code::ok;
+  if (ledger_) ELEVEN_ASSERT(ledger_->RefundOrder(order.id, now_us) == Code::ok);
+  return shipped;
+}
+
+// Orders whose every parcel was delivered: settled in the ledger, marked delivered.
+void Engine::DrainDelivered(uint64_t now_us) {
+  std::span<DeliveredOrder> out(delivered_.get(), kDeliveredDrainChunk);
+  // Bounded by the outbox's capacity: each call takes entries out of it.
+  for (uint32_t taken = fulfilment_->TakeDelivered(out); taken > 0; taken = fulfilment_->TakeDelivered(out)) {
+    for (uint32_t i = 0; i < taken; i++) {
+      const uint64_t order_id = out[i].order_id;
+      // Already settled by auto-confirm, or refunded: nothing more to move.
+      if (ledger_) (void)ledger_->ConfirmDelivery(order_id, now_us);
+      const Order* found = nullptr;
+      if (FindOrder(order_id, &found) == Code::ok && found->state == OrderState::kPaid) {
+        const_cast<Order*>(found)->state = OrderState::kDelivered;
+        stats_.orders_delivered++;
+      }
+    }
+  }
 }
 
 wire::Result Engine::CancelOrder(const wire::CancelOrder& c, uint64_t now_us) {

@@ -37,6 +37,12 @@ struct StateHead {
   uint64_t expiry_cursor;
   uint32_t key_count;
   uint32_t holding_count;
+  // The modules' parts follow the engine's tables (0 bytes when a module is off).
+  uint64_t ledger_bytes;
+  uint64_t fulfilment_bytes;
+  uint8_t ledger_enabled;
+  uint8_t fulfilment_enabled;
+  uint8_t reserved[6];
 };
 static_assert(std::has_unique_object_representations_v<StateHead>);
 
@@ -46,8 +52,21 @@ ByteSpan Bytes(const void* data, size_t size) {
 
 }  // namespace
 
-void Engine::SnapshotChunks(std::vector<std::byte>* head, std::vector<ByteSpan>* chunks) const {
+void Engine::SnapshotChunks(SnapshotParts* parts) const {
+  // The modules first: the engine's head records how many bytes each takes.
+  std::vector<ByteSpan> ledger_chunks, fulfilment_chunks;
+  if (ledger_) ledger_->SnapshotChunks(&parts->ledger_head, &ledger_chunks);
+  if (fulfilment_) fulfilment_->SnapshotChunks(&parts->fulfilment_head, &fulfilment_chunks);
+  auto total = [](const std::vector<ByteSpan>& chunks) {
+    uint64_t bytes = 0;
+    for (ByteSpan c : chunks) bytes += c.size();
+    return bytes;
+  };
   StateHead h{};
+  h.ledger_bytes = total(ledger_chunks);
+  h.fulfilment_bytes = total(fulfilment_chunks);
+  h.ledger_enabled = ledger_ != nullptr;
+  h.fulfilment_enabled = fulfilment_ != nullptr;
   h.magic = kStateMagic;
   h.version = kStateVersion;
   h.merchant_count_max = config_.merchant_count_max;
@@ -68,6 +87,8 @@ void Engine::SnapshotChunks(std::vector<std::byte>* head, std::vector<ByteSpan>*
   h.expiry_cursor = expiry_cursor_;
   h.key_count = key_index_.count();
   h.holding_count = holdings_.count();
+  std::vector<std::byte>* head = &parts->engine_head;
+  std::vector<ByteSpan>* chunks = &parts->chunks;
   head->resize(sizeof(h));
   std::memcpy(head->data(), &h, sizeof(h));
 
@@ -83,6 +104,8 @@ void Engine::SnapshotChunks(std::vector<std::byte>* head, std::vector<ByteSpan>*
   chunks->push_back(Bytes(drop_index_.slots(), drop_index_.slot_bytes()));
   chunks->push_back(Bytes(key_index_.slots(), key_index_.slot_bytes()));
   chunks->push_back(Bytes(holdings_.slots(), holdings_.slot_bytes()));
+  chunks->insert(chunks->end(), ledger_chunks.begin(), ledger_chunks.end());
+  chunks->insert(chunks->end(), fulfilment_chunks.begin(), fulfilment_chunks.end());
 }
 
 Status Engine::Restore(ByteSpan state) {
@@ -127,7 +150,26 @@ Status Engine::Restore(ByteSpan state) {
             take_map(merchant_index_, h.merchant_count) && take_map(sku_index_, h.sku_count) &&
             take_map(drop_index_, h.drop_count) && take_map(key_index_, h.key_count) &&
             take_map(holdings_, h.holding_count);
-  if (!ok || at != state.size()) return Status::Corruption("engine state: tables do not match their counts");
+  if (!ok) return Status::Corruption("engine state: tables do not match their counts");
+  if ((h.ledger_enabled != 0) != (ledger_ != nullptr) ||
+      (h.fulfilment_enabled != 0) != (fulfilment_ != nullptr)) {
+    return Status::InvalidArgument("the snapshot was taken with payments or fulfilment switched "
+                                   "differently; start with the data directory's configuration");
+  }
+  if (state.size() - at != h.ledger_bytes + h.fulfilment_bytes) {
+    return Status::Corruption("engine state: the modules' parts do not fill the rest of the state");
+  }
+  if (ledger_) {
+    Status s = ledger_->Restore(state.subspan(at, h.ledger_bytes));
+    if (!s.ok()) return s.code() == StatusCode::kInvalidArgument ? s : Status::Corruption("ledger state: " + s.message());
+    at += h.ledger_bytes;
+  }
+  if (fulfilment_) {
+    Status s = fulfilment_->Restore(state.subspan(at, h.fulfilment_bytes));
+    if (!s.ok()) return s.code() == StatusCode::kInvalidArgument ? s : Status::Corruption("fulfilment state: " + s.message());
+    at += h.fulfilment_bytes;
+  }
+  ELEVEN_ASSERT(at == state.size());
   last_op_ = h.last_op;
   last_timestamp_us_ = h.last_timestamp_us;
   stats_ = h.stats;

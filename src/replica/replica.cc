@@ -293,11 +293,10 @@ Status Replica::StartSnapshot() {
   }
   if (pid == 0) {  // the child: its memory is the state at `op`, copy-on-write
     close(fds[0]);
-    std::vector<std::byte> head;
-    std::vector<ByteSpan> chunks;
-    engine_->SnapshotChunks(&head, &chunks);
+    engine::Engine::SnapshotParts parts;
+    engine_->SnapshotChunks(&parts);
     SnapshotWriteResult result;
-    Status s = WriteSnapshot(env_, dir_->path(), op, engine_->last_timestamp_us(), chunks, &result);
+    Status s = WriteSnapshot(env_, dir_->path(), op, engine_->last_timestamp_us(), parts.chunks, &result);
     ChildReport report{};
     report.ok = s.ok();
     report.size_bytes = result.size_bytes;

@@ -99,11 +99,14 @@ inline Command MakePlaceOrder(uint64_t key, uint64_t merchant_id, uint64_t buyer
   return c;
 }
 
-inline Command MakePayOrder(uint64_t order_id, int64_t amount_fen) {
+inline Command MakePayOrder(uint64_t order_id, int64_t amount_fen, uint8_t payment_method = 0,
+                            uint8_t instalment_periods = 0) {
   Command c{};
   c.pay_order.operation = Operation::kPayOrder;
   c.pay_order.order_id = order_id;
   c.pay_order.amount_fen = amount_fen;
+  c.pay_order.payment_method = payment_method;
+  c.pay_order.instalment_periods = instalment_periods;
   return c;
 }
 

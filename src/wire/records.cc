@@ -47,7 +47,7 @@ Code CheckStructure(const Command& command) {
               TailZero(command.place_order);
       break;
     case Operation::kPayOrder:
-      clean = AllZero(command.pay_order.reserved0, 7) && TailZero(command.pay_order);
+      clean = AllZero(command.pay_order.reserved0, 5) && TailZero(command.pay_order);
       break;
     case Operation::kCancelOrder:
       clean = AllZero(command.cancel_order.reserved0, 7) && TailZero(command.cancel_order);

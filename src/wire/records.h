@@ -117,8 +117,10 @@ struct PlaceOrder {
 };
 
 struct PayOrder {
-  Operation operation;  // kPayOrder
-  uint8_t reserved0[7];
+  Operation operation;     // kPayOrder
+  uint8_t payment_method;  // with payments on: wire::PaymentMethod (1..4); with them off: 0
+  uint8_t instalment_periods;  // 3, 6, 12 or 24 for an instalment method; else 0
+  uint8_t reserved0[5];
   uint64_t order_id;
   int64_t amount_fen;  // must equal the order's total
   uint8_t reserved[104];
@@ -153,6 +155,7 @@ enum class OrderState : uint8_t {
   kCancelled = 3,  // stock returned
   kExpired = 4,    // not paid by pay_by; stock returned
   kRejected = 5,   // the attempt was refused; `code` says why; nothing was reserved
+  kDelivered = 6,  // paid, and every parcel delivered (fulfilment on); settled (payments on)
 };
 
 // One result per command, in command order.

@@ -584,6 +584,14 @@ Code Fulfilment::QueryStock(uint64_t warehouse_id, uint64_t sku_id, uint32_t* un
 
 void Fulfilment::Digest(Digester& d) const {
   d.UpdateValue(now_us_);
+  // Every count first: without them, where one list ends and the next begins is ambiguous
+  // (the free list and the retired ring are both runs of uint32).
+  for (uint64_t count : {uint64_t{warehouse_count_}, uint64_t{courier_count_}, uint64_t{stock_count_},
+                         uint64_t{parcel_high_}, uint64_t{parcel_free_count_}, uint64_t{retired_count_},
+                         uint64_t{retired_parcel_count_}, uint64_t{shipment_high_},
+                         uint64_t{shipment_free_count_}, uint64_t{backlog_count_}, uint64_t{outbox_count_}}) {
+    d.UpdateValue(count);
+  }
   d.Update(warehouses_.get(), sizeof(Warehouse) * warehouse_count_);
   d.Update(couriers_.get(), sizeof(Courier) * courier_count_);
   d.Update(stock_.get(), sizeof(StockEntry) * stock_count_);
