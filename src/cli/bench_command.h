@@ -1,0 +1,28 @@
+// eleven bench --connect HOST:PORT: W1 (sim/w1.h) against a running server through the C++
+// client, with N connections and batches of B orders, closed-loop (each connection keeps
+// `depth` batches in flight) or open-loop at --rate orders/s (latency measured from when each
+// batch was due, so a slow server cannot hide its queueing). Prints orders/s and latency
+// percentiles, and one JSON line for the benchmark tables.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+namespace eleven::cli {
+
+struct BenchArgs {
+  std::string connect = "127.0.0.1:7011";
+  uint32_t connections = 4;
+  uint32_t batch = 1000;       // orders per request
+  uint32_t depth = 2;          // closed loop: requests in flight per connection
+  uint64_t rate = 0;           // orders/s offered; 0 = closed loop
+  double seconds = 10;
+  uint64_t seed = 1;
+  bool load_catalog = false;   // load the W1 catalog even if the server has SKU 1
+};
+
+int RunBench(const BenchArgs& args);
+void AddBenchCommand(CLI::App& app);
+
+}  // namespace eleven::cli

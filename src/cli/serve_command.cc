@@ -1,0 +1,72 @@
+#include "cli/serve_command.h"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "server/server.h"
+
+namespace eleven::cli {
+
+namespace {
+
+server::Server* g_server = nullptr;  // for the signal handler only
+
+void OnSignal(int) {
+  if (g_server != nullptr) g_server->RequestStop();  // async-signal-safe: one write(2)
+}
+
+}  // namespace
+
+int RunServe(const ServeArgs& args) {
+  server::ServerConfig config = args.config;
+  if (!args.config_path.empty()) {
+    const Status status = server::LoadServerConfig(args.config_path, &config);
+    if (!status.ok()) {
+      std::fprintf(stderr, "eleven serve: %s\n", status.ToString().c_str());
+      return 2;
+    }
+  }
+  if (!args.data_dir.empty()) config.data_dir = args.data_dir;
+  if (!args.listen.empty()) config.listen = args.listen == "off" ? "" : args.listen;
+  if (!args.http.empty()) config.http = args.http == "off" ? "" : args.http;
+  if (args.order_slots != 0) config.engine.order_slot_count = args.order_slots;
+  if (args.skus_max != 0) config.engine.sku_count_max = args.skus_max;
+  if (args.merchants_max != 0) config.engine.merchant_count_max = args.merchants_max;
+  std::unique_ptr<server::Server> server;
+  Status status = server::Server::Open(config, &server);
+  if (status.ok()) status = server->Start();
+  if (!status.ok()) {
+    std::fprintf(stderr, "eleven serve: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  std::printf("eleven serve: %s\n", server->recovery().ToString().c_str());
+  std::printf("eleven serve: binary protocol on %s (port %u), HTTP on %s (port %u)\n",
+              config.listen.c_str(), server->binary_port(), config.http.c_str(), server->http_port());
+  std::fflush(stdout);
+  g_server = server.get();
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+  server->Wait();
+  std::printf("eleven serve: stopping (letting everything applied become durable)\n");
+  server->Stop();
+  g_server = nullptr;
+  return 0;
+}
+
+void AddServeCommand(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* command = app.add_subcommand("serve", "serve a data directory over the binary protocol and HTTP");
+  command->add_option("--data", args->data_dir, "formatted data directory (or [server] data in the config)");
+  command->add_option("--config", args->config_path, "TOML file with addresses and limits (docs/server.md)");
+  command->add_option("--listen", args->listen, "binary protocol address host:port, or off (default 127.0.0.1:7011)");
+  command->add_option("--http", args->http, "HTTP address host:port, or off (default 127.0.0.1:7080)");
+  command->add_option("--order-slots", args->order_slots, "orders kept in memory (must match the data directory)");
+  command->add_option("--skus-max", args->skus_max, "SKU capacity (must match the data directory)");
+  command->add_option("--merchants-max", args->merchants_max, "merchant capacity (must match the data directory)");
+  command->callback([args] { std::exit(RunServe(*args)); });
+}
+
+}  // namespace eleven::cli
