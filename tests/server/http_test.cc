@@ -1,0 +1,212 @@
+// The HTTP gateway against docs/openapi.yaml (every documented path and method answers with
+// a documented status and the fields its schema requires), hostile and invalid JSON (a clear
+// JSON error, nothing applied), and the live stock feed (SSE events with sequence numbers).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <simdjson.h>
+#include <sstream>
+
+#include "tests/server/test_util.h"
+
+namespace eleven::server::testing {
+namespace {
+
+std::string ReadOpenApi() {
+  std::ifstream file(std::string(ELEVEN_SOURCE_DIR) + "/docs/openapi.yaml");
+  std::stringstream text;
+  std::string line;
+  while (std::getline(file, line)) {
+    if (!line.empty() && line[0] == '#') continue;  // YAML comments; the rest is JSON
+    text << line << '\n';
+  }
+  return text.str();
+}
+
+// Substitutes each {name} in `path` with the example of the parameter of that name.
+std::string FillPath(std::string path, simdjson::dom::element operation) {
+  simdjson::dom::array params;
+  if (operation["parameters"].get(params) != simdjson::SUCCESS) return path;
+  for (auto param : params) {
+    std::string_view name;
+    int64_t example = 0;
+    EXPECT_EQ(param["name"].get(name), simdjson::SUCCESS);
+    EXPECT_EQ(param["example"].get(example), simdjson::SUCCESS);
+    const std::string key = "{" + std::string(name) + "}";
+    const size_t at = path.find(key);
+    if (at != std::string::npos) path.replace(at, key.size(), std::to_string(example));
+  }
+  return path;
+}
+
+void CheckRequired(simdjson::dom::element doc, std::string_view ref, const std::string& body,
+                   const std::string& what) {
+  const std::string prefix = "#/components/schemas/";
+  ASSERT_EQ(ref.substr(0, prefix.size()), prefix);
+  simdjson::dom::element schema = doc["components"]["schemas"][ref.substr(prefix.size())];
+  simdjson::dom::parser parser;
+  simdjson::dom::element reply;
+  ASSERT_EQ(parser.parse(body).get(reply), simdjson::SUCCESS) << what << ": not JSON: " << body;
+  simdjson::dom::array required;
+  if (schema["required"].get(required) != simdjson::SUCCESS) return;
+  for (auto field : required) {
+    std::string_view name;
+    ASSERT_EQ(field.get(name), simdjson::SUCCESS);
+    EXPECT_NE(reply[name].error(), simdjson::NO_SUCH_FIELD) << what << " lacks " << name << ": " << body;
+  }
+}
+
+TEST(HttpTest, ServerAnswersAsOpenApiSays) {
+  TempDataDir dir;
+  auto server = StartServer(TestConfig(dir.path()));
+  const std::string text = ReadOpenApi();
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(text).get(doc), simdjson::SUCCESS) << "docs/openapi.yaml is not JSON-style YAML";
+  int checked = 0;
+  simdjson::dom::object paths;
+  ASSERT_EQ(doc["paths"].get(paths), simdjson::SUCCESS);
+  for (auto [path, item] : paths) {
+    simdjson::dom::object methods;
+    ASSERT_EQ(item.get(methods), simdjson::SUCCESS);
+    for (auto [method, operation] : methods) {
+      const std::string target = FillPath(std::string(path), operation);
+      std::string body;
+      simdjson::dom::element example;
+      if (operation["requestBody"]["content"]["application/json"]["example"].get(example) == simdjson::SUCCESS) {
+        body = simdjson::to_string(example);
+      }
+      simdjson::dom::object responses;
+      ASSERT_EQ(operation["responses"].get(responses), simdjson::SUCCESS);
+      bool stream = false;
+      for (auto [status, response] : responses) {
+        stream |= response["content"]["text/event-stream"].error() == simdjson::SUCCESS;
+      }
+      if (stream) continue;  // the feed test below reads event streams
+      const std::string what = std::string(method) + " " + target;
+      const std::string verb = method == "get" ? "GET" : "POST";
+      const HttpReply reply = HttpCall(server->http_port(), verb, target, body);
+      ASSERT_GT(reply.status, 0) << what;
+      simdjson::dom::element response;
+      ASSERT_EQ(responses[std::to_string(reply.status)].get(response), simdjson::SUCCESS)
+          << what << " answered an undocumented " << reply.status << ": " << reply.body;
+      std::string_view ref;
+      if (response["content"]["application/json"]["schema"]["$ref"].get(ref) == simdjson::SUCCESS) {
+        EXPECT_EQ(reply.content_type, "application/json") << what;
+        CheckRequired(doc, ref, reply.body, what);
+      }
+      checked++;
+    }
+  }
+  EXPECT_GE(checked, 15);
+  // Undocumented paths and methods get JSON errors too.
+  EXPECT_EQ(HttpCall(server->http_port(), "GET", "/nope").status, 404);
+  EXPECT_EQ(HttpCall(server->http_port(), "DELETE", "/orders/1").status, 405);
+}
+
+std::string WithNul(std::string text, size_t at) {
+  text[at] = '\0';
+  return text;
+}
+
+TEST(HttpTest, HostileJsonChangesNothing) {
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.http_body_size_max = 4096;
+  auto server = StartServer(config);
+  const uint16_t port = server->http_port();
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/skus", R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":100})").status, 200);
+  const std::string health = HttpCall(port, "GET", "/healthz").body;
+  const std::string sku = HttpCall(port, "GET", "/skus/10").body;
+  const std::string good = R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})";
+  struct Case {
+    std::string body;
+    int status;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"{", 400, "invalid_json"},
+      {"not json at all", 400, "invalid_json"},
+      {"[1,2,3]", 400, "invalid_json"},
+      {std::string(2000, '[') + std::string(2000, ']'), 400, "invalid_json"},
+      {good + "garbage", 400, "invalid_json"},
+      {R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":1}],"evil":1})", 400, "invalid_request"},
+      {R"({"idempotency_key":1,"idempotency_key":2,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[]})", 400, "invalid_request"},
+      {R"({"idempotency_key":-1,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})", 400, "invalid_request"},
+      {R"({"idempotency_key":1e400,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})", 400, "invalid_request"},
+      {R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":70000,"city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})", 400, "invalid_request"},
+      {R"({"idempotency_key":1,"merchant_id":"1","buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})", 400, "invalid_request"},
+      {R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1})", 400, "invalid_request"},
+      {R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[]})", 400, "invalid_line_count"},
+      {R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[1,2,3,4,5,6,7,8,9]})", 400, "invalid_request"},
+      {R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10}]})", 400, "invalid_request"},
+      {WithNul("{\"a_b\":1}", 3), 400, "invalid_json"},
+      {"{\"\xff\xfe\":1}", 400, "invalid_json"},
+      {std::string(5000, ' ') + good, 413, "too_large"},
+  };
+  for (const Case& c : cases) {
+    const HttpReply reply = HttpCall(port, "POST", "/orders", c.body);
+    EXPECT_EQ(reply.status, c.status) << c.body.substr(0, 200) << " -> " << reply.body;
+    EXPECT_NE(reply.body.find("\"error\":\"" + c.error + "\""), std::string::npos)
+        << c.body.substr(0, 200) << " -> " << reply.body;
+    EXPECT_NE(reply.body.find("\"message\":"), std::string::npos) << reply.body;
+  }
+  // Raw garbage on the HTTP port: a 400 and the connection closed.
+  const int fd = ConnectLoopback(port);
+  const std::string garbage = "\x01\x02 NOT HTTP\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, garbage.data(), garbage.size()));
+  char buffer[256] = {};
+  ASSERT_GT(RecvSome(fd, buffer, 12, 3000), 0u);
+  EXPECT_EQ(std::string(buffer, 12), "HTTP/1.1 400");
+  EXPECT_TRUE(WaitClosed(fd, 3000));
+  close(fd);
+  // Nothing was applied: same log position, same stock.
+  EXPECT_EQ(HttpCall(port, "GET", "/healthz").body, health);
+  EXPECT_EQ(HttpCall(port, "GET", "/skus/10").body, sku);
+  EXPECT_EQ(HttpCall(port, "POST", "/orders", good).status, 200);
+}
+
+// Reads from `fd` until `text` has arrived (or 3 s pass); returns everything read.
+std::string ReadUntil(int fd, std::string* pending, const std::string& text) {
+  char buffer[4096];
+  while (pending->find(text) == std::string::npos) {
+    const size_t n = RecvSome(fd, buffer, 1, 3000);
+    if (n == 0) break;
+    pending->append(buffer, n);
+  }
+  const size_t at = pending->find(text);
+  if (at == std::string::npos) return "";
+  std::string out = pending->substr(0, at + text.size());
+  pending->erase(0, at + text.size());
+  return out;
+}
+
+TEST(HttpTest, FeedStreamsStockWithSequenceNumbers) {
+  TempDataDir dir;
+  auto server = StartServer(TestConfig(dir.path()));
+  const uint16_t port = server->http_port();
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/skus", R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":2})").status, 200);
+  const int fd = ConnectLoopback(port);
+  const std::string request = "GET /feed/skus/10 HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, request.data(), request.size()));
+  std::string pending;
+  const std::string header = ReadUntil(fd, &pending, "\r\n\r\n");
+  EXPECT_NE(header.find("200 OK"), std::string::npos) << header;
+  EXPECT_NE(header.find("text/event-stream"), std::string::npos) << header;
+  std::string event = ReadUntil(fd, &pending, "\n\n");
+  EXPECT_NE(event.find("id: 1\nevent: stock\n"), std::string::npos) << event;
+  EXPECT_NE(event.find("\"available\":2"), std::string::npos) << event;
+  const std::string order = R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":2}]})";
+  ASSERT_EQ(HttpCall(port, "POST", "/orders", order).status, 200);
+  event = ReadUntil(fd, &pending, "\n\n");
+  EXPECT_NE(event.find("id: 2\n"), std::string::npos) << event;
+  EXPECT_NE(event.find("\"available\":0"), std::string::npos) << event;
+  EXPECT_NE(event.find("\"sold_out\":true"), std::string::npos) << event;
+  close(fd);
+}
+
+}  // namespace
+}  // namespace eleven::server::testing
