@@ -1,0 +1,15 @@
+-- wrk script: one POST /orders per request, each with its own idempotency key and buyer.
+--   wrk -t2 -c64 -d10s -s tests/server/wrk_place_order.lua http://127.0.0.1:7080
+-- Needs merchant 1 and SKU 777 with enough stock (see docs/server.md).
+local threads = {}
+function setup(thread)
+  thread:set("base", (#threads + 1) * 1000000000000)
+  table.insert(threads, thread)
+end
+local counter = 0
+function request()
+  counter = counter + 1
+  local key = base + counter
+  local body = string.format('{"idempotency_key":%d,"merchant_id":1,"buyer_id":%d,"region":11,"city_tier":2,"lines":[{"sku_id":777,"quantity":1}]}', key, key % 10000000 + 1)
+  return wrk.format("POST", "/orders", {["Content-Type"] = "application/json"}, body)
+end
