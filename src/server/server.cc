@@ -54,7 +54,11 @@ Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
 
 Server::~Server() {
   Stop();
-  // Requests (and the connections they point to) go before the io_context they use.
+  // Everything holding an I/O object (listeners, the watcher, requests pointing at
+  // connections, which live in core_'s pool) goes before the io_context inside core_.
+  done_watcher_.reset();
+  http_.reset();
+  binary_.reset();
   core_.reset();
   for (int fd : stop_pipe_) {
     if (fd >= 0) close(fd);
