@@ -207,11 +207,15 @@ struct ShipmentRecord {
   ShipmentState state;
   uint8_t parcel_count;    // parcels allocated (0 while backlogged)
   uint16_t region;
-  uint32_t backlog_position;  // backlogged: 0 = next to drain
+  uint32_t backlog_position;  // backlogged: 0 = next to drain; kBacklogPositionUnknown if far back
   uint64_t waybill[kShipmentParcelCountMax];
 };
 
 inline constexpr uint32_t kMilestoneCountMax = 8;
+// A shipment query scans at most this many backlog entries for the order's position (queries
+// are bounded); an order further back reads kBacklogPositionUnknown and region 0.
+inline constexpr uint32_t kBacklogPositionScanMax = 1024;
+inline constexpr uint32_t kBacklogPositionUnknown = 0xFFFFFFFFu;
 
 struct FiguresRecord {
   uint64_t parcels_allocated;   // since start

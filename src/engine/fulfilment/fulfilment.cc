@@ -549,11 +549,16 @@ Code Fulfilment::QueryShipment(uint64_t order_id, wire::ShipmentRecord* out) con
   out->order_id = order_id;
   out->state = s.state;
   if (s.state == wire::ShipmentState::kBacklogged) {
-    for (uint32_t i = 0; i < backlog_count_; i++) {
+    // A query's work is bounded: the position is looked for among the first
+    // kBacklogPositionScanMax waiting orders only; further back it reads as unknown.
+    out->backlog_position = wire::kBacklogPositionUnknown;
+    const uint32_t scan = std::min(backlog_count_, wire::kBacklogPositionScanMax);
+    for (uint32_t i = 0; i < scan; i++) {
       const OrderToShip& o = backlog_[(backlog_head_ + i) % config_.backlog_count_max];
       if (o.order_id == order_id) {
         out->backlog_position = i;
         out->region = o.region;
+        break;
       }
     }
     return Code::ok;

@@ -1,0 +1,132 @@
+#include "cli/festival_command.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "report/report.h"
+#include "sim/festival.h"
+
+namespace eleven::cli {
+
+namespace {
+
+struct FestivalArgs {
+  std::string scenario = std::string(ELEVEN_SOURCE_DIR) + "/scenarios/default.toml";
+  std::string data_dir;
+  std::string out_dir = "festival-report";
+  std::string connect;
+  bool keep_data = false;
+};
+
+std::string Clock(double s) {
+  char buf[16];
+  const int total = int(s);
+  std::snprintf(buf, sizeof(buf), "%02d:%02d:%02d", total / 3600, total / 60 % 60, total % 60);
+  return buf;
+}
+
+std::string Yuan(int64_t fen) {
+  char buf[32];
+  const double yuan = double(fen) / 100;
+  if (yuan >= 1e8) std::snprintf(buf, sizeof(buf), "¥%.2f亿", yuan / 1e8);
+  else if (yuan >= 1e4) std::snprintf(buf, sizeof(buf), "¥%.1f万", yuan / 1e4);
+  else std::snprintf(buf, sizeof(buf), "¥%.0f", yuan);
+  return buf;
+}
+
+// The live view: one redrawn line on a terminal, a plain line every few seconds otherwise.
+void ShowProgress(const sim::FestivalProgress& p, bool tty) {
+  static int calls = 0;
+  const double done = p.simulated_total_s > 0 ? p.simulated_s / p.simulated_total_s : 1;
+  char line[256];
+  std::snprintf(line, sizeof(line), "%s 11.11 %s | %8.0f orders/s (engine %8.0f/s) | GMV %s | drops sold out %u/%u | parcels out %llu",
+                tty ? "" : "festival:", Clock(p.simulated_s).c_str(), p.orders_per_s_sim, p.orders_per_s_wall,
+                Yuan(p.gmv_fen).c_str(), p.drops_sold_out, p.drops, (unsigned long long)p.parcels_dispatched);
+  if (tty) {
+    constexpr int kBarWidth = 24;
+    std::string bar(kBarWidth, ' ');
+    for (int i = 0; i < int(done * kBarWidth) && i < kBarWidth; i++) bar[i] = '#';
+    std::printf("\r[%s] %3.0f%% %s\033[K", bar.c_str(), done * 100, line);
+    std::fflush(stdout);
+  } else if (calls++ % 20 == 0 || done >= 1) {
+    std::printf("%s (%.0f%%, %.0f s)\n", line, done * 100, p.wall_s);
+    std::fflush(stdout);
+  }
+}
+
+int Run(const FestivalArgs& args) {
+  if (!args.connect.empty()) {
+    std::fprintf(stderr, "eleven festival: --connect is not available yet (the network client lands with "
+                         "`eleven serve`); run without it to use the embedded engine\n");
+    return 2;
+  }
+  sim::Scenario scenario;
+  Status s = sim::LoadScenario(args.scenario, &scenario);
+  if (!s.ok()) {
+    std::fprintf(stderr, "eleven festival: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  sim::FestivalOptions options;
+  options.data_dir = args.data_dir;
+  const bool temporary = options.data_dir.empty();
+  if (temporary) {
+    char tmpl[] = "/tmp/eleven-festival-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      std::perror("eleven festival: mkdtemp");
+      return 1;
+    }
+    options.data_dir = tmpl;
+  }
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  options.progress = [tty](const sim::FestivalProgress& p) { ShowProgress(p, tty); };
+  std::printf("eleven festival: scenario %s (scale %g, %u merchants, %u buyers), data in %s\n",
+              scenario.name.c_str(), scenario.scale, scenario.merchants, scenario.buyers, options.data_dir.c_str());
+  std::string summary;
+  s = sim::RunFestival(scenario, options, &summary);
+  if (tty) std::printf("\n");
+  if (temporary && !args.keep_data) std::filesystem::remove_all(options.data_dir);
+  if (!s.ok()) {
+    std::fprintf(stderr, "eleven festival: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(args.out_dir, ec);
+  const std::string json_path = args.out_dir + "/summary.json";
+  const std::string html_path = args.out_dir + "/report.html";
+  {
+    std::ofstream out(json_path);
+    out << summary << "\n";
+    if (!out) {
+      std::fprintf(stderr, "eleven festival: cannot write %s\n", json_path.c_str());
+      return 1;
+    }
+  }
+  s = report::WriteHtmlReport(summary, report::DefaultWebDir(), html_path);
+  if (!s.ok()) {
+    std::fprintf(stderr, "eleven festival: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::printf("eleven festival: done. Report: %s  (summary: %s)\n",
+              std::filesystem::absolute(html_path).c_str(), std::filesystem::absolute(json_path).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddFestivalCommand(CLI::App& app) {
+  auto args = std::make_shared<FestivalArgs>();
+  CLI::App* f = app.add_subcommand("festival", "Replay a Singles' Day on the engine and write an HTML report");
+  f->add_option("--scenario", args->scenario, "scenario file (TOML)")->capture_default_str();
+  f->add_option("--data", args->data_dir, "data directory to create (default: a temporary one)");
+  f->add_option("--out", args->out_dir, "where to write report.html and summary.json")->capture_default_str();
+  f->add_option("--connect", args->connect, "run against `eleven serve` at HOST:PORT instead of the embedded engine");
+  f->add_flag("--keep-data", args->keep_data, "keep the temporary data directory");
+  f->callback([args] { std::exit(Run(*args)); });
+}
+
+}  // namespace eleven::cli

@@ -1,0 +1,930 @@
+#include "sim/festival.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <queue>
+#include <thread>
+#include <vector>
+
+#include "base/assert.h"
+#include "base/hash.h"
+#include "replica/replica.h"
+#include "sim/festival_json.h"
+#include "wire/fulfilment.h"
+#include "wire/ledger.h"
+#include "wire/make.h"
+
+namespace eleven::sim {
+
+namespace {
+
+constexpr uint64_t kSecondUs = 1'000'000;
+constexpr uint64_t kDayStartUs = 1'573'401'600ull * kSecondUs;  // 2019-11-11 00:00 Beijing, in UTC µs
+constexpr uint32_t kBatchMax = 8190;
+constexpr uint64_t kSkuStride = 100;              // sku id = merchant * 100 + k + 1
+constexpr uint64_t kDropSkuBase = 900'000'000'000;  // drop SKUs live apart from the catalog
+constexpr uint64_t kWaybillStride = 10'000'000'000;  // courier c issues c * stride + n
+constexpr uint64_t kDrawdownTransferBase = 1ull << 40;
+constexpr double kFirstMinutesS = 600;  // the timeline is per second here, per minute after
+constexpr uint64_t kSurgeUs = 3600 * kSecondUs;  // the midnight hour runs on fine ticks
+
+// The 77 countries and regions besides China that Tmall Global's overseas brands came from.
+constexpr const char* kCountries[] = {
+    "JP", "US", "KR", "AU", "DE", "FR", "GB", "IT", "NZ", "CA", "ES", "NL", "CH", "BE", "SE", "DK",
+    "NO", "FI", "AT", "IE", "PT", "GR", "TH", "MY", "SG", "ID", "VN", "PH", "IN", "IL", "TR", "AE",
+    "SA", "RU", "PL", "CZ", "HU", "RO", "BG", "HR", "SI", "SK", "LT", "LV", "EE", "IS", "LU", "MT",
+    "CY", "BR", "AR", "CL", "MX", "CO", "PE", "ZA", "EG", "MA", "KE", "NG", "UA", "BY", "KZ", "UZ",
+    "MN", "LK", "NP", "BD", "PK", "QA", "KW", "OM", "JO", "HK", "MO", "TW", "RS"};
+constexpr size_t kCountryCount = sizeof(kCountries) / sizeof(kCountries[0]);
+static_assert(kCountryCount == 77);
+
+constexpr const char* kProvinces[] = {
+    "Beijing", "Tianjin", "Hebei", "Shanxi", "Inner Mongolia", "Liaoning", "Jilin", "Heilongjiang",
+    "Shanghai", "Jiangsu", "Zhejiang", "Anhui", "Fujian", "Jiangxi", "Shandong", "Henan", "Hubei",
+    "Hunan", "Guangdong", "Guangxi", "Hainan", "Chongqing", "Sichuan", "Guizhou", "Yunnan", "Tibet",
+    "Shaanxi", "Gansu", "Qinghai", "Ningxia", "Xinjiang"};
+
+// Province numbers (1-based, as in kProvinces) from the largest online market down.
+constexpr uint16_t kRegionRank[31] = {19, 11, 10, 9, 1, 15, 13, 16, 23, 17, 18, 3, 12, 22, 6, 14,
+                                      20, 2, 27, 25, 24, 4, 8, 5, 7, 21, 31, 28, 30, 29, 26};
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// splitmix64: the simulation's own random stream (the engine never sees it).
+struct Rng {
+  uint64_t state;
+  uint64_t Next() { return Fmix64(state += 0x9E3779B97F4A7C15ull); }
+  double Unit() { return double(Next() >> 11) * 0x1.0p-53; }
+  uint64_t Below(uint64_t n) { return uint64_t((unsigned __int128)Next() * n >> 64); }
+  double Exponential(double mean) { return -mean * std::log(1.0 - Unit()); }
+  template <size_t N>
+  size_t Pick(const std::array<double, N>& shares) {
+    double u = Unit() * [&] { double s = 0; for (double x : shares) s += x; return s; }();
+    for (size_t i = 0; i < N; i++) {
+      if ((u -= shares[i]) < 0) return i;
+    }
+    return N - 1;
+  }
+};
+
+enum class Kind : uint8_t { kSetup, kOrder, kDropOrder, kRetry, kPay, kCancel, kTrack, kCheckShipment };
+
+// A future action of a buyer or courier.
+struct Event {
+  uint64_t at_us;
+  uint64_t sequence;  // ties break in creation order: the run stays deterministic
+  Kind kind;
+  uint8_t method = 0;
+  uint8_t periods = 0;
+  uint8_t parcel_state = 0;
+  uint32_t info = 0;  // index into order_info_ (pay, cancel), or of the retried command
+  uint64_t id = 0;    // order id or waybill
+  int64_t amount_fen = 0;
+  bool operator>(const Event& o) const { return at_us != o.at_us ? at_us > o.at_us : sequence > o.sequence; }
+};
+
+// What the simulator remembers of a sent order, for breakdowns and later actions.
+struct OrderInfo {
+  uint64_t buyer;
+  uint32_t merchant;
+  uint8_t tier;
+  uint16_t region;
+  int32_t drop;  // -1: none
+};
+
+struct Meta {
+  Kind kind;
+  uint32_t info;
+  uint8_t method;
+  uint8_t periods;
+};
+
+struct Batch {
+  std::vector<wire::Command> commands;
+  std::vector<Meta> meta;
+  std::vector<wire::Result> results;
+  uint64_t op = 0;
+  uint64_t at_us = 0;
+  uint64_t tick = 0;  // the tick that sent it
+  uint64_t submitted_ns = 0;
+  bool latency_recorded = false;
+};
+
+struct Breakdown {
+  uint64_t orders = 0;
+  int64_t gmv_fen = 0;
+  uint64_t buyers = 0;
+};
+
+}  // namespace
+
+class Festival {
+ public:
+  Festival(const Scenario& s, const FestivalOptions& o) : s_(s), o_(o), rng_{s.seed} {}
+  Status Run(std::string* summary_json);
+
+ private:
+  Status Open();
+  Status Setup();
+  Status SubmitSetup(std::vector<wire::Command>& commands);
+  void GenerateTick(uint64_t tick_start_us, uint64_t tick_us);
+  Status SubmitPending(uint64_t at_us, uint64_t tick);
+  void NoteDurable();
+  Status ReleaseUpTo(uint64_t tick_last);
+  void Process(const Batch& batch);
+  void OnPlaced(const Meta& meta, const wire::Result& r, uint64_t at_us);
+  void OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us);
+  void ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day);
+  void Push(Event e) {
+    e.sequence = sequence_++;
+    events_.push(e);
+  }
+  void AddCommand(const wire::Command& c, Meta meta) {
+    pending_.commands.push_back(c);
+    pending_.meta.push_back(meta);
+  }
+  void RecordTimeline(uint64_t until_us, bool final);
+  void Report(double wall_s);
+  std::string Summary(double wall_s);
+
+  uint8_t TierOf(uint64_t buyer) const;
+  // Provinces are not equal: buyers follow a Zipf law (0.9) over the provinces ranked by
+  // online retail (Guangdong, Zhejiang, Jiangsu, Shanghai, Beijing, ... as in kRegionRank).
+  uint16_t RegionOf(uint64_t buyer) const {
+    const double u = double(Fmix64(buyer ^ 0x5EED) >> 11) * 0x1.0p-53 * region_cdf_.back();
+    const size_t rank = size_t(std::lower_bound(region_cdf_.begin(), region_cdf_.end(), u) - region_cdf_.begin());
+    return s_.regions == 31 ? kRegionRank[rank] : uint16_t(1 + rank);
+  }
+  bool IsOverseas(uint32_t merchant) const {
+    return double(Fmix64(merchant * 7 + 1) >> 11) * 0x1.0p-53 < s_.overseas_share;
+  }
+  const char* CountryOf(uint32_t merchant) const {
+    return IsOverseas(merchant) ? kCountries[Fmix64(merchant) % std::min<size_t>(kCountryCount, s_.countries - 1)]
+                                : "CN";
+  }
+  uint32_t PickMerchant();
+  int64_t PriceOf(uint64_t sku) const {
+    return s_.price_min_fen + int64_t(Fmix64(sku) % uint64_t(s_.price_max_fen - s_.price_min_fen + 1));
+  }
+  uint32_t DropMerchant(size_t d) const { return uint32_t(1 + (d * 7919) % s_.merchants); }
+
+  const Scenario& s_;
+  const FestivalOptions& o_;
+  Rng rng_;
+  std::unique_ptr<replica::Replica> replica_;
+  std::vector<double> zipf_cdf_;
+  std::vector<double> region_cdf_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
+  uint64_t sequence_ = 0;
+  std::vector<OrderInfo> order_info_;
+  std::vector<wire::Command> retry_commands_;
+  std::vector<uint64_t> drop_ids_;
+  double order_carry_ = 0;
+  std::vector<double> drop_carry_;
+  uint64_t key_counter_ = 0;
+
+  Batch pending_;
+  std::deque<Batch> in_flight_;
+  std::vector<Batch> free_batches_;
+
+  // Figures.
+  uint64_t orders_sent_ = 0, accepted_ = 0, rejected_ = 0, retries_ = 0, retry_mismatches_ = 0;
+  uint64_t paid_ = 0, cancelled_ = 0, pay_refused_ = 0;
+  int64_t gmv_gross_fen_ = 0, gmv_net_fen_ = 0;
+  std::map<std::string, uint64_t> rejected_by_code_;
+  std::array<uint64_t, 4> paid_by_method_{};
+  std::map<int, uint64_t> instalments_by_periods_;
+  std::array<Breakdown, 5> by_tier_{};
+  std::vector<Breakdown> by_region_;
+  std::map<std::string, Breakdown> by_country_;
+  std::vector<uint8_t> buyer_seen_;
+  std::vector<uint64_t> courier_parcels_;
+  std::map<uint64_t, uint64_t> warehouse_parcels_;
+  std::vector<uint32_t> latencies_us_;       // per order, whole run
+  std::vector<uint32_t> bucket_latencies_us_;  // per order, current timeline bucket
+  uint64_t orders_in_bucket_ = 0;
+  uint64_t bucket_start_us_ = 0;
+  std::vector<TimelinePoint> timeline_;
+  std::vector<LatencyPoint> latency_timeline_;
+  uint64_t peak_orders_ = 0;
+  double peak_rate_ = 0, peak_at_s_ = 0;
+  uint64_t started_ns_ = 0;
+  uint64_t submit_ns_ = 0;  // engine-thread time inside Submit (stage + apply)
+  uint64_t commands_applied_ = 0;
+  uint64_t last_progress_ns_ = 0, last_progress_orders_ = 0;
+  double snapshot_stall_ms_ = 0, snapshot_write_ms_ = 0;
+  uint64_t snapshot_bytes_ = 0;
+};
+
+uint8_t Festival::TierOf(uint64_t buyer) const {
+  double u = double(Fmix64(buyer * 31 + 7) >> 11) * 0x1.0p-53;
+  for (uint8_t t = 0; t < 5; t++) {
+    if ((u -= s_.tier_shares[t]) < 0) return uint8_t(t + 1);
+  }
+  return 5;
+}
+
+uint32_t Festival::PickMerchant() {
+  const double u = rng_.Unit() * zipf_cdf_.back();
+  return uint32_t(1 + (std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u) - zipf_cdf_.begin()));
+}
+
+Status Festival::Open() {
+  Env* env = Env::Default();
+  ELEVEN_RETURN_IF_ERROR(replica::FormatDataDir(env, o_.data_dir));
+  // Capacities from the scenario: everything a day of this size can hold, nothing more.
+  const double day_orders = [&] {
+    double total = 0;
+    for (uint64_t t = 0; t < s_.simulated_seconds; t += 10) total += s_.OrdersPerSecondAt(double(t)) * 10;
+    for (const DropSpec& d : s_.drops) total += d.demand_per_s * d.demand_seconds;
+    return total * (1 + s_.retry_share);
+  }();
+  auto pow2 = [](double n) {
+    uint64_t v = 1 << 12;
+    while (double(v) < n) v *= 2;
+    return v;
+  };
+  replica::ReplicaOptions options;
+  engine::EngineConfig& e = options.engine;
+  e.merchant_count_max = uint32_t(pow2(s_.merchants + 1));
+  e.sku_count_max = uint32_t(pow2(double(s_.merchants) * s_.skus_per_merchant + s_.drops.size() + 1));
+  e.drop_count_max = 1024;
+  e.order_slot_count = uint32_t(pow2(day_orders * 1.1));
+  e.holding_count_max = uint32_t(pow2(double(s_.buyers) + 1));
+  e.ledger_enabled = true;
+  e.ledger.account_count_max = uint32_t(pow2((double(s_.buyers) + s_.merchants) * 2 + 64));
+  e.ledger.buyer_count_max = uint32_t(pow2(s_.buyers + 1));
+  e.ledger.merchant_count_max = uint32_t(pow2(s_.merchants + 1));
+  e.ledger.order_count_max = uint32_t(pow2(day_orders));
+  e.ledger.transfer_count_max = uint32_t(pow2(day_orders * 6 + s_.buyers + s_.merchants));
+  e.ledger.plan_count_max = uint32_t(pow2(day_orders * (s_.method_shares[2] + s_.method_shares[3]) + 1024));
+  e.fulfilment_enabled = true;
+  e.fulfilment.warehouse_count_max = std::max<uint32_t>(16, s_.warehouses);
+  e.fulfilment.courier_count_max = std::max<uint32_t>(16, uint32_t(s_.couriers.size()));
+  e.fulfilment.sku_count_max = e.sku_count_max;
+  e.fulfilment.stock_entry_count_max = uint32_t(pow2(double(e.sku_count_max) * 4));
+  e.fulfilment.parcel_count_max = uint32_t(pow2(day_orders * 1.2));
+  e.fulfilment.shipment_count_max = uint32_t(pow2(day_orders * 1.1));
+  e.fulfilment.backlog_count_max = uint32_t(pow2(day_orders));
+  e.fulfilment.delivered_outbox_count_max = 1 << 16;
+  e.fulfilment.milestone_count = 1;
+  e.fulfilment.milestone_parcels[0] = std::max<uint64_t>(1, uint64_t(100'000'000 * s_.scale));
+  replica::RecoveryReport report;
+  return replica::Replica::Open(env, o_.data_dir, options, &replica_, &report);
+}
+
+Status Festival::SubmitSetup(std::vector<wire::Command>& commands) {
+  std::vector<wire::Result> results(kBatchMax);
+  for (size_t at = 0; at < commands.size(); at += kBatchMax) {
+    const size_t count = std::min<size_t>(kBatchMax, commands.size() - at);
+    uint64_t op = 0;
+    ELEVEN_RETURN_IF_ERROR(replica_->Submit(std::span(commands.data() + at, count), kDayStartUs - 3600 * kSecondUs,
+                                            results, &op));
+    for (size_t i = 0; i < count; i++) {
+      if (results[i].code != wire::Code::ok) {
+        return Status::FailedPrecondition("festival set-up command " + std::to_string(at + i) + " refused: " +
+                                          std::string(wire::CodeName(results[i].code)));
+      }
+    }
+  }
+  commands.clear();
+  return replica_->WaitDurable(replica_->op_submitted());
+}
+
+// The day before: merchants and their SKUs, the drops' SKUs, warehouses and their stock,
+// couriers and their coverage, buyers' wallets and credit, merchants' credit lines.
+Status Festival::Setup() {
+  std::vector<wire::Command> c;
+  for (uint32_t m = 1; m <= s_.merchants; m++) {
+    c.push_back(wire::MakeCreateMerchant(m, CountryOf(m), IsOverseas(m) ? 1 : 0));
+    for (uint32_t k = 0; k < s_.skus_per_merchant; k++) {
+      const uint64_t sku = uint64_t(m) * kSkuStride + k + 1;
+      c.push_back(wire::MakeCreateSku(sku, m, PriceOf(sku), s_.stock_per_sku, 0));
+    }
+  }
+  for (size_t d = 0; d < s_.drops.size(); d++) {
+    const DropSpec& drop = s_.drops[d];
+    c.push_back(wire::MakeCreateSku(kDropSkuBase + d, DropMerchant(d), drop.price_fen * 2, drop.quota, 0));
+    const uint64_t opens = kDayStartUs + uint64_t(drop.opens_at_s * kSecondUs);
+    c.push_back(wire::MakeCreateDrop(d + 1, kDropSkuBase + d, drop.price_fen, drop.quota, opens,
+                                     opens + uint64_t(drop.demand_seconds * kSecondUs) + 900 * kSecondUs, 1));
+    drop_ids_.push_back(d + 1);
+  }
+  ELEVEN_RETURN_IF_ERROR(SubmitSetup(c));
+
+  // Warehouses spread over the provinces; the last few are bonded (cross-border goods).
+  const uint32_t normal = s_.warehouses - s_.bonded_warehouses;
+  for (uint32_t w = 1; w <= s_.warehouses; w++) {
+    wire::CreateWarehouse r{};
+    r.operation = wire::kCreateWarehouse;
+    r.flags = w > normal ? 1 : 0;
+    r.city = 1;
+    r.region = uint16_t(1 + (w * 13) % s_.regions);
+    r.warehouse_id = w;
+    r.x_km = int32_t(((r.region - 1) % 32) * 100);
+    r.y_km = int32_t(((r.region - 1) / 32) * 100);
+    r.hourly_capacity = s_.warehouse_hourly_capacity;
+    r.daily_capacity = s_.warehouse_hourly_capacity * 24;
+    c.push_back(wire::ToCommand(r));
+  }
+  auto stock = [&](uint32_t w, uint64_t sku, uint32_t units) {
+    wire::StockWarehouse r{};
+    r.operation = wire::kStockWarehouse;
+    r.units = units;
+    r.warehouse_id = w;
+    r.sku_id = sku;
+    c.push_back(wire::ToCommand(r));
+  };
+  for (uint32_t m = 1; m <= s_.merchants; m++) {
+    const bool overseas = IsOverseas(m);
+    for (uint32_t k = 0; k < s_.skus_per_merchant; k++) {
+      const uint64_t sku = uint64_t(m) * kSkuStride + k + 1;
+      // Two warehouses each hold all of the SKU's stock: allocation picks the nearer.
+      const uint32_t pool = overseas ? s_.bonded_warehouses : normal;
+      const uint32_t base = overseas ? normal : 0;
+      const uint32_t a = uint32_t(Fmix64(sku) % pool), b = uint32_t(Fmix64(sku + 1) % pool);
+      stock(base + a + 1, sku, s_.stock_per_sku);
+      if (b != a) stock(base + b + 1, sku, s_.stock_per_sku);
+    }
+  }
+  for (size_t d = 0; d < s_.drops.size(); d++) {
+    for (uint32_t w = 1; w <= normal; w++) stock(w, kDropSkuBase + d, s_.drops[d].quota);
+  }
+  for (size_t i = 0; i < s_.couriers.size(); i++) {
+    const CourierSpec& spec = s_.couriers[i];
+    wire::CreateCourier r{};
+    r.operation = wire::kCreateCourier;
+    r.mode = spec.mode;
+    r.promised_days = spec.promised_days;
+    r.hourly_capacity = spec.hourly_capacity;
+    r.courier_id = i + 1;
+    std::memcpy(r.name, spec.name.data(), std::min(spec.name.size(), sizeof(r.name)));
+    r.cost_fen = spec.cost_fen;
+    r.waybill_first = (i + 1) * kWaybillStride;
+    r.waybill_count = kWaybillStride;
+    c.push_back(wire::ToCommand(r));
+    wire::SetCoverage cover{};
+    cover.operation = wire::kSetCoverage;
+    cover.courier_id = i + 1;
+    for (uint32_t region = 1; region <= s_.regions && region < wire::kCoverageBlockRegions; region++) {
+      cover.bits[region / 64] |= uint64_t{1} << (region % 64);
+    }
+    c.push_back(wire::ToCommand(cover));
+  }
+  ELEVEN_RETURN_IF_ERROR(SubmitSetup(c));
+
+  // Money: every buyer's wallet; credit limits for instalments; merchants' credit lines.
+  for (uint64_t b = 1; b <= s_.buyers; b++) {
+    wire::LedgerCommand l{};
+    l.party_transfer = {wire::kDeposit, {}, b, b, 1 + int64_t(Fmix64(b) % uint64_t(s_.wallet_balance_max_fen)), {}};
+    c.push_back(wire::AsCommand(l));
+    wire::LedgerCommand limit{};
+    limit.set_buyer_credit_limit = {wire::kSetBuyerCreditLimit, {}, b, s_.credit_limit_fen, {}};
+    c.push_back(wire::AsCommand(limit));
+  }
+  for (uint32_t m = 1; m <= s_.merchants; m++) {
+    if (double(Fmix64(m * 3) >> 11) * 0x1.0p-53 >= s_.merchant_credit_share) continue;
+    wire::LedgerCommand line{};
+    line.set_merchant_credit_line.operation = wire::kSetMerchantCreditLine;
+    line.set_merchant_credit_line.withhold_bp = s_.merchant_credit_withhold_bp;
+    line.set_merchant_credit_line.merchant_id = m;
+    line.set_merchant_credit_line.limit_fen = s_.merchant_credit_line_fen;
+    c.push_back(wire::AsCommand(line));
+    wire::LedgerCommand draw{};
+    draw.party_transfer = {wire::kDrawDown, {}, kDrawdownTransferBase + m, m,
+                           int64_t(double(s_.merchant_credit_line_fen) * s_.merchant_credit_draw_share), {}};
+    c.push_back(wire::AsCommand(draw));
+  }
+  return SubmitSetup(c);
+}
+
+// Adds the tick's commands: ordinary orders along the curve, drop orders, due events.
+void Festival::GenerateTick(uint64_t tick_start_us, uint64_t tick_us) {
+  const double t_s = double(tick_start_us) / kSecondUs;
+  const double dt_s = double(tick_us) / kSecondUs;
+  order_carry_ += s_.OrdersPerSecondAt(t_s) * dt_s;
+  for (; order_carry_ >= 1; order_carry_ -= 1) {
+    const uint64_t buyer = 1 + rng_.Below(s_.buyers);
+    const uint32_t merchant = PickMerchant();
+    OrderInfo info{buyer, merchant, TierOf(buyer), RegionOf(buyer), -1};
+    wire::Command c = wire::MakePlaceOrder(++key_counter_, merchant, buyer, info.region, info.tier, {});
+    wire::PlaceOrder& o = c.place_order;
+    o.line_count = uint8_t(1 + rng_.Below(3));
+    uint32_t picks[64];
+    for (uint32_t k = 0; k < s_.skus_per_merchant; k++) picks[k] = k;
+    o.line_count = uint8_t(std::min<uint32_t>(o.line_count, s_.skus_per_merchant));
+    for (int l = 0; l < o.line_count; l++) {
+      const uint32_t r = uint32_t(l + rng_.Below(s_.skus_per_merchant - l));
+      std::swap(picks[l], picks[r]);
+      o.sku_id[l] = uint64_t(merchant) * kSkuStride + picks[l] + 1;
+      o.quantity[l] = uint16_t(1 + rng_.Below(2));
+    }
+    order_info_.push_back(info);
+    AddCommand(c, {Kind::kOrder, uint32_t(order_info_.size() - 1), 0, 0});
+    if (rng_.Unit() < s_.retry_share) {
+      retry_commands_.push_back(c);
+      Push({tick_start_us + 300'000 + rng_.Below(2 * kSecondUs), 0, Kind::kRetry, 0, 0, 0,
+            uint32_t(retry_commands_.size() - 1)});
+    }
+  }
+  for (size_t d = 0; d < s_.drops.size(); d++) {
+    const DropSpec& drop = s_.drops[d];
+    if (t_s < drop.opens_at_s || t_s >= drop.opens_at_s + drop.demand_seconds) continue;
+    for (drop_carry_[d] += drop.demand_per_s * dt_s; drop_carry_[d] >= 1; drop_carry_[d] -= 1) {
+      const uint64_t buyer = 1 + rng_.Below(s_.buyers);
+      OrderInfo info{buyer, DropMerchant(d), TierOf(buyer), RegionOf(buyer), int32_t(d)};
+      order_info_.push_back(info);
+      AddCommand(wire::MakePlaceOrder(++key_counter_, info.merchant, buyer, info.region, info.tier,
+                                      {{kDropSkuBase + d, 1}}, drop_ids_[d]),
+                 {Kind::kDropOrder, uint32_t(order_info_.size() - 1), 0, 0});
+    }
+  }
+  const uint64_t tick_end_us = tick_start_us + tick_us;
+  while (!events_.empty() && events_.top().at_us < tick_end_us) {
+    const Event e = events_.top();
+    events_.pop();
+    switch (e.kind) {
+      case Kind::kRetry:
+        AddCommand(retry_commands_[e.info], {Kind::kRetry, e.info, 0, 0});
+        break;
+      case Kind::kPay:
+        AddCommand(wire::MakePayOrder(e.id, e.amount_fen, e.method, e.periods), {Kind::kPay, e.info, e.method, e.periods});
+        break;
+      case Kind::kCancel:
+        AddCommand(wire::MakeCancelOrder(e.id), {Kind::kCancel, e.info, 0, 0});
+        break;
+      case Kind::kTrack: {
+        wire::TrackParcel r{};
+        r.operation = wire::kTrackParcel;
+        r.event = wire::ParcelState(e.parcel_state);
+        r.waybill = e.id;
+        AddCommand(wire::ToCommand(r), {Kind::kTrack, e.info, 0, e.parcel_state});
+        break;
+      }
+      case Kind::kCheckShipment:
+        ScheduleParcels(e.id, e.at_us, false);
+        break;
+      default:
+        ELEVEN_ASSERT(false && "unexpected event kind");
+    }
+  }
+}
+
+Status Festival::SubmitPending(uint64_t at_us, uint64_t tick) {
+  size_t at = 0;
+  while (at < pending_.commands.size()) {
+    const size_t count = std::min<size_t>(kBatchMax, pending_.commands.size() - at);
+    Batch batch;
+    if (!free_batches_.empty()) {
+      batch = std::move(free_batches_.back());
+      free_batches_.pop_back();
+    }
+    batch.commands.assign(pending_.commands.begin() + long(at), pending_.commands.begin() + long(at + count));
+    batch.meta.assign(pending_.meta.begin() + long(at), pending_.meta.begin() + long(at + count));
+    batch.results.resize(count);
+    batch.at_us = at_us;
+    batch.tick = tick;
+    batch.latency_recorded = false;
+    batch.submitted_ns = NowNs();
+    ELEVEN_RETURN_IF_ERROR(replica_->Submit(batch.commands, kDayStartUs + at_us, batch.results, &batch.op));
+    submit_ns_ += NowNs() - batch.submitted_ns;
+    commands_applied_ += count;
+    replica_->Flush();
+    in_flight_.push_back(std::move(batch));
+    at += count;
+  }
+  pending_.commands.clear();
+  pending_.meta.clear();
+  return Status::Ok();
+}
+
+// Records the latency of every batch that became durable since the last look: a client
+// would get its reply now.
+void Festival::NoteDurable() {
+  const uint64_t durable = s_.durable ? replica_->op_durable() : replica_->op_submitted();
+  const uint64_t now_ns = NowNs();
+  for (Batch& batch : in_flight_) {
+    if (batch.op > durable) break;
+    if (batch.latency_recorded) continue;
+    batch.latency_recorded = true;
+    const uint32_t latency_us = uint32_t((now_ns - batch.submitted_ns) / 1000);
+    for (const Meta& m : batch.meta) {
+      if (m.kind == Kind::kOrder || m.kind == Kind::kDropOrder) {
+        latencies_us_.push_back(latency_us);
+        bucket_latencies_us_.push_back(latency_us);
+      }
+    }
+  }
+}
+
+// Buyers learn the results of the batches sent at ticks up to `tick_last`, waiting for them
+// to be durable if they are not yet. Which results are known at which tick is fixed by the
+// scenario, not by how fast the disk was: that keeps the day deterministic.
+Status Festival::ReleaseUpTo(uint64_t tick_last) {
+  NoteDurable();
+  while (!in_flight_.empty() && in_flight_.front().tick <= tick_last) {
+    Batch& batch = in_flight_.front();
+    if (s_.durable) ELEVEN_RETURN_IF_ERROR(replica_->WaitDurable(batch.op));
+    NoteDurable();
+    Process(batch);
+    free_batches_.push_back(std::move(batch));
+    in_flight_.pop_front();
+  }
+  return Status::Ok();
+}
+
+void Festival::Process(const Batch& batch) {
+  for (size_t i = 0; i < batch.commands.size(); i++) {
+    const Meta& meta = batch.meta[i];
+    const wire::Result& r = batch.results[i];
+    switch (meta.kind) {
+      case Kind::kOrder:
+      case Kind::kDropOrder:
+        OnPlaced(meta, r, batch.at_us);
+        break;
+      case Kind::kRetry: {
+        // The same key again: the engine must answer with the order's first result.
+        retries_++;
+        wire::OrderRecord first{};
+        const uint64_t key = retry_commands_[meta.info].place_order.idempotency_key;
+        const bool same = replica_->engine().GetOrderByKey(key, &first) == wire::Code::ok && first.code == r.code &&
+                          first.order_id == r.id && first.total_fen == r.amount_fen;
+        retry_mismatches_ += !same;
+        break;
+      }
+      case Kind::kPay:
+        OnPaid(meta, r, batch.at_us);
+        break;
+      case Kind::kCancel:
+        cancelled_ += r.code == wire::Code::ok;
+        break;
+      case Kind::kTrack:
+        ELEVEN_ASSERT(r.code == wire::Code::ok);  // the courier only sends allowed events
+        break;
+      case Kind::kSetup:
+      case Kind::kCheckShipment:
+        break;
+    }
+  }
+}
+
+void Festival::OnPlaced(const Meta& meta, const wire::Result& r, uint64_t at_us) {
+  orders_sent_++;
+  orders_in_bucket_++;
+  const OrderInfo& info = order_info_[meta.info];
+  if (r.code != wire::Code::ok) {
+    rejected_++;
+    rejected_by_code_[std::string(wire::CodeName(r.code))]++;
+    return;
+  }
+  accepted_++;
+  gmv_gross_fen_ += r.amount_fen;
+  Breakdown& tier = by_tier_[info.tier - 1];
+  tier.orders++;
+  tier.gmv_fen += r.amount_fen;
+  if (buyer_seen_[info.buyer] == 0) {
+    buyer_seen_[info.buyer] = 1;
+    tier.buyers++;
+  }
+  by_region_[info.region].orders++;
+  by_region_[info.region].gmv_fen += r.amount_fen;
+  Breakdown& country = by_country_[CountryOf(info.merchant)];
+  country.orders++;
+  country.gmv_fen += r.amount_fen;
+  // The buyer's next step: cancel, pay after a delay (some too late), or walk away.
+  const double u = rng_.Unit();
+  if (u < s_.cancel_share) {
+    Push({at_us + uint64_t(rng_.Exponential(s_.pay_delay_mean_s) * kSecondUs), 0, Kind::kCancel, 0, 0, 0, meta.info, r.id});
+  } else if (u < s_.cancel_share + s_.pay_share) {
+    const size_t method = rng_.Pick(s_.method_shares);
+    const uint8_t periods = method >= 2 ? s_.instalment_periods[rng_.Pick(s_.instalment_period_shares)] : 0;
+    const double delay_s = meta.kind == Kind::kDropOrder ? 2 + rng_.Exponential(8) : rng_.Exponential(s_.pay_delay_mean_s);
+    Push({at_us + uint64_t(delay_s * kSecondUs), 0, Kind::kPay, uint8_t(method + 1), periods, 0, meta.info, r.id,
+          r.amount_fen});
+  }
+}
+
+void Festival::OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us) {
+  if (r.code != wire::Code::ok) {
+    pay_refused_++;
+    // A wallet too thin or credit used up: the buyer pays by card instead (once).
+    if (meta.method != uint8_t(wire::PaymentMethod::kCard) && r.code != wire::Code::order_expired &&
+        r.code != wire::Code::order_not_pending) {
+      Push({at_us + 5 * kSecondUs, 0, Kind::kPay, uint8_t(wire::PaymentMethod::kCard), 0, 0, meta.info, r.id, r.amount_fen});
+    }
+    return;
+  }
+  paid_++;
+  gmv_net_fen_ += r.amount_fen;
+  paid_by_method_[meta.method - 1]++;
+  if (meta.periods != 0) instalments_by_periods_[meta.periods]++;
+  const OrderInfo& info = order_info_[meta.info];
+  const bool same_day = info.tier <= 2 && rng_.Unit() < s_.same_day_share * 2.5;
+  ScheduleParcels(r.id, at_us, same_day);
+}
+
+// The couriers' side: each parcel moves through its states after realistic delays. A parcel
+// still in the backlog is looked at again an hour later.
+void Festival::ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day) {
+  wire::ShipmentRecord shipment{};
+  if (replica_->engine().fulfilment()->QueryShipment(order_id, &shipment) != wire::Code::ok) return;
+  if (shipment.parcel_count == 0) {
+    // Backlogged: ask again after the hour rolls over (no command, just a later look).
+    Push({at_us + 3600 * kSecondUs, 0, Kind::kCheckShipment, 0, 0, 0, 0, order_id});
+    return;
+  }
+  using wire::ParcelState;
+  for (uint8_t p = 0; p < shipment.parcel_count; p++) {
+    const uint64_t waybill = shipment.waybill[p];
+    wire::ParcelRecord parcel{};
+    if (replica_->engine().fulfilment()->QueryParcel(waybill, &parcel) == wire::Code::ok) {
+      warehouse_parcels_[parcel.warehouse_id]++;
+      courier_parcels_[waybill / kWaybillStride - 1]++;
+    }
+    uint64_t t = at_us + uint64_t((1800 + rng_.Exponential(5400)) * kSecondUs);
+    const double scale = same_day ? 0.25 : 1.0;
+    const std::pair<ParcelState, double> steps[] = {
+        {ParcelState::kPicked, 0}, {ParcelState::kPacked, 1200}, {ParcelState::kHandedToCourier, 1800},
+        {ParcelState::kDepartedHub, 7200 * scale}, {ParcelState::kArrivedHub, 36000 * scale},
+        {ParcelState::kOutForDelivery, 14400 * scale}, {ParcelState::kDelivered, 5400 * scale}};
+    for (const auto& [state, delay_s] : steps) {
+      t += uint64_t(delay_s * kSecondUs);
+      if (t >= s_.simulated_seconds * kSecondUs) break;
+      Push({t, 0, Kind::kTrack, 0, 0, uint8_t(state), 0, waybill});
+    }
+  }
+}
+
+namespace {
+
+double Percentile(std::vector<uint32_t>& values, double q) {
+  if (values.empty()) return 0;
+  const size_t at = std::min(values.size() - 1, size_t(q * double(values.size())));
+  std::nth_element(values.begin(), values.begin() + long(at), values.end());
+  return values[at];
+}
+
+}  // namespace
+
+// Closes the timeline bucket that ends at `until_us` (per second for the first ten minutes,
+// per minute after), with cumulative figures read from the engine.
+void Festival::RecordTimeline(uint64_t until_us, bool final) {
+  const uint64_t width_us = double(bucket_start_us_) < kFirstMinutesS * kSecondUs ? kSecondUs : 60 * kSecondUs;
+  if (!final && until_us < bucket_start_us_ + width_us) return;
+  const double span_s = double(until_us - bucket_start_us_) / kSecondUs;
+  if (span_s <= 0) return;
+  const double rate = double(orders_in_bucket_) / span_s;
+  const double t_s = double(until_us) / kSecondUs;
+  if (rate > peak_rate_) {
+    peak_rate_ = rate;
+    peak_at_s_ = t_s;
+  }
+  const wire::FiguresRecord figures = replica_->engine().fulfilment()->QueryFigures();
+  timeline_.push_back({t_s, rate, accepted_, gmv_gross_fen_, gmv_net_fen_, figures.parcels_dispatched});
+  if (!bucket_latencies_us_.empty()) {
+    latency_timeline_.push_back({t_s, Percentile(bucket_latencies_us_, 0.5), Percentile(bucket_latencies_us_, 0.99),
+                                 Percentile(bucket_latencies_us_, 0.999)});
+  }
+  bucket_latencies_us_.clear();
+  orders_in_bucket_ = 0;
+  bucket_start_us_ = until_us;
+}
+
+void Festival::Report(double wall_s) {
+  if (!o_.progress) return;
+  const uint64_t now = NowNs();
+  if (now - last_progress_ns_ < 250'000'000 && wall_s >= 0) return;
+  FestivalProgress p;
+  p.simulated_s = double(replica_->engine().last_timestamp_us() - std::min(replica_->engine().last_timestamp_us(), kDayStartUs)) / kSecondUs;
+  p.simulated_total_s = double(s_.simulated_seconds);
+  p.wall_s = double(now - started_ns_) / 1e9;
+  p.orders = orders_sent_;
+  p.orders_per_s_wall = last_progress_ns_ ? double(orders_sent_ - last_progress_orders_) / (double(now - last_progress_ns_) / 1e9) : 0;
+  p.orders_per_s_sim = s_.OrdersPerSecondAt(p.simulated_s);
+  p.gmv_fen = gmv_gross_fen_;
+  for (uint64_t id : drop_ids_) {
+    wire::DropRecord d{};
+    if (replica_->engine().GetDrop(id, &d) == wire::Code::ok && d.sold_out_at_us != 0) p.drops_sold_out++;
+  }
+  p.drops = uint32_t(drop_ids_.size());
+  p.parcels_dispatched = replica_->engine().fulfilment()->QueryFigures().parcels_dispatched;
+  o_.progress(p);
+  last_progress_ns_ = now;
+  last_progress_orders_ = orders_sent_;
+}
+
+Status Festival::Run(std::string* summary_json) {
+  ELEVEN_RETURN_IF_ERROR(Open());
+  // Merchants' popularity follows a Zipf law (exponent 0.9), as in W1.
+  zipf_cdf_.resize(s_.merchants);
+  double sum = 0;
+  for (uint32_t r = 0; r < s_.merchants; r++) zipf_cdf_[r] = sum += std::pow(double(r + 1), -0.9);
+  region_cdf_.resize(s_.regions);
+  sum = 0;
+  for (uint32_t r = 0; r < s_.regions; r++) region_cdf_[r] = sum += std::pow(double(r + 1), -0.9);
+  buyer_seen_.assign(s_.buyers + 1, 0);
+  by_region_.assign(s_.regions + 1, Breakdown{});
+  courier_parcels_.assign(s_.couriers.size(), 0);
+  drop_carry_.assign(s_.drops.size(), 0);
+  ELEVEN_RETURN_IF_ERROR(Setup());
+
+  started_ns_ = NowNs();
+  const uint64_t tick_us = uint64_t(s_.tick_ms) * 1000;
+  const uint64_t end_us = s_.simulated_seconds * kSecondUs;
+  const uint64_t snapshot_at_us = end_us / 2;
+  bool snapshot_taken = false;
+  // Fine ticks while it matters (the surge, the drops), whole seconds in the quiet hours:
+  // every tick with work is one log entry, and a quiet day needs no 864,000 of them.
+  auto tick_at = [&](uint64_t t_us) {
+    if (t_us < kSurgeUs) return tick_us;
+    for (const DropSpec& d : s_.drops) {
+      if (double(t_us) / kSecondUs >= d.opens_at_s && double(t_us) / kSecondUs < d.opens_at_s + d.demand_seconds) return tick_us;
+    }
+    return std::max<uint64_t>(tick_us, kSecondUs);
+  };
+  uint64_t tick = 0;
+  for (uint64_t t_us = 0, step = tick_us; t_us < end_us; t_us += step, tick++) {
+    step = std::min(tick_at(t_us), end_us - t_us);
+    if (s_.realtime) {  // log time follows the wall clock
+      const uint64_t due_ns = started_ns_ + t_us * 1000;
+      const uint64_t now_ns = NowNs();
+      if (due_ns > now_ns) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now_ns));
+    }
+    if (tick >= o_.reply_lag_ticks) ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(tick - o_.reply_lag_ticks));
+    GenerateTick(t_us, step);
+    if (!pending_.commands.empty()) ELEVEN_RETURN_IF_ERROR(SubmitPending(t_us, tick));
+    NoteDurable();
+    RecordTimeline(t_us + step, false);
+    if (!snapshot_taken && t_us >= snapshot_at_us) {
+      // Midday: a snapshot in the background, to show what it costs the engine thread.
+      ELEVEN_RETURN_IF_ERROR(replica_->StartSnapshot());
+      snapshot_taken = true;
+    }
+    if (replica_->snapshot_running()) {
+      bool done = false;
+      replica::SnapshotReport report;
+      ELEVEN_RETURN_IF_ERROR(replica_->PollSnapshot(false, &done, &report));
+      if (done) {
+        snapshot_stall_ms_ = report.stall_ms;
+        snapshot_write_ms_ = report.write_ms;
+        snapshot_bytes_ = report.size_bytes;
+      }
+    }
+    Report(double(NowNs() - started_ns_) / 1e9);
+  }
+  ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(UINT64_MAX));
+  RecordTimeline(end_us, true);
+  if (replica_->snapshot_running()) {
+    bool done = false;
+    replica::SnapshotReport report;
+    ELEVEN_RETURN_IF_ERROR(replica_->PollSnapshot(true, &done, &report));
+    snapshot_stall_ms_ = report.stall_ms;
+    snapshot_write_ms_ = report.write_ms;
+    snapshot_bytes_ = report.size_bytes;
+  }
+  const double wall_s = double(NowNs() - started_ns_) / 1e9;
+  last_progress_ns_ = 0;
+  Report(-1);
+  if (retry_mismatches_ != 0) {
+    return Status::Corruption(std::to_string(retry_mismatches_) + " retried orders got a different answer than the first time");
+  }
+  replica_->engine().CheckInvariants();
+  *summary_json = Summary(wall_s);
+  return Status::Ok();
+}
+
+std::string Festival::Summary(double wall_s) {
+  JsonWriter j;
+  const engine::EngineStats& stats = replica_->engine().stats();
+  j.Begin('{').FieldStr("eleven_version", "0.1.0");
+  j.Key("scenario").Begin('{').FieldStr("name", s_.name).Field("seed", int64_t(s_.seed)).FieldNum("scale", s_.scale);
+  uint32_t overseas = 0;
+  for (uint32_t m = 1; m <= s_.merchants; m++) overseas += IsOverseas(m);
+  j.Field("merchants", s_.merchants).Field("overseas_merchants", overseas).Field("countries", int64_t(by_country_.size()));
+  j.Field("skus", int64_t(s_.merchants) * s_.skus_per_merchant).Field("buyers", s_.buyers);
+  j.Field("simulated_seconds", int64_t(s_.simulated_seconds)).FieldNum("wall_seconds", wall_s);
+  j.FieldStr("durability", s_.durable ? "durable" : "relaxed").FieldStr("pace", s_.realtime ? "realtime" : "fast");
+  j.FieldStr("data_dir", o_.data_dir).End('}');
+
+  j.Key("seed_figures").Begin('{').Field("peak_orders_per_s", 545000).Field("parcels_by_0801", 100000000);
+  j.Field("parcels_target_scaled", int64_t(100'000'000 * s_.scale)).FieldNum("tier34_new_user_share", 0.70).End('}');
+
+  std::vector<uint32_t> all = latencies_us_;
+  j.Key("totals").Begin('{').Field("orders_placed", int64_t(orders_sent_)).Field("orders_accepted", int64_t(accepted_));
+  j.Field("orders_rejected", int64_t(rejected_)).Field("orders_paid", int64_t(stats.orders_paid));
+  j.Field("orders_expired", int64_t(stats.orders_expired)).Field("orders_cancelled", int64_t(stats.orders_cancelled));
+  j.Field("orders_delivered", int64_t(stats.orders_delivered)).Field("retries", int64_t(retries_));
+  j.Field("payments_refused", int64_t(pay_refused_));
+  j.Field("gmv_gross_fen", gmv_gross_fen_).Field("gmv_net_fen", gmv_net_fen_).Field("refunds_fen", 0);
+  j.FieldNum("peak_orders_per_s", peak_rate_).FieldNum("peak_at_s", peak_at_s_);
+  j.FieldNum("engine_orders_per_s", double(orders_sent_) / wall_s);  // per wall second, whole run
+  j.FieldNum("engine_commands_per_s", submit_ns_ ? double(commands_applied_) / (double(submit_ns_) / 1e9) : 0);
+  j.Field("commands_applied", int64_t(commands_applied_));
+  j.Field("log_entries", int64_t(replica_->engine().last_op()));
+  j.Field("journal_bytes", int64_t(replica_->journal_bytes_written())).Field("journal_syncs", int64_t(replica_->journal_sync_count()));
+  j.FieldNum("snapshot_stall_ms", snapshot_stall_ms_).FieldNum("snapshot_write_ms", snapshot_write_ms_);
+  j.Field("snapshot_bytes", int64_t(snapshot_bytes_));
+  const Digest128 digest = replica_->engine().Digest();
+  char hex[40];
+  std::snprintf(hex, sizeof(hex), "%016llx%016llx", (unsigned long long)digest.high, (unsigned long long)digest.low);
+  j.FieldStr("state_digest", hex);
+  j.Key("rejected_by_code").Begin('{');
+  for (const auto& [code, count] : rejected_by_code_) j.Field(code, int64_t(count));
+  j.End('}');
+  j.Key("latency_us").Begin('{').FieldNum("p50", Percentile(all, 0.5)).FieldNum("p99", Percentile(all, 0.99));
+  j.FieldNum("p999", Percentile(all, 0.999)).FieldNum("max", all.empty() ? 0 : *std::max_element(all.begin(), all.end()));
+  j.End('}').End('}');
+
+  j.Key("timeline").Begin('[');
+  for (const TimelinePoint& p : timeline_) {
+    j.Begin('{').FieldNum("t_s", p.t_s).FieldNum("orders_per_s", p.orders_per_s).Field("accepted", int64_t(p.accepted));
+    j.Field("gmv_fen", p.gmv_fen).Field("gmv_net_fen", p.gmv_net_fen).Field("parcels_dispatched", int64_t(p.parcels_dispatched)).End('}');
+  }
+  j.End(']');
+  j.Key("latency_timeline").Begin('[');
+  for (const LatencyPoint& p : latency_timeline_) {
+    j.Begin('{').FieldNum("t_s", p.t_s).FieldNum("p50_us", p.p50_us).FieldNum("p99_us", p.p99_us).FieldNum("p999_us", p.p999_us).End('}');
+  }
+  j.End(']');
+
+  j.Key("drops").Begin('[');
+  for (size_t d = 0; d < s_.drops.size(); d++) {
+    wire::DropRecord r{};
+    ELEVEN_ASSERT(replica_->engine().GetDrop(drop_ids_[d], &r) == wire::Code::ok);
+    j.Begin('{').FieldStr("name", s_.drops[d].name).FieldStr("sku", s_.drops[d].sku).Field("quota", r.quota);
+    j.FieldNum("seed_seconds", s_.drops[d].seed_seconds).FieldNum("opened_at_s", s_.drops[d].opens_at_s);
+    j.Key("sold_out_after_s");
+    if (r.sold_out_at_us != 0) {
+      j.Num(double(r.sold_out_at_us - r.opens_at_us) / kSecondUs);
+    } else {
+      j.Null();
+    }
+    j.Field("sold", r.sold).Field("reserved", r.reserved).Field("returned", r.returned).End('}');
+  }
+  j.End(']');
+
+  j.Key("payments").Begin('{').Field("wallet", int64_t(paid_by_method_[0])).Field("card", int64_t(paid_by_method_[1]));
+  j.Key("instalments").Begin('{');
+  for (const auto& [periods, count] : instalments_by_periods_) j.Field(std::to_string(periods), int64_t(count));
+  j.End('}').Field("instalments_merchant_fee", int64_t(paid_by_method_[2]));
+  j.Field("instalments_buyer_fee", int64_t(paid_by_method_[3])).End('}');
+
+  const wire::FiguresRecord figures = replica_->engine().fulfilment()->QueryFigures();
+  j.Key("fulfilment").Begin('{').Field("parcels", int64_t(figures.parcels_allocated));
+  j.Field("dispatched", int64_t(figures.parcels_dispatched)).Field("delivered", int64_t(figures.parcels_delivered));
+  j.Field("backlog", int64_t(figures.backlog_count)).Field("backlog_high", int64_t(figures.backlog_count_high));
+  j.Field("split_shipments", int64_t(figures.shipments_split));
+  j.Key("by_courier").Begin('[');
+  for (size_t c = 0; c < s_.couriers.size(); c++) {
+    j.Begin('{').FieldStr("name", s_.couriers[c].name).Field("parcels", int64_t(courier_parcels_[c])).End('}');
+  }
+  j.End(']').Key("by_warehouse").Begin('[');
+  for (const auto& [w, count] : warehouse_parcels_) {
+    const uint16_t region = uint16_t(1 + (w * 13) % s_.regions);
+    const std::string name = std::string(region <= 31 ? kProvinces[region - 1] : "Region") + " #" + std::to_string(w);
+    j.Begin('{').FieldStr("name", name).Field("parcels", int64_t(count)).End('}');
+  }
+  j.End(']').Key("milestones").Begin('[');
+  for (uint32_t i = 0; i < figures.milestone_count; i++) {
+    j.Begin('{').Field("n", int64_t(figures.milestone_parcels[i])).Key("at_s");
+    if (figures.milestone_at_us[i] != 0) {
+      j.Num(double(figures.milestone_at_us[i] - kDayStartUs) / kSecondUs);
+    } else {
+      j.Null();
+    }
+    j.End('}');
+  }
+  j.End(']').End('}');
+
+  j.Key("breakdowns").Begin('{').Key("city_tier").Begin('[');
+  for (int t = 0; t < 5; t++) {
+    j.Begin('{').FieldStr("key", std::to_string(t + 1)).Field("orders", int64_t(by_tier_[t].orders));
+    j.Field("gmv_fen", by_tier_[t].gmv_fen).Field("buyers", int64_t(by_tier_[t].buyers)).End('}');
+  }
+  j.End(']').Key("region").Begin('[');
+  for (uint32_t r = 1; r <= s_.regions; r++) {
+    const std::string name = r <= 31 ? kProvinces[r - 1] : "Region " + std::to_string(r);
+    j.Begin('{').FieldStr("key", name).Field("orders", int64_t(by_region_[r].orders)).Field("gmv_fen", by_region_[r].gmv_fen).End('}');
+  }
+  j.End(']').Key("country").Begin('[');
+  for (const auto& [country, b] : by_country_) {
+    j.Begin('{').FieldStr("key", country).Field("orders", int64_t(b.orders)).Field("gmv_fen", b.gmv_fen).End('}');
+  }
+  j.End(']').End('}').End('}');
+  return j.str();
+}
+
+Status RunFestival(const Scenario& scenario, const FestivalOptions& options, std::string* summary_json) {
+  Festival festival(scenario, options);
+  return festival.Run(summary_json);
+}
+
+}  // namespace eleven::sim

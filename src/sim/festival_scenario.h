@@ -1,0 +1,90 @@
+// A festival scenario: a Singles' Day at a chosen scale, read from a TOML file
+// (scenarios/*.toml; every key is described in docs/festival.md).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "wire/fulfilment.h"
+
+namespace eleven::sim {
+
+struct CourierSpec {
+  std::string name;
+  wire::CourierMode mode = wire::CourierMode::kExpress;
+  uint8_t promised_days = 3;
+  uint32_t hourly_capacity = 1000;
+  int64_t cost_fen = 300;
+};
+
+struct DropSpec {
+  std::string name;
+  std::string sku;
+  int64_t price_fen = 0;
+  uint32_t quota = 0;
+  double seed_seconds = 0;  // how long the seed says it took to sell out
+  double opens_at_s = 0;
+  double demand_per_s = 0;  // buyers arriving for it per second while it runs
+  double demand_seconds = 0;
+};
+
+struct Scenario {
+  std::string name = "unnamed";
+  uint64_t seed = 1;
+  double scale = 0.001;
+  uint64_t simulated_seconds = 86400;
+  uint32_t tick_ms = 100;
+  bool realtime = false;
+  bool durable = true;
+
+  uint32_t merchants = 1000;
+  double overseas_share = 0.1;
+  uint32_t countries = 78;
+  uint32_t skus_per_merchant = 8;
+  uint32_t stock_per_sku = 400;
+  int64_t price_min_fen = 990;
+  int64_t price_max_fen = 299900;
+
+  uint32_t buyers = 100000;
+  uint32_t regions = 31;
+  std::array<double, 5> tier_shares = {0.07, 0.16, 0.37, 0.28, 0.12};
+  double new_user_share = 0.3;
+
+  double peak_orders_per_s_at_scale_1 = 545000;
+  std::vector<std::pair<double, double>> curve;  // (second, share of the peak)
+  double retry_share = 0.02;
+
+  double pay_share = 0.93;
+  double cancel_share = 0.02;
+  double pay_delay_mean_s = 45;
+  std::array<double, 4> method_shares = {0.55, 0.2, 0.2, 0.05};
+  std::array<uint8_t, 4> instalment_periods = {3, 6, 12, 24};
+  std::array<double, 4> instalment_period_shares = {0.35, 0.3, 0.2, 0.15};
+  int64_t wallet_balance_max_fen = 400000;
+  int64_t credit_limit_fen = 2000000;
+  double merchant_credit_share = 0.3;
+  int64_t merchant_credit_line_fen = 50000000;
+  double merchant_credit_draw_share = 0.5;
+  uint16_t merchant_credit_withhold_bp = 1000;
+
+  uint32_t warehouses = 24;
+  uint32_t warehouse_hourly_capacity = 2400;
+  uint32_t bonded_warehouses = 3;
+  std::vector<CourierSpec> couriers;
+  double same_day_share = 0.2;
+
+  std::vector<DropSpec> drops;
+
+  // The rate of ordinary orders at second t of the day (orders per simulated second).
+  double OrdersPerSecondAt(double t_s) const;
+  double peak_orders_per_s() const { return peak_orders_per_s_at_scale_1 * scale; }
+};
+
+// Reads and checks a scenario: every value in range, or InvalidArgument naming the key.
+[[nodiscard]] Status LoadScenario(const std::string& path, Scenario* scenario);
+
+}  // namespace eleven::sim

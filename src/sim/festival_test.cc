@@ -1,0 +1,117 @@
+// The festival on a small scenario: the summary is well-formed JSON whose figures agree with
+// each other and with the engine, and the same seed gives the same day (the same digest).
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "base/assert.h"
+#include "sim/festival.h"
+#include "sim/festival_json.h"
+
+namespace eleven::sim {
+namespace {
+
+std::string TempDir(const char* tag) {
+  std::string dir = std::filesystem::temp_directory_path() / (std::string("eleven-festival-test-") + tag + "-XXXXXX");
+  ELEVEN_ASSERT(mkdtemp(dir.data()) != nullptr);
+  return dir;
+}
+
+Scenario Small(uint64_t seed) {
+  Scenario s;
+  Status loaded = LoadScenario(std::string(ELEVEN_SOURCE_DIR) + "/scenarios/default.toml", &s);
+  EXPECT_TRUE(loaded.ok()) << loaded.ToString();
+  s.seed = seed;
+  s.scale = 0.00002;
+  s.simulated_seconds = 1800;
+  s.durable = false;  // the logic and its determinism are under test here, not the disk
+  s.tick_ms = 200;
+  s.merchants = 200;
+  s.buyers = 5000;
+  s.warehouses = 6;
+  s.bonded_warehouses = 1;
+  for (DropSpec& d : s.drops) {
+    d.quota = std::min<uint32_t>(d.quota, 300);
+    d.demand_per_s = std::min(d.demand_per_s, 40.0);
+    d.demand_seconds = std::min(d.demand_seconds, 60.0);
+  }
+  return s;
+}
+
+std::string RunOnce(const Scenario& s) {
+  FestivalOptions options;
+  options.data_dir = TempDir("run");
+  std::string summary;
+  Status run = RunFestival(s, options, &summary);
+  std::filesystem::remove_all(options.data_dir);
+  EXPECT_TRUE(run.ok()) << run.ToString();
+  return summary;
+}
+
+TEST(Festival, SummaryIsConsistentAndTheDayIsDeterministic) {
+  const uint64_t seed = std::getenv("ELEVEN_SEED") ? std::strtoull(std::getenv("ELEVEN_SEED"), nullptr, 10) : 7;
+  std::printf("festival test: seed=%llu\n", (unsigned long long)seed);
+  const Scenario scenario = Small(seed);
+  const std::string first = RunOnce(scenario);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(first).get(doc), simdjson::SUCCESS) << first.substr(0, 400);
+  simdjson::dom::object totals = doc["totals"].get_object();
+  const int64_t placed = totals["orders_placed"].get_int64();
+  const int64_t accepted = totals["orders_accepted"].get_int64();
+  const int64_t rejected = totals["orders_rejected"].get_int64();
+  EXPECT_GT(placed, 1000);
+  EXPECT_EQ(placed, accepted + rejected);
+  int64_t by_code = 0;
+  for (auto [code, count] : totals["rejected_by_code"].get_object()) by_code += count.get_int64();
+  EXPECT_EQ(by_code, rejected);
+  EXPECT_GT(totals["orders_paid"].get_int64().value(), 0);
+  EXPECT_GT(totals["orders_expired"].get_int64().value(), 0);  // some buyers never pay
+  EXPECT_EQ(totals["retries"].get_int64().value() > 0, true);
+  // Every drop sold out (the crowd outnumbers the quota) and never oversold.
+  for (auto drop : doc["drops"].get_array()) {
+    EXPECT_FALSE(drop["sold_out_after_s"].is_null()) << drop;
+    EXPECT_LE(drop["sold"].get_int64().value() + drop["reserved"].get_int64().value(), drop["quota"].get_int64().value());
+  }
+  EXPECT_GT(doc["fulfilment"]["parcels"].get_int64().value(), 0);
+  // Tier breakdown adds up to the accepted orders.
+  int64_t tier_orders = 0;
+  for (auto tier : doc["breakdowns"]["city_tier"].get_array()) tier_orders += tier["orders"].get_int64();
+  EXPECT_EQ(tier_orders, accepted);
+
+  const std::string second = RunOnce(scenario);
+  simdjson::dom::parser parser2;
+  simdjson::dom::element doc2;
+  ASSERT_EQ(parser2.parse(second).get(doc2), simdjson::SUCCESS);
+  EXPECT_EQ(std::string_view(doc["totals"]["state_digest"].get_string()),
+            std::string_view(doc2["totals"]["state_digest"].get_string()));
+  EXPECT_EQ(doc["totals"]["gmv_gross_fen"].get_int64().value(), doc2["totals"]["gmv_gross_fen"].get_int64().value());
+}
+
+TEST(Festival, BadScenariosAreRefusedByKey) {
+  const std::string dir = TempDir("toml");
+  auto load = [&](const std::string& text) {
+    std::ofstream(dir + "/s.toml") << text;
+    Scenario s;
+    return LoadScenario(dir + "/s.toml", &s);
+  };
+  EXPECT_NE(load("scale = 2\n[traffic]\ncurve=[[0,1]]").message().find("scale"), std::string::npos);
+  EXPECT_NE(load("scale = \"big\"").message().find("scale must be a number"), std::string::npos);
+  EXPECT_NE(load("[traffic]\ncurve = [[5, 1], [1, 1]]").message().find("rising"), std::string::npos);
+  EXPECT_NE(load("name = [").message().find("s.toml:"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(FestivalJson, WritesNestedStructures) {
+  JsonWriter j;
+  j.Begin('{').Field("a", 1).Key("b").Begin('[').Int(2).String("x\"y").Begin('{').End('}').End(']');
+  j.FieldNum("c", 0.5).Key("d").Null().End('}');
+  EXPECT_EQ(j.str(), R"({"a":1,"b":[2,"x\"y",{}],"c":0.5,"d":null})");
+}
+
+}  // namespace
+}  // namespace eleven::sim
