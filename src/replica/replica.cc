@@ -1,6 +1,9 @@
 #include "replica/replica.h"
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
+
+#include <csignal>
 #include <unistd.h>
 
 #include <chrono>
@@ -285,6 +288,7 @@ Status Replica::StartSnapshot() {
   ELEVEN_RETURN_IF_ERROR(WaitDurable(op));
   int fds[2];
   if (pipe(fds) != 0) return Status::IOError("pipe for the snapshot child: " + std::string(strerror(errno)));
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -292,6 +296,10 @@ Status Replica::StartSnapshot() {
     return Status::IOError("fork for the snapshot: " + std::string(strerror(errno)));
   }
   if (pid == 0) {  // the child: its memory is the state at `op`, copy-on-write
+    // It must not outlive the replica's process: an orphan would hold the data directory's
+    // lock and write into it beside the next process.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
     close(fds[0]);
     engine::Engine::SnapshotParts parts;
     engine_->SnapshotChunks(&parts);
@@ -336,7 +344,7 @@ Status Replica::PollSnapshot(bool wait, bool* done, SnapshotReport* report) {
   report->write_ms = double(NowNs() - snapshot_started_ns_) / 1e6;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    remove_segments_before_op_ = child.journal_op_keep_from;
+    if (options_.remove_old_journal_segments) remove_segments_before_op_ = child.journal_op_keep_from;
   }
   return Status::Ok();
 }

@@ -44,6 +44,9 @@ struct ReplicaOptions {
   // Each staging buffer holds entries waiting for the sync thread; two of them alternate.
   // A full buffer while the other is still being synced is back-pressure: Submit waits.
   uint64_t staging_size_bytes = uint64_t{32} << 20;
+  // After a snapshot, journal segments older than the oldest kept snapshot are removed.
+  // Off keeps the whole journal (audits, and tests that replay it from op 1).
+  bool remove_old_journal_segments = true;
 };
 
 struct RecoveryReport {
