@@ -52,8 +52,8 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   // Placing an order costs a few lookups in tables far larger than the cache (keys, SKUs,
   // holdings), so they are prefetched in two stages: the hash slots of the order 16 ahead,
   // then, their slots now cached, the SKU rows and holding slots of the order 8 ahead.
-  constexpr size_t kSlotPrefetchDistance = 16;
-  constexpr size_t kRowPrefetchDistance = 8;
+  constexpr size_t kSlotPrefetchDistance = 32;
+  constexpr size_t kRowPrefetchDistance = 16;
   const size_t count = commands.size();
   size_t i = 0;
   while (i < count) {

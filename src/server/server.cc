@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <cstdio>
+
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -28,8 +30,13 @@ Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
   replica::ReplicaOptions options;
   options.engine = config.engine;
   options.staging_size_bytes = config.staging_size_bytes;
+  // A long recovery shows its progress (every few thousand entries) on stderr.
+  auto progress = [](uint64_t replayed) {
+    std::fprintf(stderr, "eleven serve: recovering, %llu journal entries replayed\n",
+                 static_cast<unsigned long long>(replayed));
+  };
   ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(Env::Default(), config.data_dir, options,
-                                                &s->replica_, &s->recovery_));
+                                                &s->replica_, &s->recovery_, progress));
   s->engine_metrics_ = std::make_unique<EngineMetrics>();
   // The rings hold every request the pool can hand out, plus the feed's own poll.
   s->loop_ = std::make_unique<EngineLoop>(s->replica_.get(), config.requests_in_flight_max + 1,
