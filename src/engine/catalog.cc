@@ -12,14 +12,6 @@ using wire::Operation;
 
 namespace {
 
-wire::Result Done(Code code, Operation operation, uint64_t id) {
-  wire::Result result{};
-  result.code = code;
-  result.operation = operation;
-  result.id = id;
-  return result;
-}
-
 bool IsCountryCode(const char country[2]) {
   return country[0] >= 'A' && country[0] <= 'Z' && country[1] >= 'A' && country[1] <= 'Z';
 }
@@ -28,16 +20,16 @@ bool IsCountryCode(const char country[2]) {
 
 wire::Result Engine::CreateMerchant(const wire::CreateMerchant& c) {
   const Operation op = Operation::kCreateMerchant;
-  if (c.merchant_id == 0) return Done(Code::invalid_id, op, c.merchant_id);
-  if (!IsCountryCode(c.country)) return Done(Code::invalid_country, op, c.merchant_id);
+  if (c.merchant_id == 0) return CommandResult(Code::invalid_id, op, c.merchant_id);
+  if (!IsCountryCode(c.country)) return CommandResult(Code::invalid_country, op, c.merchant_id);
   if ((c.flags & ~wire::kMerchantFlagsAll) != 0) {
-    return Done(Code::invalid_merchant_flags, op, c.merchant_id);
+    return CommandResult(Code::invalid_merchant_flags, op, c.merchant_id);
   }
   if (merchant_index_.Find(c.merchant_id) != kNoValue) {
-    return Done(Code::merchant_exists, op, c.merchant_id);
+    return CommandResult(Code::merchant_exists, op, c.merchant_id);
   }
   if (merchant_count_ == config_.merchant_count_max) {
-    return Done(Code::merchants_full, op, c.merchant_id);
+    return CommandResult(Code::merchants_full, op, c.merchant_id);
   }
   const uint32_t index = merchant_count_;
   ELEVEN_ASSERT(merchant_index_.Insert(c.merchant_id, index));
@@ -47,20 +39,20 @@ wire::Result Engine::CreateMerchant(const wire::CreateMerchant& c) {
   std::memcpy(m.country, c.country, 2);
   m.flags = c.flags;
   merchant_count_++;
-  return Done(Code::ok, op, c.merchant_id);
+  return CommandResult(Code::ok, op, c.merchant_id);
 }
 
 wire::Result Engine::CreateSku(const wire::CreateSku& c) {
   const Operation op = Operation::kCreateSku;
-  if (c.sku_id == 0) return Done(Code::invalid_id, op, c.sku_id);
+  if (c.sku_id == 0) return CommandResult(Code::invalid_id, op, c.sku_id);
   if (c.price_fen <= 0 || c.price_fen > wire::kPriceMaxFen) {
-    return Done(Code::invalid_price, op, c.sku_id);
+    return CommandResult(Code::invalid_price, op, c.sku_id);
   }
-  if (c.stock > wire::kStockMax) return Done(Code::invalid_quantity, op, c.sku_id);
+  if (c.stock > wire::kStockMax) return CommandResult(Code::invalid_quantity, op, c.sku_id);
   const uint32_t merchant = merchant_index_.Find(c.merchant_id);
-  if (merchant == kNoValue) return Done(Code::merchant_not_found, op, c.sku_id);
-  if (sku_index_.Find(c.sku_id) != kNoValue) return Done(Code::sku_exists, op, c.sku_id);
-  if (sku_count_ == config_.sku_count_max) return Done(Code::skus_full, op, c.sku_id);
+  if (merchant == kNoValue) return CommandResult(Code::merchant_not_found, op, c.sku_id);
+  if (sku_index_.Find(c.sku_id) != kNoValue) return CommandResult(Code::sku_exists, op, c.sku_id);
+  if (sku_count_ == config_.sku_count_max) return CommandResult(Code::skus_full, op, c.sku_id);
 
   const uint32_t index = sku_count_;
   ELEVEN_ASSERT(sku_index_.Insert(c.sku_id, index));
@@ -73,22 +65,22 @@ wire::Result Engine::CreateSku(const wire::CreateSku& c) {
   s.available = c.stock;
   s.received = c.stock;
   sku_count_++;
-  return Done(Code::ok, op, c.sku_id);
+  return CommandResult(Code::ok, op, c.sku_id);
 }
 
 wire::Result Engine::Restock(const wire::Restock& c) {
   const Operation op = Operation::kRestock;
   if (c.quantity == 0 || c.quantity > wire::kStockMax) {
-    return Done(Code::invalid_quantity, op, c.sku_id);
+    return CommandResult(Code::invalid_quantity, op, c.sku_id);
   }
   const uint32_t index = sku_index_.Find(c.sku_id);
-  if (index == kNoValue) return Done(Code::sku_not_found, op, c.sku_id);
+  if (index == kNoValue) return CommandResult(Code::sku_not_found, op, c.sku_id);
   Sku& s = skus_[index];
   // Every counter of the SKU is bounded by `received`, so bounding it bounds them all.
-  if (s.received + c.quantity > wire::kStockMax) return Done(Code::stock_overflow, op, c.sku_id);
+  if (s.received + c.quantity > wire::kStockMax) return CommandResult(Code::stock_overflow, op, c.sku_id);
   s.available += c.quantity;
   s.received += c.quantity;
-  wire::Result result = Done(Code::ok, op, c.sku_id);
+  wire::Result result = CommandResult(Code::ok, op, c.sku_id);
   result.amount_fen = s.available;
   return result;
 }
@@ -96,12 +88,12 @@ wire::Result Engine::Restock(const wire::Restock& c) {
 wire::Result Engine::SetPrice(const wire::SetPrice& c) {
   const Operation op = Operation::kSetPrice;
   if (c.price_fen <= 0 || c.price_fen > wire::kPriceMaxFen) {
-    return Done(Code::invalid_price, op, c.sku_id);
+    return CommandResult(Code::invalid_price, op, c.sku_id);
   }
   const uint32_t index = sku_index_.Find(c.sku_id);
-  if (index == kNoValue) return Done(Code::sku_not_found, op, c.sku_id);
+  if (index == kNoValue) return CommandResult(Code::sku_not_found, op, c.sku_id);
   skus_[index].price_fen = c.price_fen;
-  wire::Result result = Done(Code::ok, op, c.sku_id);
+  wire::Result result = CommandResult(Code::ok, op, c.sku_id);
   result.amount_fen = c.price_fen;
   return result;
 }

@@ -10,18 +10,6 @@ namespace eleven::engine {
 using wire::Code;
 using wire::Operation;
 
-namespace {
-
-wire::Result DropResult(Code code, Operation operation, uint64_t id) {
-  wire::Result result{};
-  result.code = code;
-  result.operation = operation;
-  result.id = id;
-  return result;
-}
-
-}  // namespace
-
 // Ties break on the index, so the heap order is total and the same on every replica.
 bool Engine::ClosesBefore(uint32_t drop_a, uint32_t drop_b) const {
   const uint64_t a = drops_[drop_a].closes_at_us;
@@ -31,22 +19,22 @@ bool Engine::ClosesBefore(uint32_t drop_a, uint32_t drop_b) const {
 
 wire::Result Engine::CreateDrop(const wire::CreateDrop& c, uint64_t now_us) {
   const Operation op = Operation::kCreateDrop;
-  if (c.drop_id == 0) return DropResult(Code::invalid_id, op, c.drop_id);
+  if (c.drop_id == 0) return CommandResult(Code::invalid_id, op, c.drop_id);
   if (c.live_price_fen <= 0 || c.live_price_fen > wire::kPriceMaxFen) {
-    return DropResult(Code::invalid_price, op, c.drop_id);
+    return CommandResult(Code::invalid_price, op, c.drop_id);
   }
   if (c.quota == 0 || c.quota > wire::kStockMax) {
-    return DropResult(Code::invalid_quantity, op, c.drop_id);
+    return CommandResult(Code::invalid_quantity, op, c.drop_id);
   }
   if (c.closes_at_us <= c.opens_at_us || c.closes_at_us <= now_us) {
-    return DropResult(Code::invalid_drop_window, op, c.drop_id);
+    return CommandResult(Code::invalid_drop_window, op, c.drop_id);
   }
-  if (drop_index_.Find(c.drop_id) != kNoValue) return DropResult(Code::drop_exists, op, c.drop_id);
+  if (drop_index_.Find(c.drop_id) != kNoValue) return CommandResult(Code::drop_exists, op, c.drop_id);
   const uint32_t sku_index = sku_index_.Find(c.sku_id);
-  if (sku_index == kNoValue) return DropResult(Code::sku_not_found, op, c.drop_id);
+  if (sku_index == kNoValue) return CommandResult(Code::sku_not_found, op, c.drop_id);
   Sku& sku = skus_[sku_index];
-  if (sku.available < c.quota) return DropResult(Code::insufficient_stock, op, c.drop_id);
-  if (drop_count_ == config_.drop_count_max) return DropResult(Code::drops_full, op, c.drop_id);
+  if (sku.available < c.quota) return CommandResult(Code::insufficient_stock, op, c.drop_id);
+  if (drop_count_ == config_.drop_count_max) return CommandResult(Code::drops_full, op, c.drop_id);
 
   const uint32_t index = drop_count_;
   ELEVEN_ASSERT(drop_index_.Insert(c.drop_id, index));
@@ -72,7 +60,7 @@ wire::Result Engine::CreateDrop(const wire::CreateDrop& c, uint64_t now_us) {
     std::swap(close_heap_[at], close_heap_[(at - 1) / 2]);
     at = (at - 1) / 2;
   }
-  return DropResult(Code::ok, op, c.drop_id);
+  return CommandResult(Code::ok, op, c.drop_id);
 }
 
 void Engine::CloseDrop(Drop& drop, uint64_t now_us) {
@@ -90,12 +78,12 @@ void Engine::CloseDrop(Drop& drop, uint64_t now_us) {
 wire::Result Engine::CloseDropCommand(const wire::CloseDrop& c, uint64_t now_us) {
   const Operation op = Operation::kCloseDrop;
   const uint32_t index = drop_index_.Find(c.drop_id);
-  if (index == kNoValue) return DropResult(Code::drop_not_found, op, c.drop_id);
+  if (index == kNoValue) return CommandResult(Code::drop_not_found, op, c.drop_id);
   Drop& drop = drops_[index];
-  if (drop.closed != 0) return DropResult(Code::drop_closed, op, c.drop_id);
+  if (drop.closed != 0) return CommandResult(Code::drop_closed, op, c.drop_id);
   const uint32_t returned = drop.available;
   CloseDrop(drop, now_us);
-  wire::Result result = DropResult(Code::ok, op, c.drop_id);
+  wire::Result result = CommandResult(Code::ok, op, c.drop_id);
   result.amount_fen = returned;
   result.at_us = now_us;
   return result;

@@ -108,13 +108,6 @@ bool IsOwnedByEngine(wire::Operation op) {
   return op == wire::kPayOrderMoney || op == wire::kRefundOrderMoney || op == wire::kShipOrder;
 }
 
-wire::Result Refused(wire::Code code, wire::Operation operation) {
-  wire::Result result{};
-  result.code = code;
-  result.operation = operation;
-  return result;
-}
-
 }  // namespace
 
 size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t now_us,
@@ -123,12 +116,12 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
   const wire::Operation operation = commands[0].operation;
   const uint8_t op = static_cast<uint8_t>(operation);
   if (IsOwnedByEngine(operation)) {
-    results[0] = Refused(Code::operation_owned_by_engine, operation);
+    results[0] = CommandResult(Code::operation_owned_by_engine, operation, 0);
     return 1;
   }
   if (IsLedgerOperation(op)) {
     if (!ledger_) {
-      results[0] = Refused(Code::payments_disabled, operation);
+      results[0] = CommandResult(Code::payments_disabled, operation, 0);
       return 1;
     }
     // The run of ledger commands (a linked chain lives inside one run), up to the next
@@ -144,21 +137,16 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
   }
   if (op >= kFulfilmentOperationFirst && op <= kFulfilmentOperationLast) {
     results[0] = fulfilment_ ? fulfilment_->Apply(commands[0], now_us)
-                             : Refused(Code::fulfilment_disabled, operation);
+                             : CommandResult(Code::fulfilment_disabled, operation, 0);
     return 1;
   }
-  results[0] = Refused(Code::invalid_operation, operation);
+  results[0] = CommandResult(Code::invalid_operation, operation, 0);
   return 1;
 }
 
 wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us) {
   Code structure = wire::CheckStructure(command);
-  if (structure != Code::ok) {
-    wire::Result result{};
-    result.code = structure;
-    result.operation = command.operation;
-    return result;
-  }
+  if (structure != Code::ok) return CommandResult(structure, command.operation, 0);
   switch (command.operation) {
     case Operation::kCreateMerchant: return CreateMerchant(command.create_merchant);
     case Operation::kCreateSku: return CreateSku(command.create_sku);

@@ -174,6 +174,8 @@ class Engine {
   void ReserveLines(const wire::PlaceOrder& c, const uint32_t* sku_index, uint32_t drop_index);
   void ReleaseOrder(Order& order);  // gives a pending order's units back
   wire::Code FindOrder(uint64_t order_id, const Order** out) const;
+  Order* PendingOrder(uint64_t order_id, wire::Operation operation, uint64_t now_us,
+                      wire::Result* result);
   bool TakeSlot(uint64_t order_id);  // frees the ring slot for `order_id` if its occupant is final
   wire::Result OrderResult(const Order& order, wire::Operation operation) const;
   void FillOrderRecord(const Order& order, wire::OrderRecord* out) const;

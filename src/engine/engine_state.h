@@ -71,6 +71,15 @@ static_assert(std::has_unique_object_representations_v<DropRow>);
 static_assert(std::has_unique_object_representations_v<OrderRow>);
 static_assert(sizeof(OrderRow) == 104);
 
+// A command's result with only its code, operation and the id it names.
+inline wire::Result CommandResult(wire::Code code, wire::Operation operation, uint64_t id) {
+  wire::Result result{};
+  result.code = code;
+  result.operation = operation;
+  result.id = id;
+  return result;
+}
+
 inline bool IsFinal(wire::OrderState state) {
   return state != wire::OrderState::kPending && state != wire::OrderState::kNone;
 }

@@ -159,10 +159,7 @@ wire::Result Engine::PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us) {
   const uint64_t order_id = next_order_id_;
   if (!TakeSlot(order_id)) {
     // Not remembered: the attempt had no slot to live in. A retry may succeed later.
-    wire::Result result{};
-    result.code = Code::orders_full;
-    result.operation = Operation::kPlaceOrder;
-    return result;
+    return CommandResult(Code::orders_full, Operation::kPlaceOrder, 0);
   }
   uint32_t sku_index[wire::kOrderLineCountMax];
   uint32_t drop_index = kNoValue;
@@ -243,24 +240,33 @@ wire::Code Engine::FindOrder(uint64_t order_id, const Order** out) const {
   return Code::ok;
 }
 
-wire::Result Engine::PayOrder(const wire::PayOrder& c, uint64_t now_us) {
+// The result of a pay or cancel command so far; the order if it is pending, else null with
+// the code saying why not (unknown, evicted, expired, or no longer pending).
+Engine::Order* Engine::PendingOrder(uint64_t order_id, Operation operation, uint64_t now_us,
+                                    wire::Result* result) {
   const Order* found = nullptr;
-  wire::Result result{};
-  result.operation = Operation::kPayOrder;
-  result.id = c.order_id;
-  result.at_us = now_us;
-  result.code = FindOrder(c.order_id, &found);
-  if (result.code != Code::ok) return result;
-  Order& order = const_cast<Order&>(*found);
-  result.state = order.state;
-  result.amount_fen = order.total_fen;
-  if (order.state == OrderState::kExpired) {
-    result.code = Code::order_expired;
-  } else if (order.state != OrderState::kPending) {
-    result.code = Code::order_not_pending;
-  } else if (c.amount_fen != order.total_fen) {
-    result.code = Code::amount_mismatch;
+  *result = wire::Result{};
+  result->operation = operation;
+  result->id = order_id;
+  result->at_us = now_us;
+  result->code = FindOrder(order_id, &found);
+  if (result->code != Code::ok) return nullptr;
+  result->state = found->state;
+  result->amount_fen = found->total_fen;
+  if (found->state == OrderState::kExpired) {
+    result->code = Code::order_expired;
+  } else if (found->state != OrderState::kPending) {
+    result->code = Code::order_not_pending;
   }
+  return result->code == Code::ok ? const_cast<Order*>(found) : nullptr;
+}
+
+wire::Result Engine::PayOrder(const wire::PayOrder& c, uint64_t now_us) {
+  wire::Result result;
+  Order* pending = PendingOrder(c.order_id, Operation::kPayOrder, now_us, &result);
+  if (pending == nullptr) return result;
+  Order& order = *pending;
+  if (c.amount_fen != order.total_fen) result.code = Code::amount_mismatch;
   if (result.code == Code::ok) result.code = PayThroughModules(order, c, now_us);
   if (result.code != Code::ok) return result;
   // Expiry ran at the start of the batch, so a pending order here is inside its window.
@@ -332,24 +338,10 @@ void Engine::DrainDelivered(uint64_t now_us) {
 }
 
 wire::Result Engine::CancelOrder(const wire::CancelOrder& c, uint64_t now_us) {
-  const Order* found = nullptr;
-  wire::Result result{};
-  result.operation = Operation::kCancelOrder;
-  result.id = c.order_id;
-  result.at_us = now_us;
-  result.code = FindOrder(c.order_id, &found);
-  if (result.code != Code::ok) return result;
-  Order& order = const_cast<Order&>(*found);
-  result.state = order.state;
-  result.amount_fen = order.total_fen;
-  if (order.state == OrderState::kExpired) {
-    result.code = Code::order_expired;
-    return result;
-  }
-  if (order.state != OrderState::kPending) {
-    result.code = Code::order_not_pending;
-    return result;
-  }
+  wire::Result result;
+  Order* pending = PendingOrder(c.order_id, Operation::kCancelOrder, now_us, &result);
+  if (pending == nullptr) return result;
+  Order& order = *pending;
   ReleaseOrder(order);
   order.state = OrderState::kCancelled;
   stats_.orders_cancelled++;
