@@ -50,8 +50,8 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   if (fulfilment_) fulfilment_->Tick(timestamp_us);
 
   // Placing an order costs a few lookups in tables far larger than the cache (keys, SKUs,
-  // holdings), so they are prefetched in two stages: the hash slots of the order 16 ahead,
-  // then, their slots now cached, the SKU rows and holding slots of the order 8 ahead.
+  // holdings), so they are prefetched in two stages: the hash slots of the order 32 ahead,
+  // then, their slots now cached, the SKU rows and holding slots of the order 16 ahead.
   constexpr size_t kSlotPrefetchDistance = 32;
   constexpr size_t kRowPrefetchDistance = 16;
   const size_t count = commands.size();
