@@ -162,7 +162,7 @@ Status LoadScenario(const std::string& path, Scenario* s) {
   bool ok = Read(top, "name", &s->name, &error) && Read(top, "seed", &s->seed, &error) &&
             Read(top, "scale", &s->scale, &error) && Read(top, "simulated_seconds", &s->simulated_seconds, &error) &&
             Read(top, "tick_ms", &s->tick_ms, &error) && Read(top, "pace", &pace, &error) &&
-            Read(top, "durability", &durability, &error);
+            Read(top, "durability", &durability, &error) && Read(top, "snapshot_at_s", &s->snapshot_at_s, &error);
   auto c = top["catalog"];
   ok = ok && Read(c, "merchants", &s->merchants, &error) && Read(c, "overseas_share", &s->overseas_share, &error) &&
        Read(c, "countries", &s->countries, &error) && Read(c, "skus_per_merchant", &s->skus_per_merchant, &error) &&

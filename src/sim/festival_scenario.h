@@ -40,6 +40,8 @@ struct Scenario {
   uint32_t tick_ms = 100;
   bool realtime = false;
   bool durable = true;
+  // When to take a background snapshot (seconds into the day); negative: none.
+  double snapshot_at_s = 43200;
 
   uint32_t merchants = 1000;
   double overseas_share = 0.1;
