@@ -6,6 +6,7 @@
 #include "base/assert.h"
 #include "engine/engine.h"
 #include "engine/engine_state.h"
+#include "engine/state_reader.h"
 
 namespace eleven::engine {
 
@@ -45,10 +46,6 @@ struct StateHead {
   uint8_t reserved[6];
 };
 static_assert(std::has_unique_object_representations_v<StateHead>);
-
-ByteSpan Bytes(const void* data, size_t size) {
-  return ByteSpan(static_cast<const std::byte*>(data), size);
-}
 
 }  // namespace
 
@@ -129,33 +126,24 @@ Status Engine::Restore(ByteSpan state) {
       h.drop_count > h.drop_count_max || h.close_heap_count > h.drop_count) {
     return Status::Corruption("engine state: table counts exceed capacities");
   }
-  size_t at = sizeof(h);
-  auto take = [&](void* to, size_t size) {
-    if (state.size() - at < size) return false;
-    std::memcpy(to, state.data() + at, size);
-    at += size;
-    return true;
-  };
-  auto take_map = [&](auto& map, uint32_t count) {
-    const size_t size = map.slot_bytes();
-    if (state.size() - at < size || !map.Restore(state.data() + at, size, count)) return false;
-    at += size;
-    return true;
-  };
-  bool ok = take(merchants_.get(), sizeof(Merchant) * h.merchant_count) &&
-            take(skus_.get(), sizeof(Sku) * h.sku_count) &&
-            take(drops_.get(), sizeof(Drop) * h.drop_count) &&
-            take(close_heap_.get(), sizeof(uint32_t) * h.close_heap_count) &&
-            take(orders_.get(), sizeof(Order) * config_.order_slot_count) &&
-            take_map(merchant_index_, h.merchant_count) && take_map(sku_index_, h.sku_count) &&
-            take_map(drop_index_, h.drop_count) && take_map(key_index_, h.key_count) &&
-            take_map(holdings_, h.holding_count);
+  StateReader in(state);
+  StateHead skipped;
+  bool ok = in.Take(&skipped, sizeof(skipped)) &&
+            in.Take(merchants_.get(), sizeof(Merchant) * h.merchant_count) &&
+            in.Take(skus_.get(), sizeof(Sku) * h.sku_count) &&
+            in.Take(drops_.get(), sizeof(Drop) * h.drop_count) &&
+            in.Take(close_heap_.get(), sizeof(uint32_t) * h.close_heap_count) &&
+            in.Take(orders_.get(), sizeof(Order) * config_.order_slot_count) &&
+            in.TakeMap(&merchant_index_, h.merchant_count) && in.TakeMap(&sku_index_, h.sku_count) &&
+            in.TakeMap(&drop_index_, h.drop_count) && in.TakeMap(&key_index_, h.key_count) &&
+            in.TakeMap(&holdings_, h.holding_count);
   if (!ok) return Status::Corruption("engine state: tables do not match their counts");
   if ((h.ledger_enabled != 0) != (ledger_ != nullptr) ||
       (h.fulfilment_enabled != 0) != (fulfilment_ != nullptr)) {
     return Status::InvalidArgument("the snapshot was taken with payments or fulfilment switched "
                                    "differently; start with the data directory's configuration");
   }
+  size_t at = in.position();
   if (state.size() - at != h.ledger_bytes + h.fulfilment_bytes) {
     return Status::Corruption("engine state: the modules' parts do not fill the rest of the state");
   }

@@ -28,6 +28,7 @@
 #include "base/assert.h"
 #include "engine/fulfilment/fulfilment.h"
 #include "engine/fulfilment/fulfilment_state.h"
+#include "engine/state_reader.h"
 
 namespace eleven::engine {
 
@@ -84,10 +85,6 @@ static_assert(std::has_unique_object_representations_v<Fulfilment::HourCount>);
 static_assert(std::has_unique_object_representations_v<wire::TimelineEntry>);
 static_assert(std::has_unique_object_representations_v<wire::FiguresRecord>);
 static_assert(std::has_unique_object_representations_v<FixedMap<uint64_t>::Slot>);
-
-ByteSpan Bytes(const void* data, size_t size) {
-  return ByteSpan(static_cast<const std::byte*>(data), size);
-}
 
 // A ring's live entries as two chunks (the second empty unless they wrap).
 template <typename T>
@@ -164,35 +161,6 @@ bool ScalarsFit(const FulfilmentStateHead& h) {
   return counts && rings && time && figures && h.reserved0 == 0 && h.reserved1 == 0;
 }
 
-// Reads the chunks back in order from one byte range; every read is bounds-checked.
-class StateReader {
- public:
-  explicit StateReader(ByteSpan state) : state_(state) {}
-  bool Take(void* to, size_t size_bytes) {
-    if (state_.size() - at_ < size_bytes) return false;
-    if (size_bytes > 0) std::memcpy(to, state_.data() + at_, size_bytes);
-    at_ += size_bytes;
-    return true;
-  }
-  template <typename T>
-  bool TakeRing(T* ring, uint32_t capacity, uint32_t head, uint32_t count) {
-    ELEVEN_ASSERT(head < capacity && count <= capacity);
-    const uint32_t first = std::min(count, capacity - head);
-    return Take(ring + head, sizeof(T) * first) && Take(ring, sizeof(T) * (count - first));
-  }
-  bool TakeMap(FixedMap<uint64_t>* map, uint32_t count) {
-    const size_t size_bytes = map->slot_bytes();
-    if (state_.size() - at_ < size_bytes) return false;
-    if (!map->Restore(state_.data() + at_, size_bytes, count)) return false;
-    at_ += size_bytes;
-    return true;
-  }
-  bool AtEnd() const { return at_ == state_.size(); }
-
- private:
-  ByteSpan state_;
-  size_t at_ = 0;  // Invariant: at_ <= state_.size().
-};
 
 bool LinkOk(uint32_t index, uint32_t bound) { return index == kNoSlot || index < bound; }
 

@@ -17,6 +17,7 @@
 
 #include "base/assert.h"
 #include "engine/ledger/ledger.h"
+#include "engine/state_reader.h"
 #include "engine/ledger/ledger_internal.h"
 
 namespace eleven::engine {
@@ -69,10 +70,6 @@ static_assert(std::has_unique_object_representations_v<Ledger::Order>);
 static_assert(std::has_unique_object_representations_v<Ledger::Plan>);
 static_assert(std::has_unique_object_representations_v<Ledger::Expiry>);
 static_assert(std::has_unique_object_representations_v<FixedMap<uint64_t>::Slot>);
-
-ByteSpan Bytes(const void* data, size_t size) {
-  return ByteSpan(static_cast<const std::byte*>(data), size);
-}
 
 void PutConfig(const LedgerConfig& c, LedgerStateHead* h) {
   h->account_count_max = c.account_count_max;
@@ -129,29 +126,6 @@ bool CountsFit(const LedgerStateHead& h) {
          h.reserved0 == 0 && h.reserved1 == 0;
 }
 
-// Reads the chunks back in order from one byte range; every read is bounds-checked.
-class StateReader {
- public:
-  explicit StateReader(ByteSpan state) : state_(state) {}
-  bool Take(void* to, size_t size_bytes) {
-    if (state_.size() - at_ < size_bytes) return false;
-    if (size_bytes > 0) std::memcpy(to, state_.data() + at_, size_bytes);
-    at_ += size_bytes;
-    return true;
-  }
-  bool TakeMap(FixedMap<uint64_t>* map, uint32_t count) {
-    const size_t size_bytes = map->slot_bytes();
-    if (state_.size() - at_ < size_bytes) return false;
-    if (!map->Restore(state_.data() + at_, size_bytes, count)) return false;
-    at_ += size_bytes;
-    return true;
-  }
-  bool AtEnd() const { return at_ == state_.size(); }
-
- private:
-  ByteSpan state_;
-  size_t at_ = 0;  // Invariant: at_ <= state_.size().
-};
 
 // Every record of `table` is found in `map` at its own index. With the map's count equal to
 // the table's (FixedMap::Restore checks that), the map is exactly the table's keys.
