@@ -16,6 +16,7 @@
 #include "base/assert.h"
 #include "base/big_array.h"
 #include "base/hash.h"
+#include "base/prefetch.h"
 
 namespace eleven {
 
@@ -54,7 +55,7 @@ class FixedMap {
     count_ = 0;
   }
 
-  void Prefetch(const Key& key) const { __builtin_prefetch(&slots_[Hash{}(key) & mask_]); }
+  void Prefetch(const Key& key) const { eleven::Prefetch(&slots_[Hash{}(key) & mask_]); }
 
   // The value stored under `key`, or kNoValue.
   uint32_t Find(const Key& key) const {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/assert.h"
+#include "base/prefetch.h"
 #include "engine/engine_state.h"
 
 namespace eleven::engine {
@@ -88,7 +89,7 @@ void Engine::PrefetchRows(const wire::Command& command) const {
   for (int l = 0; l < lines; l++) {
     const uint32_t sku = sku_index_.Find(order.sku_id[l]);
     if (sku == kNoValue) continue;
-    __builtin_prefetch(&skus_[sku]);
+    eleven::Prefetch(&skus_[sku]);
     holdings_.Prefetch(HoldingKey{order.buyer_id, sku, 0});
   }
 }

@@ -5,6 +5,7 @@
 #include <bit>
 
 #include "base/assert.h"
+#include "base/prefetch.h"
 #include "engine/fulfilment/fulfilment.h"
 #include "engine/fulfilment/fulfilment_state.h"
 
@@ -60,8 +61,8 @@ Code Fulfilment::OnOrderPaid(const OrderToShip& order, uint64_t now_us) {
   if (next_parcel < config_.parcel_count_max) {
     // A parcel is two cache lines, both written.
     const char* bytes = reinterpret_cast<const char*>(&parcels_[next_parcel]);
-    __builtin_prefetch(bytes, 1);
-    __builtin_prefetch(bytes + 64, 1);
+    eleven::PrefetchForWrite(bytes);
+    eleven::PrefetchForWrite(bytes + 64);
   }
   AdvanceTime(now_us);
   Code code = CheckOrder(order);
@@ -203,7 +204,7 @@ void Fulfilment::ScanStock(const OrderToShip& order) {
   // Prefetch every line's first stock entry before walking any chain.
   for (uint32_t line = 0; line < order.line_count; line++) {
     uint32_t entry = sku_first_entry_.Find(order.lines[line].sku_id);
-    if (entry != kNoValue) __builtin_prefetch(&stock_[entry]);
+    if (entry != kNoValue) eleven::Prefetch(&stock_[entry]);
   }
   for (uint32_t line = 0; line < order.line_count; line++) ScanLine(order, line);
   ELEVEN_ASSERT(candidate_count_ <= warehouse_count_);
