@@ -51,20 +51,16 @@ wire::Result Engine::CreateSku(const wire::CreateSku& c) {
   if (c.stock > wire::kStockMax) return CommandResult(Code::invalid_quantity, op, c.sku_id);
   const uint32_t merchant = merchant_index_.Find(c.merchant_id);
   if (merchant == kNoValue) return CommandResult(Code::merchant_not_found, op, c.sku_id);
-  if (sku_index_.Find(c.sku_id) != kNoValue) return CommandResult(Code::sku_exists, op, c.sku_id);
-  if (sku_count_ == config_.sku_count_max) return CommandResult(Code::skus_full, op, c.sku_id);
-
-  const uint32_t index = sku_count_;
-  ELEVEN_ASSERT(sku_index_.Insert(c.sku_id, index));
+  if (skus_.Find(c.sku_id) != kNoValue) return CommandResult(Code::sku_exists, op, c.sku_id);
+  const uint32_t index = skus_.Insert(c.sku_id);
+  if (index == kNoValue) return CommandResult(Code::skus_full, op, c.sku_id);
   Sku& s = skus_[index];
-  s = Sku{};
-  s.id = c.sku_id;
+  s.merchant_id = c.merchant_id;
   s.merchant_index = merchant;
   s.per_buyer_limit = c.per_buyer_limit;
   s.price_fen = c.price_fen;
   s.available = c.stock;
   s.received = c.stock;
-  sku_count_++;
   return CommandResult(Code::ok, op, c.sku_id);
 }
 
@@ -73,7 +69,7 @@ wire::Result Engine::Restock(const wire::Restock& c) {
   if (c.quantity == 0 || c.quantity > wire::kStockMax) {
     return CommandResult(Code::invalid_quantity, op, c.sku_id);
   }
-  const uint32_t index = sku_index_.Find(c.sku_id);
+  const uint32_t index = skus_.Find(c.sku_id);
   if (index == kNoValue) return CommandResult(Code::sku_not_found, op, c.sku_id);
   Sku& s = skus_[index];
   // Every counter of the SKU is bounded by `received`, so bounding it bounds them all.
@@ -90,7 +86,7 @@ wire::Result Engine::SetPrice(const wire::SetPrice& c) {
   if (c.price_fen <= 0 || c.price_fen > wire::kPriceMaxFen) {
     return CommandResult(Code::invalid_price, op, c.sku_id);
   }
-  const uint32_t index = sku_index_.Find(c.sku_id);
+  const uint32_t index = skus_.Find(c.sku_id);
   if (index == kNoValue) return CommandResult(Code::sku_not_found, op, c.sku_id);
   skus_[index].price_fen = c.price_fen;
   wire::Result result = CommandResult(Code::ok, op, c.sku_id);
@@ -99,7 +95,7 @@ wire::Result Engine::SetPrice(const wire::SetPrice& c) {
 }
 
 wire::Code Engine::GetSku(uint64_t sku_id, wire::SkuRecord* out) const {
-  const uint32_t index = sku_index_.Find(sku_id);
+  const uint32_t index = skus_.Find(sku_id);
   if (index == kNoValue) return Code::sku_not_found;
   const Sku& s = skus_[index];
   *out = wire::SkuRecord{};

@@ -30,7 +30,7 @@ wire::Result Engine::CreateDrop(const wire::CreateDrop& c, uint64_t now_us) {
     return CommandResult(Code::invalid_drop_window, op, c.drop_id);
   }
   if (drop_index_.Find(c.drop_id) != kNoValue) return CommandResult(Code::drop_exists, op, c.drop_id);
-  const uint32_t sku_index = sku_index_.Find(c.sku_id);
+  const uint32_t sku_index = skus_.Find(c.sku_id);
   if (sku_index == kNoValue) return CommandResult(Code::sku_not_found, op, c.drop_id);
   Sku& sku = skus_[sku_index];
   if (sku.available < c.quota) return CommandResult(Code::insufficient_stock, op, c.drop_id);

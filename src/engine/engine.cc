@@ -16,8 +16,7 @@ Engine::Engine(const EngineConfig& config)
     : config_(config),
       merchants_(BigArray<Merchant>(config.merchant_count_max)),
       merchant_index_(config.merchant_count_max),
-      skus_(BigArray<Sku>(config.sku_count_max)),
-      sku_index_(config.sku_count_max),
+      skus_(config.sku_count_max),
       drops_(BigArray<Drop>(config.drop_count_max)),
       drop_index_(config.drop_count_max),
       close_heap_(BigArray<uint32_t>(config.drop_count_max)),
@@ -51,8 +50,8 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   if (fulfilment_) fulfilment_->Tick(timestamp_us);
 
   // Placing an order costs a few lookups in tables far larger than the cache (keys, SKUs,
-  // holdings), so they are prefetched in two stages: the hash slots of the order 32 ahead,
-  // then, their slots now cached, the SKU rows and holding slots of the order 16 ahead.
+  // holdings), so they are prefetched in two stages: the key's slot and the SKUs' rows of the
+  // order 32 ahead, then, those rows now cached, the holding slots of the order 16 ahead.
   constexpr size_t kSlotPrefetchDistance = 32;
   constexpr size_t kRowPrefetchDistance = 16;
   const size_t count = commands.size();
@@ -79,7 +78,7 @@ void Engine::PrefetchSlots(const wire::Command& command) const {
   const wire::PlaceOrder& order = command.place_order;
   key_index_.Prefetch(order.idempotency_key);
   const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
-  for (int l = 0; l < lines; l++) sku_index_.Prefetch(order.sku_id[l]);
+  for (int l = 0; l < lines; l++) skus_.Prefetch(order.sku_id[l]);
 }
 
 void Engine::PrefetchRows(const wire::Command& command) const {
@@ -87,9 +86,8 @@ void Engine::PrefetchRows(const wire::Command& command) const {
   const wire::PlaceOrder& order = command.place_order;
   const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
   for (int l = 0; l < lines; l++) {
-    const uint32_t sku = sku_index_.Find(order.sku_id[l]);
+    const uint32_t sku = skus_.Find(order.sku_id[l]);
     if (sku == kNoValue) continue;
-    eleven::Prefetch(&skus_[sku]);
     holdings_.Prefetch(HoldingKey{order.buyer_id, sku, 0});
   }
 }
@@ -171,8 +169,8 @@ Digest128 Engine::Digest() const {
   d.UpdateValue(stats_);
   d.UpdateValue(merchant_count_);
   d.Update(merchants_.get(), sizeof(Merchant) * merchant_count_);
-  d.UpdateValue(sku_count_);
-  d.Update(skus_.get(), sizeof(Sku) * sku_count_);
+  d.UpdateValue(skus_.count());
+  d.Update(skus_.rows(), skus_.slot_bytes());
   d.UpdateValue(drop_count_);
   d.Update(drops_.get(), sizeof(Drop) * drop_count_);
   d.UpdateValue(close_heap_count_);

@@ -22,6 +22,7 @@
 #include "base/big_array.h"
 #include "base/bytes.h"
 #include "base/fixed_map.h"
+#include "base/fixed_table.h"
 #include "base/hash.h"
 #include "base/status.h"
 #include "engine/fulfilment/fulfilment.h"
@@ -106,7 +107,7 @@ class Engine {
   uint64_t last_timestamp_us() const { return last_timestamp_us_; }
   const EngineStats& stats() const { return stats_; }
   const EngineConfig& config() const { return config_; }
-  uint32_t sku_count() const { return sku_count_; }
+  uint32_t sku_count() const { return skus_.count(); }
   uint32_t drop_count() const { return drop_count_; }
 
   // The whole state as byte ranges for a snapshot: the heads receive small records (and must
@@ -149,6 +150,7 @@ class Engine {
   void ExpireDueOrders(uint64_t now_us);
 
   void PrefetchSlots(const wire::Command& command) const;
+  uint32_t OrderMerchant(const wire::PlaceOrder& c) const;
   void PrefetchRows(const wire::Command& command) const;
   wire::Result Execute(const wire::Command& command, uint64_t now_us);
   // Ledger and fulfilment commands: returns how many commands were consumed (>= 1).
@@ -193,9 +195,7 @@ class Engine {
   uint32_t merchant_count_ = 0;
   FixedMap<uint64_t> merchant_index_;
 
-  BigArray<Sku> skus_;
-  uint32_t sku_count_ = 0;
-  FixedMap<uint64_t> sku_index_;
+  FixedTable<Sku> skus_;  // rows in their hash slots: a SKU lookup is one cache miss
 
   BigArray<Drop> drops_;
   uint32_t drop_count_ = 0;

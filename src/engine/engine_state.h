@@ -17,7 +17,8 @@ struct MerchantRow {
 };
 
 struct SkuRow {
-  uint64_t id;
+  uint64_t id;  // first, as FixedTable wants: 0 marks an empty slot
+  uint64_t merchant_id;  // so an order finds its merchant through its first SKU
   uint32_t merchant_index;
   uint32_t per_buyer_limit;
   int64_t price_fen;
@@ -27,6 +28,7 @@ struct SkuRow {
   uint32_t reserved;
   uint32_t sold;
   uint64_t received;
+  uint64_t reserved1;
 };
 
 struct DropRow {
@@ -69,6 +71,7 @@ static_assert(std::has_unique_object_representations_v<MerchantRow>);
 static_assert(std::has_unique_object_representations_v<SkuRow>);
 static_assert(std::has_unique_object_representations_v<DropRow>);
 static_assert(std::has_unique_object_representations_v<OrderRow>);
+static_assert(sizeof(SkuRow) == 64);  // one cache line per slot
 static_assert(sizeof(OrderRow) == 104);
 
 // A command's result with only its code, operation and the id it names.

@@ -12,13 +12,12 @@ using wire::OrderState;
 
 void Engine::CheckInvariants() const {
   ELEVEN_ASSERT(merchant_index_.count() == merchant_count_);
-  ELEVEN_ASSERT(sku_index_.count() == sku_count_);
   ELEVEN_ASSERT(drop_index_.count() == drop_count_);
   ELEVEN_ASSERT(close_heap_count_ <= drop_count_);
   ELEVEN_ASSERT(expiry_cursor_ <= next_order_id_);
 
   // What the live orders in the ring account for, per SKU and per drop.
-  std::vector<uint64_t> reserved_by_sku(sku_count_, 0);
+  std::vector<uint64_t> reserved_by_sku(skus_.slot_count(), 0);
   std::vector<uint64_t> reserved_by_drop(drop_count_, 0);
   uint64_t slots_used = 0;
   for (uint32_t slot = 0; slot < config_.order_slot_count; slot++) {
@@ -43,7 +42,7 @@ void Engine::CheckInvariants() const {
   }
   ELEVEN_ASSERT(key_index_.count() == slots_used);
 
-  std::vector<uint64_t> in_drops_by_sku(sku_count_, 0);
+  std::vector<uint64_t> in_drops_by_sku(skus_.slot_count(), 0);
   for (uint32_t d = 0; d < drop_count_; d++) {
     const Drop& drop = drops_[d];
     ELEVEN_ASSERT(uint64_t{drop.available} + drop.reserved + drop.sold + drop.returned ==
@@ -52,15 +51,24 @@ void Engine::CheckInvariants() const {
     ELEVEN_ASSERT(drop.closed == 0 || drop.available == 0);
     in_drops_by_sku[drop.sku_index] += drop.available;
   }
-  for (uint32_t s = 0; s < sku_count_; s++) {
+  uint32_t sku_count = 0;
+  for (uint32_t s = 0; s < skus_.slot_count(); s++) {
     const Sku& sku = skus_[s];
+    if (sku.id == 0) {
+      ELEVEN_ASSERT(reserved_by_sku[s] == 0 && in_drops_by_sku[s] == 0);
+      continue;
+    }
+    sku_count++;
+    ELEVEN_ASSERT(skus_.Find(sku.id) == s);
     ELEVEN_ASSERT(uint64_t{sku.available} + sku.in_drops + sku.reserved + sku.sold ==
                   sku.received);
     ELEVEN_ASSERT(sku.received <= wire::kStockMax);
     ELEVEN_ASSERT(sku.reserved == reserved_by_sku[s]);
     ELEVEN_ASSERT(sku.in_drops == in_drops_by_sku[s]);
     ELEVEN_ASSERT(sku.merchant_index < merchant_count_);
+    ELEVEN_ASSERT(merchants_[sku.merchant_index].id == sku.merchant_id);
   }
+  ELEVEN_ASSERT(sku_count == skus_.count());
 
   // Per-buyer limits: no holding exceeds its owner's limit, and none is zero.
   const auto* slots = holdings_.slots();
@@ -72,7 +80,7 @@ void Engine::CheckInvariants() const {
       const uint32_t d = key.owner & ~kOwnerDrop;
       ELEVEN_ASSERT(d < drop_count_ && slots[i].value <= drops_[d].per_buyer_limit);
     } else {
-      ELEVEN_ASSERT(key.owner < sku_count_ && slots[i].value <= skus_[key.owner].per_buyer_limit);
+      ELEVEN_ASSERT(skus_.used(key.owner) && slots[i].value <= skus_[key.owner].per_buyer_limit);
     }
   }
 }

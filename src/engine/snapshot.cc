@@ -13,7 +13,7 @@ namespace eleven::engine {
 namespace {
 
 constexpr uint32_t kStateMagic = 0x54534C45;  // "ELST"
-constexpr uint32_t kStateVersion = 1;
+constexpr uint32_t kStateVersion = 2;  // 2: SKU rows in their hash slots (FixedTable)
 
 struct StateHead {
   uint32_t magic;
@@ -77,7 +77,7 @@ void Engine::SnapshotChunks(SnapshotParts* parts) const {
   h.last_timestamp_us = last_timestamp_us_;
   h.stats = stats_;
   h.merchant_count = merchant_count_;
-  h.sku_count = sku_count_;
+  h.sku_count = skus_.count();
   h.drop_count = drop_count_;
   h.close_heap_count = close_heap_count_;
   h.next_order_id = next_order_id_;
@@ -92,12 +92,11 @@ void Engine::SnapshotChunks(SnapshotParts* parts) const {
   chunks->clear();
   chunks->push_back(Bytes(head->data(), head->size()));
   chunks->push_back(Bytes(merchants_.get(), sizeof(Merchant) * merchant_count_));
-  chunks->push_back(Bytes(skus_.get(), sizeof(Sku) * sku_count_));
+  chunks->push_back(Bytes(skus_.rows(), skus_.slot_bytes()));
   chunks->push_back(Bytes(drops_.get(), sizeof(Drop) * drop_count_));
   chunks->push_back(Bytes(close_heap_.get(), sizeof(uint32_t) * close_heap_count_));
   chunks->push_back(Bytes(orders_.get(), sizeof(Order) * config_.order_slot_count));
   chunks->push_back(Bytes(merchant_index_.slots(), merchant_index_.slot_bytes()));
-  chunks->push_back(Bytes(sku_index_.slots(), sku_index_.slot_bytes()));
   chunks->push_back(Bytes(drop_index_.slots(), drop_index_.slot_bytes()));
   chunks->push_back(Bytes(key_index_.slots(), key_index_.slot_bytes()));
   chunks->push_back(Bytes(holdings_.slots(), holdings_.slot_bytes()));
@@ -130,11 +129,11 @@ Status Engine::Restore(ByteSpan state) {
   StateHead skipped;
   bool ok = in.Take(&skipped, sizeof(skipped)) &&
             in.Take(merchants_.get(), sizeof(Merchant) * h.merchant_count) &&
-            in.Take(skus_.get(), sizeof(Sku) * h.sku_count) &&
+            in.TakeMap(&skus_, h.sku_count) &&
             in.Take(drops_.get(), sizeof(Drop) * h.drop_count) &&
             in.Take(close_heap_.get(), sizeof(uint32_t) * h.close_heap_count) &&
             in.Take(orders_.get(), sizeof(Order) * config_.order_slot_count) &&
-            in.TakeMap(&merchant_index_, h.merchant_count) && in.TakeMap(&sku_index_, h.sku_count) &&
+            in.TakeMap(&merchant_index_, h.merchant_count) &&
             in.TakeMap(&drop_index_, h.drop_count) && in.TakeMap(&key_index_, h.key_count) &&
             in.TakeMap(&holdings_, h.holding_count);
   if (!ok) return Status::Corruption("engine state: tables do not match their counts");
@@ -162,7 +161,6 @@ Status Engine::Restore(ByteSpan state) {
   last_timestamp_us_ = h.last_timestamp_us;
   stats_ = h.stats;
   merchant_count_ = h.merchant_count;
-  sku_count_ = h.sku_count;
   drop_count_ = h.drop_count;
   close_heap_count_ = h.close_heap_count;
   next_order_id_ = h.next_order_id;

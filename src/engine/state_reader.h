@@ -34,7 +34,7 @@ class StateReader {
     const uint32_t first = std::min(count, capacity - head);
     return Take(ring + head, sizeof(T) * first) && Take(ring, sizeof(T) * (count - first));
   }
-  // A whole FixedMap's slots, which must hold exactly `count` entries.
+  // A whole FixedMap's or FixedTable's slots, which must hold exactly `count` entries.
   template <typename Map>
   bool TakeMap(Map* map, uint32_t count) {
     const size_t size_bytes = map->slot_bytes();
