@@ -490,14 +490,21 @@ void Client::Add(const wire::Command& command, CommandCallback callback) {
   impl_->AddSingle(command, std::move(callback));
 }
 
-void Client::Query(protocol::Operation operation, std::span<const uint64_t> ids,
+void Client::Query(protocol::Operation operation, std::span<const uint64_t> keys,
                    QueryCallback callback) {
-  const bool ping = operation == protocol::Operation::kPing;
-  if (operation == protocol::Operation::kSubmit || (ping != ids.empty()) || ids.size() > 1024) {
-    callback(Status::InvalidArgument("a query holds 1 to 1024 ids (a ping none)"), {});
+  const protocol::QueryShape shape = protocol::ShapeOf(operation);
+  const size_t words = protocol::RequestRecordSize(operation) / sizeof(uint64_t);
+  const size_t count = words == 0 ? (operation == protocol::Operation::kPing ? 0 : 1) : keys.size() / words;
+  const bool keys_ok = words == 0 ? keys.empty()
+                                  : keys.size() % words == 0 && count >= 1 &&
+                                        count <= (shape == protocol::QueryShape::kList ? 1 : 1024);
+  if (operation == protocol::Operation::kSubmit || !keys_ok) {
+    callback(Status::InvalidArgument("a query holds 1 to 1024 keys (a list query one; a ping or "
+                                     "keyless query none)"),
+             {});
     return;
   }
-  impl_->Enqueue(operation, static_cast<uint32_t>(ids.size()), std::as_bytes(ids), nullptr,
+  impl_->Enqueue(operation, static_cast<uint32_t>(count), std::as_bytes(keys), nullptr,
                  std::move(callback));
 }
 
@@ -507,10 +514,10 @@ Status Client::SubmitSync(std::span<const wire::Command> commands, std::vector<w
   return outcome.status;
 }
 
-Status Client::QuerySync(protocol::Operation operation, uint64_t id, wire::Code* code,
-                         void* record, size_t record_size) {
+Status Client::QuerySync(protocol::Operation operation, std::span<const uint64_t> key,
+                         wire::Code* code, void* record, size_t record_size) {
   std::promise<Status> promise;
-  Query(operation, std::span(&id, 1), [&](const Status& status, std::span<const std::byte> entries) {
+  Query(operation, key, [&](const Status& status, std::span<const std::byte> entries) {
     if (status.ok()) {
       ELEVEN_ASSERT(entries.size() == protocol::kQueryEntryHeadSize + record_size);
       std::memcpy(code, entries.data(), sizeof(*code));
@@ -521,17 +528,78 @@ Status Client::QuerySync(protocol::Operation operation, uint64_t id, wire::Code*
   return promise.get_future().get();
 }
 
-Status Client::GetOrder(uint64_t id, wire::Code* code, wire::OrderRecord* record) {
-  return QuerySync(protocol::Operation::kGetOrder, id, code, record, sizeof(*record));
+template <typename Record>
+Status Client::QueryListSync(protocol::Operation operation, std::span<const uint64_t> key,
+                             wire::Code* code, std::vector<Record>* records) {
+  ELEVEN_ASSERT(protocol::QueryRecordSize(operation) == sizeof(Record));
+  constexpr size_t kEntrySize = protocol::kQueryEntryHeadSize + sizeof(Record);
+  std::promise<Status> promise;
+  Query(operation, key, [&](const Status& status, std::span<const std::byte> entries) {
+    *code = wire::Code::ok;
+    for (size_t at = 0; status.ok() && at < entries.size(); at += kEntrySize) {
+      std::memcpy(code, entries.data() + at, sizeof(*code));
+      if (*code != wire::Code::ok) break;  // a refusal is the only entry
+      Record& record = records->emplace_back();
+      std::memcpy(&record, entries.data() + at + protocol::kQueryEntryHeadSize, sizeof(Record));
+    }
+    promise.set_value(status);
+  });
+  return promise.get_future().get();
 }
-Status Client::GetOrderByKey(uint64_t key, wire::Code* code, wire::OrderRecord* record) {
-  return QuerySync(protocol::Operation::kGetOrderByKey, key, code, record, sizeof(*record));
+
+#define ELEVEN_GET_BY_ID(Method, op, Record)                                   \
+  Status Client::Method(uint64_t id, wire::Code* code, Record* record) {              \
+    return QuerySync(protocol::Operation::op, std::span(&id, 1), code, record, \
+                     sizeof(*record));                                                \
+  }
+ELEVEN_GET_BY_ID(GetOrder, kGetOrder, wire::OrderRecord)
+ELEVEN_GET_BY_ID(GetOrderByKey, kGetOrderByKey, wire::OrderRecord)
+ELEVEN_GET_BY_ID(GetSku, kGetSku, wire::SkuRecord)
+ELEVEN_GET_BY_ID(GetDrop, kGetDrop, wire::DropRecord)
+ELEVEN_GET_BY_ID(GetAccount, kGetAccount, wire::AccountRecord)
+ELEVEN_GET_BY_ID(GetTransfer, kGetTransfer, wire::TransferRecord)
+ELEVEN_GET_BY_ID(GetOrderMoney, kGetOrderMoney, wire::OrderMoneyRecord)
+ELEVEN_GET_BY_ID(GetPlan, kGetPlan, wire::PlanRecord)
+ELEVEN_GET_BY_ID(GetMerchantCredit, kGetMerchantCredit, wire::MerchantCreditRecord)
+ELEVEN_GET_BY_ID(GetBuyerCredit, kGetBuyerCredit, wire::BuyerCreditRecord)
+ELEVEN_GET_BY_ID(GetParcel, kGetParcel, wire::ParcelRecord)
+ELEVEN_GET_BY_ID(GetShipment, kGetShipment, wire::ShipmentRecord)
+#undef ELEVEN_GET_BY_ID
+
+Status Client::GetAccountTransfers(uint64_t account_id, uint8_t flags, uint32_t limit,
+                                   wire::Code* code, std::vector<wire::TransferRecord>* transfers) {
+  protocol::AccountTransfersQuery query{};
+  query.account_id = account_id;
+  query.flags = flags;
+  query.limit = limit;
+  uint64_t key[2];
+  std::memcpy(key, &query, sizeof(key));
+  return QueryListSync(protocol::Operation::kGetAccountTransfers, key, code, transfers);
 }
-Status Client::GetSku(uint64_t id, wire::Code* code, wire::SkuRecord* record) {
-  return QuerySync(protocol::Operation::kGetSku, id, code, record, sizeof(*record));
+
+Status Client::GetTimeline(uint64_t waybill, wire::Code* code, std::vector<wire::TimelineEntry>* events) {
+  return QueryListSync(protocol::Operation::kGetTimeline, std::span(&waybill, 1), code, events);
 }
-Status Client::GetDrop(uint64_t id, wire::Code* code, wire::DropRecord* record) {
-  return QuerySync(protocol::Operation::kGetDrop, id, code, record, sizeof(*record));
+
+Status Client::GetFigures(wire::Code* code, wire::FiguresRecord* record) {
+  return QuerySync(protocol::Operation::kGetFigures, {}, code, record, sizeof(*record));
+}
+
+#define ELEVEN_GET_BY_PAIR(Method, op, Record)                                   \
+  Status Client::Method(uint64_t id, uint64_t key, wire::Code* code, Record* record) { \
+    const uint64_t pair[2] = {id, key};                                                \
+    return QuerySync(protocol::Operation::op, pair, code, record, sizeof(*record)); \
+  }
+ELEVEN_GET_BY_PAIR(GetWarehouseStock, kGetWarehouseStock, protocol::WarehouseStockRecord)
+ELEVEN_GET_BY_PAIR(GetWarehouseHour, kGetWarehouseHour, wire::HourFigure)
+ELEVEN_GET_BY_PAIR(GetCourierHour, kGetCourierHour, wire::HourFigure)
+#undef ELEVEN_GET_BY_PAIR
+
+Status Client::GetDigest(protocol::DigestRecord* record) {
+  wire::Code code = wire::Code::ok;
+  const Status status = QuerySync(protocol::Operation::kGetDigest, {}, &code, record, sizeof(*record));
+  ELEVEN_ASSERT(!status.ok() || code == wire::Code::ok);  // the digest is always there
+  return status;
 }
 
 Status Client::Ping() {

@@ -29,6 +29,8 @@
 
 #include "base/status.h"
 #include "client/protocol.h"
+#include "wire/fulfilment.h"
+#include "wire/ledger.h"
 #include "wire/records.h"
 
 namespace eleven::client {
@@ -79,8 +81,11 @@ class Client {
   std::future<SubmitOutcome> Submit(std::span<const wire::Command> commands);
   // One command, sent with others added within linger_us (or as soon as a batch is full).
   void Add(const wire::Command& command, CommandCallback callback);
-  // A query (kGetOrder, kGetOrderByKey, kGetSku, kGetDrop) of 1..1024 ids, or kPing (no ids).
-  void Query(protocol::Operation operation, std::span<const uint64_t> ids, QueryCallback callback);
+  // A query, `keys` being its request records as u64 words (docs/protocol.md, "Queries"):
+  // by-key operations take 1..1024 records (an id each, or a PairQuery of two words); list
+  // operations one record (kGetTimeline a waybill, kGetAccountTransfers an
+  // AccountTransfersQuery of two words); keyless operations and kPing none.
+  void Query(protocol::Operation operation, std::span<const uint64_t> keys, QueryCallback callback);
 
   // Blocking helpers (not from a callback).
   [[nodiscard]] Status SubmitSync(std::span<const wire::Command> commands,
@@ -89,6 +94,33 @@ class Client {
   [[nodiscard]] Status GetOrderByKey(uint64_t key, wire::Code* code, wire::OrderRecord* record);
   [[nodiscard]] Status GetSku(uint64_t sku_id, wire::Code* code, wire::SkuRecord* record);
   [[nodiscard]] Status GetDrop(uint64_t drop_id, wire::Code* code, wire::DropRecord* record);
+  // Ledger (docs/ledger.md). *code is ok or why not (e.g. account_not_found,
+  // payments_disabled); the record is filled when it is ok.
+  [[nodiscard]] Status GetAccount(uint64_t account_id, wire::Code* code, wire::AccountRecord* record);
+  [[nodiscard]] Status GetTransfer(uint64_t transfer_id, wire::Code* code, wire::TransferRecord* record);
+  [[nodiscard]] Status GetOrderMoney(uint64_t order_id, wire::Code* code, wire::OrderMoneyRecord* record);
+  [[nodiscard]] Status GetPlan(uint64_t order_id, wire::Code* code, wire::PlanRecord* record);
+  [[nodiscard]] Status GetMerchantCredit(uint64_t merchant_id, wire::Code* code,
+                                         wire::MerchantCreditRecord* record);
+  [[nodiscard]] Status GetBuyerCredit(uint64_t buyer_id, wire::Code* code, wire::BuyerCreditRecord* record);
+  // The account's transfers, newest first, at most `limit` (1..kAccountTransfersMax); flags:
+  // wire::AccountTransfersFlags (0 = both sides).
+  [[nodiscard]] Status GetAccountTransfers(uint64_t account_id, uint8_t flags, uint32_t limit,
+                                           wire::Code* code, std::vector<wire::TransferRecord>* transfers);
+  // Fulfilment (docs/fulfilment.md).
+  [[nodiscard]] Status GetParcel(uint64_t waybill, wire::Code* code, wire::ParcelRecord* record);
+  [[nodiscard]] Status GetShipment(uint64_t order_id, wire::Code* code, wire::ShipmentRecord* record);
+  [[nodiscard]] Status GetTimeline(uint64_t waybill, wire::Code* code, std::vector<wire::TimelineEntry>* events);
+  [[nodiscard]] Status GetFigures(wire::Code* code, wire::FiguresRecord* record);
+  [[nodiscard]] Status GetWarehouseStock(uint64_t warehouse_id, uint64_t sku_id, wire::Code* code,
+                                         protocol::WarehouseStockRecord* record);
+  [[nodiscard]] Status GetWarehouseHour(uint64_t warehouse_id, uint64_t hour_index, wire::Code* code,
+                                        wire::HourFigure* record);
+  [[nodiscard]] Status GetCourierHour(uint64_t courier_id, uint64_t hour_index, wire::Code* code,
+                                      wire::HourFigure* record);
+  // The engine's last op, its log time and the state digest (a pass over the whole state on
+  // the server's engine thread: for audits and tests, not for polling).
+  [[nodiscard]] Status GetDigest(protocol::DigestRecord* record);
   // Returns once everything the server applied before it is durable.
   [[nodiscard]] Status Ping();
 
@@ -97,8 +129,13 @@ class Client {
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
-  [[nodiscard]] Status QuerySync(protocol::Operation operation, uint64_t id, wire::Code* code,
-                                 void* record, size_t record_size);
+  // One entry (by-key with one key, or keyless) into *code and `record`.
+  [[nodiscard]] Status QuerySync(protocol::Operation operation, std::span<const uint64_t> key,
+                                 wire::Code* code, void* record, size_t record_size);
+  // A list query's entries: their records appended to `records`, or the refusing code.
+  template <typename Record>
+  [[nodiscard]] Status QueryListSync(protocol::Operation operation, std::span<const uint64_t> key,
+                                     wire::Code* code, std::vector<Record>* records);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,9 +1,12 @@
 #include "client/protocol.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/assert.h"
 #include "base/hash.h"
+#include "wire/fulfilment.h"
+#include "wire/ledger.h"
 
 namespace eleven::protocol {
 
@@ -27,12 +30,39 @@ std::string_view FrameStatusName(FrameStatus status) {
   return "unknown";
 }
 
+QueryShape ShapeOf(Operation operation) {
+  switch (operation) {
+    case Operation::kSubmit:
+    case Operation::kPing: return QueryShape::kNotQuery;
+    case Operation::kGetFigures:
+    case Operation::kGetDigest: return QueryShape::kKeyless;
+    case Operation::kGetAccountTransfers:
+    case Operation::kGetTimeline: return QueryShape::kList;
+    default: return QueryShape::kByKey;
+  }
+}
+
 size_t QueryRecordSize(Operation operation) {
   switch (operation) {
     case Operation::kGetOrder:
     case Operation::kGetOrderByKey: return sizeof(wire::OrderRecord);
     case Operation::kGetSku: return sizeof(wire::SkuRecord);
     case Operation::kGetDrop: return sizeof(wire::DropRecord);
+    case Operation::kGetAccount: return sizeof(wire::AccountRecord);
+    case Operation::kGetTransfer:
+    case Operation::kGetAccountTransfers: return sizeof(wire::TransferRecord);
+    case Operation::kGetOrderMoney: return sizeof(wire::OrderMoneyRecord);
+    case Operation::kGetPlan: return sizeof(wire::PlanRecord);
+    case Operation::kGetMerchantCredit: return sizeof(wire::MerchantCreditRecord);
+    case Operation::kGetBuyerCredit: return sizeof(wire::BuyerCreditRecord);
+    case Operation::kGetParcel: return sizeof(wire::ParcelRecord);
+    case Operation::kGetShipment: return sizeof(wire::ShipmentRecord);
+    case Operation::kGetTimeline: return sizeof(wire::TimelineEntry);
+    case Operation::kGetFigures: return sizeof(wire::FiguresRecord);
+    case Operation::kGetWarehouseStock: return sizeof(WarehouseStockRecord);
+    case Operation::kGetWarehouseHour:
+    case Operation::kGetCourierHour: return sizeof(wire::HourFigure);
+    case Operation::kGetDigest: return sizeof(DigestRecord);
     case Operation::kSubmit:
     case Operation::kPing: return 0;
   }
@@ -42,7 +72,13 @@ size_t QueryRecordSize(Operation operation) {
 size_t RequestRecordSize(Operation operation) {
   switch (operation) {
     case Operation::kSubmit: return wire::kCommandSize;
-    case Operation::kPing: return 0;
+    case Operation::kPing:
+    case Operation::kGetFigures:
+    case Operation::kGetDigest: return 0;
+    case Operation::kGetWarehouseStock:
+    case Operation::kGetWarehouseHour:
+    case Operation::kGetCourierHour: return sizeof(PairQuery);
+    case Operation::kGetAccountTransfers: return sizeof(AccountTransfersQuery);
     default: return kQueryIdSize;
   }
 }
@@ -53,6 +89,15 @@ size_t ReplyRecordSize(Operation operation) {
     case Operation::kPing: return 0;
     default: return kQueryEntryHeadSize + QueryRecordSize(operation);
   }
+}
+
+uint32_t ReplyEntryCountMax(Operation operation, uint32_t record_count, std::span<const std::byte> body) {
+  if (operation == Operation::kGetTimeline) return wire::kTimelineEventCountMax;
+  if (operation != Operation::kGetAccountTransfers) return record_count;
+  ELEVEN_ASSERT(body.size() >= sizeof(AccountTransfersQuery));
+  AccountTransfersQuery query;
+  std::memcpy(&query, body.data(), sizeof(query));
+  return std::clamp<uint32_t>(query.limit, 1, wire::kAccountTransfersMax);
 }
 
 namespace {
@@ -108,9 +153,11 @@ ParseResult ParseRequest(std::span<const std::byte> input, const FrameLimits& li
   const FrameStatus status = CheckHeaderFields(h, limits.body_size_max);
   if (status != FrameStatus::kOk) return Error(status);
   if (h.status != FrameStatus::kOk) return Error(FrameStatus::kBadReserved);
+  const QueryShape shape = ShapeOf(h.operation);
   const uint32_t count_max = h.operation == Operation::kSubmit ? limits.submit_count_max
                              : h.operation == Operation::kPing ? 0
-                                                                : limits.query_count_max;
+                             : shape == QueryShape::kByKey     ? limits.query_count_max
+                                                               : 1;  // keyless and list queries
   if ((h.operation != Operation::kPing && h.record_count == 0) || h.record_count > count_max) {
     return Error(FrameStatus::kBadRecordCount);
   }

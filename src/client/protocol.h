@@ -28,8 +28,62 @@ enum class Operation : uint8_t {
   kGetSku = 4,         // body: SKU ids; reply: entries with sku-records
   kGetDrop = 5,        // body: drop ids; reply: entries with drop-records
   kPing = 6,           // body: empty; reply: empty, released once everything before it is durable
+  // Ledger (docs/ledger.md). By id: one entry per id.
+  kGetAccount = 7,          // account ids; AccountRecord
+  kGetTransfer = 8,         // transfer ids; TransferRecord
+  kGetOrderMoney = 9,       // order ids; OrderMoneyRecord
+  kGetPlan = 10,            // order ids; PlanRecord
+  kGetMerchantCredit = 11,  // merchant ids; MerchantCreditRecord
+  kGetBuyerCredit = 12,     // buyer ids; BuyerCreditRecord
+  kGetAccountTransfers = 13,  // list: one AccountTransfersQuery; entries of TransferRecord
+  // Fulfilment (docs/fulfilment.md).
+  kGetParcel = 14,          // waybills; ParcelRecord
+  kGetShipment = 15,        // order ids; ShipmentRecord
+  kGetTimeline = 16,        // list: one waybill; entries of TimelineEntry, oldest first
+  kGetFigures = 17,         // keyless: record_count 1, empty body; FiguresRecord
+  kGetWarehouseStock = 18,  // PairQuery {warehouse id, SKU id}; WarehouseStockRecord
+  kGetWarehouseHour = 19,   // PairQuery {warehouse id, hour index}; HourFigure
+  kGetCourierHour = 20,     // PairQuery {courier id, hour index}; HourFigure
+  // The engine.
+  kGetDigest = 21,  // keyless; DigestRecord (a pass over the whole state: for audits and tests)
 };
-inline constexpr uint8_t kOperationMax = 6;
+inline constexpr uint8_t kOperationMax = 21;
+
+// How an operation's request and reply are shaped (docs/protocol.md, "Queries").
+enum class QueryShape : uint8_t {
+  kNotQuery,  // submit, ping
+  kByKey,     // record_count keys (an id, or a PairQuery); one reply entry per key
+  kKeyless,   // record_count = 1, empty body; one reply entry
+  kList,      // record_count = 1 key; 0..n reply entries, or one entry with an error code
+};
+QueryShape ShapeOf(Operation operation);
+
+// Request keys of the queries that take more than one id.
+struct PairQuery {
+  uint64_t id;   // warehouse or courier id
+  uint64_t key;  // SKU id (kGetWarehouseStock) or hour index (= log time / 1 h)
+};
+struct AccountTransfersQuery {
+  uint64_t account_id;
+  uint8_t flags;  // wire::AccountTransfersFlags: 1 = as debit account, 2 = as credit, 0 = both
+  uint8_t reserved[3];  // zero (else the entry's code is reserved_nonzero)
+  uint32_t limit;       // 1 .. wire::kAccountTransfersMax entries, newest first
+};
+// Reply records that have no record of their own in wire/.
+struct WarehouseStockRecord {
+  uint64_t warehouse_id;
+  uint64_t sku_id;
+  uint32_t units;  // the warehouse's stock of the SKU (0 if it never held any)
+  uint32_t reserved;
+};
+struct DigestRecord {
+  uint64_t op;            // the last applied op (the digest's log position)
+  uint64_t timestamp_us;  // its log time
+  uint64_t digest_low;    // Engine::Digest(): equal digests mean equal states
+  uint64_t digest_high;
+};
+static_assert(sizeof(PairQuery) == 16 && sizeof(AccountTransfersQuery) == 16);
+static_assert(sizeof(WarehouseStockRecord) == 24 && sizeof(DigestRecord) == 32);
 
 // A reply's status. Anything but kOk and kBusy means the server closes the connection after
 // the reply, since it cannot trust the framing any more.
@@ -78,6 +132,10 @@ size_t RequestRecordSize(Operation operation);
 size_t ReplyRecordSize(Operation operation);
 // Size of the query record an operation's reply entry carries (0 for submit and ping).
 size_t QueryRecordSize(Operation operation);
+// The most reply entries a valid request of `record_count` records in `body` can get:
+// record_count, or for a list query its limit (account transfers: the request's limit,
+// clamped to 1..kAccountTransfersMax; a timeline: kTimelineEventCountMax).
+uint32_t ReplyEntryCountMax(Operation operation, uint32_t record_count, std::span<const std::byte> body);
 
 enum class ParseState : uint8_t { kNeedMore, kFrame, kError };
 struct ParseResult {

@@ -133,8 +133,10 @@ bool BinaryConnection::TakeFrames() {
 
 void BinaryConnection::TakeFrame(const protocol::FrameHeader& h, const std::byte* frame) {
   core_->io_metrics.frames_total++;
-  const size_t reply_size = protocol::kHeaderSize + size_t{h.record_count} *
-                                                        protocol::ReplyRecordSize(h.operation);
+  const std::byte* body = frame + protocol::kHeaderSize;
+  const uint32_t entries_max = protocol::ReplyEntryCountMax(h.operation, h.record_count, std::span(body, h.body_size));
+  const size_t reply_size =
+      protocol::kHeaderSize + size_t{entries_max} * protocol::ReplyRecordSize(h.operation);
   const size_t size = h.operation == protocol::Operation::kSubmit
                           ? protocol::kHeaderSize + h.body_size
                           : reply_size;
@@ -154,11 +156,11 @@ void BinaryConnection::TakeFrame(const protocol::FrameHeader& h, const std::byte
   r->client_id = h.client_id;
   r->received_ns = last_activity_ns_;
   r->sink = shared_from_this();
-  const std::byte* body = frame + protocol::kHeaderSize;
   if (r->kind == RequestKind::kSubmit) {
     std::memcpy(r->body(), body, h.body_size);
   } else if (r->kind == RequestKind::kQuery) {
-    r->ids.resize(h.record_count);
+    static_assert(protocol::kQueryIdSize == sizeof(uint64_t));
+    r->ids.resize(h.body_size / sizeof(uint64_t));  // every query record is whole u64 words
     std::memcpy(r->ids.data(), body, h.body_size);
   }
   in_flight_++;

@@ -12,8 +12,8 @@ void Read(const toml::table& table, std::string_view section, std::string_view k
           std::string* error) {
   const toml::node_view<const toml::node> node = table[section][key];
   if (!node) return;
-  if constexpr (std::is_same_v<T, std::string>) {
-    if (auto v = node.value<std::string>()) {
+  if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>) {
+    if (auto v = node.template value_exact<T>()) {
       *value = *v;
       return;
     }
@@ -39,6 +39,23 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "engine", "pay_window_us", &c->engine.pay_window_us, e);
   Read(t, "engine", "batch_commands_max", &c->engine.batch_command_count_max, e);
   Read(t, "engine", "staging_bytes", &c->staging_size_bytes, e);
+  engine::LedgerConfig& l = c->engine.ledger;
+  Read(t, "ledger", "enabled", &c->engine.ledger_enabled, e);
+  Read(t, "ledger", "accounts_max", &l.account_count_max, e);
+  Read(t, "ledger", "transfers_max", &l.transfer_count_max, e);
+  Read(t, "ledger", "buyers_max", &l.buyer_count_max, e);
+  Read(t, "ledger", "merchants_max", &l.merchant_count_max, e);
+  Read(t, "ledger", "orders_max", &l.order_count_max, e);
+  Read(t, "ledger", "plans_max", &l.plan_count_max, e);
+  engine::FulfilmentConfig& f = c->engine.fulfilment;
+  Read(t, "fulfilment", "enabled", &c->engine.fulfilment_enabled, e);
+  Read(t, "fulfilment", "warehouses_max", &f.warehouse_count_max, e);
+  Read(t, "fulfilment", "couriers_max", &f.courier_count_max, e);
+  Read(t, "fulfilment", "stock_entries_max", &f.stock_entry_count_max, e);
+  Read(t, "fulfilment", "skus_max", &f.sku_count_max, e);
+  Read(t, "fulfilment", "parcels_max", &f.parcel_count_max, e);
+  Read(t, "fulfilment", "shipments_max", &f.shipment_count_max, e);
+  Read(t, "fulfilment", "backlog_max", &f.backlog_count_max, e);
   Read(t, "limits", "connections", &c->connection_count_max, e);
   Read(t, "limits", "frame_body_bytes_max", &c->frame_body_size_max, e);
   Read(t, "limits", "query_ids_max", &c->query_count_max, e);

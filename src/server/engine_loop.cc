@@ -188,34 +188,13 @@ void EngineLoop::Answer(Request* request) {
 }
 
 void EngineLoop::AnswerQuery(Request* request) {
-  const engine::Engine& engine = replica_->engine();
-  const size_t entry_size = protocol::ReplyRecordSize(request->operation);
-  ELEVEN_ASSERT(request->ids.size() == request->count);
-  ELEVEN_ASSERT(request->buffer.size() == protocol::kHeaderSize + request->count * entry_size);
-  for (uint32_t i = 0; i < request->count; i++) {
-    std::byte* entry = request->body() + i * entry_size;
-    std::memset(entry, 0, entry_size);
-    void* record = entry + protocol::kQueryEntryHeadSize;
-    const uint64_t id = request->ids[i];
-    wire::Code code = wire::Code::invalid_operation;
-    switch (request->operation) {
-      case protocol::Operation::kGetOrder:
-        code = engine.GetOrder(id, static_cast<wire::OrderRecord*>(record));
-        break;
-      case protocol::Operation::kGetOrderByKey:
-        code = engine.GetOrderByKey(id, static_cast<wire::OrderRecord*>(record));
-        break;
-      case protocol::Operation::kGetSku:
-        code = engine.GetSku(id, static_cast<wire::SkuRecord*>(record));
-        break;
-      case protocol::Operation::kGetDrop:
-        code = engine.GetDrop(id, static_cast<wire::DropRecord*>(record));
-        break;
-      default: break;
-    }
-    if (code != wire::Code::ok) std::memset(record, 0, entry_size - protocol::kQueryEntryHeadSize);
-    std::memcpy(entry, &code, sizeof(code));
-  }
+  // The reply's entry count replaces the request's record count (they differ for a list).
+  const uint32_t entries = answerer_.Answer(
+      replica_->engine(), request->operation, request->ids, request->count,
+      std::span(request->body(), request->buffer.size() - protocol::kHeaderSize));
+  ELEVEN_ASSERT(protocol::kHeaderSize + entries * protocol::ReplyRecordSize(request->operation) <=
+                request->buffer.size());
+  request->count = entries;
 }
 
 void EngineLoop::AnswerFeedPoll(Request* request) {

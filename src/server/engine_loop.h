@@ -23,6 +23,7 @@
 #include "base/status.h"
 #include "replica/replica.h"
 #include "server/metrics.h"
+#include "server/queries.h"
 #include "server/request.h"
 #include "server/spsc_ring.h"
 
@@ -80,6 +81,7 @@ class EngineLoop {
   uint64_t held_head_ = 0;
   uint64_t held_tail_ = 0;
   const uint64_t held_capacity_;
+  QueryAnswerer answerer_;
 };
 
 }  // namespace eleven::server

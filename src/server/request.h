@@ -28,7 +28,8 @@ class RequestSink {
 
 enum class RequestKind : uint8_t {
   kSubmit,    // `count` commands at body(); results written over them
-  kQuery,     // `count` ids in ids; reply entries written to body()
+  kQuery,     // `count` request records in ids (as u64 words); reply entries written to
+              // body(), and `count` set to the number of entries
   kPing,      // nothing; released once everything submitted before it is durable
   kFeedPoll,  // `count` topics in ids / topic_kinds; entries written to body()
 };
@@ -51,7 +52,7 @@ struct Request {
   uint64_t received_ns = 0;  // when the I/O thread took it (latency metrics)
   // Header (protocol::kHeaderSize bytes) then the body: commands in, results or entries out.
   std::vector<std::byte> buffer;
-  std::vector<uint64_t> ids;           // query ids, feed topic ids
+  std::vector<uint64_t> ids;           // query request records as u64 words, feed topic ids
   std::vector<TopicKind> topic_kinds;  // feed topics' kinds
   std::shared_ptr<RequestSink> sink;
   uint64_t sink_tag = 0;  // the sink's own use (e.g. which HTTP route)

@@ -1,0 +1,171 @@
+#include "server/queries.h"
+
+#include <array>
+#include <cstring>
+
+#include "base/assert.h"
+
+namespace eleven::server {
+
+namespace {
+
+using protocol::Operation;
+using wire::Code;
+
+template <typename R>
+R* As(void* record) {
+  return static_cast<R*>(record);
+}
+
+bool IsLedgerQuery(Operation op) {
+  return (op >= Operation::kGetAccount && op <= Operation::kGetAccountTransfers);
+}
+bool IsFulfilmentQuery(Operation op) {
+  return op >= Operation::kGetParcel && op <= Operation::kGetCourierHour;
+}
+
+// The code of a query whose module is off, or ok.
+Code ModuleCode(const engine::Engine& engine, Operation op) {
+  if (IsLedgerQuery(op) && engine.ledger() == nullptr) return Code::payments_disabled;
+  if (IsFulfilmentQuery(op) && engine.fulfilment() == nullptr) return Code::fulfilment_disabled;
+  return Code::ok;
+}
+
+Code AnswerLedger(const engine::Ledger& ledger, Operation op, uint64_t id, void* record) {
+  switch (op) {
+    case Operation::kGetAccount: return ledger.LookupAccount(id, As<wire::AccountRecord>(record));
+    case Operation::kGetTransfer: return ledger.LookupTransfer(id, As<wire::TransferRecord>(record));
+    case Operation::kGetOrderMoney: return ledger.LookupOrderMoney(id, As<wire::OrderMoneyRecord>(record));
+    case Operation::kGetPlan: return ledger.LookupPlan(id, As<wire::PlanRecord>(record));
+    case Operation::kGetMerchantCredit:
+      return ledger.LookupMerchantCredit(id, As<wire::MerchantCreditRecord>(record));
+    case Operation::kGetBuyerCredit: return ledger.LookupBuyerCredit(id, As<wire::BuyerCreditRecord>(record));
+    default: break;
+  }
+  ELEVEN_ASSERT(false);  // ShapeOf and IsLedgerQuery route only these here
+  return Code::invalid_operation;
+}
+
+Code AnswerFulfilment(const engine::Fulfilment& fulfilment, Operation op, const uint64_t* key,
+                      void* record) {
+  switch (op) {
+    case Operation::kGetParcel: return fulfilment.QueryParcel(key[0], As<wire::ParcelRecord>(record));
+    case Operation::kGetShipment: return fulfilment.QueryShipment(key[0], As<wire::ShipmentRecord>(record));
+    case Operation::kGetFigures: *As<wire::FiguresRecord>(record) = fulfilment.QueryFigures(); return Code::ok;
+    case Operation::kGetWarehouseStock: {
+      auto* stock = As<protocol::WarehouseStockRecord>(record);
+      stock->warehouse_id = key[0];
+      stock->sku_id = key[1];
+      return fulfilment.QueryStock(key[0], key[1], &stock->units);
+    }
+    case Operation::kGetWarehouseHour:
+      return fulfilment.QueryWarehouseHour(key[0], key[1], As<wire::HourFigure>(record));
+    case Operation::kGetCourierHour:
+      return fulfilment.QueryCourierHour(key[0], key[1], As<wire::HourFigure>(record));
+    default: break;
+  }
+  ELEVEN_ASSERT(false);
+  return Code::invalid_operation;
+}
+
+// One entry of a by-key or keyless query. `key` points at the request record's words.
+Code AnswerEntry(const engine::Engine& engine, Operation op, const uint64_t* key, void* record) {
+  const Code module = ModuleCode(engine, op);
+  if (module != Code::ok) return module;
+  switch (op) {
+    case Operation::kGetOrder: return engine.GetOrder(key[0], As<wire::OrderRecord>(record));
+    case Operation::kGetOrderByKey: return engine.GetOrderByKey(key[0], As<wire::OrderRecord>(record));
+    case Operation::kGetSku: return engine.GetSku(key[0], As<wire::SkuRecord>(record));
+    case Operation::kGetDrop: return engine.GetDrop(key[0], As<wire::DropRecord>(record));
+    case Operation::kGetDigest: {
+      auto* digest = As<protocol::DigestRecord>(record);
+      const Digest128 d = engine.Digest();
+      digest->op = engine.last_op();
+      digest->timestamp_us = engine.last_timestamp_us();
+      digest->digest_low = d.low;
+      digest->digest_high = d.high;
+      return Code::ok;
+    }
+    default: break;
+  }
+  if (IsLedgerQuery(op)) return AnswerLedger(*engine.ledger(), op, key[0], record);
+  return AnswerFulfilment(*engine.fulfilment(), op, key, record);
+}
+
+// Writes one entry: the code, and the record (null, so zeroed, unless the code is ok).
+void PutEntry(std::byte* entry, size_t entry_size, Code code, const void* record) {
+  ELEVEN_ASSERT((code == Code::ok) == (record != nullptr));
+  std::memset(entry, 0, protocol::kQueryEntryHeadSize);
+  std::memcpy(entry, &code, sizeof(code));
+  const size_t record_size = entry_size - protocol::kQueryEntryHeadSize;
+  if (record != nullptr) {
+    std::memcpy(entry + protocol::kQueryEntryHeadSize, record, record_size);
+  } else {
+    std::memset(entry + protocol::kQueryEntryHeadSize, 0, record_size);
+  }
+}
+
+}  // namespace
+
+QueryAnswerer::QueryAnswerer()
+    : transfers_(std::make_unique<wire::TransferRecord[]>(wire::kAccountTransfersMax)) {}
+
+uint32_t QueryAnswerer::Answer(const engine::Engine& engine, Operation op,
+                               std::span<const uint64_t> keys, uint32_t count,
+                               std::span<std::byte> body) {
+  const protocol::QueryShape shape = protocol::ShapeOf(op);
+  ELEVEN_ASSERT(shape != protocol::QueryShape::kNotQuery && count >= 1);
+  ELEVEN_ASSERT(keys.size() * sizeof(uint64_t) == count * protocol::RequestRecordSize(op));
+  if (shape == protocol::QueryShape::kList) return AnswerList(engine, op, keys, body);
+  const size_t entry_size = protocol::ReplyRecordSize(op);
+  const size_t words = protocol::RequestRecordSize(op) / sizeof(uint64_t);
+  ELEVEN_ASSERT(body.size() >= count * entry_size);
+  static constexpr uint64_t kNoKey[2] = {0, 0};  // keyless queries read no key
+  for (uint32_t i = 0; i < count; i++) {
+    std::byte* entry = body.data() + i * entry_size;
+    std::memset(entry, 0, entry_size);
+    void* record = entry + protocol::kQueryEntryHeadSize;
+    const Code code = AnswerEntry(engine, op, words == 0 ? kNoKey : keys.data() + i * words, record);
+    if (code != Code::ok) std::memset(record, 0, entry_size - protocol::kQueryEntryHeadSize);
+    std::memcpy(entry, &code, sizeof(code));
+  }
+  return count;
+}
+
+uint32_t QueryAnswerer::AnswerList(const engine::Engine& engine, Operation op,
+                                   std::span<const uint64_t> keys, std::span<std::byte> body) {
+  const size_t entry_size = protocol::ReplyRecordSize(op);
+  ELEVEN_ASSERT(body.size() >= entry_size);  // room for at least the refusing entry
+  Code code = ModuleCode(engine, op);
+  uint32_t n = 0;
+  if (op == Operation::kGetTimeline) {
+    std::array<wire::TimelineEntry, wire::kTimelineEventCountMax> events;
+    if (code == Code::ok) code = engine.fulfilment()->QueryTimeline(keys[0], events, &n);
+    if (code != Code::ok) n = 0;
+    ELEVEN_ASSERT(n * entry_size <= body.size());
+    for (uint32_t i = 0; i < n; i++) PutEntry(body.data() + i * entry_size, entry_size, code, &events[i]);
+  } else {
+    ELEVEN_ASSERT(op == Operation::kGetAccountTransfers);
+    protocol::AccountTransfersQuery query;
+    std::memcpy(&query, keys.data(), sizeof(query));
+    if (code == Code::ok && (query.reserved[0] | query.reserved[1] | query.reserved[2]) != 0) {
+      code = Code::reserved_nonzero;
+    }
+    if (code == Code::ok && (query.limit == 0 || query.limit > wire::kAccountTransfersMax)) {
+      code = Code::invalid_query;
+    }
+    size_t found = 0;
+    if (code == Code::ok) {
+      code = engine.ledger()->AccountTransfers(query.account_id, query.flags,
+                                               std::span(transfers_.get(), query.limit), &found);
+    }
+    n = code == Code::ok ? static_cast<uint32_t>(found) : 0;
+    ELEVEN_ASSERT(n * entry_size <= body.size());
+    for (uint32_t i = 0; i < n; i++) PutEntry(body.data() + i * entry_size, entry_size, code, &transfers_[i]);
+  }
+  if (code == Code::ok) return n;
+  PutEntry(body.data(), entry_size, code, nullptr);
+  return 1;
+}
+
+}  // namespace eleven::server

@@ -1,0 +1,37 @@
+// Answers protocol queries (docs/protocol.md, "Queries") from the engine state: the order
+// engine's records, the ledger's and fulfilment's, and the engine digest. Used by the engine
+// loop for binary and HTTP queries alike.
+//
+// Thread-safety: none; engine thread only (it reads the engine). Owns a scratch table for
+// account-transfer lists, allocated at construction, so answering allocates nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "client/protocol.h"
+#include "engine/engine.h"
+
+namespace eleven::server {
+
+class QueryAnswerer {
+ public:
+  QueryAnswerer();
+
+  // Writes the reply entries of a query with `count` request records (`keys`: the request
+  // body as u64 words, empty for a keyless query) into `body`, which has room for
+  // protocol::ReplyEntryCountMax entries; returns how many entries it wrote. By-key and
+  // keyless queries write `count` entries; a list query writes its n entries (0 for an empty
+  // list) or one entry with the code that refused it.
+  uint32_t Answer(const engine::Engine& engine, protocol::Operation operation,
+                  std::span<const uint64_t> keys, uint32_t count, std::span<std::byte> body);
+
+ private:
+  uint32_t AnswerList(const engine::Engine& engine, protocol::Operation operation,
+                      std::span<const uint64_t> keys, std::span<std::byte> body);
+  std::unique_ptr<wire::TransferRecord[]> transfers_;  // kAccountTransfersMax
+};
+
+}  // namespace eleven::server
