@@ -5,9 +5,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <span>
 
 #include "client/protocol.h"
+#include "wire/ledger.h"
 
 using namespace eleven::protocol;
 
@@ -29,6 +31,11 @@ void DrainRequests(std::span<const std::byte> input, const FrameLimits& limits) 
     Check(r.frame_size >= kHeaderSize && r.frame_size <= input.size() - at);
     Check(header.body_size <= limits.body_size_max);
     Check(header.record_count * RequestRecordSize(header.operation) == header.body_size);
+    // A list query's reply room comes from its body: bounded whatever the body says.
+    const uint32_t entries = ReplyEntryCountMax(header.operation, header.record_count,
+                                                input.subspan(at + kHeaderSize, header.body_size));
+    Check(entries <= std::max<uint32_t>(header.record_count, eleven::wire::kAccountTransfersMax));
+    Check(ShapeOf(header.operation) != QueryShape::kList || header.record_count == 1);
     at += r.frame_size;
   }
 }

@@ -4,7 +4,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -22,11 +24,95 @@ namespace {
 
 constexpr int kListenBacklog = 4096;
 constexpr size_t kPathSegmentsMax = 4;
+constexpr size_t kPathIdsMax = 2;
 constexpr auto kRateWindow = std::chrono::seconds(1);
+// GET /accounts/{id}/transfers without ?limit=.
+constexpr uint32_t kTransfersLimitDefault = 100;
+// sink_tag of a submit request whose reply lists every result (an array body).
+constexpr uint64_t kBatchReply = 1;
 
 // Where a request goes, decided from method and path.
 enum class Route : uint8_t {
-  kNotFound, kMethodNotAllowed, kHealth, kMetrics, kCommand, kQuery, kFeed, kBadId
+  kNotFound, kMethodNotAllowed, kHealth, kMetrics, kCommand, kQuery, kFeed, kBadId, kBadParams
+};
+
+// One row of the route table: a method and a path whose "{}" segments are u64 ids.
+struct RouteRow {
+  http::verb method;
+  std::string_view pattern;
+  Route route;
+  JsonCommand command = JsonCommand::kCreateMerchant;
+  protocol::Operation query = protocol::Operation::kGetOrder;
+  TopicKind topic = TopicKind::kSku;
+};
+
+constexpr RouteRow Post(std::string_view pattern, JsonCommand command) {
+  return {http::verb::post, pattern, Route::kCommand, command};
+}
+constexpr RouteRow Get(std::string_view pattern, protocol::Operation query) {
+  return {http::verb::get, pattern, Route::kQuery, JsonCommand::kCreateMerchant, query};
+}
+constexpr RouteRow Stream(std::string_view pattern, TopicKind topic) {
+  return {http::verb::get, pattern, Route::kFeed, JsonCommand::kCreateMerchant, protocol::Operation::kGetOrder, topic};
+}
+
+using JC = JsonCommand;
+using Op = protocol::Operation;
+// Every route of docs/openapi.yaml; the first row whose pattern matches decides.
+constexpr RouteRow kRoutes[] = {
+    {http::verb::get, "/healthz", Route::kHealth},
+    {http::verb::get, "/metrics", Route::kMetrics},
+    // Catalog, drops, orders.
+    Post("/merchants", JC::kCreateMerchant),
+    Post("/skus", JC::kCreateSku),
+    Get("/skus/{}", Op::kGetSku),
+    Post("/skus/{}/restock", JC::kRestock),
+    Post("/skus/{}/price", JC::kSetPrice),
+    Post("/drops", JC::kCreateDrop),
+    Get("/drops/{}", Op::kGetDrop),
+    Post("/drops/{}/close", JC::kCloseDrop),
+    Post("/orders", JC::kPlaceOrder),
+    Get("/orders/by-key/{}", Op::kGetOrderByKey),
+    Get("/orders/{}", Op::kGetOrder),
+    Post("/orders/{}/pay", JC::kPayOrder),
+    Post("/orders/{}/cancel", JC::kCancelOrder),
+    // Payments (docs/ledger.md).
+    Post("/accounts", JC::kCreateAccount),
+    Get("/accounts/{}", Op::kGetAccount),
+    Get("/accounts/{}/transfers", Op::kGetAccountTransfers),
+    Post("/transfers", JC::kCreateTransfer),
+    Get("/transfers/{}", Op::kGetTransfer),
+    Post("/buyers/{}/deposit", JC::kDeposit),
+    Post("/buyers/{}/credit-limit", JC::kSetBuyerCreditLimit),
+    Get("/buyers/{}/credit", Op::kGetBuyerCredit),
+    Post("/merchants/{}/withdraw", JC::kWithdraw),
+    Post("/merchants/{}/credit-line", JC::kSetMerchantCreditLine),
+    Post("/merchants/{}/draw-down", JC::kDrawDown),
+    Post("/merchants/{}/repay", JC::kRepayMerchantCredit),
+    Get("/merchants/{}/credit", Op::kGetMerchantCredit),
+    Get("/orders/{}/money", Op::kGetOrderMoney),
+    Get("/orders/{}/plan", Op::kGetPlan),
+    Post("/orders/{}/plan/repay", JC::kRepayInstalment),
+    Post("/orders/{}/confirm-delivery", JC::kConfirmDelivery),
+    // Fulfilment (docs/fulfilment.md).
+    Post("/warehouses", JC::kCreateWarehouse),
+    Post("/warehouses/{}/stock", JC::kStockWarehouse),
+    Get("/warehouses/{}/stock/{}", Op::kGetWarehouseStock),
+    Get("/warehouses/{}/hours/{}", Op::kGetWarehouseHour),
+    Post("/couriers", JC::kCreateCourier),
+    Post("/couriers/{}/coverage", JC::kSetCoverage),
+    Get("/couriers/{}/hours/{}", Op::kGetCourierHour),
+    Post("/regions/{}/point", JC::kSetRegionPoint),
+    Get("/parcels/{}", Op::kGetParcel),
+    Get("/parcels/{}/timeline", Op::kGetTimeline),
+    Post("/parcels/{}/events", JC::kTrackParcel),
+    Get("/orders/{}/shipment", Op::kGetShipment),
+    Get("/fulfilment/figures", Op::kGetFigures),
+    // The engine.
+    Get("/engine/digest", Op::kGetDigest),
+    // Live feeds.
+    Stream("/feed/skus/{}", TopicKind::kSku),
+    Stream("/feed/drops/{}", TopicKind::kDrop),
 };
 
 struct Routed {
@@ -34,7 +120,11 @@ struct Routed {
   JsonCommand command = JsonCommand::kCreateMerchant;
   protocol::Operation query = protocol::Operation::kGetOrder;
   TopicKind topic = TopicKind::kSku;
-  uint64_t id = 0;
+  uint64_t id = 0;  // the first path id (commands and feeds)
+  // A query's request record as u64 words (docs/protocol.md, "Queries").
+  std::array<uint64_t, 2> key{};
+  uint32_t key_words = 0;
+  std::string_view message;  // kBadParams: what was wrong
 };
 
 bool ParseId(std::string_view text, uint64_t* id) {
@@ -42,72 +132,206 @@ bool ParseId(std::string_view text, uint64_t* id) {
   return ec == std::errc() && end == text.data() + text.size() && !text.empty();
 }
 
-Routed RouteFor(http::verb method, std::string_view target) {
-  const size_t query_at = target.find('?');
-  if (query_at != std::string_view::npos) target = target.substr(0, query_at);
-  std::string_view seg[kPathSegmentsMax];
-  size_t n = 0;
-  while (!target.empty()) {
-    if (target.front() == '/') {
-      target.remove_prefix(1);
+// Splits "/a/b/c" into its segments; false if there are more than kPathSegmentsMax.
+bool Segments(std::string_view path, std::array<std::string_view, kPathSegmentsMax>* seg, size_t* n) {
+  *n = 0;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
       continue;
     }
-    if (n == kPathSegmentsMax) return {};
-    const size_t slash = target.find('/');
-    seg[n++] = target.substr(0, slash);
-    target = slash == std::string_view::npos ? std::string_view() : target.substr(slash);
+    if (*n == kPathSegmentsMax) return false;
+    const size_t slash = path.find('/');
+    (*seg)[(*n)++] = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
   }
-  const bool get = method == http::verb::get;
-  const bool post = method == http::verb::post;
-  Routed r;
-  auto want = [&](bool method_ok, Route route) {
-    r.route = method_ok ? route : Route::kMethodNotAllowed;
+  return true;
+}
+
+// GET /accounts/{id}/transfers?limit=&flags=: the query string into *query.
+bool ParseTransfersParams(std::string_view params, protocol::AccountTransfersQuery* query,
+                          std::string_view* message) {
+  query->limit = kTransfersLimitDefault;
+  query->flags = 0;
+  while (!params.empty()) {
+    const size_t amp = params.find('&');
+    const std::string_view pair = params.substr(0, amp);
+    params = amp == std::string_view::npos ? std::string_view() : params.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    const std::string_view name = pair.substr(0, eq);
+    uint64_t value = 0;
+    const bool number = eq != std::string_view::npos && ParseId(pair.substr(eq + 1), &value);
+    if (name == "limit") {
+      if (!number || value == 0 || value > wire::kAccountTransfersMax) {
+        *message = "limit must be an integer from 1 to 8190";
+        return false;
+      }
+      query->limit = static_cast<uint32_t>(value);
+    } else if (name == "flags") {
+      if (!number || value > (wire::kQueryDebits | wire::kQueryCredits)) {
+        *message = "flags must be 0 (both sides), 1 (debits), 2 (credits) or 3 (both)";
+        return false;
+      }
+      query->flags = static_cast<uint8_t>(value);
+    } else if (!pair.empty()) {
+      *message = "unknown query parameter (limit and flags are known)";
+      return false;
+    }
+  }
+  return true;
+}
+
+// A query route's request record from the path ids (and the query string).
+Routed QueryKey(Routed r, const uint64_t* ids, std::string_view params) {
+  r.key_words = static_cast<uint32_t>(protocol::RequestRecordSize(r.query) / sizeof(uint64_t));
+  if (r.query != protocol::Operation::kGetAccountTransfers) {
+    for (uint32_t w = 0; w < r.key_words; w++) r.key[w] = ids[w];
     return r;
-  };
-  auto with_id = [&](std::string_view text, bool method_ok, Route route) {
-    if (!method_ok) return want(false, route);
-    if (!ParseId(text, &r.id)) return want(true, Route::kBadId);
-    return want(true, route);
-  };
-  if (n == 1 && seg[0] == "healthz") return want(get, Route::kHealth);
-  if (n == 1 && seg[0] == "metrics") return want(get, Route::kMetrics);
-  if (n == 1 && seg[0] == "merchants") {
-    r.command = JsonCommand::kCreateMerchant;
-    return want(post, Route::kCommand);
   }
-  const bool skus = n >= 1 && seg[0] == "skus";
-  const bool drops = n >= 1 && seg[0] == "drops";
-  const bool orders = n >= 1 && seg[0] == "orders";
-  if (n == 1 && (skus || drops || orders)) {
-    r.command = skus ? JsonCommand::kCreateSku : drops ? JsonCommand::kCreateDrop : JsonCommand::kPlaceOrder;
-    return want(post, Route::kCommand);
+  protocol::AccountTransfersQuery query{};
+  query.account_id = ids[0];
+  if (!ParseTransfersParams(params, &query, &r.message)) {
+    r.route = Route::kBadParams;
+    return r;
   }
-  if (n == 2 && (skus || drops || orders)) {
-    r.query = skus ? protocol::Operation::kGetSku : drops ? protocol::Operation::kGetDrop : protocol::Operation::kGetOrder;
-    return with_id(seg[1], get, Route::kQuery);
-  }
-  if (n == 3 && orders && seg[1] == "by-key") {
-    r.query = protocol::Operation::kGetOrderByKey;
-    return with_id(seg[2], get, Route::kQuery);
-  }
-  if (n == 3) {
-    const std::string_view action = seg[2];
-    std::optional<JsonCommand> command;
-    if (skus && action == "restock") command = JsonCommand::kRestock;
-    if (skus && action == "price") command = JsonCommand::kSetPrice;
-    if (drops && action == "close") command = JsonCommand::kCloseDrop;
-    if (orders && action == "pay") command = JsonCommand::kPayOrder;
-    if (orders && action == "cancel") command = JsonCommand::kCancelOrder;
-    if (command) {
-      r.command = *command;
-      return with_id(seg[1], post, Route::kCommand);
+  static_assert(sizeof(query) == sizeof(r.key));
+  std::memcpy(r.key.data(), &query, sizeof(query));
+  return r;
+}
+
+Routed RouteFor(http::verb method, std::string_view target) {
+  const size_t query_at = target.find('?');
+  const std::string_view params =
+      query_at == std::string_view::npos ? std::string_view() : target.substr(query_at + 1);
+  if (query_at != std::string_view::npos) target = target.substr(0, query_at);
+  std::array<std::string_view, kPathSegmentsMax> seg;
+  size_t n = 0;
+  Routed r;
+  if (!Segments(target, &seg, &n)) return r;
+  for (const RouteRow& row : kRoutes) {
+    std::array<std::string_view, kPathSegmentsMax> want;
+    size_t want_n = 0;
+    const bool fits = Segments(row.pattern, &want, &want_n);
+    ELEVEN_DASSERT(fits);
+    if (!fits || want_n != n) continue;
+    std::array<std::string_view, kPathIdsMax> id_text;
+    size_t id_count = 0;
+    size_t i = 0;
+    for (; i < n; i++) {
+      if (want[i] == "{}" && id_count < kPathIdsMax) {
+        id_text[id_count++] = seg[i];
+      } else if (want[i] != seg[i]) {
+        break;
+      }
     }
-    if (seg[0] == "feed" && (seg[1] == "skus" || seg[1] == "drops")) {
-      r.topic = seg[1] == "skus" ? TopicKind::kSku : TopicKind::kDrop;
-      return with_id(seg[2], get, Route::kFeed);
+    if (i < n) continue;
+    if (row.method != method) {
+      r.route = Route::kMethodNotAllowed;  // unless a later row takes this method
+      continue;
     }
+    uint64_t ids[kPathIdsMax] = {0, 0};
+    for (size_t k = 0; k < id_count; k++) {
+      if (!ParseId(id_text[k], &ids[k])) {
+        r.route = Route::kBadId;
+        return r;
+      }
+    }
+    r.route = row.route;
+    r.command = row.command;
+    r.query = row.query;
+    r.topic = row.topic;
+    r.id = ids[0];
+    return row.route == Route::kQuery ? QueryKey(r, ids, params) : r;
   }
   return r;
+}
+
+template <typename Record>
+std::string One(const std::byte* record, std::string (*encode)(const Record&)) {
+  Record value;
+  std::memcpy(&value, record, sizeof(value));
+  return encode(value);
+}
+
+// A list reply's records (spaced one entry apart).
+template <typename Record>
+std::vector<Record> Gather(const std::byte* record, size_t entry_size, uint32_t count) {
+  std::vector<Record> records(count);
+  for (uint32_t i = 0; i < count; i++) std::memcpy(&records[i], record + i * entry_size, sizeof(Record));
+  return records;
+}
+
+// Renders a query's reply entries as JSON; *code = the entry's code (ok, or why not).
+std::string QueryReplyJson(const Request& r, wire::Code* code) {
+  const protocol::Operation op = r.operation;
+  const size_t entry_size = protocol::ReplyRecordSize(op);
+  const std::byte* body = r.buffer.data() + protocol::kHeaderSize;
+  *code = wire::Code::ok;
+  if (r.count > 0) std::memcpy(code, body, sizeof(*code));
+  if (*code != wire::Code::ok) {
+    return ErrorJson(wire::CodeName(*code), wire::CodeHttpStatus(*code) == 404 ? "not found" : "refused");
+  }
+  const std::byte* record = body + protocol::kQueryEntryHeadSize;
+  switch (op) {
+    case Op::kGetAccountTransfers:
+      return TransfersJson(r.ids[0], Gather<wire::TransferRecord>(record, entry_size, r.count));
+    case Op::kGetTimeline: return TimelineJson(r.ids[0], Gather<wire::TimelineEntry>(record, entry_size, r.count));
+    case Op::kGetSku: return One(record, SkuJson);
+    case Op::kGetDrop: return One(record, DropJson);
+    case Op::kGetOrder:
+    case Op::kGetOrderByKey: return One(record, OrderJson);
+    case Op::kGetAccount: return One(record, AccountJson);
+    case Op::kGetTransfer: return One(record, TransferJson);
+    case Op::kGetOrderMoney: return One(record, OrderMoneyJson);
+    case Op::kGetPlan: return One(record, PlanJson);
+    case Op::kGetMerchantCredit: return One(record, MerchantCreditJson);
+    case Op::kGetBuyerCredit: return One(record, BuyerCreditJson);
+    case Op::kGetParcel: return One(record, ParcelJson);
+    case Op::kGetShipment: return One(record, ShipmentJson);
+    case Op::kGetFigures: return One(record, FiguresJson);
+    case Op::kGetWarehouseStock: return One(record, StockJson);
+    case Op::kGetWarehouseHour:
+    case Op::kGetCourierHour: return One(record, HourJson);
+    case Op::kGetDigest: return One(record, DigestJson);
+    case Op::kSubmit:
+    case Op::kPing: break;
+  }
+  ELEVEN_ASSERT(false);
+  return "";
+}
+
+// A submit's reply: one result (the first refusal, else the last: a courier's coverage is
+// two commands) or, for an array body, every result. The status of a batch is that of its
+// first refusal that is not linked_event_failed (the cause of a failed chain), else 200.
+std::string SubmitReplyJson(const Request& r, wire::Code* code) {
+  const auto* results = reinterpret_cast<const wire::Result*>(r.buffer.data() + protocol::kHeaderSize);
+  ELEVEN_ASSERT(r.count >= 1);
+  const wire::Result* cause = nullptr;
+  for (uint32_t i = 0; i < r.count && cause == nullptr; i++) {
+    if (results[i].code != wire::Code::ok && results[i].code != wire::Code::linked_event_failed) cause = &results[i];
+  }
+  for (uint32_t i = 0; i < r.count && cause == nullptr; i++) {
+    if (results[i].code != wire::Code::ok) cause = &results[i];
+  }
+  *code = cause == nullptr ? wire::Code::ok : cause->code;
+  if (r.sink_tag != kBatchReply) return ResultJson(cause == nullptr ? results[r.count - 1] : *cause);
+  std::string list = "[";
+  for (uint32_t i = 0; i < r.count; i++) {
+    if (i > 0) list += ',';
+    list += ResultJson(results[i]);
+  }
+  list += ']';
+  std::string out = "{";
+  JsonOut j(&out);
+  if (cause == nullptr) {
+    j.Name("code", "ok");
+  } else {
+    j.Name("error", wire::CodeName(cause->code));
+    j.Text("message", "result " + std::to_string(cause - results) + " of the batch was refused");
+  }
+  j.Raw("results", list);
+  out += '}';
+  return out;
 }
 
 }  // namespace
@@ -174,6 +398,7 @@ class HttpSession : public RequestSink, public std::enable_shared_from_this<Http
   void OnWrite(const beast::error_code& error, bool close);
   void HandleCommand(const Routed& routed);
   void HandleQuery(const Routed& routed);
+  Request* Take(size_t buffer_size);
   void HandleFeed(const Routed& routed);
   void WriteEvent();
   void WatchFeedClose();
@@ -202,6 +427,7 @@ struct HttpListener::State {
   asio::steady_timer rate_timer;
   std::shared_ptr<Feed> feed;
   simdjson::ondemand::parser json;  // one parser: the I/O thread is single
+  std::vector<wire::Command> commands = std::vector<wire::Command>(kJsonCommandCountMax);  // decoded bodies
   uint64_t next_id = 1;
   std::unordered_map<uint64_t, std::shared_ptr<HttpSession>> sessions;
   uint16_t port = 0;
@@ -370,6 +596,7 @@ void HttpSession::Handle() {
     case Route::kNotFound: return RespondError(404, "not_found", "no such path");
     case Route::kMethodNotAllowed: return RespondError(405, "method_not_allowed", "wrong method for this path");
     case Route::kBadId: return RespondError(400, "invalid_request", "the id in the path must be an unsigned integer");
+    case Route::kBadParams: return RespondError(400, "invalid_request", routed.message);
     case Route::kHealth: {
       std::string body = "{";
       JsonOut j(&body);
@@ -393,81 +620,66 @@ void HttpSession::Handle() {
 void HttpSession::HandleCommand(const Routed& routed) {
   std::string& body = parser_->get().body();
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);  // simdjson reads past the end
-  wire::Command command;
+  std::span<wire::Command> commands(state_->commands);
+  size_t count = 0;
+  bool batch = false;
   JsonDecodeError decode_error;
-  if (!DecodeJsonCommand(routed.command, routed.id,
-                         simdjson::padded_string_view(body.data(), body.size(), body.capacity()),
-                         &state_->json, &command, &decode_error)) {
+  if (!DecodeJsonCommands(routed.command, routed.id,
+                          simdjson::padded_string_view(body.data(), body.size(), body.capacity()),
+                          &state_->json, commands, &count, &batch, &decode_error)) {
     wire::Code code;
     const int status = wire::CodeFromName(decode_error.code, &code) ? wire::CodeHttpStatus(code) : 400;
     return RespondError(status, decode_error.code, decode_error.message);
   }
-  Request* r = core_->stopping ? nullptr : core_->pool.Take(protocol::kHeaderSize + wire::kCommandSize);
-  if (r == nullptr) {
-    core_->io_metrics.busy_replies_total++;
-    return RespondError(503, "busy", "the server is at its limit of requests in flight; retry");
-  }
+  Request* r = Take(protocol::kHeaderSize + count * wire::kCommandSize);
+  if (r == nullptr) return;
   r->kind = RequestKind::kSubmit;
   r->operation = protocol::Operation::kSubmit;
-  r->count = 1;
-  r->received_ns = MonotonicNs();
-  std::memcpy(r->body(), &command, sizeof(command));
-  r->sink = shared_from_this();
+  r->count = static_cast<uint32_t>(count);
+  r->sink_tag = batch ? kBatchReply : 0;
+  std::memcpy(r->body(), commands.data(), count * wire::kCommandSize);
   core_->loop->Push(r);
 }
 
 void HttpSession::HandleQuery(const Routed& routed) {
-  Request* r = core_->stopping ? nullptr
-                               : core_->pool.Take(protocol::kHeaderSize + protocol::ReplyRecordSize(routed.query));
-  if (r == nullptr) {
-    core_->io_metrics.busy_replies_total++;
-    return RespondError(503, "busy", "the server is at its limit of requests in flight; retry");
-  }
+  const auto key = std::span(routed.key.data(), routed.key_words);
+  const uint32_t entries_max = protocol::ReplyEntryCountMax(routed.query, 1, std::as_bytes(key));
+  Request* r = Take(protocol::kHeaderSize + entries_max * protocol::ReplyRecordSize(routed.query));
+  if (r == nullptr) return;
   r->kind = RequestKind::kQuery;
   r->operation = routed.query;
   r->count = 1;
-  r->ids.push_back(routed.id);
+  r->ids.assign(key.begin(), key.end());
+  core_->loop->Push(r);
+}
+
+// A request for this session from the pool, or nullptr after answering busy.
+Request* HttpSession::Take(size_t buffer_size) {
+  Request* r = core_->stopping ? nullptr : core_->pool.Take(buffer_size);
+  if (r == nullptr) {
+    core_->io_metrics.busy_replies_total++;
+    RespondError(503, "busy", "the server is at its limit of requests in flight; retry");
+    return nullptr;
+  }
   r->received_ns = MonotonicNs();
   r->sink = shared_from_this();
-  core_->loop->Push(r);
+  r->sink_tag = 0;
+  return r;
 }
 
 void HttpSession::OnRequestDone(Request* r) {
   core_->RecordDone(*r);
   const protocol::FrameStatus status = r->status;
-  const RequestKind kind = r->kind;
-  const protocol::Operation operation = r->operation;
-  wire::Result result{};
   wire::Code code = wire::Code::ok;
   std::string body;
-  if (status == protocol::FrameStatus::kOk && kind == RequestKind::kSubmit) {
-    std::memcpy(&result, r->body(), sizeof(result));
-    body = ResultJson(result);
-  } else if (status == protocol::FrameStatus::kOk) {
-    std::memcpy(&code, r->body(), sizeof(code));
-    const std::byte* record = r->body() + protocol::kQueryEntryHeadSize;
-    if (code != wire::Code::ok) {
-      body = ErrorJson(wire::CodeName(code), "not found");
-    } else if (operation == protocol::Operation::kGetSku) {
-      wire::SkuRecord s;
-      std::memcpy(&s, record, sizeof(s));
-      body = SkuJson(s);
-    } else if (operation == protocol::Operation::kGetDrop) {
-      wire::DropRecord d;
-      std::memcpy(&d, record, sizeof(d));
-      body = DropJson(d);
-    } else {
-      wire::OrderRecord o;
-      std::memcpy(&o, record, sizeof(o));
-      body = OrderJson(o);
-    }
+  if (status == protocol::FrameStatus::kOk) {
+    body = r->kind == RequestKind::kSubmit ? SubmitReplyJson(*r, &code) : QueryReplyJson(*r, &code);
   }
   core_->pool.Give(r);
   if (closed_) return;
   if (status != protocol::FrameStatus::kOk) {
     return RespondError(503, protocol::FrameStatusName(status), "the journal failed; nothing was applied");
   }
-  if (kind == RequestKind::kSubmit) code = result.code;
   Respond(static_cast<http::status>(wire::CodeHttpStatus(code)), std::move(body));
 }
 
@@ -561,6 +773,14 @@ void HttpSession::Close() {
 }
 
 // ---- HttpListener ----------------------------------------------------------------------
+
+std::vector<std::string> HttpRoutes() {
+  std::vector<std::string> routes;
+  for (const RouteRow& row : kRoutes) {
+    routes.push_back(std::string(http::to_string(row.method)) + " " + std::string(row.pattern));
+  }
+  return routes;
+}
 
 void HttpListener::State::Accept() {
   acceptor.async_accept([this](const boost::system::error_code& error, tcp::socket socket) {

@@ -4,11 +4,16 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "server/core.h"
 
 namespace eleven::server {
+
+// Every route the gateway serves, as "GET /accounts/{}/transfers" ("{}" = an id segment), in
+// the router's order: for checking docs/openapi.yaml against the server.
+std::vector<std::string> HttpRoutes();
 
 class HttpListener {
  public:

@@ -1,6 +1,10 @@
 #include "server/json_encode.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
+
+#include "server/json_names.h"
 
 namespace eleven::server {
 
@@ -23,6 +27,23 @@ void JsonOut::Text(std::string_view key, std::string_view value) {
 }
 
 std::string_view OperationName(wire::Operation operation) {
+  static constexpr std::string_view kLedgerNames[] = {
+      "create_account",         "create_transfer",   "deposit",           "withdraw",
+      "set_buyer_credit_limit", "set_merchant_credit_line", "draw_down", "repay_merchant_credit",
+      "pay_order_money",        "refund_order_money", "confirm_delivery", "repay_instalment"};
+  static constexpr std::string_view kFulfilmentNames[] = {
+      "create_warehouse", "stock_warehouse", "create_courier", "set_coverage",
+      "set_region_point", "ship_order",      "track_parcel"};
+  static_assert(std::size(kLedgerNames) == wire::kLedgerCommandMax - wire::kLedgerCommandMin + 1);
+  static_assert(std::size(kFulfilmentNames) ==
+                wire::kFulfilmentOperationLast - wire::kFulfilmentOperationMin + 1);
+  const auto op = static_cast<uint8_t>(operation);
+  if (op >= wire::kLedgerCommandMin && op <= wire::kLedgerCommandMax) {
+    return kLedgerNames[op - wire::kLedgerCommandMin];
+  }
+  if (op >= wire::kFulfilmentOperationMin && op <= wire::kFulfilmentOperationLast) {
+    return kFulfilmentNames[op - wire::kFulfilmentOperationMin];
+  }
   switch (operation) {
     case wire::Operation::kCreateMerchant: return "create_merchant";
     case wire::Operation::kCreateSku: return "create_sku";
@@ -33,10 +54,90 @@ std::string_view OperationName(wire::Operation operation) {
     case wire::Operation::kPlaceOrder: return "place_order";
     case wire::Operation::kPayOrder: return "pay_order";
     case wire::Operation::kCancelOrder: return "cancel_order";
-    default: break;  // ledger and fulfilment operations are not routed through the gateway yet
+    default: break;
   }
   return "unknown";
 }
+
+namespace {
+
+// The name of a result's `state` byte, which each module gives its own meaning
+// (docs/ledger.md "Results", docs/fulfilment.md); "" when the operation sets none.
+std::string_view ResultStateName(wire::Operation operation, uint8_t state) {
+  if (state == 0) return "";
+  const auto op = static_cast<uint8_t>(operation);
+  if (op <= wire::kOperationMax) return OrderStateName(static_cast<wire::OrderState>(state));
+  if (operation == wire::kCreateTransfer || operation == wire::kDeposit || operation == wire::kWithdraw ||
+      operation == wire::kDrawDown || operation == wire::kRepayMerchantCredit) {
+    return NameOf(kTransferStateNames, state);
+  }
+  if (operation == wire::kRepayInstalment) return NameOf(kPlanStateNames, state);
+  if (wire::IsLedgerCommand(operation)) return NameOf(kOrderMoneyStateNames, state);
+  if (operation == wire::kTrackParcel) return NameOf(kParcelStateNames, state);
+  return "unknown";
+}
+
+// "flags":["linked",...]: the names of the set bits (bit i named names[i]).
+void FlagNames(JsonOut& j, std::span<const std::string_view> names, uint8_t flags) {
+  std::string list = "[";
+  for (size_t bit = 0; bit < names.size(); bit++) {
+    if ((flags & (1u << bit)) == 0) continue;
+    if (list.size() > 1) list += ',';
+    list += '"';
+    list += names[bit];
+    list += '"';
+  }
+  list += ']';
+  j.Raw("flags", list);
+}
+
+constexpr std::string_view kAccountFlagNames[] = {"linked", "debits_must_not_exceed_credits",
+                                                  "credits_must_not_exceed_debits"};
+constexpr std::string_view kTransferFlagNames[] = {"linked", "pending", "post_pending_transfer",
+                                                   "void_pending_transfer", "balancing_debit",
+                                                   "balancing_credit"};
+
+// "lines":[{"sku_id":...,"quantity":...},...]
+void Lines(JsonOut& j, const uint64_t* sku_id, const uint16_t* quantity, int count) {
+  std::string lines = "[";
+  for (int l = 0; l < count && l < wire::kOrderLineCountMax; l++) {
+    if (l > 0) lines += ',';
+    lines += '{';
+    JsonOut line(&lines);
+    line.Uint("sku_id", sku_id[l]);
+    line.Uint("quantity", quantity[l]);
+    lines += '}';
+  }
+  lines += ']';
+  j.Raw("lines", lines);
+}
+
+// `"key":[...]` of elements each written by `element(j, i)` into its own object.
+template <typename Element>
+void ObjectList(JsonOut& j, std::string_view key, size_t count, Element element) {
+  std::string list = "[";
+  for (size_t i = 0; i < count; i++) {
+    if (i > 0) list += ',';
+    list += '{';
+    JsonOut item(&list);
+    element(item, i);
+    list += '}';
+  }
+  list += ']';
+  j.Raw(key, list);
+}
+
+// Runs `fill` on a fresh object and returns it, braces added.
+template <typename Fill>
+std::string Object(Fill fill) {
+  std::string out = "{";
+  JsonOut j(&out);
+  fill(j);
+  out += '}';
+  return out;
+}
+
+}  // namespace
 
 std::string_view OrderStateName(wire::OrderState state) {
   switch (state) {
@@ -70,53 +171,40 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
 }
 
 std::string ResultJson(const wire::Result& r) {
-  std::string out = "{";
-  JsonOut j(&out);
-  const std::string_view code = wire::CodeName(r.code);
-  const std::string_view operation = OperationName(r.operation);
-  if (r.code == wire::Code::ok) {
-    j.Name("code", code);
-  } else {
-    j.Name("error", code);
-    j.Text("message", std::string(operation) + " refused: " + std::string(code));
-  }
-  j.Name("operation", operation);
-  j.Uint("id", r.id);
-  if (r.state != wire::OrderState::kNone) j.Name("state", OrderStateName(r.state));
-  j.Int("amount_fen", r.amount_fen);
-  j.Uint("at_us", r.at_us);
-  out += '}';
-  return out;
+  return Object([&](JsonOut& j) {
+    const std::string_view code = wire::CodeName(r.code);
+    const std::string_view operation = OperationName(r.operation);
+    if (r.code == wire::Code::ok) {
+      j.Name("code", code);
+    } else {
+      j.Name("error", code);
+      j.Text("message", std::string(operation) + " refused: " + std::string(code));
+    }
+    j.Name("operation", operation);
+    j.Uint("id", r.id);
+    const std::string_view state = ResultStateName(r.operation, static_cast<uint8_t>(r.state));
+    if (!state.empty()) j.Name("state", state);
+    j.Int("amount_fen", r.amount_fen);
+    j.Uint("at_us", r.at_us);
+  });
 }
 
 std::string OrderJson(const wire::OrderRecord& o) {
-  std::string out = "{";
-  JsonOut j(&out);
-  j.Uint("order_id", o.order_id);
-  j.Uint("idempotency_key", o.idempotency_key);
-  j.Uint("merchant_id", o.merchant_id);
-  j.Uint("buyer_id", o.buyer_id);
-  j.Uint("drop_id", o.drop_id);
-  j.Uint("created_at_us", o.created_at_us);
-  j.Uint("pay_by_us", o.pay_by_us);
-  j.Int("total_fen", o.total_fen);
-  j.Name("state", OrderStateName(o.state));
-  j.Name("code", wire::CodeName(o.code));
-  j.Uint("region", o.region);
-  j.Uint("city_tier", o.city_tier);
-  std::string lines = "[";
-  for (int l = 0; l < o.line_count && l < wire::kOrderLineCountMax; l++) {
-    if (l > 0) lines += ',';
-    lines += '{';
-    JsonOut line(&lines);
-    line.Uint("sku_id", o.sku_id[l]);
-    line.Uint("quantity", o.quantity[l]);
-    lines += '}';
-  }
-  lines += ']';
-  j.Raw("lines", lines);
-  out += '}';
-  return out;
+  return Object([&](JsonOut& j) {
+    j.Uint("order_id", o.order_id);
+    j.Uint("idempotency_key", o.idempotency_key);
+    j.Uint("merchant_id", o.merchant_id);
+    j.Uint("buyer_id", o.buyer_id);
+    j.Uint("drop_id", o.drop_id);
+    j.Uint("created_at_us", o.created_at_us);
+    j.Uint("pay_by_us", o.pay_by_us);
+    j.Int("total_fen", o.total_fen);
+    j.Name("state", OrderStateName(o.state));
+    j.Name("code", wire::CodeName(o.code));
+    j.Uint("region", o.region);
+    j.Uint("city_tier", o.city_tier);
+    Lines(j, o.sku_id, o.quantity, o.line_count);
+  });
 }
 
 std::string SkuJson(const wire::SkuRecord& s) {
@@ -153,6 +241,205 @@ std::string DropJson(const wire::DropRecord& d) {
   j.Name("state", DropStateName(d.state));
   out += '}';
   return out;
+}
+
+
+std::string AccountJson(const wire::AccountRecord& a) {
+  return Object([&](JsonOut& j) {
+    j.Uint("account_id", a.account_id);
+    j.Uint("ledger", a.ledger);
+    j.Uint("code", a.code);
+    FlagNames(j, kAccountFlagNames, a.flags);
+    j.Int("debits_pending_fen", a.debits_pending_fen);
+    j.Int("debits_posted_fen", a.debits_posted_fen);
+    j.Int("credits_pending_fen", a.credits_pending_fen);
+    j.Int("credits_posted_fen", a.credits_posted_fen);
+    j.Uint("user_data", a.user_data);
+    j.Uint("created_at_us", a.created_at_us);
+  });
+}
+
+namespace {
+void TransferFields(JsonOut& j, const wire::TransferRecord& t) {
+  j.Uint("transfer_id", t.transfer_id);
+  j.Uint("debit_account_id", t.debit_account_id);
+  j.Uint("credit_account_id", t.credit_account_id);
+  j.Int("amount_fen", t.amount_fen);
+  j.Uint("pending_id", t.pending_id);
+  j.Uint("ledger", t.ledger);
+  j.Uint("code", t.code);
+  FlagNames(j, kTransferFlagNames, t.flags);
+  j.Name("state", NameOf(kTransferStateNames, static_cast<uint8_t>(t.state)));
+  j.Int("posted_fen", t.posted_fen);
+  j.Uint("user_data", t.user_data);
+  j.Uint("created_at_us", t.created_at_us);
+  j.Uint("expires_at_us", t.expires_at_us);
+}
+}  // namespace
+
+std::string TransferJson(const wire::TransferRecord& t) {
+  return Object([&](JsonOut& j) { TransferFields(j, t); });
+}
+
+std::string TransfersJson(uint64_t account_id, std::span<const wire::TransferRecord> transfers) {
+  return Object([&](JsonOut& j) {
+    j.Uint("account_id", account_id);
+    ObjectList(j, "transfers", transfers.size(), [&](JsonOut& item, size_t i) { TransferFields(item, transfers[i]); });
+  });
+}
+
+std::string OrderMoneyJson(const wire::OrderMoneyRecord& m) {
+  return Object([&](JsonOut& j) {
+    j.Uint("order_id", m.order_id);
+    j.Uint("buyer_id", m.buyer_id);
+    j.Uint("merchant_id", m.merchant_id);
+    j.Int("amount_fen", m.amount_fen);
+    j.Name("payment_method", NameOf(kPaymentMethodNames, static_cast<uint8_t>(m.method)));
+    j.Uint("instalment_periods", m.instalment_periods);
+    j.Name("state", NameOf(kOrderMoneyStateNames, static_cast<uint8_t>(m.state)));
+    j.Uint("paid_at_us", m.paid_at_us);
+    j.Uint("closed_at_us", m.closed_at_us);
+    j.Int("commission_fen", m.commission_fen);
+    j.Int("merchant_fee_fen", m.merchant_fee_fen);
+    j.Int("withheld_fen", m.withheld_fen);
+    j.Int("merchant_net_fen", m.merchant_net_fen);
+  });
+}
+
+std::string PlanJson(const wire::PlanRecord& p) {
+  return Object([&](JsonOut& j) {
+    j.Uint("order_id", p.order_id);
+    j.Uint("buyer_id", p.buyer_id);
+    j.Uint("periods", p.periods);
+    j.Uint("repaid_count", p.repaid_count);
+    j.Name("state", NameOf(kPlanStateNames, static_cast<uint8_t>(p.state)));
+    j.Int("principal_fen", p.principal_fen);
+    j.Int("fee_fen", p.fee_fen);
+    j.Int("total_fen", p.total_fen);
+    j.Int("repaid_fen", p.repaid_fen);
+    j.Uint("started_at_us", p.started_at_us);
+    j.Uint("period_us", p.period_us);
+    j.Uint("next_due_us", p.next_due_us);
+  });
+}
+
+std::string MerchantCreditJson(const wire::MerchantCreditRecord& c) {
+  return Object([&](JsonOut& j) {
+    j.Uint("merchant_id", c.merchant_id);
+    j.Bool("has_line", c.has_line != 0);
+    j.Int("limit_fen", c.limit_fen);
+    j.Uint("withhold_bp", c.withhold_bp);
+    j.Int("outstanding_fen", c.outstanding_fen);
+    j.Int("drawn_fen", c.drawn_fen);
+    j.Int("repaid_fen", c.repaid_fen);
+    j.Int("withheld_fen", c.withheld_fen);
+    j.Int("wallet_fen", c.wallet_fen);
+  });
+}
+
+std::string BuyerCreditJson(const wire::BuyerCreditRecord& c) {
+  return Object([&](JsonOut& j) {
+    j.Uint("buyer_id", c.buyer_id);
+    j.Int("credit_limit_fen", c.credit_limit_fen);
+    j.Int("outstanding_fen", c.outstanding_fen);
+    j.Int("wallet_fen", c.wallet_fen);
+    j.Uint("plan_count", c.plan_count);
+  });
+}
+
+std::string ParcelJson(const wire::ParcelRecord& p) {
+  return Object([&](JsonOut& j) {
+    j.Uint("waybill", p.waybill);
+    j.Uint("order_id", p.order_id);
+    j.Uint("warehouse_id", p.warehouse_id);
+    j.Uint("courier_id", p.courier_id);
+    j.Name("state", NameOf(kParcelStateNames, static_cast<uint8_t>(p.state)));
+    j.Uint("allocated_at_us", p.allocated_at_us);
+    j.Uint("handed_at_us", p.handed_at_us);
+    j.Uint("sort_code", p.sort_code);
+    j.Uint("event_count", p.event_count);
+    j.Uint("region", p.region);
+    j.Uint("city_tier", p.city_tier);
+    j.Uint("parcel_number", p.parcel_number);
+    j.Uint("parcel_count", p.parcel_count);
+    Lines(j, p.sku_id, p.quantity, p.line_count);
+  });
+}
+
+std::string ShipmentJson(const wire::ShipmentRecord& s) {
+  return Object([&](JsonOut& j) {
+    j.Uint("order_id", s.order_id);
+    j.Name("state", NameOf(kShipmentStateNames, static_cast<uint8_t>(s.state)));
+    j.Uint("region", s.region);
+    if (s.state == wire::ShipmentState::kBacklogged && s.backlog_position != wire::kBacklogPositionUnknown) {
+      j.Uint("backlog_position", s.backlog_position);
+    }
+    std::string waybills = "[";
+    for (uint32_t p = 0; p < s.parcel_count && p < wire::kShipmentParcelCountMax; p++) {
+      if (p > 0) waybills += ',';
+      waybills += std::to_string(s.waybill[p]);
+    }
+    waybills += ']';
+    j.Raw("waybills", waybills);
+  });
+}
+
+std::string TimelineJson(uint64_t waybill, std::span<const wire::TimelineEntry> events) {
+  return Object([&](JsonOut& j) {
+    j.Uint("waybill", waybill);
+    ObjectList(j, "events", events.size(), [&](JsonOut& item, size_t i) {
+      item.Name("state", NameOf(kParcelStateNames, static_cast<uint8_t>(events[i].state)));
+      item.Uint("at_us", events[i].at_us);
+      item.Uint("hub", events[i].hub);
+    });
+  });
+}
+
+std::string FiguresJson(const wire::FiguresRecord& f) {
+  return Object([&](JsonOut& j) {
+    j.Uint("parcels_allocated", f.parcels_allocated);
+    j.Uint("parcels_dispatched", f.parcels_dispatched);
+    j.Uint("parcels_delivered", f.parcels_delivered);
+    j.Uint("parcels_returned", f.parcels_returned);
+    j.Uint("parcels_evicted", f.parcels_evicted);
+    j.Uint("shipments_allocated", f.shipments_allocated);
+    j.Uint("shipments_split", f.shipments_split);
+    j.Uint("backlog_count", f.backlog_count);
+    j.Uint("backlog_count_high", f.backlog_count_high);
+    const size_t milestones = std::min<size_t>(f.milestone_count, wire::kMilestoneCountMax);
+    ObjectList(j, "milestones", milestones, [&](JsonOut& item, size_t i) {
+      item.Uint("parcels", f.milestone_parcels[i]);
+      item.Uint("at_us", f.milestone_at_us[i]);
+    });
+  });
+}
+
+std::string StockJson(const protocol::WarehouseStockRecord& s) {
+  return Object([&](JsonOut& j) {
+    j.Uint("warehouse_id", s.warehouse_id);
+    j.Uint("sku_id", s.sku_id);
+    j.Uint("units", s.units);
+  });
+}
+
+std::string HourJson(const wire::HourFigure& h) {
+  return Object([&](JsonOut& j) {
+    j.Uint("id", h.object_id);
+    j.Uint("hour_index", h.hour_index);
+    j.Uint("allocated", h.allocated);
+    j.Uint("dispatched", h.dispatched);
+  });
+}
+
+std::string DigestJson(const protocol::DigestRecord& d) {
+  return Object([&](JsonOut& j) {
+    j.Uint("op", d.op);
+    j.Uint("timestamp_us", d.timestamp_us);
+    char hex[33];
+    std::snprintf(hex, sizeof(hex), "%016llx%016llx", static_cast<unsigned long long>(d.digest_high),
+                  static_cast<unsigned long long>(d.digest_low));
+    j.Name("digest", hex);
+  });
 }
 
 }  // namespace eleven::server

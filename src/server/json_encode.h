@@ -4,10 +4,14 @@
 
 #include <charconv>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "client/protocol.h"
 #include "wire/codes.h"
+#include "wire/fulfilment.h"
+#include "wire/ledger.h"
 #include "wire/records.h"
 
 namespace eleven::server {
@@ -72,5 +76,24 @@ std::string ResultJson(const wire::Result& result);
 std::string OrderJson(const wire::OrderRecord& order);
 std::string SkuJson(const wire::SkuRecord& sku);
 std::string DropJson(const wire::DropRecord& drop);
+// Ledger records (docs/ledger.md); flags are written as arrays of their names.
+std::string AccountJson(const wire::AccountRecord& account);
+std::string TransferJson(const wire::TransferRecord& transfer);
+std::string OrderMoneyJson(const wire::OrderMoneyRecord& money);
+std::string PlanJson(const wire::PlanRecord& plan);
+std::string MerchantCreditJson(const wire::MerchantCreditRecord& credit);
+std::string BuyerCreditJson(const wire::BuyerCreditRecord& credit);
+// {"account_id":...,"transfers":[...]}, newest first.
+std::string TransfersJson(uint64_t account_id, std::span<const wire::TransferRecord> transfers);
+// Fulfilment records (docs/fulfilment.md).
+std::string ParcelJson(const wire::ParcelRecord& parcel);
+std::string ShipmentJson(const wire::ShipmentRecord& shipment);
+// {"waybill":...,"events":[...]}, oldest first.
+std::string TimelineJson(uint64_t waybill, std::span<const wire::TimelineEntry> events);
+std::string FiguresJson(const wire::FiguresRecord& figures);
+std::string StockJson(const protocol::WarehouseStockRecord& stock);
+std::string HourJson(const wire::HourFigure& hour);
+// {"op":...,"timestamp_us":...,"digest":"<32 hex digits>"}.
+std::string DigestJson(const protocol::DigestRecord& digest);
 
 }  // namespace eleven::server

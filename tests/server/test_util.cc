@@ -51,6 +51,28 @@ ServerConfig TestConfig(const std::string& data_dir) {
   return config;
 }
 
+ServerConfig ModulesConfig(const std::string& data_dir) {
+  ServerConfig config = TestConfig(data_dir);
+  engine::EngineConfig& e = config.engine;
+  e.ledger_enabled = true;
+  e.ledger.account_count_max = 1 << 12;
+  e.ledger.transfer_count_max = 1 << 14;
+  e.ledger.buyer_count_max = 1 << 10;
+  e.ledger.merchant_count_max = 1 << 10;
+  e.ledger.order_count_max = 1 << 12;
+  e.ledger.plan_count_max = 1 << 10;
+  e.fulfilment_enabled = true;
+  e.fulfilment.warehouse_count_max = 16;
+  e.fulfilment.courier_count_max = 8;
+  e.fulfilment.stock_entry_count_max = 1 << 10;
+  e.fulfilment.sku_count_max = 1 << 10;
+  e.fulfilment.parcel_count_max = 1 << 10;
+  e.fulfilment.shipment_count_max = 1 << 10;
+  e.fulfilment.backlog_count_max = 1 << 8;
+  e.fulfilment.delivered_outbox_count_max = 1 << 8;
+  return config;
+}
+
 std::unique_ptr<Server> StartServer(const ServerConfig& config) {
   std::unique_ptr<Server> server;
   Status status = Server::Open(config, &server);

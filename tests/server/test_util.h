@@ -22,6 +22,8 @@ class TempDataDir {
 
 // Small tables, ephemeral ports, short idle timeout.
 ServerConfig TestConfig(const std::string& data_dir);
+// The same with payments (the ledger) and fulfilment on, their tables small too.
+ServerConfig ModulesConfig(const std::string& data_dir);
 
 // Opens and starts a server; asserts on failure.
 std::unique_ptr<Server> StartServer(const ServerConfig& config);

@@ -1,0 +1,324 @@
+// Payments (the ledger) and fulfilment end to end over loopback, through both the binary
+// protocol (the C++ client's ledger and fulfilment queries) and the HTTP/JSON routes:
+// accounts and transfers (two-phase, a linked chain failing all-or-nothing), an order paid
+// by instalments and shipped, tracked through to delivery and settled; a bad tracking
+// transition and malformed JSON refused with their codes and nothing changed.
+#include <gtest/gtest.h>
+
+#include <simdjson.h>
+
+#include "client/client.h"
+#include "tests/server/test_util.h"
+#include "wire/make.h"
+
+namespace eleven::server::testing {
+namespace {
+
+using wire::Code;
+
+// The field `key` of a JSON object body (a number or a string, as text); "" if absent.
+std::string Field(const std::string& body, std::string_view key) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS) return "";
+  simdjson::dom::element value;
+  if (doc[key].get(value) != simdjson::SUCCESS) return "";
+  std::string_view text;
+  if (value.get(text) == simdjson::SUCCESS) return std::string(text);
+  return simdjson::to_string(value);
+}
+
+// The length of the array field `key`; -1 if absent.
+int64_t Count(const std::string& body, std::string_view key) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::array array;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS || doc[key].get(array) != simdjson::SUCCESS) return -1;
+  return static_cast<int64_t>(array.size());
+}
+
+class ModulesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = StartServer(ModulesConfig(dir_.path()));
+    ASSERT_NE(server_, nullptr);
+    client::ClientOptions options;
+    options.address = "127.0.0.1:" + std::to_string(server_->binary_port());
+    ASSERT_TRUE(client::Client::Connect(options, &client_).ok());
+  }
+  void TearDown() override {
+    client_.reset();
+    server_.reset();
+  }
+
+  HttpReply Call(const std::string& method, const std::string& target, const std::string& body = "") {
+    return HttpCall(server_->http_port(), method, target, body);
+  }
+  // POSTs and expects `status`; returns the body.
+  std::string Post(const std::string& target, const std::string& body, int status = 200) {
+    const HttpReply reply = Call("POST", target, body);
+    EXPECT_EQ(reply.status, status) << "POST " << target << " " << body << " -> " << reply.body;
+    return reply.body;
+  }
+  std::string Get(const std::string& target, int status = 200) {
+    const HttpReply reply = Call("GET", target);
+    EXPECT_EQ(reply.status, status) << "GET " << target << " -> " << reply.body;
+    return reply.body;
+  }
+  std::vector<Code> Submit(std::vector<wire::Command> commands) {
+    std::vector<wire::Result> results;
+    EXPECT_TRUE(client_->SubmitSync(commands, &results).ok());
+    std::vector<Code> codes;
+    for (const wire::Result& r : results) codes.push_back(r.code);
+    return codes;
+  }
+
+  TempDataDir dir_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<client::Client> client_;
+};
+
+wire::Command Account(uint64_t id, uint8_t flags = 0) {
+  wire::LedgerCommand c{};
+  c.create_account = {wire::kCreateAccount, flags, 1, 1, id, 0, {}};
+  return wire::AsCommand(c);
+}
+
+wire::Command Transfer(uint64_t id, uint64_t debit, uint64_t credit, int64_t amount, uint8_t flags = 0,
+                       uint64_t pending_id = 0) {
+  wire::LedgerCommand c{};
+  c.create_transfer = {wire::kCreateTransfer, flags, 1, 1, id, debit, credit, amount, pending_id, 0, 0, {}};
+  return wire::AsCommand(c);
+}
+
+TEST_F(ModulesTest, AccountsAndTransfersOverProtocolAndHttp) {
+  // Accounts 1 and 2 by the protocol, 3 (may not go below zero) by HTTP.
+  EXPECT_EQ(Submit({Account(1), Account(2)}), (std::vector<Code>{Code::ok, Code::ok}));
+  Post("/accounts", R"({"account_id":3,"ledger":1,"code":1,"debits_must_not_exceed_credits":true})");
+  // Posted, pending then posted in full, pending then voided.
+  EXPECT_EQ(Submit({Transfer(100, 1, 2, 500), Transfer(101, 1, 2, 300, wire::kTransferPending),
+                    Transfer(102, 0, 0, 0, wire::kPostPendingTransfer, 101),
+                    Transfer(103, 1, 2, 200, wire::kTransferPending)}),
+            (std::vector<Code>{Code::ok, Code::ok, Code::ok, Code::ok}));
+  const std::string pending = Get("/accounts/1");
+  EXPECT_EQ(Field(pending, "debits_pending_fen"), "200");
+  Post("/transfers", R"({"transfer_id":104,"pending_id":103,"void_pending_transfer":true})");
+  // A linked chain whose second member overdraws account 3: nothing of it remains.
+  const std::string chain = Post("/transfers",
+                                 R"([{"transfer_id":105,"debit_account_id":2,"credit_account_id":1,"amount_fen":100,"ledger":1,"code":1,"linked":true},
+                                     {"transfer_id":106,"debit_account_id":3,"credit_account_id":1,"amount_fen":50,"ledger":1,"code":1}])",
+                                 409);
+  EXPECT_EQ(Field(chain, "error"), "exceeds_credits") << chain;
+  EXPECT_EQ(Count(chain, "results"), 2) << chain;
+  EXPECT_NE(chain.find("\"error\":\"linked_event_failed\""), std::string::npos) << chain;
+
+  // Balances over the protocol.
+  Code code = Code::invalid_operation;
+  wire::AccountRecord account{};
+  ASSERT_TRUE(client_->GetAccount(1, &code, &account).ok());
+  EXPECT_EQ(code, Code::ok);
+  EXPECT_EQ(account.debits_posted_fen, 800);
+  EXPECT_EQ(account.debits_pending_fen, 0);
+  EXPECT_EQ(account.credits_posted_fen, 0);  // the chain's 105 did not stay
+  ASSERT_TRUE(client_->GetAccount(2, &code, &account).ok());
+  EXPECT_EQ(account.credits_posted_fen, 800);
+  ASSERT_TRUE(client_->GetAccount(99, &code, &account).ok());
+  EXPECT_EQ(code, Code::account_not_found);
+  wire::TransferRecord transfer{};
+  ASSERT_TRUE(client_->GetTransfer(101, &code, &transfer).ok());
+  EXPECT_EQ(code, Code::ok);
+  EXPECT_EQ(transfer.state, wire::TransferState::kPendingPosted);
+  ASSERT_TRUE(client_->GetTransfer(105, &code, &transfer).ok());
+  EXPECT_EQ(code, Code::transfer_not_found);
+  std::vector<wire::TransferRecord> transfers;
+  ASSERT_TRUE(client_->GetAccountTransfers(1, 0, 10, &code, &transfers).ok());
+  EXPECT_EQ(code, Code::ok);
+  ASSERT_EQ(transfers.size(), 5u);  // 100..104, newest first
+  EXPECT_EQ(transfers[0].transfer_id, 104u);
+  EXPECT_EQ(transfers[4].transfer_id, 100u);
+  transfers.clear();
+  ASSERT_TRUE(client_->GetAccountTransfers(3, 0, 10, &code, &transfers).ok());
+  EXPECT_EQ(code, Code::ok);
+  EXPECT_TRUE(transfers.empty());
+  ASSERT_TRUE(client_->GetAccountTransfers(1, 4, 10, &code, &transfers).ok());
+  EXPECT_EQ(code, Code::invalid_query);
+  ASSERT_TRUE(client_->GetAccountTransfers(99, 0, 10, &code, &transfers).ok());
+  EXPECT_EQ(code, Code::account_not_found);
+  EXPECT_TRUE(transfers.empty());
+
+  // The same over HTTP.
+  EXPECT_EQ(Field(Get("/accounts/2"), "credits_posted_fen"), "800");
+  EXPECT_EQ(Field(Get("/transfers/101"), "state"), "pending_posted");
+  EXPECT_EQ(Field(Get("/transfers/105", 404), "error"), "transfer_not_found");
+  const std::string two = Get("/accounts/1/transfers?limit=2");
+  EXPECT_EQ(Count(two, "transfers"), 2) << two;
+  EXPECT_EQ(Count(Get("/accounts/2/transfers?flags=1"), "transfers"), 0);  // 2 was never debited
+  EXPECT_EQ(Count(Get("/accounts/2/transfers?flags=2&limit=8190"), "transfers"), 5);
+}
+
+TEST_F(ModulesTest, OrderPaidByInstalmentsShippedTrackedAndSettled) {
+  // Warehouse 1 and courier 1 serve region 3; merchant 1 sells SKU 10 at 120 yuan; buyer 7
+  // may owe up to 10,000 yuan on instalments.
+  Post("/merchants", R"({"merchant_id":1,"country":"CN"})");
+  Post("/skus", R"({"sku_id":10,"merchant_id":1,"price_fen":12000,"stock":100})");
+  Post("/buyers/7/credit-limit", R"({"limit_fen":1000000})");
+  Post("/warehouses", R"({"warehouse_id":1,"region":3,"x_km":200,"y_km":0,"hourly_capacity":1000,"daily_capacity":10000})");
+  Post("/warehouses/1/stock", R"({"sku_id":10,"units":50})");
+  Post("/couriers", R"({"courier_id":1,"name":"ZTO","mode":"express","promised_days":2,"hourly_capacity":1000,"cost_fen":500,"waybill_first":1000000,"waybill_count":1000000})");
+  Post("/couriers/1/coverage", R"({"regions":[3]})");
+  const std::string placed =
+      Post("/orders", R"({"idempotency_key":1,"merchant_id":1,"buyer_id":7,"region":3,"city_tier":4,"lines":[{"sku_id":10,"quantity":1}]})");
+  const std::string order = Field(placed, "id");
+  ASSERT_FALSE(order.empty());
+  Post("/orders/" + order + "/pay", R"({"amount_fen":12000,"payment_method":"instalment_merchant_fee","instalment_periods":3})");
+
+  // Plan and money, over HTTP and the protocol.
+  const std::string plan = Get("/orders/" + order + "/plan");
+  EXPECT_EQ(Field(plan, "periods"), "3");
+  EXPECT_EQ(Field(plan, "state"), "active");
+  EXPECT_EQ(Field(plan, "principal_fen"), "12000");
+  EXPECT_EQ(Field(Get("/orders/" + order + "/money"), "state"), "paid");
+  const uint64_t order_id = std::stoull(order);
+  Code code = Code::invalid_operation;
+  wire::PlanRecord plan_record{};
+  ASSERT_TRUE(client_->GetPlan(order_id, &code, &plan_record).ok());
+  EXPECT_EQ(code, Code::ok);
+  EXPECT_EQ(plan_record.total_fen, 12000);
+  EXPECT_EQ(plan_record.state, wire::PlanState::kActive);
+  Post("/buyers/7/deposit", R"({"transfer_id":400,"amount_fen":10000})");
+  Post("/orders/" + order + "/plan/repay", R"({"transfer_id":500,"periods":1})");
+  ASSERT_TRUE(client_->GetPlan(order_id, &code, &plan_record).ok());
+  EXPECT_EQ(plan_record.repaid_count, 1);
+  EXPECT_EQ(plan_record.repaid_fen, 4000);
+  wire::BuyerCreditRecord buyer{};
+  ASSERT_TRUE(client_->GetBuyerCredit(7, &code, &buyer).ok());
+  EXPECT_EQ(buyer.outstanding_fen, 8000);
+  EXPECT_EQ(Field(Get("/buyers/7/credit"), "outstanding_fen"), "8000");
+
+  // The shipment: one parcel from warehouse 1 by courier 1.
+  wire::ShipmentRecord shipment{};
+  ASSERT_TRUE(client_->GetShipment(order_id, &code, &shipment).ok());
+  ASSERT_EQ(code, Code::ok);
+  ASSERT_EQ(shipment.state, wire::ShipmentState::kAllocated);
+  ASSERT_EQ(shipment.parcel_count, 1);
+  const std::string waybill = std::to_string(shipment.waybill[0]);
+  EXPECT_EQ(Count(Get("/orders/" + order + "/shipment"), "waybills"), 1);
+  EXPECT_EQ(Field(Get("/warehouses/1/stock/10"), "units"), "49");
+  protocol::WarehouseStockRecord stock{};
+  ASSERT_TRUE(client_->GetWarehouseStock(1, 10, &code, &stock).ok());
+  EXPECT_EQ(stock.units, 49u);
+
+  // Tracking to delivery; a jump ahead is refused with its code and changes nothing.
+  const std::string events = "/parcels/" + waybill + "/events";
+  Post(events, R"({"event":"picked","hub":11})");
+  const std::string jump = Post(events, R"({"event":"delivered"})", 409);
+  EXPECT_EQ(Field(jump, "error"), "tracking_transition_invalid") << jump;
+  EXPECT_EQ(Field(Get("/parcels/" + waybill), "state"), "picked");
+  for (const char* event : {"packed", "handed_to_courier", "departed_hub", "arrived_hub", "out_for_delivery"}) {
+    Post(events, std::string(R"({"event":")") + event + "\"}");
+  }
+  EXPECT_EQ(Field(Get("/orders/" + order + "/money"), "state"), "paid");
+  const std::string delivered = Post(events, R"({"event":"delivered","hub":12})");
+  EXPECT_EQ(Field(delivered, "state"), "delivered") << delivered;
+
+  // Delivery settled the order with the merchant.
+  const std::string money = Get("/orders/" + order + "/money");
+  EXPECT_EQ(Field(money, "state"), "settled") << money;
+  EXPECT_EQ(Field(Get("/orders/" + order), "state"), "delivered");
+  wire::OrderMoneyRecord money_record{};
+  ASSERT_TRUE(client_->GetOrderMoney(order_id, &code, &money_record).ok());
+  EXPECT_EQ(money_record.state, wire::OrderMoneyState::kSettled);
+  EXPECT_GT(money_record.merchant_net_fen, 0);
+  EXPECT_EQ(Field(Get("/merchants/1/credit"), "wallet_fen"), std::to_string(money_record.merchant_net_fen));
+  std::vector<wire::TimelineEntry> timeline;
+  ASSERT_TRUE(client_->GetTimeline(shipment.waybill[0], &code, &timeline).ok());
+  ASSERT_EQ(timeline.size(), 8u);  // allocated + 7 events
+  EXPECT_EQ(timeline.front().state, wire::ParcelState::kAllocated);
+  EXPECT_EQ(timeline.back().state, wire::ParcelState::kDelivered);
+  EXPECT_EQ(timeline.back().hub, 12u);
+  EXPECT_EQ(Count(Get("/parcels/" + waybill + "/timeline"), "events"), 8);
+  wire::FiguresRecord figures{};
+  ASSERT_TRUE(client_->GetFigures(&code, &figures).ok());
+  EXPECT_EQ(figures.parcels_delivered, 1u);
+  EXPECT_EQ(figures.parcels_dispatched, 1u);
+  EXPECT_EQ(Field(Get("/fulfilment/figures"), "parcels_delivered"), "1");
+  // The hour of the dispatch has the parcel in both the warehouse's and the courier's figures.
+  wire::ParcelRecord parcel{};
+  ASSERT_TRUE(client_->GetParcel(shipment.waybill[0], &code, &parcel).ok());
+  const std::string hour = std::to_string(parcel.handed_at_us / 3'600'000'000ULL);
+  EXPECT_EQ(Field(Get("/warehouses/1/hours/" + hour), "dispatched"), "1");
+  wire::HourFigure courier_hour{};
+  ASSERT_TRUE(client_->GetCourierHour(1, std::stoull(hour), &code, &courier_hour).ok());
+  EXPECT_EQ(code, Code::ok);
+  EXPECT_EQ(courier_hour.dispatched, 1u);
+  // The digest over both doors is the same state.
+  protocol::DigestRecord digest{};
+  ASSERT_TRUE(client_->GetDigest(&digest).ok());
+  const std::string http_digest = Get("/engine/digest");
+  EXPECT_EQ(Field(http_digest, "op"), std::to_string(digest.op));
+  char hex[33];
+  std::snprintf(hex, sizeof(hex), "%016llx%016llx", static_cast<unsigned long long>(digest.digest_high),
+                static_cast<unsigned long long>(digest.digest_low));
+  EXPECT_EQ(Field(http_digest, "digest"), hex);
+}
+
+TEST_F(ModulesTest, MalformedModuleJsonChangesNothing) {
+  EXPECT_EQ(Submit({Account(1), Account(2), Transfer(100, 1, 2, 500)}),
+            (std::vector<Code>{Code::ok, Code::ok, Code::ok}));
+  const std::string digest = Get("/engine/digest");
+  const std::string balance = Get("/accounts/1");
+  struct Case {
+    std::string method, target, body, error;
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/transfers", R"({"transfer_id":1,"amount_fen":"5"})", "invalid_request"},
+      {"POST", "/transfers", R"({"transfer_id":-1})", "invalid_request"},
+      {"POST", "/transfers", R"({"transfer_id":18446744073709551616})", "invalid_request"},
+      {"POST", "/transfers", R"({"transfer_id":1,"amount_fen":9223372036854775808})", "invalid_request"},
+      {"POST", "/transfers", R"({"transfer_id":1,"evil":1})", "invalid_request"},
+      {"POST", "/transfers", R"({"transfer_id":1,"transfer_id":2})", "invalid_request"},
+      {"POST", "/transfers", "[]", "invalid_request"},
+      {"POST", "/transfers", R"([{"transfer_id":7,"debit_account_id":1,"credit_account_id":2,"amount_fen":5,"ledger":1,"code":1},5])", "invalid_request"},
+      {"POST", "/transfers", R"({"transfer_id":1}garbage)", "invalid_json"},
+      {"POST", "/transfers", "{", "invalid_json"},
+      {"POST", "/accounts", R"({"account_id":5,"ledger":1,"code":70000})", "invalid_request"},
+      {"POST", "/accounts", R"({"account_id":5,"ledger":1,"code":1,"linked":1})", "invalid_request"},
+      {"POST", "/accounts", R"({"account_id":5,"ledger":1,"code":1,"pending":true})", "invalid_request"},
+      {"POST", "/buyers/7/deposit", R"({"transfer_id":1})", "invalid_request"},
+      {"POST", "/buyers/x/deposit", R"({"transfer_id":1,"amount_fen":1})", "invalid_request"},
+      {"POST", "/merchants/1/credit-line", R"({"limit_fen":5,"withhold_bp":-1})", "invalid_request"},
+      {"POST", "/orders/1/pay", R"({"amount_fen":1,"payment_method":"cash"})", "invalid_payment_method"},
+      {"POST", "/orders/1/plan/repay", R"({"transfer_id":1,"periods":256})", "invalid_request"},
+      {"POST", "/couriers", R"({"courier_id":1,"name":"ZTO","mode":"teleport","promised_days":2,"hourly_capacity":1,"cost_fen":1,"waybill_first":1,"waybill_count":1})", "courier_mode_invalid"},
+      {"POST", "/couriers", R"({"courier_id":1,"name":"a name far too long","mode":"express","promised_days":2,"hourly_capacity":1,"cost_fen":1,"waybill_first":1,"waybill_count":1})", "courier_name_invalid"},
+      {"POST", "/couriers/1/coverage", R"({"regions":[0]})", "invalid_region"},
+      {"POST", "/couriers/1/coverage", R"({"regions":"all"})", "invalid_request"},
+      {"POST", "/parcels/5/events", R"({"event":"allocated"})", "tracking_event_invalid"},
+      {"POST", "/parcels/5/events", R"({"event":8})", "invalid_request"},
+      {"POST", "/warehouses", R"({"warehouse_id":1,"region":3,"x_km":3000000000,"y_km":0,"hourly_capacity":1,"daily_capacity":1})", "invalid_request"},
+      {"POST", "/warehouses/1/stock", R"({"sku_id":10,"units":-3})", "invalid_request"},
+      {"POST", "/regions/1000/point", R"({"x_km":1,"y_km":1})", "invalid_region"},
+      {"GET", "/accounts/1/transfers?limit=0", "", "invalid_request"},
+      {"GET", "/accounts/1/transfers?limit=8191", "", "invalid_request"},
+      {"GET", "/accounts/1/transfers?flags=4", "", "invalid_request"},
+      {"GET", "/accounts/1/transfers?bogus=1", "", "invalid_request"},
+      {"GET", "/warehouses/1/stock/-1", "", "invalid_request"},
+  };
+  for (const Case& c : cases) {
+    const HttpReply reply = Call(c.method, c.target, c.body);
+    EXPECT_EQ(reply.status, 400) << c.target << " " << c.body << " -> " << reply.body;
+    EXPECT_EQ(Field(reply.body, "error"), c.error) << c.target << " " << c.body << " -> " << reply.body;
+    EXPECT_FALSE(Field(reply.body, "message").empty()) << reply.body;
+  }
+  // Nothing reached the engine: same log position, same state.
+  EXPECT_EQ(Get("/engine/digest"), digest);
+  EXPECT_EQ(Get("/accounts/1"), balance);
+  // A well-formed command the engine refuses is answered with its code (and moves no money).
+  const std::string negative = Post(
+      "/transfers", R"({"transfer_id":9,"debit_account_id":1,"credit_account_id":2,"amount_fen":-5,"ledger":1,"code":1})", 400);
+  EXPECT_EQ(Field(negative, "error"), "invalid_amount") << negative;
+  EXPECT_EQ(Field(Get("/accounts/1"), "debits_posted_fen"), "500");
+}
+
+}  // namespace
+}  // namespace eleven::server::testing
