@@ -631,6 +631,13 @@ void HttpSession::HandleCommand(const Routed& routed) {
     const int status = wire::CodeFromName(decode_error.code, &code) ? wire::CodeHttpStatus(code) : 400;
     return RespondError(status, decode_error.code, decode_error.message);
   }
+  // The engine loop takes a request whole into one batch (docs/server.md, batch_commands_max).
+  const uint32_t batch_max = core_->config.engine.batch_command_count_max;
+  if (count > batch_max) {
+    return RespondError(400, "invalid_request",
+                        "the body makes " + std::to_string(count) + " commands; the server's batch holds " +
+                            std::to_string(batch_max));
+  }
   Request* r = Take(protocol::kHeaderSize + count * wire::kCommandSize);
   if (r == nullptr) return;
   r->kind = RequestKind::kSubmit;

@@ -322,3 +322,27 @@ TEST_F(ModulesTest, MalformedModuleJsonChangesNothing) {
 
 }  // namespace
 }  // namespace eleven::server::testing
+
+namespace eleven::server::testing {
+namespace {
+
+// A body that decodes to more commands than the server's batch is refused whole (the engine
+// loop takes each request into one batch).
+TEST(ModulesBatchTest, BodyBeyondTheBatchIsRefused) {
+  TempDataDir dir;
+  ServerConfig config = ModulesConfig(dir.path());
+  config.engine.batch_command_count_max = 1;
+  auto server = StartServer(config);
+  ASSERT_NE(server, nullptr);
+  const uint16_t port = server->http_port();
+  const std::string digest = HttpCall(port, "GET", "/engine/digest").body;
+  const HttpReply two = HttpCall(port, "POST", "/accounts",
+                                 R"([{"account_id":1,"ledger":1,"code":1},{"account_id":2,"ledger":1,"code":1}])");
+  EXPECT_EQ(two.status, 400) << two.body;
+  EXPECT_NE(two.body.find("\"error\":\"invalid_request\""), std::string::npos) << two.body;
+  EXPECT_EQ(HttpCall(port, "GET", "/engine/digest").body, digest);
+  EXPECT_EQ(HttpCall(port, "POST", "/accounts", R"([{"account_id":1,"ledger":1,"code":1}])").status, 200);
+}
+
+}  // namespace
+}  // namespace eleven::server::testing
