@@ -53,31 +53,19 @@ int Verify(const std::string& path, const EngineOptions& engine_options) {
     s = engine.Restore(load.snapshot.body);
     if (!s.ok()) return Fail(s);
   }
-  std::unique_ptr<JournalReader> reader;
-  s = JournalReader::Open(env, path, engine.last_op() + 1, &reader);
+  replica::ReplayReport replay;
+  s = replica::ReplayJournal(env, path, &engine, [](uint64_t entries) {
+    std::fprintf(stderr, "verify: %llu entries replayed\n", (unsigned long long)entries);
+  }, &replay);
   if (!s.ok()) return Fail(s);
-  std::vector<wire::Result> results(engine_options.config.batch_command_count_max);
-  uint64_t entries = 0;
-  for (;;) {
-    JournalEntry entry;
-    bool done = false;
-    s = reader->Next(&entry, &done);
-    if (!s.ok()) return Fail(s);
-    if (done) break;
-    const auto* commands = reinterpret_cast<const wire::Command*>(entry.body.data());
-    if (entry.command_count > results.size() ||
-        engine.Apply(entry.op, entry.timestamp_us, std::span(commands, entry.command_count), results) !=
-            engine::BatchError::kNone) {
-      return Fail(Status::Corruption("journal entry " + std::to_string(entry.op) + " does not apply"));
-    }
-    if (++entries % 100000 == 0) std::fprintf(stderr, "verify: %llu entries\n", (unsigned long long)entries);
-  }
-  if (reader->torn_tail()) std::printf("torn tail (cut on next start): %s\n", reader->torn_tail()->ToString().c_str());
+  if (replay.torn_tail) std::printf("torn tail (cut on next start): %s\n", replay.torn_tail->ToString().c_str());
   engine.CheckInvariants();
   const Digest128 digest = engine.Digest();
   std::printf("journal: %llu entries after the snapshot, state at op %llu, digest %016llx%016llx\n",
-              (unsigned long long)entries, (unsigned long long)engine.last_op(),
+              (unsigned long long)replay.entries, (unsigned long long)engine.last_op(),
               (unsigned long long)digest.high, (unsigned long long)digest.low);
+  std::printf("replay: %llu commands in %.3f s (%.2f M commands/s)\n", (unsigned long long)replay.commands,
+              replay.seconds, replay.seconds > 0 ? double(replay.commands) / replay.seconds / 1e6 : 0.0);
   if (bad > 0) std::printf("%d snapshot(s) failed their checks (recovery falls back)\n", bad);
   std::printf("%s: ok\n", path.c_str());
   return 0;

@@ -25,7 +25,6 @@ struct StagedHead {
 };
 static_assert(sizeof(StagedHead) == 24);
 
-constexpr uint64_t kProgressEveryEntries = 4096;
 
 uint64_t NowNs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -46,7 +45,8 @@ struct ChildReport {
 std::string RecoveryReport::ToString() const {
   std::string out = snapshot_found ? "snapshot at op " + std::to_string(snapshot_op) : "no snapshot";
   out += ", replayed " + std::to_string(entries_replayed) + " entries (" +
-         std::to_string(commands_replayed) + " commands), now at op " + std::to_string(op_last);
+         std::to_string(commands_replayed) + " commands) in " + std::to_string(replay_seconds) +
+         " s, now at op " + std::to_string(op_last);
   for (const auto& s : snapshots_skipped) out += "; skipped snapshot " + s;
   if (torn_tail) out += "; " + torn_tail->ToString();
   return out;
@@ -96,35 +96,12 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
                                 std::to_string(engine_->last_op()));
     }
   }
-  std::unique_ptr<JournalReader> reader;
-  ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env_, dir_->path(), engine_->last_op() + 1, &reader));
-  std::vector<wire::Result> results(options_.engine.batch_command_count_max);
-  for (;;) {
-    JournalEntry entry;
-    bool done = false;
-    ELEVEN_RETURN_IF_ERROR(reader->Next(&entry, &done));
-    if (done) break;
-    const auto* commands = reinterpret_cast<const wire::Command*>(entry.body.data());
-    if (entry.body.size() != uint64_t{entry.command_count} * wire::kCommandSize ||
-        entry.command_count > options_.engine.batch_command_count_max) {
-      return Status::Corruption("journal entry " + std::to_string(entry.op) +
-                                " does not hold whole command records within the batch limit");
-    }
-    const auto error = engine_->Apply(entry.op, entry.timestamp_us,
-                                      std::span(commands, entry.command_count), results);
-    if (error != engine::BatchError::kNone) {
-      return Status::Corruption("journal entry " + std::to_string(entry.op) +
-                                " cannot follow the state: " +
-                                std::string(engine::BatchErrorName(error)));
-    }
-    report->entries_replayed++;
-    report->commands_replayed += entry.command_count;
-    if (progress && report->entries_replayed % kProgressEveryEntries == 0) {
-      progress(report->entries_replayed);
-    }
-  }
-  report->torn_tail = reader->torn_tail();
-  reader.reset();
+  ReplayReport replay;
+  ELEVEN_RETURN_IF_ERROR(ReplayJournal(env_, dir_->path(), engine_.get(), progress, &replay));
+  report->entries_replayed = replay.entries;
+  report->commands_replayed = replay.commands;
+  report->replay_seconds = replay.seconds;
+  report->torn_tail = replay.torn_tail;
 
   JournalRecovery journal;
   ELEVEN_RETURN_IF_ERROR(JournalWriter::Open(env_, dir_->path(), options_.journal, &writer_, &journal));

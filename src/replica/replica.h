@@ -31,6 +31,7 @@
 
 #include "base/status.h"
 #include "engine/engine.h"
+#include "replica/replay.h"
 #include "storage/data_dir.h"
 #include "storage/env.h"
 #include "storage/journal.h"
@@ -57,12 +58,11 @@ struct RecoveryReport {
   uint64_t commands_replayed = 0;
   std::optional<JournalTornTail> torn_tail;
   uint64_t op_last = 0;
-  double seconds = 0;
+  double seconds = 0;         // the whole recovery
+  double replay_seconds = 0;  // of which replaying the journal
   std::string ToString() const;
 };
 
-// Called during recovery every so often with (entries replayed, entries to replay or 0).
-using RecoveryProgress = std::function<void(uint64_t replayed)>;
 
 struct SnapshotReport {
   uint64_t op = 0;

@@ -1,0 +1,35 @@
+// Replaying the journal onto an engine: what recovery (Replica::Open) and `eleven verify`
+// both do after loading the newest good snapshot.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "base/status.h"
+#include "engine/engine.h"
+#include "storage/env.h"
+#include "storage/journal.h"
+
+namespace eleven::replica {
+
+// Called during replay every so often with the number of entries replayed so far.
+using RecoveryProgress = std::function<void(uint64_t replayed)>;
+
+struct ReplayReport {
+  uint64_t entries = 0;
+  uint64_t commands = 0;
+  double seconds = 0;  // the replay alone: reading, checking and applying
+  std::optional<JournalTornTail> torn_tail;  // reported, not cut (the journal writer cuts it)
+};
+
+// Applies every journal entry after engine->last_op(), in op order. A reader thread reads
+// and checks the entries (checksums, hash chain, op continuity) into a few buffers while the
+// calling thread applies them, so replay runs at the engine's apply speed. An entry that does
+// not hold whole commands within the engine's batch limit, or that the engine refuses as a
+// batch, is Status::Corruption naming its op; the reader's own errors come back as they are.
+[[nodiscard]] Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
+                                   const RecoveryProgress& progress, ReplayReport* report);
+
+}  // namespace eleven::replica
