@@ -39,6 +39,7 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "engine", "pay_window_us", &c->engine.pay_window_us, e);
   Read(t, "engine", "batch_commands_max", &c->engine.batch_command_count_max, e);
   Read(t, "engine", "staging_bytes", &c->staging_size_bytes, e);
+  Read(t, "snapshot", "journal_bytes", &c->snapshot_journal_bytes, e);
   engine::LedgerConfig& l = c->engine.ledger;
   Read(t, "ledger", "enabled", &c->engine.ledger_enabled, e);
   Read(t, "ledger", "accounts_max", &l.account_count_max, e);

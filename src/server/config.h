@@ -16,6 +16,9 @@ struct ServerConfig {
   std::string http = "127.0.0.1:7080";    // HTTP/JSON and feeds; "" = off
   engine::EngineConfig engine;
   uint64_t staging_size_bytes = uint64_t{32} << 20;
+  // A snapshot is taken (forked, in the background) once this many journal bytes were
+  // written since the last one; older journal segments are then removed. 0 = never.
+  uint64_t snapshot_journal_bytes = uint64_t{4} << 30;
 
   // Binary protocol.
   uint32_t connection_count_max = 1024;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "base/assert.h"
@@ -43,9 +44,10 @@ void ReadEventFd(int fd) {
 }  // namespace
 
 EngineLoop::EngineLoop(replica::Replica* replica, uint32_t request_count_max,
-                       EngineMetrics* metrics)
+                       EngineMetrics* metrics, uint64_t snapshot_journal_bytes)
     : replica_(replica),
       batch_command_count_max_(replica->engine().config().batch_command_count_max),
+      snapshot_journal_bytes_(snapshot_journal_bytes),
       metrics_(metrics),
       inbox_(request_count_max),
       outbox_(request_count_max),
@@ -101,6 +103,7 @@ void EngineLoop::Run() {
     if (batch_count_ > 0) SubmitBatch();
     if (replica_->op_submitted() > replica_->op_durable()) replica_->Flush();
     progress |= Release();
+    TendSnapshot();
     metrics_->inbox_depth.Set(inbox_.SizeApprox());
     metrics_->pending_durable.Set(held_tail_ - held_head_);
     if (stopping && inbox_.SizeApprox() == 0) break;
@@ -255,6 +258,36 @@ void EngineLoop::FailPending() {
     released = true;
   }
   if (released) WriteEventFd(done_fd_);
+}
+
+void EngineLoop::TendSnapshot() {
+  if (replica_->snapshot_running()) {
+    bool done = false;
+    replica::SnapshotReport report;
+    const Status status = replica_->PollSnapshot(false, &done, &report);
+    if (!done) return;
+    if (status.ok()) {
+      metrics_->snapshots.Add(1);
+      metrics_->snapshot_op.Set(report.op);
+      metrics_->snapshot_stall_us.Set(uint64_t(report.stall_ms * 1000));
+      std::fprintf(stderr, "eleven serve: snapshot at op %llu, %.1f MB in %.1f s, engine stalled %.1f ms\n",
+                   (unsigned long long)report.op, double(report.size_bytes) / 1e6, report.write_ms / 1e3,
+                   report.stall_ms);
+    } else {
+      metrics_->snapshot_failures.Add(1);
+      std::fprintf(stderr, "eleven serve: %s (the journal still holds everything)\n", status.ToString().c_str());
+    }
+    return;
+  }
+  if (snapshot_journal_bytes_ == 0 || !replica_->failure().ok()) return;
+  const uint64_t written = replica_->journal_bytes_written();
+  if (written - journal_bytes_at_snapshot_ < snapshot_journal_bytes_ || replica_->op_submitted() == 0) return;
+  journal_bytes_at_snapshot_ = written;
+  const Status status = replica_->StartSnapshot();
+  if (!status.ok()) {
+    metrics_->snapshot_failures.Add(1);
+    std::fprintf(stderr, "eleven serve: snapshot not started: %s\n", status.ToString().c_str());
+  }
 }
 
 void EngineLoop::Sleep() {

@@ -7,6 +7,12 @@
 // thread reads the engine). Every request is then held until the op it saw is durable, and
 // only then passed back through the bounded SPSC outbox; an eventfd tells the I/O thread.
 //
+// Snapshots: once `snapshot_journal_bytes` of journal were written since the last snapshot,
+// the loop starts one (Replica::StartSnapshot: it waits for durability and forks; the child
+// writes it) and then only polls for its end on each pass, so apply stalls for the fork alone.
+// A failed snapshot is logged and counted; the next is tried after as much journal again,
+// since the journal still holds everything.
+//
 // Bounds: inbox and outbox hold request_count_max requests, which is the size of the I/O
 // thread's RequestPool, so neither ring can overflow: the pool refusing a request (busy) is
 // the back-pressure. The loop sleeps on an eventfd when it has nothing to do; the I/O thread
@@ -32,7 +38,8 @@ namespace eleven::server {
 class EngineLoop {
  public:
   // `replica` must outlive the loop; after Start() only the loop's thread may use it.
-  EngineLoop(replica::Replica* replica, uint32_t request_count_max, EngineMetrics* metrics);
+  EngineLoop(replica::Replica* replica, uint32_t request_count_max, EngineMetrics* metrics,
+             uint64_t snapshot_journal_bytes = 0);
   ~EngineLoop();  // stops the thread if running
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;
@@ -59,10 +66,12 @@ class EngineLoop {
   void Hold(Request* request);
   bool Release();
   void Sleep();
+  void TendSnapshot();
   void FailPending();
 
   replica::Replica* const replica_;
   const uint32_t batch_command_count_max_;
+  const uint64_t snapshot_journal_bytes_;
   EngineMetrics* const metrics_;
   SpscRing<Request*> inbox_;
   SpscRing<Request*> outbox_;
@@ -82,6 +91,7 @@ class EngineLoop {
   uint64_t held_tail_ = 0;
   const uint64_t held_capacity_;
   QueryAnswerer answerer_;
+  uint64_t journal_bytes_at_snapshot_ = 0;  // when the last snapshot was started
 };
 
 }  // namespace eleven::server

@@ -1,5 +1,7 @@
 #include "server/metrics.h"
 
+#include <cstdio>
+
 #include "wire/codes.h"
 
 namespace eleven::server {
@@ -28,6 +30,13 @@ void Help(std::string* out, const char* name, const char* type, const char* help
 void Metric(std::string* out, const char* name, const char* type, const char* help, uint64_t value) {
   Help(out, name, type, help);
   Line(out, name, value);
+}
+
+void SecondsMetric(std::string* out, const char* name, const char* help, uint64_t micros) {
+  Help(out, name, "gauge", help);
+  char value[64];
+  std::snprintf(value, sizeof(value), "%s %.6f\n", name, double(micros) / 1e6);
+  *out += value;
 }
 
 }  // namespace
@@ -72,6 +81,10 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_op_durable", "gauge", "last op durable", e.op_durable.Get());
   Metric(&out, "eleven_journal_syncs_total", "counter", "journal fdatasync calls", e.journal_syncs.Get());
   Metric(&out, "eleven_journal_bytes_total", "counter", "journal bytes written", e.journal_bytes.Get());
+  Metric(&out, "eleven_snapshots_total", "counter", "snapshots written", e.snapshots.Get());
+  Metric(&out, "eleven_snapshot_failures_total", "counter", "snapshots that failed", e.snapshot_failures.Get());
+  Metric(&out, "eleven_snapshot_op", "gauge", "op of the newest snapshot written", e.snapshot_op.Get());
+  SecondsMetric(&out, "eleven_snapshot_stall_seconds", "engine stall of the last snapshot", e.snapshot_stall_us.Get());
   Metric(&out, "eleven_binary_connections", "gauge", "open binary-protocol connections", io.binary_connections);
   Metric(&out, "eleven_binary_connections_refused_total", "counter", "connections over the limit", io.binary_connections_refused);
   Metric(&out, "eleven_frames_total", "counter", "binary frames received", io.frames_total);

@@ -35,6 +35,10 @@ struct EngineMetrics {
   Counter op_durable;
   Counter journal_syncs;
   Counter journal_bytes;
+  Counter snapshots;           // written and checked
+  Counter snapshot_failures;   // started but failed (the journal still holds everything)
+  Counter snapshot_op;         // op of the newest snapshot written
+  Counter snapshot_stall_us;   // the engine thread's stall for the last one
   std::array<Counter, kCodeCountMax> results_by_code;
 };
 

@@ -235,5 +235,56 @@ TEST(ServerTest, ClientResendsAcrossServerRestart) {
   EXPECT_GE(c->stats().reconnects, 1u);
 }
 
+// A metric's value from /metrics, or -1 if absent.
+double MetricValue(uint16_t http_port, const std::string& name) {
+  const HttpReply reply = HttpCall(http_port, "GET", "/metrics");
+  const size_t at = reply.body.find("\n" + name + " ");
+  if (reply.status != 200 || at == std::string::npos) return -1;
+  return std::stod(reply.body.substr(at + name.size() + 2));
+}
+
+// Waits (bounded) for a metric to reach `at_least`; its last value.
+double WaitForMetric(uint16_t http_port, const std::string& name, double at_least) {
+  double value = -1;
+  for (int attempt = 0; attempt < 1000 && value < at_least; attempt++) {
+    value = MetricValue(http_port, name);
+    if (value < at_least) usleep(20000);
+  }
+  return value;
+}
+
+TEST(ServerTest, SnapshotsAreTakenInTheBackgroundAndShortenRecovery) {
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.snapshot_journal_bytes = 1;  // after every journal write, when none is running
+  auto server = StartServer(config);
+  auto c = ConnectClient(server->binary_port());
+  LoadCatalog(c.get());
+  ASSERT_GE(WaitForMetric(server->http_port(), "eleven_snapshots_total", 1), 1);
+  std::vector<wire::Result> results;
+  for (uint64_t key = 1; key <= 20; key++) {
+    ASSERT_TRUE(c->SubmitSync(std::vector{Order(key, key, 10, 1)}, &results).ok());
+    ASSERT_EQ(results[0].code, wire::Code::ok);
+  }
+  ASSERT_GE(WaitForMetric(server->http_port(), "eleven_snapshots_total", 2), 2);
+  EXPECT_EQ(MetricValue(server->http_port(), "eleven_snapshot_failures_total"), 0);
+  const double snapshot_op = MetricValue(server->http_port(), "eleven_snapshot_op");
+  EXPECT_GE(snapshot_op, 2);  // one taken after some of the orders
+  c.reset();
+  server.reset();
+
+  server = StartServer(config);
+  const replica::RecoveryReport& recovery = server->recovery();
+  EXPECT_TRUE(recovery.snapshot_found) << recovery.ToString();
+  EXPECT_GE(double(recovery.snapshot_op), snapshot_op);
+  EXPECT_EQ(recovery.snapshot_op + recovery.entries_replayed, recovery.op_last) << recovery.ToString();
+  EXPECT_LT(recovery.entries_replayed, recovery.op_last);
+  c = ConnectClient(server->binary_port());
+  wire::Code code;
+  wire::SkuRecord sku;
+  ASSERT_TRUE(c->GetSku(10, &code, &sku).ok());
+  EXPECT_EQ(sku.reserved, 20u);  // nothing acknowledged was lost
+}
+
 }  // namespace
 }  // namespace eleven::server::testing
