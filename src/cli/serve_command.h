@@ -17,6 +17,7 @@ struct ServeArgs {
   std::string data_dir;
   std::string listen;
   std::string http;
+  std::string clock;  // wall or client
   uint32_t order_slots = 0;
   uint32_t skus_max = 0;
   uint32_t merchants_max = 0;

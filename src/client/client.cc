@@ -497,10 +497,10 @@ void Client::Query(protocol::Operation operation, std::span<const uint64_t> keys
   const size_t count = words == 0 ? (operation == protocol::Operation::kPing ? 0 : 1) : keys.size() / words;
   const bool keys_ok = words == 0 ? keys.empty()
                                   : keys.size() % words == 0 && count >= 1 &&
-                                        count <= (shape == protocol::QueryShape::kList ? 1 : 1024);
+                                        count <= (shape == protocol::QueryShape::kByKey ? 1024 : 1);
   if (operation == protocol::Operation::kSubmit || !keys_ok) {
-    callback(Status::InvalidArgument("a query holds 1 to 1024 keys (a list query one; a ping or "
-                                     "keyless query none)"),
+    callback(Status::InvalidArgument("a query holds 1 to 1024 keys (a list query and set_clock one; "
+                                     "a ping or keyless query none)"),
              {});
     return;
   }
@@ -595,11 +595,28 @@ ELEVEN_GET_BY_PAIR(GetWarehouseHour, kGetWarehouseHour, wire::HourFigure)
 ELEVEN_GET_BY_PAIR(GetCourierHour, kGetCourierHour, wire::HourFigure)
 #undef ELEVEN_GET_BY_PAIR
 
-Status Client::GetDigest(protocol::DigestRecord* record) {
+Status Client::KeylessSync(protocol::Operation operation, void* record, size_t record_size) {
+  ELEVEN_ASSERT(protocol::ShapeOf(operation) == protocol::QueryShape::kKeyless);
   wire::Code code = wire::Code::ok;
-  const Status status = QuerySync(protocol::Operation::kGetDigest, {}, &code, record, sizeof(*record));
-  ELEVEN_ASSERT(!status.ok() || code == wire::Code::ok);  // the digest is always there
+  const Status status = QuerySync(operation, {}, &code, record, record_size);
+  ELEVEN_ASSERT(!status.ok() || code == wire::Code::ok);  // these records are always there
   return status;
+}
+
+Status Client::GetDigest(protocol::DigestRecord* record) {
+  return KeylessSync(protocol::Operation::kGetDigest, record, sizeof(*record));
+}
+
+Status Client::GetStats(wire::StatsRecord* record) {
+  return KeylessSync(protocol::Operation::kGetStats, record, sizeof(*record));
+}
+
+Status Client::GetLimits(wire::LimitsRecord* record) {
+  return KeylessSync(protocol::Operation::kGetLimits, record, sizeof(*record));
+}
+
+Status Client::SetClock(uint64_t log_time_us, wire::Code* code, protocol::ClockRecord* record) {
+  return QuerySync(protocol::Operation::kSetClock, std::span(&log_time_us, 1), code, record, sizeof(*record));
 }
 
 Status Client::Ping() {

@@ -121,8 +121,17 @@ class Client {
   // The engine's last op, its log time and the state digest (a pass over the whole state on
   // the server's engine thread: for audits and tests, not for polling).
   [[nodiscard]] Status GetDigest(protocol::DigestRecord* record);
+  // The engine's counters (orders paid, expired, delivered, ...) and its capacities and
+  // modules (what fits; equal limits and equal logs give equal digests).
+  [[nodiscard]] Status GetStats(wire::StatsRecord* record);
+  [[nodiscard]] Status GetLimits(wire::LimitsRecord* record);
   // Returns once everything the server applied before it is durable.
   [[nodiscard]] Status Ping();
+  // Simulation and replays only, on a server in client-clock mode: the batches sent after
+  // this request are stamped with `log_time_us` (it never goes back). *code is ok,
+  // clock_is_wall (the server uses its wall clock) or clock_backwards; *record holds the
+  // server's clock and mode either way. For a pipelined driver: Query(kSetClock, {time}, ...).
+  [[nodiscard]] Status SetClock(uint64_t log_time_us, wire::Code* code, protocol::ClockRecord* record);
 
   ClientStats stats() const;
 
@@ -132,6 +141,8 @@ class Client {
   // One entry (by-key with one key, or keyless) into *code and `record`.
   [[nodiscard]] Status QuerySync(protocol::Operation operation, std::span<const uint64_t> key,
                                  wire::Code* code, void* record, size_t record_size);
+  // A keyless query whose entry is always ok (digest, stats, limits).
+  [[nodiscard]] Status KeylessSync(protocol::Operation operation, void* record, size_t record_size);
   // A list query's entries: their records appended to `records`, or the refusing code.
   template <typename Record>
   [[nodiscard]] Status QueryListSync(protocol::Operation operation, std::span<const uint64_t> key,

@@ -35,9 +35,12 @@ QueryShape ShapeOf(Operation operation) {
     case Operation::kSubmit:
     case Operation::kPing: return QueryShape::kNotQuery;
     case Operation::kGetFigures:
-    case Operation::kGetDigest: return QueryShape::kKeyless;
+    case Operation::kGetDigest:
+    case Operation::kGetStats:
+    case Operation::kGetLimits: return QueryShape::kKeyless;
     case Operation::kGetAccountTransfers:
     case Operation::kGetTimeline: return QueryShape::kList;
+    case Operation::kSetClock: return QueryShape::kSingle;
     default: return QueryShape::kByKey;
   }
 }
@@ -63,6 +66,9 @@ size_t QueryRecordSize(Operation operation) {
     case Operation::kGetWarehouseHour:
     case Operation::kGetCourierHour: return sizeof(wire::HourFigure);
     case Operation::kGetDigest: return sizeof(DigestRecord);
+    case Operation::kSetClock: return sizeof(ClockRecord);
+    case Operation::kGetStats: return sizeof(wire::StatsRecord);
+    case Operation::kGetLimits: return sizeof(wire::LimitsRecord);
     case Operation::kSubmit:
     case Operation::kPing: return 0;
   }
@@ -74,7 +80,9 @@ size_t RequestRecordSize(Operation operation) {
     case Operation::kSubmit: return wire::kCommandSize;
     case Operation::kPing:
     case Operation::kGetFigures:
-    case Operation::kGetDigest: return 0;
+    case Operation::kGetDigest:
+    case Operation::kGetStats:
+    case Operation::kGetLimits: return 0;
     case Operation::kGetWarehouseStock:
     case Operation::kGetWarehouseHour:
     case Operation::kGetCourierHour: return sizeof(PairQuery);

@@ -10,6 +10,7 @@
 #include <span>
 #include <string_view>
 
+#include "wire/engine_records.h"
 #include "wire/records.h"
 
 namespace eleven::protocol {
@@ -46,8 +47,13 @@ enum class Operation : uint8_t {
   kGetCourierHour = 20,     // PairQuery {courier id, hour index}; HourFigure
   // The engine.
   kGetDigest = 21,  // keyless; DigestRecord (a pass over the whole state: for audits and tests)
+  // Simulation and replays only: in client-clock mode ([engine] clock = "client"), sets the
+  // log time the following batches are stamped with.
+  kSetClock = 22,  // single: one u64 log time in µs; ClockRecord (entry code clock_is_wall, clock_backwards)
+  kGetStats = 23,   // keyless; wire::StatsRecord (the engine's counters)
+  kGetLimits = 24,  // keyless; wire::LimitsRecord (the engine's capacities and modules)
 };
-inline constexpr uint8_t kOperationMax = 21;
+inline constexpr uint8_t kOperationMax = 24;
 
 // How an operation's request and reply are shaped (docs/protocol.md, "Queries").
 enum class QueryShape : uint8_t {
@@ -55,6 +61,7 @@ enum class QueryShape : uint8_t {
   kByKey,     // record_count keys (an id, or a PairQuery); one reply entry per key
   kKeyless,   // record_count = 1, empty body; one reply entry
   kList,      // record_count = 1 key; 0..n reply entries, or one entry with an error code
+  kSingle,    // record_count = 1 key; one reply entry (set_clock)
 };
 QueryShape ShapeOf(Operation operation);
 
@@ -82,8 +89,19 @@ struct DigestRecord {
   uint64_t digest_low;    // Engine::Digest(): equal digests mean equal states
   uint64_t digest_high;
 };
+// How a server stamps its batches ([engine] clock in docs/server.md).
+enum class ClockMode : uint8_t {
+  kWall = 0,    // the server's wall clock (production)
+  kClient = 1,  // the time the last set_clock gave (simulation and replays)
+};
+struct ClockRecord {
+  uint64_t log_time_us;  // the time the next batch will be stamped with (wall: now)
+  ClockMode mode;
+  uint8_t reserved[7];
+};
 static_assert(sizeof(PairQuery) == 16 && sizeof(AccountTransfersQuery) == 16);
 static_assert(sizeof(WarehouseStockRecord) == 24 && sizeof(DigestRecord) == 32);
+static_assert(sizeof(ClockRecord) == 16);
 
 // A reply's status. Anything but kOk and kBusy means the server closes the connection after
 // the reply, since it cannot trust the framing any more.

@@ -187,6 +187,45 @@ Digest128 Engine::Digest() const {
   return d.Finish();
 }
 
+wire::StatsRecord StatsRecordOf(const EngineStats& s) {
+  static_assert(sizeof(EngineStats) == sizeof(wire::StatsRecord));
+  return wire::StatsRecord{s.orders_accepted, s.orders_rejected, s.orders_paid, s.orders_cancelled,
+                           s.orders_expired,  s.orders_replayed, s.gmv_placed_fen, s.gmv_paid_fen,
+                           s.units_sold,      s.orders_delivered};
+}
+
+wire::LimitsRecord LimitsOf(const EngineConfig& c) {
+  wire::LimitsRecord r{};
+  r.pay_window_us = c.pay_window_us;
+  r.merchant_count_max = c.merchant_count_max;
+  r.sku_count_max = c.sku_count_max;
+  r.drop_count_max = c.drop_count_max;
+  r.order_slot_count = c.order_slot_count;
+  r.holding_count_max = c.holding_count_max;
+  r.batch_command_count_max = c.batch_command_count_max;
+  r.ledger_enabled = c.ledger_enabled ? 1 : 0;
+  r.fulfilment_enabled = c.fulfilment_enabled ? 1 : 0;
+  r.account_count_max = c.ledger.account_count_max;
+  r.transfer_count_max = c.ledger.transfer_count_max;
+  r.buyer_count_max = c.ledger.buyer_count_max;
+  r.ledger_merchant_count_max = c.ledger.merchant_count_max;
+  r.ledger_order_count_max = c.ledger.order_count_max;
+  r.plan_count_max = c.ledger.plan_count_max;
+  const FulfilmentConfig& f = c.fulfilment;
+  r.warehouse_count_max = f.warehouse_count_max;
+  r.courier_count_max = f.courier_count_max;
+  r.stock_entry_count_max = f.stock_entry_count_max;
+  r.fulfilment_sku_count_max = f.sku_count_max;
+  r.parcel_count_max = f.parcel_count_max;
+  r.shipment_count_max = f.shipment_count_max;
+  r.backlog_count_max = f.backlog_count_max;
+  r.delivered_outbox_count_max = f.delivered_outbox_count_max;
+  ELEVEN_ASSERT(f.milestone_count <= wire::kMilestoneCountMax);
+  r.milestone_count = f.milestone_count;
+  for (uint32_t i = 0; i < f.milestone_count; i++) r.milestone_parcels[i] = f.milestone_parcels[i];
+  return r;
+}
+
 std::string_view BatchErrorName(BatchError error) {
   switch (error) {
     case BatchError::kNone: return "none";

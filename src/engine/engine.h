@@ -23,6 +23,7 @@
 #include "base/bytes.h"
 #include "base/fixed_map.h"
 #include "base/fixed_table.h"
+#include "wire/engine_records.h"
 #include "base/hash.h"
 #include "base/status.h"
 #include "engine/fulfilment/fulfilment.h"
@@ -219,5 +220,10 @@ class Engine {
 };
 
 std::string_view BatchErrorName(BatchError error);
+
+// The engine's counters and capacities as query records (docs/protocol.md, get_stats and
+// get_limits).
+wire::StatsRecord StatsRecordOf(const EngineStats& stats);
+wire::LimitsRecord LimitsOf(const EngineConfig& config);
 
 }  // namespace eleven::engine

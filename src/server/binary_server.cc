@@ -148,9 +148,10 @@ void BinaryConnection::TakeFrame(const protocol::FrameHeader& h, const std::byte
     return;
   }
   r->operation = h.operation;
-  r->kind = h.operation == protocol::Operation::kSubmit ? RequestKind::kSubmit
-            : h.operation == protocol::Operation::kPing ? RequestKind::kPing
-                                                         : RequestKind::kQuery;
+  r->kind = h.operation == protocol::Operation::kSubmit     ? RequestKind::kSubmit
+            : h.operation == protocol::Operation::kPing     ? RequestKind::kPing
+            : h.operation == protocol::Operation::kSetClock ? RequestKind::kSetClock
+                                                             : RequestKind::kQuery;
   r->count = h.record_count;
   r->request_id = h.request_id;
   r->client_id = h.client_id;
@@ -158,7 +159,7 @@ void BinaryConnection::TakeFrame(const protocol::FrameHeader& h, const std::byte
   r->sink = shared_from_this();
   if (r->kind == RequestKind::kSubmit) {
     std::memcpy(r->body(), body, h.body_size);
-  } else if (r->kind == RequestKind::kQuery) {
+  } else if (r->kind == RequestKind::kQuery || r->kind == RequestKind::kSetClock) {
     static_assert(protocol::kQueryIdSize == sizeof(uint64_t));
     r->ids.resize(h.body_size / sizeof(uint64_t));  // every query record is whole u64 words
     std::memcpy(r->ids.data(), body, h.body_size);

@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <charconv>
+#include <optional>
 #include <toml++/toml.h>
 
 namespace eleven::server {
@@ -27,6 +28,36 @@ void Read(const toml::table& table, std::string_view section, std::string_view k
   *error += std::string(section) + "." + std::string(key) + " has a wrong type or range; ";
 }
 
+void ReadClock(const toml::table& t, ServerConfig* c, std::string* e) {
+  std::string text;
+  Read(t, "engine", "clock", &text, e);
+  if (!text.empty() && !ParseClockMode(text, &c->clock)) {
+    *e += "engine.clock must be \"wall\" or \"client\", not \"" + text + "\"; ";
+  }
+}
+
+// fulfilment.milestones = [n, ...]: ascending parcel counts whose log time is recorded.
+void ReadMilestones(const toml::table& t, engine::FulfilmentConfig* f, std::string* e) {
+  const toml::node_view<const toml::node> node = t["fulfilment"]["milestones"];
+  if (!node) return;
+  const toml::array* array = node.as_array();
+  if (array == nullptr || array->size() > wire::kMilestoneCountMax) {
+    *e += "fulfilment.milestones must be an array of at most " + std::to_string(wire::kMilestoneCountMax) +
+          " parcel counts; ";
+    return;
+  }
+  uint64_t previous = 0;
+  for (size_t i = 0; i < array->size(); i++) {
+    const std::optional<int64_t> n = (*array)[i].value<int64_t>();
+    if (!n || *n <= 0 || uint64_t(*n) <= previous) {
+      *e += "fulfilment.milestones must be ascending positive parcel counts; ";
+      return;
+    }
+    f->milestone_parcels[i] = previous = uint64_t(*n);
+  }
+  f->milestone_count = uint32_t(array->size());
+}
+
 void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "server", "data", &c->data_dir, e);
   Read(t, "server", "listen", &c->listen, e);
@@ -40,6 +71,7 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "engine", "batch_commands_max", &c->engine.batch_command_count_max, e);
   Read(t, "engine", "staging_bytes", &c->staging_size_bytes, e);
   Read(t, "snapshot", "journal_bytes", &c->snapshot_journal_bytes, e);
+  ReadClock(t, c, e);
   engine::LedgerConfig& l = c->engine.ledger;
   Read(t, "ledger", "enabled", &c->engine.ledger_enabled, e);
   Read(t, "ledger", "accounts_max", &l.account_count_max, e);
@@ -57,6 +89,8 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "fulfilment", "parcels_max", &f.parcel_count_max, e);
   Read(t, "fulfilment", "shipments_max", &f.shipment_count_max, e);
   Read(t, "fulfilment", "backlog_max", &f.backlog_count_max, e);
+  Read(t, "fulfilment", "delivered_outbox_max", &f.delivered_outbox_count_max, e);
+  ReadMilestones(t, &f, e);
   Read(t, "limits", "connections", &c->connection_count_max, e);
   Read(t, "limits", "frame_body_bytes_max", &c->frame_body_size_max, e);
   Read(t, "limits", "query_ids_max", &c->query_count_max, e);
@@ -104,6 +138,56 @@ Status ValidateServerConfig(const ServerConfig& c) {
   }
   if (c.listen.empty() && c.http.empty()) return Status::InvalidArgument("nothing to listen on");
   return Status::Ok();
+}
+
+std::string EngineConfigToml(const engine::EngineConfig& e, protocol::ClockMode clock) {
+  std::string out;
+  auto line = [&out](std::string_view key, uint64_t value) {
+    out += std::string(key) + " = " + std::to_string(value) + "\n";
+  };
+  out += "[engine]\n";
+  out += std::string("clock = \"") + (clock == protocol::ClockMode::kClient ? "client" : "wall") + "\"\n";
+  line("merchants_max", e.merchant_count_max);
+  line("skus_max", e.sku_count_max);
+  line("drops_max", e.drop_count_max);
+  line("order_slots", e.order_slot_count);
+  line("holdings_max", e.holding_count_max);
+  line("pay_window_us", e.pay_window_us);
+  line("batch_commands_max", e.batch_command_count_max);
+  out += std::string("\n[ledger]\nenabled = ") + (e.ledger_enabled ? "true" : "false") + "\n";
+  line("accounts_max", e.ledger.account_count_max);
+  line("transfers_max", e.ledger.transfer_count_max);
+  line("buyers_max", e.ledger.buyer_count_max);
+  line("merchants_max", e.ledger.merchant_count_max);
+  line("orders_max", e.ledger.order_count_max);
+  line("plans_max", e.ledger.plan_count_max);
+  const engine::FulfilmentConfig& f = e.fulfilment;
+  out += std::string("\n[fulfilment]\nenabled = ") + (e.fulfilment_enabled ? "true" : "false") + "\n";
+  line("warehouses_max", f.warehouse_count_max);
+  line("couriers_max", f.courier_count_max);
+  line("stock_entries_max", f.stock_entry_count_max);
+  line("skus_max", f.sku_count_max);
+  line("parcels_max", f.parcel_count_max);
+  line("shipments_max", f.shipment_count_max);
+  line("backlog_max", f.backlog_count_max);
+  line("delivered_outbox_max", f.delivered_outbox_count_max);
+  out += "milestones = [";
+  for (uint32_t i = 0; i < f.milestone_count; i++) {
+    out += (i ? ", " : "") + std::to_string(f.milestone_parcels[i]);
+  }
+  out += "]\n";
+  return out;
+}
+
+bool ParseClockMode(std::string_view text, protocol::ClockMode* mode) {
+  if (text == "wall") {
+    *mode = protocol::ClockMode::kWall;
+  } else if (text == "client") {
+    *mode = protocol::ClockMode::kClient;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 Status ParseHostPort(const std::string& address, std::string* host, uint16_t* port) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "client/protocol.h"
 #include "engine/engine.h"
 
 namespace eleven::server {
@@ -15,6 +16,9 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:7011";  // binary protocol; "" = off
   std::string http = "127.0.0.1:7080";    // HTTP/JSON and feeds; "" = off
   engine::EngineConfig engine;
+  // Batch timestamps: the wall clock, or set by clients with set_clock (simulation and
+  // replays only: a client could then move the log's time at will).
+  protocol::ClockMode clock = protocol::ClockMode::kWall;
   uint64_t staging_size_bytes = uint64_t{32} << 20;
   // A snapshot is taken (forked, in the background) once this many journal bytes were
   // written since the last one; older journal segments are then removed. 0 = never.
@@ -46,6 +50,11 @@ struct ServerConfig {
 [[nodiscard]] Status LoadServerConfig(const std::string& path, ServerConfig* config);
 // Checks limits against each other (e.g. frame size vs batch size).
 [[nodiscard]] Status ValidateServerConfig(const ServerConfig& config);
+// The [engine], [ledger] and [fulfilment] sections that give `engine` and `clock` when read
+// back by LoadServerConfig (e.g. what `eleven festival --print-serve-config` writes).
+std::string EngineConfigToml(const engine::EngineConfig& engine, protocol::ClockMode clock);
+// "wall" or "client" -> the mode; false for anything else.
+[[nodiscard]] bool ParseClockMode(std::string_view text, protocol::ClockMode* mode);
 // "host:port" -> parts. Port 0 = any free port.
 [[nodiscard]] Status ParseHostPort(const std::string& address, std::string* host, uint16_t* port);
 

@@ -44,9 +44,11 @@ void ReadEventFd(int fd) {
 }  // namespace
 
 EngineLoop::EngineLoop(replica::Replica* replica, uint32_t request_count_max,
-                       EngineMetrics* metrics, uint64_t snapshot_journal_bytes)
+                       EngineMetrics* metrics, protocol::ClockMode clock,
+                       uint64_t snapshot_journal_bytes)
     : replica_(replica),
       batch_command_count_max_(replica->engine().config().batch_command_count_max),
+      clock_mode_(clock),
       snapshot_journal_bytes_(snapshot_journal_bytes),
       metrics_(metrics),
       inbox_(request_count_max),
@@ -58,6 +60,8 @@ EngineLoop::EngineLoop(replica::Replica* replica, uint32_t request_count_max,
   results_.resize(batch_command_count_max_);
   batch_requests_.reserve(request_count_max);
   held_ = std::make_unique<Request*[]>(held_capacity_);
+  // After a restart the client clock resumes where the log stopped.
+  client_clock_us_ = replica->engine().last_timestamp_us();
 }
 
 EngineLoop::~EngineLoop() {
@@ -145,7 +149,7 @@ void EngineLoop::AddSubmit(Request* request) {
 void EngineLoop::SubmitBatch() {
   ELEVEN_ASSERT(batch_count_ > 0 && !batch_requests_.empty());
   uint64_t op = 0;
-  const Status status = replica_->Submit(std::span(batch_.data(), batch_count_), LogNowUs(),
+  const Status status = replica_->Submit(std::span(batch_.data(), batch_count_), LogTimeUs(),
                                          std::span(results_.data(), batch_count_), &op);
   uint32_t at = 0;
   for (Request* request : batch_requests_) {
@@ -181,6 +185,7 @@ void EngineLoop::Answer(Request* request) {
   switch (request->kind) {
     case RequestKind::kQuery: AnswerQuery(request); break;
     case RequestKind::kFeedPoll: AnswerFeedPoll(request); break;
+    case RequestKind::kSetClock: AnswerSetClock(request); break;
     case RequestKind::kPing: break;
     case RequestKind::kSubmit: ELEVEN_ASSERT(false);
   }
@@ -198,6 +203,35 @@ void EngineLoop::AnswerQuery(Request* request) {
   ELEVEN_ASSERT(protocol::kHeaderSize + entries * protocol::ReplyRecordSize(request->operation) <=
                 request->buffer.size());
   request->count = entries;
+}
+
+uint64_t EngineLoop::LogTimeUs() const {
+  return clock_mode_ == protocol::ClockMode::kClient ? client_clock_us_ : LogNowUs();
+}
+
+// Moves the client clock forward (never back); refused in wall-clock mode. The reply entry
+// carries the code and the time the next batch will be stamped with.
+void EngineLoop::AnswerSetClock(Request* request) {
+  ELEVEN_ASSERT(request->count == 1 && request->ids.size() == 1);
+  ELEVEN_ASSERT(request->buffer.size() >= protocol::kHeaderSize + protocol::ReplyRecordSize(request->operation));
+  ELEVEN_ASSERT(batch_count_ == 0);  // what came before was submitted under the old time
+  const uint64_t at_us = request->ids[0];
+  wire::Code code = wire::Code::ok;
+  if (clock_mode_ == protocol::ClockMode::kWall) {
+    code = wire::Code::clock_is_wall;
+  } else if (at_us < client_clock_us_) {
+    code = wire::Code::clock_backwards;
+  } else {
+    client_clock_us_ = at_us;
+  }
+  protocol::ClockRecord record{};
+  record.log_time_us = LogTimeUs();
+  record.mode = clock_mode_;
+  std::byte* entry = request->body();
+  std::memset(entry, 0, protocol::kQueryEntryHeadSize);
+  std::memcpy(entry, &code, sizeof(code));
+  std::memcpy(entry + protocol::kQueryEntryHeadSize, &record, sizeof(record));
+  ELEVEN_ASSERT(code != wire::Code::ok || client_clock_us_ == at_us);
 }
 
 void EngineLoop::AnswerFeedPoll(Request* request) {

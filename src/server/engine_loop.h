@@ -7,6 +7,11 @@
 // thread reads the engine). Every request is then held until the op it saw is durable, and
 // only then passed back through the bounded SPSC outbox; an eventfd tells the I/O thread.
 //
+// Log time: in wall-clock mode every batch is stamped with the server's clock; in client-clock
+// mode (simulation and replays) with the time of the last accepted set_clock request, which
+// only moves forward. A set_clock, like a query, first submits the commands gathered before
+// it, so they keep the time they were sent under.
+//
 // Snapshots: once `snapshot_journal_bytes` of journal were written since the last snapshot,
 // the loop starts one (Replica::StartSnapshot: it waits for durability and forks; the child
 // writes it) and then only polls for its end on each pass, so apply stalls for the fork alone.
@@ -39,6 +44,7 @@ class EngineLoop {
  public:
   // `replica` must outlive the loop; after Start() only the loop's thread may use it.
   EngineLoop(replica::Replica* replica, uint32_t request_count_max, EngineMetrics* metrics,
+             protocol::ClockMode clock = protocol::ClockMode::kWall,
              uint64_t snapshot_journal_bytes = 0);
   ~EngineLoop();  // stops the thread if running
   EngineLoop(const EngineLoop&) = delete;
@@ -63,6 +69,8 @@ class EngineLoop {
   void Answer(Request* request);
   void AnswerQuery(Request* request);
   void AnswerFeedPoll(Request* request);
+  void AnswerSetClock(Request* request);
+  uint64_t LogTimeUs() const;
   void Hold(Request* request);
   bool Release();
   void Sleep();
@@ -71,6 +79,7 @@ class EngineLoop {
 
   replica::Replica* const replica_;
   const uint32_t batch_command_count_max_;
+  const protocol::ClockMode clock_mode_;
   const uint64_t snapshot_journal_bytes_;
   EngineMetrics* const metrics_;
   SpscRing<Request*> inbox_;
@@ -91,6 +100,7 @@ class EngineLoop {
   uint64_t held_tail_ = 0;
   const uint64_t held_capacity_;
   QueryAnswerer answerer_;
+  uint64_t client_clock_us_ = 0;  // client-clock mode: the log time of the next batch
   uint64_t journal_bytes_at_snapshot_ = 0;  // when the last snapshot was started
 };
 

@@ -294,7 +294,10 @@ std::string QueryReplyJson(const Request& r, wire::Code* code) {
     case Op::kGetCourierHour: return One(record, HourJson);
     case Op::kGetDigest: return One(record, DigestJson);
     case Op::kSubmit:
-    case Op::kPing: break;
+    case Op::kPing:
+    case Op::kSetClock:
+    case Op::kGetStats:
+    case Op::kGetLimits: break;  // binary protocol only
   }
   ELEVEN_ASSERT(false);
   return "";

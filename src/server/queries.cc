@@ -86,6 +86,8 @@ Code AnswerEntry(const engine::Engine& engine, Operation op, const uint64_t* key
       digest->digest_high = d.high;
       return Code::ok;
     }
+    case Operation::kGetStats: *As<wire::StatsRecord>(record) = engine::StatsRecordOf(engine.stats()); return Code::ok;
+    case Operation::kGetLimits: *As<wire::LimitsRecord>(record) = engine::LimitsOf(engine.config()); return Code::ok;
     default: break;
   }
   if (IsLedgerQuery(op)) return AnswerLedger(*engine.ledger(), op, key[0], record);

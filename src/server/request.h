@@ -32,6 +32,7 @@ enum class RequestKind : uint8_t {
               // body(), and `count` set to the number of entries
   kPing,      // nothing; released once everything submitted before it is durable
   kFeedPoll,  // `count` topics in ids / topic_kinds; entries written to body()
+  kSetClock,  // one log time in ids[0]; one entry (code, protocol::ClockRecord) written to body()
 };
 
 // Feed topics: what a feed poll reads.

@@ -1,0 +1,199 @@
+// The server's clock modes over loopback: in wall-clock mode set_clock is refused
+// (clock_is_wall) and the connection stays usable; in client-clock mode every batch sent
+// after a set_clock is stamped with its time, a time going back is refused
+// (clock_backwards) and changes nothing, and a set_clock cuts the server's batching so
+// pipelined set_clock/submit pairs become one log entry each at their own time. The TOML key
+// is read and a wrong value refused by name.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <future>
+
+#include "client/client.h"
+#include "server/config.h"
+#include "tests/server/test_util.h"
+#include "wire/make.h"
+
+namespace eleven::server::testing {
+namespace {
+
+using protocol::ClockMode;
+using wire::Code;
+
+constexpr uint64_t kDayUs = 1'573'401'600ull * 1'000'000;  // 2019-11-11 00:00 +08:00
+
+class ClockTest : public ::testing::Test {
+ protected:
+  void Start(ClockMode mode) {
+    ServerConfig config = TestConfig(dir_.path());
+    config.clock = mode;
+    server_ = StartServer(config);
+    ASSERT_NE(server_, nullptr);
+    client::ClientOptions options;
+    options.address = "127.0.0.1:" + std::to_string(server_->binary_port());
+    ASSERT_TRUE(client::Client::Connect(options, &client_).ok());
+  }
+  void TearDown() override {
+    client_.reset();
+    server_.reset();
+  }
+  // Sets the clock; returns the entry's code and fills *record.
+  Code SetClock(uint64_t at_us, protocol::ClockRecord* record) {
+    Code code = Code::invalid_operation;
+    EXPECT_TRUE(client_->SetClock(at_us, &code, record).ok());
+    return code;
+  }
+  Code CreateMerchant(uint64_t id) {
+    std::vector<wire::Result> results;
+    const wire::Command c = wire::MakeCreateMerchant(id, "CN", 0);
+    EXPECT_TRUE(client_->SubmitSync(std::span(&c, 1), &results).ok());
+    EXPECT_EQ(results.size(), 1u);
+    return results.empty() ? Code::invalid_operation : results[0].code;
+  }
+  protocol::DigestRecord Digest() {
+    protocol::DigestRecord digest{};
+    EXPECT_TRUE(client_->GetDigest(&digest).ok());
+    return digest;
+  }
+
+  TempDataDir dir_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<client::Client> client_;
+};
+
+TEST_F(ClockTest, WallModeRefusesSetClockAndStaysUsable) {
+  Start(ClockMode::kWall);
+  protocol::ClockRecord record{};
+  EXPECT_EQ(SetClock(kDayUs, &record), Code::clock_is_wall);
+  EXPECT_EQ(record.mode, ClockMode::kWall);
+  EXPECT_GT(record.log_time_us, kDayUs);  // the wall clock, years after 2019
+  ASSERT_EQ(CreateMerchant(1), Code::ok);
+  const protocol::DigestRecord digest = Digest();
+  EXPECT_EQ(digest.op, 1u);
+  EXPECT_NE(digest.timestamp_us, kDayUs);
+}
+
+TEST_F(ClockTest, ClientModeStampsBatchesAndNeverGoesBack) {
+  Start(ClockMode::kClient);
+  protocol::ClockRecord record{};
+  ASSERT_EQ(SetClock(kDayUs, &record), Code::ok);
+  EXPECT_EQ(record.mode, ClockMode::kClient);
+  EXPECT_EQ(record.log_time_us, kDayUs);
+  ASSERT_EQ(CreateMerchant(1), Code::ok);
+  EXPECT_EQ(Digest().timestamp_us, kDayUs);
+
+  ASSERT_EQ(SetClock(kDayUs + 5'000'000, &record), Code::ok);
+  ASSERT_EQ(SetClock(kDayUs + 5'000'000, &record), Code::ok);  // the same time again is fine
+  ASSERT_EQ(CreateMerchant(2), Code::ok);
+  EXPECT_EQ(Digest().timestamp_us, kDayUs + 5'000'000);
+
+  // Backwards: refused, the clock stays, and the next batch is stamped with the later time.
+  EXPECT_EQ(SetClock(kDayUs + 1, &record), Code::clock_backwards);
+  EXPECT_EQ(record.log_time_us, kDayUs + 5'000'000);
+  ASSERT_EQ(CreateMerchant(3), Code::ok);
+  const protocol::DigestRecord digest = Digest();
+  EXPECT_EQ(digest.op, 3u);
+  EXPECT_EQ(digest.timestamp_us, kDayUs + 5'000'000);
+}
+
+TEST_F(ClockTest, PipelinedSetClockCutsTheBatch) {
+  Start(ClockMode::kClient);
+  // Four pairs sent without waiting: the server must not merge the submits into one entry,
+  // or they would share one timestamp.
+  std::vector<std::future<client::SubmitOutcome>> outcomes;
+  std::vector<std::promise<Code>> clock_codes(4);
+  for (uint64_t i = 0; i < 4; i++) {
+    const uint64_t at_us = kDayUs + i * 1'000'000;
+    client_->Query(protocol::Operation::kSetClock, std::span(&at_us, 1),
+                   [&promise = clock_codes[i]](const Status& status, std::span<const std::byte> entry) {
+                     Code code = Code::invalid_operation;
+                     if (status.ok() && entry.size() >= sizeof(code)) std::memcpy(&code, entry.data(), sizeof(code));
+                     promise.set_value(code);
+                   });
+    const wire::Command c = wire::MakeCreateMerchant(10 + i, "CN", 0);
+    outcomes.push_back(client_->Submit(std::span(&c, 1)));
+  }
+  for (auto& promise : clock_codes) EXPECT_EQ(promise.get_future().get(), Code::ok);
+  for (auto& outcome : outcomes) {
+    client::SubmitOutcome o = outcome.get();
+    ASSERT_TRUE(o.status.ok());
+    ASSERT_EQ(o.results.size(), 1u);
+    EXPECT_EQ(o.results[0].code, Code::ok);
+  }
+  const protocol::DigestRecord digest = Digest();
+  EXPECT_EQ(digest.op, 4u);  // one log entry per set_clock
+  EXPECT_EQ(digest.timestamp_us, kDayUs + 3'000'000);
+}
+
+TEST(ClockConfigTest, TomlKeyIsReadAndCheckedByName) {
+  const std::string path = "/tmp/eleven-clock-test-" + std::to_string(getpid()) + ".toml";
+  {
+    std::ofstream(path) << "[engine]\nclock = \"client\"\n";
+  }
+  ServerConfig config;
+  ASSERT_TRUE(LoadServerConfig(path, &config).ok());
+  EXPECT_EQ(config.clock, ClockMode::kClient);
+  {
+    std::ofstream(path) << "[engine]\nclock = \"sundial\"\n";
+  }
+  const Status bad = LoadServerConfig(path, &config);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.ToString().find("engine.clock"), std::string::npos) << bad.ToString();
+  std::remove(path.c_str());
+}
+
+// get_limits answers the capacities the server was started with; the TOML that
+// EngineConfigToml writes reads back to the same limits (what `eleven festival
+// --print-serve-config` relies on); get_stats counts what was applied.
+TEST(EngineQueriesTest, LimitsRoundTripThroughTomlAndStatsCount) {
+  TempDataDir dir;
+  ServerConfig config = ModulesConfig(dir.path());
+  config.engine.fulfilment.milestone_count = 2;
+  config.engine.fulfilment.milestone_parcels[0] = 10;
+  config.engine.fulfilment.milestone_parcels[1] = 1000;
+  config.engine.fulfilment.delivered_outbox_count_max = 1 << 13;
+  const std::string path = "/tmp/eleven-limits-test-" + std::to_string(getpid()) + ".toml";
+  {
+    std::ofstream(path) << EngineConfigToml(config.engine, ClockMode::kClient);
+  }
+  ServerConfig read;
+  const Status loaded = LoadServerConfig(path, &read);
+  std::remove(path.c_str());
+  ASSERT_TRUE(loaded.ok()) << loaded.ToString();
+  EXPECT_EQ(read.clock, ClockMode::kClient);
+  const wire::LimitsRecord want = engine::LimitsOf(config.engine);
+  const wire::LimitsRecord got_toml = engine::LimitsOf(read.engine);
+  EXPECT_EQ(std::memcmp(&want, &got_toml, sizeof(want)), 0);
+
+  std::unique_ptr<Server> server = StartServer(config);
+  ASSERT_NE(server, nullptr);
+  client::ClientOptions options;
+  options.address = "127.0.0.1:" + std::to_string(server->binary_port());
+  std::unique_ptr<client::Client> client;
+  ASSERT_TRUE(client::Client::Connect(options, &client).ok());
+  wire::LimitsRecord limits{};
+  ASSERT_TRUE(client->GetLimits(&limits).ok());
+  EXPECT_EQ(std::memcmp(&want, &limits, sizeof(want)), 0);
+  EXPECT_EQ(limits.milestone_count, 2u);
+  EXPECT_EQ(limits.ledger_enabled, 1);
+
+  std::vector<wire::Command> commands = {wire::MakeCreateMerchant(1, "CN", 0),
+                                         wire::MakeCreateSku(101, 1, 1000, 10, 0),
+                                         wire::MakePlaceOrder(1, 1, 7, 1, 1, {{101, 2}}),
+                                         wire::MakePlaceOrder(2, 1, 7, 1, 1, {{101, 99}})};
+  std::vector<wire::Result> results;
+  ASSERT_TRUE(client->SubmitSync(commands, &results).ok());
+  ASSERT_EQ(results[2].code, Code::ok);
+  ASSERT_EQ(results[3].code, Code::insufficient_stock);
+  wire::StatsRecord stats{};
+  ASSERT_TRUE(client->GetStats(&stats).ok());
+  EXPECT_EQ(stats.orders_accepted, 1u);
+  EXPECT_EQ(stats.orders_rejected, 1u);
+  EXPECT_EQ(stats.gmv_placed_fen, 2000);
+  client.reset();
+}
+
+}  // namespace
+}  // namespace eleven::server::testing
