@@ -9,6 +9,7 @@
 #include <string>
 
 #include "report/report.h"
+#include "server/config.h"
 #include "sim/festival.h"
 
 namespace eleven::cli {
@@ -21,6 +22,7 @@ struct FestivalArgs {
   std::string out_dir = "festival-report";
   std::string connect;
   bool keep_data = false;
+  bool print_serve_config = false;
 };
 
 std::string Clock(double s) {
@@ -59,21 +61,37 @@ void ShowProgress(const sim::FestivalProgress& p, bool tty) {
   }
 }
 
+// The `eleven serve` configuration a --connect run of this scenario needs.
+void PrintServeConfig(const FestivalArgs& args, const sim::Scenario& scenario) {
+  std::printf("# eleven serve configuration for `eleven festival --scenario %s --connect HOST:PORT`.\n"
+              "# The engine the scenario needs (the same an embedded run builds, so both end with the\n"
+              "# same state digest), ledger and fulfilment on, and a client clock: the festival sets\n"
+              "# the log time of every batch (set_clock). For simulation and replays, not production.\n"
+              "# Serve it on a freshly formatted data directory:\n"
+              "#   eleven format --data DIR && eleven serve --data DIR --config THIS_FILE\n\n",
+              args.scenario.c_str());
+  std::printf("%s", server::EngineConfigToml(sim::FestivalEngineConfig(scenario), protocol::ClockMode::kClient).c_str());
+}
+
 int Run(const FestivalArgs& args) {
-  if (!args.connect.empty()) {
-    std::fprintf(stderr, "eleven festival: --connect is not available yet (the network client lands with "
-                         "`eleven serve`); run without it to use the embedded engine\n");
-    return 2;
-  }
   sim::Scenario scenario;
   Status s = sim::LoadScenario(args.scenario, &scenario);
   if (!s.ok()) {
     std::fprintf(stderr, "eleven festival: %s\n", s.ToString().c_str());
     return 2;
   }
+  if (args.print_serve_config) {
+    PrintServeConfig(args, scenario);
+    return 0;
+  }
   sim::FestivalOptions options;
+  options.connect = args.connect;
+  if (!args.connect.empty() && !args.data_dir.empty()) {
+    std::fprintf(stderr, "eleven festival: --data is for the embedded engine; with --connect the data is the server's\n");
+    return 2;
+  }
   options.data_dir = args.data_dir;
-  const bool temporary = options.data_dir.empty();
+  const bool temporary = options.data_dir.empty() && options.connect.empty();
   if (temporary) {
     char tmpl[] = "/tmp/eleven-festival-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) {
@@ -84,8 +102,13 @@ int Run(const FestivalArgs& args) {
   }
   const bool tty = isatty(STDOUT_FILENO) != 0;
   options.progress = [tty](const sim::FestivalProgress& p) { ShowProgress(p, tty); };
-  std::printf("eleven festival: scenario %s (scale %g, %u merchants, %u buyers), data in %s\n",
-              scenario.name.c_str(), scenario.scale, scenario.merchants, scenario.buyers, options.data_dir.c_str());
+  const std::string where = options.connect.empty() ? "data in " + options.data_dir
+                                                   : "against eleven serve at " + options.connect;
+  std::printf("eleven festival: scenario %s (scale %g, %u merchants, %u buyers), %s\n", scenario.name.c_str(),
+              scenario.scale, scenario.merchants, scenario.buyers, where.c_str());
+  if (!options.connect.empty() && scenario.snapshot_at_s >= 0) {
+    std::printf("eleven festival: snapshot_at_s skipped: snapshots are the server's business\n");
+  }
   std::string summary;
   s = sim::RunFestival(scenario, options, &summary);
   if (tty) std::printf("\n");
@@ -124,7 +147,11 @@ void AddFestivalCommand(CLI::App& app) {
   f->add_option("--scenario", args->scenario, "scenario file (TOML)")->capture_default_str();
   f->add_option("--data", args->data_dir, "data directory to create (default: a temporary one)");
   f->add_option("--out", args->out_dir, "where to write report.html and summary.json")->capture_default_str();
-  f->add_option("--connect", args->connect, "run against `eleven serve` at HOST:PORT instead of the embedded engine");
+  f->add_option("--connect", args->connect,
+                "run against `eleven serve` at HOST:PORT instead of the embedded engine (a fresh server started "
+                "with --print-serve-config's file)");
+  f->add_flag("--print-serve-config", args->print_serve_config,
+              "write the `eleven serve` TOML this scenario needs for --connect, and exit");
   f->add_flag("--keep-data", args->keep_data, "keep the temporary data directory");
   f->callback([args] { std::exit(Run(*args)); });
 }

@@ -8,11 +8,12 @@
 #include <map>
 #include <queue>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "base/assert.h"
 #include "base/hash.h"
-#include "replica/replica.h"
+#include "sim/festival_backend.h"
 #include "sim/festival_json.h"
 #include "wire/fulfilment.h"
 #include "wire/ledger.h"
@@ -110,8 +111,8 @@ struct Meta {
 struct Batch {
   std::vector<wire::Command> commands;
   std::vector<Meta> meta;
-  std::vector<wire::Result> results;
-  uint64_t op = 0;
+  std::vector<wire::Result> results;  // written by the backend until Wait(ticket) returns
+  uint64_t ticket = 0;
   uint64_t at_us = 0;
   uint64_t tick = 0;  // the tick that sent it
   uint64_t submitted_ns = 0;
@@ -129,17 +130,24 @@ struct Breakdown {
 class Festival {
  public:
   Festival(const Scenario& s, const FestivalOptions& o) : s_(s), o_(o), rng_{s.seed} {}
+  // The backend first: a remote one may still write results into in_flight_ batches until
+  // its client is gone.
+  ~Festival() { backend_.reset(); }
   Status Run(std::string* summary_json);
 
  private:
   Status Open();
+  Status RunDay();
   Status Setup();
   Status SubmitSetup(std::vector<wire::Command>& commands);
   void GenerateTick(uint64_t tick_start_us, uint64_t tick_us);
   Status SubmitPending(uint64_t at_us, uint64_t tick);
   void NoteDurable();
-  Status ReleaseUpTo(uint64_t tick_last);
+  Status ReleaseUpTo(uint64_t tick_last, uint64_t checks_until_us);
+  Status Prefetch(size_t batch_count, uint64_t checks_until_us);
   void Process(const Batch& batch);
+  template <typename Record>
+  wire::Code Look(protocol::Operation op, uint64_t key, Record* record);
   void OnPlaced(const Meta& meta, const wire::Result& r, uint64_t at_us);
   void OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us);
   void ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day);
@@ -152,8 +160,11 @@ class Festival {
     pending_.meta.push_back(meta);
   }
   void RecordTimeline(uint64_t until_us, bool final);
+  Status PollSnapshot(bool wait);
   void Report(double wall_s);
+  Status Finish();
   std::string Summary(double wall_s);
+  void SummaryNotes(JsonWriter& j) const;
 
   uint8_t TierOf(uint64_t buyer) const;
   // Provinces are not equal: buyers follow a Zipf law (0.9) over the provinces ranked by
@@ -179,7 +190,15 @@ class Festival {
   const Scenario& s_;
   const FestivalOptions& o_;
   Rng rng_;
-  std::unique_ptr<replica::Replica> replica_;
+  std::unique_ptr<FestivalBackend> backend_;
+  // Answers looked up for the release under way (shipments, parcels, retried orders), all
+  // read at one point of the log: a remote backend asks for them in one round trip each.
+  std::unordered_map<uint64_t, wire::ShipmentRecord> shipments_;
+  std::unordered_map<uint64_t, wire::ParcelRecord> parcels_;
+  std::unordered_map<uint64_t, wire::OrderRecord> orders_by_key_;
+  std::multimap<uint64_t, uint64_t> checks_due_;  // at_us -> order id of a kCheckShipment event
+  Status lookup_failure_;
+  uint64_t last_at_us_ = 0;  // log time of the last batch sent
   std::vector<double> zipf_cdf_;
   std::vector<double> region_cdf_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
@@ -222,6 +241,11 @@ class Festival {
   uint64_t last_progress_ns_ = 0, last_progress_orders_ = 0;
   double snapshot_stall_ms_ = 0, snapshot_write_ms_ = 0;
   uint64_t snapshot_bytes_ = 0;
+  std::vector<uint64_t> timeline_figures_;  // RequestFigures token per timeline_ point
+  // Read at the end, for the summary.
+  BackendFinal final_;
+  std::vector<wire::DropRecord> final_drops_;
+  wire::FiguresRecord final_figures_{};
 };
 
 uint8_t Festival::TierOf(uint64_t buyer) const {
@@ -237,40 +261,37 @@ uint32_t Festival::PickMerchant() {
   return uint32_t(1 + (std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u) - zipf_cdf_.begin()));
 }
 
-Status Festival::Open() {
-  Env* env = Env::Default();
-  ELEVEN_RETURN_IF_ERROR(replica::FormatDataDir(env, o_.data_dir));
+engine::EngineConfig FestivalEngineConfig(const Scenario& s) {
   // Capacities from the scenario: everything a day of this size can hold, nothing more.
   const double day_orders = [&] {
     double total = 0;
-    for (uint64_t t = 0; t < s_.simulated_seconds; t++) total += s_.OrdersPerSecondAt(double(t) + 0.5);
-    for (const DropSpec& d : s_.drops) total += d.demand_per_s * d.demand_seconds;
-    return total * (1 + s_.retry_share);
+    for (uint64_t t = 0; t < s.simulated_seconds; t++) total += s.OrdersPerSecondAt(double(t) + 0.5);
+    for (const DropSpec& d : s.drops) total += d.demand_per_s * d.demand_seconds;
+    return total * (1 + s.retry_share);
   }();
   auto pow2 = [](double n) {
     uint64_t v = 1 << 12;
     while (double(v) < n) v *= 2;
     return v;
   };
-  replica::ReplicaOptions options;
-  engine::EngineConfig& e = options.engine;
-  e.merchant_count_max = uint32_t(pow2(s_.merchants + 1));
-  e.sku_count_max = uint32_t(pow2(double(s_.merchants) * s_.skus_per_merchant + s_.drops.size() + 1));
+  engine::EngineConfig e;
+  e.merchant_count_max = uint32_t(pow2(s.merchants + 1));
+  e.sku_count_max = uint32_t(pow2(double(s.merchants) * s.skus_per_merchant + s.drops.size() + 1));
   e.drop_count_max = 1024;
   // Every attempt takes a slot, and a slot frees only when its order is final: the ring
   // must hold every order still waiting for payment, so it gets room for the whole day.
   e.order_slot_count = uint32_t(pow2(day_orders * 1.5));
-  e.holding_count_max = uint32_t(pow2(double(s_.buyers) + 1));
+  e.holding_count_max = uint32_t(pow2(double(s.buyers) + 1));
   e.ledger_enabled = true;
-  e.ledger.account_count_max = uint32_t(pow2((double(s_.buyers) + s_.merchants) * 2 + 64));
-  e.ledger.buyer_count_max = uint32_t(pow2(s_.buyers + 1));
-  e.ledger.merchant_count_max = uint32_t(pow2(s_.merchants + 1));
+  e.ledger.account_count_max = uint32_t(pow2((double(s.buyers) + s.merchants) * 2 + 64));
+  e.ledger.buyer_count_max = uint32_t(pow2(s.buyers + 1));
+  e.ledger.merchant_count_max = uint32_t(pow2(s.merchants + 1));
   e.ledger.order_count_max = uint32_t(pow2(day_orders));
-  e.ledger.transfer_count_max = uint32_t(pow2(day_orders * 6 + s_.buyers + s_.merchants));
-  e.ledger.plan_count_max = uint32_t(pow2(day_orders * (s_.method_shares[2] + s_.method_shares[3]) + 1024));
+  e.ledger.transfer_count_max = uint32_t(pow2(day_orders * 6 + s.buyers + s.merchants));
+  e.ledger.plan_count_max = uint32_t(pow2(day_orders * (s.method_shares[2] + s.method_shares[3]) + 1024));
   e.fulfilment_enabled = true;
-  e.fulfilment.warehouse_count_max = std::max<uint32_t>(16, s_.warehouses);
-  e.fulfilment.courier_count_max = std::max<uint32_t>(16, uint32_t(s_.couriers.size()));
+  e.fulfilment.warehouse_count_max = std::max<uint32_t>(16, s.warehouses);
+  e.fulfilment.courier_count_max = std::max<uint32_t>(16, uint32_t(s.couriers.size()));
   e.fulfilment.sku_count_max = e.sku_count_max;
   e.fulfilment.stock_entry_count_max = uint32_t(pow2(double(e.sku_count_max) * 4));
   e.fulfilment.parcel_count_max = uint32_t(pow2(day_orders * 1.2));
@@ -278,18 +299,23 @@ Status Festival::Open() {
   e.fulfilment.backlog_count_max = uint32_t(pow2(day_orders));
   e.fulfilment.delivered_outbox_count_max = 1 << 16;
   e.fulfilment.milestone_count = 1;
-  e.fulfilment.milestone_parcels[0] = std::max<uint64_t>(1, uint64_t(100'000'000 * s_.scale));
-  replica::RecoveryReport report;
-  return replica::Replica::Open(env, o_.data_dir, options, &replica_, &report);
+  e.fulfilment.milestone_parcels[0] = std::max<uint64_t>(1, uint64_t(100'000'000 * s.scale));
+  return e;
+}
+
+Status Festival::Open() {
+  backend_ = o_.connect.empty() ? MakeEmbeddedBackend(o_.data_dir) : MakeRemoteBackend(o_.connect);
+  return backend_->Open(FestivalEngineConfig(s_));
 }
 
 Status Festival::SubmitSetup(std::vector<wire::Command>& commands) {
   std::vector<wire::Result> results(kBatchMax);
   for (size_t at = 0; at < commands.size(); at += kBatchMax) {
     const size_t count = std::min<size_t>(kBatchMax, commands.size() - at);
-    uint64_t op = 0;
-    ELEVEN_RETURN_IF_ERROR(replica_->Submit(std::span(commands.data() + at, count), kDayStartUs - 3600 * kSecondUs,
-                                            results, &op));
+    uint64_t ticket = 0;
+    ELEVEN_RETURN_IF_ERROR(backend_->Submit(std::span(commands.data() + at, count), kDayStartUs - 3600 * kSecondUs,
+                                            results, &ticket));
+    ELEVEN_RETURN_IF_ERROR(backend_->Wait(ticket, true));
     for (size_t i = 0; i < count; i++) {
       if (results[i].code != wire::Code::ok) {
         return Status::FailedPrecondition("festival set-up command " + std::to_string(at + i) + " refused: " +
@@ -298,7 +324,7 @@ Status Festival::SubmitSetup(std::vector<wire::Command>& commands) {
     }
   }
   commands.clear();
-  return replica_->WaitDurable(replica_->op_submitted());
+  return Status::Ok();
 }
 
 // The day before: merchants and their SKUs, the drops' SKUs, warehouses and their stock,
@@ -496,11 +522,11 @@ Status Festival::SubmitPending(uint64_t at_us, uint64_t tick) {
     batch.tick = tick;
     batch.latency_recorded = false;
     batch.submitted_ns = NowNs();
-    ELEVEN_RETURN_IF_ERROR(replica_->Submit(batch.commands, kDayStartUs + at_us, batch.results, &batch.op));
+    ELEVEN_RETURN_IF_ERROR(backend_->Submit(batch.commands, kDayStartUs + at_us, batch.results, &batch.ticket));
     submit_ns_ += NowNs() - batch.submitted_ns;
     commands_applied_ += count;
-    replica_->Flush();
-    in_flight_.push_back(std::move(batch));
+    last_at_us_ = kDayStartUs + at_us;
+    in_flight_.push_back(std::move(batch));  // moving keeps batch.results' storage where it is
     at += count;
   }
   pending_.commands.clear();
@@ -511,10 +537,10 @@ Status Festival::SubmitPending(uint64_t at_us, uint64_t tick) {
 // Records the latency of every batch that became durable since the last look: a client
 // would get its reply now.
 void Festival::NoteDurable() {
-  const uint64_t durable = s_.durable ? replica_->op_durable() : replica_->op_submitted();
+  const uint64_t done = backend_->ticket_done(s_.durable);
   const uint64_t now_ns = NowNs();
   for (Batch& batch : in_flight_) {
-    if (batch.op > durable) break;
+    if (batch.ticket > done) break;
     if (batch.latency_recorded) continue;
     batch.latency_recorded = true;
     const uint32_t latency_us = uint32_t((now_ns - batch.submitted_ns) / 1000);
@@ -529,18 +555,102 @@ void Festival::NoteDurable() {
 
 // Buyers learn the results of the batches sent at ticks up to `tick_last`, waiting for them
 // to be durable if they are not yet. Which results are known at which tick is fixed by the
-// scenario, not by how fast the disk was: that keeps the day deterministic.
-Status Festival::ReleaseUpTo(uint64_t tick_last) {
+// scenario, not by how fast the disk was: that keeps the day deterministic. What the buyers
+// and couriers will look up (shipments of paid orders and of checks due before
+// `checks_until_us`, their parcels, retried orders) is read first, at this one point of the
+// log, before any batch of this tick is sent.
+Status Festival::ReleaseUpTo(uint64_t tick_last, uint64_t checks_until_us) {
   NoteDurable();
-  while (!in_flight_.empty() && in_flight_.front().tick <= tick_last) {
+  size_t count = 0;
+  for (; count < in_flight_.size() && in_flight_[count].tick <= tick_last; count++) {
+    ELEVEN_RETURN_IF_ERROR(backend_->Wait(in_flight_[count].ticket, s_.durable));
+  }
+  NoteDurable();
+  ELEVEN_RETURN_IF_ERROR(Prefetch(count, checks_until_us));
+  for (size_t i = 0; i < count; i++) {
     Batch& batch = in_flight_.front();
-    if (s_.durable) ELEVEN_RETURN_IF_ERROR(replica_->WaitDurable(batch.op));
-    NoteDurable();
     Process(batch);
     free_batches_.push_back(std::move(batch));
     in_flight_.pop_front();
   }
+  return lookup_failure_;
+}
+
+namespace {
+
+// Keys sorted and unique, so a look-up asks for each once.
+void Unique(std::vector<uint64_t>* keys) {
+  std::sort(keys->begin(), keys->end());
+  keys->erase(std::unique(keys->begin(), keys->end()), keys->end());
+}
+
+// Looks `keys` up through `backend` into `known` (the records whose code is ok).
+template <typename Record>
+Status LookupInto(FestivalBackend* backend, protocol::Operation op, std::vector<uint64_t>& keys,
+                  std::unordered_map<uint64_t, Record>* known) {
+  ELEVEN_ASSERT(protocol::QueryRecordSize(op) == sizeof(Record));
+  Unique(&keys);
+  std::vector<wire::Code> codes(keys.size());
+  std::vector<Record> records(keys.size());
+  if (!keys.empty()) ELEVEN_RETURN_IF_ERROR(backend->Lookup(op, keys, codes, records.data()));
+  for (size_t i = 0; i < keys.size(); i++) {
+    if (codes[i] == wire::Code::ok) known->emplace(keys[i], records[i]);
+  }
   return Status::Ok();
+}
+
+}  // namespace
+
+// Reads what processing the first `batch_count` batches in flight and the shipment checks
+// due before `checks_until_us` will look up. Only what is found is kept: anything else is
+// asked again when needed (Look), at the same point of the log, so the answers are the same.
+Status Festival::Prefetch(size_t batch_count, uint64_t checks_until_us) {
+  shipments_.clear();
+  parcels_.clear();
+  orders_by_key_.clear();
+  std::vector<uint64_t> order_ids, keys, waybills;
+  for (size_t b = 0; b < batch_count; b++) {
+    const Batch& batch = in_flight_[b];
+    for (size_t i = 0; i < batch.commands.size(); i++) {
+      const wire::Result& r = batch.results[i];
+      if (batch.meta[i].kind == Kind::kPay && r.code == wire::Code::ok) order_ids.push_back(r.id);
+      if (batch.meta[i].kind == Kind::kRetry && r.code != wire::Code::orders_full) {
+        keys.push_back(retry_commands_[batch.meta[i].info].place_order.idempotency_key);
+      }
+    }
+  }
+  for (auto it = checks_due_.begin(); it != checks_due_.end() && it->first < checks_until_us;) {
+    order_ids.push_back(it->second);
+    it = checks_due_.erase(it);
+  }
+  ELEVEN_RETURN_IF_ERROR(LookupInto(backend_.get(), protocol::Operation::kGetShipment, order_ids, &shipments_));
+  for (const auto& [order_id, shipment] : shipments_) {
+    for (uint8_t p = 0; p < shipment.parcel_count; p++) waybills.push_back(shipment.waybill[p]);
+  }
+  ELEVEN_RETURN_IF_ERROR(LookupInto(backend_.get(), protocol::Operation::kGetParcel, waybills, &parcels_));
+  return LookupInto(backend_.get(), protocol::Operation::kGetOrderByKey, keys, &orders_by_key_);
+}
+
+// One record, from what Prefetch read or else from the backend; a failed look-up is
+// remembered (the run then fails) and answered as not found.
+template <typename Record>
+wire::Code Festival::Look(protocol::Operation op, uint64_t key, Record* record) {
+  const auto& known = [&]() -> const std::unordered_map<uint64_t, Record>& {
+    if constexpr (std::is_same_v<Record, wire::ShipmentRecord>) return shipments_;
+    else if constexpr (std::is_same_v<Record, wire::ParcelRecord>) return parcels_;
+    else return orders_by_key_;
+  }();
+  if (const auto it = known.find(key); it != known.end()) {
+    *record = it->second;
+    return wire::Code::ok;
+  }
+  wire::Code code = wire::Code::order_not_found;
+  const Status status = backend_->Lookup(op, std::span(&key, 1), std::span(&code, 1), record);
+  if (!status.ok()) {
+    if (lookup_failure_.ok()) lookup_failure_ = status;
+    return wire::Code::order_not_found;
+  }
+  return code;
 }
 
 void Festival::Process(const Batch& batch) {
@@ -560,7 +670,7 @@ void Festival::Process(const Batch& batch) {
         // orders_full is the one refusal that is not remembered (the attempt had no slot), so
         // a retry may meet it after an accepted first send: back-pressure, not a new answer.
         const bool same = r.code == wire::Code::orders_full ||
-                          (replica_->engine().GetOrderByKey(key, &first) == wire::Code::ok && first.code == r.code &&
+                          (Look(protocol::Operation::kGetOrderByKey, key, &first) == wire::Code::ok && first.code == r.code &&
                            first.order_id == r.id && first.total_fen == r.amount_fen);
         retry_mismatches_ += !same;
         break;
@@ -640,17 +750,18 @@ void Festival::OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us) {
 // still in the backlog is looked at again an hour later.
 void Festival::ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day) {
   wire::ShipmentRecord shipment{};
-  if (replica_->engine().fulfilment()->QueryShipment(order_id, &shipment) != wire::Code::ok) return;
+  if (Look(protocol::Operation::kGetShipment, order_id, &shipment) != wire::Code::ok) return;
   if (shipment.parcel_count == 0) {
     // Backlogged: ask again after the hour rolls over (no command, just a later look).
     Push({at_us + 3600 * kSecondUs, 0, Kind::kCheckShipment, 0, 0, 0, 0, order_id});
+    checks_due_.emplace(at_us + 3600 * kSecondUs, order_id);
     return;
   }
   using wire::ParcelState;
   for (uint8_t p = 0; p < shipment.parcel_count; p++) {
     const uint64_t waybill = shipment.waybill[p];
     wire::ParcelRecord parcel{};
-    if (replica_->engine().fulfilment()->QueryParcel(waybill, &parcel) == wire::Code::ok) {
+    if (Look(protocol::Operation::kGetParcel, waybill, &parcel) == wire::Code::ok) {
       warehouse_parcels_[parcel.warehouse_id]++;
       courier_parcels_[waybill / kWaybillStride - 1]++;
     }
@@ -692,8 +803,9 @@ void Festival::RecordTimeline(uint64_t until_us, bool final) {
     peak_rate_ = rate;
     peak_at_s_ = t_s;
   }
-  const wire::FiguresRecord figures = replica_->engine().fulfilment()->QueryFigures();
-  timeline_.push_back({t_s, rate, accepted_, gmv_gross_fen_, gmv_net_fen_, figures.parcels_dispatched});
+  // Parcels dispatched as of here, filled in at the end (remotely, read without waiting).
+  timeline_figures_.push_back(backend_->RequestFigures());
+  timeline_.push_back({t_s, rate, accepted_, gmv_gross_fen_, gmv_net_fen_, 0});
   if (!bucket_latencies_us_.empty()) {
     latency_timeline_.push_back({t_s, Percentile(bucket_latencies_us_, 0.5), Percentile(bucket_latencies_us_, 0.99),
                                  Percentile(bucket_latencies_us_, 0.999)});
@@ -708,22 +820,40 @@ void Festival::Report(double wall_s) {
   const uint64_t now = NowNs();
   if (now - last_progress_ns_ < 250'000'000 && wall_s >= 0) return;
   FestivalProgress p;
-  p.simulated_s = double(replica_->engine().last_timestamp_us() - std::min(replica_->engine().last_timestamp_us(), kDayStartUs)) / kSecondUs;
+  p.simulated_s = double(last_at_us_ - std::min(last_at_us_, kDayStartUs)) / kSecondUs;
   p.simulated_total_s = double(s_.simulated_seconds);
   p.wall_s = double(now - started_ns_) / 1e9;
   p.orders = orders_sent_;
   p.orders_per_s_wall = last_progress_ns_ ? double(orders_sent_ - last_progress_orders_) / (double(now - last_progress_ns_) / 1e9) : 0;
   p.orders_per_s_sim = s_.OrdersPerSecondAt(p.simulated_s);
   p.gmv_fen = gmv_gross_fen_;
-  for (uint64_t id : drop_ids_) {
-    wire::DropRecord d{};
-    if (replica_->engine().GetDrop(id, &d) == wire::Code::ok && d.sold_out_at_us != 0) p.drops_sold_out++;
+  // The live view only: a failed read shows zeros, the day goes on (and fails on its own
+  // if the backend is really gone).
+  std::vector<wire::Code> codes(drop_ids_.size());
+  std::vector<wire::DropRecord> drops(drop_ids_.size());
+  if (backend_->Lookup(protocol::Operation::kGetDrop, drop_ids_, codes, drops.data()).ok()) {
+    for (size_t d = 0; d < drops.size(); d++) p.drops_sold_out += codes[d] == wire::Code::ok && drops[d].sold_out_at_us != 0;
   }
   p.drops = uint32_t(drop_ids_.size());
-  p.parcels_dispatched = replica_->engine().fulfilment()->QueryFigures().parcels_dispatched;
+  wire::FiguresRecord figures{};
+  if (backend_->GetFigures(&figures).ok()) p.parcels_dispatched = figures.parcels_dispatched;
   o_.progress(p);
   last_progress_ns_ = now;
   last_progress_orders_ = orders_sent_;
+}
+
+// Polls (or, with `wait`, finishes) the background snapshot and keeps its report.
+Status Festival::PollSnapshot(bool wait) {
+  if (!backend_->snapshot_running()) return Status::Ok();
+  bool done = false;
+  replica::SnapshotReport report;
+  ELEVEN_RETURN_IF_ERROR(backend_->PollSnapshot(wait, &done, &report));
+  if (done) {
+    snapshot_stall_ms_ = report.stall_ms;
+    snapshot_write_ms_ = report.write_ms;
+    snapshot_bytes_ = report.size_bytes;
+  }
+  return Status::Ok();
 }
 
 Status Festival::Run(std::string* summary_json) {
@@ -742,9 +872,25 @@ Status Festival::Run(std::string* summary_json) {
   ELEVEN_RETURN_IF_ERROR(Setup());
 
   started_ns_ = NowNs();
+  ELEVEN_RETURN_IF_ERROR(RunDay());
+  ELEVEN_RETURN_IF_ERROR(PollSnapshot(true));
+  const double wall_s = double(NowNs() - started_ns_) / 1e9;
+  last_progress_ns_ = 0;
+  Report(-1);
+  if (retry_mismatches_ != 0) {
+    return Status::Corruption(std::to_string(retry_mismatches_) + " retried orders got a different answer than the first time");
+  }
+  ELEVEN_RETURN_IF_ERROR(Finish());
+  *summary_json = Summary(wall_s);
+  return Status::Ok();
+}
+
+// The day, tick by tick, then the last replies.
+Status Festival::RunDay() {
   const uint64_t tick_us = uint64_t(s_.tick_ms) * 1000;
   const uint64_t end_us = s_.simulated_seconds * kSecondUs;
-  bool snapshot_taken = s_.snapshot_at_s < 0;
+  // A server snapshots on its own terms: only the embedded replica takes one here.
+  bool snapshot_taken = s_.snapshot_at_s < 0 || !backend_->can_snapshot();
   const uint64_t snapshot_at_us = snapshot_taken ? 0 : uint64_t(s_.snapshot_at_s * kSecondUs);
   // Fine ticks while it matters (the surge, the drops), whole seconds in the quiet hours:
   // every tick with work is one log entry, and a quiet day needs no 864,000 of them.
@@ -763,52 +909,84 @@ Status Festival::Run(std::string* summary_json) {
       const uint64_t now_ns = NowNs();
       if (due_ns > now_ns) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now_ns));
     }
-    if (tick >= o_.reply_lag_ticks) ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(tick - o_.reply_lag_ticks));
+    if (tick >= o_.reply_lag_ticks) ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(tick - o_.reply_lag_ticks, t_us + step));
     GenerateTick(t_us, step);
     if (!pending_.commands.empty()) ELEVEN_RETURN_IF_ERROR(SubmitPending(t_us, tick));
     NoteDurable();
     RecordTimeline(t_us + step, false);
     if (!snapshot_taken && t_us >= snapshot_at_us) {
       // A snapshot in the background (midday by default), to show what it costs the engine.
-      ELEVEN_RETURN_IF_ERROR(replica_->StartSnapshot());
+      ELEVEN_RETURN_IF_ERROR(backend_->StartSnapshot());
       snapshot_taken = true;
     }
-    if (replica_->snapshot_running()) {
-      bool done = false;
-      replica::SnapshotReport report;
-      ELEVEN_RETURN_IF_ERROR(replica_->PollSnapshot(false, &done, &report));
-      if (done) {
-        snapshot_stall_ms_ = report.stall_ms;
-        snapshot_write_ms_ = report.write_ms;
-        snapshot_bytes_ = report.size_bytes;
-      }
-    }
+    ELEVEN_RETURN_IF_ERROR(PollSnapshot(false));
     Report(double(NowNs() - started_ns_) / 1e9);
   }
-  ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(UINT64_MAX));
+  ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(UINT64_MAX, 0));
   RecordTimeline(end_us, true);
-  if (replica_->snapshot_running()) {
-    bool done = false;
-    replica::SnapshotReport report;
-    ELEVEN_RETURN_IF_ERROR(replica_->PollSnapshot(true, &done, &report));
-    snapshot_stall_ms_ = report.stall_ms;
-    snapshot_write_ms_ = report.write_ms;
-    snapshot_bytes_ = report.size_bytes;
-  }
-  const double wall_s = double(NowNs() - started_ns_) / 1e9;
-  last_progress_ns_ = 0;
-  Report(-1);
-  if (retry_mismatches_ != 0) {
-    return Status::Corruption(std::to_string(retry_mismatches_) + " retried orders got a different answer than the first time");
-  }
-  replica_->engine().CheckInvariants();
-  *summary_json = Summary(wall_s);
   return Status::Ok();
+}
+
+// Reads what the summary needs from the engine at the end of the day.
+Status Festival::Finish() {
+  ELEVEN_RETURN_IF_ERROR(backend_->Finish(&final_));
+  std::vector<wire::Code> codes(drop_ids_.size());
+  final_drops_.resize(drop_ids_.size());
+  ELEVEN_RETURN_IF_ERROR(backend_->Lookup(protocol::Operation::kGetDrop, drop_ids_, codes, final_drops_.data()));
+  for (size_t d = 0; d < codes.size(); d++) {
+    if (codes[d] != wire::Code::ok) {
+      return Status::Corruption("drop " + std::to_string(drop_ids_[d]) + " is gone: " + std::string(wire::CodeName(codes[d])));
+    }
+  }
+  ELEVEN_RETURN_IF_ERROR(backend_->GetFigures(&final_figures_));
+  ELEVEN_ASSERT(timeline_figures_.size() == timeline_.size());
+  for (size_t i = 0; i < timeline_.size(); i++) {
+    wire::FiguresRecord figures{};
+    ELEVEN_RETURN_IF_ERROR(backend_->TakeFigures(timeline_figures_[i], &figures));
+    timeline_[i].parcels_dispatched = figures.parcels_dispatched;
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+template <typename T>
+void FieldOrNull(JsonWriter& j, std::string_view key, bool known, T value) {
+  j.Key(key);
+  if (!known) {
+    j.Null();
+  } else if constexpr (std::is_integral_v<T>) {
+    j.Int(int64_t(value));
+  } else {
+    j.Num(value);
+  }
+}
+
+}  // namespace
+
+// What differs from an embedded run, said in the summary itself.
+void Festival::SummaryNotes(JsonWriter& j) const {
+  std::vector<std::string> notes;
+  if (!o_.connect.empty()) {
+    notes.push_back("run against eleven serve at " + o_.connect + ": latency includes the network and the server's batching");
+    if (s_.snapshot_at_s >= 0) notes.push_back("snapshot_at_s skipped: snapshots are the server's business");
+    notes.push_back("journal figures and engine_commands_per_s are the server's (see its /metrics)");
+  }
+  if (!backend_->limits_note().empty()) notes.push_back(backend_->limits_note());
+  if (final_.client_resends != 0 || final_.busy_replies != 0) {
+    notes.push_back(std::to_string(final_.client_resends) + " requests re-sent after a reconnect and " +
+                    std::to_string(final_.busy_replies) +
+                    " answered busy: the server may have applied them in another order than an embedded run");
+  }
+  j.Key("notes").Begin('[');
+  for (const std::string& note : notes) j.String(note);
+  j.End(']');
 }
 
 std::string Festival::Summary(double wall_s) {
   JsonWriter j;
-  const engine::EngineStats& stats = replica_->engine().stats();
+  const wire::StatsRecord& stats = final_.stats;
+  const bool remote = !o_.connect.empty();
   j.Begin('{').FieldStr("eleven_version", "0.1.0");
   j.Key("scenario").Begin('{').FieldStr("name", s_.name).Field("seed", int64_t(s_.seed)).FieldNum("scale", s_.scale);
   uint32_t overseas = 0;
@@ -816,8 +994,12 @@ std::string Festival::Summary(double wall_s) {
   j.Field("merchants", s_.merchants).Field("overseas_merchants", overseas).Field("countries", int64_t(by_country_.size()));
   j.Field("skus", int64_t(s_.merchants) * s_.skus_per_merchant).Field("buyers", s_.buyers);
   j.Field("simulated_seconds", int64_t(s_.simulated_seconds)).FieldNum("wall_seconds", wall_s);
-  j.FieldStr("durability", s_.durable ? "durable" : "relaxed").FieldStr("pace", s_.realtime ? "realtime" : "fast");
-  j.FieldStr("data_dir", o_.data_dir).End('}');
+  // A server's replies are always held until durable.
+  j.FieldStr("durability", s_.durable || remote ? "durable" : "relaxed").FieldStr("pace", s_.realtime ? "realtime" : "fast");
+  j.FieldStr("mode", remote ? "connect" : "embedded");
+  if (remote) j.FieldStr("server", o_.connect);
+  j.FieldStr("data_dir", remote ? "" : o_.data_dir).End('}');
+  SummaryNotes(j);
 
   j.Key("seed_figures").Begin('{').Field("peak_orders_per_s", 545000).Field("parcels_by_0801", 100000000);
   j.Field("parcels_target_scaled", int64_t(100'000'000 * s_.scale)).FieldNum("tier34_new_user_share", 0.70).End('}');
@@ -831,15 +1013,25 @@ std::string Festival::Summary(double wall_s) {
   j.Field("gmv_gross_fen", gmv_gross_fen_).Field("gmv_net_fen", gmv_net_fen_).Field("refunds_fen", 0);
   j.FieldNum("peak_orders_per_s", peak_rate_).FieldNum("peak_at_s", peak_at_s_);
   j.FieldNum("engine_orders_per_s", double(orders_sent_) / wall_s);  // per wall second, whole run
-  j.FieldNum("engine_commands_per_s", submit_ns_ ? double(commands_applied_) / (double(submit_ns_) / 1e9) : 0);
+  // The engine's own time, the journal and snapshots are the server's business remotely:
+  // null there, not a number measured on something else.
+  j.Key("engine_commands_per_s");
+  if (remote) {
+    j.Null();
+  } else {
+    j.Num(submit_ns_ ? double(commands_applied_) / (double(submit_ns_) / 1e9) : 0);
+  }
   j.Field("commands_applied", int64_t(commands_applied_));
-  j.Field("log_entries", int64_t(replica_->engine().last_op()));
-  j.Field("journal_bytes", int64_t(replica_->journal_bytes_written())).Field("journal_syncs", int64_t(replica_->journal_sync_count()));
-  j.FieldNum("snapshot_stall_ms", snapshot_stall_ms_).FieldNum("snapshot_write_ms", snapshot_write_ms_);
-  j.Field("snapshot_bytes", int64_t(snapshot_bytes_));
-  const Digest128 digest = replica_->engine().Digest();
+  j.Field("log_entries", int64_t(final_.digest.op));
+  FieldOrNull(j, "journal_bytes", final_.journal_known, final_.journal_bytes);
+  FieldOrNull(j, "journal_syncs", final_.journal_known, final_.journal_syncs);
+  const bool snapshots = backend_->can_snapshot();
+  FieldOrNull(j, "snapshot_stall_ms", snapshots, snapshot_stall_ms_);
+  FieldOrNull(j, "snapshot_write_ms", snapshots, snapshot_write_ms_);
+  FieldOrNull(j, "snapshot_bytes", snapshots, snapshot_bytes_);
   char hex[40];
-  std::snprintf(hex, sizeof(hex), "%016llx%016llx", (unsigned long long)digest.high, (unsigned long long)digest.low);
+  std::snprintf(hex, sizeof(hex), "%016llx%016llx", (unsigned long long)final_.digest.digest_high,
+                (unsigned long long)final_.digest.digest_low);
   j.FieldStr("state_digest", hex);
   j.Key("rejected_by_code").Begin('{');
   for (const auto& [code, count] : rejected_by_code_) j.Field(code, int64_t(count));
@@ -862,8 +1054,7 @@ std::string Festival::Summary(double wall_s) {
 
   j.Key("drops").Begin('[');
   for (size_t d = 0; d < s_.drops.size(); d++) {
-    wire::DropRecord r{};
-    ELEVEN_ASSERT(replica_->engine().GetDrop(drop_ids_[d], &r) == wire::Code::ok);
+    const wire::DropRecord& r = final_drops_[d];
     j.Begin('{').FieldStr("name", s_.drops[d].name).FieldStr("sku", s_.drops[d].sku).Field("quota", r.quota);
     j.FieldNum("seed_seconds", s_.drops[d].seed_seconds).FieldNum("opened_at_s", s_.drops[d].opens_at_s);
     j.Key("sold_out_after_s");
@@ -882,7 +1073,7 @@ std::string Festival::Summary(double wall_s) {
   j.End('}').Field("instalments_merchant_fee", int64_t(paid_by_method_[2]));
   j.Field("instalments_buyer_fee", int64_t(paid_by_method_[3])).End('}');
 
-  const wire::FiguresRecord figures = replica_->engine().fulfilment()->QueryFigures();
+  const wire::FiguresRecord& figures = final_figures_;
   j.Key("fulfilment").Begin('{').Field("parcels", int64_t(figures.parcels_allocated));
   j.Field("dispatched", int64_t(figures.parcels_dispatched)).Field("delivered", int64_t(figures.parcels_delivered));
   j.Field("backlog", int64_t(figures.backlog_count)).Field("backlog_high", int64_t(figures.backlog_count_high));

@@ -3,7 +3,8 @@
 // and credit, then the day: ordinary orders along the traffic curve, the seed's live-stream
 // drops, payments (wallet, card, instalments), cancellations, retries with the same key,
 // expiries, and the couriers' tracking events — applied by an embedded replica with its
-// journal. Buyers act only on results that were released (durable), as real clients would.
+// journal, or by `eleven serve` through the client (FestivalOptions::connect; see
+// festival_backend.h). Buyers act only on results that were released (durable), as real clients would.
 // The run is deterministic for a seed (the engine's digest at the end is reported).
 #pragma once
 
@@ -12,12 +13,17 @@
 #include <string>
 
 #include "base/status.h"
+#include "engine/engine.h"
 #include "sim/festival_scenario.h"
 
 namespace eleven::sim {
 
 struct FestivalOptions {
-  std::string data_dir;  // formatted here (must not exist or be empty)
+  std::string data_dir;  // embedded: formatted here (must not exist or be empty)
+  // Non-empty: run against `eleven serve` at this HOST:PORT instead of an embedded replica.
+  // The server must be freshly formatted, fit FestivalEngineConfig (--print-serve-config)
+  // and run a client clock; snapshot_at_s is then skipped (the server's business).
+  std::string connect;
   // Buyers see a batch's results this many ticks after it was sent (once durable): the
   // engine pipelines that many ticks, and the day stays deterministic however fast the disk.
   uint32_t reply_lag_ticks = 16;
@@ -37,6 +43,9 @@ struct FestivalProgress {
   uint32_t drops = 0;
   uint64_t parcels_dispatched = 0;
 };
+
+// The engine a day of this scenario needs: capacities, ledger and fulfilment on.
+engine::EngineConfig FestivalEngineConfig(const Scenario& scenario);
 
 // Runs the scenario and fills `summary_json` with the summary (docs/festival-summary.md).
 [[nodiscard]] Status RunFestival(const Scenario& scenario, const FestivalOptions& options,

@@ -1,0 +1,304 @@
+// The festival against `eleven serve`, over one connection of the C++ client.
+//
+// Every batch is sent as set_clock(at_us) then submit, without waiting: one connection's
+// requests are applied in order and a set_clock cuts the server's batching, so the server
+// applies the same commands at the same log times in the same entries as the embedded
+// replica would (docs/protocol.md, "Log time and set_clock"). Results come back on the
+// client's thread and are handed over under mu_; the festival only waits when it needs a
+// batch's results (reply_lag_ticks later) or a query's answer.
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <set>
+
+#include "base/assert.h"
+#include "client/client.h"
+#include "sim/festival_backend.h"
+
+namespace eleven::sim {
+
+namespace {
+
+constexpr size_t kLookupKeysMax = 1024;  // the server's default query_ids_max
+
+// The first capacity of `have` below `need`, as "key (server N, needs M)"; "" if it fits.
+std::string FirstShortfall(const wire::LimitsRecord& have, const wire::LimitsRecord& need) {
+  const struct {
+    const char* key;
+    uint64_t have, need;
+  } checks[] = {
+      {"engine.merchants_max", have.merchant_count_max, need.merchant_count_max},
+      {"engine.skus_max", have.sku_count_max, need.sku_count_max},
+      {"engine.drops_max", have.drop_count_max, need.drop_count_max},
+      {"engine.order_slots", have.order_slot_count, need.order_slot_count},
+      {"engine.holdings_max", have.holding_count_max, need.holding_count_max},
+      {"engine.batch_commands_max", have.batch_command_count_max, need.batch_command_count_max},
+      {"ledger.enabled", have.ledger_enabled, need.ledger_enabled},
+      {"ledger.accounts_max", have.account_count_max, need.account_count_max},
+      {"ledger.transfers_max", have.transfer_count_max, need.transfer_count_max},
+      {"ledger.buyers_max", have.buyer_count_max, need.buyer_count_max},
+      {"ledger.merchants_max", have.ledger_merchant_count_max, need.ledger_merchant_count_max},
+      {"ledger.orders_max", have.ledger_order_count_max, need.ledger_order_count_max},
+      {"ledger.plans_max", have.plan_count_max, need.plan_count_max},
+      {"fulfilment.enabled", have.fulfilment_enabled, need.fulfilment_enabled},
+      {"fulfilment.warehouses_max", have.warehouse_count_max, need.warehouse_count_max},
+      {"fulfilment.couriers_max", have.courier_count_max, need.courier_count_max},
+      {"fulfilment.stock_entries_max", have.stock_entry_count_max, need.stock_entry_count_max},
+      {"fulfilment.skus_max", have.fulfilment_sku_count_max, need.fulfilment_sku_count_max},
+      {"fulfilment.parcels_max", have.parcel_count_max, need.parcel_count_max},
+      {"fulfilment.shipments_max", have.shipment_count_max, need.shipment_count_max},
+      {"fulfilment.backlog_max", have.backlog_count_max, need.backlog_count_max},
+      {"fulfilment.delivered_outbox_max", have.delivered_outbox_count_max, need.delivered_outbox_count_max},
+  };
+  for (const auto& c : checks) {
+    if (c.have < c.need) {
+      return std::string(c.key) + " (server " + std::to_string(c.have) + ", the scenario needs " +
+             std::to_string(c.need) + ")";
+    }
+  }
+  return "";
+}
+
+class RemoteBackend final : public FestivalBackend {
+ public:
+  explicit RemoteBackend(std::string address) : address_(std::move(address)) {}
+  // The client goes first: its destructor fails what is still waiting, through callbacks
+  // that use mu_ and the rest.
+  ~RemoteBackend() override { client_.reset(); }
+
+  Status Open(const engine::EngineConfig& config) override;
+  std::string mode() const override { return "connect " + address_; }
+  std::string limits_note() const override { return limits_note_; }
+
+  Status Submit(std::span<const wire::Command> commands, uint64_t at_us, std::span<wire::Result> results,
+                uint64_t* ticket) override;
+  uint64_t ticket_done(bool /*durable*/) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done_upto_;  // a reply leaves the server only once durable
+  }
+  Status Wait(uint64_t ticket, bool /*durable*/) override {
+    ELEVEN_ASSERT(ticket <= sent_);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [&] { return done_upto_ >= ticket || !failure_.ok(); });
+    return failure_;
+  }
+
+  Status Lookup(protocol::Operation op, std::span<const uint64_t> keys, std::span<wire::Code> codes,
+                void* records) override;
+  Status GetFigures(wire::FiguresRecord* figures) override {
+    wire::Code code = wire::Code::ok;
+    ELEVEN_RETURN_IF_ERROR(client_->GetFigures(&code, figures));
+    return code == wire::Code::ok ? Status::Ok() : Status::FailedPrecondition("get_figures: " + std::string(wire::CodeName(code)));
+  }
+  uint64_t RequestFigures() override;
+  Status TakeFigures(uint64_t token, wire::FiguresRecord* figures) override;
+  Status Finish(BackendFinal* final) override;
+
+ private:
+  // Called on the client's thread with a request's outcome; the first failure sticks.
+  void Fail(const Status& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failure_.ok()) failure_ = status;
+    done_cv_.notify_all();
+  }
+  void Arrived(uint64_t ticket) {
+    std::lock_guard<std::mutex> lock(mu_);
+    arrived_.insert(ticket);
+    while (!arrived_.empty() && *arrived_.begin() == done_upto_ + 1) {
+      arrived_.erase(arrived_.begin());
+      done_upto_++;
+    }
+    done_cv_.notify_all();
+  }
+  Status CheckEmptyAndClock(const engine::EngineConfig& config);
+
+  const std::string address_;
+  std::unique_ptr<client::Client> client_;
+  std::string limits_note_;
+  uint64_t sent_ = 0;  // festival thread only
+
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  Status failure_;
+  uint64_t done_upto_ = 0;       // every ticket up to here has its results
+  std::set<uint64_t> arrived_;   // tickets in beyond done_upto_ + 1 (replies may overtake)
+  struct FiguresRead {
+    bool done = false;
+    wire::FiguresRecord record{};
+  };
+  std::deque<FiguresRead> figures_;  // by token; a deque, so replies can fill them in place
+};
+
+Status RemoteBackend::Open(const engine::EngineConfig& config) {
+  client::ClientOptions options;
+  options.address = address_;
+  // The festival keeps up to reply_lag_ticks ticks of set_clock+submit pairs in flight.
+  options.requests_in_flight_max = 256;
+  options.request_timeout_ms = 120'000;  // a full batch on a slow disk is not a failure
+  const Status connected = client::Client::Connect(options, &client_);
+  if (!connected.ok()) {
+    return Status::Unavailable("cannot reach eleven serve at " + address_ + ": " + connected.ToString());
+  }
+  return CheckEmptyAndClock(config);
+}
+
+// The server must be freshly formatted (the festival creates its own catalog), have room
+// for the scenario, and stamp batches with the clients' clock.
+Status RemoteBackend::CheckEmptyAndClock(const engine::EngineConfig& config) {
+  protocol::DigestRecord digest{};
+  ELEVEN_RETURN_IF_ERROR(client_->GetDigest(&digest));
+  if (digest.op != 0) {
+    return Status::FailedPrecondition(
+        "the server at " + address_ + " is not empty (" + std::to_string(digest.op) +
+        " log entries applied): the festival creates its own catalog and needs a freshly formatted data "
+        "directory (eleven format --data DIR, then eleven serve --data DIR ...)");
+  }
+  wire::LimitsRecord limits{};
+  ELEVEN_RETURN_IF_ERROR(client_->GetLimits(&limits));
+  const wire::LimitsRecord need = engine::LimitsOf(config);
+  const std::string shortfall = FirstShortfall(limits, need);
+  if (!shortfall.empty()) {
+    return Status::FailedPrecondition("the server at " + address_ + " is too small for this scenario: " + shortfall +
+                                      "; start it with the config from `eleven festival --scenario F "
+                                      "--print-serve-config`");
+  }
+  if (std::memcmp(&limits, &need, sizeof(limits)) != 0) {
+    limits_note_ = "the server's capacities differ from the embedded engine's for this scenario (it fits), so "
+                   "its state digest cannot equal an embedded run's; use --print-serve-config for an exact match";
+  }
+  wire::Code code = wire::Code::ok;
+  protocol::ClockRecord clock{};
+  ELEVEN_RETURN_IF_ERROR(client_->SetClock(0, &code, &clock));
+  if (code == wire::Code::clock_is_wall) {
+    return Status::FailedPrecondition(
+        "the server at " + address_ + " stamps batches with its wall clock; the festival runs compressed log "
+        "time and needs `eleven serve --clock client` (or [engine] clock = \"client\", as "
+        "--print-serve-config writes)");
+  }
+  if (code != wire::Code::ok) {
+    return Status::FailedPrecondition("set_clock refused: " + std::string(wire::CodeName(code)));
+  }
+  return Status::Ok();
+}
+
+Status RemoteBackend::Submit(std::span<const wire::Command> commands, uint64_t at_us,
+                             std::span<wire::Result> results, uint64_t* ticket) {
+  ELEVEN_ASSERT(!commands.empty() && results.size() >= commands.size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failure_.ok()) return failure_;
+  }
+  *ticket = ++sent_;
+  client_->Query(protocol::Operation::kSetClock, std::span(&at_us, 1),
+                 [this](const Status& status, std::span<const std::byte> entry) {
+                   wire::Code code = wire::Code::invalid_operation;
+                   if (status.ok() && entry.size() >= sizeof(code)) std::memcpy(&code, entry.data(), sizeof(code));
+                   if (!status.ok()) {
+                     Fail(status);
+                   } else if (code != wire::Code::ok) {
+                     Fail(Status::FailedPrecondition("set_clock refused: " + std::string(wire::CodeName(code))));
+                   }
+                 });
+  const uint64_t t = *ticket;
+  const size_t count = commands.size();
+  wire::Result* out = results.data();
+  client_->Submit(commands, [this, t, count, out](const Status& status, std::span<const wire::Result> got) {
+    if (!status.ok()) {
+      Fail(status);
+      return;
+    }
+    if (got.size() != count) {
+      Fail(Status::Corruption("a submit reply with " + std::to_string(got.size()) + " results for " +
+                              std::to_string(count) + " commands"));
+      return;
+    }
+    std::memcpy(out, got.data(), count * sizeof(wire::Result));
+    Arrived(t);
+  });
+  return Status::Ok();
+}
+
+Status RemoteBackend::Lookup(protocol::Operation op, std::span<const uint64_t> keys, std::span<wire::Code> codes,
+                             void* records) {
+  ELEVEN_ASSERT(codes.size() == keys.size());
+  ELEVEN_ASSERT(protocol::ShapeOf(op) == protocol::QueryShape::kByKey);
+  const size_t size = protocol::QueryRecordSize(op);
+  const size_t entry_size = protocol::ReplyRecordSize(op);
+  // Every chunk is sent before the first answer is awaited: one round trip, not one per chunk.
+  std::vector<std::future<Status>> answers;
+  for (size_t at = 0; at < keys.size(); at += kLookupKeysMax) {
+    const size_t n = std::min(kLookupKeysMax, keys.size() - at);
+    auto promise = std::make_shared<std::promise<Status>>();
+    answers.push_back(promise->get_future());
+    std::byte* base = static_cast<std::byte*>(records) + at * size;
+    wire::Code* code_base = codes.data() + at;
+    client_->Query(op, keys.subspan(at, n), [=](const Status& status, std::span<const std::byte> entries) {
+      if (status.ok() && entries.size() != n * entry_size) {
+        promise->set_value(Status::Corruption("a query reply of the wrong size"));
+        return;
+      }
+      for (size_t i = 0; status.ok() && i < n; i++) {
+        const std::byte* entry = entries.data() + i * entry_size;
+        std::memcpy(code_base + i, entry, sizeof(wire::Code));
+        std::memcpy(base + i * size, entry + protocol::kQueryEntryHeadSize, size);
+      }
+      promise->set_value(status);
+    });
+  }
+  Status first;
+  for (auto& answer : answers) {
+    const Status status = answer.get();
+    if (first.ok() && !status.ok()) first = status;
+  }
+  return first;
+}
+
+uint64_t RemoteBackend::RequestFigures() {
+  uint64_t token = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    token = figures_.size();
+    figures_.emplace_back();
+  }
+  client_->Query(protocol::Operation::kGetFigures, {}, [this, token](const Status& status, std::span<const std::byte> entry) {
+    if (!status.ok() || entry.size() != protocol::ReplyRecordSize(protocol::Operation::kGetFigures)) {
+      Fail(status.ok() ? Status::Corruption("a get_figures reply of the wrong size") : status);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    std::memcpy(&figures_[token].record, entry.data() + protocol::kQueryEntryHeadSize, sizeof(wire::FiguresRecord));
+    figures_[token].done = true;
+    done_cv_.notify_all();
+  });
+  return token;
+}
+
+Status RemoteBackend::TakeFigures(uint64_t token, wire::FiguresRecord* figures) {
+  std::unique_lock<std::mutex> lock(mu_);
+  ELEVEN_ASSERT(token < figures_.size());
+  done_cv_.wait(lock, [&] { return figures_[token].done || !failure_.ok(); });
+  if (!failure_.ok()) return failure_;
+  *figures = figures_[token].record;
+  return Status::Ok();
+}
+
+Status RemoteBackend::Finish(BackendFinal* final) {
+  ELEVEN_RETURN_IF_ERROR(Wait(sent_, true));
+  ELEVEN_RETURN_IF_ERROR(client_->GetStats(&final->stats));
+  ELEVEN_RETURN_IF_ERROR(client_->GetDigest(&final->digest));
+  const client::ClientStats stats = client_->stats();
+  final->client_resends = stats.resends;
+  final->busy_replies = stats.busy_replies;
+  final->journal_known = false;
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::unique_ptr<FestivalBackend> MakeRemoteBackend(const std::string& address) {
+  return std::make_unique<RemoteBackend>(address);
+}
+
+}  // namespace eleven::sim
