@@ -1,0 +1,168 @@
+// `eleven festival --connect` end to end over loopback: a server started from the TOML that
+// --print-serve-config writes runs a tiny day to the same state digest, totals and drops as
+// the embedded engine; a server with a wall clock, too small a table or state already in
+// it is refused before anything is sent, with a message that says what to change.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "client/client.h"
+#include "server/config.h"
+#include "sim/festival.h"
+#include "tests/server/test_util.h"
+#include "wire/make.h"
+
+namespace eleven::server::testing {
+namespace {
+
+sim::Scenario Tiny(uint64_t seed) {
+  sim::Scenario s;
+  const Status loaded = sim::LoadScenario(std::string(ELEVEN_SOURCE_DIR) + "/scenarios/default.toml", &s);
+  EXPECT_TRUE(loaded.ok()) << loaded.ToString();
+  s.seed = seed;
+  s.scale = 0.00002;
+  s.simulated_seconds = 1200;  // the surge, the first drops, expiries and deliveries
+  s.tick_ms = 200;
+  s.merchants = 100;
+  s.buyers = 3000;
+  s.warehouses = 4;
+  s.bonded_warehouses = 1;
+  s.snapshot_at_s = 600;  // embedded takes it; connect skips it (and says so)
+  for (sim::DropSpec& d : s.drops) {
+    d.quota = std::min<uint32_t>(d.quota, 200);
+    d.demand_per_s = std::min(d.demand_per_s, 30.0);
+    d.demand_seconds = std::min(d.demand_seconds, 40.0);
+  }
+  return s;
+}
+
+// The server config as an operator gets it: --print-serve-config's TOML, read back.
+ServerConfig ServeConfigFor(const sim::Scenario& scenario, const std::string& data_dir) {
+  const std::string path = data_dir + ".toml";
+  {
+    std::ofstream(path) << EngineConfigToml(sim::FestivalEngineConfig(scenario), protocol::ClockMode::kClient);
+  }
+  ServerConfig config;
+  const Status loaded = LoadServerConfig(path, &config);
+  EXPECT_TRUE(loaded.ok()) << loaded.ToString();
+  std::filesystem::remove(path);
+  config.data_dir = data_dir;
+  config.listen = "127.0.0.1:0";
+  config.http = "";
+  config.staging_size_bytes = 8 << 20;
+  return config;
+}
+
+// Runs the festival against `server` (or embedded when null); returns the status and fills
+// *summary.
+Status RunFestival(const sim::Scenario& scenario, const Server* server, std::string* summary) {
+  sim::FestivalOptions options;
+  std::string dir;
+  if (server != nullptr) {
+    options.connect = "127.0.0.1:" + std::to_string(server->binary_port());
+  } else {
+    dir = "/tmp/eleven-festival-connect-test-" + std::to_string(getpid());
+    std::filesystem::remove_all(dir);
+    options.data_dir = dir;
+  }
+  const Status status = sim::RunFestival(scenario, options, summary);
+  if (!dir.empty()) std::filesystem::remove_all(dir);
+  return status;
+}
+
+int64_t Int(simdjson::dom::element doc, std::string_view a, std::string_view b) {
+  return doc[a][b].get_int64().value();
+}
+
+TEST(FestivalConnect, SameDayAsEmbeddedToTheDigest) {
+  const uint64_t seed = std::getenv("ELEVEN_SEED") ? std::strtoull(std::getenv("ELEVEN_SEED"), nullptr, 10) : 11;
+  std::printf("festival connect test: seed=%llu\n", (unsigned long long)seed);
+  const sim::Scenario scenario = Tiny(seed);
+  std::string embedded_json, connect_json;
+  ASSERT_TRUE(RunFestival(scenario, nullptr, &embedded_json).ok());
+  TempDataDir dir;
+  std::unique_ptr<Server> server = StartServer(ServeConfigFor(scenario, dir.path()));
+  ASSERT_NE(server, nullptr);
+  const Status run = RunFestival(scenario, server.get(), &connect_json);
+  ASSERT_TRUE(run.ok()) << run.ToString();
+
+  simdjson::dom::parser p1, p2;
+  simdjson::dom::element embedded, connect;
+  ASSERT_EQ(p1.parse(embedded_json).get(embedded), simdjson::SUCCESS);
+  ASSERT_EQ(p2.parse(connect_json).get(connect), simdjson::SUCCESS);
+  EXPECT_EQ(std::string_view(connect["scenario"]["mode"].get_string().value()), "connect");
+  EXPECT_EQ(std::string_view(embedded["scenario"]["mode"].get_string().value()), "embedded");
+  EXPECT_GT(Int(embedded, "totals", "orders_placed"), 1000);
+  EXPECT_GT(Int(embedded, "totals", "orders_expired"), 0);
+  for (std::string_view key : {"orders_placed", "orders_accepted", "orders_rejected", "orders_paid", "orders_expired",
+                               "orders_cancelled", "orders_delivered", "retries", "payments_refused", "gmv_gross_fen",
+                               "gmv_net_fen", "log_entries", "commands_applied"}) {
+    EXPECT_EQ(Int(connect, "totals", key), Int(embedded, "totals", key)) << key;
+  }
+  EXPECT_EQ(Int(connect, "fulfilment", "parcels"), Int(embedded, "fulfilment", "parcels"));
+  EXPECT_EQ(Int(connect, "fulfilment", "delivered"), Int(embedded, "fulfilment", "delivered"));
+  EXPECT_EQ(simdjson::to_string(connect["drops"]), simdjson::to_string(embedded["drops"]));
+  EXPECT_EQ(simdjson::to_string(connect["timeline"]), simdjson::to_string(embedded["timeline"]));
+  // The whole state, byte for byte: same commands, same log times, same entries.
+  EXPECT_EQ(std::string_view(connect["totals"]["state_digest"].get_string().value()),
+            std::string_view(embedded["totals"]["state_digest"].get_string().value()));
+  // What differs is said: no snapshot, no journal figures of the festival's own.
+  EXPECT_TRUE(connect["totals"]["snapshot_bytes"].is_null());
+  EXPECT_TRUE(connect["totals"]["journal_bytes"].is_null());
+  EXPECT_NE(simdjson::to_string(connect["notes"]).find("snapshot_at_s skipped"), std::string::npos);
+}
+
+// Starts a server with `config`, runs the festival against it and expects a refusal that
+// contains `want`.
+void ExpectRefused(const sim::Scenario& scenario, const ServerConfig& config, const std::string& want,
+                   bool fill_first = false) {
+  std::unique_ptr<Server> server = StartServer(config);
+  ASSERT_NE(server, nullptr);
+  if (fill_first) {
+    client::ClientOptions options;
+    options.address = "127.0.0.1:" + std::to_string(server->binary_port());
+    std::unique_ptr<client::Client> client;
+    ASSERT_TRUE(client::Client::Connect(options, &client).ok());
+    const wire::Command c = wire::MakeCreateMerchant(1, "CN", 0);
+    std::vector<wire::Result> results;
+    ASSERT_TRUE(client->SubmitSync(std::span(&c, 1), &results).ok());
+  }
+  std::string summary;
+  const Status run = RunFestival(scenario, server.get(), &summary);
+  EXPECT_FALSE(run.ok());
+  EXPECT_NE(run.ToString().find(want), std::string::npos) << run.ToString();
+  EXPECT_TRUE(summary.empty());
+}
+
+TEST(FestivalConnect, WallClockServerIsRefused) {
+  const sim::Scenario scenario = Tiny(1);
+  TempDataDir dir;
+  ServerConfig config = ServeConfigFor(scenario, dir.path());
+  config.clock = protocol::ClockMode::kWall;
+  ExpectRefused(scenario, config, "--clock client");
+}
+
+TEST(FestivalConnect, TooSmallServerIsRefusedByKey) {
+  const sim::Scenario scenario = Tiny(1);
+  TempDataDir dir;
+  ServerConfig config = ServeConfigFor(scenario, dir.path());
+  config.engine.order_slot_count /= 2;
+  ExpectRefused(scenario, config, "engine.order_slots (server ");
+  TempDataDir dir2;
+  config = ServeConfigFor(scenario, dir2.path());
+  config.engine.fulfilment_enabled = false;
+  ExpectRefused(scenario, config, "fulfilment.enabled");
+}
+
+TEST(FestivalConnect, NonEmptyServerIsRefused) {
+  const sim::Scenario scenario = Tiny(1);
+  TempDataDir dir;
+  ExpectRefused(scenario, ServeConfigFor(scenario, dir.path()), "is not empty", /*fill_first=*/true);
+}
+
+}  // namespace
+}  // namespace eleven::server::testing
