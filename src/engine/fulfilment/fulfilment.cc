@@ -120,6 +120,7 @@ Fulfilment::Fulfilment(const FulfilmentConfig& config)
   shipments_ = std::make_unique<Shipment[]>(config.shipment_count_max);
   shipment_free_ = std::make_unique<uint32_t[]>(config.shipment_count_max);
   backlog_ = std::make_unique<OrderToShip[]>(config.backlog_count_max);
+  backlog_ids_ = std::make_unique<uint64_t[]>(config.backlog_count_max);
   outbox_ = std::make_unique<DeliveredOrder[]>(config.delivered_outbox_count_max);
   hour_of_bucket_ = std::make_unique<uint64_t[]>(config.hour_bucket_count);
   hour_counts_ = std::make_unique<HourCount[]>(uint64_t{config.hour_bucket_count} *
@@ -553,13 +554,17 @@ Code Fulfilment::QueryShipment(uint64_t order_id, wire::ShipmentRecord* out) con
     // kBacklogPositionScanMax waiting orders only; further back it reads as unknown.
     out->backlog_position = wire::kBacklogPositionUnknown;
     const uint32_t scan = std::min(backlog_count_, wire::kBacklogPositionScanMax);
-    for (uint32_t i = 0; i < scan; i++) {
-      const OrderToShip& o = backlog_[(backlog_head_ + i) % config_.backlog_count_max];
-      if (o.order_id == order_id) {
-        out->backlog_position = i;
-        out->region = o.region;
-        break;
-      }
+    const uint32_t before_wrap = std::min(scan, config_.backlog_count_max - backlog_head_);
+    auto found = [&](uint32_t position, uint32_t slot) {
+      out->backlog_position = position;
+      out->region = backlog_[slot].region;
+      return Code::ok;
+    };
+    for (uint32_t i = 0; i < before_wrap; i++) {
+      if (backlog_ids_[backlog_head_ + i] == order_id) return found(i, backlog_head_ + i);
+    }
+    for (uint32_t i = 0; i < scan - before_wrap; i++) {
+      if (backlog_ids_[i] == order_id) return found(before_wrap + i, i);
     }
     return Code::ok;
   }
@@ -640,6 +645,10 @@ void Fulfilment::CheckInvariants() const {
     ELEVEN_ASSERT(c.hour_used <= c.hourly_capacity && c.waybill_issued <= c.waybill_count);
   }
   for (uint32_t i = 0; i < stock_count_; i++) ELEVEN_ASSERT(stock_[i].units <= wire::kStockMax);
+  for (uint32_t i = 0; i < backlog_count_; i++) {
+    const uint32_t slot = (backlog_head_ + i) % config_.backlog_count_max;
+    ELEVEN_ASSERT(backlog_ids_[slot] == backlog_[slot].order_id);
+  }
 #endif
 }
 

@@ -242,6 +242,9 @@ class Fulfilment {
   uint32_t retired_parcel_count_ = 0;  // parcels of the retired shipments
 
   std::unique_ptr<OrderToShip[]> backlog_;  // FIFO ring
+  // The backlog's order ids, slot for slot: a shipment query finds its backlog position by
+  // scanning 8 bytes an entry, not 152. Derived (rebuilt on restore), not in the state.
+  std::unique_ptr<uint64_t[]> backlog_ids_;
   uint32_t backlog_head_ = 0;
   uint32_t backlog_count_ = 0;
 

@@ -85,7 +85,9 @@ Code Fulfilment::Enqueue(const OrderToShip& order) {
   uint32_t shipment = TakeShipmentSlot(order.order_id);
   ELEVEN_ASSERT(shipment != kNoSlot);  // the caller checked ShipmentRoom()
   shipments_[shipment].state = wire::ShipmentState::kBacklogged;
-  backlog_[(backlog_head_ + backlog_count_) % config_.backlog_count_max] = order;
+  const uint32_t slot = (backlog_head_ + backlog_count_) % config_.backlog_count_max;
+  backlog_[slot] = order;
+  backlog_ids_[slot] = order.order_id;
   backlog_count_++;
   figures_.backlog_count_high = std::max<uint64_t>(figures_.backlog_count_high, backlog_count_);
   return Code::shipment_backlogged;
@@ -110,6 +112,7 @@ void Fulfilment::Tick(uint64_t now_us) {
       rotations_left--;
       uint32_t tail = (backlog_head_ + backlog_count_) % config_.backlog_count_max;
       backlog_[tail] = head;  // the same slot when the ring is full: a no-op
+      backlog_ids_[tail] = head.order_id;
     }
     backlog_head_ = (backlog_head_ + 1) % config_.backlog_count_max;
     if (outcome == Outcome::kAllocated) backlog_count_--;

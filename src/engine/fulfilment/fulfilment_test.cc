@@ -254,6 +254,32 @@ TEST(Fulfilment, CourierLoadSpreadsByScoreAndCapacity) {
   EXPECT_EQ(Parcel(f, Shipment(f, 31).waybill[0]).courier_id, 2u);
 }
 
+// The backlog is a ring of 16 here: after two drain from its head and six more join, its
+// entries wrap around the ring's end, and each still reads its place in the queue.
+TEST(Fulfilment, BacklogPositionsAcrossTheRingsEnd) {
+  Fulfilment f(SmallConfig());
+  Basic(f, /*hourly=*/1);  // two warehouses x 1 parcel an hour
+  ASSERT_EQ(Do(f, StockCommand(1, 100, 100)), Code::ok);
+  ASSERT_EQ(Do(f, StockCommand(2, 100, 100)), Code::ok);
+  for (uint64_t o = 1; o <= 2; o++) ASSERT_EQ(f.OnOrderPaid(Order(o, 1, {{100, 1}}), kT0), Code::ok);
+  for (uint64_t o = 3; o <= 14; o++) {
+    ASSERT_EQ(f.OnOrderPaid(Order(o, 1, {{100, 1}}), kT0), Code::shipment_backlogged);
+  }
+  f.Tick(kT0 + kHour);  // two leave the head
+  EXPECT_EQ(Shipment(f, 3).state, wire::ShipmentState::kAllocated);
+  EXPECT_EQ(Shipment(f, 4).state, wire::ShipmentState::kAllocated);
+  for (uint64_t o = 15; o <= 20; o++) {
+    ASSERT_EQ(f.OnOrderPaid(Order(o, 1, {{100, 1}}), kT0 + kHour), Code::shipment_backlogged);
+  }
+  EXPECT_EQ(f.OnOrderPaid(Order(21, 1, {{100, 1}}), kT0 + kHour), Code::shipment_backlog_full);
+  for (uint64_t o = 5; o <= 20; o++) {
+    const wire::ShipmentRecord s = Shipment(f, o);
+    EXPECT_EQ(s.state, wire::ShipmentState::kBacklogged) << o;
+    EXPECT_EQ(s.backlog_position, o - 5) << o;
+    EXPECT_EQ(s.region, 1u) << o;
+  }
+}
+
 TEST(Fulfilment, CapacityBacklogDrainsInOrderWhenTheHourRolls) {
   Fulfilment f(SmallConfig());
   Basic(f, /*hourly=*/2);  // two warehouses x 2 parcels an hour

@@ -264,6 +264,10 @@ Status Fulfilment::Restore(ByteSpan state) {
   if (!ok || !in.AtEnd()) {
     return Status::Corruption("fulfilment state: tables do not match their counts");
   }
+  for (uint32_t i = 0; i < h.backlog_count; i++) {
+    const uint32_t slot = (h.backlog_head + i) % config_.backlog_count_max;
+    backlog_ids_[slot] = backlog_[slot].order_id;
+  }
   now_us_ = h.now_us;
   hour_index_ = h.hour_index;
   day_index_ = h.day_index;
