@@ -269,34 +269,36 @@ engine::EngineConfig FestivalEngineConfig(const Scenario& s) {
     for (const DropSpec& d : s.drops) total += d.demand_per_s * d.demand_seconds;
     return total * (1 + s.retry_share);
   }();
-  auto pow2 = [](double n) {
-    uint64_t v = 1 << 12;
-    while (double(v) < n) v *= 2;
-    return v;
+  // Rounded up to a multiple of 4,096, not to a power of two: the tables' dense rows take
+  // what is asked (the hash maps in front of them size their own slots), and at full scale
+  // the difference is gigabytes.
+  auto round_up = [](double n) {
+    constexpr uint64_t kStep = 4096;
+    return std::max<uint64_t>(kStep, (uint64_t(std::ceil(n)) + kStep - 1) / kStep * kStep);
   };
   engine::EngineConfig e;
-  e.merchant_count_max = uint32_t(pow2(s.merchants + 1));
-  e.sku_count_max = uint32_t(pow2(double(s.merchants) * s.skus_per_merchant + s.drops.size() + 1));
+  e.merchant_count_max = uint32_t(round_up(s.merchants + 1));
+  e.sku_count_max = uint32_t(round_up(double(s.merchants) * s.skus_per_merchant + s.drops.size() + 1));
   e.drop_count_max = 1024;
   // Every attempt takes a slot, and a slot frees only when its order is final: the ring
   // must hold every order still waiting for payment, so it gets room for the whole day.
-  e.order_slot_count = uint32_t(pow2(day_orders * 1.5));
-  e.holding_count_max = uint32_t(pow2(double(s.buyers) + 1));
+  e.order_slot_count = uint32_t(round_up(day_orders * 1.5));
+  e.holding_count_max = uint32_t(round_up(double(s.buyers) + 1));
   e.ledger_enabled = true;
-  e.ledger.account_count_max = uint32_t(pow2((double(s.buyers) + s.merchants) * 2 + 64));
-  e.ledger.buyer_count_max = uint32_t(pow2(s.buyers + 1));
-  e.ledger.merchant_count_max = uint32_t(pow2(s.merchants + 1));
-  e.ledger.order_count_max = uint32_t(pow2(day_orders));
-  e.ledger.transfer_count_max = uint32_t(pow2(day_orders * 6 + s.buyers + s.merchants));
-  e.ledger.plan_count_max = uint32_t(pow2(day_orders * (s.method_shares[2] + s.method_shares[3]) + 1024));
+  e.ledger.account_count_max = uint32_t(round_up((double(s.buyers) + s.merchants) * 2 + 64));
+  e.ledger.buyer_count_max = uint32_t(round_up(s.buyers + 1));
+  e.ledger.merchant_count_max = uint32_t(round_up(s.merchants + 1));
+  e.ledger.order_count_max = uint32_t(round_up(day_orders));
+  e.ledger.transfer_count_max = uint32_t(round_up(day_orders * 6 + s.buyers + s.merchants));
+  e.ledger.plan_count_max = uint32_t(round_up(day_orders * (s.method_shares[2] + s.method_shares[3]) + 1024));
   e.fulfilment_enabled = true;
   e.fulfilment.warehouse_count_max = std::max<uint32_t>(16, s.warehouses);
   e.fulfilment.courier_count_max = std::max<uint32_t>(16, uint32_t(s.couriers.size()));
   e.fulfilment.sku_count_max = e.sku_count_max;
-  e.fulfilment.stock_entry_count_max = uint32_t(pow2(double(e.sku_count_max) * 4));
-  e.fulfilment.parcel_count_max = uint32_t(pow2(day_orders * 1.2));
-  e.fulfilment.shipment_count_max = uint32_t(pow2(day_orders * 1.1));
-  e.fulfilment.backlog_count_max = uint32_t(pow2(day_orders));
+  e.fulfilment.stock_entry_count_max = uint32_t(round_up(double(e.sku_count_max) * 4));
+  e.fulfilment.parcel_count_max = uint32_t(round_up(day_orders * 1.2));
+  e.fulfilment.shipment_count_max = uint32_t(round_up(day_orders * 1.1));
+  e.fulfilment.backlog_count_max = uint32_t(round_up(day_orders));
   e.fulfilment.delivered_outbox_count_max = 1 << 16;
   e.fulfilment.milestone_count = 1;
   e.fulfilment.milestone_parcels[0] = std::max<uint64_t>(1, uint64_t(100'000'000 * s.scale));
