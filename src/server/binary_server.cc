@@ -162,7 +162,7 @@ void BinaryConnection::TakeFrame(const protocol::FrameHeader& h, const std::byte
   } else if (r->kind == RequestKind::kQuery || r->kind == RequestKind::kSetClock) {
     static_assert(protocol::kQueryIdSize == sizeof(uint64_t));
     r->ids.resize(h.body_size / sizeof(uint64_t));  // every query record is whole u64 words
-    std::memcpy(r->ids.data(), body, h.body_size);
+    if (h.body_size > 0) std::memcpy(r->ids.data(), body, h.body_size);  // stats and limits: none
   }
   in_flight_++;
   core_->loop->Push(r);
