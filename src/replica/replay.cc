@@ -1,12 +1,12 @@
 #include "replica/replay.h"
 
-#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "wire/records.h"
 
 namespace eleven::replica {
@@ -118,17 +118,11 @@ class ReadAhead {
   std::thread thread_;
 };
 
-uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
-
 }  // namespace
 
 Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
                      const RecoveryProgress& progress, ReplayReport* report) {
-  const uint64_t started = NowNs();
+  const uint64_t started = MonotonicNs();
   *report = ReplayReport{};
   std::unique_ptr<JournalReader> reader;
   ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env, dir, engine->last_op() + 1, &reader));
@@ -160,7 +154,7 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
     if (progress && report->entries % kProgressEveryEntries == 0) progress(report->entries);
   }
   report->torn_tail = ahead.reader().torn_tail();
-  report->seconds = double(NowNs() - started) / 1e9;
+  report->seconds = double(MonotonicNs() - started) / 1e9;
   return Status::Ok();
 }
 

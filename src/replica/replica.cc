@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "storage/snapshot.h"
 
 namespace eleven::replica {
@@ -25,12 +26,6 @@ struct StagedHead {
 };
 static_assert(sizeof(StagedHead) == 24);
 
-
-uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 // What a snapshot child reports to its parent through a pipe.
 struct ChildReport {
@@ -81,7 +76,7 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
 }
 
 Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress) {
-  const uint64_t started = NowNs();
+  const uint64_t started = MonotonicNs();
   engine_ = std::make_unique<engine::Engine>(options_.engine);
   SnapshotLoad load;
   ELEVEN_RETURN_IF_ERROR(LoadNewestSnapshot(env_, dir_->path(), &load));
@@ -114,7 +109,7 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
   }
   op_durable_.store(engine_->last_op(), std::memory_order_release);
   report->op_last = engine_->last_op();
-  report->seconds = double(NowNs() - started) / 1e9;
+  report->seconds = double(MonotonicNs() - started) / 1e9;
   return Status::Ok();
 }
 
@@ -258,7 +253,7 @@ void Replica::SyncLoop() {
 
 Status Replica::StartSnapshot() {
   if (snapshot_pid_ > 0) return Status::FailedPrecondition("a snapshot is already being written");
-  const uint64_t started = NowNs();
+  const uint64_t started = MonotonicNs();
   const uint64_t op = engine_->last_op();
   if (op == 0) return Status::FailedPrecondition("nothing to snapshot yet");
   // Only durable state goes into a snapshot, so the journal always continues right after it.
@@ -294,7 +289,7 @@ Status Replica::StartSnapshot() {
   snapshot_pid_ = pid;
   snapshot_op_ = op;
   snapshot_pipe_ = fds[0];
-  snapshot_started_ns_ = NowNs();
+  snapshot_started_ns_ = MonotonicNs();
   snapshot_stall_ms_ = double(snapshot_started_ns_ - started) / 1e6;
   return Status::Ok();
 }
@@ -318,7 +313,7 @@ Status Replica::PollSnapshot(bool wait, bool* done, SnapshotReport* report) {
   report->op = snapshot_op_;
   report->size_bytes = child.size_bytes;
   report->stall_ms = snapshot_stall_ms_;
-  report->write_ms = double(NowNs() - snapshot_started_ns_) / 1e6;
+  report->write_ms = double(MonotonicNs() - snapshot_started_ns_) / 1e6;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (options_.remove_old_journal_segments) remove_segments_before_op_ = child.journal_op_keep_from;

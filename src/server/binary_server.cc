@@ -1,6 +1,7 @@
 #include "server/binary_server.h"
 
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <cstring>
 #include <deque>
 

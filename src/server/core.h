@@ -5,9 +5,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <chrono>
 #include <cstdint>
 
+#include "base/clock.h"
 #include "server/config.h"
 #include "server/engine_loop.h"
 #include "server/metrics.h"
@@ -17,12 +17,6 @@ namespace eleven::server {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-
-inline uint64_t MonotonicNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 struct Core {
   Core(const ServerConfig& server_config, EngineLoop* engine_loop, const EngineMetrics* metrics)

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <optional>

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/hash.h"
 #include "sim/festival_backend.h"
 #include "sim/festival_json.h"
@@ -52,12 +53,6 @@ constexpr const char* kProvinces[] = {
 // Province numbers (1-based, as in kProvinces) from the largest online market down.
 constexpr uint16_t kRegionRank[31] = {19, 11, 10, 9, 1, 15, 13, 16, 23, 17, 18, 3, 12, 22, 6, 14,
                                       20, 2, 27, 25, 24, 4, 8, 5, 7, 21, 31, 28, 30, 29, 26};
-
-uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 // splitmix64: the simulation's own random stream (the engine never sees it).
 struct Rng {
@@ -523,9 +518,9 @@ Status Festival::SubmitPending(uint64_t at_us, uint64_t tick) {
     batch.at_us = at_us;
     batch.tick = tick;
     batch.latency_recorded = false;
-    batch.submitted_ns = NowNs();
+    batch.submitted_ns = MonotonicNs();
     ELEVEN_RETURN_IF_ERROR(backend_->Submit(batch.commands, kDayStartUs + at_us, batch.results, &batch.ticket));
-    submit_ns_ += NowNs() - batch.submitted_ns;
+    submit_ns_ += MonotonicNs() - batch.submitted_ns;
     commands_applied_ += count;
     last_at_us_ = kDayStartUs + at_us;
     in_flight_.push_back(std::move(batch));  // moving keeps batch.results' storage where it is
@@ -540,7 +535,7 @@ Status Festival::SubmitPending(uint64_t at_us, uint64_t tick) {
 // would get its reply now.
 void Festival::NoteDurable() {
   const uint64_t done = backend_->ticket_done(s_.durable);
-  const uint64_t now_ns = NowNs();
+  const uint64_t now_ns = MonotonicNs();
   for (Batch& batch : in_flight_) {
     if (batch.ticket > done) break;
     if (batch.latency_recorded) continue;
@@ -819,7 +814,7 @@ void Festival::RecordTimeline(uint64_t until_us, bool final) {
 
 void Festival::Report(double wall_s) {
   if (!o_.progress) return;
-  const uint64_t now = NowNs();
+  const uint64_t now = MonotonicNs();
   if (now - last_progress_ns_ < 250'000'000 && wall_s >= 0) return;
   FestivalProgress p;
   p.simulated_s = double(last_at_us_ - std::min(last_at_us_, kDayStartUs)) / kSecondUs;
@@ -873,10 +868,10 @@ Status Festival::Run(std::string* summary_json) {
   drop_carry_.assign(s_.drops.size(), 0);
   ELEVEN_RETURN_IF_ERROR(Setup());
 
-  started_ns_ = NowNs();
+  started_ns_ = MonotonicNs();
   ELEVEN_RETURN_IF_ERROR(RunDay());
   ELEVEN_RETURN_IF_ERROR(PollSnapshot(true));
-  const double wall_s = double(NowNs() - started_ns_) / 1e9;
+  const double wall_s = double(MonotonicNs() - started_ns_) / 1e9;
   last_progress_ns_ = 0;
   Report(-1);
   if (retry_mismatches_ != 0) {
@@ -908,7 +903,7 @@ Status Festival::RunDay() {
     step = std::min(tick_at(t_us), end_us - t_us);
     if (s_.realtime) {  // log time follows the wall clock
       const uint64_t due_ns = started_ns_ + t_us * 1000;
-      const uint64_t now_ns = NowNs();
+      const uint64_t now_ns = MonotonicNs();
       if (due_ns > now_ns) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now_ns));
     }
     if (tick >= o_.reply_lag_ticks) ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(tick - o_.reply_lag_ticks, t_us + step));
@@ -922,7 +917,7 @@ Status Festival::RunDay() {
       snapshot_taken = true;
     }
     ELEVEN_RETURN_IF_ERROR(PollSnapshot(false));
-    Report(double(NowNs() - started_ns_) / 1e9);
+    Report(double(MonotonicNs() - started_ns_) / 1e9);
   }
   ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(UINT64_MAX, 0));
   RecordTimeline(end_us, true);

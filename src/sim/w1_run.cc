@@ -1,12 +1,12 @@
 #include "sim/w1_run.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <vector>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/big_array.h"
 #include "replica/replica.h"
 #include "sim/w1.h"
@@ -15,12 +15,6 @@
 namespace eleven::sim {
 
 namespace {
-
-uint64_t NowNs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 // Log time for the run: the order stream starts at 2 s; batches are stamped by wall time
 // offset from there, so the engine sees time move as it would in production.
@@ -140,10 +134,10 @@ Status RunW1Embedded(const W1RunOptions& options, W1RunResult* result) {
   std::deque<InFlight> in_flight;
   const uint64_t syncs_before = replica->journal_sync_count();
   const uint64_t bytes_before = replica->journal_bytes_written();
-  const uint64_t started_ns = NowNs();
+  const uint64_t started_ns = MonotonicNs();
 
   auto release = [&](uint64_t durable_op) {
-    const uint64_t now_ns = NowNs();
+    const uint64_t now_ns = MonotonicNs();
     while (!in_flight.empty() && in_flight.front().op <= durable_op) {
       latencies_us.push_back(uint32_t((now_ns - in_flight.front().submitted_ns) / 1000));
       batch_sizes.push_back(in_flight.front().count);
@@ -152,7 +146,7 @@ Status RunW1Embedded(const W1RunOptions& options, W1RunResult* result) {
   };
   for (uint64_t at = 0; at < options.order_count; at += options.batch_size) {
     const uint64_t count = std::min<uint64_t>(options.batch_size, options.order_count - at);
-    const uint64_t now_ns = NowNs();
+    const uint64_t now_ns = MonotonicNs();
     uint64_t op = 0;
     ELEVEN_RETURN_IF_ERROR(replica->Submit(std::span(orders.get() + at, count),
                                            kStartUs + (now_ns - started_ns) / 1000,
@@ -171,7 +165,7 @@ Status RunW1Embedded(const W1RunOptions& options, W1RunResult* result) {
   }
   ELEVEN_RETURN_IF_ERROR(replica->WaitDurable(replica->op_submitted()));
   release(replica->op_durable());
-  const uint64_t ended_ns = NowNs();
+  const uint64_t ended_ns = MonotonicNs();
 
   // Per-order latency: each batch's latency counts once per order in it.
   std::vector<uint32_t> per_order;
