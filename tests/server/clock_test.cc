@@ -31,9 +31,8 @@ class ClockTest : public ::testing::Test {
     config.clock = mode;
     server_ = StartServer(config);
     ASSERT_NE(server_, nullptr);
-    client::ClientOptions options;
-    options.address = "127.0.0.1:" + std::to_string(server_->binary_port());
-    ASSERT_TRUE(client::Client::Connect(options, &client_).ok());
+    client_ = ConnectClient(server_->binary_port());
+    ASSERT_NE(client_, nullptr);
   }
   void TearDown() override {
     client_.reset();
@@ -169,10 +168,8 @@ TEST(EngineQueriesTest, LimitsRoundTripThroughTomlAndStatsCount) {
 
   std::unique_ptr<Server> server = StartServer(config);
   ASSERT_NE(server, nullptr);
-  client::ClientOptions options;
-  options.address = "127.0.0.1:" + std::to_string(server->binary_port());
-  std::unique_ptr<client::Client> client;
-  ASSERT_TRUE(client::Client::Connect(options, &client).ok());
+  std::unique_ptr<client::Client> client = ConnectClient(server->binary_port());
+  ASSERT_NE(client, nullptr);
   wire::LimitsRecord limits{};
   ASSERT_TRUE(client->GetLimits(&limits).ok());
   EXPECT_EQ(std::memcmp(&want, &limits, sizeof(want)), 0);

@@ -123,10 +123,8 @@ void ExpectRefused(const sim::Scenario& scenario, const ServerConfig& config, co
   std::unique_ptr<Server> server = StartServer(config);
   ASSERT_NE(server, nullptr);
   if (fill_first) {
-    client::ClientOptions options;
-    options.address = "127.0.0.1:" + std::to_string(server->binary_port());
-    std::unique_ptr<client::Client> client;
-    ASSERT_TRUE(client::Client::Connect(options, &client).ok());
+    std::unique_ptr<client::Client> client = ConnectClient(server->binary_port());
+    ASSERT_NE(client, nullptr);
     const wire::Command c = wire::MakeCreateMerchant(1, "CN", 0);
     std::vector<wire::Result> results;
     ASSERT_TRUE(client->SubmitSync(std::span(&c, 1), &results).ok());

@@ -42,9 +42,8 @@ class ModulesTest : public ::testing::Test {
   void SetUp() override {
     server_ = StartServer(ModulesConfig(dir_.path()));
     ASSERT_NE(server_, nullptr);
-    client::ClientOptions options;
-    options.address = "127.0.0.1:" + std::to_string(server_->binary_port());
-    ASSERT_TRUE(client::Client::Connect(options, &client_).ok());
+    client_ = ConnectClient(server_->binary_port());
+    ASSERT_NE(client_, nullptr);
   }
   void TearDown() override {
     client_.reset();

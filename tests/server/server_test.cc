@@ -18,17 +18,6 @@ namespace eleven::server::testing {
 namespace {
 
 using client::Client;
-using client::ClientOptions;
-
-std::unique_ptr<Client> ConnectClient(uint16_t port, uint32_t timeout_ms = 10000) {
-  ClientOptions options;
-  options.address = "127.0.0.1:" + std::to_string(port);
-  options.request_timeout_ms = timeout_ms;
-  std::unique_ptr<Client> c;
-  const Status status = Client::Connect(options, &c);
-  EXPECT_TRUE(status.ok()) << status.ToString();
-  return c;
-}
 
 void LoadCatalog(Client* c) {
   std::vector<wire::Command> commands = {

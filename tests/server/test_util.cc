@@ -83,6 +83,16 @@ std::unique_ptr<Server> StartServer(const ServerConfig& config) {
   return server;
 }
 
+std::unique_ptr<client::Client> ConnectClient(uint16_t port, uint32_t request_timeout_ms) {
+  client::ClientOptions options;
+  options.address = "127.0.0.1:" + std::to_string(port);
+  options.request_timeout_ms = request_timeout_ms;
+  std::unique_ptr<client::Client> c;
+  const Status status = client::Client::Connect(options, &c);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return c;
+}
+
 int ConnectLoopback(uint16_t port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "client/client.h"
 #include "server/server.h"
 
 namespace eleven::server::testing {
@@ -27,6 +28,9 @@ ServerConfig ModulesConfig(const std::string& data_dir);
 
 // Opens and starts a server; asserts on failure.
 std::unique_ptr<Server> StartServer(const ServerConfig& config);
+
+// A client of the binary port on loopback; a failed connect fails the test and returns null.
+std::unique_ptr<client::Client> ConnectClient(uint16_t port, uint32_t request_timeout_ms = 10000);
 
 // A blocking loopback TCP socket; -1 on failure.
 int ConnectLoopback(uint16_t port);
