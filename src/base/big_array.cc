@@ -12,6 +12,11 @@ namespace eleven {
 namespace {
 
 constexpr size_t kHugePageSize = 2 << 20;
+#ifdef MADV_POPULATE_WRITE
+constexpr int kMadvPopulateWrite = MADV_POPULATE_WRITE;
+#else
+constexpr int kMadvPopulateWrite = 23;  // Linux's value; older headers lack the name
+#endif
 
 }  // namespace
 
@@ -25,8 +30,9 @@ void* MapZeroed(size_t size_bytes) {
   }
   // Advice only: without transparent huge pages the table still works, just slower.
   if (size_bytes >= kHugePageSize) madvise(data, size_bytes, MADV_HUGEPAGE);
-  // Fault every page in now (mmap's pages read as zero already; writing maps them).
-  std::memset(data, 0, size_bytes);
+  // Fault every page in now. The kernel does it in one call where it can (Linux 5.14+; the
+  // pages come zeroed once); otherwise writing zeros maps them (mmap's pages read as zero).
+  if (madvise(data, size_bytes, kMadvPopulateWrite) != 0) std::memset(data, 0, size_bytes);
   return data;
 }
 

@@ -107,26 +107,26 @@ Fulfilment::Fulfilment(const FulfilmentConfig& config)
     ELEVEN_ASSERT(config.milestone_parcels[i] > 0);
     ELEVEN_ASSERT(i == 0 || config.milestone_parcels[i] > config.milestone_parcels[i - 1]);
   }
-  // make_unique<T[]> value-initialises: every byte, padding included, starts at zero.
-  warehouses_ = std::make_unique<Warehouse[]>(config.warehouse_count_max);
-  couriers_ = std::make_unique<Courier[]>(config.courier_count_max);
-  stock_ = std::make_unique<StockEntry[]>(config.stock_entry_count_max);
-  region_points_ = std::make_unique<int32_t[]>(2 * (wire::kRegionMax + 1));
-  parcels_ = std::make_unique<Parcel[]>(config.parcel_count_max);
-  timelines_ = std::make_unique<wire::TimelineEntry[]>(uint64_t{config.parcel_count_max} *
+  // BigArray maps zeroed memory: every byte, padding included, starts at zero.
+  warehouses_ = BigArray<Warehouse>(config.warehouse_count_max);
+  couriers_ = BigArray<Courier>(config.courier_count_max);
+  stock_ = BigArray<StockEntry>(config.stock_entry_count_max);
+  region_points_ = BigArray<int32_t>(2 * (wire::kRegionMax + 1));
+  parcels_ = BigArray<Parcel>(config.parcel_count_max);
+  timelines_ = BigArray<wire::TimelineEntry>(uint64_t{config.parcel_count_max} *
                                                        kStoredEventCountMax);
-  parcel_free_ = std::make_unique<uint32_t[]>(config.parcel_count_max);
-  retired_ = std::make_unique<uint32_t[]>(config.shipment_count_max);
-  shipments_ = std::make_unique<Shipment[]>(config.shipment_count_max);
-  shipment_free_ = std::make_unique<uint32_t[]>(config.shipment_count_max);
-  backlog_ = std::make_unique<OrderToShip[]>(config.backlog_count_max);
-  backlog_ids_ = std::make_unique<uint64_t[]>(config.backlog_count_max);
-  outbox_ = std::make_unique<DeliveredOrder[]>(config.delivered_outbox_count_max);
-  hour_of_bucket_ = std::make_unique<uint64_t[]>(config.hour_bucket_count);
-  hour_counts_ = std::make_unique<HourCount[]>(uint64_t{config.hour_bucket_count} *
+  parcel_free_ = BigArray<uint32_t>(config.parcel_count_max);
+  retired_ = BigArray<uint32_t>(config.shipment_count_max);
+  shipments_ = BigArray<Shipment>(config.shipment_count_max);
+  shipment_free_ = BigArray<uint32_t>(config.shipment_count_max);
+  backlog_ = BigArray<OrderToShip>(config.backlog_count_max);
+  backlog_ids_ = BigArray<uint64_t>(config.backlog_count_max);
+  outbox_ = BigArray<DeliveredOrder>(config.delivered_outbox_count_max);
+  hour_of_bucket_ = BigArray<uint64_t>(config.hour_bucket_count);
+  hour_counts_ = BigArray<HourCount>(uint64_t{config.hour_bucket_count} *
                                                (config.warehouse_count_max + config.courier_count_max));
-  candidates_ = std::make_unique<Candidate[]>(config.warehouse_count_max);
-  candidate_of_warehouse_ = std::make_unique<uint32_t[]>(config.warehouse_count_max);
+  candidates_ = BigArray<Candidate>(config.warehouse_count_max);
+  candidate_of_warehouse_ = BigArray<uint32_t>(config.warehouse_count_max);
   std::fill_n(candidate_of_warehouse_.get(), config.warehouse_count_max, kNoSlot);
   // Bucket b starts out holding hour b, whose counters are zero: every bucket is valid.
   for (uint32_t b = 0; b < config.hour_bucket_count; b++) hour_of_bucket_[b] = b;

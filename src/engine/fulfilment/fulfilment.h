@@ -16,6 +16,7 @@
 #include <span>
 #include <vector>
 
+#include "base/big_array.h"
 #include "base/bytes.h"
 #include "base/fixed_map.h"
 #include "base/hash.h"
@@ -208,59 +209,59 @@ class Fulfilment {
   uint64_t hour_index_ = 0;  // now_us_ / kHourUs
   uint64_t day_index_ = 0;   // (now_us_ + day_offset_us) / kDayUs
 
-  std::unique_ptr<Warehouse[]> warehouses_;
+  BigArray<Warehouse> warehouses_;
   uint32_t warehouse_count_ = 0;
   FixedMap<uint64_t> warehouse_index_;  // warehouse id -> index in warehouses_
 
-  std::unique_ptr<Courier[]> couriers_;
+  BigArray<Courier> couriers_;
   uint32_t courier_count_ = 0;
   FixedMap<uint64_t> courier_index_;  // courier id -> index in couriers_
 
-  std::unique_ptr<StockEntry[]> stock_;  // append-only; entries are never removed
+  BigArray<StockEntry> stock_;  // append-only; entries are never removed
   uint32_t stock_count_ = 0;
   FixedMap<uint64_t> sku_first_entry_;  // sku id -> first stock entry of its chain
 
-  std::unique_ptr<int32_t[]> region_points_;  // (x_km, y_km) per region 0..kRegionMax
+  BigArray<int32_t> region_points_;  // (x_km, y_km) per region 0..kRegionMax
 
-  std::unique_ptr<Parcel[]> parcels_;
+  BigArray<Parcel> parcels_;
   // Per parcel slot, kTimelineEventCountMax - 1 entries: the events after allocation.
-  std::unique_ptr<wire::TimelineEntry[]> timelines_;
+  BigArray<wire::TimelineEntry> timelines_;
   uint32_t parcel_high_ = 0;  // slots [0, parcel_high_) have been used at least once
-  std::unique_ptr<uint32_t[]> parcel_free_;  // stack of freed slots
+  BigArray<uint32_t> parcel_free_;  // stack of freed slots
   uint32_t parcel_free_count_ = 0;
   FixedMap<uint64_t> parcel_by_waybill_;
 
-  std::unique_ptr<Shipment[]> shipments_;
+  BigArray<Shipment> shipments_;
   uint32_t shipment_high_ = 0;
-  std::unique_ptr<uint32_t[]> shipment_free_;
+  BigArray<uint32_t> shipment_free_;
   uint32_t shipment_free_count_ = 0;
   FixedMap<uint64_t> shipment_by_order_;
   // Completed shipments, oldest first: evicted (with their parcels) only to make room.
-  std::unique_ptr<uint32_t[]> retired_;
+  BigArray<uint32_t> retired_;
   uint32_t retired_head_ = 0;
   uint32_t retired_count_ = 0;
   uint32_t retired_parcel_count_ = 0;  // parcels of the retired shipments
 
-  std::unique_ptr<OrderToShip[]> backlog_;  // FIFO ring
+  BigArray<OrderToShip> backlog_;  // FIFO ring
   // The backlog's order ids, slot for slot: a shipment query finds its backlog position by
   // scanning 8 bytes an entry, not 152. Derived (rebuilt on restore), not in the state.
-  std::unique_ptr<uint64_t[]> backlog_ids_;
+  BigArray<uint64_t> backlog_ids_;
   uint32_t backlog_head_ = 0;
   uint32_t backlog_count_ = 0;
 
-  std::unique_ptr<DeliveredOrder[]> outbox_;  // FIFO ring
+  BigArray<DeliveredOrder> outbox_;  // FIFO ring
   uint32_t outbox_head_ = 0;
   uint32_t outbox_count_ = 0;
 
   // Figures: hour_count_ rows of (warehouse_count_max + courier_count_max) counters.
-  std::unique_ptr<uint64_t[]> hour_of_bucket_;
-  std::unique_ptr<HourCount[]> hour_counts_;
+  BigArray<uint64_t> hour_of_bucket_;
+  BigArray<HourCount> hour_counts_;
   wire::FiguresRecord figures_{};
 
   // Allocation scratch, reset after every attempt: one candidate per warehouse touched.
-  std::unique_ptr<Candidate[]> candidates_;
+  BigArray<Candidate> candidates_;
   uint32_t candidate_count_ = 0;
-  std::unique_ptr<uint32_t[]> candidate_of_warehouse_;  // kNoValue when not a candidate
+  BigArray<uint32_t> candidate_of_warehouse_;  // kNoValue when not a candidate
 };
 
 }  // namespace eleven::engine

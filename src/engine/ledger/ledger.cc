@@ -117,16 +117,16 @@ Ledger::Ledger(const LedgerConfig& config)
   }
   ELEVEN_ASSERT(config.buyer_credit_limit_default_fen >= 0 &&
                 config.buyer_credit_limit_default_fen <= wire::kLedgerAmountMaxFen);
-  accounts_ = std::make_unique<Account[]>(config.account_count_max);
-  transfers_ = std::make_unique<Transfer[]>(config.transfer_count_max);
-  buyers_ = std::make_unique<Buyer[]>(config.buyer_count_max);
-  merchants_ = std::make_unique<Merchant[]>(config.merchant_count_max);
-  orders_ = std::make_unique<Order[]>(config.order_count_max);
-  plans_ = std::make_unique<Plan[]>(config.plan_count_max);
-  expiry_heap_ = std::make_unique<Expiry[]>(config.transfer_count_max);
-  new_timeouts_ = std::make_unique<uint32_t[]>(config.chain_length_max);
+  accounts_ = BigArray<Account>(config.account_count_max);
+  transfers_ = BigArray<Transfer>(config.transfer_count_max);
+  buyers_ = BigArray<Buyer>(config.buyer_count_max);
+  merchants_ = BigArray<Merchant>(config.merchant_count_max);
+  orders_ = BigArray<Order>(config.order_count_max);
+  plans_ = BigArray<Plan>(config.plan_count_max);
+  expiry_heap_ = BigArray<Expiry>(config.transfer_count_max);
+  new_timeouts_ = BigArray<uint32_t>(config.chain_length_max);
   undo_count_max_ = config.chain_length_max * kUndoPerChainMemberMax + kUndoPerPaymentMax;
-  undo_ = std::make_unique<Undo[]>(undo_count_max_);
+  undo_ = BigArray<Undo>(undo_count_max_);
 
   // The system accounts: escrow, commission and fee income can never go below zero; the bank
   // and card clearing face the outside world and carry no limit.

@@ -21,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "base/big_array.h"
 #include "base/bytes.h"
 #include "base/fixed_map.h"
 #include "base/hash.h"
@@ -258,37 +259,37 @@ class Ledger {
   LedgerConfig config_;
   uint64_t now_us_ = 0;
 
-  std::unique_ptr<Account[]> accounts_;
+  BigArray<Account> accounts_;
   uint32_t account_count_ = 0;
   FixedMap<uint64_t> account_index_;
-  std::unique_ptr<Transfer[]> transfers_;
+  BigArray<Transfer> transfers_;
   uint32_t transfer_count_ = 0;
   FixedMap<uint64_t> transfer_index_;
   // Transfers promised to paid, unsettled orders (4 each: settlement or refund legs), so a
   // settlement in Tick can never find the transfer table full.
   uint32_t transfers_reserved_ = 0;
-  std::unique_ptr<Buyer[]> buyers_;
+  BigArray<Buyer> buyers_;
   uint32_t buyer_count_ = 0;
   FixedMap<uint64_t> buyer_index_;
-  std::unique_ptr<Merchant[]> merchants_;
+  BigArray<Merchant> merchants_;
   uint32_t merchant_count_ = 0;
   FixedMap<uint64_t> merchant_index_;
-  std::unique_ptr<Order[]> orders_;
+  BigArray<Order> orders_;
   uint32_t order_count_ = 0;
   FixedMap<uint64_t> order_index_;
   uint32_t settle_cursor_ = 0;  // orders are in payment (log time) order; auto-confirm walks them
-  std::unique_ptr<Plan[]> plans_;
+  BigArray<Plan> plans_;
   uint32_t plan_count_ = 0;
 
   // Pending transfers with a timeout, a min-heap on (expires_at_us, transfer). Each transfer
   // enters at most once, so transfer_count_max bounds it.
-  std::unique_ptr<Expiry[]> expiry_heap_;
+  BigArray<Expiry> expiry_heap_;
   uint32_t expiry_count_ = 0;
   // Timeouts created by the chain being applied; pushed on commit, dropped on rollback.
-  std::unique_ptr<uint32_t[]> new_timeouts_;
+  BigArray<uint32_t> new_timeouts_;
   uint32_t new_timeout_count_ = 0;
 
-  std::unique_ptr<Undo[]> undo_;
+  BigArray<Undo> undo_;
   uint32_t undo_count_ = 0;
   uint32_t undo_count_max_ = 0;
 };
