@@ -131,6 +131,11 @@ Replica::~Replica() {
   }
 }
 
+Status Replica::journal_failure() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return sync_failure_;
+}
+
 void Replica::SetDurableCallback(std::function<void(uint64_t op)> callback) {
   std::lock_guard<std::mutex> lock(mutex_);
   durable_callback_ = std::move(callback);
@@ -246,7 +251,7 @@ void Replica::SyncLoop() {
       callback = durable_callback_;
     }
     cv_.notify_all();
-    if (callback && status.ok()) callback(op_durable());
+    if (callback) callback(op_durable());  // on a failure too: see journal_failure()
     if (!status.ok()) return;
   }
 }

@@ -93,8 +93,11 @@ class Replica {
   [[nodiscard]] Status WaitDurable(uint64_t op);
   uint64_t op_durable() const { return op_durable_.load(std::memory_order_acquire); }
   uint64_t op_submitted() const { return engine_->last_op(); }
-  // Called on the sync thread each time op_durable() advances (e.g. to wake a server loop).
+  // Called on the sync thread each time a sync ends: op_durable() advanced, or the journal
+  // failed (journal_failure() then says how). E.g. to wake a server loop.
   void SetDurableCallback(std::function<void(uint64_t op)> callback);
+  // The sync thread's failure (ok while the journal is healthy); any thread may ask.
+  [[nodiscard]] Status journal_failure();
 
   // Writes a snapshot of the state at the last submitted op in a forked child (copy-on-write),
   // after waiting for that op to be durable. Returns once the child is started; PollSnapshot

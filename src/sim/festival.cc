@@ -16,6 +16,7 @@
 #include "base/hash.h"
 #include "sim/festival_backend.h"
 #include "sim/festival_json.h"
+#include "sim/time_queue.h"
 #include "wire/fulfilment.h"
 #include "wire/ledger.h"
 #include "wire/make.h"
@@ -114,6 +115,25 @@ struct Batch {
   bool latency_recorded = false;
 };
 
+// What the buyers and couriers of one tick will need to know when its results are released:
+// asked right after the tick's batches (so read at that point of the log, in one query
+// each) and taken at the release, reply_lag_ticks later. Nothing waits for it meanwhile.
+struct TickReads {
+  uint64_t tick = 0;
+  std::vector<uint64_t> shipment_keys;  // orders paid in the tick and shipments checked in it, sorted
+  std::vector<uint64_t> order_keys;     // idempotency keys retried in the tick, sorted
+  uint64_t shipments_token = 0;         // 0: nothing asked
+  uint64_t orders_token = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> checks;  // (order id, at_us) of the tick's kCheckShipment events
+  bool empty() const { return shipment_keys.empty() && order_keys.empty() && checks.empty(); }
+};
+
+// A parcel look-up asked at the end of a release (for the warehouse and courier tallies).
+struct ParcelRead {
+  uint64_t token;
+  uint64_t released_tick;  // the release's tick_last
+};
+
 struct Breakdown {
   uint64_t orders = 0;
   int64_t gmv_fen = 0;
@@ -124,7 +144,9 @@ struct Breakdown {
 
 class Festival {
  public:
-  Festival(const Scenario& s, const FestivalOptions& o) : s_(s), o_(o), rng_{s.seed} {}
+  // Events in buckets of one tick, the ring covering 65,536 ticks (11 minutes of 10 ms).
+  Festival(const Scenario& s, const FestivalOptions& o)
+      : s_(s), o_(o), rng_{s.seed}, events_(uint64_t(s.tick_ms) * 1000, 1 << 16) {}
   // The backend first: a remote one may still write results into in_flight_ batches until
   // its client is gone.
   ~Festival() { backend_.reset(); }
@@ -134,21 +156,22 @@ class Festival {
   Status Open();
   Status RunDay();
   Status Setup();
-  Status SubmitSetup(std::vector<wire::Command>& commands);
   void GenerateTick(uint64_t tick_start_us, uint64_t tick_us);
   Status SubmitPending(uint64_t at_us, uint64_t tick);
   void NoteDurable();
-  Status ReleaseUpTo(uint64_t tick_last, uint64_t checks_until_us);
-  Status Prefetch(size_t batch_count, uint64_t checks_until_us);
+  void RequestReads(uint64_t tick);
+  Status ReleaseUpTo(uint64_t tick_last);
+  Status TakeReads(TickReads& reads);
+  Status TakeParcels(uint64_t tick_last);
   void Process(const Batch& batch);
   template <typename Record>
-  wire::Code Look(protocol::Operation op, uint64_t key, Record* record);
+  wire::Code Look(protocol::Operation op, uint64_t key, Record* record) const;
   void OnPlaced(const Meta& meta, const wire::Result& r, uint64_t at_us);
   void OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us);
   void ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day);
   void Push(Event e) {
     e.sequence = sequence_++;
-    events_.push(e);
+    events_.Push(e);
   }
   void AddCommand(const wire::Command& c, Meta meta) {
     pending_.commands.push_back(c);
@@ -157,6 +180,8 @@ class Festival {
   void RecordTimeline(uint64_t until_us, bool final);
   Status PollSnapshot(bool wait);
   void Report(double wall_s);
+  void RequestReportReads();
+  void CollectReportReads();
   Status Finish();
   std::string Summary(double wall_s);
   void SummaryNotes(JsonWriter& j) const;
@@ -172,9 +197,21 @@ class Festival {
   bool IsOverseas(uint32_t merchant) const {
     return double(Fmix64(merchant * 7 + 1) >> 11) * 0x1.0p-53 < s_.overseas_share;
   }
+  // An index into kCountries, or kCountryCount for China.
+  size_t CountryIndexOf(uint32_t merchant) const {
+    return IsOverseas(merchant) ? Fmix64(merchant) % std::min<size_t>(kCountryCount, s_.countries - 1) : kCountryCount;
+  }
+  // The countries that had accepted orders, by name (the summary's order).
+  std::map<std::string, Breakdown> CountriesByName() const {
+    std::map<std::string, Breakdown> named;
+    for (size_t c = 0; c <= kCountryCount; c++) {
+      if (by_country_[c].orders != 0) named[c == kCountryCount ? "CN" : kCountries[c]] = by_country_[c];
+    }
+    return named;
+  }
   const char* CountryOf(uint32_t merchant) const {
-    return IsOverseas(merchant) ? kCountries[Fmix64(merchant) % std::min<size_t>(kCountryCount, s_.countries - 1)]
-                                : "CN";
+    const size_t c = CountryIndexOf(merchant);
+    return c == kCountryCount ? "CN" : kCountries[c];
   }
   uint32_t PickMerchant();
   int64_t PriceOf(uint64_t sku) const {
@@ -186,17 +223,22 @@ class Festival {
   const FestivalOptions& o_;
   Rng rng_;
   std::unique_ptr<FestivalBackend> backend_;
-  // Answers looked up for the release under way (shipments, parcels, retried orders), all
-  // read at one point of the log: a remote backend asks for them in one round trip each.
-  std::unordered_map<uint64_t, wire::ShipmentRecord> shipments_;
-  std::unordered_map<uint64_t, wire::ParcelRecord> parcels_;
-  std::unordered_map<uint64_t, wire::OrderRecord> orders_by_key_;
-  std::multimap<uint64_t, uint64_t> checks_due_;  // at_us -> order id of a kCheckShipment event
-  Status lookup_failure_;
+  TickReads tick_reads_;                  // the tick being made
+  std::deque<TickReads> reads_in_flight_;  // asked, by tick, until released
+  // The reads of the tick under release (Look answers from them) and their answers.
+  const TickReads* released_ = nullptr;
+  LookupAnswer shipments_answer_, orders_answer_;
+  std::vector<uint64_t> parcel_keys_;  // waybills scheduled by the release under way
+  std::deque<ParcelRead> parcel_reads_;
+  // The live view's reads, asked at one report and shown at the next.
+  uint64_t report_drops_token_ = 0, report_figures_token_ = 0;
+  uint32_t report_sold_out_ = 0;
+  uint64_t report_dispatched_ = 0;
   uint64_t last_at_us_ = 0;  // log time of the last batch sent
   std::vector<double> zipf_cdf_;
   std::vector<double> region_cdf_;
-  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
+  TimeQueue<Event> events_;
+  std::vector<Event> due_;  // the tick's events, taken from events_
   uint64_t sequence_ = 0;
   std::vector<OrderInfo> order_info_;
   std::vector<wire::Command> retry_commands_;
@@ -213,12 +255,12 @@ class Festival {
   uint64_t orders_sent_ = 0, accepted_ = 0, rejected_ = 0, retries_ = 0, retry_mismatches_ = 0;
   uint64_t paid_ = 0, cancelled_ = 0, pay_refused_ = 0;
   int64_t gmv_gross_fen_ = 0, gmv_net_fen_ = 0;
-  std::map<std::string, uint64_t> rejected_by_code_;
+  std::map<wire::Code, uint64_t> rejected_by_code_;
   std::array<uint64_t, 4> paid_by_method_{};
   std::map<int, uint64_t> instalments_by_periods_;
   std::array<Breakdown, 5> by_tier_{};
   std::vector<Breakdown> by_region_;
-  std::map<std::string, Breakdown> by_country_;
+  std::array<Breakdown, kCountryCount + 1> by_country_{};  // by CountryIndexOf
   std::vector<uint8_t> buyer_seen_;
   std::vector<uint64_t> courier_parcels_;
   std::map<uint64_t, uint64_t> warehouse_parcels_;
@@ -231,8 +273,8 @@ class Festival {
   uint64_t peak_orders_ = 0;
   double peak_rate_ = 0, peak_at_s_ = 0;
   uint64_t started_ns_ = 0;
-  uint64_t submit_ns_ = 0;  // engine-thread time inside Submit (stage + apply)
   uint64_t commands_applied_ = 0;
+  uint64_t day_busy_ns_ = 0;  // the engine's time applying the day's batches (embedded)
   uint64_t last_progress_ns_ = 0, last_progress_orders_ = 0;
   double snapshot_stall_ms_ = 0, snapshot_write_ms_ = 0;
   uint64_t snapshot_bytes_ = 0;
@@ -256,14 +298,21 @@ uint32_t Festival::PickMerchant() {
   return uint32_t(1 + (std::lower_bound(zipf_cdf_.begin(), zipf_cdf_.end(), u) - zipf_cdf_.begin()));
 }
 
+namespace {
+
+// The orders a day of `s` sends, retries included (what capacities are sized by).
+double DayOrders(const Scenario& s) {
+  double total = 0;
+  for (uint64_t t = 0; t < s.simulated_seconds; t++) total += s.OrdersPerSecondAt(double(t) + 0.5);
+  for (const DropSpec& d : s.drops) total += d.demand_per_s * d.demand_seconds;
+  return total * (1 + s.retry_share);
+}
+
+}  // namespace
+
 engine::EngineConfig FestivalEngineConfig(const Scenario& s) {
   // Capacities from the scenario: everything a day of this size can hold, nothing more.
-  const double day_orders = [&] {
-    double total = 0;
-    for (uint64_t t = 0; t < s.simulated_seconds; t++) total += s.OrdersPerSecondAt(double(t) + 0.5);
-    for (const DropSpec& d : s.drops) total += d.demand_per_s * d.demand_seconds;
-    return total * (1 + s.retry_share);
-  }();
+  const double day_orders = DayOrders(s);
   // Rounded up to a multiple of 4,096, not to a power of two: the tables' dense rows take
   // what is asked (the hash maps in front of them size their own slots), and at full scale
   // the difference is gigabytes.
@@ -305,29 +354,72 @@ Status Festival::Open() {
   return backend_->Open(FestivalEngineConfig(s_));
 }
 
-Status Festival::SubmitSetup(std::vector<wire::Command>& commands) {
-  std::vector<wire::Result> results(kBatchMax);
-  for (size_t at = 0; at < commands.size(); at += kBatchMax) {
-    const size_t count = std::min<size_t>(kBatchMax, commands.size() - at);
+namespace {
+
+// The day before, sent as it is made: each full batch goes out at once as one log entry, at
+// most kInFlight of them not yet checked; every command must be accepted. The first failure
+// sticks, and what is pushed after it is dropped.
+class SetupStream {
+ public:
+  SetupStream(FestivalBackend* backend, uint64_t at_us) : backend_(backend), at_us_(at_us) {}
+  void push_back(const wire::Command& c) {
+    if (!status_.ok()) return;
+    if (open_.commands.empty()) open_.commands.reserve(kBatchMax);
+    open_.commands.push_back(c);
+    if (open_.commands.size() == kBatchMax) Send();
+  }
+  const Status& status() const { return status_; }
+  // Sends what is left and waits until every batch is durable and checked.
+  [[nodiscard]] Status Finish() {
+    if (!open_.commands.empty()) Send();
+    while (!sent_.empty() && status_.ok()) Check();
+    return status_;
+  }
+
+ private:
+  static constexpr size_t kInFlight = 16;
+  struct Chunk {
+    std::vector<wire::Command> commands;
+    std::vector<wire::Result> results;
     uint64_t ticket = 0;
-    ELEVEN_RETURN_IF_ERROR(backend_->Submit(std::span(commands.data() + at, count), kDayStartUs - 3600 * kSecondUs,
-                                            results, &ticket));
-    ELEVEN_RETURN_IF_ERROR(backend_->Wait(ticket, true));
-    for (size_t i = 0; i < count; i++) {
-      if (results[i].code != wire::Code::ok) {
-        return Status::FailedPrecondition("festival set-up command " + std::to_string(at + i) + " refused: " +
-                                          std::string(wire::CodeName(results[i].code)));
+    uint64_t first = 0;  // the set-up's number of its first command
+  };
+  void Send() {
+    while (sent_.size() >= kInFlight && status_.ok()) Check();
+    if (!status_.ok()) return;
+    Chunk& chunk = sent_.emplace_back(std::move(open_));  // a deque: the chunk stays where it is
+    open_ = Chunk{};
+    chunk.first = sent_count_;
+    sent_count_ += chunk.commands.size();
+    chunk.results.resize(chunk.commands.size());
+    status_ = backend_->Submit(chunk.commands, at_us_, chunk.results, &chunk.ticket);
+  }
+  void Check() {
+    const Chunk& chunk = sent_.front();
+    status_ = backend_->Wait(chunk.ticket, true);
+    for (size_t i = 0; status_.ok() && i < chunk.results.size(); i++) {
+      if (chunk.results[i].code != wire::Code::ok) {
+        status_ = Status::FailedPrecondition("festival set-up command " + std::to_string(chunk.first + i) +
+                                             " refused: " + std::string(wire::CodeName(chunk.results[i].code)));
       }
     }
+    sent_.pop_front();
   }
-  commands.clear();
-  return Status::Ok();
-}
+
+  FestivalBackend* const backend_;
+  const uint64_t at_us_;
+  Chunk open_;
+  std::deque<Chunk> sent_;
+  uint64_t sent_count_ = 0;
+  Status status_;
+};
+
+}  // namespace
 
 // The day before: merchants and their SKUs, the drops' SKUs, warehouses and their stock,
 // couriers and their coverage, buyers' wallets and credit, merchants' credit lines.
 Status Festival::Setup() {
-  std::vector<wire::Command> c;
+  SetupStream c(backend_.get(), kDayStartUs - 3600 * kSecondUs);
   for (uint32_t m = 1; m <= s_.merchants; m++) {
     c.push_back(wire::MakeCreateMerchant(m, CountryOf(m), IsOverseas(m) ? 1 : 0));
     for (uint32_t k = 0; k < s_.skus_per_merchant; k++) {
@@ -343,7 +435,7 @@ Status Festival::Setup() {
                                      opens + uint64_t(drop.demand_seconds * kSecondUs) + 900 * kSecondUs, 1));
     drop_ids_.push_back(d + 1);
   }
-  ELEVEN_RETURN_IF_ERROR(SubmitSetup(c));
+  ELEVEN_RETURN_IF_ERROR(c.status());
 
   // Warehouses spread over the provinces; the last few are bonded (cross-border goods).
   const uint32_t normal = s_.warehouses - s_.bonded_warehouses;
@@ -404,7 +496,7 @@ Status Festival::Setup() {
     }
     c.push_back(wire::ToCommand(cover));
   }
-  ELEVEN_RETURN_IF_ERROR(SubmitSetup(c));
+  ELEVEN_RETURN_IF_ERROR(c.status());
 
   // Money: every buyer's wallet; credit limits for instalments; merchants' credit lines.
   for (uint64_t b = 1; b <= s_.buyers; b++) {
@@ -428,7 +520,7 @@ Status Festival::Setup() {
                            int64_t(double(s_.merchant_credit_line_fen) * s_.merchant_credit_draw_share), {}};
     c.push_back(wire::AsCommand(draw));
   }
-  return SubmitSetup(c);
+  return c.Finish();
 }
 
 // Adds the tick's commands: ordinary orders along the curve, drop orders, due events.
@@ -473,15 +565,17 @@ void Festival::GenerateTick(uint64_t tick_start_us, uint64_t tick_us) {
     }
   }
   const uint64_t tick_end_us = tick_start_us + tick_us;
-  while (!events_.empty() && events_.top().at_us < tick_end_us) {
-    const Event e = events_.top();
-    events_.pop();
+  due_.clear();
+  events_.PopBefore(tick_end_us, &due_);
+  for (const Event& e : due_) {
     switch (e.kind) {
       case Kind::kRetry:
         AddCommand(retry_commands_[e.info], {Kind::kRetry, e.info, 0, 0});
+        tick_reads_.order_keys.push_back(retry_commands_[e.info].place_order.idempotency_key);
         break;
       case Kind::kPay:
         AddCommand(wire::MakePayOrder(e.id, e.amount_fen, e.method, e.periods), {Kind::kPay, e.info, e.method, e.periods});
+        tick_reads_.shipment_keys.push_back(e.id);
         break;
       case Kind::kCancel:
         AddCommand(wire::MakeCancelOrder(e.id), {Kind::kCancel, e.info, 0, 0});
@@ -494,8 +588,9 @@ void Festival::GenerateTick(uint64_t tick_start_us, uint64_t tick_us) {
         AddCommand(wire::ToCommand(r), {Kind::kTrack, e.info, 0, e.parcel_state});
         break;
       }
-      case Kind::kCheckShipment:
-        ScheduleParcels(e.id, e.at_us, false);
+      case Kind::kCheckShipment:  // the shipment is read after this tick, and looked at when it is released
+        tick_reads_.checks.emplace_back(e.id, e.at_us);
+        tick_reads_.shipment_keys.push_back(e.id);
         break;
       default:
         ELEVEN_ASSERT(false && "unexpected event kind");
@@ -520,7 +615,6 @@ Status Festival::SubmitPending(uint64_t at_us, uint64_t tick) {
     batch.latency_recorded = false;
     batch.submitted_ns = MonotonicNs();
     ELEVEN_RETURN_IF_ERROR(backend_->Submit(batch.commands, kDayStartUs + at_us, batch.results, &batch.ticket));
-    submit_ns_ += MonotonicNs() - batch.submitted_ns;
     commands_applied_ += count;
     last_at_us_ = kDayStartUs + at_us;
     in_flight_.push_back(std::move(batch));  // moving keeps batch.results' storage where it is
@@ -550,29 +644,6 @@ void Festival::NoteDurable() {
   }
 }
 
-// Buyers learn the results of the batches sent at ticks up to `tick_last`, waiting for them
-// to be durable if they are not yet. Which results are known at which tick is fixed by the
-// scenario, not by how fast the disk was: that keeps the day deterministic. What the buyers
-// and couriers will look up (shipments of paid orders and of checks due before
-// `checks_until_us`, their parcels, retried orders) is read first, at this one point of the
-// log, before any batch of this tick is sent.
-Status Festival::ReleaseUpTo(uint64_t tick_last, uint64_t checks_until_us) {
-  NoteDurable();
-  size_t count = 0;
-  for (; count < in_flight_.size() && in_flight_[count].tick <= tick_last; count++) {
-    ELEVEN_RETURN_IF_ERROR(backend_->Wait(in_flight_[count].ticket, s_.durable));
-  }
-  NoteDurable();
-  ELEVEN_RETURN_IF_ERROR(Prefetch(count, checks_until_us));
-  for (size_t i = 0; i < count; i++) {
-    Batch& batch = in_flight_.front();
-    Process(batch);
-    free_batches_.push_back(std::move(batch));
-    in_flight_.pop_front();
-  }
-  return lookup_failure_;
-}
-
 namespace {
 
 // Keys sorted and unique, so a look-up asks for each once.
@@ -581,73 +652,107 @@ void Unique(std::vector<uint64_t>* keys) {
   keys->erase(std::unique(keys->begin(), keys->end()), keys->end());
 }
 
-// Looks `keys` up through `backend` into `known` (the records whose code is ok).
-template <typename Record>
-Status LookupInto(FestivalBackend* backend, protocol::Operation op, std::vector<uint64_t>& keys,
-                  std::unordered_map<uint64_t, Record>* known) {
-  ELEVEN_ASSERT(protocol::QueryRecordSize(op) == sizeof(Record));
-  Unique(&keys);
-  std::vector<wire::Code> codes(keys.size());
-  std::vector<Record> records(keys.size());
-  if (!keys.empty()) ELEVEN_RETURN_IF_ERROR(backend->Lookup(op, keys, codes, records.data()));
-  for (size_t i = 0; i < keys.size(); i++) {
-    if (codes[i] == wire::Code::ok) known->emplace(keys[i], records[i]);
+}  // namespace
+
+// Asks for what the tick's results will need (TickReads), right after its batches.
+void Festival::RequestReads(uint64_t tick) {
+  TickReads& reads = tick_reads_;
+  if (reads.empty()) return;
+  reads.tick = tick;
+  Unique(&reads.shipment_keys);
+  Unique(&reads.order_keys);
+  if (!reads.shipment_keys.empty()) {
+    reads.shipments_token = backend_->RequestLookup(protocol::Operation::kGetShipment, reads.shipment_keys);
+  }
+  if (!reads.order_keys.empty()) {
+    reads.orders_token = backend_->RequestLookup(protocol::Operation::kGetOrderByKey, reads.order_keys);
+  }
+  reads_in_flight_.push_back(std::move(reads));
+  reads = TickReads{};
+}
+
+// Buyers learn the results of the batches sent at ticks up to `tick_last`, waiting for them
+// to be durable if they are not yet. Which results are known at which tick is fixed by the
+// scenario, not by how fast the disk was: that keeps the day deterministic. Each tick is
+// released with the reads asked right after it (shipments of its payments and checks, its
+// retried orders); its shipment checks are looked at after its results.
+Status Festival::ReleaseUpTo(uint64_t tick_last) {
+  NoteDurable();
+  for (const Batch& batch : in_flight_) {
+    if (batch.tick > tick_last) break;
+    ELEVEN_RETURN_IF_ERROR(backend_->Wait(batch.ticket, s_.durable));
+  }
+  NoteDurable();
+  for (;;) {
+    uint64_t tick = UINT64_MAX;
+    if (!in_flight_.empty()) tick = in_flight_.front().tick;
+    if (!reads_in_flight_.empty()) tick = std::min(tick, reads_in_flight_.front().tick);
+    if (tick == UINT64_MAX || tick > tick_last) break;
+    released_ = nullptr;
+    if (!reads_in_flight_.empty() && reads_in_flight_.front().tick == tick) {
+      ELEVEN_RETURN_IF_ERROR(TakeReads(reads_in_flight_.front()));
+      released_ = &reads_in_flight_.front();
+    }
+    while (!in_flight_.empty() && in_flight_.front().tick == tick) {
+      Process(in_flight_.front());
+      free_batches_.push_back(std::move(in_flight_.front()));
+      in_flight_.pop_front();
+    }
+    if (released_ != nullptr) {
+      for (const auto& [order_id, at_us] : released_->checks) ScheduleParcels(order_id, at_us, false);
+      released_ = nullptr;
+      reads_in_flight_.pop_front();
+    }
+  }
+  if (!parcel_keys_.empty()) {
+    Unique(&parcel_keys_);
+    parcel_reads_.push_back({backend_->RequestLookup(protocol::Operation::kGetParcel, std::move(parcel_keys_)), tick_last});
+    parcel_keys_.clear();
+  }
+  return TakeParcels(tick_last);
+}
+
+Status Festival::TakeReads(TickReads& reads) {
+  shipments_answer_ = {};
+  orders_answer_ = {};
+  if (reads.shipments_token != 0) ELEVEN_RETURN_IF_ERROR(backend_->TakeLookup(reads.shipments_token, &shipments_answer_));
+  if (reads.orders_token != 0) ELEVEN_RETURN_IF_ERROR(backend_->TakeLookup(reads.orders_token, &orders_answer_));
+  return Status::Ok();
+}
+
+// Tallies the parcels asked for at earlier releases: by now the engine has answered them
+// (a later tick's batch was waited for), so nothing waits here; the last release takes all.
+Status Festival::TakeParcels(uint64_t tick_last) {
+  while (!parcel_reads_.empty() &&
+         (tick_last == UINT64_MAX || parcel_reads_.front().released_tick + o_.reply_lag_ticks <= tick_last)) {
+    LookupAnswer answer;
+    ELEVEN_RETURN_IF_ERROR(backend_->TakeLookup(parcel_reads_.front().token, &answer));
+    parcel_reads_.pop_front();
+    for (size_t i = 0; i < answer.codes.size(); i++) {
+      if (answer.codes[i] != wire::Code::ok) continue;
+      wire::ParcelRecord parcel;
+      std::memcpy(&parcel, answer.records.data() + i * sizeof(parcel), sizeof(parcel));
+      warehouse_parcels_[parcel.warehouse_id]++;
+      courier_parcels_[parcel.waybill / kWaybillStride - 1]++;
+    }
   }
   return Status::Ok();
 }
 
-}  // namespace
-
-// Reads what processing the first `batch_count` batches in flight and the shipment checks
-// due before `checks_until_us` will look up. Only what is found is kept: anything else is
-// asked again when needed (Look), at the same point of the log, so the answers are the same.
-Status Festival::Prefetch(size_t batch_count, uint64_t checks_until_us) {
-  shipments_.clear();
-  parcels_.clear();
-  orders_by_key_.clear();
-  std::vector<uint64_t> order_ids, keys, waybills;
-  for (size_t b = 0; b < batch_count; b++) {
-    const Batch& batch = in_flight_[b];
-    for (size_t i = 0; i < batch.commands.size(); i++) {
-      const wire::Result& r = batch.results[i];
-      if (batch.meta[i].kind == Kind::kPay && r.code == wire::Code::ok) order_ids.push_back(r.id);
-      if (batch.meta[i].kind == Kind::kRetry && r.code != wire::Code::orders_full) {
-        keys.push_back(retry_commands_[batch.meta[i].info].place_order.idempotency_key);
-      }
-    }
-  }
-  for (auto it = checks_due_.begin(); it != checks_due_.end() && it->first < checks_until_us;) {
-    order_ids.push_back(it->second);
-    it = checks_due_.erase(it);
-  }
-  ELEVEN_RETURN_IF_ERROR(LookupInto(backend_.get(), protocol::Operation::kGetShipment, order_ids, &shipments_));
-  for (const auto& [order_id, shipment] : shipments_) {
-    for (uint8_t p = 0; p < shipment.parcel_count; p++) waybills.push_back(shipment.waybill[p]);
-  }
-  ELEVEN_RETURN_IF_ERROR(LookupInto(backend_.get(), protocol::Operation::kGetParcel, waybills, &parcels_));
-  return LookupInto(backend_.get(), protocol::Operation::kGetOrderByKey, keys, &orders_by_key_);
-}
-
-// One record, from what Prefetch read or else from the backend; a failed look-up is
-// remembered (the run then fails) and answered as not found.
+// One record of the tick under release, from what was asked right after it.
 template <typename Record>
-wire::Code Festival::Look(protocol::Operation op, uint64_t key, Record* record) {
-  const auto& known = [&]() -> const std::unordered_map<uint64_t, Record>& {
-    if constexpr (std::is_same_v<Record, wire::ShipmentRecord>) return shipments_;
-    else if constexpr (std::is_same_v<Record, wire::ParcelRecord>) return parcels_;
-    else return orders_by_key_;
-  }();
-  if (const auto it = known.find(key); it != known.end()) {
-    *record = it->second;
-    return wire::Code::ok;
-  }
-  wire::Code code = wire::Code::order_not_found;
-  const Status status = backend_->Lookup(op, std::span(&key, 1), std::span(&code, 1), record);
-  if (!status.ok()) {
-    if (lookup_failure_.ok()) lookup_failure_ = status;
-    return wire::Code::order_not_found;
-  }
-  return code;
+wire::Code Festival::Look(protocol::Operation op, uint64_t key, Record* record) const {
+  ELEVEN_ASSERT(released_ != nullptr);
+  const bool shipment = op == protocol::Operation::kGetShipment;
+  ELEVEN_ASSERT((shipment == std::is_same_v<Record, wire::ShipmentRecord>));
+  const std::vector<uint64_t>& keys = shipment ? released_->shipment_keys : released_->order_keys;
+  const LookupAnswer& answer = shipment ? shipments_answer_ : orders_answer_;
+  const auto it = std::lower_bound(keys.begin(), keys.end(), key);
+  ELEVEN_ASSERT(it != keys.end() && *it == key);  // every look-up of a release was asked with its tick
+  const size_t i = size_t(it - keys.begin());
+  ELEVEN_ASSERT(answer.codes.size() == keys.size() && answer.records.size() == keys.size() * sizeof(Record));
+  std::memcpy(record, answer.records.data() + i * sizeof(Record), sizeof(Record));
+  return answer.codes[i];
 }
 
 void Festival::Process(const Batch& batch) {
@@ -694,7 +799,7 @@ void Festival::OnPlaced(const Meta& meta, const wire::Result& r, uint64_t at_us)
   const OrderInfo& info = order_info_[meta.info];
   if (r.code != wire::Code::ok) {
     rejected_++;
-    rejected_by_code_[std::string(wire::CodeName(r.code))]++;
+    rejected_by_code_[r.code]++;
     return;
   }
   accepted_++;
@@ -708,7 +813,7 @@ void Festival::OnPlaced(const Meta& meta, const wire::Result& r, uint64_t at_us)
   }
   by_region_[info.region].orders++;
   by_region_[info.region].gmv_fen += r.amount_fen;
-  Breakdown& country = by_country_[CountryOf(info.merchant)];
+  Breakdown& country = by_country_[CountryIndexOf(info.merchant)];
   country.orders++;
   country.gmv_fen += r.amount_fen;
   // The buyer's next step: cancel, pay after a delay (some too late), or walk away.
@@ -751,17 +856,12 @@ void Festival::ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day)
   if (shipment.parcel_count == 0) {
     // Backlogged: ask again after the hour rolls over (no command, just a later look).
     Push({at_us + 3600 * kSecondUs, 0, Kind::kCheckShipment, 0, 0, 0, 0, order_id});
-    checks_due_.emplace(at_us + 3600 * kSecondUs, order_id);
     return;
   }
   using wire::ParcelState;
   for (uint8_t p = 0; p < shipment.parcel_count; p++) {
     const uint64_t waybill = shipment.waybill[p];
-    wire::ParcelRecord parcel{};
-    if (Look(protocol::Operation::kGetParcel, waybill, &parcel) == wire::Code::ok) {
-      warehouse_parcels_[parcel.warehouse_id]++;
-      courier_parcels_[waybill / kWaybillStride - 1]++;
-    }
+    parcel_keys_.push_back(waybill);  // tallied by warehouse and courier when its read is in
     uint64_t t = at_us + uint64_t((1800 + rng_.Exponential(5400)) * kSecondUs);
     const double scale = same_day ? 0.25 : 1.0;
     const std::pair<ParcelState, double> steps[] = {
@@ -824,19 +924,47 @@ void Festival::Report(double wall_s) {
   p.orders_per_s_wall = last_progress_ns_ ? double(orders_sent_ - last_progress_orders_) / (double(now - last_progress_ns_) / 1e9) : 0;
   p.orders_per_s_sim = s_.OrdersPerSecondAt(p.simulated_s);
   p.gmv_fen = gmv_gross_fen_;
-  // The live view only: a failed read shows zeros, the day goes on (and fails on its own
-  // if the backend is really gone).
-  std::vector<wire::Code> codes(drop_ids_.size());
-  std::vector<wire::DropRecord> drops(drop_ids_.size());
-  if (backend_->Lookup(protocol::Operation::kGetDrop, drop_ids_, codes, drops.data()).ok()) {
-    for (size_t d = 0; d < drops.size(); d++) p.drops_sold_out += codes[d] == wire::Code::ok && drops[d].sold_out_at_us != 0;
+  // The live view shows what was asked at the last report (answered by now: the festival
+  // does not wait for the engine to catch up for it); the last view reads now.
+  CollectReportReads();
+  if (wall_s < 0) {
+    RequestReportReads();
+    CollectReportReads();
   }
   p.drops = uint32_t(drop_ids_.size());
-  wire::FiguresRecord figures{};
-  if (backend_->GetFigures(&figures).ok()) p.parcels_dispatched = figures.parcels_dispatched;
+  p.drops_sold_out = report_sold_out_;
+  p.parcels_dispatched = report_dispatched_;
   o_.progress(p);
   last_progress_ns_ = now;
   last_progress_orders_ = orders_sent_;
+  if (wall_s >= 0) RequestReportReads();
+}
+
+void Festival::RequestReportReads() {
+  if (!drop_ids_.empty()) report_drops_token_ = backend_->RequestLookup(protocol::Operation::kGetDrop, drop_ids_);
+  report_figures_token_ = backend_->RequestFigures();
+}
+
+// The live view only: a failed read keeps the last figures, the day goes on (and fails on
+// its own if the backend is really gone).
+void Festival::CollectReportReads() {
+  if (report_drops_token_ != 0) {
+    LookupAnswer answer;
+    if (backend_->TakeLookup(report_drops_token_, &answer).ok()) {
+      report_sold_out_ = 0;
+      for (size_t d = 0; d < answer.codes.size(); d++) {
+        wire::DropRecord drop;
+        std::memcpy(&drop, answer.records.data() + d * sizeof(drop), sizeof(drop));
+        report_sold_out_ += answer.codes[d] == wire::Code::ok && drop.sold_out_at_us != 0;
+      }
+    }
+    report_drops_token_ = 0;
+  }
+  if (report_figures_token_ != 0) {
+    wire::FiguresRecord figures{};
+    if (backend_->TakeFigures(report_figures_token_, &figures).ok()) report_dispatched_ = figures.parcels_dispatched;
+    report_figures_token_ = 0;
+  }
 }
 
 // Polls (or, with `wait`, finishes) the background snapshot and keeps its report.
@@ -866,9 +994,16 @@ Status Festival::Run(std::string* summary_json) {
   by_region_.assign(s_.regions + 1, Breakdown{});
   courier_parcels_.assign(s_.couriers.size(), 0);
   drop_carry_.assign(s_.drops.size(), 0);
+  // What grows with every order is sized once: a doubling in the surge would copy it and
+  // fault its new pages in on the festival's thread while the engine waits for batches.
+  const double day_orders = DayOrders(s_) * 1.01;
+  order_info_.reserve(size_t(day_orders));
+  retry_commands_.reserve(size_t(day_orders * s_.retry_share * 1.1) + 1024);
+  latencies_us_.reserve(size_t(day_orders));
   ELEVEN_RETURN_IF_ERROR(Setup());
 
   started_ns_ = MonotonicNs();
+  const uint64_t busy_before_ns = backend_->engine_busy_ns();  // the set-up is not the day
   ELEVEN_RETURN_IF_ERROR(RunDay());
   ELEVEN_RETURN_IF_ERROR(PollSnapshot(true));
   const double wall_s = double(MonotonicNs() - started_ns_) / 1e9;
@@ -878,6 +1013,7 @@ Status Festival::Run(std::string* summary_json) {
     return Status::Corruption(std::to_string(retry_mismatches_) + " retried orders got a different answer than the first time");
   }
   ELEVEN_RETURN_IF_ERROR(Finish());
+  day_busy_ns_ = backend_->engine_busy_ns() - busy_before_ns;
   *summary_json = Summary(wall_s);
   return Status::Ok();
 }
@@ -906,9 +1042,10 @@ Status Festival::RunDay() {
       const uint64_t now_ns = MonotonicNs();
       if (due_ns > now_ns) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now_ns));
     }
-    if (tick >= o_.reply_lag_ticks) ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(tick - o_.reply_lag_ticks, t_us + step));
+    if (tick >= o_.reply_lag_ticks) ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(tick - o_.reply_lag_ticks));
     GenerateTick(t_us, step);
     if (!pending_.commands.empty()) ELEVEN_RETURN_IF_ERROR(SubmitPending(t_us, tick));
+    RequestReads(tick);
     NoteDurable();
     RecordTimeline(t_us + step, false);
     if (!snapshot_taken && t_us >= snapshot_at_us) {
@@ -919,7 +1056,7 @@ Status Festival::RunDay() {
     ELEVEN_RETURN_IF_ERROR(PollSnapshot(false));
     Report(double(MonotonicNs() - started_ns_) / 1e9);
   }
-  ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(UINT64_MAX, 0));
+  ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(UINT64_MAX));
   RecordTimeline(end_us, true);
   return Status::Ok();
 }
@@ -988,7 +1125,7 @@ std::string Festival::Summary(double wall_s) {
   j.Key("scenario").Begin('{').FieldStr("name", s_.name).Field("seed", int64_t(s_.seed)).FieldNum("scale", s_.scale);
   uint32_t overseas = 0;
   for (uint32_t m = 1; m <= s_.merchants; m++) overseas += IsOverseas(m);
-  j.Field("merchants", s_.merchants).Field("overseas_merchants", overseas).Field("countries", int64_t(by_country_.size()));
+  j.Field("merchants", s_.merchants).Field("overseas_merchants", overseas).Field("countries", int64_t(CountriesByName().size()));
   j.Field("skus", int64_t(s_.merchants) * s_.skus_per_merchant).Field("buyers", s_.buyers);
   j.Field("simulated_seconds", int64_t(s_.simulated_seconds)).FieldNum("wall_seconds", wall_s);
   // A server's replies are always held until durable.
@@ -1016,7 +1153,7 @@ std::string Festival::Summary(double wall_s) {
   if (remote) {
     j.Null();
   } else {
-    j.Num(submit_ns_ ? double(commands_applied_) / (double(submit_ns_) / 1e9) : 0);
+    j.Num(day_busy_ns_ ? double(commands_applied_) / (double(day_busy_ns_) / 1e9) : 0);
   }
   j.Field("commands_applied", int64_t(commands_applied_));
   j.Field("log_entries", int64_t(final_.digest.op));
@@ -1031,7 +1168,9 @@ std::string Festival::Summary(double wall_s) {
                 (unsigned long long)final_.digest.digest_low);
   j.FieldStr("state_digest", hex);
   j.Key("rejected_by_code").Begin('{');
-  for (const auto& [code, count] : rejected_by_code_) j.Field(code, int64_t(count));
+  std::map<std::string_view, uint64_t> rejected_by_name;
+  for (const auto& [code, count] : rejected_by_code_) rejected_by_name[wire::CodeName(code)] = count;
+  for (const auto& [name, count] : rejected_by_name) j.Field(name, int64_t(count));
   j.End('}');
   j.Key("latency_us").Begin('{').FieldNum("p50", Percentile(all, 0.5)).FieldNum("p99", Percentile(all, 0.99));
   j.FieldNum("p999", Percentile(all, 0.999)).FieldNum("max", all.empty() ? 0 : *std::max_element(all.begin(), all.end()));
@@ -1108,7 +1247,7 @@ std::string Festival::Summary(double wall_s) {
     j.Begin('{').FieldStr("key", name).Field("orders", int64_t(by_region_[r].orders)).Field("gmv_fen", by_region_[r].gmv_fen).End('}');
   }
   j.End(']').Key("country").Begin('[');
-  for (const auto& [country, b] : by_country_) {
+  for (const auto& [country, b] : CountriesByName()) {
     j.Begin('{').FieldStr("key", country).Field("orders", int64_t(b.orders)).Field("gmv_fen", b.gmv_fen).End('}');
   }
   j.End(']').End('}').End('}');

@@ -5,18 +5,27 @@
 //
 // Ordering contract (what keeps a day deterministic on both): batches are applied in the
 // order Submit was called, each as one log entry stamped with its `at_us`; every query
-// (Lookup, GetFigures, RequestFigures) is answered from the state after every batch
-// submitted before the call and none after it.
+// (RequestLookup, RequestFigures and the blocking forms built on them) is answered from the
+// state after every batch submitted before the call and none after it.
 //
-// Thread-safety: none; one festival thread calls a backend. The remote backend's replies
-// arrive on the client's thread and are handed over under its own lock.
+// Nothing here waits for the engine unless asked to: Submit and the Request* calls queue
+// work and return; Wait and the Take* calls block for their answers. The festival keeps
+// its own thread busy with the buyers while the engine applies what it sent (embedded: on
+// the backend's engine thread; remote: in the server).
+//
+// Thread-safety: none for the caller; one festival thread calls a backend. Each backend
+// hands answers over from its own threads under its own lock.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
+#include "base/assert.h"
 #include "base/status.h"
 #include "client/protocol.h"
 #include "engine/engine.h"
@@ -38,6 +47,13 @@ struct BackendFinal {
   uint64_t busy_replies = 0;    // remote: requests the server answered busy (then re-sent)
 };
 
+// The answer to RequestLookup: codes[i] and the i-th record (protocol::QueryRecordSize(op)
+// bytes, zeroed unless ok) for the i-th key asked.
+struct LookupAnswer {
+  std::vector<wire::Code> codes;
+  std::vector<std::byte> records;
+};
+
 class FestivalBackend {
  public:
   virtual ~FestivalBackend() = default;
@@ -53,8 +69,8 @@ class FestivalBackend {
   virtual std::string limits_note() const { return ""; }
 
   // Sends `commands` (1..8190) as one log entry at log time `at_us` (µs since the epoch).
-  // `results` gets one result per command by the time Wait(*ticket) returns; its storage
-  // must not move or be freed until then. Tickets count up from 1 in submit order.
+  // `results` gets one result per command by the time Wait(*ticket) returns; neither span's
+  // storage may move or be freed until then. Tickets count up from 1 in submit order.
   [[nodiscard]] virtual Status Submit(std::span<const wire::Command> commands, uint64_t at_us,
                                       std::span<wire::Result> results, uint64_t* ticket) = 0;
   // The highest ticket whose results are in (and durable if `durable`), without blocking.
@@ -62,20 +78,35 @@ class FestivalBackend {
   // Blocks until ticket's results are in (and durable if `durable`).
   [[nodiscard]] virtual Status Wait(uint64_t ticket, bool durable) = 0;
 
-  // By-key queries (get_order_by_key, get_drop, get_shipment, get_parcel): codes[i] and the
-  // i-th record (protocol::QueryRecordSize(op) bytes, zeroed unless ok) for keys[i].
-  [[nodiscard]] virtual Status Lookup(protocol::Operation op, std::span<const uint64_t> keys,
-                                      std::span<wire::Code> codes, void* records) = 0;
-  // Fulfilment's figures at this point of the log, now (blocking) ...
-  [[nodiscard]] virtual Status GetFigures(wire::FiguresRecord* figures) = 0;
-  // ... or later: the token of a read taken at this point, collected with TakeFigures
-  // (remote: no round trip waited for while the day runs).
+  // By-key queries (get_order_by_key, get_drop, get_shipment, get_parcel) of `keys`, read at
+  // this point of the log; the token (from 1) is redeemed once with TakeLookup, which blocks
+  // until the answer is in.
+  virtual uint64_t RequestLookup(protocol::Operation op, std::vector<uint64_t> keys) = 0;
+  [[nodiscard]] virtual Status TakeLookup(uint64_t token, LookupAnswer* answer) = 0;
+  // Both at once: codes[i] and the i-th record of `records` for keys[i].
+  [[nodiscard]] Status Lookup(protocol::Operation op, std::span<const uint64_t> keys, std::span<wire::Code> codes,
+                              void* records) {
+    LookupAnswer answer;
+    ELEVEN_RETURN_IF_ERROR(TakeLookup(RequestLookup(op, {keys.begin(), keys.end()}), &answer));
+    ELEVEN_ASSERT(answer.codes.size() == keys.size() && codes.size() == keys.size() &&
+                  answer.records.size() == keys.size() * protocol::QueryRecordSize(op));
+    std::copy(answer.codes.begin(), answer.codes.end(), codes.begin());
+    if (!answer.records.empty()) std::memcpy(records, answer.records.data(), answer.records.size());
+    return Status::Ok();
+  }
+  // Fulfilment's figures at this point of the log, as a token redeemed with TakeFigures ...
   virtual uint64_t RequestFigures() = 0;
   [[nodiscard]] virtual Status TakeFigures(uint64_t token, wire::FiguresRecord* figures) = 0;
+  // ... or both at once.
+  [[nodiscard]] Status GetFigures(wire::FiguresRecord* figures) { return TakeFigures(RequestFigures(), figures); }
 
   // After the last Wait: counters, digest, journal figures; the embedded backend also checks
   // every engine invariant (a broken one aborts).
   [[nodiscard]] virtual Status Finish(BackendFinal* final) = 0;
+
+  // Embedded: the engine thread's time applying batches so far (any thread may ask); remote:
+  // 0, the server's business.
+  virtual uint64_t engine_busy_ns() const { return 0; }
 
   // Background snapshots: the embedded replica's; a server snapshots on its own terms.
   virtual bool can_snapshot() const { return false; }

@@ -1,8 +1,23 @@
-// The festival on an embedded replica: batches go straight to Replica::Submit (applied at
-// once, durable when the sync thread says so), queries read the engine directly.
+// The festival on an embedded replica, driven by an engine thread of its own: Submit and the
+// Request* calls queue a job and return, the engine thread runs the jobs in the order they
+// were queued (that order is the log's), and the festival thread only waits when it takes an
+// answer. While the engine applies one tick, the festival makes the next: on two cores the
+// two halves of a day overlap instead of taking turns.
+//
+// Durability: the engine thread hands staged entries to the replica's sync thread after
+// every job; when a sync ends, the replica's callback wakes the engine thread to hand over
+// what was staged meanwhile, and moves durable_ on for the festival.
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "sim/festival_backend.h"
 #include "storage/env.h"
 
@@ -13,6 +28,17 @@ namespace {
 class EmbeddedBackend final : public FestivalBackend {
  public:
   explicit EmbeddedBackend(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  ~EmbeddedBackend() override {
+    if (thread_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        stopping_ = true;
+      }
+      engine_cv_.notify_one();
+      thread_.join();
+    }
+    if (replica_) replica_->SetDurableCallback(nullptr);
+  }
 
   Status Open(const engine::EngineConfig& config) override {
     Env* env = Env::Default();
@@ -20,71 +46,184 @@ class EmbeddedBackend final : public FestivalBackend {
     replica::ReplicaOptions options;
     options.engine = config;
     replica::RecoveryReport report;
-    return replica::Replica::Open(env, data_dir_, options, &replica_, &report);
+    ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, data_dir_, options, &replica_, &report));
+    durable_ = replica_->op_durable();
+    replica_->SetDurableCallback([this](uint64_t op) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        durable_ = std::max(durable_, op);
+        kick_ = true;
+      }
+      engine_cv_.notify_one();
+      festival_cv_.notify_all();
+    });
+    thread_ = std::thread([this] { Run(); });
+    return Status::Ok();
   }
   std::string mode() const override { return "embedded"; }
 
   Status Submit(std::span<const wire::Command> commands, uint64_t at_us, std::span<wire::Result> results,
                 uint64_t* ticket) override {
     ELEVEN_ASSERT(results.size() >= commands.size());
-    ELEVEN_RETURN_IF_ERROR(replica_->Submit(commands, at_us, results, ticket));
-    replica_->Flush();
+    const uint64_t t = *ticket = ++submitted_;
+    Post([this, commands, at_us, results, t] {
+      const uint64_t started = MonotonicNs();
+      uint64_t op = 0;
+      const Status status = replica_->Submit(commands, at_us, results, &op);
+      busy_ns_.fetch_add(MonotonicNs() - started, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!status.ok()) {
+        FailLocked(status);
+        return;
+      }
+      ELEVEN_ASSERT(op == t);  // every log entry comes through here, one per ticket
+      applied_ = t;
+      festival_cv_.notify_all();
+    });
     return Status::Ok();
   }
   uint64_t ticket_done(bool durable) override {
-    return durable ? replica_->op_durable() : replica_->op_submitted();
+    std::lock_guard<std::mutex> lock(mu_);
+    return durable ? durable_ : applied_;
   }
   Status Wait(uint64_t ticket, bool durable) override {
-    ELEVEN_ASSERT(ticket <= replica_->op_submitted());  // results are written by Submit
-    return durable ? replica_->WaitDurable(ticket) : Status::Ok();
+    ELEVEN_ASSERT(ticket <= submitted_);
+    std::unique_lock<std::mutex> lock(mu_);
+    festival_cv_.wait(lock, [&] { return !failure_.ok() || (durable ? durable_ : applied_) >= ticket; });
+    return failure_;
   }
 
-  Status Lookup(protocol::Operation op, std::span<const uint64_t> keys, std::span<wire::Code> codes,
-                void* records) override {
-    ELEVEN_ASSERT(codes.size() == keys.size());
-    const size_t size = protocol::QueryRecordSize(op);
-    for (size_t i = 0; i < keys.size(); i++) {
-      void* record = static_cast<std::byte*>(records) + i * size;
-      std::memset(record, 0, size);
-      codes[i] = LookupOne(op, keys[i], record);
-      if (codes[i] != wire::Code::ok) std::memset(record, 0, size);
-    }
-    return Status::Ok();
+  uint64_t RequestLookup(protocol::Operation op, std::vector<uint64_t> keys) override {
+    const uint64_t token = ++lookups_requested_;
+    Post([this, op, keys = std::move(keys), token] {
+      const size_t size = protocol::QueryRecordSize(op);
+      LookupAnswer answer;
+      answer.codes.resize(keys.size());
+      answer.records.resize(keys.size() * size);
+      for (size_t i = 0; i < keys.size(); i++) {
+        std::byte* record = answer.records.data() + i * size;
+        answer.codes[i] = LookupOne(op, keys[i], record);
+        if (answer.codes[i] != wire::Code::ok) std::memset(record, 0, size);
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      lookups_.emplace(token, std::move(answer));
+      festival_cv_.notify_all();
+    });
+    return token;
   }
-  Status GetFigures(wire::FiguresRecord* figures) override {
-    *figures = replica_->engine().fulfilment()->QueryFigures();
-    return Status::Ok();
+  Status TakeLookup(uint64_t token, LookupAnswer* answer) override {
+    ELEVEN_ASSERT(token != 0 && token <= lookups_requested_);
+    return TakeAnswer(lookups_, token, answer);
   }
   uint64_t RequestFigures() override {
-    figures_.push_back(replica_->engine().fulfilment()->QueryFigures());
-    return figures_.size() - 1;
+    const uint64_t token = ++figures_requested_;
+    Post([this, token] {
+      const wire::FiguresRecord figures = replica_->engine().fulfilment()->QueryFigures();
+      std::lock_guard<std::mutex> lock(mu_);
+      figures_.emplace(token, figures);
+      festival_cv_.notify_all();
+    });
+    return token;
   }
   Status TakeFigures(uint64_t token, wire::FiguresRecord* figures) override {
-    ELEVEN_ASSERT(token < figures_.size());
-    *figures = figures_[token];
-    return Status::Ok();
+    ELEVEN_ASSERT(token != 0 && token <= figures_requested_);
+    return TakeAnswer(figures_, token, figures);
   }
 
   Status Finish(BackendFinal* final) override {
-    const engine::Engine& engine = replica_->engine();
-    engine.CheckInvariants();
-    final->stats = engine::StatsRecordOf(engine.stats());
-    const Digest128 digest = engine.Digest();
-    final->digest = {engine.last_op(), engine.last_timestamp_us(), digest.low, digest.high};
-    final->journal_known = true;
-    final->journal_bytes = replica_->journal_bytes_written();
-    final->journal_syncs = replica_->journal_sync_count();
+    ELEVEN_RETURN_IF_ERROR(Wait(submitted_, true));
+    return RunOnEngine([&] {
+      const engine::Engine& engine = replica_->engine();
+      engine.CheckInvariants();
+      final->stats = engine::StatsRecordOf(engine.stats());
+      const Digest128 digest = engine.Digest();
+      final->digest = {engine.last_op(), engine.last_timestamp_us(), digest.low, digest.high};
+      final->journal_known = true;
+      final->journal_bytes = replica_->journal_bytes_written();
+      final->journal_syncs = replica_->journal_sync_count();
+      return Status::Ok();
+    });
+  }
+
+  uint64_t engine_busy_ns() const override { return busy_ns_.load(std::memory_order_relaxed); }
+  bool can_snapshot() const override { return true; }
+  Status StartSnapshot() override {
+    ELEVEN_RETURN_IF_ERROR(RunOnEngine([&] { return replica_->StartSnapshot(); }));
+    snapshot_running_ = true;
+    return Status::Ok();
+  }
+  bool snapshot_running() const override { return snapshot_running_; }
+  Status PollSnapshot(bool wait, bool* done, replica::SnapshotReport* report) override {
+    ELEVEN_RETURN_IF_ERROR(RunOnEngine([&] { return replica_->PollSnapshot(wait, done, report); }));
+    if (*done) snapshot_running_ = false;
     return Status::Ok();
   }
 
-  bool can_snapshot() const override { return true; }
-  Status StartSnapshot() override { return replica_->StartSnapshot(); }
-  bool snapshot_running() const override { return replica_->snapshot_running(); }
-  Status PollSnapshot(bool wait, bool* done, replica::SnapshotReport* report) override {
-    return replica_->PollSnapshot(wait, done, report);
+ private:
+  // The engine thread: jobs in order, each followed by a hand-over to the sync thread; when
+  // there is no job, a hand-over each time a sync ends.
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      engine_cv_.wait(lock, [&] { return !jobs_.empty() || kick_ || stopping_; });
+      if (!jobs_.empty()) {
+        std::function<void()> job = std::move(jobs_.front());
+        jobs_.pop_front();
+        lock.unlock();
+        job();
+        replica_->Flush();
+        lock.lock();
+      } else if (kick_) {
+        kick_ = false;
+        lock.unlock();
+        replica_->Flush();
+        const Status journal = replica_->journal_failure();
+        lock.lock();
+        if (!journal.ok()) FailLocked(journal);
+      } else {
+        return;  // stopping, every job run
+      }
+    }
+  }
+  void Post(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    engine_cv_.notify_one();
+  }
+  // Runs `fn` on the engine thread after everything queued, and waits for it.
+  Status RunOnEngine(std::function<Status()> fn) {
+    bool done = false;
+    Status status;
+    Post([&] {
+      Status s = fn();
+      std::lock_guard<std::mutex> lock(mu_);
+      status = std::move(s);
+      done = true;
+      festival_cv_.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(mu_);
+    festival_cv_.wait(lock, [&] { return done; });
+    return status;
+  }
+  // Waits for `token`'s answer (put into `answers` by the engine thread) and moves it out.
+  template <typename T>
+  Status TakeAnswer(std::unordered_map<uint64_t, T>& answers, uint64_t token, T* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    festival_cv_.wait(lock, [&] { return answers.count(token) != 0 || !failure_.ok(); });
+    ELEVEN_RETURN_IF_ERROR(failure_);
+    auto it = answers.find(token);
+    *out = std::move(it->second);
+    answers.erase(it);
+    return Status::Ok();
+  }
+  void FailLocked(const Status& status) {
+    if (failure_.ok()) failure_ = status;
+    festival_cv_.notify_all();
   }
 
- private:
+  // Engine thread only.
   wire::Code LookupOne(protocol::Operation op, uint64_t key, void* record) const {
     const engine::Engine& engine = replica_->engine();
     switch (op) {
@@ -101,8 +240,27 @@ class EmbeddedBackend final : public FestivalBackend {
   }
 
   const std::string data_dir_;
+  // Festival thread only.
+  uint64_t submitted_ = 0;
+  uint64_t lookups_requested_ = 0;
+  uint64_t figures_requested_ = 0;
+  bool snapshot_running_ = false;
+  std::atomic<uint64_t> busy_ns_{0};  // added to by the engine thread only
+
+  std::mutex mu_;
+  std::condition_variable engine_cv_;    // jobs, a sync that ended, or stopping
+  std::condition_variable festival_cv_;  // an answer, a ticket applied or durable, a failure
+  std::deque<std::function<void()>> jobs_;
+  bool kick_ = false;
+  bool stopping_ = false;
+  uint64_t applied_ = 0;
+  uint64_t durable_ = 0;
+  Status failure_;
+  std::unordered_map<uint64_t, LookupAnswer> lookups_;
+  std::unordered_map<uint64_t, wire::FiguresRecord> figures_;
+  std::thread thread_;
+  // Last: destroyed first, so its sync thread is gone before the lock its callback takes.
   std::unique_ptr<replica::Replica> replica_;
-  std::vector<wire::FiguresRecord> figures_;  // RequestFigures' reads, by token
 };
 
 }  // namespace

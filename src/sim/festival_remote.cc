@@ -9,9 +9,9 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <future>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "base/assert.h"
 #include "client/client.h"
@@ -85,13 +85,8 @@ class RemoteBackend final : public FestivalBackend {
     return failure_;
   }
 
-  Status Lookup(protocol::Operation op, std::span<const uint64_t> keys, std::span<wire::Code> codes,
-                void* records) override;
-  Status GetFigures(wire::FiguresRecord* figures) override {
-    wire::Code code = wire::Code::ok;
-    ELEVEN_RETURN_IF_ERROR(client_->GetFigures(&code, figures));
-    return code == wire::Code::ok ? Status::Ok() : Status::FailedPrecondition("get_figures: " + std::string(wire::CodeName(code)));
-  }
+  uint64_t RequestLookup(protocol::Operation op, std::vector<uint64_t> keys) override;
+  Status TakeLookup(uint64_t token, LookupAnswer* answer) override;
   uint64_t RequestFigures() override;
   Status TakeFigures(uint64_t token, wire::FiguresRecord* figures) override;
   Status Finish(BackendFinal* final) override;
@@ -129,6 +124,12 @@ class RemoteBackend final : public FestivalBackend {
     wire::FiguresRecord record{};
   };
   std::deque<FiguresRead> figures_;  // by token; a deque, so replies can fill them in place
+  struct LookupRead {
+    size_t chunks_left = 0;  // query replies still to come
+    LookupAnswer answer;
+  };
+  std::unordered_map<uint64_t, LookupRead> lookups_;  // by token, until taken
+  uint64_t lookups_requested_ = 0;                    // festival thread only
 };
 
 Status RemoteBackend::Open(const engine::EngineConfig& config) {
@@ -220,39 +221,53 @@ Status RemoteBackend::Submit(std::span<const wire::Command> commands, uint64_t a
   return Status::Ok();
 }
 
-Status RemoteBackend::Lookup(protocol::Operation op, std::span<const uint64_t> keys, std::span<wire::Code> codes,
-                             void* records) {
-  ELEVEN_ASSERT(codes.size() == keys.size());
+// Every chunk is sent at once, in order after what was submitted before; the replies fill
+// the answer in place on the client's thread.
+uint64_t RemoteBackend::RequestLookup(protocol::Operation op, std::vector<uint64_t> keys) {
   ELEVEN_ASSERT(protocol::ShapeOf(op) == protocol::QueryShape::kByKey);
   const size_t size = protocol::QueryRecordSize(op);
   const size_t entry_size = protocol::ReplyRecordSize(op);
-  // Every chunk is sent before the first answer is awaited: one round trip, not one per chunk.
-  std::vector<std::future<Status>> answers;
+  const uint64_t token = ++lookups_requested_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    LookupRead& read = lookups_[token];
+    read.chunks_left = (keys.size() + kLookupKeysMax - 1) / kLookupKeysMax;
+    read.answer.codes.resize(keys.size());
+    read.answer.records.resize(keys.size() * size);
+  }
   for (size_t at = 0; at < keys.size(); at += kLookupKeysMax) {
     const size_t n = std::min(kLookupKeysMax, keys.size() - at);
-    auto promise = std::make_shared<std::promise<Status>>();
-    answers.push_back(promise->get_future());
-    std::byte* base = static_cast<std::byte*>(records) + at * size;
-    wire::Code* code_base = codes.data() + at;
-    client_->Query(op, keys.subspan(at, n), [=](const Status& status, std::span<const std::byte> entries) {
-      if (status.ok() && entries.size() != n * entry_size) {
-        promise->set_value(Status::Corruption("a query reply of the wrong size"));
-        return;
-      }
-      for (size_t i = 0; status.ok() && i < n; i++) {
-        const std::byte* entry = entries.data() + i * entry_size;
-        std::memcpy(code_base + i, entry, sizeof(wire::Code));
-        std::memcpy(base + i * size, entry + protocol::kQueryEntryHeadSize, size);
-      }
-      promise->set_value(status);
-    });
+    client_->Query(op, std::span(keys).subspan(at, n),
+                   [this, token, at, n, size, entry_size](const Status& status, std::span<const std::byte> entries) {
+                     if (!status.ok() || entries.size() != n * entry_size) {
+                       Fail(status.ok() ? Status::Corruption("a query reply of the wrong size") : status);
+                       return;
+                     }
+                     std::lock_guard<std::mutex> lock(mu_);
+                     LookupRead& read = lookups_.at(token);
+                     for (size_t i = 0; i < n; i++) {
+                       const std::byte* entry = entries.data() + i * entry_size;
+                       std::memcpy(&read.answer.codes[at + i], entry, sizeof(wire::Code));
+                       std::memcpy(read.answer.records.data() + (at + i) * size, entry + protocol::kQueryEntryHeadSize,
+                                   size);
+                     }
+                     read.chunks_left--;
+                     done_cv_.notify_all();
+                   });
   }
-  Status first;
-  for (auto& answer : answers) {
-    const Status status = answer.get();
-    if (first.ok() && !status.ok()) first = status;
-  }
-  return first;
+  return token;
+}
+
+Status RemoteBackend::TakeLookup(uint64_t token, LookupAnswer* answer) {
+  ELEVEN_ASSERT(token != 0 && token <= lookups_requested_);
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = lookups_.find(token);
+  ELEVEN_ASSERT(it != lookups_.end());  // each token is taken once
+  done_cv_.wait(lock, [&] { return it->second.chunks_left == 0 || !failure_.ok(); });
+  if (!failure_.ok()) return failure_;
+  *answer = std::move(it->second.answer);
+  lookups_.erase(it);
+  return Status::Ok();
 }
 
 uint64_t RemoteBackend::RequestFigures() {
