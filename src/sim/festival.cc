@@ -275,6 +275,7 @@ class Festival {
   uint64_t started_ns_ = 0;
   uint64_t commands_applied_ = 0;
   uint64_t day_busy_ns_ = 0;  // the engine's time applying the day's batches (embedded)
+  uint64_t realtime_lag_max_ns_ = 0;  // pace realtime: the latest a tick started after its moment
   uint64_t last_progress_ns_ = 0, last_progress_orders_ = 0;
   double snapshot_stall_ms_ = 0, snapshot_write_ms_ = 0;
   uint64_t snapshot_bytes_ = 0;
@@ -1041,6 +1042,8 @@ Status Festival::RunDay() {
       const uint64_t due_ns = started_ns_ + t_us * 1000;
       const uint64_t now_ns = MonotonicNs();
       if (due_ns > now_ns) std::this_thread::sleep_for(std::chrono::nanoseconds(due_ns - now_ns));
+      // How late the tick starts: real time is kept while this stays within a tick or two.
+      realtime_lag_max_ns_ = std::max(realtime_lag_max_ns_, std::max(now_ns, due_ns) - due_ns);
     }
     if (tick >= o_.reply_lag_ticks) ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(tick - o_.reply_lag_ticks));
     GenerateTick(t_us, step);
@@ -1130,6 +1133,7 @@ std::string Festival::Summary(double wall_s) {
   j.Field("simulated_seconds", int64_t(s_.simulated_seconds)).FieldNum("wall_seconds", wall_s);
   // A server's replies are always held until durable.
   j.FieldStr("durability", s_.durable || remote ? "durable" : "relaxed").FieldStr("pace", s_.realtime ? "realtime" : "fast");
+  FieldOrNull(j, "realtime_lag_max_ms", s_.realtime, double(realtime_lag_max_ns_) / 1e6);
   j.FieldStr("mode", remote ? "connect" : "embedded");
   if (remote) j.FieldStr("server", o_.connect);
   j.FieldStr("data_dir", remote ? "" : o_.data_dir).End('}');

@@ -320,6 +320,10 @@
       parts.push(FormatDuration(scenario.simulated_seconds) + ' simulated' +
           (IsNumber(scenario.wall_seconds) ? ' in ' + FormatDuration(scenario.wall_seconds) + ' of wall time' : ''));
     }
+    if (scenario.pace === 'realtime' && IsNumber(scenario.realtime_lag_max_ms)) {
+      parts.push('paced by the wall clock (ticks at most ' + FormatInt(Math.round(scenario.realtime_lag_max_ms)) +
+          ' ms late)');
+    }
     if (scenario.durability) parts.push(scenario.durability);
     if (summary.eleven_version) parts.push('eleven ' + summary.eleven_version);
     document.getElementById('scenario-line').textContent =
