@@ -102,6 +102,10 @@ int Run(const FestivalArgs& args) {
   }
   const bool tty = isatty(STDOUT_FILENO) != 0;
   options.progress = [tty](const sim::FestivalProgress& p) { ShowProgress(p, tty); };
+  options.stage = [](const std::string& text) {
+    std::printf("eleven festival: %s\n", text.c_str());
+    std::fflush(stdout);
+  };
   const std::string where = options.connect.empty() ? "data in " + options.data_dir
                                                    : "against eleven serve at " + options.connect;
   std::printf("eleven festival: scenario %s (scale %g, %u merchants, %u buyers), %s\n", scenario.name.c_str(),

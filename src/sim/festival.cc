@@ -647,6 +647,12 @@ void Festival::NoteDurable() {
 
 namespace {
 
+std::string SecondsText(uint64_t ns) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f s", double(ns) / 1e9);
+  return text;
+}
+
 // Keys sorted and unique, so a look-up asks for each once.
 void Unique(std::vector<uint64_t>* keys) {
   std::sort(keys->begin(), keys->end());
@@ -983,6 +989,11 @@ Status Festival::PollSnapshot(bool wait) {
 }
 
 Status Festival::Run(std::string* summary_json) {
+  const auto stage = [&](const std::string& text) {
+    if (o_.stage) o_.stage(text);
+  };
+  const uint64_t open_ns = MonotonicNs();
+  stage(o_.connect.empty() ? "allocating the engine's tables" : "checking the server");
   ELEVEN_RETURN_IF_ERROR(Open());
   // Merchants' popularity follows a Zipf law (exponent 0.9), as in W1.
   zipf_cdf_.resize(s_.merchants);
@@ -1001,7 +1012,11 @@ Status Festival::Run(std::string* summary_json) {
   order_info_.reserve(size_t(day_orders));
   retry_commands_.reserve(size_t(day_orders * s_.retry_share * 1.1) + 1024);
   latencies_us_.reserve(size_t(day_orders));
+  const uint64_t setup_ns = MonotonicNs();
+  stage("ready in " + SecondsText(setup_ns - open_ns) +
+        "; the day before: merchants, SKUs, warehouses, stock, couriers, wallets and credit");
   ELEVEN_RETURN_IF_ERROR(Setup());
+  stage("the day before took " + SecondsText(MonotonicNs() - setup_ns) + "; the day begins");
 
   started_ns_ = MonotonicNs();
   const uint64_t busy_before_ns = backend_->engine_busy_ns();  // the set-up is not the day

@@ -29,6 +29,9 @@ struct FestivalOptions {
   uint32_t reply_lag_ticks = 16;
   // Called about four times a wall-clock second with a one-line progress view.
   std::function<void(const struct FestivalProgress&)> progress;
+  // Called once as each stage before the day begins and ends (a line of text): at full
+  // scale the engine's tables and the day before take a while.
+  std::function<void(const std::string&)> stage;
 };
 
 struct FestivalProgress {
