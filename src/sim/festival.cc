@@ -134,6 +134,66 @@ struct ParcelRead {
   uint64_t released_tick;  // the release's tick_last
 };
 
+// The day before, sent as it is made: each full batch goes out at once as one log entry, at
+// most kInFlight of them not yet checked; every command must be accepted. The first failure
+// sticks, and what is pushed after it is dropped. The backend may read and write the chunks
+// until their tickets are done, so the festival keeps the stream until the backend is gone
+// or every chunk is checked.
+class SetupStream {
+ public:
+  SetupStream(FestivalBackend* backend, uint64_t at_us) : backend_(backend), at_us_(at_us) {}
+  void push_back(const wire::Command& c) {
+    if (!status_.ok()) return;
+    if (open_.commands.empty()) open_.commands.reserve(kBatchMax);
+    open_.commands.push_back(c);
+    if (open_.commands.size() == kBatchMax) Send();
+  }
+  const Status& status() const { return status_; }
+  // Sends what is left and waits until every batch is durable and checked.
+  [[nodiscard]] Status Finish() {
+    if (!open_.commands.empty()) Send();
+    while (!sent_.empty() && status_.ok()) Check();
+    return status_;
+  }
+
+ private:
+  static constexpr size_t kInFlight = 16;
+  struct Chunk {
+    std::vector<wire::Command> commands;
+    std::vector<wire::Result> results;
+    uint64_t ticket = 0;
+    uint64_t first = 0;  // the set-up's number of its first command
+  };
+  void Send() {
+    while (sent_.size() >= kInFlight && status_.ok()) Check();
+    if (!status_.ok()) return;
+    Chunk& chunk = sent_.emplace_back(std::move(open_));  // a deque: the chunk stays where it is
+    open_ = Chunk{};
+    chunk.first = sent_count_;
+    sent_count_ += chunk.commands.size();
+    chunk.results.resize(chunk.commands.size());
+    status_ = backend_->Submit(chunk.commands, at_us_, chunk.results, &chunk.ticket);
+  }
+  void Check() {
+    const Chunk& chunk = sent_.front();
+    status_ = backend_->Wait(chunk.ticket, true);
+    for (size_t i = 0; status_.ok() && i < chunk.results.size(); i++) {
+      if (chunk.results[i].code != wire::Code::ok) {
+        status_ = Status::FailedPrecondition("festival set-up command " + std::to_string(chunk.first + i) +
+                                             " refused: " + std::string(wire::CodeName(chunk.results[i].code)));
+      }
+    }
+    sent_.pop_front();
+  }
+
+  FestivalBackend* const backend_;
+  const uint64_t at_us_;
+  Chunk open_;
+  std::deque<Chunk> sent_;
+  uint64_t sent_count_ = 0;
+  Status status_;
+};
+
 struct Breakdown {
   uint64_t orders = 0;
   int64_t gmv_fen = 0;
@@ -147,8 +207,8 @@ class Festival {
   // Events in buckets of one tick, the ring covering 65,536 ticks (11 minutes of 10 ms).
   Festival(const Scenario& s, const FestivalOptions& o)
       : s_(s), o_(o), rng_{s.seed}, events_(uint64_t(s.tick_ms) * 1000, 1 << 16) {}
-  // The backend first: a remote one may still write results into in_flight_ batches until
-  // its client is gone.
+  // The backend first: it may still read and write in_flight_ batches and setup_'s chunks
+  // until its engine thread (embedded) or client (remote) is gone.
   ~Festival() { backend_.reset(); }
   Status Run(std::string* summary_json);
 
@@ -223,6 +283,7 @@ class Festival {
   const FestivalOptions& o_;
   Rng rng_;
   std::unique_ptr<FestivalBackend> backend_;
+  std::unique_ptr<SetupStream> setup_;  // while the day before is sent (SetupStream)
   TickReads tick_reads_;                  // the tick being made
   std::deque<TickReads> reads_in_flight_;  // asked, by tick, until released
   // The reads of the tick under release (Look answers from them) and their answers.
@@ -355,72 +416,12 @@ Status Festival::Open() {
   return backend_->Open(FestivalEngineConfig(s_));
 }
 
-namespace {
-
-// The day before, sent as it is made: each full batch goes out at once as one log entry, at
-// most kInFlight of them not yet checked; every command must be accepted. The first failure
-// sticks, and what is pushed after it is dropped.
-class SetupStream {
- public:
-  SetupStream(FestivalBackend* backend, uint64_t at_us) : backend_(backend), at_us_(at_us) {}
-  void push_back(const wire::Command& c) {
-    if (!status_.ok()) return;
-    if (open_.commands.empty()) open_.commands.reserve(kBatchMax);
-    open_.commands.push_back(c);
-    if (open_.commands.size() == kBatchMax) Send();
-  }
-  const Status& status() const { return status_; }
-  // Sends what is left and waits until every batch is durable and checked.
-  [[nodiscard]] Status Finish() {
-    if (!open_.commands.empty()) Send();
-    while (!sent_.empty() && status_.ok()) Check();
-    return status_;
-  }
-
- private:
-  static constexpr size_t kInFlight = 16;
-  struct Chunk {
-    std::vector<wire::Command> commands;
-    std::vector<wire::Result> results;
-    uint64_t ticket = 0;
-    uint64_t first = 0;  // the set-up's number of its first command
-  };
-  void Send() {
-    while (sent_.size() >= kInFlight && status_.ok()) Check();
-    if (!status_.ok()) return;
-    Chunk& chunk = sent_.emplace_back(std::move(open_));  // a deque: the chunk stays where it is
-    open_ = Chunk{};
-    chunk.first = sent_count_;
-    sent_count_ += chunk.commands.size();
-    chunk.results.resize(chunk.commands.size());
-    status_ = backend_->Submit(chunk.commands, at_us_, chunk.results, &chunk.ticket);
-  }
-  void Check() {
-    const Chunk& chunk = sent_.front();
-    status_ = backend_->Wait(chunk.ticket, true);
-    for (size_t i = 0; status_.ok() && i < chunk.results.size(); i++) {
-      if (chunk.results[i].code != wire::Code::ok) {
-        status_ = Status::FailedPrecondition("festival set-up command " + std::to_string(chunk.first + i) +
-                                             " refused: " + std::string(wire::CodeName(chunk.results[i].code)));
-      }
-    }
-    sent_.pop_front();
-  }
-
-  FestivalBackend* const backend_;
-  const uint64_t at_us_;
-  Chunk open_;
-  std::deque<Chunk> sent_;
-  uint64_t sent_count_ = 0;
-  Status status_;
-};
-
-}  // namespace
 
 // The day before: merchants and their SKUs, the drops' SKUs, warehouses and their stock,
 // couriers and their coverage, buyers' wallets and credit, merchants' credit lines.
 Status Festival::Setup() {
-  SetupStream c(backend_.get(), kDayStartUs - 3600 * kSecondUs);
+  setup_ = std::make_unique<SetupStream>(backend_.get(), kDayStartUs - 3600 * kSecondUs);
+  SetupStream& c = *setup_;
   for (uint32_t m = 1; m <= s_.merchants; m++) {
     c.push_back(wire::MakeCreateMerchant(m, CountryOf(m), IsOverseas(m) ? 1 : 0));
     for (uint32_t k = 0; k < s_.skus_per_merchant; k++) {
@@ -521,7 +522,9 @@ Status Festival::Setup() {
                            int64_t(double(s_.merchant_credit_line_fen) * s_.merchant_credit_draw_share), {}};
     c.push_back(wire::AsCommand(draw));
   }
-  return c.Finish();
+  ELEVEN_RETURN_IF_ERROR(c.Finish());
+  setup_.reset();  // every chunk checked: the backend is done with them
+  return Status::Ok();
 }
 
 // Adds the tick's commands: ordinary orders along the curve, drop orders, due events.
