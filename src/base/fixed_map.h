@@ -22,6 +22,24 @@ namespace eleven {
 
 inline constexpr uint32_t kNoValue = 0xFFFFFFFFu;
 
+// Backward-shift deletion for linear probing over `mask + 1` slots: moves each later entry of
+// the cluster into the hole if its home slot does not lie cyclically in (hole, i], then
+// writes `blank` into the last hole. `home_of(slot)` and `used(slot)` read a slot.
+template <typename Slot, typename HomeOf, typename Used>
+void ShiftBackInto(Slot* slots, uint64_t mask, uint64_t hole, const HomeOf& home_of, const Used& used,
+                   const Slot& blank) {
+  uint64_t i = hole;
+  for (;;) {
+    i = (i + 1) & mask;
+    if (!used(slots[i])) break;
+    const uint64_t home = home_of(slots[i]) & mask;
+    if (((i - home) & mask) < ((i - hole) & mask)) continue;
+    slots[hole] = slots[i];
+    hole = i;
+  }
+  slots[hole] = blank;
+}
+
 struct U64Hash {
   uint64_t operator()(uint64_t key) const { return Fmix64(key); }
 };
@@ -86,21 +104,12 @@ class FixedMap {
   bool Erase(const Key& key) {
     Slot* slot = const_cast<Slot*>(FindSlot(key));
     if (slot == nullptr) return false;
-    uint64_t hole = static_cast<uint64_t>(slot - slots_.get());
-    // Backward-shift: move each later entry of the cluster into the hole if its home slot
-    // does not lie cyclically in (hole, i].
-    uint64_t i = hole;
-    for (;;) {
-      i = (i + 1) & mask_;
-      if (slots_[i].value == kNoValue) break;
-      uint64_t home = Hash{}(slots_[i].key) & mask_;
-      bool home_in_gap = ((i - home) & mask_) < ((i - hole) & mask_);
-      if (home_in_gap) continue;
-      slots_[hole] = slots_[i];
-      hole = i;
-    }
-    std::memset(static_cast<void*>(&slots_[hole]), 0, sizeof(Slot));
-    slots_[hole].value = kNoValue;
+    Slot blank;
+    std::memset(static_cast<void*>(&blank), 0, sizeof(Slot));  // keys' padding too
+    blank.value = kNoValue;
+    ShiftBackInto(
+        slots_.get(), mask_, static_cast<uint64_t>(slot - slots_.get()),
+        [](const Slot& s) { return Hash{}(s.key); }, [](const Slot& s) { return s.value != kNoValue; }, blank);
     ELEVEN_ASSERT(count_ > 0);
     count_--;
     return true;

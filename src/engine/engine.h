@@ -23,6 +23,7 @@
 #include "base/bytes.h"
 #include "base/fixed_map.h"
 #include "base/fixed_table.h"
+#include "base/key_index.h"
 #include "wire/engine_records.h"
 #include "base/hash.h"
 #include "base/status.h"
@@ -209,7 +210,8 @@ class Engine {
   BigArray<Order> orders_;
   uint64_t next_order_id_ = 1;
   uint64_t expiry_cursor_ = 1;  // every order below it is past its pay-by or final
-  FixedMap<uint64_t> key_index_;  // idempotency key -> slot
+  KeyIndex key_index_;  // idempotency key -> slot (confirmed by orders_[slot].key)
+  uint64_t KeyOfSlot(uint32_t slot) const;  // engine_state.h
 
   FixedMap<HoldingKey, HoldingHash> holdings_;  // value = units held
 

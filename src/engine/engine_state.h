@@ -83,6 +83,9 @@ inline wire::Result CommandResult(wire::Code code, wire::Operation operation, ui
   return result;
 }
 
+// The key an order slot holds: what confirms a match in the key index.
+inline uint64_t Engine::KeyOfSlot(uint32_t slot) const { return orders_[slot].key; }
+
 inline bool IsFinal(wire::OrderState state) {
   return state != wire::OrderState::kPending && state != wire::OrderState::kNone;
 }

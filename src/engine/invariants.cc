@@ -26,7 +26,7 @@ void Engine::CheckInvariants() const {
     slots_used++;
     ELEVEN_ASSERT(order.id % config_.order_slot_count == slot);
     ELEVEN_ASSERT(order.id < next_order_id_);
-    ELEVEN_ASSERT(key_index_.Find(order.key) == slot);
+    ELEVEN_ASSERT(key_index_.Find(order.key, [this](uint32_t s) { return KeyOfSlot(s); }) == slot);
     ELEVEN_ASSERT((order.state == OrderState::kRejected) == (order.code != wire::Code::ok));
     if (order.state == OrderState::kPending) {
       // A pending order is never past its deadline once a batch has been applied.

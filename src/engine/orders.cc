@@ -26,7 +26,7 @@ bool Engine::TakeSlot(uint64_t order_id) {
   if (old.id == 0) return true;
   if (!IsFinal(old.state)) return false;
   ELEVEN_ASSERT(old.id + config_.order_slot_count == order_id);
-  ELEVEN_ASSERT(key_index_.Erase(old.key));
+  ELEVEN_ASSERT(key_index_.Erase(old.key, [this](uint32_t s) { return KeyOfSlot(s); }));
   return true;
 }
 
@@ -160,7 +160,7 @@ void Engine::ReserveLines(const wire::PlaceOrder& c, const uint32_t* sku_index,
 }
 
 wire::Result Engine::PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us) {
-  const uint32_t seen = key_index_.Find(c.idempotency_key);
+  const uint32_t seen = key_index_.Find(c.idempotency_key, [this](uint32_t s) { return KeyOfSlot(s); });
   if (seen != kNoValue) {
     stats_.orders_replayed++;
     return OrderResult(orders_[seen], Operation::kPlaceOrder);
@@ -404,7 +404,7 @@ wire::Code Engine::GetOrder(uint64_t order_id, wire::OrderRecord* out) const {
 }
 
 wire::Code Engine::GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* out) const {
-  const uint32_t slot = key_index_.Find(idempotency_key);
+  const uint32_t slot = key_index_.Find(idempotency_key, [this](uint32_t s) { return KeyOfSlot(s); });
   if (slot == kNoValue) return Code::order_not_found;
   FillOrderRecord(orders_[slot], out);
   return Code::ok;

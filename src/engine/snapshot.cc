@@ -13,7 +13,8 @@ namespace eleven::engine {
 namespace {
 
 constexpr uint32_t kStateMagic = 0x54534C45;  // "ELST"
-constexpr uint32_t kStateVersion = 2;  // 2: SKU rows in their hash slots (FixedTable)
+// 2: SKU rows in their hash slots (FixedTable); 3: the key index in 8-byte slots (KeyIndex).
+constexpr uint32_t kStateVersion = 3;
 
 struct StateHead {
   uint32_t magic;

@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <queue>
 #include <random>
 #include <vector>
+
+#include "base/test_seed.h"
 
 namespace eleven::sim {
 namespace {
@@ -21,10 +21,7 @@ struct Ev {
 // Random pushes (past, near, beyond the ring, on bucket edges) and ticks of random lengths,
 // against a heap: every tick must give the same events in the same order.
 TEST(TimeQueue, TakesWhatAHeapWouldInTheSameOrder) {
-  const char* given = std::getenv("ELEVEN_SEED");
-  const uint64_t seed = given != nullptr ? std::strtoull(given, nullptr, 10) : std::random_device{}();
-  std::printf("TimeQueue random test seed=%llu (replay: ELEVEN_SEED=%llu)\n", (unsigned long long)seed,
-              (unsigned long long)seed);
+  const uint64_t seed = TestSeed("TimeQueue random test");
   std::mt19937_64 rng(seed);
   for (int round = 0; round < 20; round++) {
     const uint64_t width = 1 + rng() % 50;
