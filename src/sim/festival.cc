@@ -6,9 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <queue>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "base/assert.h"
@@ -221,11 +219,11 @@ class Festival {
   void NoteDurable();
   void RequestReads(uint64_t tick);
   Status ReleaseUpTo(uint64_t tick_last);
-  Status TakeReads(TickReads& reads);
+  Status TakeReads(const TickReads& reads);
   Status TakeParcels(uint64_t tick_last);
   void Process(const Batch& batch);
   template <typename Record>
-  wire::Code Look(protocol::Operation op, uint64_t key, Record* record) const;
+  wire::Code Look(uint64_t key, Record* record) const;
   void OnPlaced(const Meta& meta, const wire::Result& r, uint64_t at_us);
   void OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us);
   void ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day);
@@ -722,7 +720,7 @@ Status Festival::ReleaseUpTo(uint64_t tick_last) {
   return TakeParcels(tick_last);
 }
 
-Status Festival::TakeReads(TickReads& reads) {
+Status Festival::TakeReads(const TickReads& reads) {
   shipments_answer_ = {};
   orders_answer_ = {};
   if (reads.shipments_token != 0) ELEVEN_RETURN_IF_ERROR(backend_->TakeLookup(reads.shipments_token, &shipments_answer_));
@@ -750,11 +748,12 @@ Status Festival::TakeParcels(uint64_t tick_last) {
 }
 
 // One record of the tick under release, from what was asked right after it.
+// A ShipmentRecord is a get_shipment read, an OrderRecord a get_order_by_key read.
 template <typename Record>
-wire::Code Festival::Look(protocol::Operation op, uint64_t key, Record* record) const {
+wire::Code Festival::Look(uint64_t key, Record* record) const {
+  static_assert(std::is_same_v<Record, wire::ShipmentRecord> || std::is_same_v<Record, wire::OrderRecord>);
   ELEVEN_ASSERT(released_ != nullptr);
-  const bool shipment = op == protocol::Operation::kGetShipment;
-  ELEVEN_ASSERT((shipment == std::is_same_v<Record, wire::ShipmentRecord>));
+  constexpr bool shipment = std::is_same_v<Record, wire::ShipmentRecord>;
   const std::vector<uint64_t>& keys = shipment ? released_->shipment_keys : released_->order_keys;
   const LookupAnswer& answer = shipment ? shipments_answer_ : orders_answer_;
   const auto it = std::lower_bound(keys.begin(), keys.end(), key);
@@ -782,7 +781,7 @@ void Festival::Process(const Batch& batch) {
         // orders_full is the one refusal that is not remembered (the attempt had no slot), so
         // a retry may meet it after an accepted first send: back-pressure, not a new answer.
         const bool same = r.code == wire::Code::orders_full ||
-                          (Look(protocol::Operation::kGetOrderByKey, key, &first) == wire::Code::ok && first.code == r.code &&
+                          (Look(key, &first) == wire::Code::ok && first.code == r.code &&
                            first.order_id == r.id && first.total_fen == r.amount_fen);
         retry_mismatches_ += !same;
         break;
@@ -862,7 +861,7 @@ void Festival::OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us) {
 // still in the backlog is looked at again an hour later.
 void Festival::ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day) {
   wire::ShipmentRecord shipment{};
-  if (Look(protocol::Operation::kGetShipment, order_id, &shipment) != wire::Code::ok) return;
+  if (Look(order_id, &shipment) != wire::Code::ok) return;
   if (shipment.parcel_count == 0) {
     // Backlogged: ask again after the hour rolls over (no command, just a later look).
     Push({at_us + 3600 * kSecondUs, 0, Kind::kCheckShipment, 0, 0, 0, 0, order_id});
