@@ -44,7 +44,9 @@ struct ClientOptions {
   uint32_t request_timeout_ms = 30000;
   uint32_t connect_timeout_ms = 5000;
   uint32_t reconnect_delay_ms = 20;
-  uint32_t reconnect_attempts_max = 100;    // then every waiting request fails
+  // Then every waiting request fails: 1500 tries 20 ms apart ride out a 30 s restart
+  // (recovery of a long journal, or a slow machine).
+  uint32_t reconnect_attempts_max = 1500;
   uint32_t busy_retry_delay_ms = 2;
   uint32_t reply_body_size_max = 8190 * 168;
 };
