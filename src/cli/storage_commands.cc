@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/engine_options.h"
 #include "engine/engine.h"
@@ -104,19 +105,22 @@ int Inspect(const std::string& path, uint64_t from, uint64_t limit, bool command
   std::unique_ptr<JournalReader> reader;
   Status s = JournalReader::Open(env, path, from, &reader);
   if (!s.ok()) return Fail(s);
+  std::vector<wire::Command> decoded;
   for (uint64_t printed = 0; printed < limit; printed++) {
     JournalEntry entry;
     bool done = false;
     s = reader->Next(&entry, &done);
     if (!s.ok()) return Fail(s);
     if (done) break;
-    std::printf("op %llu  time %llu.%06llu s  commands %u  bytes %zu  checksum %016llx\n",
+    std::printf("op %llu  time %llu.%06llu s  commands %u  bytes %zu (%s)  checksum %016llx\n",
                 (unsigned long long)entry.op, (unsigned long long)(entry.timestamp_us / 1000000),
                 (unsigned long long)(entry.timestamp_us % 1000000), entry.command_count, entry.body.size(),
+                entry.body_format == uint16_t(replica::BodyFormat::kPacked) ? "packed" : "raw",
                 (unsigned long long)entry.header_checksum);
     if (!commands) continue;
-    const auto* c = reinterpret_cast<const wire::Command*>(entry.body.data());
-    for (uint32_t i = 0; i < entry.command_count; i++) PrintCommand(c[i]);
+    s = replica::EntryCommands(entry, kJournalEntryCommandCountMax, &decoded);
+    if (!s.ok()) return Fail(s);
+    for (const wire::Command& c : decoded) PrintCommand(c);
   }
   if (reader->torn_tail()) std::printf("torn tail: %s\n", reader->torn_tail()->ToString().c_str());
   return 0;

@@ -164,16 +164,18 @@ TEST(Crash, KilledAtRandomMomentsRecoversEveryAcknowledgedOrder) {
     std::unique_ptr<JournalReader> reader;
     Status read = JournalReader::Open(Env::Default(), dir, 1, &reader);
     ASSERT_TRUE(read.ok()) << read.ToString();
-    std::vector<wire::Result> results(CrashOptions().engine.batch_command_count_max);
+    const uint32_t batch_max = CrashOptions().engine.batch_command_count_max;
+    std::vector<wire::Result> results(batch_max);
+    std::vector<wire::Command> commands;
     for (;;) {
       JournalEntry entry;
       bool done = false;
       read = reader->Next(&entry, &done);
       ASSERT_TRUE(read.ok()) << read.ToString();
       if (done) break;
-      const auto* commands = reinterpret_cast<const wire::Command*>(entry.body.data());
-      ASSERT_EQ(fresh.Apply(entry.op, entry.timestamp_us, std::span(commands, entry.command_count), results),
-                engine::BatchError::kNone);
+      read = EntryCommands(entry, batch_max, &commands);
+      ASSERT_TRUE(read.ok()) << read.ToString();
+      ASSERT_EQ(fresh.Apply(entry.op, entry.timestamp_us, commands, results), engine::BatchError::kNone);
     }
     ASSERT_EQ(fresh.Digest(), recovered) << "recovery" << (used_snapshot ? " from a snapshot" : "")
                                          << " differs from a full replay, seed " << seed;

@@ -1,12 +1,14 @@
 #include "replica/replay.h"
 
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "base/clock.h"
+#include "wire/packed.h"
 #include "wire/records.h"
 
 namespace eleven::replica {
@@ -16,13 +18,11 @@ namespace {
 constexpr uint64_t kProgressEveryEntries = 4096;
 constexpr size_t kBufferCount = 4;  // entries read ahead of the one being applied
 
-// One entry read ahead: its header fields and a copy of its body (the reader's own buffer
-// is reused by its next read).
+// One entry read ahead: its header fields and its commands, unpacked by the reader thread.
 struct Buffered {
   uint64_t op = 0;
   uint64_t timestamp_us = 0;
-  uint32_t command_count = 0;
-  std::vector<std::byte> body;
+  std::vector<wire::Command> commands;
 };
 
 // The reader thread's side of the hand-over: it fills free buffers and queues them; the
@@ -30,10 +30,10 @@ struct Buffered {
 // entry of up to 8,190 commands), so a mutex and condition variables are enough.
 class ReadAhead {
  public:
-  ReadAhead(std::unique_ptr<JournalReader> reader, size_t body_bytes_max)
-      : reader_(std::move(reader)), buffers_(kBufferCount) {
+  ReadAhead(std::unique_ptr<JournalReader> reader, uint32_t command_count_max)
+      : reader_(std::move(reader)), command_count_max_(command_count_max), buffers_(kBufferCount) {
     for (Buffered& b : buffers_) {
-      b.body.reserve(body_bytes_max);
+      b.commands.reserve(command_count_max);
       free_.push_back(&b);
     }
     thread_ = std::thread([this] { Run(); });
@@ -89,8 +89,7 @@ class ReadAhead {
       if (s.ok() && !done) {
         b->op = entry.op;
         b->timestamp_us = entry.timestamp_us;
-        b->command_count = entry.command_count;
-        b->body.assign(entry.body.begin(), entry.body.end());
+        s = EntryCommands(entry, command_count_max_, &b->commands);
       }
       {
         std::lock_guard lock(mutex_);
@@ -107,6 +106,7 @@ class ReadAhead {
   }
 
   std::unique_ptr<JournalReader> reader_;
+  const uint32_t command_count_max_;
   std::vector<Buffered> buffers_;
   std::mutex mutex_;
   std::condition_variable changed_;
@@ -120,6 +120,32 @@ class ReadAhead {
 
 }  // namespace
 
+Status EntryCommands(const JournalEntry& entry, uint32_t command_count_max,
+                     std::vector<wire::Command>* commands) {
+  const auto corrupt = [&](const std::string& what) {
+    return Status::Corruption("journal entry " + std::to_string(entry.op) + " " + what);
+  };
+  if (entry.command_count > command_count_max) {
+    return corrupt("holds " + std::to_string(entry.command_count) + " commands, more than the batch limit " +
+                   std::to_string(command_count_max));
+  }
+  commands->resize(entry.command_count);
+  switch (static_cast<BodyFormat>(entry.body_format)) {
+    case BodyFormat::kRaw:
+      if (entry.body.size() != uint64_t{entry.command_count} * wire::kCommandSize) {
+        return corrupt("does not hold whole command records");
+      }
+      std::memcpy(static_cast<void*>(commands->data()), entry.body.data(), entry.body.size());
+      return Status::Ok();
+    case BodyFormat::kPacked:
+      if (!wire::UnpackCommands(entry.body, *commands)) {
+        return corrupt("does not hold " + std::to_string(entry.command_count) + " packed commands");
+      }
+      return Status::Ok();
+  }
+  return corrupt("has an unknown body format " + std::to_string(entry.body_format));
+}
+
 Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
                      const RecoveryProgress& progress, ReplayReport* report) {
   const uint64_t started = MonotonicNs();
@@ -128,7 +154,7 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
   ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env, dir, engine->last_op() + 1, &reader));
   const uint32_t batch_max = engine->config().batch_command_count_max;
   std::vector<wire::Result> results(batch_max);
-  ReadAhead ahead(std::move(reader), size_t{batch_max} * wire::kCommandSize);
+  ReadAhead ahead(std::move(reader), batch_max);
   for (;;) {
     Status read_status;
     Buffered* entry = ahead.Next(&read_status);
@@ -136,20 +162,13 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
       ELEVEN_RETURN_IF_ERROR(read_status);
       break;
     }
-    if (entry->body.size() != uint64_t{entry->command_count} * wire::kCommandSize ||
-        entry->command_count > batch_max) {
-      return Status::Corruption("journal entry " + std::to_string(entry->op) +
-                                " does not hold whole command records within the batch limit");
-    }
-    const auto* commands = reinterpret_cast<const wire::Command*>(entry->body.data());
-    const auto error = engine->Apply(entry->op, entry->timestamp_us,
-                                     std::span(commands, entry->command_count), results);
+    const auto error = engine->Apply(entry->op, entry->timestamp_us, entry->commands, results);
     if (error != engine::BatchError::kNone) {
       return Status::Corruption("journal entry " + std::to_string(entry->op) +
                                 " cannot follow the state: " + std::string(engine::BatchErrorName(error)));
     }
     report->entries++;
-    report->commands += entry->command_count;
+    report->commands += entry->commands.size();
     ahead.Release(entry);
     if (progress && report->entries % kProgressEveryEntries == 0) progress(report->entries);
   }

@@ -6,13 +6,27 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "engine/engine.h"
 #include "storage/env.h"
 #include "storage/journal.h"
+#include "wire/records.h"
 
 namespace eleven::replica {
+
+// How an entry's body holds its commands: the journal header's body_format.
+enum class BodyFormat : uint16_t {
+  kRaw = 0,     // the 128-byte records one after another (every version-1 journal)
+  kPacked = 1,  // wire/packed.h: zero words left out; what the replica writes
+};
+
+// The commands of a journal entry, in `*commands` (resized to command_count). Corruption
+// naming the entry's op if its body does not hold exactly command_count commands in its
+// format, or if it holds more than `command_count_max`.
+[[nodiscard]] Status EntryCommands(const JournalEntry& entry, uint32_t command_count_max,
+                                   std::vector<wire::Command>* commands);
 
 // Called during replay every so often with the number of entries replayed so far.
 using RecoveryProgress = std::function<void(uint64_t replayed)>;

@@ -12,6 +12,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "storage/snapshot.h"
+#include "wire/packed.h"
 
 namespace eleven::replica {
 
@@ -60,6 +61,8 @@ Replica::Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& o
   ELEVEN_ASSERT(options.staging_size_bytes >=
                 sizeof(StagedHead) + wire::kCommandSize * options.engine.batch_command_count_max);
   for (Staging& s : staging_) s.bytes = std::make_unique<std::byte[]>(options.staging_size_bytes);
+  packed_ = std::make_unique<std::byte[]>(size_t{options.engine.batch_command_count_max} *
+                                          wire::kPackedCommandSizeMax);
 }
 
 Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& options,
@@ -98,6 +101,9 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
   report->replay_seconds = replay.seconds;
   report->torn_tail = replay.torn_tail;
 
+  // The journal writer appends version-2 entries: from here on, older builds must refuse
+  // the directory rather than misread it.
+  ELEVEN_RETURN_IF_ERROR(dir_->Upgrade(env_));
   JournalRecovery journal;
   ELEVEN_RETURN_IF_ERROR(JournalWriter::Open(env_, dir_->path(), options_.journal, &writer_, &journal));
   // The journal may end before the snapshot only if its old segments were removed and
@@ -211,8 +217,13 @@ Status Replica::SyncStaging(const Staging& staging) {
     StagedHead head;
     std::memcpy(&head, staging.bytes.get() + at, sizeof(head));
     const uint64_t body_bytes = uint64_t{head.command_count} * wire::kCommandSize;
-    ByteSpan body(staging.bytes.get() + at + sizeof(head), body_bytes);
-    ELEVEN_RETURN_IF_ERROR(writer_->Append(head.op, head.timestamp_us, head.command_count, body));
+    // Packed here, on the sync thread: the engine thread only copies the batch it applies.
+    const std::span commands(reinterpret_cast<const wire::Command*>(staging.bytes.get() + at + sizeof(head)),
+                             head.command_count);
+    const size_t packed_bytes = wire::PackCommands(commands, packed_.get());
+    ELEVEN_RETURN_IF_ERROR(writer_->Append(head.op, head.timestamp_us, head.command_count,
+                                           ByteSpan(packed_.get(), packed_bytes),
+                                           static_cast<uint16_t>(BodyFormat::kPacked)));
     at += sizeof(head) + body_bytes;
   }
   ELEVEN_ASSERT(at == staging.used_bytes);

@@ -134,6 +134,7 @@ class Replica {
   std::unique_ptr<JournalWriter> writer_;  // used only by the sync thread once it runs
 
   Staging staging_[2];
+  std::unique_ptr<std::byte[]> packed_;  // the sync thread's: one entry's packed commands
   int filling_ = 0;  // index of the buffer the engine thread appends to
 
   std::mutex mutex_;

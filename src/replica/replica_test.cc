@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
 #include "storage/fault_env.h"
+#include "storage/test_util.h"
 #include "wire/make.h"
+#include "wire/packed.h"
 
 namespace eleven::replica {
 namespace {
@@ -45,6 +48,97 @@ std::vector<wire::Command> Catalog() {
 
 wire::Command Order(uint64_t key) {
   return wire::MakePlaceOrder(key, 1, 1 + key % 97, 11, 3, {{1 + key % 20, uint16_t(1 + key % 3)}});
+}
+
+// Journals written before packing (body format 0, raw records) recover as they always did,
+// to the same state as the packed journal the replica writes now.
+TEST(Replica, RawAndPackedJournalsRecoverToTheSameState) {
+  std::vector<std::vector<wire::Command>> batches{Catalog()};
+  for (uint64_t b = 0; b < 50; b++) {
+    std::vector<wire::Command> batch;
+    for (uint64_t i = 0; i < 40; i++) batch.push_back(Order(b * 40 + i % 37));  // some repeats
+    batches.push_back(batch);
+  }
+  const std::string packed_dir = TempDir();
+  ASSERT_TRUE(FormatDataDir(Env::Default(), packed_dir).ok());
+  Digest128 packed_digest;
+  {
+    std::unique_ptr<Replica> r;
+    RecoveryReport report;
+    ASSERT_TRUE(Replica::Open(Env::Default(), packed_dir, SmallOptions(), &r, &report).ok());
+    std::vector<wire::Result> results(64);
+    uint64_t op = 0;
+    for (size_t b = 0; b < batches.size(); b++) {
+      ASSERT_TRUE(r->Submit(batches[b], kSecond * (1 + b), results, &op).ok());
+    }
+    r->Flush();
+    ASSERT_TRUE(r->WaitDurable(op).ok());
+    packed_digest = r->engine().Digest();
+  }
+  // The same batches as raw records, written straight to a journal.
+  // In a version-1 data directory, as a build before packing left it.
+  const std::string raw_dir = TempDir();
+  ASSERT_TRUE(FormatDataDir(Env::Default(), raw_dir).ok());
+  testing::RewriteIdentityVersion(raw_dir, 1);
+  {
+    std::unique_ptr<JournalWriter> writer;
+    JournalRecovery recovery;
+    ASSERT_TRUE(JournalWriter::Open(Env::Default(), raw_dir, SmallOptions().journal, &writer, &recovery).ok());
+    for (size_t b = 0; b < batches.size(); b++) {
+      const ByteSpan body(reinterpret_cast<const std::byte*>(batches[b].data()),
+                          batches[b].size() * wire::kCommandSize);
+      ASSERT_TRUE(writer->Append(b + 1, kSecond * (1 + b), uint32_t(batches[b].size()), body,
+                                 uint16_t(BodyFormat::kRaw))
+                      .ok());
+    }
+    ASSERT_TRUE(writer->Sync().ok());
+  }
+  for (const std::string& dir : {packed_dir, raw_dir}) {
+    std::unique_ptr<Replica> r;
+    RecoveryReport report;
+    const Status opened = Replica::Open(Env::Default(), dir, SmallOptions(), &r, &report);
+    ASSERT_TRUE(opened.ok()) << opened.ToString();
+    EXPECT_EQ(report.entries_replayed, batches.size());
+    EXPECT_EQ(r->engine().Digest(), packed_digest) << dir;
+    r.reset();
+    std::unique_ptr<DataDir> opened_dir;
+    ASSERT_TRUE(DataDir::Open(Env::Default(), dir, &opened_dir).ok());
+    EXPECT_EQ(opened_dir->format_version(), kDataDirFormatVersion) << "recovery upgrades " << dir;
+    std::filesystem::remove_all(dir);
+  }
+}
+
+TEST(Replica, AnEntryWhoseBodyIsNotItsCommandsIsCorruption) {
+  const std::vector<wire::Command> commands{Order(1), Order(2)};
+  std::vector<std::byte> packed(commands.size() * wire::kPackedCommandSizeMax);
+  packed.resize(wire::PackCommands(commands, packed.data()));
+  std::vector<wire::Command> out;
+  JournalEntry entry;
+  entry.op = 41;
+  entry.command_count = 2;
+  entry.body_format = uint16_t(BodyFormat::kPacked);
+  entry.body = packed;
+  ASSERT_TRUE(EntryCommands(entry, 64, &out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::memcmp(out.data(), commands.data(), 2 * wire::kCommandSize), 0);
+  const auto refused = [&](const std::string& what) {
+    const Status s = EntryCommands(entry, 64, &out);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << what;
+    EXPECT_NE(s.message().find("journal entry 41"), std::string::npos) << s.ToString();
+  };
+  entry.command_count = 3;
+  refused("one command more than packed");
+  entry.command_count = 2;
+  entry.body = std::span(packed).first(packed.size() - 1);
+  refused("cut short");
+  entry.body = packed;
+  entry.body_format = uint16_t(BodyFormat::kRaw);
+  refused("packed bytes read as raw records");
+  entry.body_format = 9;
+  refused("unknown body format");
+  entry.body_format = uint16_t(BodyFormat::kPacked);
+  entry.command_count = 65;
+  refused("over the batch limit");
 }
 
 TEST(Replica, RecoversSnapshotAndJournalToTheSameState) {

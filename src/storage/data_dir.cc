@@ -36,13 +36,25 @@ Status CheckIdentity(const std::string& file_path, const std::vector<std::byte>&
   if (identity->magic != kDataDirMagic || identity->checksum != IdentityChecksum(*identity)) {
     return Status::Corruption("identity file " + file_path + " at offset 0: bad magic or checksum");
   }
-  if (identity->version != kDataDirFormatVersion) {
+  if (identity->version < kDataDirFormatVersionOldestRead || identity->version > kDataDirFormatVersion) {
     return Status::FailedPrecondition("data directory format version " +
                                       std::to_string(identity->version) + " in " + file_path +
-                                      "; this build reads version " +
+                                      "; this build reads versions " +
+                                      std::to_string(kDataDirFormatVersionOldestRead) + " to " +
                                       std::to_string(kDataDirFormatVersion));
   }
   return Status::Ok();
+}
+
+Status WriteIdentity(Env* env, const std::string& path, DataDirId id) {
+  DataDirIdentity identity{};
+  identity.magic = kDataDirMagic;
+  identity.version = kDataDirFormatVersion;
+  identity.id_low = id.low;
+  identity.id_high = id.high;
+  identity.checksum = IdentityChecksum(identity);
+  return WriteFileDurably(env, path, kDataDirIdentityName,
+                          ByteSpan(reinterpret_cast<const std::byte*>(&identity), sizeof(identity)));
 }
 
 }  // namespace
@@ -62,17 +74,16 @@ Status DataDir::Format(Env* env, const std::string& path, DataDirId id) {
   }
   std::unique_ptr<FileLock> lock;
   ELEVEN_RETURN_IF_ERROR(env->LockFile(JoinPath(path, kDataDirLockName), &lock));
-  DataDirIdentity identity{};
-  identity.magic = kDataDirMagic;
-  identity.version = kDataDirFormatVersion;
-  identity.id_low = id.low;
-  identity.id_high = id.high;
-  identity.checksum = IdentityChecksum(identity);
-  ELEVEN_RETURN_IF_ERROR(WriteFileDurably(
-      env, path, kDataDirIdentityName,
-      ByteSpan(reinterpret_cast<const std::byte*>(&identity), sizeof(identity))));
+  ELEVEN_RETURN_IF_ERROR(WriteIdentity(env, path, id));
   // The directory's own entry in its parent must be durable too.
   return env->SyncDir(ParentDir(path));
+}
+
+Status DataDir::Upgrade(Env* env) {
+  if (format_version_ == kDataDirFormatVersion) return Status::Ok();
+  ELEVEN_RETURN_IF_ERROR(WriteIdentity(env, path_, id_));
+  format_version_ = kDataDirFormatVersion;
+  return Status::Ok();
 }
 
 Status DataDir::Open(Env* env, const std::string& path, std::unique_ptr<DataDir>* dir) {

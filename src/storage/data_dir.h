@@ -23,7 +23,10 @@
 namespace eleven {
 
 inline constexpr uint64_t kDataDirMagic = 0x01004E4556454C45ull;  // "ELEVEN\0\x01" as LE bytes.
-inline constexpr uint16_t kDataDirFormatVersion = 1;
+// Version 2: the journal may hold version-2 entries (storage-format.md), which a version-1
+// build would misread; so a directory this build writes to says 2, and older builds refuse it.
+inline constexpr uint16_t kDataDirFormatVersion = 2;
+inline constexpr uint16_t kDataDirFormatVersionOldestRead = 1;
 inline constexpr char kDataDirIdentityName[] = "ELEVEN";
 inline constexpr char kDataDirLockName[] = "LOCK";
 
@@ -57,6 +60,11 @@ class DataDir {
   // it is missing or not formatted; Corruption if its identity is damaged.
   [[nodiscard]] static Status Open(Env* env, const std::string& path, std::unique_ptr<DataDir>* dir);
 
+  // Rewrites the identity of an older-version directory (durably: temp file, rename) as
+  // kDataDirFormatVersion, before anything of the new version is written into it. A no-op
+  // for a current one.
+  [[nodiscard]] Status Upgrade(Env* env);
+
   const std::string& path() const { return path_; }
   DataDirId id() const { return id_; }
   uint16_t format_version() const { return format_version_; }
@@ -67,7 +75,7 @@ class DataDir {
 
   const std::string path_;
   const DataDirId id_;
-  const uint16_t format_version_;
+  uint16_t format_version_;
   const std::unique_ptr<FileLock> lock_;
 };
 

@@ -10,6 +10,7 @@ namespace eleven {
 namespace {
 
 using testing::AsBytes;
+using testing::RewriteIdentityVersion;
 using testing::TempDir;
 
 constexpr DataDirId kId{0x1111, 0x2222};
@@ -51,6 +52,36 @@ TEST(DataDir, OpenRefusesMissingAndDamagedDirectories) {
                                AsBytes(std::string(64, 'z'))).ok());
   status = DataDir::Open(Env::Default(), path, &dir);
   EXPECT_EQ(status.code(), StatusCode::kCorruption) << status.ToString();
+}
+
+TEST(DataDir, AVersionOneDirectoryOpensAndIsUpgradedOnRequest) {
+  TempDir parent;
+  const std::string path = parent.File("data");
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId).ok());
+  RewriteIdentityVersion(path, 1);
+  {
+    std::unique_ptr<DataDir> dir;
+    ASSERT_TRUE(DataDir::Open(Env::Default(), path, &dir).ok());
+    EXPECT_EQ(dir->format_version(), 1);
+    ASSERT_TRUE(dir->Upgrade(Env::Default()).ok());
+    EXPECT_EQ(dir->format_version(), kDataDirFormatVersion);
+    EXPECT_EQ(dir->id(), kId);
+  }
+  std::unique_ptr<DataDir> dir;
+  ASSERT_TRUE(DataDir::Open(Env::Default(), path, &dir).ok());
+  EXPECT_EQ(dir->format_version(), kDataDirFormatVersion);  // durable
+  EXPECT_EQ(dir->id(), kId);
+}
+
+TEST(DataDir, AVersionFromTheFutureIsRefused) {
+  TempDir parent;
+  const std::string path = parent.File("data");
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId).ok());
+  RewriteIdentityVersion(path, kDataDirFormatVersion + 1);
+  std::unique_ptr<DataDir> dir;
+  const Status status = DataDir::Open(Env::Default(), path, &dir);
+  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << status.ToString();
+  EXPECT_NE(status.message().find("format version 3"), std::string::npos) << status.ToString();
 }
 
 // The lock is an flock, so it holds against another process. Pipes order the two processes;

@@ -74,6 +74,7 @@ struct JournalEntry {
   uint64_t timestamp_us = 0;
   uint32_t command_count = 0;
   uint64_t header_checksum = 0;
+  uint16_t body_format = 0;  // What the body's owner said it holds (0 in version-1 entries).
   ByteSpan body;
 };
 
@@ -165,9 +166,10 @@ class JournalWriter {
 
   // `op` must be op_last_appended() + 1 (any op >= 1 if the journal is empty); the body
   // must hold at most kJournalEntryBodySizeBytesMax bytes and is copied before returning.
-  // May write (buffer full) or roll a segment, so it can fail.
+  // `body_format` is kept in the header for the body's owner (the replica: how its commands
+  // are encoded). May write (buffer full) or roll a segment, so it can fail.
   [[nodiscard]] Status Append(uint64_t op, uint64_t timestamp_us, uint32_t command_count,
-                              ByteSpan body);
+                              ByteSpan body, uint16_t body_format = 0);
   // Writes the buffered entries (not durable yet).
   [[nodiscard]] Status Flush();
   // Flushes and fdatasyncs: every entry appended so far is durable when this returns ok.

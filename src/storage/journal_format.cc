@@ -17,8 +17,11 @@ constexpr size_t kOpDigitCount = 20;  // Enough for any uint64 in decimal.
 
 bool JournalHeaderValid(const JournalEntryHeader& header) {
   if (header.magic != kJournalMagic) return false;
-  if (header.version != kJournalFormatVersion) return false;
-  if (header.reserved_flags != 0 || header.reserved != 0) return false;
+  if (header.version < kJournalFormatVersionOldestRead || header.version > kJournalFormatVersion) {
+    return false;
+  }
+  if (header.version == 1 && header.body_format != 0) return false;
+  if (header.reserved != 0) return false;
   if (header.op == 0) return false;
   if (header.body_size_bytes > kJournalEntryBodySizeBytesMax) return false;
   if (header.command_count > kJournalEntryCommandCountMax) return false;

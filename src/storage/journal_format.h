@@ -24,7 +24,10 @@ namespace eleven {
 static_assert(std::endian::native == std::endian::little, "on-disk formats are little-endian");
 
 inline constexpr uint32_t kJournalMagic = 0x4C4A4C45;  // "ELJL" as little-endian bytes.
-inline constexpr uint16_t kJournalFormatVersion = 1;
+// Version 2 gave the header its body_format field (reserved and 0 in version 1, whose
+// entries are still read).
+inline constexpr uint16_t kJournalFormatVersion = 2;
+inline constexpr uint16_t kJournalFormatVersionOldestRead = 1;
 inline constexpr uint64_t kJournalEntryAlignment = 8;
 // Largest body of one entry (one group of client batches).
 inline constexpr uint64_t kJournalEntryBodySizeBytesMax = uint64_t{16} << 20;
@@ -37,7 +40,7 @@ struct JournalEntryHeader {
   uint64_t header_checksum;       // Checksum64 of bytes [8, 64) of this header.
   uint32_t magic;                 // kJournalMagic.
   uint16_t version;               // kJournalFormatVersion.
-  uint16_t reserved_flags;        // 0.
+  uint16_t body_format;           // Opaque to storage; 0 in version 1.
   uint64_t op;                    // >= 1, consecutive.
   uint64_t timestamp_us;          // Set by the sequencer; opaque to storage.
   uint32_t command_count;         // Opaque to storage; <= kJournalEntryCommandCountMax.

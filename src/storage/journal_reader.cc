@@ -193,6 +193,7 @@ Status JournalReader::Next(JournalEntry* entry, bool* done) {
                           .timestamp_us = header.timestamp_us,
                           .command_count = header.command_count,
                           .header_checksum = header.header_checksum,
+                          .body_format = header.body_format,
                           .body = bytes.subspan(kJournalEntryHeaderSizeBytes, header.body_size_bytes)};
     return Status::Ok();
   }

@@ -19,6 +19,7 @@ struct ModelEntry {
   uint64_t timestamp_us = 0;
   uint32_t command_count = 0;
   std::vector<std::byte> body;
+  uint16_t body_format = 0;
 };
 
 ModelEntry MakeEntry(std::mt19937_64& rng, uint64_t op, size_t body_size_max) {
@@ -27,11 +28,12 @@ ModelEntry MakeEntry(std::mt19937_64& rng, uint64_t op, size_t body_size_max) {
   entry.timestamp_us = 1'700'000'000'000'000 + op * 1000 + rng() % 1000;
   entry.command_count = static_cast<uint32_t>(rng() % 100);
   entry.body = RandomBytes(rng, rng() % (body_size_max + 1));
+  entry.body_format = static_cast<uint16_t>(rng() % 3);  // opaque to storage: any value
   return entry;
 }
 
 Status AppendModel(JournalWriter* writer, const ModelEntry& entry) {
-  return writer->Append(entry.op, entry.timestamp_us, entry.command_count, entry.body);
+  return writer->Append(entry.op, entry.timestamp_us, entry.command_count, entry.body, entry.body_format);
 }
 
 // Reads every entry from `op_from` to the end into `entries`.
@@ -47,7 +49,7 @@ Status ReadJournal(Env* env, const std::string& dir, uint64_t op_from,
     ELEVEN_RETURN_IF_ERROR(reader->Next(&entry, &done));
     if (done) break;
     entries->push_back({entry.op, entry.timestamp_us, entry.command_count,
-                        std::vector<std::byte>(entry.body.begin(), entry.body.end())});
+                        std::vector<std::byte>(entry.body.begin(), entry.body.end()), entry.body_format});
   }
   if (torn_tail != nullptr) *torn_tail = reader->torn_tail();
   return Status::Ok();
@@ -62,7 +64,30 @@ void ExpectEntriesEqual(const std::vector<ModelEntry>& got, const std::vector<Mo
     ASSERT_EQ(got[i].timestamp_us, expected.timestamp_us);
     ASSERT_EQ(got[i].command_count, expected.command_count);
     ASSERT_EQ(got[i].body, expected.body) << "op " << expected.op;
+    ASSERT_EQ(got[i].body_format, expected.body_format) << "op " << expected.op;
   }
+}
+
+// Version 2 is written; version 1 (body_format always 0 there) is still read.
+TEST(JournalFormat, VersionsOneAndTwoAreReadAndNothingElse) {
+  JournalEntryHeader header{};
+  header.magic = kJournalMagic;
+  header.op = 7;
+  header.command_count = 3;
+  header.body_size_bytes = 384;
+  const auto valid = [&](uint16_t version, uint16_t body_format) {
+    header.version = version;
+    header.body_format = body_format;
+    header.header_checksum = JournalHeaderChecksum(header);
+    return JournalHeaderValid(header);
+  };
+  EXPECT_EQ(kJournalFormatVersion, 2);
+  EXPECT_TRUE(valid(2, 0));
+  EXPECT_TRUE(valid(2, 1));
+  EXPECT_TRUE(valid(1, 0));
+  EXPECT_FALSE(valid(1, 1));  // version 1 had no body format: the field was reserved
+  EXPECT_FALSE(valid(0, 0));
+  EXPECT_FALSE(valid(3, 0));
 }
 
 class JournalTest : public ::testing::Test {

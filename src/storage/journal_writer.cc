@@ -79,7 +79,7 @@ Status JournalWriter::Fail(Status status) {
 }
 
 Status JournalWriter::Append(uint64_t op, uint64_t timestamp_us, uint32_t command_count,
-                             ByteSpan body) {
+                             ByteSpan body, uint16_t body_format) {
   if (!failure_.ok()) return failure_;
   ELEVEN_ASSERT(op >= 1);
   ELEVEN_ASSERT(body.size() <= kJournalEntryBodySizeBytesMax);
@@ -105,6 +105,7 @@ Status JournalWriter::Append(uint64_t op, uint64_t timestamp_us, uint32_t comman
   header.op = op;
   header.timestamp_us = timestamp_us;
   header.command_count = command_count;
+  header.body_format = body_format;
   header.body_size_bytes = static_cast<uint32_t>(body.size());
   header.body_checksum = Checksum64(body.data(), body.size());
   header.prev_header_checksum = op == 1 ? 0 : prev_header_checksum_;

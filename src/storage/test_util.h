@@ -6,12 +6,15 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "base/assert.h"
+#include "base/hash.h"
+#include "storage/data_dir.h"
 #include "storage/env.h"
 
 namespace eleven::testing {
@@ -67,6 +70,20 @@ inline std::vector<std::byte> RandomBytes(std::mt19937_64& rng, size_t size_byte
 
 inline ByteSpan AsBytes(const std::string& text) {
   return ByteSpan(reinterpret_cast<const std::byte*>(text.data()), text.size());
+}
+
+// Writes an identity of `version` over the directory's own (checksum recomputed).
+inline void RewriteIdentityVersion(const std::string& path, uint16_t version) {
+  std::vector<std::byte> data;
+  ASSERT_TRUE(ReadWholeFile(Env::Default(), JoinPath(path, kDataDirIdentityName), 4096, &data).ok());
+  DataDirIdentity identity;
+  ASSERT_EQ(data.size(), sizeof(identity));
+  std::memcpy(&identity, data.data(), sizeof(identity));
+  identity.version = version;
+  identity.checksum = Checksum64(reinterpret_cast<const std::byte*>(&identity) + 8, sizeof(identity) - 8);
+  ASSERT_TRUE(WriteFileDurably(Env::Default(), path, kDataDirIdentityName,
+                               ByteSpan(reinterpret_cast<const std::byte*>(&identity), sizeof(identity)))
+                  .ok());
 }
 
 }  // namespace eleven::testing
