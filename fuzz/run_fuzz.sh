@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds one libFuzzer target with clang++-14 (ASan + UBSan) and runs it.
-#   fuzz/run_fuzz.sh <frame|json> <build dir> <seconds>
+#   fuzz/run_fuzz.sh <frame|json|packed> <build dir> <seconds>
 # ELEVEN_LONG=1 runs 10 minutes instead. Exits 77 (ctest: skipped) if clang++-14 is missing.
 set -eu
 target=$1
@@ -18,6 +18,7 @@ case $target in
   frame) sources="fuzz/frame_fuzz.cc src/client/protocol.cc"; libs="" ;;
   json)  sources="fuzz/json_fuzz.cc src/server/json_decode.cc src/wire/fulfilment.cc"; libs="-lsimdjson"
          cp -n "$src"/fuzz/corpus/json/* "$out/corpus-$target/" 2>/dev/null || true ;;
+  packed) sources="fuzz/packed_fuzz.cc src/wire/packed.cc"; libs="" ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 binary="$out/${target}_fuzz"
