@@ -135,7 +135,9 @@ Status EntryCommands(const JournalEntry& entry, uint32_t command_count_max,
       if (entry.body.size() != uint64_t{entry.command_count} * wire::kCommandSize) {
         return corrupt("does not hold whole command records");
       }
-      std::memcpy(static_cast<void*>(commands->data()), entry.body.data(), entry.body.size());
+      if (!entry.body.empty()) {
+        std::memcpy(static_cast<void*>(commands->data()), entry.body.data(), entry.body.size());
+      }
       return Status::Ok();
     case BodyFormat::kPacked:
       if (!wire::UnpackCommands(entry.body, *commands)) {

@@ -139,6 +139,15 @@ TEST(Replica, AnEntryWhoseBodyIsNotItsCommandsIsCorruption) {
   entry.body_format = uint16_t(BodyFormat::kPacked);
   entry.command_count = 65;
   refused("over the batch limit");
+  // No commands, in either format: an empty body, and nothing to read from it.
+  for (const BodyFormat format : {BodyFormat::kRaw, BodyFormat::kPacked}) {
+    std::vector<wire::Command> none;
+    entry.command_count = 0;
+    entry.body = {};
+    entry.body_format = uint16_t(format);
+    ASSERT_TRUE(EntryCommands(entry, 64, &none).ok());
+    EXPECT_TRUE(none.empty());
+  }
 }
 
 TEST(Replica, RecoversSnapshotAndJournalToTheSameState) {
