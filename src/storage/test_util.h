@@ -75,12 +75,15 @@ inline ByteSpan AsBytes(const std::string& text) {
 // Writes an identity of `version` over the directory's own (checksum recomputed).
 inline void RewriteIdentityVersion(const std::string& path, uint16_t version) {
   std::vector<std::byte> data;
-  ASSERT_TRUE(ReadWholeFile(Env::Default(), JoinPath(path, kDataDirIdentityName), 4096, &data).ok());
+  ASSERT_TRUE(ReadWholeFile(Env::Default(), JoinPath(path, kDataDirIdentityName), sizeof(DataDirIdentity), &data).ok());
   DataDirIdentity identity;
   ASSERT_EQ(data.size(), sizeof(identity));
   std::memcpy(&identity, data.data(), sizeof(identity));
   identity.version = version;
-  identity.checksum = Checksum64(reinterpret_cast<const std::byte*>(&identity) + 8, sizeof(identity) - 8);
+  // The checksum covers the bytes after its own field.
+  constexpr size_t kChecksumFieldSizeBytes = sizeof(identity.checksum);
+  identity.checksum = Checksum64(reinterpret_cast<const std::byte*>(&identity) + kChecksumFieldSizeBytes,
+                                 sizeof(identity) - kChecksumFieldSizeBytes);
   ASSERT_TRUE(WriteFileDurably(Env::Default(), path, kDataDirIdentityName,
                                ByteSpan(reinterpret_cast<const std::byte*>(&identity), sizeof(identity)))
                   .ok());
