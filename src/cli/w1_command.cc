@@ -51,6 +51,9 @@ void AddW1Command(CLI::App& app) {
   w1->add_option("--in-flight", options->in_flight_max, "batches in flight")->capture_default_str()
       ->check(CLI::Range(1, 1024));
   w1->add_option("--durability", *durability, "durable or relaxed")->capture_default_str();
+  w1->add_option("--prepare-segments", options->prepare_segments,
+                 "write the journal over prepared (zero-filled) segments")
+      ->capture_default_str();
   w1->add_option("--data", options->data_dir, "data directory to create (default: a temporary one)");
   w1->add_flag("--keep", *keep, "keep the temporary data directory");
   w1->callback([options, durability, keep] { std::exit(RunW1(*options, *durability, *keep)); });

@@ -36,6 +36,10 @@ ReplicaOptions CrashOptions() {
   o.engine = sim::W1EngineConfig(kOrdersMax);
   o.staging_size_bytes = 8 << 20;
   o.remove_old_journal_segments = false;  // the test replays the whole journal from op 1
+  // Prepared segments, small enough that kills land in every phase: writing over a zero
+  // fill, rolling onto a prepared file, and preparing the next in the background.
+  o.journal.segment_size_bytes_max = 4 << 20;
+  o.journal.prepare_segments = true;
   return o;
 }
 

@@ -71,6 +71,8 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "engine", "batch_commands_max", &c->engine.batch_command_count_max, e);
   Read(t, "engine", "staging_bytes", &c->staging_size_bytes, e);
   Read(t, "snapshot", "journal_bytes", &c->snapshot_journal_bytes, e);
+  Read(t, "journal", "segment_bytes", &c->journal_segment_bytes, e);
+  Read(t, "journal", "prepare_segments", &c->journal_prepare_segments, e);
   ReadClock(t, c, e);
   engine::LedgerConfig& l = c->engine.ledger;
   Read(t, "ledger", "enabled", &c->engine.ledger_enabled, e);
@@ -132,6 +134,9 @@ Status ValidateServerConfig(const ServerConfig& c) {
   }
   if (c.request_bytes_in_flight_max < c.frame_body_size_max + 48) {
     return Status::InvalidArgument("request_bytes_in_flight below one full frame");
+  }
+  if (c.journal_segment_bytes < (uint64_t{64} << 10) || c.journal_segment_bytes > (uint64_t{4} << 30)) {
+    return Status::InvalidArgument("journal.segment_bytes must be 64 KiB..4 GiB");
   }
   if (c.feed_tick_ms == 0 || c.feed_tick_ms > 100) {
     return Status::InvalidArgument("feed.tick_ms must be 1..100");

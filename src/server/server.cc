@@ -30,6 +30,8 @@ Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
   replica::ReplicaOptions options;
   options.engine = config.engine;
   options.staging_size_bytes = config.staging_size_bytes;
+  options.journal.segment_size_bytes_max = config.journal_segment_bytes;
+  options.journal.prepare_segments = config.journal_prepare_segments;
   // A long recovery shows its progress (every few thousand entries) on stderr.
   auto progress = [](uint64_t replayed) {
     std::fprintf(stderr, "eleven serve: recovering, %llu journal entries replayed\n",

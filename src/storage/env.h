@@ -29,14 +29,16 @@ namespace eleven {
 
 using ByteSpan = std::span<const std::byte>;
 
-// A file opened for appending. Not thread-safe.
+// A file opened for writing at a position that each write moves on: the end of the file
+// (NewWritableFile, NewAppendableFile) or a given offset of an existing file
+// (NewOverwritingFile). Not thread-safe.
 class WritableFile {
  public:
   virtual ~WritableFile() = default;
-  // Writes all of `data` at the end of the file (looping over partial writes and EINTR). On
+  // Writes all of `data` at the file's position (looping over partial writes and EINTR). On
   // failure a prefix of `data` may have reached the file.
   [[nodiscard]] virtual Status Append(ByteSpan data) = 0;
-  // fdatasync: makes everything appended so far durable.
+  // fdatasync: makes everything written so far durable.
   [[nodiscard]] virtual Status Sync() = 0;
   // Closes the file; further calls fail. The destructor closes too (ignoring errors), so
   // call Close() when its error matters.
@@ -84,6 +86,11 @@ class Env {
   // Opens `path` for appending at its current end, creating it if missing.
   [[nodiscard]] virtual Status NewAppendableFile(const std::string& path,
                                                  std::unique_ptr<WritableFile>* file) = 0;
+  // Opens the existing `path` for writing over its bytes from `offset` on (not truncated):
+  // writes inside the file's length change no metadata, so their fdatasync is cheaper. The
+  // journal writes its prepared (zero-filled) segments this way.
+  [[nodiscard]] virtual Status NewOverwritingFile(const std::string& path, uint64_t offset,
+                                                  std::unique_ptr<WritableFile>* file) = 0;
   [[nodiscard]] virtual Status NewRandomAccessFile(const std::string& path,
                                                    std::unique_ptr<RandomAccessFile>* file) = 0;
   [[nodiscard]] virtual Status NewSequentialFile(const std::string& path,

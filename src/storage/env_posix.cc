@@ -163,6 +163,19 @@ class PosixEnv final : public Env {
     return OpenForWrite(path, O_APPEND, file);
   }
 
+  Status NewOverwritingFile(const std::string& path, uint64_t offset,
+                            std::unique_ptr<WritableFile>* file) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open", path, errno);
+    if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
+      const int error_number = errno;
+      ::close(fd);
+      return PosixError("lseek", path, error_number);
+    }
+    *file = std::make_unique<PosixWritableFile>(path, fd);
+    return Status::Ok();
+  }
+
   Status NewRandomAccessFile(const std::string& path,
                              std::unique_ptr<RandomAccessFile>* file) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -1,5 +1,8 @@
 #include "storage/fault_env.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "base/assert.h"
 
 namespace eleven {
@@ -184,7 +187,11 @@ Status FaultEnv::PowerCut(PowerCutMode mode) {
       if (mode == PowerCutMode::kKeepRandomPrefix) {
         kept_bytes = RandomBelow(state.size_bytes - state.synced_size_bytes + 1);
       }
-      status = base_->TruncateFile(path, state.synced_size_bytes + kept_bytes);
+      if (state.over_zero_fill) {
+        status = ZeroFill(path, state.synced_size_bytes + kept_bytes, state.size_bytes);
+      } else {
+        status = base_->TruncateFile(path, state.synced_size_bytes + kept_bytes);
+      }
     }
     if (!status.ok() && first_error.ok()) first_error = status;
   }
@@ -217,8 +224,34 @@ Status FaultEnv::NewAppendableFile(const std::string& path, std::unique_ptr<Writ
                              .synced_size_bytes = size_bytes,
                              .entry_synced = existed};
   }
+  files_[path].over_zero_fill = false;  // Appends: a cut truncates.
   *file = std::make_unique<FaultWritableFile>(this, generation_, std::move(base_file));
   return Status::Ok();
+}
+
+Status FaultEnv::NewOverwritingFile(const std::string& path, uint64_t offset,
+                                    std::unique_ptr<WritableFile>* file) {
+  std::lock_guard lock(mutex_);
+  std::unique_ptr<WritableFile> base_file;
+  ELEVEN_RETURN_IF_ERROR(base_->NewOverwritingFile(path, offset, &base_file));
+  FileState& state = files_[path];  // A new entry has a durable name (it existed before).
+  state.size_bytes = offset;
+  state.synced_size_bytes = offset;
+  state.over_zero_fill = true;
+  *file = std::make_unique<FaultWritableFile>(this, generation_, std::move(base_file));
+  return Status::Ok();
+}
+
+// Writes zeros over [from, to) of `path` through the base env, durably (a power cut's undo).
+Status FaultEnv::ZeroFill(const std::string& path, uint64_t from, uint64_t to) {
+  std::unique_ptr<WritableFile> file;
+  ELEVEN_RETURN_IF_ERROR(base_->NewOverwritingFile(path, from, &file));
+  const std::vector<std::byte> zeros(std::min<uint64_t>(to - from, uint64_t{1} << 20));
+  for (uint64_t at = from; at < to; at += zeros.size()) {
+    ELEVEN_RETURN_IF_ERROR(file->Append(ByteSpan(zeros.data(), std::min<uint64_t>(zeros.size(), to - at))));
+  }
+  ELEVEN_RETURN_IF_ERROR(file->Sync());
+  return file->Close();
 }
 
 Status FaultEnv::NewRandomAccessFile(const std::string& path,
@@ -276,6 +309,7 @@ Status FaultEnv::TruncateFile(const std::string& path, uint64_t size_bytes) {
   if (it != files_.end()) {
     it->second.size_bytes = size_bytes;
     it->second.synced_size_bytes = size_bytes;  // TruncateFile syncs.
+    it->second.over_zero_fill = false;
   }
   return Status::Ok();
 }

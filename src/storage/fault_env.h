@@ -13,7 +13,9 @@
 //
 // Power cut (PowerCut()): every file written through this env loses what was appended since
 // its last successful Sync (it is truncated back to its synced length; or, in
-// kKeepRandomPrefix mode, to a random length between synced and written), and a file created or
+// kKeepRandomPrefix mode, to a random length between synced and written; a file opened with
+// NewOverwritingFile, which eleven only writes over a synced zero fill, gets zeros back over
+// the lost bytes instead of being truncated), and a file created or
 // renamed into place since the last successful SyncDir of its directory vanishes. Files that
 // were not touched through this env are left alone. Simplifications (pessimistic for eleven):
 // an un-dir-synced rename loses the file rather than restoring its old name, and removals are
@@ -78,6 +80,8 @@ class FaultEnv final : public Env {
   // Env.
   Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* file) override;
   Status NewAppendableFile(const std::string& path, std::unique_ptr<WritableFile>* file) override;
+  Status NewOverwritingFile(const std::string& path, uint64_t offset,
+                            std::unique_ptr<WritableFile>* file) override;
   Status NewRandomAccessFile(const std::string& path,
                              std::unique_ptr<RandomAccessFile>* file) override;
   Status NewSequentialFile(const std::string& path, std::unique_ptr<SequentialFile>* file) override;
@@ -97,15 +101,17 @@ class FaultEnv final : public Env {
 
   // What a power cut would keep of one file written through this env.
   struct FileState {
-    uint64_t size_bytes = 0;
-    uint64_t synced_size_bytes = 0;
+    uint64_t size_bytes = 0;         // Written up to here (the position, when overwriting).
+    uint64_t synced_size_bytes = 0;  // Durable up to here.
     bool entry_synced = true;  // False while its directory entry is not yet durable.
+    bool over_zero_fill = false;  // Opened by NewOverwritingFile: a cut restores zeros.
   };
 
   // All called with mutex_ held.
   bool ShouldFire(FaultKind kind, const std::string& path);
   uint64_t RandomBelow(uint64_t bound);
   Status CheckAlive(uint64_t generation, const std::string& path) const;
+  Status ZeroFill(const std::string& path, uint64_t from, uint64_t to);
 
   // Called by the file wrappers.
   Status FileAppend(uint64_t generation, WritableFile* base_file, ByteSpan data);

@@ -35,6 +35,9 @@ inline constexpr uint64_t kJournalEntryBodySizeBytesMax = uint64_t{16} << 20;
 inline constexpr uint32_t kJournalEntryCommandCountMax = 1u << 24;
 // A segment is rolled once appending the next entry would take it past this size.
 inline constexpr uint64_t kJournalSegmentSizeBytesDefault = uint64_t{256} << 20;
+// The next segment's file while it is prepared (zero-filled), before it gets its name. Not a
+// segment name: readers ignore it, and the writer removes a leftover one when it opens.
+inline constexpr const char* kJournalPreparedName = "journal-prepared.tmp";
 
 struct JournalEntryHeader {
   uint64_t header_checksum;       // Checksum64 of bytes [8, 64) of this header.

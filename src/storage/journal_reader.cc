@@ -105,6 +105,7 @@ Status JournalReader::OpenSegment() {
   buffer_offset_ = 0;
   buffer_size_ = 0;
   segment_entry_count_ = 0;
+  zero_fill_size_bytes_ = 0;
   return Status::Ok();
 }
 
@@ -171,6 +172,16 @@ Status JournalReader::Next(JournalEntry* entry, bool* done) {
     }
     uint64_t available_bytes = 0;
     ELEVEN_RETURN_IF_ERROR(Fill(kJournalEntryHeaderSizeBytes, &available_bytes));
+    const std::byte* at = buffer_.get() + (offset_ - buffer_offset_);
+    if (std::all_of(at, at + available_bytes, [](std::byte b) { return b == std::byte{0}; })) {
+      bool zero = false;
+      ELEVEN_RETURN_IF_ERROR(ZeroToEnd(&zero));
+      if (zero) {  // The segment's zero fill: its entries end here.
+        zero_fill_size_bytes_ = file_size_bytes_ - offset_;
+        file_size_bytes_ = offset_;
+        continue;
+      }
+    }
     uint64_t entry_size_bytes = kJournalEntryHeaderSizeBytes;
     JournalEntryHeader header;
     if (available_bytes == kJournalEntryHeaderSizeBytes) {
@@ -257,6 +268,21 @@ Status JournalReader::HandleBadEntry(JournalEntryCheck check, bool* done) {
                                .reason = reason};
   done_ = true;
   *done = true;
+  return Status::Ok();
+}
+
+// Whether every byte from offset_ to the end of the file is zero.
+Status JournalReader::ZeroToEnd(bool* zero) {
+  std::vector<std::byte> chunk;
+  for (uint64_t at = offset_; at < file_size_bytes_; at += kScanChunkSizeBytes) {
+    ELEVEN_RETURN_IF_ERROR(ReadAt(at, std::min(kScanChunkSizeBytes, file_size_bytes_ - at), &chunk));
+    if (chunk.empty()) break;  // The file shrank under the reader: what is left is nothing.
+    if (!std::all_of(chunk.begin(), chunk.end(), [](std::byte b) { return b == std::byte{0}; })) {
+      *zero = false;
+      return Status::Ok();
+    }
+  }
+  *zero = true;
   return Status::Ok();
 }
 

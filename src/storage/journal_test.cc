@@ -287,14 +287,15 @@ TEST_F(JournalTest, BadEntryAtTheEndOfAnOlderSegmentIsCorruption) {
   EXPECT_NE(status.message().find(segments[1].path), std::string::npos) << status.ToString();
 }
 
-// The ways a crash (or junk after it) can leave the end of the last segment.
-enum class TornKind { kCutInHeader, kCutInBody, kZeroedTail, kGarbageTail, kBadLastBody };
+// The ways a crash (or junk after it) can leave the end of the last segment. (A tail of
+// nothing but zeros is a prepared segment's zero fill, not a torn entry: see below.)
+enum class TornKind { kCutInHeader, kCutInBody, kZerosThenGarbage, kGarbageTail, kBadLastBody };
 
 class JournalTornTest : public JournalTest, public ::testing::WithParamInterface<TornKind> {};
 
 INSTANTIATE_TEST_SUITE_P(AllKinds, JournalTornTest,
                          ::testing::Values(TornKind::kCutInHeader, TornKind::kCutInBody,
-                                           TornKind::kZeroedTail, TornKind::kGarbageTail,
+                                           TornKind::kZerosThenGarbage, TornKind::kGarbageTail,
                                            TornKind::kBadLastBody));
 
 TEST_P(JournalTornTest, TornTailIsReportedTruncatedAndWritingContinues) {
@@ -311,8 +312,8 @@ TEST_P(JournalTornTest, TornTailIsReportedTruncatedAndWritingContinues) {
     if (kind == TornKind::kCutInBody) {
       ASSERT_TRUE(Env::Default()->TruncateFile(path, end_offset - 1).ok());
     }
-    if (kind == TornKind::kZeroedTail) garbage.assign(garbage.size(), std::byte{0});
-    if (kind == TornKind::kZeroedTail || kind == TornKind::kGarbageTail) {
+    if (kind == TornKind::kZerosThenGarbage) std::fill_n(garbage.begin(), 2048, std::byte{0});
+    if (kind == TornKind::kZerosThenGarbage || kind == TornKind::kGarbageTail) {
       PatchFile(path, end_offset, garbage.data(), garbage.size());
     }
     if (kind == TornKind::kBadLastBody) FlipByte(path, end_offset - 1 - 8);
@@ -347,6 +348,90 @@ TEST_P(JournalTornTest, TornTailIsReportedTruncatedAndWritingContinues) {
     EXPECT_FALSE(torn.has_value());
     ExpectEntriesEqual(got, model_, 0, model_.size());
   }
+}
+
+// Zeros after the last entry are a prepared segment's unused end: the segment ends there,
+// nothing is reported torn, and the writer goes on over the zeros without truncating.
+TEST_F(JournalTest, ZeroFillEndsTheSegmentAndTheWriterWritesOverIt) {
+  WriteEntries(Env::Default(), 10, 3000);
+  const std::string path = Segments().front().path;
+  const uint64_t end_offset = OffsetOf(11);
+  const std::vector<std::byte> zeros(20000);
+  PatchFile(path, end_offset, zeros.data(), zeros.size());
+
+  std::unique_ptr<JournalReader> reader;
+  ASSERT_TRUE(JournalReader::Open(Env::Default(), dir_.path(), 1, &reader).ok());
+  uint64_t read_count = 0;
+  for (bool done = false; !done;) {
+    JournalEntry entry;
+    ASSERT_TRUE(reader->Next(&entry, &done).ok());
+    read_count += done ? 0 : 1;
+  }
+  EXPECT_EQ(read_count, 10u);
+  EXPECT_FALSE(reader->torn_tail().has_value());
+  EXPECT_EQ(reader->end_offset(), end_offset);
+  EXPECT_EQ(reader->zero_fill_size_bytes(), zeros.size());
+
+  std::unique_ptr<JournalWriter> writer;
+  JournalRecovery recovery;
+  ASSERT_TRUE(JournalWriter::Open(Env::Default(), dir_.path(), {}, &writer, &recovery).ok());
+  EXPECT_FALSE(recovery.torn_tail.has_value());
+  EXPECT_EQ(recovery.op_last, 10u);
+  for (int i = 0; i < 3; i++) {  // ~9 KB: inside the fill, so the file keeps its size.
+    model_.push_back(MakeEntry(rng_, model_.size() + 1, 3000));
+    ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+  }
+  ASSERT_TRUE(writer->Sync().ok());
+  uint64_t size_bytes = 0;
+  ASSERT_TRUE(Env::Default()->GetFileSize(path, &size_bytes).ok());
+  EXPECT_EQ(size_bytes, end_offset + zeros.size());
+  std::vector<ModelEntry> got;
+  std::optional<JournalTornTail> torn;
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got, &torn).ok());
+  EXPECT_FALSE(torn.has_value());
+  ExpectEntriesEqual(got, model_, 0, model_.size());
+}
+
+// A new journal with prepared segments: its first segment is a full-size file of zeros
+// written over, later ones come from the preparer thread; every entry reads back, a
+// leftover prepared file is not a segment, and a reopened writer goes on over the fill.
+TEST_F(JournalTest, PreparedSegmentsReadBackAndReopen) {
+  const JournalOptions options{.segment_size_bytes_max = 64 << 10, .prepare_segments = true};
+  const std::string leftover = JoinPath(dir_.path(), kJournalPreparedName);
+  {
+    const std::vector<std::byte> junk(100, std::byte{7});
+    ASSERT_TRUE(WriteFileDurably(Env::Default(), dir_.path(), kJournalPreparedName, junk).ok());
+  }
+  uint64_t prepared_count = 0;
+  for (int round = 0; round < 2; round++) {
+    std::unique_ptr<JournalWriter> writer;
+    JournalRecovery recovery;
+    ASSERT_TRUE(JournalWriter::Open(Env::Default(), dir_.path(), options, &writer, &recovery).ok());
+    EXPECT_FALSE(recovery.torn_tail.has_value());
+    for (int i = 0; i < 60; i++) {
+      model_.push_back(MakeEntry(rng_, model_.size() + 1, 3000));
+      ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+      if (i % 7 == 0) {
+        ASSERT_TRUE(writer->Sync().ok());
+      }
+    }
+    ASSERT_TRUE(writer->Sync().ok());
+    EXPECT_EQ(writer->prepare_failure_count(), 0u);
+    prepared_count += writer->prepared_segment_count();
+    if (round == 0) {
+      EXPECT_GE(writer->prepared_segment_count(), 1u);  // At least the first, made in Open.
+      uint64_t size_bytes = 0;
+      ASSERT_TRUE(Env::Default()->GetFileSize(Segments().front().path, &size_bytes).ok());
+      EXPECT_EQ(size_bytes, options.segment_size_bytes_max);
+    }
+  }
+  std::printf("prepared segments used: %llu of %zu\n", static_cast<unsigned long long>(prepared_count),
+              Segments().size());
+  std::vector<ModelEntry> got;
+  std::optional<JournalTornTail> torn;
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got, &torn).ok());
+  EXPECT_FALSE(torn.has_value());
+  ExpectEntriesEqual(got, model_, 0, model_.size());
 }
 
 TEST_F(JournalTest, BadEntryFollowedByAValidOneInTheLastSegmentIsCorruption) {

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "base/assert.h"
 #include "storage/journal.h"
@@ -9,12 +11,23 @@ JournalWriter::JournalWriter(Env* env, std::string dir, const JournalOptions& op
     : env_(env),
       dir_(std::move(dir)),
       options_(options),
-      buffer_(std::make_unique_for_overwrite<std::byte[]>(options.write_buffer_size_bytes)) {
+      buffer_(std::make_unique_for_overwrite<std::byte[]>(options.write_buffer_size_bytes)),
+      prepared_path_(JoinPath(dir_, kJournalPreparedName)) {
   ELEVEN_ASSERT(options_.write_buffer_size_bytes >= kJournalEntrySizeBytesMax);
   ELEVEN_ASSERT(options_.segment_size_bytes_max >= kJournalEntryHeaderSizeBytes);
 }
 
-JournalWriter::~JournalWriter() = default;  // Unflushed appends are dropped, as in a crash.
+// Unflushed appends are dropped, as in a crash; a preparation under way stops (its file is
+// removed at the next Open).
+JournalWriter::~JournalWriter() {
+  if (!preparer_.joinable()) return;
+  {
+    std::lock_guard lock(prepare_mutex_);
+    stopping_.store(true, std::memory_order_relaxed);
+  }
+  prepare_cv_.notify_one();
+  preparer_.join();
+}
 
 Status JournalWriter::Open(Env* env, const std::string& dir, const JournalOptions& options,
                            std::unique_ptr<JournalWriter>* writer, JournalRecovery* recovery) {
@@ -22,14 +35,86 @@ Status JournalWriter::Open(Env* env, const std::string& dir, const JournalOption
   *recovery = JournalRecovery{};
   std::unique_ptr<JournalWriter> result(new JournalWriter(env, dir, options));
   ELEVEN_RETURN_IF_ERROR(result->Recover(recovery));
+  if (options.prepare_segments && !options.prepare_inline) {
+    JournalWriter* raw = result.get();
+    if (recovery->segment_count == 0) {
+      // The first segment is prepared here, so that a new journal writes over zeros at once.
+      Status prepared = raw->PrepareFile();
+      if (prepared.ok()) {
+        raw->prepared_ready_ = true;
+      } else {
+        raw->prepare_failures_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    raw->preparer_ = std::thread([raw] { raw->PrepareLoop(); });
+    raw->WantPrepared();
+  }
   *writer = std::move(result);
   return Status::Ok();
+}
+
+// Writes the prepared file: segment_size_bytes_max zeros, synced every 16 MiB so that the
+// device takes them in slices between the journal's own syncs.
+Status JournalWriter::PrepareFile() {
+  constexpr uint64_t kChunkBytes = uint64_t{1} << 20;
+  constexpr uint64_t kSyncEveryBytes = uint64_t{16} << 20;
+  std::unique_ptr<WritableFile> file;
+  ELEVEN_RETURN_IF_ERROR(env_->NewWritableFile(prepared_path_, &file));
+  const std::vector<std::byte> zeros(std::min(kChunkBytes, options_.segment_size_bytes_max));
+  for (uint64_t at = 0; at < options_.segment_size_bytes_max; at += zeros.size()) {
+    if (stopping_.load(std::memory_order_relaxed)) return Status::Unavailable("journal writer closing");
+    const uint64_t size_bytes = std::min<uint64_t>(zeros.size(), options_.segment_size_bytes_max - at);
+    ELEVEN_RETURN_IF_ERROR(file->Append(ByteSpan(zeros.data(), size_bytes)));
+    if ((at + size_bytes) % kSyncEveryBytes == 0) ELEVEN_RETURN_IF_ERROR(file->Sync());
+  }
+  ELEVEN_RETURN_IF_ERROR(file->Sync());
+  return file->Close();
+}
+
+// The preparer thread: prepares a file whenever one is wanted and none is ready.
+void JournalWriter::PrepareLoop() {
+  std::unique_lock lock(prepare_mutex_);
+  for (;;) {
+    prepare_cv_.wait(lock, [this] { return prepare_wanted_ || stopping_.load(std::memory_order_relaxed); });
+    if (stopping_.load(std::memory_order_relaxed)) return;
+    lock.unlock();
+    const Status status = PrepareFile();
+    lock.lock();
+    prepare_wanted_ = false;
+    if (status.ok()) {
+      prepared_ready_ = true;
+    } else if (!stopping_.load(std::memory_order_relaxed)) {
+      prepare_failures_.fetch_add(1, std::memory_order_relaxed);  // Tried again at the next roll.
+    }
+  }
+}
+
+void JournalWriter::WantPrepared() {
+  {
+    std::lock_guard lock(prepare_mutex_);
+    if (prepared_ready_ || prepare_wanted_) return;
+    prepare_wanted_ = true;
+  }
+  prepare_cv_.notify_one();
+}
+
+// True when a prepared file is ready; it is then the caller's to rename.
+bool JournalWriter::TakePrepared() {
+  std::lock_guard lock(prepare_mutex_);
+  if (!prepared_ready_) return false;
+  prepared_ready_ = false;
+  return true;
 }
 
 // Reads the end of the journal, truncates a torn tail and reopens the last segment. Only
 // the last segment is scanned (and the one before it when the last holds no good entry, to
 // learn the header checksum the next entry chains to); JournalReader verifies the rest.
 Status JournalWriter::Recover(JournalRecovery* recovery) {
+  {
+    // A leftover from before may be half written (or preparing is off now): it goes.
+    Status removed = env_->RemoveFile(prepared_path_);
+    if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
+  }
   std::vector<JournalSegment> segments;
   ELEVEN_RETURN_IF_ERROR(ListJournalSegments(env_, dir_, &segments));
   recovery->segment_count = segments.size();
@@ -61,9 +146,16 @@ Status JournalWriter::Recover(JournalRecovery* recovery) {
     prev_header_checksum_ = 0;
   }
   op_last_written_ = op_last_appended_;
-  ELEVEN_RETURN_IF_ERROR(env_->NewAppendableFile(last.path, &file_));
-  ELEVEN_RETURN_IF_ERROR(env_->GetFileSize(last.path, &segment_size_bytes_));
-  ELEVEN_ASSERT(segment_size_bytes_ == reader->end_offset());
+  uint64_t file_size_bytes = 0;
+  ELEVEN_RETURN_IF_ERROR(env_->GetFileSize(last.path, &file_size_bytes));
+  segment_size_bytes_ = reader->end_offset();
+  ELEVEN_ASSERT(file_size_bytes == segment_size_bytes_ + reader->zero_fill_size_bytes());
+  if (reader->zero_fill_size_bytes() > 0) {
+    // A prepared segment: the next entry goes over its zero fill.
+    ELEVEN_RETURN_IF_ERROR(env_->NewOverwritingFile(last.path, segment_size_bytes_, &file_));
+  } else {
+    ELEVEN_RETURN_IF_ERROR(env_->NewAppendableFile(last.path, &file_));
+  }
   segment_first_op_ = last.first_op;
   // A process crash leaves written but unsynced entries in the page cache, readable but not
   // durable; make them durable before anything is built on them.
@@ -161,11 +253,26 @@ Status JournalWriter::CreateSegment(uint64_t first_op) {
   ELEVEN_ASSERT(file_ == nullptr);
   const std::string path = JoinPath(dir_, JournalSegmentName(first_op));
   std::unique_ptr<WritableFile> file;
-  Status status = env_->NewWritableFile(path, &file);
+  if (options_.prepare_segments && options_.prepare_inline) {
+    Status prepared = PrepareFile();
+    if (prepared.ok()) {
+      prepared_ready_ = true;
+    } else {
+      prepare_failures_.fetch_add(1, std::memory_order_relaxed);  // Not the journal's failure.
+    }
+  }
+  const bool prepared = TakePrepared();
+  Status status = prepared ? env_->RenameFile(prepared_path_, path) : env_->NewWritableFile(path, &file);
   if (!status.ok()) return Fail(std::move(status));
   // The segment's name must be durable before any entry in it is reported durable.
   status = env_->SyncDir(dir_);
   if (!status.ok()) return Fail(std::move(status));
+  if (prepared) {
+    status = env_->NewOverwritingFile(path, 0, &file);
+    if (!status.ok()) return Fail(std::move(status));
+    prepared_segment_count_++;
+  }
+  if (options_.prepare_segments && !options_.prepare_inline) WantPrepared();  // For the next roll.
   file_ = std::move(file);
   segment_first_op_ = first_op;
   segment_size_bytes_ = 0;
