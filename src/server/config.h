@@ -24,9 +24,11 @@ struct ServerConfig {
   // written since the last one; older journal segments are then removed. 0 = never.
   uint64_t snapshot_journal_bytes = uint64_t{4} << 30;
   // Journal segments: their size, and whether the next one is prepared (zero-filled) ahead
-  // so that syncs write over existing blocks (storage/journal.h, JournalOptions).
+  // so that syncs write over existing blocks (storage/journal.h, JournalOptions). Off by
+  // default: on this machine's disk the zeros, written while the journal is busy, cost the
+  // open loop more than the cheaper syncs save (docs/benchmarks.md).
   uint64_t journal_segment_bytes = uint64_t{256} << 20;
-  bool journal_prepare_segments = true;
+  bool journal_prepare_segments = false;
 
   // Binary protocol.
   uint32_t connection_count_max = 1024;

@@ -45,10 +45,6 @@ class EmbeddedBackend final : public FestivalBackend {
     ELEVEN_RETURN_IF_ERROR(replica::FormatDataDir(env, data_dir_));
     replica::ReplicaOptions options;
     options.engine = config;
-    // As a server writes its journal, over prepared segments; 64 MiB ones, so that a small
-    // day (and the tests' tiny ones) does not write a quarter gigabyte of zeros first.
-    options.journal.prepare_segments = true;
-    options.journal.segment_size_bytes_max = uint64_t{64} << 20;
     replica::RecoveryReport report;
     ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, data_dir_, options, &replica_, &report));
     durable_ = replica_->op_durable();

@@ -44,12 +44,14 @@ struct JournalOptions {
   uint64_t segment_size_bytes_max = kJournalSegmentSizeBytesDefault;
   // Appends are copied here; Flush writes it with one write(2). >= kJournalEntrySizeBytesMax.
   uint64_t write_buffer_size_bytes = kJournalWriteBufferSizeBytesDefault;
-  // Prepared segments: a thread of the writer fills the next segment's file with
-  // segment_size_bytes_max zeros (synced, under kJournalPreparedName) before it is needed,
-  // and the writer then writes over them. A sync then commits data only, no file size or
-  // block allocation: fdatasync's median fell by a third here (docs/benchmarks.md). Costs one
-  // segment of extra writes per segment and one prepared segment of disk; the first segment
-  // of an empty journal is prepared inside Open.
+  // Prepared segments: the writer writes entries over a file of segment_size_bytes_max zeros
+  // (synced, made under kJournalPreparedName), so a sync commits data only, no file size or
+  // block allocation: fdatasync's median falls by about a third on this machine. The first
+  // segment of an empty journal is prepared inside Open; each next one by a thread of the
+  // writer, asked when the current segment is half full and paced to the journal's writes.
+  // Costs one extra write of every segment and one segment of disk. Measured here, the zeros
+  // help only when written while the journal is quiet: written under load they cost the
+  // journal's syncs more than the overwrite saves (docs/benchmarks.md). Off by default.
   bool prepare_segments = false;
   // Prepare on the writer's own thread, when a segment is begun, instead of ahead of time:
   // slow, but every file operation then comes in a fixed order (deterministic crash tests).
@@ -214,7 +216,7 @@ class JournalWriter {
   [[nodiscard]] Status SyncFile();
   Status Fail(Status status);
   // Prepared segments (options_.prepare_segments).
-  [[nodiscard]] Status PrepareFile();
+  [[nodiscard]] Status PrepareFile(bool paced);
   void PrepareLoop();
   void WantPrepared();
   bool TakePrepared();
@@ -236,6 +238,8 @@ class JournalWriter {
   Status failure_;
 
   const std::string prepared_path_;
+  bool next_wanted_ = false;  // The preparer was asked for the segment after this one.
+  std::atomic<uint64_t> segment_written_bytes_{0};  // Of the current segment, for the pace.
   uint64_t prepared_segment_count_ = 0;
   std::atomic<uint64_t> prepare_failures_{0};
   std::atomic<bool> stopping_{false};

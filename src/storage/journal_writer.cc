@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -39,7 +40,7 @@ Status JournalWriter::Open(Env* env, const std::string& dir, const JournalOption
     JournalWriter* raw = result.get();
     if (recovery->segment_count == 0) {
       // The first segment is prepared here, so that a new journal writes over zeros at once.
-      Status prepared = raw->PrepareFile();
+      Status prepared = raw->PrepareFile(/*paced=*/false);
       if (prepared.ok()) {
         raw->prepared_ready_ = true;
       } else {
@@ -47,21 +48,29 @@ Status JournalWriter::Open(Env* env, const std::string& dir, const JournalOption
       }
     }
     raw->preparer_ = std::thread([raw] { raw->PrepareLoop(); });
-    raw->WantPrepared();
   }
   *writer = std::move(result);
   return Status::Ok();
 }
 
-// Writes the prepared file: segment_size_bytes_max zeros, synced every 16 MiB so that the
-// device takes them in slices between the journal's own syncs.
-Status JournalWriter::PrepareFile() {
+// Writes the prepared file: segment_size_bytes_max zeros, synced every 4 MiB so that the
+// device takes them in slices between the journal's own syncs. Paced (the preparer thread),
+// the zeros keep step with the entries: the next segment is asked for when this one is half
+// full, and zero byte z is written only once this one holds half + 0.45 z bytes, so the
+// file is ready at 95% and the disk never takes a burst of zeros on top of the journal.
+Status JournalWriter::PrepareFile(bool paced) {
   constexpr uint64_t kChunkBytes = uint64_t{1} << 20;
-  constexpr uint64_t kSyncEveryBytes = uint64_t{16} << 20;
+  constexpr uint64_t kSyncEveryBytes = uint64_t{4} << 20;
+  const uint64_t size_max = options_.segment_size_bytes_max;
   std::unique_ptr<WritableFile> file;
   ELEVEN_RETURN_IF_ERROR(env_->NewWritableFile(prepared_path_, &file));
-  const std::vector<std::byte> zeros(std::min(kChunkBytes, options_.segment_size_bytes_max));
-  for (uint64_t at = 0; at < options_.segment_size_bytes_max; at += zeros.size()) {
+  const std::vector<std::byte> zeros(std::min(kChunkBytes, size_max));
+  for (uint64_t at = 0; at < size_max; at += zeros.size()) {
+    // Polled: the pace follows the journal's writes, which wake nobody.
+    while (paced && !stopping_.load(std::memory_order_relaxed) &&
+           segment_written_bytes_.load(std::memory_order_relaxed) < size_max / 2 + at / 20 * 9) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     if (stopping_.load(std::memory_order_relaxed)) return Status::Unavailable("journal writer closing");
     const uint64_t size_bytes = std::min<uint64_t>(zeros.size(), options_.segment_size_bytes_max - at);
     ELEVEN_RETURN_IF_ERROR(file->Append(ByteSpan(zeros.data(), size_bytes)));
@@ -78,7 +87,7 @@ void JournalWriter::PrepareLoop() {
     prepare_cv_.wait(lock, [this] { return prepare_wanted_ || stopping_.load(std::memory_order_relaxed); });
     if (stopping_.load(std::memory_order_relaxed)) return;
     lock.unlock();
-    const Status status = PrepareFile();
+    const Status status = PrepareFile(/*paced=*/true);
     lock.lock();
     prepare_wanted_ = false;
     if (status.ok()) {
@@ -149,6 +158,7 @@ Status JournalWriter::Recover(JournalRecovery* recovery) {
   uint64_t file_size_bytes = 0;
   ELEVEN_RETURN_IF_ERROR(env_->GetFileSize(last.path, &file_size_bytes));
   segment_size_bytes_ = reader->end_offset();
+  segment_written_bytes_.store(segment_size_bytes_, std::memory_order_relaxed);
   ELEVEN_ASSERT(file_size_bytes == segment_size_bytes_ + reader->zero_fill_size_bytes());
   if (reader->zero_fill_size_bytes() > 0) {
     // A prepared segment: the next entry goes over its zero fill.
@@ -229,6 +239,14 @@ Status JournalWriter::Flush() {
   if (!status.ok()) return Fail(std::move(status));
   bytes_written_ += buffer_used_bytes_;
   buffer_used_bytes_ = 0;
+  segment_written_bytes_.store(segment_size_bytes_, std::memory_order_relaxed);
+  // The next segment is prepared once this one is half full: early enough to be ready at
+  // the roll, late enough that a short run never writes zeros alongside its entries.
+  if (options_.prepare_segments && !options_.prepare_inline && !next_wanted_ &&
+      segment_size_bytes_ >= options_.segment_size_bytes_max / 2) {
+    WantPrepared();
+    next_wanted_ = true;
+  }
   op_last_written_ = op_last_appended_;
   return Status::Ok();
 }
@@ -254,7 +272,7 @@ Status JournalWriter::CreateSegment(uint64_t first_op) {
   const std::string path = JoinPath(dir_, JournalSegmentName(first_op));
   std::unique_ptr<WritableFile> file;
   if (options_.prepare_segments && options_.prepare_inline) {
-    Status prepared = PrepareFile();
+    Status prepared = PrepareFile(/*paced=*/false);
     if (prepared.ok()) {
       prepared_ready_ = true;
     } else {
@@ -272,10 +290,11 @@ Status JournalWriter::CreateSegment(uint64_t first_op) {
     if (!status.ok()) return Fail(std::move(status));
     prepared_segment_count_++;
   }
-  if (options_.prepare_segments && !options_.prepare_inline) WantPrepared();  // For the next roll.
+  next_wanted_ = false;
   file_ = std::move(file);
   segment_first_op_ = first_op;
   segment_size_bytes_ = 0;
+  segment_written_bytes_.store(0, std::memory_order_relaxed);
   return Status::Ok();
 }
 

@@ -54,7 +54,6 @@ ServerConfig ServeConfigFor(const sim::Scenario& scenario, const std::string& da
   config.listen = "127.0.0.1:0";
   config.http = "";
   config.staging_size_bytes = 8 << 20;
-  config.journal_segment_bytes = 4 << 20;
   return config;
 }
 

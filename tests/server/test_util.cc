@@ -46,7 +46,8 @@ ServerConfig TestConfig(const std::string& data_dir) {
   config.engine.order_slot_count = 1 << 16;
   config.engine.holding_count_max = 1 << 14;
   config.staging_size_bytes = 8 << 20;
-  config.journal_segment_bytes = 1 << 20;  // prepared segments, small: cheap to make, rolled often
+  config.journal_segment_bytes = 1 << 20;  // small segments, rolled often,
+  config.journal_prepare_segments = true;  // and prepared: the server tests run over zero fills
   config.idle_timeout_ms = 1000;
   config.feed_tick_ms = 20;
   return config;
