@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -20,6 +21,7 @@ namespace eleven::server {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 
 namespace {
 
@@ -340,7 +342,22 @@ std::string SubmitReplyJson(const Request& r, wire::Code* code) {
 
 }  // namespace
 
-class HttpSession;
+// One feed event in both of its forms: a Server-Sent Events block ("id:", "event:",
+// "data:") and the bare JSON object a WebSocket viewer gets as one text message.
+struct FeedEvent {
+  std::string sse;
+  std::string json;
+};
+
+// A connection of the gateway: an HTTP session, or the WebSocket feed viewer one became.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual void Close() = 0;
+  // Feed subscribers: the topic's newest event (coalesced while the one before is written).
+  virtual void SendEvent(std::shared_ptr<const FeedEvent> event) = 0;
+  size_t feed_index = 0;  // position in its topic's subscriber list
+};
 
 // The live stock feed: topics (a SKU or a drop) with their subscribers. Each tick, one feed
 // poll request reads every topic's record on the engine thread (held until durable like any
@@ -353,8 +370,13 @@ class Feed : public RequestSink, public std::enable_shared_from_this<Feed> {
   void Start() { Tick(); }
   void Stop() { tick_timer_.cancel(); }
   struct Topic;
-  Topic* Subscribe(HttpSession* session, TopicKind kind, uint64_t id);
-  void Unsubscribe(HttpSession* session, Topic* topic);
+  // Whether Subscribe would take one more subscriber of this topic.
+  bool HasRoom(TopicKind kind, uint64_t id) const {
+    return subscriber_count_ < core_->config.feed_subscriber_count_max &&
+           (topics_.count({kind, id}) != 0 || topics_.size() < core_->config.feed_topic_count_max);
+  }
+  Topic* Subscribe(Connection* subscriber, TopicKind kind, uint64_t id);
+  void Unsubscribe(Connection* subscriber, Topic* topic);
   void OnRequestDone(Request* request) override;
 
   struct Topic {
@@ -364,8 +386,8 @@ class Feed : public RequestSink, public std::enable_shared_from_this<Feed> {
     bool have = false;
     uint64_t sold_out_at_us = 0;  // SKUs: the first poll that saw nothing available
     std::array<std::byte, kFeedEntrySize> last{};
-    std::shared_ptr<const std::string> last_event;
-    std::vector<HttpSession*> subscribers;
+    std::shared_ptr<const FeedEvent> last_event;
+    std::vector<Connection*> subscribers;
   };
 
  private:
@@ -380,16 +402,15 @@ class Feed : public RequestSink, public std::enable_shared_from_this<Feed> {
   uint32_t subscriber_count_ = 0;
 };
 
-class HttpSession : public RequestSink, public std::enable_shared_from_this<HttpSession> {
+class HttpSession : public RequestSink, public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(Core* core, HttpListener::State* state, tcp::socket socket, uint64_t id)
       : core_(core), state_(state), stream_(std::move(socket)), id_(id) {}
   ~HttpSession() override;
   void Start() { Read(); }
-  void Close();
+  void Close() override;
   void OnRequestDone(Request* request) override;
-  void SendEvent(std::shared_ptr<const std::string> event);
-  size_t feed_index = 0;  // position in its topic's subscriber list
+  void SendEvent(std::shared_ptr<const FeedEvent> event) override;
 
  private:
   void Read();
@@ -404,6 +425,7 @@ class HttpSession : public RequestSink, public std::enable_shared_from_this<Http
   void HandleQuery(const Routed& routed);
   Request* Take(size_t buffer_size);
   void HandleFeed(const Routed& routed);
+  void UpgradeFeed(const Routed& routed);
   void WriteEvent();
   void WatchFeedClose();
 
@@ -419,9 +441,39 @@ class HttpSession : public RequestSink, public std::enable_shared_from_this<Http
   // Feed mode.
   Feed::Topic* topic_ = nullptr;
   std::unique_ptr<http::response<http::empty_body>> sse_header_;
-  std::shared_ptr<const std::string> event_writing_;
-  std::shared_ptr<const std::string> event_next_;
+  std::shared_ptr<const FeedEvent> event_writing_;
+  std::shared_ptr<const FeedEvent> event_next_;
   char discard_[64];
+};
+
+// A feed viewer over WebSocket (RFC 6455, Boost.Beast): the HTTP session that got the upgrade
+// request hands its socket over. Events go out as text messages, one JSON object each,
+// coalesced like SSE; the viewer's own messages are read and dropped (at most 1 KiB each),
+// and Beast's keep-alive pings close a viewer that stopped answering.
+class WsFeedSession : public Connection, public std::enable_shared_from_this<WsFeedSession> {
+ public:
+  WsFeedSession(Core* core, HttpListener::State* state, tcp::socket socket, uint64_t id)
+      : core_(core), state_(state), ws_(std::move(socket)), id_(id) {}
+  ~WsFeedSession() override { ELEVEN_ASSERT(topic_ == nullptr); }
+  // Subscribes (Feed::HasRoom must have said yes) and answers the upgrade request.
+  void Start(http::request<http::string_body> request, TopicKind kind, uint64_t topic_id);
+  void Close() override;
+  void SendEvent(std::shared_ptr<const FeedEvent> event) override;
+
+ private:
+  void WriteEvent();
+  void Read();
+
+  Core* const core_;
+  HttpListener::State* const state_;
+  websocket::stream<beast::tcp_stream> ws_;
+  const uint64_t id_;
+  Feed::Topic* topic_ = nullptr;
+  bool open_ = false;  // the handshake is done
+  bool closed_ = false;
+  beast::flat_buffer buffer_;
+  std::shared_ptr<const FeedEvent> event_writing_;
+  std::shared_ptr<const FeedEvent> event_next_;
 };
 
 struct HttpListener::State {
@@ -433,16 +485,29 @@ struct HttpListener::State {
   simdjson::ondemand::parser json;  // one parser: the I/O thread is single
   std::vector<wire::Command> commands = std::vector<wire::Command>(kJsonCommandCountMax);  // decoded bodies
   uint64_t next_id = 1;
-  std::unordered_map<uint64_t, std::shared_ptr<HttpSession>> sessions;
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> sessions;
   uint16_t port = 0;
 
   void Accept();
   void RateTick();
+  // The end of a connection: it leaves its feed topic (if any), its socket closes, and it is
+  // forgotten (the caller's handler still holds it).
+  void End(Connection* connection, Feed::Topic** topic, tcp::socket& socket, uint64_t id) {
+    if (*topic != nullptr) {
+      feed->Unsubscribe(connection, *topic);
+      *topic = nullptr;
+    }
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    core->io_metrics.http_connections--;
+    sessions.erase(id);
+  }
 };
 
 // ---- Feed -----------------------------------------------------------------------------
 
-Feed::Topic* Feed::Subscribe(HttpSession* session, TopicKind kind, uint64_t id) {
+Feed::Topic* Feed::Subscribe(Connection* session, TopicKind kind, uint64_t id) {
   if (subscriber_count_ >= core_->config.feed_subscriber_count_max) return nullptr;
   auto key = std::make_pair(kind, id);
   auto it = topics_.find(key);
@@ -462,7 +527,7 @@ Feed::Topic* Feed::Subscribe(HttpSession* session, TopicKind kind, uint64_t id) 
   return topic;
 }
 
-void Feed::Unsubscribe(HttpSession* session, Topic* topic) {
+void Feed::Unsubscribe(Connection* session, Topic* topic) {
   auto& list = topic->subscribers;
   const size_t index = session->feed_index;
   ELEVEN_ASSERT(index < list.size() && list[index] == session);
@@ -551,10 +616,10 @@ void Feed::Publish(Topic* topic, const std::byte* entry, uint64_t at_us) {
     j.Uint("sold_out_at_us", d.sold_out_at_us);
   }
   data += '}';
-  auto event = std::make_shared<const std::string>("id: " + std::to_string(topic->seq) +
-                                                   "\nevent: stock\ndata: " + data + "\n\n");
+  auto event = std::make_shared<const FeedEvent>(
+      FeedEvent{"id: " + std::to_string(topic->seq) + "\nevent: stock\ndata: " + data + "\n\n", data});
   topic->last_event = event;
-  for (HttpSession* session : topic->subscribers) session->SendEvent(event);
+  for (Connection* session : topic->subscribers) session->SendEvent(event);
   core_->io_metrics.feed_events_total += topic->subscribers.size();
 }
 
@@ -717,6 +782,7 @@ void HttpSession::OnWrite(const beast::error_code& error, bool close) {
 }
 
 void HttpSession::HandleFeed(const Routed& routed) {
+  if (websocket::is_upgrade(parser_->get())) return UpgradeFeed(routed);
   topic_ = state_->feed->Subscribe(this, routed.topic, routed.id);
   if (topic_ == nullptr) {
     return RespondError(503, "busy", "the feed is at its limit of subscribers or topics");
@@ -730,7 +796,7 @@ void HttpSession::HandleFeed(const Routed& routed) {
   sse_header_->set(http::field::content_type, "text/event-stream");
   sse_header_->set(http::field::cache_control, "no-cache");
   sse_header_->keep_alive(false);
-  event_writing_ = std::make_shared<const std::string>();  // marks "writing" during the header
+  event_writing_ = std::make_shared<const FeedEvent>();  // marks "writing" during the header
   http::async_write(stream_, *sse_header_, [self = shared_from_this()](const beast::error_code& error, size_t) {
     self->sse_header_.reset();
     self->event_writing_.reset();
@@ -743,7 +809,22 @@ void HttpSession::HandleFeed(const Routed& routed) {
   });
 }
 
-void HttpSession::SendEvent(std::shared_ptr<const std::string> event) {
+// The same feed over WebSocket: this session's socket goes to a WsFeedSession, which takes
+// its place (and its id) among the listener's connections.
+void HttpSession::UpgradeFeed(const Routed& routed) {
+  if (!state_->feed->HasRoom(routed.topic, routed.id)) {
+    return RespondError(503, "busy", "the feed is at its limit of subscribers or topics");
+  }
+  http::request<http::string_body> request = parser_->release();
+  parser_.reset();
+  stream_.expires_never();
+  auto viewer = std::make_shared<WsFeedSession>(core_, state_, stream_.release_socket(), id_);
+  closed_ = true;  // done here: the connection (and its count in the metrics) is the viewer's
+  state_->sessions[id_] = viewer;  // our caller's handler still holds `self`
+  viewer->Start(std::move(request), routed.topic, routed.id);
+}
+
+void HttpSession::SendEvent(std::shared_ptr<const FeedEvent> event) {
   event_next_ = std::move(event);
   if (!event_writing_) WriteEvent();
 }
@@ -752,7 +833,7 @@ void HttpSession::WriteEvent() {
   if (closed_ || event_writing_ || !event_next_) return;
   event_writing_ = std::move(event_next_);
   event_next_.reset();
-  asio::async_write(stream_.socket(), asio::buffer(*event_writing_),
+  asio::async_write(stream_.socket(), asio::buffer(event_writing_->sse),
                     [self = shared_from_this()](const boost::system::error_code& error, size_t) {
                       self->event_writing_.reset();
                       if (error) return self->Close();
@@ -772,15 +853,59 @@ void HttpSession::WatchFeedClose() {
 void HttpSession::Close() {
   if (closed_) return;
   closed_ = true;
-  if (topic_ != nullptr) {
-    state_->feed->Unsubscribe(this, topic_);
-    topic_ = nullptr;
-  }
-  beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.socket().close(ignored);
-  core_->io_metrics.http_connections--;
-  state_->sessions.erase(id_);  // our caller's handler still holds `self`
+  state_->End(this, &topic_, stream_.socket(), id_);
+}
+
+// ---- WsFeedSession ---------------------------------------------------------------------
+
+void WsFeedSession::Start(http::request<http::string_body> request, TopicKind kind, uint64_t topic_id) {
+  topic_ = state_->feed->Subscribe(this, kind, topic_id);
+  ELEVEN_ASSERT(topic_ != nullptr);  // HasRoom said so, on this same thread
+  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws_.read_message_max(1024);
+  ws_.text(true);
+  ws_.async_accept(request, [self = shared_from_this()](const beast::error_code& error) {
+    if (error) return self->Close();
+    self->open_ = true;
+    if (!self->event_next_ && self->topic_ && self->topic_->last_event) {
+      self->event_next_ = self->topic_->last_event;
+    }
+    self->WriteEvent();
+    self->Read();
+  });
+}
+
+void WsFeedSession::SendEvent(std::shared_ptr<const FeedEvent> event) {
+  event_next_ = std::move(event);
+  if (open_) WriteEvent();
+}
+
+void WsFeedSession::WriteEvent() {
+  if (closed_ || event_writing_ || !event_next_) return;
+  event_writing_ = std::move(event_next_);
+  event_next_.reset();
+  ws_.async_write(asio::buffer(event_writing_->json),
+                  [self = shared_from_this()](const beast::error_code& error, size_t) {
+                    self->event_writing_.reset();
+                    if (error) return self->Close();
+                    self->WriteEvent();
+                  });
+}
+
+// Pings, pongs and the closing handshake are Beast's; a read that fails means the viewer has
+// gone (closed, timed out, or sent more than 1 KiB at once).
+void WsFeedSession::Read() {
+  ws_.async_read(buffer_, [self = shared_from_this()](const beast::error_code& error, size_t) {
+    if (error) return self->Close();
+    self->buffer_.clear();
+    self->Read();
+  });
+}
+
+void WsFeedSession::Close() {
+  if (closed_) return;
+  closed_ = true;
+  state_->End(this, &topic_, beast::get_lowest_layer(ws_).socket(), id_);
 }
 
 // ---- HttpListener ----------------------------------------------------------------------

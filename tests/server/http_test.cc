@@ -1,9 +1,13 @@
 // The HTTP gateway against docs/openapi.yaml (every documented path and method answers with
 // a documented status and the fields its schema requires), hostile and invalid JSON (a clear
-// JSON error, nothing applied), and the live stock feed (SSE events with sequence numbers).
+// JSON error, nothing applied), and the live stock feed (SSE events with sequence numbers,
+// and the same events over WebSocket).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 #include <cctype>
 #include <fstream>
 #include <set>
@@ -224,6 +228,83 @@ TEST(HttpTest, FeedStreamsStockWithSequenceNumbers) {
   EXPECT_NE(event.find("\"available\":0"), std::string::npos) << event;
   EXPECT_NE(event.find("\"sold_out\":true"), std::string::npos) << event;
   close(fd);
+}
+
+// The feed's gauge in /metrics, read until it shows `want` (the server unsubscribes a viewer
+// on its I/O thread after the viewer's close reaches it) or 5 s pass.
+uint64_t WaitForFeedSubscribers(uint16_t port, uint64_t want) {
+  const std::string name = "\neleven_feed_subscribers ";
+  uint64_t seen = UINT64_MAX;
+  for (int attempt = 0; attempt < 500 && seen != want; attempt++) {
+    if (attempt > 0) usleep(10'000);
+    const std::string metrics = HttpCall(port, "GET", "/metrics", "").body;
+    const size_t at = metrics.find(name);
+    if (at == std::string::npos) return UINT64_MAX;
+    seen = std::stoull(metrics.substr(at + name.size()));
+  }
+  return seen;
+}
+
+TEST(HttpTest, FeedOverWebSocketSendsTheSameEventsAsJsonMessages) {
+  namespace beast = boost::beast;
+  namespace websocket = beast::websocket;
+  using boost::asio::ip::tcp;
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.feed_subscriber_count_max = 1;
+  auto server = StartServer(config);
+  const uint16_t port = server->http_port();
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/skus", R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":2})").status, 200);
+
+  boost::asio::io_context io;
+  const tcp::endpoint endpoint(boost::asio::ip::address_v4::loopback(), port);
+  auto open = [&](const std::string& target, websocket::stream<tcp::socket>* ws) {
+    beast::error_code error;
+    ws->next_layer().connect(endpoint, error);
+    EXPECT_FALSE(error) << error.message();
+    ws->handshake("127.0.0.1", target, error);
+    return error;
+  };
+  // An upgrade on a path that is not a feed is declined (the 404 of any unknown path).
+  {
+    websocket::stream<tcp::socket> ws(io);
+    EXPECT_EQ(open("/nowhere", &ws), websocket::error::upgrade_declined);
+  }
+  websocket::stream<tcp::socket> ws(io);
+  ASSERT_FALSE(open("/feed/skus/10", &ws));
+  beast::flat_buffer buffer;
+  auto next = [&] {
+    buffer.clear();
+    ws.read(buffer);
+    EXPECT_TRUE(ws.got_text());
+    return beast::buffers_to_string(buffer.data());
+  };
+  std::string event = next();
+  EXPECT_EQ(event.front(), '{') << event;  // the JSON alone, no SSE framing
+  EXPECT_NE(event.find("\"seq\":1,"), std::string::npos) << event;
+  EXPECT_NE(event.find("\"available\":2"), std::string::npos) << event;
+  EXPECT_NE(event.find("\"sold_out\":false"), std::string::npos) << event;
+
+  // The one subscriber allowed is taken: a second viewer is declined (503 busy) before any
+  // upgrade, over WebSocket as over SSE.
+  {
+    websocket::stream<tcp::socket> second(io);
+    EXPECT_EQ(open("/feed/skus/10", &second), websocket::error::upgrade_declined);
+    const HttpReply busy = HttpCall(port, "GET", "/feed/skus/10", "");
+    EXPECT_EQ(busy.status, 503);
+    EXPECT_NE(busy.body.find("\"busy\""), std::string::npos) << busy.body;
+  }
+
+  const std::string order = R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":2}]})";
+  ASSERT_EQ(HttpCall(port, "POST", "/orders", order).status, 200);
+  event = next();
+  EXPECT_NE(event.find("\"seq\":2,"), std::string::npos) << event;
+  EXPECT_NE(event.find("\"available\":0"), std::string::npos) << event;
+  EXPECT_NE(event.find("\"sold_out\":true"), std::string::npos) << event;
+
+  ws.close(websocket::close_code::normal);
+  EXPECT_EQ(WaitForFeedSubscribers(port, 0), 0u);
 }
 
 }  // namespace
