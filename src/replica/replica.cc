@@ -227,7 +227,10 @@ Status Replica::SyncStaging(const Staging& staging) {
     at += sizeof(head) + body_bytes;
   }
   ELEVEN_ASSERT(at == staging.used_bytes);
-  return writer_->Sync();
+  const uint64_t started = MonotonicNs();
+  Status synced = writer_->Sync();
+  journal_sync_us_.Record((MonotonicNs() - started) / 1000);
+  return synced;
 }
 
 void Replica::SyncLoop() {

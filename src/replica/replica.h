@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/status.h"
 #include "engine/engine.h"
 #include "replica/replay.h"
@@ -113,6 +114,8 @@ class Replica {
   // Journal figures (read on the engine thread; updated by the sync thread).
   uint64_t journal_bytes_written() const { return journal_bytes_.load(std::memory_order_relaxed); }
   uint64_t journal_sync_count() const { return journal_syncs_.load(std::memory_order_relaxed); }
+  // How long each group commit's write + fdatasync took, in µs (any thread may read).
+  const LogHistogram& journal_sync_histogram() const { return journal_sync_us_; }
   const Status& failure() const { return failure_; }
 
  private:
@@ -147,6 +150,7 @@ class Replica {
   std::atomic<uint64_t> op_durable_{0};
   std::atomic<uint64_t> journal_bytes_{0};
   std::atomic<uint64_t> journal_syncs_{0};
+  LogHistogram journal_sync_us_;  // recorded by the sync thread
   Status failure_;          // engine-thread copy of the failure
   std::thread sync_thread_;
 

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "base/histogram.h"
+
 namespace eleven::server {
 
 inline constexpr int kCodeCountMax = 300;  // result codes are 0..299 (wire/codes.h)
@@ -40,6 +42,8 @@ struct EngineMetrics {
   Counter snapshot_op;         // op of the newest snapshot written
   Counter snapshot_stall_us;   // the engine thread's stall for the last one
   std::array<Counter, kCodeCountMax> results_by_code;
+  // The replica's group-commit durations (write + fdatasync), read when rendering.
+  const LogHistogram* journal_sync_us = nullptr;
 };
 
 // Request latency from the moment the I/O thread took the request to the moment its reply

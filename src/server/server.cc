@@ -40,6 +40,7 @@ Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
   ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(Env::Default(), config.data_dir, options,
                                                 &s->replica_, &s->recovery_, progress));
   s->engine_metrics_ = std::make_unique<EngineMetrics>();
+  s->engine_metrics_->journal_sync_us = &s->replica_->journal_sync_histogram();
   // The rings hold every request the pool can hand out, plus the feed's own poll.
   s->loop_ = std::make_unique<EngineLoop>(s->replica_.get(), config.requests_in_flight_max + 1,
                                           s->engine_metrics_.get(), config.clock,

@@ -98,12 +98,15 @@ std::string W1RunResult::ToJson(Durability durability) const {
   std::snprintf(buffer, sizeof(buffer),
                 "{\"system\":\"eleven\",\"durability\":\"%s\",\"orders\":%llu,\"accepted\":%llu,"
                 "\"rejected\":%llu,\"seconds\":%.3f,\"orders_per_s\":%.0f,\"p50_us\":%.0f,"
-                "\"p99_us\":%.0f,\"p999_us\":%.0f,\"syncs\":%llu,\"journal_bytes_per_order\":%.1f,"
+                "\"p99_us\":%.0f,\"p999_us\":%.0f,\"syncs\":%llu,\"sync_p50_us\":%llu,"
+                "\"sync_p99_us\":%llu,\"sync_max_us\":%llu,\"journal_bytes_per_order\":%.1f,"
                 "\"verified\":%s}",
                 durability == Durability::kDurable ? "durable" : "relaxed",
                 (unsigned long long)orders, (unsigned long long)accepted,
                 (unsigned long long)rejected, seconds, orders_per_s, p50_us, p99_us, p999_us,
-                (unsigned long long)syncs, orders ? double(journal_bytes) / double(orders) : 0.0,
+                (unsigned long long)syncs, (unsigned long long)sync_p50_us,
+                (unsigned long long)sync_p99_us, (unsigned long long)sync_max_us,
+                orders ? double(journal_bytes) / double(orders) : 0.0,
                 verified ? "true" : "false");
   return buffer;
 }
@@ -134,6 +137,7 @@ Status RunW1Embedded(const W1RunOptions& options, W1RunResult* result) {
   std::vector<uint32_t> batch_sizes;
   std::deque<InFlight> in_flight;
   const uint64_t syncs_before = replica->journal_sync_count();
+  const LogHistogram::Counts sync_us_before = replica->journal_sync_histogram().Read();
   const uint64_t bytes_before = replica->journal_bytes_written();
   const uint64_t started_ns = MonotonicNs();
 
@@ -186,6 +190,11 @@ Status RunW1Embedded(const W1RunOptions& options, W1RunResult* result) {
   result->p99_us = Percentile(per_order, 0.99);
   result->p999_us = Percentile(per_order, 0.999);
   result->syncs = replica->journal_sync_count() - syncs_before;
+  const LogHistogram::Counts sync_us =
+      LogHistogram::Since(replica->journal_sync_histogram().Read(), sync_us_before);
+  result->sync_p50_us = LogHistogram::QuantileUs(sync_us, 0.50);
+  result->sync_p99_us = LogHistogram::QuantileUs(sync_us, 0.99);
+  result->sync_max_us = LogHistogram::QuantileUs(sync_us, 1.0);
   result->journal_bytes = replica->journal_bytes_written() - bytes_before;
   ELEVEN_RETURN_IF_ERROR(VerifyW1(replica->engine(), tally, options.seed, options.order_count));
   ELEVEN_RETURN_IF_ERROR(ResendSample(*replica, options));

@@ -38,6 +38,10 @@ struct W1RunResult {
   double p99_us = 0;
   double p999_us = 0;
   uint64_t syncs = 0;
+  // Group commits' write + fdatasync in the run, µs: bucket upper bounds (within 25%).
+  uint64_t sync_p50_us = 0;
+  uint64_t sync_p99_us = 0;
+  uint64_t sync_max_us = 0;
   uint64_t journal_bytes = 0;
   bool verified = false;
   std::string ToJson(Durability durability) const;

@@ -275,5 +275,27 @@ TEST(ServerTest, SnapshotsAreTakenInTheBackgroundAndShortenRecovery) {
   EXPECT_EQ(sku.reserved, 20u);  // nothing acknowledged was lost
 }
 
+// Every group commit is timed into eleven_journal_sync_seconds: 20 orders sent one after
+// another's durable reply need 20 syncs at least, and the histogram counts what the journal
+// counts.
+TEST(ServerTest, MetricsTimeEveryJournalSync) {
+  TempDataDir dir;
+  auto server = StartServer(TestConfig(dir.path()));
+  auto c = ConnectClient(server->binary_port());
+  LoadCatalog(c.get());
+  std::vector<wire::Result> results;
+  for (uint64_t key = 1; key <= 20; key++) {
+    ASSERT_TRUE(c->SubmitSync(std::vector{Order(key, key, 10, 1)}, &results).ok());
+    ASSERT_EQ(results[0].code, wire::Code::ok);
+  }
+  const uint16_t port = server->http_port();
+  const double timed = MetricValue(port, "eleven_journal_sync_seconds_count");
+  EXPECT_GE(timed, 20);
+  EXPECT_EQ(MetricValue(port, "eleven_journal_sync_seconds_bucket{le=\"+Inf\"}"), timed);
+  EXPECT_GT(MetricValue(port, "eleven_journal_sync_seconds_sum"), 0);
+  // The engine thread copies the journal's own count on its next pass.
+  EXPECT_GE(WaitForMetric(port, "eleven_journal_syncs_total", timed), timed);
+}
+
 }  // namespace
 }  // namespace eleven::server::testing
