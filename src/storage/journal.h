@@ -239,6 +239,7 @@ class JournalWriter {
 
   const std::string prepared_path_;
   bool next_wanted_ = false;  // The preparer was asked for the segment after this one.
+  bool segment_zero_filled_ = false;  // The current segment has a zero fill after its entries.
   std::atomic<uint64_t> segment_written_bytes_{0};  // Of the current segment, for the pace.
   uint64_t prepared_segment_count_ = 0;
   std::atomic<uint64_t> prepare_failures_{0};

@@ -393,8 +393,9 @@ TEST_F(JournalTest, ZeroFillEndsTheSegmentAndTheWriterWritesOverIt) {
 }
 
 // A new journal with prepared segments: its first segment is a full-size file of zeros
-// written over, later ones come from the preparer thread; every entry reads back, a
-// leftover prepared file is not a segment, and a reopened writer goes on over the fill.
+// written over, later ones come from the preparer thread, a sealed segment is cut to its
+// entries; every entry reads back, a leftover prepared file is neither a segment nor used,
+// and a reopened writer goes on over the fill.
 TEST_F(JournalTest, PreparedSegmentsReadBackAndReopen) {
   const JournalOptions options{.segment_size_bytes_max = 64 << 10, .prepare_segments = true};
   const std::string leftover = JoinPath(dir_.path(), kJournalPreparedName);
@@ -420,9 +421,15 @@ TEST_F(JournalTest, PreparedSegmentsReadBackAndReopen) {
     prepared_count += writer->prepared_segment_count();
     if (round == 0) {
       EXPECT_GE(writer->prepared_segment_count(), 1u);  // At least the first, made in Open.
+      const std::vector<JournalSegment> segments = Segments();
+      ASSERT_GE(segments.size(), 2u);
       uint64_t size_bytes = 0;
-      ASSERT_TRUE(Env::Default()->GetFileSize(Segments().front().path, &size_bytes).ok());
-      EXPECT_EQ(size_bytes, options.segment_size_bytes_max);
+      ASSERT_TRUE(Env::Default()->GetFileSize(segments.front().path, &size_bytes).ok());
+      EXPECT_EQ(size_bytes, OffsetOf(segments[1].first_op));  // sealed: its entries, no fill
+      uint64_t leftover_size_bytes = 0;
+      if (Env::Default()->GetFileSize(leftover, &leftover_size_bytes).ok()) {
+        EXPECT_EQ(leftover_size_bytes, options.segment_size_bytes_max);  // made anew, not the junk
+      }
     }
   }
   std::printf("prepared segments used: %llu of %zu\n", static_cast<unsigned long long>(prepared_count),

@@ -160,7 +160,8 @@ Status JournalWriter::Recover(JournalRecovery* recovery) {
   segment_size_bytes_ = reader->end_offset();
   segment_written_bytes_.store(segment_size_bytes_, std::memory_order_relaxed);
   ELEVEN_ASSERT(file_size_bytes == segment_size_bytes_ + reader->zero_fill_size_bytes());
-  if (reader->zero_fill_size_bytes() > 0) {
+  segment_zero_filled_ = reader->zero_fill_size_bytes() > 0;
+  if (segment_zero_filled_) {
     // A prepared segment: the next entry goes over its zero fill.
     ELEVEN_RETURN_IF_ERROR(env_->NewOverwritingFile(last.path, segment_size_bytes_, &file_));
   } else {
@@ -290,6 +291,7 @@ Status JournalWriter::CreateSegment(uint64_t first_op) {
     if (!status.ok()) return Fail(std::move(status));
     prepared_segment_count_++;
   }
+  segment_zero_filled_ = prepared;
   next_wanted_ = false;
   file_ = std::move(file);
   segment_first_op_ = first_op;
@@ -307,6 +309,12 @@ Status JournalWriter::Roll(uint64_t first_op) {
   Status status = file_->Close();
   if (!status.ok()) return Fail(std::move(status));
   file_.reset();
+  if (segment_zero_filled_) {
+    // A sealed segment ends with its last entry, as one that was appended does: builds from
+    // before prepared segments read it, and only the last segment ever has a fill.
+    status = env_->TruncateFile(JoinPath(dir_, JournalSegmentName(segment_first_op_)), segment_size_bytes_);
+    if (!status.ok()) return Fail(std::move(status));
+  }
   return CreateSegment(first_op);
 }
 
