@@ -230,21 +230,6 @@ TEST(HttpTest, FeedStreamsStockWithSequenceNumbers) {
   close(fd);
 }
 
-// The feed's gauge in /metrics, read until it shows `want` (the server unsubscribes a viewer
-// on its I/O thread after the viewer's close reaches it) or 5 s pass.
-uint64_t WaitForFeedSubscribers(uint16_t port, uint64_t want) {
-  const std::string name = "\neleven_feed_subscribers ";
-  uint64_t seen = UINT64_MAX;
-  for (int attempt = 0; attempt < 500 && seen != want; attempt++) {
-    if (attempt > 0) usleep(10'000);
-    const std::string metrics = HttpCall(port, "GET", "/metrics", "").body;
-    const size_t at = metrics.find(name);
-    if (at == std::string::npos) return UINT64_MAX;
-    seen = std::stoull(metrics.substr(at + name.size()));
-  }
-  return seen;
-}
-
 TEST(HttpTest, FeedOverWebSocketSendsTheSameEventsAsJsonMessages) {
   namespace beast = boost::beast;
   namespace websocket = beast::websocket;
@@ -304,7 +289,8 @@ TEST(HttpTest, FeedOverWebSocketSendsTheSameEventsAsJsonMessages) {
   EXPECT_NE(event.find("\"sold_out\":true"), std::string::npos) << event;
 
   ws.close(websocket::close_code::normal);
-  EXPECT_EQ(WaitForFeedSubscribers(port, 0), 0u);
+  // The server unsubscribes the viewer on its I/O thread once the close reaches it.
+  EXPECT_EQ(WaitForMetric(port, "eleven_feed_subscribers", [](double value) { return value == 0; }), 0);
 }
 
 }  // namespace

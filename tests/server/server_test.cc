@@ -224,24 +224,6 @@ TEST(ServerTest, ClientResendsAcrossServerRestart) {
   EXPECT_GE(c->stats().reconnects, 1u);
 }
 
-// A metric's value from /metrics, or -1 if absent.
-double MetricValue(uint16_t http_port, const std::string& name) {
-  const HttpReply reply = HttpCall(http_port, "GET", "/metrics");
-  const size_t at = reply.body.find("\n" + name + " ");
-  if (reply.status != 200 || at == std::string::npos) return -1;
-  return std::stod(reply.body.substr(at + name.size() + 2));
-}
-
-// Waits (bounded) for a metric to reach `at_least`; its last value.
-double WaitForMetric(uint16_t http_port, const std::string& name, double at_least) {
-  double value = -1;
-  for (int attempt = 0; attempt < 1000 && value < at_least; attempt++) {
-    value = MetricValue(http_port, name);
-    if (value < at_least) usleep(20000);
-  }
-  return value;
-}
-
 TEST(ServerTest, SnapshotsAreTakenInTheBackgroundAndShortenRecovery) {
   TempDataDir dir;
   ServerConfig config = TestConfig(dir.path());

@@ -171,4 +171,24 @@ HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& 
   return reply;
 }
 
+double MetricValue(uint16_t http_port, const std::string& name) {
+  const HttpReply reply = HttpCall(http_port, "GET", "/metrics");
+  const size_t at = reply.body.find("\n" + name + " ");
+  if (reply.status != 200 || at == std::string::npos) return -1;
+  return std::stod(reply.body.substr(at + name.size() + 2));
+}
+
+double WaitForMetric(uint16_t http_port, const std::string& name, const std::function<bool(double)>& done) {
+  double value = MetricValue(http_port, name);
+  for (int attempt = 0; attempt < 1000 && !done(value); attempt++) {
+    usleep(20000);
+    value = MetricValue(http_port, name);
+  }
+  return value;
+}
+
+double WaitForMetric(uint16_t http_port, const std::string& name, double at_least) {
+  return WaitForMetric(http_port, name, [at_least](double value) { return value >= at_least; });
+}
+
 }  // namespace eleven::server::testing

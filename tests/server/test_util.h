@@ -2,6 +2,7 @@
 // ephemeral loopback ports with small tables, and raw sockets for bad-input tests.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -49,5 +50,13 @@ struct HttpReply {
 };
 HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& target,
                    const std::string& body = "");
+
+// A metric's value from /metrics, or -1 if absent.
+double MetricValue(uint16_t http_port, const std::string& name);
+// Reads a metric until `done(value)` holds or 20 s pass (the server's threads update their
+// figures on their own schedule); its last value.
+double WaitForMetric(uint16_t http_port, const std::string& name, const std::function<bool(double)>& done);
+// ... until it reaches `at_least`.
+double WaitForMetric(uint16_t http_port, const std::string& name, double at_least);
 
 }  // namespace eleven::server::testing
