@@ -217,6 +217,7 @@ class JournalWriter {
   Status Fail(Status status);
   // Prepared segments (options_.prepare_segments).
   [[nodiscard]] Status PrepareFile(bool paced);
+  void PrepareNow();
   void PrepareLoop();
   void WantPrepared();
   bool TakePrepared();

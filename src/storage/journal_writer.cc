@@ -38,15 +38,8 @@ Status JournalWriter::Open(Env* env, const std::string& dir, const JournalOption
   ELEVEN_RETURN_IF_ERROR(result->Recover(recovery));
   if (options.prepare_segments && !options.prepare_inline) {
     JournalWriter* raw = result.get();
-    if (recovery->segment_count == 0) {
-      // The first segment is prepared here, so that a new journal writes over zeros at once.
-      Status prepared = raw->PrepareFile(/*paced=*/false);
-      if (prepared.ok()) {
-        raw->prepared_ready_ = true;
-      } else {
-        raw->prepare_failures_.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
+    // The first segment is prepared here, so that a new journal writes over zeros at once.
+    if (recovery->segment_count == 0) raw->PrepareNow();
     raw->preparer_ = std::thread([raw] { raw->PrepareLoop(); });
   }
   *writer = std::move(result);
@@ -72,12 +65,23 @@ Status JournalWriter::PrepareFile(bool paced) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (stopping_.load(std::memory_order_relaxed)) return Status::Unavailable("journal writer closing");
-    const uint64_t size_bytes = std::min<uint64_t>(zeros.size(), options_.segment_size_bytes_max - at);
+    const uint64_t size_bytes = std::min<uint64_t>(zeros.size(), size_max - at);
     ELEVEN_RETURN_IF_ERROR(file->Append(ByteSpan(zeros.data(), size_bytes)));
     if ((at + size_bytes) % kSyncEveryBytes == 0) ELEVEN_RETURN_IF_ERROR(file->Sync());
   }
   ELEVEN_RETURN_IF_ERROR(file->Sync());
   return file->Close();
+}
+
+// Prepares a file on the calling thread, unpaced (while the preparer thread is not running).
+// A failure is counted, not the journal's: the next segment is then a plain one.
+void JournalWriter::PrepareNow() {
+  if (PrepareFile(/*paced=*/false).ok()) {
+    std::lock_guard lock(prepare_mutex_);
+    prepared_ready_ = true;
+  } else {
+    prepare_failures_.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 // The preparer thread: prepares a file whenever one is wanted and none is ready.
@@ -272,14 +276,7 @@ Status JournalWriter::CreateSegment(uint64_t first_op) {
   ELEVEN_ASSERT(file_ == nullptr);
   const std::string path = JoinPath(dir_, JournalSegmentName(first_op));
   std::unique_ptr<WritableFile> file;
-  if (options_.prepare_segments && options_.prepare_inline) {
-    Status prepared = PrepareFile(/*paced=*/false);
-    if (prepared.ok()) {
-      prepared_ready_ = true;
-    } else {
-      prepare_failures_.fetch_add(1, std::memory_order_relaxed);  // Not the journal's failure.
-    }
-  }
+  if (options_.prepare_segments && options_.prepare_inline) PrepareNow();
   const bool prepared = TakePrepared();
   Status status = prepared ? env_->RenameFile(prepared_path_, path) : env_->NewWritableFile(path, &file);
   if (!status.ok()) return Fail(std::move(status));
