@@ -36,7 +36,10 @@ class LogHistogram {
   void Record(uint64_t us) {
     std::atomic<uint64_t>& bucket = counts_[BucketOf(us)];
     bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    sum_us_.store(sum_us_.load(std::memory_order_relaxed) + us, std::memory_order_relaxed);
   }
+  // Any thread: the exact sum of everything recorded.
+  uint64_t sum_us() const { return sum_us_.load(std::memory_order_relaxed); }
 
   // Any thread.
   Counts Read() const {
@@ -74,6 +77,7 @@ class LogHistogram {
  private:
   static constexpr uint64_t kClampUs = uint64_t{1} << 40;
   std::array<std::atomic<uint64_t>, kBucketCount> counts_{};
+  std::atomic<uint64_t> sum_us_{0};
 };
 
 }  // namespace eleven

@@ -49,6 +49,9 @@ TEST(LogHistogram, QuantilesBracketTheExactOnes) {
   }
   const LogHistogram::Counts counts = LogHistogram::Since(histogram.Read(), before);
   ASSERT_EQ(LogHistogram::Total(counts), values.size());
+  uint64_t sum = 0;
+  for (uint64_t v : values) sum += v;
+  EXPECT_EQ(histogram.sum_us(), sum);
   std::sort(values.begin(), values.end());
   for (double q : {0.5, 0.9, 0.99, 0.999, 1.0}) {
     const uint64_t exact = values[static_cast<size_t>(q * double(values.size())) - 1];

@@ -42,30 +42,23 @@ void SecondsMetric(std::string* out, const char* name, const char* help, uint64_
 // The group commits' write + fdatasync as a Prometheus histogram, one `le` per power of two
 // from 64 µs to ~1 s (the fine buckets between them add up exactly; durations are whole µs,
 // and one of exactly 2^k µs counts in the next `le`).
-void RenderSyncHistogram(const LogHistogram::Counts& counts, std::string* out) {
+void RenderSyncHistogram(const LogHistogram& histogram, std::string* out) {
+  const LogHistogram::Counts counts = histogram.Read();
   constexpr const char* kName = "eleven_journal_sync_seconds";
   Help(out, kName, "histogram", "journal group commit (write + fdatasync), seconds");
   uint64_t cumulative = 0;
-  uint64_t sum_us = 0;
   int b = 0;
   for (int exponent = 6; exponent <= 20; exponent++) {
     const uint64_t bound_us = uint64_t{1} << exponent;
-    for (; b < LogHistogram::kBucketCount && LogHistogram::UpperUs(b) < bound_us; b++) {
-      cumulative += counts[b];
-      sum_us += counts[b] * LogHistogram::UpperUs(b);
-    }
+    for (; b < LogHistogram::kBucketCount && LogHistogram::UpperUs(b) < bound_us; b++) cumulative += counts[b];
     char line[128];
     std::snprintf(line, sizeof(line), "%s_bucket{le=\"%.6f\"} %llu\n", kName, double(bound_us) / 1e6,
                   static_cast<unsigned long long>(cumulative));
     *out += line;
   }
-  for (; b < LogHistogram::kBucketCount; b++) {
-    cumulative += counts[b];
-    sum_us += counts[b] * LogHistogram::UpperUs(b);
-  }
+  for (; b < LogHistogram::kBucketCount; b++) cumulative += counts[b];
   *out += std::string(kName) + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
-  // The sum counts each sync at its bucket's upper bound: within 25% above the true sum.
-  *out += std::string(kName) + "_sum " + std::to_string(double(sum_us) / 1e6) + "\n";
+  *out += std::string(kName) + "_sum " + std::to_string(double(histogram.sum_us()) / 1e6) + "\n";
   *out += std::string(kName) + "_count " + std::to_string(cumulative) + "\n";
 }
 
@@ -111,7 +104,7 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_op_durable", "gauge", "last op durable", e.op_durable.Get());
   Metric(&out, "eleven_journal_syncs_total", "counter", "journal fdatasync calls", e.journal_syncs.Get());
   Metric(&out, "eleven_journal_bytes_total", "counter", "journal bytes written", e.journal_bytes.Get());
-  if (e.journal_sync_us != nullptr) RenderSyncHistogram(e.journal_sync_us->Read(), &out);
+  if (e.journal_sync_us != nullptr) RenderSyncHistogram(*e.journal_sync_us, &out);
   Metric(&out, "eleven_snapshots_total", "counter", "snapshots written", e.snapshots.Get());
   Metric(&out, "eleven_snapshot_failures_total", "counter", "snapshots that failed", e.snapshot_failures.Get());
   Metric(&out, "eleven_snapshot_op", "gauge", "op of the newest snapshot written", e.snapshot_op.Get());
