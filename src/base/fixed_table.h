@@ -44,11 +44,20 @@ class FixedTable {
   bool full() const { return count_ == row_count_max_; }
   uint64_t slot_count() const { return mask_ + 1; }
 
-  void Prefetch(uint64_t id) const { eleven::Prefetch(&rows_[U64Hash{}(id) & mask_]); }
+  void Prefetch(uint64_t id) const { eleven::Prefetch(&rows_[Home(id)]); }
+
+  // Where a lookup of `id` starts: hashed once, a batch loop can prefetch the slot and later
+  // probe from it (FindFrom) without hashing again.
+  uint64_t Home(uint64_t id) const { return U64Hash{}(id) & mask_; }
+  void PrefetchHome(uint64_t home) const { eleven::Prefetch(&rows_[home & mask_]); }
 
   // The index of the row with `id`, or kNoValue.
-  uint32_t Find(uint64_t id) const {
-    uint64_t i = U64Hash{}(id) & mask_;
+  uint32_t Find(uint64_t id) const { return FindFrom(Home(id), id); }
+
+  // The same, probing from `home`, which must be Home(id).
+  uint32_t FindFrom(uint64_t home, uint64_t id) const {
+    ELEVEN_DASSERT(home == Home(id));
+    uint64_t i = home & mask_;
     // Bounded: the load is at most 1/2, so an empty slot always ends the probe.
     for (;;) {
       const uint64_t at = rows_[i].id;

@@ -49,20 +49,30 @@ class KeyIndex {
     count_ = 0;
   }
 
-  void Prefetch(uint64_t key) const { eleven::Prefetch(&slots_[Tag(key) & mask_]); }
+  // The 32 bits of a key's hash the index keeps. The calls below that take a tag take it
+  // from here, so that a caller touching one key several times hashes it once.
+  static uint32_t Tag(uint64_t key) { return static_cast<uint32_t>(Fmix64(key) >> 32); }
+
+  void Prefetch(uint64_t key) const { PrefetchTag(Tag(key)); }
+  void PrefetchTag(uint32_t tag) const { eleven::Prefetch(&slots_[tag & mask_]); }
 
   // The value stored under `key`, or kNoValue. `key_of(value)` is the key at that index.
   template <typename KeyOf>
   uint32_t Find(uint64_t key, const KeyOf& key_of) const {
-    const Slot* slot = FindSlot(key, key_of);
+    return Find(key, Tag(key), key_of);
+  }
+  template <typename KeyOf>
+  uint32_t Find(uint64_t key, uint32_t tag, const KeyOf& key_of) const {
+    const Slot* slot = FindSlot(key, tag, key_of);
     return slot == nullptr ? kNoValue : slot->value;
   }
 
   // Inserts a key that must not be present. Returns false, changing nothing, when full.
-  bool Insert(uint64_t key, uint32_t value) {
+  bool Insert(uint64_t key, uint32_t value) { return Insert(key, Tag(key), value); }
+  bool Insert([[maybe_unused]] uint64_t key, uint32_t tag, uint32_t value) {
     ELEVEN_DASSERT(value != kNoValue);
+    ELEVEN_DASSERT(tag == Tag(key));
     if (full()) return false;
-    const uint32_t tag = Tag(key);
     uint64_t i = tag & mask_;
     while (slots_[i].value != kNoValue) i = (i + 1) & mask_;
     slots_[i] = Slot{tag, value};
@@ -73,7 +83,7 @@ class KeyIndex {
   // Removes `key`; returns false if it was absent.
   template <typename KeyOf>
   bool Erase(uint64_t key, const KeyOf& key_of) {
-    Slot* slot = const_cast<Slot*>(FindSlot(key, key_of));
+    Slot* slot = const_cast<Slot*>(FindSlot(key, Tag(key), key_of));
     if (slot == nullptr) return false;
     // A slot's home is its tag's low bits: the entries shift back without their keys.
     ShiftBackInto(
@@ -110,11 +120,9 @@ class KeyIndex {
   }
 
  private:
-  static uint32_t Tag(uint64_t key) { return static_cast<uint32_t>(Fmix64(key) >> 32); }
-
   template <typename KeyOf>
-  const Slot* FindSlot(uint64_t key, const KeyOf& key_of) const {
-    const uint32_t tag = Tag(key);
+  const Slot* FindSlot(uint64_t key, uint32_t tag, const KeyOf& key_of) const {
+    ELEVEN_DASSERT(tag == Tag(key));
     uint64_t i = tag & mask_;
     // Bounded: the load is at most 1/2, so an empty slot always ends the probe.
     for (;;) {

@@ -58,26 +58,33 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   constexpr size_t kGroup = 16;
   constexpr size_t kSlotPrefetchDistance = 32;
   constexpr size_t kRowPrefetchDistance = 16;
+  // Each stage leaves what it found in the command's lookahead entry for the next.
+  static_assert(kLookaheadSize >= kSlotPrefetchDistance + kGroup);
+  static_assert(kRowPrefetchDistance + kGroup <= kSlotPrefetchDistance);
   const size_t count = commands.size();
   size_t slots_to = 0;  // commands [0, slots_to) have their slots prefetched
   size_t rows_to = 0;
   size_t i = 0;
   while (i < count) {
-    while (slots_to < count && slots_to < i + kSlotPrefetchDistance) {
-      const size_t end = std::min(count, slots_to + kGroup);
-      for (size_t j = slots_to; j < end; j++) PrefetchSlots(commands[j]);
-      slots_to = end;
+    // Before a group of commands is applied: the slots of the group 32 ahead, the rows of the
+    // group 16 ahead. A run of module commands may have carried i past both stages: they
+    // restart at i, so the entries in use are always those of [i, i + kLookaheadSize).
+    const size_t group_end = std::min(count, i + kGroup);
+    const size_t slots_end = std::min(count, i + kSlotPrefetchDistance + kGroup);
+    for (slots_to = std::max(slots_to, i); slots_to < slots_end; slots_to++) {
+      PrefetchSlots(commands[slots_to], lookahead_[slots_to % kLookaheadSize]);
     }
-    while (rows_to < count && rows_to < i + kRowPrefetchDistance) {
-      const size_t end = std::min(count, rows_to + kGroup);
-      for (size_t j = rows_to; j < end; j++) PrefetchRows(commands[j]);
-      rows_to = end;
+    const size_t rows_end = std::min(count, i + kRowPrefetchDistance + kGroup);
+    for (rows_to = std::max(rows_to, i); rows_to < rows_end; rows_to++) {
+      PrefetchRows(commands[rows_to], lookahead_[rows_to % kLookaheadSize]);
     }
-    if (static_cast<uint8_t>(commands[i].operation) > wire::kOperationMax) {
-      i += ExecuteModule(commands.subspan(i), timestamp_us, results.subspan(i));
-    } else {
-      results[i] = Execute(commands[i], timestamp_us);
-      i++;
+    while (i < group_end) {
+      if (static_cast<uint8_t>(commands[i].operation) > wire::kOperationMax) {
+        i += ExecuteModule(commands.subspan(i), timestamp_us, results.subspan(i));
+      } else {
+        results[i] = Execute(commands[i], timestamp_us, lookahead_[i % kLookaheadSize]);
+        i++;
+      }
     }
   }
   if (fulfilment_) DrainDelivered(timestamp_us);
@@ -87,20 +94,25 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   return BatchError::kNone;
 }
 
-void Engine::PrefetchSlots(const wire::Command& command) const {
+void Engine::PrefetchSlots(const wire::Command& command, Lookahead& ahead) const {
   if (command.operation != Operation::kPlaceOrder) return;
   const wire::PlaceOrder& order = command.place_order;
-  key_index_.Prefetch(order.idempotency_key);
+  ahead.key_tag = KeyIndex::Tag(order.idempotency_key);
+  key_index_.PrefetchTag(ahead.key_tag);
   const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
-  for (int l = 0; l < lines; l++) skus_.Prefetch(order.sku_id[l]);
+  for (int l = 0; l < lines; l++) {
+    ahead.sku[l] = static_cast<uint32_t>(skus_.Home(order.sku_id[l]));
+    skus_.PrefetchHome(ahead.sku[l]);
+  }
 }
 
-void Engine::PrefetchRows(const wire::Command& command) const {
+void Engine::PrefetchRows(const wire::Command& command, Lookahead& ahead) const {
   if (command.operation != Operation::kPlaceOrder) return;
   const wire::PlaceOrder& order = command.place_order;
   const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
   for (int l = 0; l < lines; l++) {
-    const uint32_t sku = skus_.Find(order.sku_id[l]);
+    const uint32_t sku = skus_.FindFrom(ahead.sku[l], order.sku_id[l]);
+    ahead.sku[l] = sku;
     // Only a SKU with a per-buyer limit reads a holding: most lines have none to fetch.
     if (sku == kNoValue || skus_[sku].per_buyer_limit == 0) continue;
     holdings_.Prefetch(HoldingKey{order.buyer_id, sku, 0});
@@ -158,7 +170,9 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
   return 1;
 }
 
-wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us) {
+wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us, const Lookahead& ahead) {
+  // The hot path first, without the general structure check: it checks its own.
+  if (command.operation == Operation::kPlaceOrder) return PlaceOrder(command.place_order, now_us, ahead);
   Code structure = wire::CheckStructure(command);
   if (structure != Code::ok) return CommandResult(structure, command.operation, 0);
   switch (command.operation) {
@@ -168,11 +182,11 @@ wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us) {
     case Operation::kSetPrice: return SetPrice(command.set_price);
     case Operation::kCreateDrop: return CreateDrop(command.create_drop, now_us);
     case Operation::kCloseDrop: return CloseDropCommand(command.close_drop, now_us);
-    case Operation::kPlaceOrder: return PlaceOrder(command.place_order, now_us);
+    case Operation::kPlaceOrder: break;  // applied above
     case Operation::kPayOrder: return PayOrder(command.pay_order, now_us);
     case Operation::kCancelOrder: return CancelOrder(command.cancel_order, now_us);
   }
-  ELEVEN_ASSERT(false && "CheckStructure admitted an unknown operation");
+  ELEVEN_ASSERT(false && "CheckStructure admits only known operations; place orders return above");
   return {};
 }
 

@@ -14,6 +14,7 @@
 // last applied batch.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -151,10 +152,30 @@ class Engine {
   void CloseDueDrops(uint64_t now_us);
   void ExpireDueOrders(uint64_t now_us);
 
-  void PrefetchSlots(const wire::Command& command) const;
-  uint32_t OrderMerchant(const wire::PlaceOrder& c) const;
-  void PrefetchRows(const wire::Command& command) const;
-  wire::Result Execute(const wire::Command& command, uint64_t now_us);
+  // What the batch loop learnt about a place-order command while prefetching for it, so that
+  // applying it hashes nothing twice: its key's tag and, per line, its SKU's home slot, then
+  // the SKU's row (kNoValue where none was found). Hints only: PlaceOrder confirms each row's
+  // id and looks up again a SKU that was not found, so a stale hint costs time, never a result.
+  struct Lookahead {
+    uint32_t key_tag;
+    uint32_t sku[wire::kOrderLineCountMax];
+  };
+  // Entries by command position modulo the size, which exceeds the farthest prefetch.
+  static constexpr size_t kLookaheadSize = 64;
+
+  // What checking a place order found, for reserving its lines.
+  struct OrderPlan {
+    uint32_t sku_index[wire::kOrderLineCountMax];
+    uint32_t held[wire::kOrderLineCountMax];  // units the buyer holds (lines with a limit)
+    uint32_t drop_index;  // kNoValue: no drop
+    uint32_t drop_held;   // units of the drop the buyer holds (a drop with a limit)
+    int64_t total_fen;
+  };
+
+  void PrefetchSlots(const wire::Command& command, Lookahead& ahead) const;
+  void PrefetchRows(const wire::Command& command, Lookahead& ahead) const;
+  uint32_t ResolveSku(uint64_t sku_id, uint32_t hint) const;
+  wire::Result Execute(const wire::Command& command, uint64_t now_us, const Lookahead& ahead);
   // Ledger and fulfilment commands: returns how many commands were consumed (>= 1).
   size_t ExecuteModule(std::span<const wire::Command> commands, uint64_t now_us,
                        std::span<wire::Result> results);
@@ -166,25 +187,25 @@ class Engine {
   wire::Result SetPrice(const wire::SetPrice& c);
   wire::Result CreateDrop(const wire::CreateDrop& c, uint64_t now_us);
   wire::Result CloseDropCommand(const wire::CloseDrop& c, uint64_t now_us);
-  wire::Result PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us);
+  wire::Result PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead);
   wire::Result PayOrder(const wire::PayOrder& c, uint64_t now_us);
   wire::Result CancelOrder(const wire::CancelOrder& c, uint64_t now_us);
 
   // Orders.
-  wire::Code CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, uint32_t* sku_index,
-                        uint32_t* drop_index, int64_t* total_fen) const;
-  wire::Code CheckLine(const wire::PlaceOrder& c, int line, uint32_t sku_index,
-                       uint32_t drop_index) const;
-  void ReserveLines(const wire::PlaceOrder& c, const uint32_t* sku_index, uint32_t drop_index);
+  wire::Code CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead,
+                        OrderPlan* plan) const;
+  void ReserveLines(const wire::PlaceOrder& c, const OrderPlan& plan);
   void ReleaseOrder(Order& order);  // gives a pending order's units back
   wire::Code FindOrder(uint64_t order_id, const Order** out) const;
   Order* PendingOrder(uint64_t order_id, wire::Operation operation, uint64_t now_us,
                       wire::Result* result);
-  bool TakeSlot(uint64_t order_id);  // frees the ring slot for `order_id` if its occupant is final
+  // Frees `slot`, the ring slot for `order_id`, if its occupant is final.
+  bool TakeSlot(uint32_t slot, uint64_t order_id);
   wire::Result OrderResult(const Order& order, wire::Operation operation) const;
   void FillOrderRecord(const Order& order, wire::OrderRecord* out) const;
   uint32_t Held(uint32_t owner, uint64_t buyer) const;
   void AddHeld(uint32_t owner, uint64_t buyer, int32_t delta);
+  void AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint32_t quantity);
   void CloseDrop(Drop& drop, uint64_t now_us);
   bool ClosesBefore(uint32_t drop_a, uint32_t drop_b) const;  // close-heap order
 
@@ -209,11 +230,14 @@ class Engine {
   // Order ring: order id n (from 1) lives in slot n % order_slot_count.
   BigArray<Order> orders_;
   uint64_t next_order_id_ = 1;
+  uint32_t next_slot_ = 1;  // next_order_id_ % order_slot_count, kept without a division
   uint64_t expiry_cursor_ = 1;  // every order below it is past its pay-by or final
   KeyIndex key_index_;  // idempotency key -> slot (confirmed by orders_[slot].key)
   uint64_t KeyOfSlot(uint32_t slot) const;  // engine_state.h
 
   FixedMap<HoldingKey, HoldingHash> holdings_;  // value = units held
+
+  std::array<Lookahead, kLookaheadSize> lookahead_{};  // scratch of the batch loop
 
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<Fulfilment> fulfilment_;

@@ -15,6 +15,7 @@ void Engine::CheckInvariants() const {
   ELEVEN_ASSERT(drop_index_.count() == drop_count_);
   ELEVEN_ASSERT(close_heap_count_ <= drop_count_);
   ELEVEN_ASSERT(expiry_cursor_ <= next_order_id_);
+  ELEVEN_ASSERT(next_slot_ == next_order_id_ % config_.order_slot_count);
 
   // What the live orders in the ring account for, per SKU and per drop.
   std::vector<uint64_t> reserved_by_sku(skus_.slot_count(), 0);

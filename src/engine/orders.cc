@@ -21,8 +21,8 @@ wire::Result Engine::OrderResult(const Order& order, Operation operation) const 
   return result;
 }
 
-bool Engine::TakeSlot(uint64_t order_id) {
-  Order& old = orders_[order_id % config_.order_slot_count];
+bool Engine::TakeSlot(uint32_t slot, uint64_t order_id) {
+  Order& old = orders_[slot];
   if (old.id == 0) return true;
   if (!IsFinal(old.state)) return false;
   ELEVEN_ASSERT(old.id + config_.order_slot_count == order_id);
@@ -52,45 +52,35 @@ void Engine::AddHeld(uint32_t owner, uint64_t buyer, int32_t delta) {
   }
 }
 
-wire::Code Engine::CheckLine(const wire::PlaceOrder& c, int line, uint32_t sku_index,
-                             uint32_t drop_index) const {
-  const Sku& sku = skus_[sku_index];
-  const uint32_t quantity = c.quantity[line];
-  if (sku.per_buyer_limit != 0 && Held(sku_index, c.buyer_id) + quantity > sku.per_buyer_limit) {
-    return Code::buyer_limit;
-  }
-  const bool from_drop = drop_index != kNoValue && drops_[drop_index].sku_index == sku_index;
-  if (from_drop) {
-    const Drop& drop = drops_[drop_index];
-    if (drop.per_buyer_limit != 0 &&
-        Held(kOwnerDrop | drop_index, c.buyer_id) + quantity > drop.per_buyer_limit) {
-      return Code::buyer_limit;
-    }
-    return drop.available < quantity ? Code::insufficient_stock : Code::ok;
-  }
-  return sku.available < quantity ? Code::insufficient_stock : Code::ok;
+// A line's SKU row: the lookahead's when it still holds that SKU (rows never move), else
+// looked up now (not found then, perhaps created since).
+uint32_t Engine::ResolveSku(uint64_t sku_id, uint32_t hint) const {
+  if (hint != kNoValue && skus_[hint].id == sku_id) return hint;
+  return skus_.Find(sku_id);
 }
 
-// The order's merchant: through its first SKU's row when that SKU is the merchant's (the hot
-// path, since the row is read anyway), else through the merchant table. Both give the same
-// answer: a SKU exists only under a merchant that exists.
-uint32_t Engine::OrderMerchant(const wire::PlaceOrder& c) const {
-  const uint32_t first = skus_.Find(c.sku_id[0]);
-  if (first != kNoValue && skus_[first].merchant_id == c.merchant_id) return skus_[first].merchant_index;
-  return merchant_index_.Find(c.merchant_id);
-}
-
-// Validates a place-order command against the state without changing it. On ok, fills the
-// SKU index of every line, the drop index (kNoValue if none) and the order total.
-wire::Code Engine::CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, uint32_t* sku_index,
-                              uint32_t* drop_index, int64_t* total_fen) const {
+// Validates a place-order command against the state without changing it. On ok, `plan`
+// holds what reserving its lines needs: rows, holdings read, the drop and the total.
+wire::Code Engine::CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead,
+                              OrderPlan* plan) const {
   if (c.line_count == 0 || c.line_count > wire::kOrderLineCountMax) return Code::invalid_line_count;
   if (c.city_tier == 0 || c.city_tier > wire::kCityTierMax) return Code::invalid_city_tier;
   if (c.region == 0 || c.region > wire::kRegionMax) return Code::invalid_region;
   if (c.buyer_id == 0) return Code::invalid_id;
-  const uint32_t merchant = OrderMerchant(c);
+  const int lines = c.line_count;
+  uint32_t* sku_index = plan->sku_index;
+  for (int l = 0; l < lines; l++) sku_index[l] = ResolveSku(c.sku_id[l], ahead.sku[l]);
+
+  // The merchant: through the first SKU's row when that SKU is the merchant's (the row is
+  // read anyway), else through the merchant table. Both give the same answer: a SKU exists
+  // only under a merchant that exists.
+  const uint32_t first = sku_index[0];
+  const uint32_t merchant = first != kNoValue && skus_[first].merchant_id == c.merchant_id
+                                ? skus_[first].merchant_index
+                                : merchant_index_.Find(c.merchant_id);
   if (merchant == kNoValue) return Code::merchant_not_found;
-  *drop_index = kNoValue;
+  plan->drop_index = kNoValue;
+  uint32_t drop_sku = kNoValue;  // the SKU whose line draws on the drop
   if (c.drop_id != 0) {
     const uint32_t d = drop_index_.Find(c.drop_id);
     if (d == kNoValue) return Code::drop_not_found;
@@ -98,114 +88,138 @@ wire::Code Engine::CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, uint32
     if (skus_[drop.sku_index].merchant_index != merchant) return Code::drop_of_other_merchant;
     if (drop.closed != 0 || now_us >= drop.closes_at_us) return Code::drop_closed;
     if (now_us < drop.opens_at_us) return Code::drop_not_open;
-    *drop_index = d;
+    plan->drop_index = d;
+    drop_sku = drop.sku_index;
   }
   bool drop_line_seen = false;
-  for (int l = 0; l < c.line_count; l++) {
+  for (int l = 0; l < lines; l++) {
     if (c.quantity[l] == 0 || c.quantity[l] > wire::kLineQuantityMax) return Code::invalid_quantity;
-    const uint32_t s = skus_.Find(c.sku_id[l]);
+    const uint32_t s = sku_index[l];
     if (s == kNoValue) return Code::sku_not_found;
     if (skus_[s].merchant_index != merchant) return Code::sku_of_other_merchant;
     for (int k = 0; k < l; k++) {
       if (sku_index[k] == s) return Code::duplicate_line;
     }
-    sku_index[l] = s;
-    drop_line_seen |= *drop_index != kNoValue && drops_[*drop_index].sku_index == s;
+    drop_line_seen |= s == drop_sku;
   }
-  if (*drop_index != kNoValue && !drop_line_seen) return Code::drop_sku_not_in_order;
+  if (plan->drop_index != kNoValue && !drop_line_seen) return Code::drop_sku_not_in_order;
 
-  // Checks in line order: the first failing line decides the reason.
+  // Limits and stock in line order: the first failing line decides the reason.
   uint32_t holdings_new = 0;
   int64_t total = 0;
-  for (int l = 0; l < c.line_count; l++) {
-    const Code code = CheckLine(c, l, sku_index[l], *drop_index);
-    if (code != Code::ok) return code;
+  for (int l = 0; l < lines; l++) {
     const Sku& sku = skus_[sku_index[l]];
-    const bool from_drop = *drop_index != kNoValue && drops_[*drop_index].sku_index == sku_index[l];
-    if (sku.per_buyer_limit != 0 && Held(sku_index[l], c.buyer_id) == 0) holdings_new++;
-    if (from_drop && drops_[*drop_index].per_buyer_limit != 0 &&
-        Held(kOwnerDrop | *drop_index, c.buyer_id) == 0) {
-      holdings_new++;
+    const uint32_t quantity = c.quantity[l];
+    if (sku.per_buyer_limit != 0) {
+      plan->held[l] = Held(sku_index[l], c.buyer_id);
+      if (plan->held[l] + quantity > sku.per_buyer_limit) return Code::buyer_limit;
+      holdings_new += plan->held[l] == 0;
     }
-    total += (from_drop ? drops_[*drop_index].live_price_fen : sku.price_fen) * c.quantity[l];
+    if (sku_index[l] == drop_sku) {
+      const Drop& drop = drops_[plan->drop_index];
+      if (drop.per_buyer_limit != 0) {
+        plan->drop_held = Held(kOwnerDrop | plan->drop_index, c.buyer_id);
+        if (plan->drop_held + quantity > drop.per_buyer_limit) return Code::buyer_limit;
+        holdings_new += plan->drop_held == 0;
+      }
+      if (drop.available < quantity) return Code::insufficient_stock;
+      total += drop.live_price_fen * quantity;
+    } else {
+      if (sku.available < quantity) return Code::insufficient_stock;
+      total += sku.price_fen * quantity;
+    }
   }
   if (holdings_.count() + holdings_new > holdings_.count_max()) return Code::holdings_full;
-  *total_fen = total;
+  plan->total_fen = total;
   return Code::ok;
 }
 
-void Engine::ReserveLines(const wire::PlaceOrder& c, const uint32_t* sku_index,
-                          uint32_t drop_index) {
+// Adds `quantity` to what the buyer holds of `owner`, `held` being what CheckOrder read.
+void Engine::AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint32_t quantity) {
+  const HoldingKey key{buyer, owner, 0};
+  if (held == 0) {
+    ELEVEN_ASSERT(holdings_.Insert(key, quantity));  // capacity checked
+  } else {
+    uint32_t* value = holdings_.FindValue(key);
+    ELEVEN_ASSERT(value != nullptr && *value == held);
+    *value = held + quantity;
+  }
+}
+
+void Engine::ReserveLines(const wire::PlaceOrder& c, const OrderPlan& plan) {
+  const uint32_t drop_sku = plan.drop_index == kNoValue ? kNoValue : drops_[plan.drop_index].sku_index;
   for (int l = 0; l < c.line_count; l++) {
-    Sku& sku = skus_[sku_index[l]];
+    Sku& sku = skus_[plan.sku_index[l]];
     const uint32_t quantity = c.quantity[l];
-    const bool from_drop = drop_index != kNoValue && drops_[drop_index].sku_index == sku_index[l];
-    if (from_drop) {
-      Drop& drop = drops_[drop_index];
+    if (plan.sku_index[l] == drop_sku) {
+      Drop& drop = drops_[plan.drop_index];
       ELEVEN_ASSERT(drop.available >= quantity && sku.in_drops >= quantity);
       drop.available -= quantity;
       drop.reserved += quantity;
       sku.in_drops -= quantity;
       if (drop.available == 0 && drop.sold_out_at_us == 0) drop.sold_out_at_us = last_timestamp_us_;
       if (drop.per_buyer_limit != 0) {
-        AddHeld(kOwnerDrop | drop_index, c.buyer_id, static_cast<int32_t>(quantity));
+        AddHeldChecked(kOwnerDrop | plan.drop_index, c.buyer_id, plan.drop_held, quantity);
       }
     } else {
       ELEVEN_ASSERT(sku.available >= quantity);
       sku.available -= quantity;
     }
     sku.reserved += quantity;
-    if (sku.per_buyer_limit != 0) AddHeld(sku_index[l], c.buyer_id, static_cast<int32_t>(quantity));
+    if (sku.per_buyer_limit != 0) AddHeldChecked(plan.sku_index[l], c.buyer_id, plan.held[l], quantity);
   }
 }
 
-wire::Result Engine::PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us) {
-  const uint32_t seen = key_index_.Find(c.idempotency_key, [this](uint32_t s) { return KeyOfSlot(s); });
+wire::Result Engine::PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead) {
+  if (!wire::ReservedZero(c)) return CommandResult(Code::reserved_nonzero, Operation::kPlaceOrder, 0);
+  const uint32_t tag = ahead.key_tag;
+  const uint32_t seen =
+      key_index_.Find(c.idempotency_key, tag, [this](uint32_t s) { return KeyOfSlot(s); });
   if (seen != kNoValue) {
     stats_.orders_replayed++;
     return OrderResult(orders_[seen], Operation::kPlaceOrder);
   }
   const uint64_t order_id = next_order_id_;
-  if (!TakeSlot(order_id)) {
+  const uint32_t slot = next_slot_;
+  if (!TakeSlot(slot, order_id)) {
     // Not remembered: the attempt had no slot to live in. A retry may succeed later.
     return CommandResult(Code::orders_full, Operation::kPlaceOrder, 0);
   }
-  uint32_t sku_index[wire::kOrderLineCountMax];
-  uint32_t drop_index = kNoValue;
-  int64_t total_fen = 0;
-  const Code code = CheckOrder(c, now_us, sku_index, &drop_index, &total_fen);
-
-  const uint32_t slot = static_cast<uint32_t>(order_id % config_.order_slot_count);
+  OrderPlan plan;
+  const Code code = CheckOrder(c, now_us, ahead, &plan);
+  const bool ok = code == Code::ok;
+  if (ok) {
+    ReserveLines(c, plan);
+    stats_.orders_accepted++;
+    stats_.gmv_placed_fen += plan.total_fen;
+  } else {
+    stats_.orders_rejected++;
+  }
+  // The slot may hold an older order: every field is written, one by one. (`= Order{}` and
+  // then the fields is what GCC turns into a `rep stos` costing more than the rest of the
+  // store.) A field added to OrderRow, whose size engine_state.h asserts, is written here too.
   Order& order = orders_[slot];
-  order = Order{};
   order.id = order_id;
   order.key = c.idempotency_key;
   order.buyer = c.buyer_id;
+  order.total_fen = ok ? plan.total_fen : 0;
   order.created_at_us = now_us;
+  order.merchant_index = ok ? skus_[plan.sku_index[0]].merchant_index : kNoValue;
+  order.drop_index = ok ? plan.drop_index : kNoValue;
+  for (int l = 0; l < wire::kOrderLineCountMax; l++) {
+    const bool used = ok && l < c.line_count;
+    order.sku_index[l] = used ? plan.sku_index[l] : 0;
+    order.quantity[l] = used ? c.quantity[l] : 0;
+  }
   order.region = c.region;
   order.city_tier = c.city_tier;
+  order.state = ok ? OrderState::kPending : OrderState::kRejected;
+  order.line_count = ok ? c.line_count : 0;
+  order.reserved0 = 0;
   order.code = code;
-  order.merchant_index = kNoValue;
-  order.drop_index = kNoValue;
   next_order_id_++;
-  ELEVEN_ASSERT(key_index_.Insert(c.idempotency_key, slot));  // sized to the ring: never full
-  if (code != Code::ok) {
-    order.state = OrderState::kRejected;
-    stats_.orders_rejected++;
-    return OrderResult(order, Operation::kPlaceOrder);
-  }
-  ReserveLines(c, sku_index, drop_index);
-  order.state = OrderState::kPending;
-  order.total_fen = total_fen;
-  order.merchant_index = skus_[sku_index[0]].merchant_index;
-  order.drop_index = drop_index;
-  order.line_count = c.line_count;
-  for (int l = 0; l < c.line_count; l++) {
-    order.sku_index[l] = sku_index[l];
-    order.quantity[l] = c.quantity[l];
-  }
-  stats_.orders_accepted++;
-  stats_.gmv_placed_fen += total_fen;
+  next_slot_ = next_slot_ + 1 == config_.order_slot_count ? 0 : next_slot_ + 1;
+  ELEVEN_ASSERT(key_index_.Insert(c.idempotency_key, tag, slot));  // sized to the ring: never full
   return OrderResult(order, Operation::kPlaceOrder);
 }
 

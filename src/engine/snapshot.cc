@@ -165,6 +165,7 @@ Status Engine::Restore(ByteSpan state) {
   drop_count_ = h.drop_count;
   close_heap_count_ = h.close_heap_count;
   next_order_id_ = h.next_order_id;
+  next_slot_ = static_cast<uint32_t>(next_order_id_ % config_.order_slot_count);
   expiry_cursor_ = h.expiry_cursor;
   // Checked right after reading back: a state that breaks an invariant is never served.
   CheckInvariants();

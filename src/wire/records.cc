@@ -1,11 +1,19 @@
 #include "wire/records.h"
 
+#include <cstring>
+
 namespace eleven::wire {
 
 bool AllZero(const void* bytes, size_t size) {
   const auto* p = static_cast<const uint8_t*>(bytes);
-  uint8_t acc = 0;
-  for (size_t i = 0; i < size; i++) acc |= p[i];
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + sizeof(uint64_t) <= size; i += sizeof(uint64_t)) {  // a word at a time
+    uint64_t word;
+    std::memcpy(&word, p + i, sizeof(word));
+    acc |= word;
+  }
+  for (; i < size; i++) acc |= p[i];
   return acc == 0;
 }
 
@@ -43,8 +51,7 @@ Code CheckStructure(const Command& command) {
       clean = AllZero(command.close_drop.reserved0, 7) && TailZero(command.close_drop);
       break;
     case Operation::kPlaceOrder:
-      clean = command.place_order.reserved0 == 0 && command.place_order.reserved1 == 0 &&
-              TailZero(command.place_order);
+      clean = ReservedZero(command.place_order);
       break;
     case Operation::kPayOrder:
       clean = AllZero(command.pay_order.reserved0, 5) && TailZero(command.pay_order);

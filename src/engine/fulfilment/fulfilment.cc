@@ -147,7 +147,7 @@ void Fulfilment::AdvanceTime(uint64_t now_us) {
   now_us_ = now_us;
   hour_index_ = now_us / kHourUs;
   day_index_ = (now_us + config_.day_offset_us) / kDayUs;
-  ELEVEN_DASSERT(hour_index_ >= day_index_ * 24 - 24);
+  ELEVEN_DASSERT(hour_index_ + 24 >= day_index_ * 24);  // the day offset is under a day
 }
 
 wire::Result Fulfilment::Apply(const wire::Command& command, uint64_t now_us) {
