@@ -34,6 +34,35 @@ Engine::Engine(const EngineConfig& config)
 
 Engine::~Engine() = default;
 
+// The two prefetch stages, and a place order's stages in orders.cc, are inlined into the batch
+// loop: as calls they cost 12% of a W1 order's instructions (callgrind, bench/engine_bench).
+[[gnu::always_inline]] inline void Engine::PrefetchSlots(const wire::Command& command,
+                                                         Lookahead& ahead) const {
+  if (command.operation != Operation::kPlaceOrder) return;
+  const wire::PlaceOrder& order = command.place_order;
+  ahead.key_tag = KeyIndex::Tag(order.idempotency_key);
+  key_index_.PrefetchTag(ahead.key_tag);
+  const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
+  for (int l = 0; l < lines; l++) {
+    ahead.sku[l] = static_cast<uint32_t>(skus_.Home(order.sku_id[l]));
+    skus_.PrefetchHome(ahead.sku[l]);
+  }
+}
+
+[[gnu::always_inline]] inline void Engine::PrefetchRows(const wire::Command& command,
+                                                        Lookahead& ahead) const {
+  if (command.operation != Operation::kPlaceOrder) return;
+  const wire::PlaceOrder& order = command.place_order;
+  const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
+  for (int l = 0; l < lines; l++) {
+    const uint32_t sku = skus_.FindFrom(ahead.sku[l], order.sku_id[l]);
+    ahead.sku[l] = sku;
+    // Only a SKU with a per-buyer limit reads a holding: most lines have none to fetch.
+    if (sku == kNoValue || skus_[sku].per_buyer_limit == 0) continue;
+    holdings_.Prefetch(HoldingKey{order.buyer_id, sku, 0});
+  }
+}
+
 BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
                          std::span<const wire::Command> commands,
                          std::span<wire::Result> results) {
@@ -79,10 +108,14 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
       PrefetchRows(commands[rows_to], lookahead_[rows_to % kLookaheadSize]);
     }
     while (i < group_end) {
-      if (static_cast<uint8_t>(commands[i].operation) > wire::kOperationMax) {
+      const wire::Command& command = commands[i];
+      if (command.operation == Operation::kPlaceOrder) {  // the hot path: no general check
+        results[i] = PlaceOrder(command.place_order, timestamp_us, lookahead_[i % kLookaheadSize]);
+        i++;
+      } else if (static_cast<uint8_t>(command.operation) > wire::kOperationMax) {
         i += ExecuteModule(commands.subspan(i), timestamp_us, results.subspan(i));
       } else {
-        results[i] = Execute(commands[i], timestamp_us, lookahead_[i % kLookaheadSize]);
+        results[i] = Execute(command, timestamp_us);
         i++;
       }
     }
@@ -92,31 +125,6 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   CheckInvariants();
 #endif
   return BatchError::kNone;
-}
-
-void Engine::PrefetchSlots(const wire::Command& command, Lookahead& ahead) const {
-  if (command.operation != Operation::kPlaceOrder) return;
-  const wire::PlaceOrder& order = command.place_order;
-  ahead.key_tag = KeyIndex::Tag(order.idempotency_key);
-  key_index_.PrefetchTag(ahead.key_tag);
-  const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
-  for (int l = 0; l < lines; l++) {
-    ahead.sku[l] = static_cast<uint32_t>(skus_.Home(order.sku_id[l]));
-    skus_.PrefetchHome(ahead.sku[l]);
-  }
-}
-
-void Engine::PrefetchRows(const wire::Command& command, Lookahead& ahead) const {
-  if (command.operation != Operation::kPlaceOrder) return;
-  const wire::PlaceOrder& order = command.place_order;
-  const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
-  for (int l = 0; l < lines; l++) {
-    const uint32_t sku = skus_.FindFrom(ahead.sku[l], order.sku_id[l]);
-    ahead.sku[l] = sku;
-    // Only a SKU with a per-buyer limit reads a holding: most lines have none to fetch.
-    if (sku == kNoValue || skus_[sku].per_buyer_limit == 0) continue;
-    holdings_.Prefetch(HoldingKey{order.buyer_id, sku, 0});
-  }
 }
 
 namespace {
@@ -170,9 +178,7 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
   return 1;
 }
 
-wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us, const Lookahead& ahead) {
-  // The hot path first, without the general structure check: it checks its own.
-  if (command.operation == Operation::kPlaceOrder) return PlaceOrder(command.place_order, now_us, ahead);
+wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us) {
   Code structure = wire::CheckStructure(command);
   if (structure != Code::ok) return CommandResult(structure, command.operation, 0);
   switch (command.operation) {
@@ -182,11 +188,11 @@ wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us, cons
     case Operation::kSetPrice: return SetPrice(command.set_price);
     case Operation::kCreateDrop: return CreateDrop(command.create_drop, now_us);
     case Operation::kCloseDrop: return CloseDropCommand(command.close_drop, now_us);
-    case Operation::kPlaceOrder: break;  // applied above
+    case Operation::kPlaceOrder: break;  // Apply applies them itself
     case Operation::kPayOrder: return PayOrder(command.pay_order, now_us);
     case Operation::kCancelOrder: return CancelOrder(command.cancel_order, now_us);
   }
-  ELEVEN_ASSERT(false && "CheckStructure admits only known operations; place orders return above");
+  ELEVEN_ASSERT(false && "CheckStructure admits only known operations; Apply places orders");
   return {};
 }
 

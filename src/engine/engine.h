@@ -165,7 +165,7 @@ class Engine {
 
   // What checking a place order found, for reserving its lines.
   struct OrderPlan {
-    uint32_t sku_index[wire::kOrderLineCountMax];
+    uint32_t sku_index[wire::kOrderLineCountMax] = {};  // zero past the last line
     uint32_t held[wire::kOrderLineCountMax];  // units the buyer holds (lines with a limit)
     uint32_t drop_index;  // kNoValue: no drop
     uint32_t drop_held;   // units of the drop the buyer holds (a drop with a limit)
@@ -175,7 +175,7 @@ class Engine {
   void PrefetchSlots(const wire::Command& command, Lookahead& ahead) const;
   void PrefetchRows(const wire::Command& command, Lookahead& ahead) const;
   uint32_t ResolveSku(uint64_t sku_id, uint32_t hint) const;
-  wire::Result Execute(const wire::Command& command, uint64_t now_us, const Lookahead& ahead);
+  wire::Result Execute(const wire::Command& command, uint64_t now_us);  // all but place orders
   // Ledger and fulfilment commands: returns how many commands were consumed (>= 1).
   size_t ExecuteModule(std::span<const wire::Command> commands, uint64_t now_us,
                        std::span<wire::Result> results);
@@ -194,6 +194,10 @@ class Engine {
   // Orders.
   wire::Code CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead,
                         OrderPlan* plan) const;
+  wire::Code CheckDrop(uint64_t drop_id, uint32_t merchant, uint64_t now_us,
+                       uint32_t* drop_index) const;
+  wire::Code CheckDropLine(const wire::PlaceOrder& c, int l, OrderPlan* plan,
+                           uint32_t* holdings_new, int64_t* total) const;
   void ReserveLines(const wire::PlaceOrder& c, const OrderPlan& plan);
   void ReleaseOrder(Order& order);  // gives a pending order's units back
   wire::Code FindOrder(uint64_t order_id, const Order** out) const;

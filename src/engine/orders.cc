@@ -1,5 +1,7 @@
 // Orders: placing (all lines reserved or none), paying, cancelling, and expiry of unpaid
 // orders at their pay-by deadline, with idempotency keys and per-buyer limits.
+#include <cstring>
+
 #include "base/assert.h"
 #include "engine/engine.h"
 #include "engine/engine_state.h"
@@ -21,7 +23,7 @@ wire::Result Engine::OrderResult(const Order& order, Operation operation) const 
   return result;
 }
 
-bool Engine::TakeSlot(uint32_t slot, uint64_t order_id) {
+[[gnu::always_inline]] inline bool Engine::TakeSlot(uint32_t slot, uint64_t order_id) {
   Order& old = orders_[slot];
   if (old.id == 0) return true;
   if (!IsFinal(old.state)) return false;
@@ -54,26 +56,27 @@ void Engine::AddHeld(uint32_t owner, uint64_t buyer, int32_t delta) {
 
 // A line's SKU row: the lookahead's when it still holds that SKU (rows never move), else
 // looked up now (not found then, perhaps created since).
-uint32_t Engine::ResolveSku(uint64_t sku_id, uint32_t hint) const {
+[[gnu::always_inline]] inline uint32_t Engine::ResolveSku(uint64_t sku_id, uint32_t hint) const {
   if (hint != kNoValue && skus_[hint].id == sku_id) return hint;
   return skus_.Find(sku_id);
 }
 
 // Validates a place-order command against the state without changing it. On ok, `plan`
 // holds what reserving its lines needs: rows, holdings read, the drop and the total.
-wire::Code Engine::CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead,
-                              OrderPlan* plan) const {
+[[gnu::always_inline]] inline wire::Code Engine::CheckOrder(const wire::PlaceOrder& c,
+                                                            uint64_t now_us, const Lookahead& ahead,
+                                                            OrderPlan* plan) const {
   if (c.line_count == 0 || c.line_count > wire::kOrderLineCountMax) return Code::invalid_line_count;
   if (c.city_tier == 0 || c.city_tier > wire::kCityTierMax) return Code::invalid_city_tier;
   if (c.region == 0 || c.region > wire::kRegionMax) return Code::invalid_region;
   if (c.buyer_id == 0) return Code::invalid_id;
   const int lines = c.line_count;
   uint32_t* sku_index = plan->sku_index;
-  for (int l = 0; l < lines; l++) sku_index[l] = ResolveSku(c.sku_id[l], ahead.sku[l]);
 
   // The merchant: through the first SKU's row when that SKU is the merchant's (the row is
   // read anyway), else through the merchant table. Both give the same answer: a SKU exists
   // only under a merchant that exists.
+  sku_index[0] = ResolveSku(c.sku_id[0], ahead.sku[0]);
   const uint32_t first = sku_index[0];
   const uint32_t merchant = first != kNoValue && skus_[first].merchant_id == c.merchant_id
                                 ? skus_[first].merchant_index
@@ -82,24 +85,20 @@ wire::Code Engine::CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, const 
   plan->drop_index = kNoValue;
   uint32_t drop_sku = kNoValue;  // the SKU whose line draws on the drop
   if (c.drop_id != 0) {
-    const uint32_t d = drop_index_.Find(c.drop_id);
-    if (d == kNoValue) return Code::drop_not_found;
-    const Drop& drop = drops_[d];
-    if (skus_[drop.sku_index].merchant_index != merchant) return Code::drop_of_other_merchant;
-    if (drop.closed != 0 || now_us >= drop.closes_at_us) return Code::drop_closed;
-    if (now_us < drop.opens_at_us) return Code::drop_not_open;
-    plan->drop_index = d;
-    drop_sku = drop.sku_index;
+    const Code code = CheckDrop(c.drop_id, merchant, now_us, &plan->drop_index);
+    if (code != Code::ok) return code;
+    drop_sku = drops_[plan->drop_index].sku_index;
   }
   bool drop_line_seen = false;
   for (int l = 0; l < lines; l++) {
     if (c.quantity[l] == 0 || c.quantity[l] > wire::kLineQuantityMax) return Code::invalid_quantity;
-    const uint32_t s = sku_index[l];
+    const uint32_t s = l == 0 ? first : ResolveSku(c.sku_id[l], ahead.sku[l]);
     if (s == kNoValue) return Code::sku_not_found;
     if (skus_[s].merchant_index != merchant) return Code::sku_of_other_merchant;
     for (int k = 0; k < l; k++) {
       if (sku_index[k] == s) return Code::duplicate_line;
     }
+    sku_index[l] = s;
     drop_line_seen |= s == drop_sku;
   }
   if (plan->drop_index != kNoValue && !drop_line_seen) return Code::drop_sku_not_in_order;
@@ -108,6 +107,11 @@ wire::Code Engine::CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, const 
   uint32_t holdings_new = 0;
   int64_t total = 0;
   for (int l = 0; l < lines; l++) {
+    if (sku_index[l] == drop_sku) {
+      const Code code = CheckDropLine(c, l, plan, &holdings_new, &total);
+      if (code != Code::ok) return code;
+      continue;
+    }
     const Sku& sku = skus_[sku_index[l]];
     const uint32_t quantity = c.quantity[l];
     if (sku.per_buyer_limit != 0) {
@@ -115,22 +119,45 @@ wire::Code Engine::CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, const 
       if (plan->held[l] + quantity > sku.per_buyer_limit) return Code::buyer_limit;
       holdings_new += plan->held[l] == 0;
     }
-    if (sku_index[l] == drop_sku) {
-      const Drop& drop = drops_[plan->drop_index];
-      if (drop.per_buyer_limit != 0) {
-        plan->drop_held = Held(kOwnerDrop | plan->drop_index, c.buyer_id);
-        if (plan->drop_held + quantity > drop.per_buyer_limit) return Code::buyer_limit;
-        holdings_new += plan->drop_held == 0;
-      }
-      if (drop.available < quantity) return Code::insufficient_stock;
-      total += drop.live_price_fen * quantity;
-    } else {
-      if (sku.available < quantity) return Code::insufficient_stock;
-      total += sku.price_fen * quantity;
-    }
+    if (sku.available < quantity) return Code::insufficient_stock;
+    total += sku.price_fen * quantity;
   }
   if (holdings_.count() + holdings_new > holdings_.count_max()) return Code::holdings_full;
   plan->total_fen = total;
+  return Code::ok;
+}
+
+// The drop an order names: found, of the order's merchant, and open now.
+wire::Code Engine::CheckDrop(uint64_t drop_id, uint32_t merchant, uint64_t now_us,
+                             uint32_t* drop_index) const {
+  const uint32_t d = drop_index_.Find(drop_id);
+  if (d == kNoValue) return Code::drop_not_found;
+  const Drop& drop = drops_[d];
+  if (skus_[drop.sku_index].merchant_index != merchant) return Code::drop_of_other_merchant;
+  if (drop.closed != 0 || now_us >= drop.closes_at_us) return Code::drop_closed;
+  if (now_us < drop.opens_at_us) return Code::drop_not_open;
+  *drop_index = d;
+  return Code::ok;
+}
+
+// The line that draws on the order's drop: the SKU's limit, then the drop's, then its quota.
+wire::Code Engine::CheckDropLine(const wire::PlaceOrder& c, int l, OrderPlan* plan,
+                                 uint32_t* holdings_new, int64_t* total) const {
+  const Sku& sku = skus_[plan->sku_index[l]];
+  const Drop& drop = drops_[plan->drop_index];
+  const uint32_t quantity = c.quantity[l];
+  if (sku.per_buyer_limit != 0) {
+    plan->held[l] = Held(plan->sku_index[l], c.buyer_id);
+    if (plan->held[l] + quantity > sku.per_buyer_limit) return Code::buyer_limit;
+    *holdings_new += plan->held[l] == 0;
+  }
+  if (drop.per_buyer_limit != 0) {
+    plan->drop_held = Held(kOwnerDrop | plan->drop_index, c.buyer_id);
+    if (plan->drop_held + quantity > drop.per_buyer_limit) return Code::buyer_limit;
+    *holdings_new += plan->drop_held == 0;
+  }
+  if (drop.available < quantity) return Code::insufficient_stock;
+  *total += drop.live_price_fen * quantity;
   return Code::ok;
 }
 
@@ -146,7 +173,8 @@ void Engine::AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint3
   }
 }
 
-void Engine::ReserveLines(const wire::PlaceOrder& c, const OrderPlan& plan) {
+[[gnu::always_inline]] inline void Engine::ReserveLines(const wire::PlaceOrder& c,
+                                                        const OrderPlan& plan) {
   const uint32_t drop_sku = plan.drop_index == kNoValue ? kNoValue : drops_[plan.drop_index].sku_index;
   for (int l = 0; l < c.line_count; l++) {
     Sku& sku = skus_[plan.sku_index[l]];
@@ -206,10 +234,16 @@ wire::Result Engine::PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us, cons
   order.created_at_us = now_us;
   order.merchant_index = ok ? skus_[plan.sku_index[0]].merchant_index : kNoValue;
   order.drop_index = ok ? plan.drop_index : kNoValue;
+  // Whole arrays, zero past the last line: the plan's rows are, the quantities are masked.
+  static_assert(sizeof(order.sku_index) == sizeof(plan.sku_index));
+  if (ok) {
+    std::memcpy(order.sku_index, plan.sku_index, sizeof(order.sku_index));
+  } else {
+    std::memset(order.sku_index, 0, sizeof(order.sku_index));
+  }
+  const int lines = ok ? c.line_count : 0;
   for (int l = 0; l < wire::kOrderLineCountMax; l++) {
-    const bool used = ok && l < c.line_count;
-    order.sku_index[l] = used ? plan.sku_index[l] : 0;
-    order.quantity[l] = used ? c.quantity[l] : 0;
+    order.quantity[l] = l < lines ? c.quantity[l] : 0;
   }
   order.region = c.region;
   order.city_tier = c.city_tier;
