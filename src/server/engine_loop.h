@@ -4,8 +4,11 @@
 // submit requests it finds into one batch of at most batch_command_count_max commands (many
 // connections, one journal entry), submits it, hands staged entries to the sync thread, and
 // answers queries and feed polls from the engine state in log order (no lock: only this
-// thread reads the engine). Every request is then held until the op it saw is durable, and
-// only then passed back through the bounded SPSC outbox; an eventfd tells the I/O thread.
+// thread reads the engine). Every request then goes straight back through the bounded SPSC
+// outbox, carrying the op it saw; the I/O thread holds it there (PopDone) until that op is
+// durable. The replica's sync thread writes the I/O thread's eventfd itself when durability
+// advances, so a reply waits for one thread hand-over after its sync, not two (sync thread,
+// engine thread, I/O thread).
 //
 // Log time: in wall-clock mode every batch is stamped with the server's clock; in client-clock
 // mode (simulation and replays) with the time of the last accepted set_clock request, which
@@ -18,11 +21,12 @@
 // A failed snapshot is logged and counted; the next is tried after as much journal again,
 // since the journal still holds everything.
 //
-// Bounds: inbox and outbox hold request_count_max requests, which is the size of the I/O
-// thread's RequestPool, so neither ring can overflow: the pool refusing a request (busy) is
-// the back-pressure. The loop sleeps on an eventfd when it has nothing to do; the I/O thread
-// writes it only when the loop says it is asleep, and the replica's sync thread writes it
-// whenever durability advances.
+// Bounds: inbox, outbox and the I/O thread's hold hold request_count_max requests, which is
+// the size of the I/O thread's RequestPool, so none can overflow: the pool refusing a request
+// (busy) is the back-pressure. The loop sleeps on an eventfd when it has nothing to do; the
+// I/O thread writes it only when the loop says it is asleep (while a sync runs, only for a
+// request that cannot wait for the sync's end: see Sleep()), and the replica's sync thread
+// writes it whenever durability advances (the next staged entries are then handed over).
 #pragma once
 
 #include <atomic>
@@ -56,10 +60,16 @@ class EngineLoop {
 
   // I/O thread. Never fails: the inbox has room for every request the pool can hand out.
   void Push(Request* request);
-  // I/O thread: the next request whose reply may leave, or false.
-  bool PopDone(Request** request) { return outbox_.Pop(request); }
-  // I/O thread: readable when PopDone has something (read it to reset).
+  // I/O thread: the next request whose reply may leave (its op is durable), or false. After
+  // Stop() every request comes out; one whose op never became durable (the journal failed)
+  // with status kReplicaFailed, so its reply shows nothing undurable.
+  bool PopDone(Request** request);
+  // I/O thread: readable when PopDone may have something (read it to reset).
   int done_fd() const { return done_fd_; }
+  // Any thread: the last op on disk (every reply released so far saw an op at or below it).
+  uint64_t op_durable() const { return replica_->op_durable(); }
+  // I/O thread: requests applied whose reply waits for durability.
+  uint64_t waiting_count() const { return waiting_tail_ - waiting_head_ + outbox_.SizeApprox(); }
 
  private:
   void Run();
@@ -71,11 +81,10 @@ class EngineLoop {
   void AnswerFeedPoll(Request* request);
   void AnswerSetClock(Request* request);
   uint64_t LogTimeUs() const;
-  void Hold(Request* request);
-  bool Release();
+  void Pass(Request* request);
+  void SignalPassed();
   void Sleep();
   void TendSnapshot();
-  void FailPending();
 
   replica::Replica* const replica_;
   const uint32_t batch_command_count_max_;
@@ -86,8 +95,14 @@ class EngineLoop {
   SpscRing<Request*> outbox_;
   int wake_fd_ = -1;
   int done_fd_ = -1;
-  std::atomic<bool> sleeping_{false};
+  enum class Sleeping : uint8_t {
+    kAwake,
+    kAsleep,        // every push wakes the loop
+    kUntilDurable,  // a sync runs: only a push that cannot wait for its end wakes the loop
+  };
+  std::atomic<Sleeping> sleeping_{Sleeping::kAwake};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};  // the thread is joined: nothing more becomes durable
   std::thread thread_;
 
   // Engine thread only.
@@ -95,13 +110,17 @@ class EngineLoop {
   std::vector<wire::Result> results_;      // capacity batch_command_count_max
   std::vector<Request*> batch_requests_;   // whose commands are in batch_, in order
   uint32_t batch_count_ = 0;
-  std::unique_ptr<Request*[]> held_;       // a ring of request_count_max: waiting for durable
-  uint64_t held_head_ = 0;
-  uint64_t held_tail_ = 0;
-  const uint64_t held_capacity_;
+  uint64_t passed_op_min_ = UINT64_MAX;  // the lowest op passed to the outbox this round
   QueryAnswerer answerer_;
   uint64_t client_clock_us_ = 0;  // client-clock mode: the log time of the next batch
   uint64_t journal_bytes_at_snapshot_ = 0;  // when the last snapshot was started
+
+  // I/O thread only: requests out of the outbox, in op order, waiting for their op to be
+  // durable (a ring of request_count_max).
+  std::unique_ptr<Request*[]> waiting_;
+  uint64_t waiting_head_ = 0;
+  uint64_t waiting_tail_ = 0;
+  const uint64_t waiting_capacity_;
 };
 
 }  // namespace eleven::server

@@ -670,12 +670,13 @@ void HttpSession::Handle() {
       std::string body = "{";
       JsonOut j(&body);
       j.Name("status", core_->stopping ? "stopping" : "ok");
-      j.Uint("op_durable", core_->engine_metrics->op_durable.Get());
+      j.Uint("op_durable", core_->loop->op_durable());
       j.Uint("op_submitted", core_->engine_metrics->op_submitted.Get());
       body += '}';
       return Respond(http::status::ok, std::move(body));
     }
     case Route::kMetrics:
+      core_->io_metrics.pending_durable = core_->loop->waiting_count();
       return Respond(http::status::ok,
                      RenderMetrics(*core_->engine_metrics, core_->io_metrics, core_->pool.in_use(),
                                    core_->pool.bytes_in_flight()),

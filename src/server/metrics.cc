@@ -97,7 +97,7 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   }
   io.latency.Render("eleven_request_latency_seconds", &out);
   Metric(&out, "eleven_inbox_depth", "gauge", "requests waiting for the engine thread", e.inbox_depth.Get());
-  Metric(&out, "eleven_pending_durable", "gauge", "requests applied, waiting for durability", e.pending_durable.Get());
+  Metric(&out, "eleven_pending_durable", "gauge", "requests applied, waiting for durability", io.pending_durable);
   Metric(&out, "eleven_requests_in_flight", "gauge", "requests between receipt and reply", requests_in_use);
   Metric(&out, "eleven_request_bytes_in_flight", "gauge", "bytes held by requests in flight", request_bytes_in_flight);
   Metric(&out, "eleven_op_submitted", "gauge", "last op applied", e.op_submitted.Get());

@@ -32,7 +32,6 @@ struct EngineMetrics {
   Counter orders_accepted;     // place_order results with code ok
   Counter queries;
   Counter inbox_depth;         // sampled each loop
-  Counter pending_durable;     // requests applied, waiting for their op to be durable
   Counter op_submitted;
   Counter op_durable;
   Counter journal_syncs;
@@ -84,6 +83,7 @@ struct IoMetrics {
   // orders/s over the last full second, from EngineMetrics::orders_accepted.
   uint64_t orders_per_second = 0;
   uint64_t orders_seen_ = 0;
+  uint64_t pending_durable = 0;  // requests applied, waiting for their op to be durable
   LatencyHistogram latency;
 };
 
