@@ -354,6 +354,9 @@ class Connection {
  public:
   virtual ~Connection() = default;
   virtual void Close() = 0;
+  // The listener's once-a-second sweep: closes the connection if it has waited on its client
+  // longer than the idle timeout (and says so). Feed viewers never idle out here.
+  virtual bool CloseIfIdle(uint64_t /*now_ns*/) { return false; }
   // Feed subscribers: the topic's newest event (coalesced while the one before is written).
   virtual void SendEvent(std::shared_ptr<const FeedEvent> event) = 0;
   size_t feed_index = 0;  // position in its topic's subscriber list
@@ -409,6 +412,7 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
   ~HttpSession() override;
   void Start() { Read(); }
   void Close() override;
+  bool CloseIfIdle(uint64_t now_ns) override;
   void OnRequestDone(Request* request) override;
   void SendEvent(std::shared_ptr<const FeedEvent> event) override;
 
@@ -438,6 +442,11 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
   http::response<http::string_body> response_;
   bool keep_alive_ = true;
   bool closed_ = false;
+  // Since when the session waits on its client: for a request (reading) or for it to take a
+  // reply (writing); 0 while the request is with the engine. The sweep closes it past the
+  // idle timeout: a timer per connection, armed on every read as Beast's stream timeouts
+  // are, cost more than the HTTP parsing itself.
+  uint64_t waiting_since_ns_ = 0;
   // Feed mode.
   Feed::Topic* topic_ = nullptr;
   std::unique_ptr<http::response<http::empty_body>> sse_header_;
@@ -627,11 +636,21 @@ void Feed::Publish(Topic* topic, const std::byte* entry, uint64_t at_us) {
 
 HttpSession::~HttpSession() { ELEVEN_ASSERT(topic_ == nullptr); }
 
+bool HttpSession::CloseIfIdle(uint64_t now_ns) {
+  const uint64_t idle_ns = uint64_t{core_->config.idle_timeout_ms} * 1'000'000;
+  if (closed_ || topic_ != nullptr || waiting_since_ns_ == 0 || now_ns - waiting_since_ns_ < idle_ns) {
+    return false;
+  }
+  core_->io_metrics.idle_closed_total++;
+  Close();
+  return true;
+}
+
 void HttpSession::Read() {
   parser_.emplace();
   parser_->body_limit(core_->config.http_body_size_max);
   parser_->header_limit(core_->config.http_header_size_max);
-  stream_.expires_after(std::chrono::milliseconds(core_->config.idle_timeout_ms));
+  waiting_since_ns_ = MonotonicNs();
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](const beast::error_code& error, size_t) {
                      self->OnRead(error);
@@ -640,6 +659,7 @@ void HttpSession::Read() {
 
 void HttpSession::OnRead(const beast::error_code& error) {
   if (closed_) return;
+  waiting_since_ns_ = 0;
   if (error == http::error::end_of_stream || error == beast::error::timeout ||
       error == asio::error::operation_aborted || error == asio::error::connection_reset) {
     Close();
@@ -767,6 +787,7 @@ void HttpSession::Respond(http::status status, std::string body, const char* con
   response_.body() = std::move(body);
   response_.prepare_payload();
   const bool close = !keep_alive_;
+  waiting_since_ns_ = MonotonicNs();
   http::async_write(stream_, response_,
                     [self = shared_from_this(), close](const beast::error_code& error, size_t) {
                       self->OnWrite(error, close);
@@ -946,6 +967,12 @@ void HttpListener::State::RateTick() {
     const uint64_t accepted = core->engine_metrics->orders_accepted.Get();
     core->io_metrics.orders_per_second = accepted - core->io_metrics.orders_seen_;
     core->io_metrics.orders_seen_ = accepted;
+    // The idle sweep rides on the same tick.
+    const uint64_t now_ns = MonotonicNs();
+    std::vector<std::shared_ptr<Connection>> all;
+    all.reserve(sessions.size());
+    for (auto& [id, session] : sessions) all.push_back(session);  // Close() erases from the map
+    for (auto& session : all) session->CloseIfIdle(now_ns);
     RateTick();
   });
 }

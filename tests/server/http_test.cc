@@ -9,10 +9,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <cctype>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <simdjson.h>
 #include <sstream>
+#include <thread>
 
 #include "server/http_server.h"
 #include "tests/server/test_util.h"
@@ -291,6 +293,35 @@ TEST(HttpTest, FeedOverWebSocketSendsTheSameEventsAsJsonMessages) {
   ws.close(websocket::close_code::normal);
   // The server unsubscribes the viewer on its I/O thread once the close reaches it.
   EXPECT_EQ(WaitForMetric(port, "eleven_feed_subscribers", [](double value) { return value == 0; }), 0);
+}
+
+// Idle HTTP connections are closed by the listener's sweep (idle timeout 1 s in TestConfig):
+// one that never sends, one that sends half a request; one that keeps asking is kept.
+TEST(HttpTest, IdleConnectionsAreClosedAndBusyOnesKept) {
+  TempDataDir dir;
+  auto server = StartServer(TestConfig(dir.path()));
+  const uint16_t port = server->http_port();
+  const int silent = ConnectLoopback(port);
+  const int half = ConnectLoopback(port);
+  const std::string partial = "POST /orders HTTP/1.1\r\nHost: t\r\nContent-Length: 60\r\n\r\n{\"a";
+  ASSERT_TRUE(SendAll(half, partial.data(), partial.size()));
+  const int busy = ConnectLoopback(port);
+  const std::string ask = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+  std::string pending;
+  const auto started = std::chrono::steady_clock::now();
+  // Asking every 200 ms for 2.5 s: never idle for 1 s, so never closed.
+  while (std::chrono::steady_clock::now() - started < std::chrono::milliseconds(2500)) {
+    ASSERT_TRUE(SendAll(busy, ask.data(), ask.size()));
+    const std::string reply = ReadUntil(busy, &pending, "}");
+    ASSERT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << "busy connection lost: " << reply;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(WaitClosed(silent, 5000)) << "a silent connection outlived the idle timeout";
+  EXPECT_TRUE(WaitClosed(half, 5000)) << "half a request outlived the idle timeout";
+  EXPECT_GE(WaitForMetric(port, "eleven_idle_closed_total", 2), 2);
+  close(silent);
+  close(half);
+  close(busy);
 }
 
 }  // namespace
