@@ -44,8 +44,6 @@ class FixedTable {
   bool full() const { return count_ == row_count_max_; }
   uint64_t slot_count() const { return mask_ + 1; }
 
-  void Prefetch(uint64_t id) const { eleven::Prefetch(&rows_[Home(id)]); }
-
   // Where a lookup of `id` starts: hashed once, a batch loop can prefetch the slot and later
   // probe from it (FindFrom) without hashing again.
   uint64_t Home(uint64_t id) const { return U64Hash{}(id) & mask_; }

@@ -53,7 +53,6 @@ class KeyIndex {
   // from here, so that a caller touching one key several times hashes it once.
   static uint32_t Tag(uint64_t key) { return static_cast<uint32_t>(Fmix64(key) >> 32); }
 
-  void Prefetch(uint64_t key) const { PrefetchTag(Tag(key)); }
   void PrefetchTag(uint32_t tag) const { eleven::Prefetch(&slots_[tag & mask_]); }
 
   // The value stored under `key`, or kNoValue. `key_of(value)` is the key at that index.

@@ -167,6 +167,7 @@ class Engine {
   struct OrderPlan {
     uint32_t sku_index[wire::kOrderLineCountMax] = {};  // zero past the last line
     uint32_t held[wire::kOrderLineCountMax];  // units the buyer holds (lines with a limit)
+    uint32_t merchant_index;
     uint32_t drop_index;  // kNoValue: no drop
     uint32_t drop_held;   // units of the drop the buyer holds (a drop with a limit)
     int64_t total_fen;

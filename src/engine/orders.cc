@@ -82,6 +82,7 @@ void Engine::AddHeld(uint32_t owner, uint64_t buyer, int32_t delta) {
                                 ? skus_[first].merchant_index
                                 : merchant_index_.Find(c.merchant_id);
   if (merchant == kNoValue) return Code::merchant_not_found;
+  plan->merchant_index = merchant;
   plan->drop_index = kNoValue;
   uint32_t drop_sku = kNoValue;  // the SKU whose line draws on the drop
   if (c.drop_id != 0) {
@@ -232,7 +233,7 @@ wire::Result Engine::PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us, cons
   order.buyer = c.buyer_id;
   order.total_fen = ok ? plan.total_fen : 0;
   order.created_at_us = now_us;
-  order.merchant_index = ok ? skus_[plan.sku_index[0]].merchant_index : kNoValue;
+  order.merchant_index = ok ? plan.merchant_index : kNoValue;
   order.drop_index = ok ? plan.drop_index : kNoValue;
   // Whole arrays, zero past the last line: the plan's rows are, the quantities are masked.
   static_assert(sizeof(order.sku_index) == sizeof(plan.sku_index));

@@ -4,8 +4,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -144,7 +144,6 @@ void EngineLoop::Run() {
     SignalPassed();
     TendSnapshot();
     metrics_->inbox_depth.Set(inbox_.SizeApprox());
-    metrics_->op_durable.Set(replica_->op_durable());
     metrics_->journal_syncs.Set(replica_->journal_sync_count());
     metrics_->journal_bytes.Set(replica_->journal_bytes_written());
     if (stopping && inbox_.SizeApprox() == 0) break;

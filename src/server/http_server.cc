@@ -697,6 +697,7 @@ void HttpSession::Handle() {
     }
     case Route::kMetrics:
       core_->io_metrics.pending_durable = core_->loop->waiting_count();
+      core_->io_metrics.op_durable = core_->loop->op_durable();
       return Respond(http::status::ok,
                      RenderMetrics(*core_->engine_metrics, core_->io_metrics, core_->pool.in_use(),
                                    core_->pool.bytes_in_flight()),

@@ -33,7 +33,6 @@ struct EngineMetrics {
   Counter queries;
   Counter inbox_depth;         // sampled each loop
   Counter op_submitted;
-  Counter op_durable;
   Counter journal_syncs;
   Counter journal_bytes;
   Counter snapshots;           // written and checked
@@ -83,7 +82,9 @@ struct IoMetrics {
   // orders/s over the last full second, from EngineMetrics::orders_accepted.
   uint64_t orders_per_second = 0;
   uint64_t orders_seen_ = 0;
+  // Read from the engine loop when /metrics is rendered.
   uint64_t pending_durable = 0;  // requests applied, waiting for their op to be durable
+  uint64_t op_durable = 0;
   LatencyHistogram latency;
 };
 
