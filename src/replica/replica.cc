@@ -158,31 +158,49 @@ Status Replica::Submit(std::span<const wire::Command> commands, uint64_t now_us,
   ELEVEN_ASSERT(results.size() >= commands.size());
   const uint64_t body_bytes = commands.size() * wire::kCommandSize;
   const uint64_t entry_bytes = sizeof(StagedHead) + body_bytes;
-  if (staging_[filling_].used_bytes + entry_bytes > options_.staging_size_bytes) {
-    ELEVEN_RETURN_IF_ERROR(WaitForIdleSyncer());  // back-pressure: the disk is behind
-    Flush();
-    ELEVEN_RETURN_IF_ERROR(WaitForIdleSyncer());
-  }
-  Staging& staging = staging_[filling_];
-  ELEVEN_ASSERT(staging.used_bytes + entry_bytes <= options_.staging_size_bytes);
   const StagedHead head{engine_->last_op() + 1, std::max(now_us, engine_->last_timestamp_us()),
                         static_cast<uint32_t>(commands.size()), 0};
-  std::byte* at = staging.bytes.get() + staging.used_bytes;
-  std::memcpy(at, &head, sizeof(head));
-  std::memcpy(at + sizeof(head), commands.data(), body_bytes);
-  // Apply from the staged copy, so the journal holds exactly the bytes that were applied.
+  const std::byte* at = nullptr;
+  {
+    // Staged and published under the lock, before it is applied: when a sync ends, the sync
+    // thread takes whatever is staged then by itself (SyncLoop), so the buffer being filled
+    // may change hands between any two batches.
+    std::unique_lock<std::mutex> lock(mutex_);
+    const auto fits = [&] { return staging_[filling_].used_bytes + entry_bytes <= options_.staging_size_bytes; };
+    if (!fits()) {
+      HandOverLocked();  // back-pressure: the disk is behind
+      cv_.wait(lock, [&] { return fits() || !sync_failure_.ok(); });
+      if (!sync_failure_.ok()) {
+        failure_ = sync_failure_;
+        return failure_;
+      }
+    }
+    Staging& staging = staging_[filling_];
+    std::byte* to = staging.bytes.get() + staging.used_bytes;
+    std::memcpy(to, &head, sizeof(head));
+    std::memcpy(to + sizeof(head), commands.data(), body_bytes);
+    staging.used_bytes += entry_bytes;
+    staging.op_last = head.op;
+    at = to;
+  }
+  // Applied from the staged copy, so the journal holds exactly the bytes that were applied. The
+  // sync thread may be packing these bytes meanwhile (both only read them); the buffer is
+  // written again only by a later Submit, on this thread. The entry may even become durable
+  // before it is applied: nothing is released before both.
   const auto* staged = reinterpret_cast<const wire::Command*>(at + sizeof(head));
   const auto error =
       engine_->Apply(head.op, head.timestamp_us, std::span(staged, commands.size()), results);
   ELEVEN_ASSERT(error == engine::BatchError::kNone);  // op, time and size are ours to get right
-  staging.used_bytes += entry_bytes;
-  staging.op_last = head.op;
   *op = head.op;
   return Status::Ok();
 }
 
 void Replica::Flush() {
   std::lock_guard<std::mutex> lock(mutex_);
+  HandOverLocked();
+}
+
+void Replica::HandOverLocked() {
   if (handed_ || staging_[filling_].used_bytes == 0) return;
   handed_ = true;
   filling_ = 1 - filling_;
@@ -190,19 +208,12 @@ void Replica::Flush() {
   cv_.notify_all();
 }
 
-Status Replica::WaitForIdleSyncer() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  cv_.wait(lock, [this] { return !handed_ || !sync_failure_.ok(); });
-  if (!sync_failure_.ok()) failure_ = sync_failure_;
-  return failure_;
-}
-
 Status Replica::WaitDurable(uint64_t op) {
   ELEVEN_ASSERT(op <= engine_->last_op());
+  std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    Flush();
-    std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return !handed_ || !sync_failure_.ok(); });
+    HandOverLocked();
+    cv_.wait(lock, [&] { return op_durable() >= op || !handed_ || !sync_failure_.ok(); });
     if (!sync_failure_.ok()) {
       failure_ = sync_failure_;
       return failure_;
@@ -258,7 +269,10 @@ void Replica::SyncLoop() {
       if (status.ok()) {
         op_durable_.store(staging->op_last, std::memory_order_release);
         staging->used_bytes = 0;
+        // What was staged meanwhile is taken now, not when the engine thread next calls
+        // Flush(): a busy or sleeping engine thread is then not on the path to durability.
         handed_ = false;
+        HandOverLocked();
       } else {
         sync_failure_ = status;  // permanent: handed_ stays, nothing more is synced
       }

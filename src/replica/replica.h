@@ -88,7 +88,8 @@ class Replica {
   // oversized batch (nothing changes); the failure after a failed journal.
   [[nodiscard]] Status Submit(std::span<const wire::Command> commands, uint64_t now_us,
                               std::span<wire::Result> results, uint64_t* op);
-  // Hands staged entries to the sync thread if it is idle; never blocks.
+  // Hands staged entries to the sync thread if it is idle (after each sync it also takes them
+  // itself); never blocks but for the lock.
   void Flush();
   // Blocks until `op` is durable (or the replica failed).
   [[nodiscard]] Status WaitDurable(uint64_t op);
@@ -128,7 +129,8 @@ class Replica {
   [[nodiscard]] Status Recover(RecoveryReport* report, const RecoveryProgress& progress);
   void SyncLoop();
   [[nodiscard]] Status SyncStaging(const Staging& staging);
-  [[nodiscard]] Status WaitForIdleSyncer();
+  // Hands the filling buffer to the sync thread if it is idle and the buffer holds entries.
+  void HandOverLocked();  // mutex_ held
 
   Env* const env_;
   const std::unique_ptr<DataDir> dir_;
@@ -138,7 +140,7 @@ class Replica {
 
   Staging staging_[2];
   std::unique_ptr<std::byte[]> packed_;  // the sync thread's: one entry's packed commands
-  int filling_ = 0;  // index of the buffer the engine thread appends to
+  int filling_ = 0;  // index of the buffer Submit() appends to (guarded by mutex_)
 
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "storage/fault_env.h"
 #include "storage/test_util.h"
@@ -193,17 +195,24 @@ TEST(Replica, RecoversSnapshotAndJournalToTheSameState) {
   std::filesystem::remove_all(dir);
 }
 
+// A new data directory in `dir`, opened through `env`, with Catalog() applied and durable.
+void OpenWithCatalog(FaultEnv* env, const std::string& dir, std::unique_ptr<Replica>* r) {
+  ASSERT_TRUE(FormatDataDir(env, dir).ok());
+  RecoveryReport report;
+  ASSERT_TRUE(Replica::Open(env, dir, SmallOptions(), r, &report).ok());
+  std::vector<wire::Result> results(64);
+  uint64_t op = 0;
+  ASSERT_TRUE((*r)->Submit(Catalog(), kSecond, results, &op).ok());
+  ASSERT_TRUE((*r)->WaitDurable(op).ok());
+}
+
 TEST(Replica, AFailedSyncStopsWritesAndNothingUnsyncedIsReleased) {
   const std::string dir = TempDir();
   FaultEnv env(Env::Default(), 1);
-  ASSERT_TRUE(FormatDataDir(&env, dir).ok());
   std::unique_ptr<Replica> r;
-  RecoveryReport report;
-  ASSERT_TRUE(Replica::Open(&env, dir, SmallOptions(), &r, &report).ok());
+  ASSERT_NO_FATAL_FAILURE(OpenWithCatalog(&env, dir, &r));
   std::vector<wire::Result> results(64);
   uint64_t op = 0;
-  ASSERT_TRUE(r->Submit(Catalog(), kSecond, results, &op).ok());
-  ASSERT_TRUE(r->WaitDurable(op).ok());
   const uint64_t durable = r->op_durable();
   env.Arm(FaultKind::kSyncError, FaultTrigger{1, 0, "journal"});
   std::vector<wire::Command> batch{Order(1), Order(2)};
@@ -213,6 +222,40 @@ TEST(Replica, AFailedSyncStopsWritesAndNothingUnsyncedIsReleased) {
   EXPECT_EQ(r->op_durable(), durable);  // the batch was never released
   // No more writes, even once the disk would work again: the first error stays.
   EXPECT_FALSE(r->Submit(batch, 3 * kSecond, results, &op).ok());
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// What is staged while a sync runs is synced as soon as that sync ends, without the engine
+// thread handing it over (no Flush, no WaitDurable): a busy engine thread is not on the path
+// to durability.
+TEST(Replica, WhatIsStagedDuringASyncIsTakenWhenItEnds) {
+  const std::string dir = TempDir();
+  FaultEnv env(Env::Default(), 1);
+  std::unique_ptr<Replica> r;
+  ASSERT_NO_FATAL_FAILURE(OpenWithCatalog(&env, dir, &r));
+  std::vector<wire::Result> results(64);
+  uint64_t op = 0;
+  env.HoldSyncs(true);
+  std::vector<wire::Command> first{Order(1), Order(2)};
+  ASSERT_TRUE(r->Submit(first, 2 * kSecond, results, &op).ok());
+  const uint64_t first_op = op;
+  r->Flush();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (env.syncs_held() == 0) {  // the sync thread is now inside the first batch's sync
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the first batch's sync never started";
+    std::this_thread::yield();
+  }
+  std::vector<wire::Command> second{Order(3)};
+  ASSERT_TRUE(r->Submit(second, 3 * kSecond, results, &op).ok());
+  EXPECT_EQ(r->op_durable(), first_op - 1);
+  env.HoldSyncs(false);
+  while (r->op_durable() < op) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "op " << op << " was staged during a sync and never synced (durable: " << r->op_durable() << ")";
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(r->op_durable(), op);
   r.reset();
   std::filesystem::remove_all(dir);
 }

@@ -150,7 +150,26 @@ Status FaultEnv::FileAppend(uint64_t generation, WritableFile* base_file, ByteSp
   return status;
 }
 
+void FaultEnv::HoldSyncs(bool hold) {
+  {
+    std::lock_guard lock(hold_mutex_);
+    hold_syncs_ = hold;
+  }
+  hold_cv_.notify_all();
+}
+
+uint64_t FaultEnv::syncs_held() const {
+  std::lock_guard lock(hold_mutex_);
+  return syncs_held_;
+}
+
 Status FaultEnv::FileSync(uint64_t generation, WritableFile* base_file) {
+  {
+    std::unique_lock hold(hold_mutex_);
+    syncs_held_++;
+    hold_cv_.wait(hold, [this] { return !hold_syncs_; });
+    syncs_held_--;
+  }
   std::lock_guard lock(mutex_);
   const std::string& path = base_file->path();
   ELEVEN_RETURN_IF_ERROR(CheckAlive(generation, path));

@@ -26,6 +26,7 @@
 // be destroyed before it. All methods are thread-safe (one mutex).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -66,6 +67,11 @@ class FaultEnv final : public Env {
   // When false, Sync and SyncDir are tracked for power cuts but not passed to the base env:
   // crash tests then run at memory speed (a simulated cut does not need real durability).
   void set_forward_syncs(bool forward_syncs) { forward_syncs_ = forward_syncs; }
+
+  // While held, every WritableFile::Sync waits before it starts (for tests of what runs
+  // meanwhile); syncs_held() says how many wait now. Releasing lets them all go on.
+  void HoldSyncs(bool hold);
+  uint64_t syncs_held() const;
 
   // Arms (or re-arms, resetting its call count) fault `kind`.
   void Arm(FaultKind kind, FaultTrigger trigger);
@@ -129,6 +135,11 @@ class FaultEnv final : public Env {
   uint64_t call_counts_[kFaultKindCount] = {};
   uint64_t fired_counts_[kFaultKindCount] = {};
   std::map<std::string, FileState> files_;
+  // HoldSyncs: apart from mutex_, which a held sync must not keep.
+  mutable std::mutex hold_mutex_;
+  std::condition_variable hold_cv_;
+  bool hold_syncs_ = false;
+  uint64_t syncs_held_ = 0;
 };
 
 }  // namespace eleven
