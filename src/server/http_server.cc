@@ -350,6 +350,27 @@ struct FeedEvent {
 };
 
 // A connection of the gateway: an HTTP session, or the WebSocket feed viewer one became.
+// An HTTP/1.1 reply's status line and headers, as Beast's serializer wrote them for a
+// response with a content type, keep-alive and prepare_payload(): Content-Length always, and
+// "Connection: close" when the connection ends after it. Written here, into a buffer the
+// session keeps, because Beast's serializer and fields (a heap node per header) cost more
+// than the rest of a reply; requests are still parsed by Beast.
+void ReplyHead(http::status status, std::string_view content_type, size_t body_size, bool keep_alive,
+               std::string* out) {
+  const auto code = static_cast<unsigned>(status);
+  const beast::string_view reason = http::obsolete_reason(status);
+  char number[24];
+  out->assign("HTTP/1.1 ");
+  out->append(number, std::to_chars(number, number + sizeof(number), code).ptr);
+  out->push_back(' ');
+  out->append(reason.data(), reason.size());
+  out->append("\r\nContent-Type: ");
+  out->append(content_type);
+  out->append("\r\nContent-Length: ");
+  out->append(number, std::to_chars(number, number + sizeof(number), body_size).ptr);
+  out->append(keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+}
+
 class Connection {
  public:
   virtual ~Connection() = default;
@@ -408,7 +429,7 @@ class Feed : public RequestSink, public std::enable_shared_from_this<Feed> {
 class HttpSession : public RequestSink, public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(Core* core, HttpListener::State* state, tcp::socket socket, uint64_t id)
-      : core_(core), state_(state), stream_(std::move(socket)), id_(id) {}
+      : core_(core), state_(state), socket_(std::move(socket)), id_(id) {}
   ~HttpSession() override;
   void Start() { Read(); }
   void Close() override;
@@ -435,11 +456,15 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
 
   Core* const core_;
   HttpListener::State* const state_;
-  beast::tcp_stream stream_;
+  // The socket itself, not a beast::tcp_stream: the idle sweep does the timeouts (below), and
+  // the stream's per-operation timer and rate policy were a tenth of the I/O thread's time.
+  tcp::socket socket_;
   const uint64_t id_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> response_;
+  // The reply being written: its head (ReplyHead) and body.
+  std::string reply_head_;
+  std::string reply_body_;
   bool keep_alive_ = true;
   bool closed_ = false;
   // Since when the session waits on its client: for a request (reading) or for it to take a
@@ -651,7 +676,7 @@ void HttpSession::Read() {
   parser_->body_limit(core_->config.http_body_size_max);
   parser_->header_limit(core_->config.http_header_size_max);
   waiting_since_ns_ = MonotonicNs();
-  http::async_read(stream_, buffer_, *parser_,
+  http::async_read(socket_, buffer_, *parser_,
                    [self = shared_from_this()](const beast::error_code& error, size_t) {
                      self->OnRead(error);
                    });
@@ -782,17 +807,14 @@ void HttpSession::OnRequestDone(Request* r) {
 }
 
 void HttpSession::Respond(http::status status, std::string body, const char* content_type) {
-  response_ = http::response<http::string_body>(status, 11);
-  response_.set(http::field::content_type, content_type);
-  response_.keep_alive(keep_alive_);
-  response_.body() = std::move(body);
-  response_.prepare_payload();
+  reply_body_ = std::move(body);
+  ReplyHead(status, content_type, reply_body_.size(), keep_alive_, &reply_head_);
   const bool close = !keep_alive_;
   waiting_since_ns_ = MonotonicNs();
-  http::async_write(stream_, response_,
-                    [self = shared_from_this(), close](const beast::error_code& error, size_t) {
-                      self->OnWrite(error, close);
-                    });
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(reply_head_), asio::buffer(reply_body_)};
+  asio::async_write(socket_, buffers, [self = shared_from_this(), close](const boost::system::error_code& error, size_t) {
+    self->OnWrite(error, close);
+  });
 }
 
 void HttpSession::OnWrite(const beast::error_code& error, bool close) {
@@ -811,7 +833,6 @@ void HttpSession::HandleFeed(const Routed& routed) {
     return RespondError(503, "busy", "the feed is at its limit of subscribers or topics");
   }
   // From here the connection is a one-way stream of events until the viewer goes away.
-  stream_.expires_never();
   parser_.reset();
   buffer_.clear();
   buffer_.shrink_to_fit();
@@ -820,7 +841,7 @@ void HttpSession::HandleFeed(const Routed& routed) {
   sse_header_->set(http::field::cache_control, "no-cache");
   sse_header_->keep_alive(false);
   event_writing_ = std::make_shared<const FeedEvent>();  // marks "writing" during the header
-  http::async_write(stream_, *sse_header_, [self = shared_from_this()](const beast::error_code& error, size_t) {
+  http::async_write(socket_, *sse_header_, [self = shared_from_this()](const beast::error_code& error, size_t) {
     self->sse_header_.reset();
     self->event_writing_.reset();
     if (error) return self->Close();
@@ -840,8 +861,7 @@ void HttpSession::UpgradeFeed(const Routed& routed) {
   }
   http::request<http::string_body> request = parser_->release();
   parser_.reset();
-  stream_.expires_never();
-  auto viewer = std::make_shared<WsFeedSession>(core_, state_, stream_.release_socket(), id_);
+  auto viewer = std::make_shared<WsFeedSession>(core_, state_, std::move(socket_), id_);
   closed_ = true;  // done here: the connection (and its count in the metrics) is the viewer's
   state_->sessions[id_] = viewer;  // our caller's handler still holds `self`
   viewer->Start(std::move(request), routed.topic, routed.id);
@@ -856,7 +876,7 @@ void HttpSession::WriteEvent() {
   if (closed_ || event_writing_ || !event_next_) return;
   event_writing_ = std::move(event_next_);
   event_next_.reset();
-  asio::async_write(stream_.socket(), asio::buffer(event_writing_->sse),
+  asio::async_write(socket_, asio::buffer(event_writing_->sse),
                     [self = shared_from_this()](const boost::system::error_code& error, size_t) {
                       self->event_writing_.reset();
                       if (error) return self->Close();
@@ -866,7 +886,7 @@ void HttpSession::WriteEvent() {
 
 // A viewer sends nothing after its request; a read that ends tells us it has gone.
 void HttpSession::WatchFeedClose() {
-  stream_.socket().async_read_some(asio::buffer(discard_),
+  socket_.async_read_some(asio::buffer(discard_),
                                    [self = shared_from_this()](const boost::system::error_code& error, size_t) {
                                      if (error) return self->Close();
                                      self->WatchFeedClose();
@@ -876,7 +896,7 @@ void HttpSession::WatchFeedClose() {
 void HttpSession::Close() {
   if (closed_) return;
   closed_ = true;
-  state_->End(this, &topic_, stream_.socket(), id_);
+  state_->End(this, &topic_, socket_, id_);
 }
 
 // ---- WsFeedSession ---------------------------------------------------------------------
