@@ -349,7 +349,6 @@ struct FeedEvent {
   std::string json;
 };
 
-// A connection of the gateway: an HTTP session, or the WebSocket feed viewer one became.
 // An HTTP/1.1 reply's status line and headers, as Beast's serializer wrote them for a
 // response with a content type, keep-alive and prepare_payload(): Content-Length always, and
 // "Connection: close" when the connection ends after it. Written here, into a buffer the
@@ -371,6 +370,7 @@ void ReplyHead(http::status status, std::string_view content_type, size_t body_s
   out->append(keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
 }
 
+// A connection of the gateway: an HTTP session, or the WebSocket feed viewer one became.
 class Connection {
  public:
   virtual ~Connection() = default;
@@ -456,8 +456,8 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
 
   Core* const core_;
   HttpListener::State* const state_;
-  // The socket itself, not a beast::tcp_stream: the idle sweep does the timeouts (below), and
-  // the stream's per-operation timer and rate policy were a tenth of the I/O thread's time.
+  // The socket itself, not a beast::tcp_stream: the idle sweep does the timeouts (below), so
+  // the stream's timer and rate-policy layer around every operation is not needed.
   tcp::socket socket_;
   const uint64_t id_;
   beast::flat_buffer buffer_;
