@@ -160,11 +160,13 @@ Status Replica::Submit(std::span<const wire::Command> commands, uint64_t now_us,
   const uint64_t entry_bytes = sizeof(StagedHead) + body_bytes;
   const StagedHead head{engine_->last_op() + 1, std::max(now_us, engine_->last_timestamp_us()),
                         static_cast<uint32_t>(commands.size()), 0};
-  const std::byte* at = nullptr;
+  // Staged before it is applied and published after: op_durable() never passes an op whose
+  // results are not yet written (a caller on another thread may read them once it is
+  // durable). Both under the lock, since the sync thread takes the filling buffer by itself
+  // when a sync ends (SyncLoop): the buffer may change hands while the batch is applied.
+  int staged_in = 0;
+  std::byte* at = nullptr;
   {
-    // Staged and published under the lock, before it is applied: when a sync ends, the sync
-    // thread takes whatever is staged then by itself (SyncLoop), so the buffer being filled
-    // may change hands between any two batches.
     std::unique_lock<std::mutex> lock(mutex_);
     const auto fits = [&] { return staging_[filling_].used_bytes + entry_bytes <= options_.staging_size_bytes; };
     if (!fits()) {
@@ -175,22 +177,30 @@ Status Replica::Submit(std::span<const wire::Command> commands, uint64_t now_us,
         return failure_;
       }
     }
-    Staging& staging = staging_[filling_];
-    std::byte* to = staging.bytes.get() + staging.used_bytes;
-    std::memcpy(to, &head, sizeof(head));
-    std::memcpy(to + sizeof(head), commands.data(), body_bytes);
-    staging.used_bytes += entry_bytes;
-    staging.op_last = head.op;
-    at = to;
+    staged_in = filling_;
+    at = staging_[filling_].bytes.get() + staging_[filling_].used_bytes;
+    std::memcpy(at, &head, sizeof(head));
+    std::memcpy(at + sizeof(head), commands.data(), body_bytes);
   }
-  // Applied from the staged copy, so the journal holds exactly the bytes that were applied. The
-  // sync thread may be packing these bytes meanwhile (both only read them); the buffer is
-  // written again only by a later Submit, on this thread. The entry may even become durable
-  // before it is applied: nothing is released before both.
+  // Applied from the staged copy, so the journal holds exactly the bytes that were applied.
+  // The copy lies past the buffer's used bytes: the sync thread never reads it, and only this
+  // thread writes the buffer.
   const auto* staged = reinterpret_cast<const wire::Command*>(at + sizeof(head));
   const auto error =
       engine_->Apply(head.op, head.timestamp_us, std::span(staged, commands.size()), results);
   ELEVEN_ASSERT(error == engine::BatchError::kNone);  // op, time and size are ours to get right
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    Staging& staging = staging_[filling_];
+    if (filling_ != staged_in) {
+      // The sync thread took the buffer meanwhile (without this entry): the entry moves to the
+      // one now filling, which that sync just emptied and nothing has been published to since.
+      ELEVEN_ASSERT(staging.used_bytes == 0);
+      std::memcpy(staging.bytes.get(), at, entry_bytes);
+    }
+    staging.used_bytes += entry_bytes;
+    staging.op_last = head.op;
+  }
   *op = head.op;
   return Status::Ok();
 }
