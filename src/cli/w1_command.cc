@@ -52,7 +52,7 @@ void AddW1Command(CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   w1->add_option("--durability", *durability, "durable or relaxed")->capture_default_str();
   w1->add_option("--prepare-segments", options->prepare_segments,
-                 "write the journal over prepared (zero-filled) segments")
+                 "write the new journal's first segment over zeros written at start-up")
       ->capture_default_str();
   w1->add_option("--data", options->data_dir, "data directory to create (default: a temporary one)");
   w1->add_flag("--keep", *keep, "keep the temporary data directory");

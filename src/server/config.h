@@ -23,12 +23,11 @@ struct ServerConfig {
   // A snapshot is taken (forked, in the background) once this many journal bytes were
   // written since the last one; older journal segments are then removed. 0 = never.
   uint64_t snapshot_journal_bytes = uint64_t{4} << 30;
-  // Journal segments: their size, and whether the next one is prepared (zero-filled) ahead
-  // so that syncs write over existing blocks (storage/journal.h, JournalOptions). Off by
-  // default: on this machine's disk the zeros, written while the journal is busy, cost the
-  // open loop more than the cheaper syncs save (docs/benchmarks.md).
+  // Journal segments: their size, and whether a new journal's first segment is prepared
+  // (zero-filled) at start-up so that syncs write over existing blocks; later segments are
+  // written over recycled ones (storage/journal.h, JournalOptions).
   uint64_t journal_segment_bytes = uint64_t{256} << 20;
-  bool journal_prepare_segments = false;
+  bool journal_prepare_segments = true;
 
   // Binary protocol.
   uint32_t connection_count_max = 1024;

@@ -25,7 +25,7 @@ struct W1RunOptions {
   uint32_t in_flight_max = 16;  // batches submitted but not yet released
   Durability durability = Durability::kDurable;
   uint64_t resend_sample = 1000;
-  bool prepare_segments = false;  // JournalOptions::prepare_segments (for A/B)
+  bool prepare_segments = true;  // JournalOptions::prepare_segments (false for A/B)
 };
 
 struct W1RunResult {

@@ -38,6 +38,10 @@ class WritableFile {
   // Writes all of `data` at the file's position (looping over partial writes and EINTR). On
   // failure a prefix of `data` may have reached the file.
   [[nodiscard]] virtual Status Append(ByteSpan data) = 0;
+  // Writes `data` at the file's position without moving it, so the next Append goes over
+  // it: the journal marks the end of its entries in a file it writes over. On failure a
+  // prefix of `data` may have reached the file. Only for files from NewOverwritingFile.
+  [[nodiscard]] virtual Status WriteTrailer(ByteSpan data) = 0;
   // fdatasync: makes everything written so far durable.
   [[nodiscard]] virtual Status Sync() = 0;
   // Closes the file; further calls fail. The destructor closes too (ignoring errors), so
@@ -88,7 +92,7 @@ class Env {
                                                  std::unique_ptr<WritableFile>* file) = 0;
   // Opens the existing `path` for writing over its bytes from `offset` on (not truncated):
   // writes inside the file's length change no metadata, so their fdatasync is cheaper. The
-  // journal writes its prepared (zero-filled) segments this way.
+  // journal writes its prepared (zero-filled) and recycled segments this way.
   [[nodiscard]] virtual Status NewOverwritingFile(const std::string& path, uint64_t offset,
                                                   std::unique_ptr<WritableFile>* file) = 0;
   [[nodiscard]] virtual Status NewRandomAccessFile(const std::string& path,

@@ -55,6 +55,24 @@ class PosixWritableFile final : public WritableFile {
     return Status::Ok();
   }
 
+  Status WriteTrailer(ByteSpan data) override {
+    if (fd_ < 0) return Status::FailedPrecondition("write " + path_ + ": file is closed");
+    const off_t position = ::lseek(fd_, 0, SEEK_CUR);
+    if (position < 0) return PosixError("lseek", path_, errno);
+    size_t done_bytes = 0;
+    while (done_bytes < data.size()) {
+      ssize_t written = ::pwrite(fd_, data.data() + done_bytes, data.size() - done_bytes,
+                                 position + static_cast<off_t>(done_bytes));
+      if (written < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("pwrite", path_, errno);
+      }
+      if (written == 0) return Status::NoSpace("pwrite " + path_ + ": wrote 0 bytes");
+      done_bytes += static_cast<size_t>(written);
+    }
+    return Status::Ok();
+  }
+
   Status Sync() override {
     if (fd_ < 0) return Status::FailedPrecondition("fdatasync " + path_ + ": file is closed");
     if (::fdatasync(fd_) != 0) return PosixError("fdatasync", path_, errno);

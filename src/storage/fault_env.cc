@@ -20,6 +20,9 @@ class FaultWritableFile final : public WritableFile {
   FaultWritableFile(FaultEnv* env, uint64_t generation, std::unique_ptr<WritableFile> base)
       : env_(env), generation_(generation), base_(std::move(base)) {}
   Status Append(ByteSpan data) override { return env_->FileAppend(generation_, base_.get(), data); }
+  Status WriteTrailer(ByteSpan data) override {
+    return env_->FileWriteTrailer(generation_, base_.get(), data);
+  }
   Status Sync() override { return env_->FileSync(generation_, base_.get()); }
   Status Close() override { return base_->Close(); }
   const std::string& path() const override { return base_->path(); }
@@ -132,6 +135,7 @@ Status FaultEnv::FileAppend(uint64_t generation, WritableFile* base_file, ByteSp
   bool write_error = ShouldFire(FaultKind::kWriteError, path);
   bool no_space = ShouldFire(FaultKind::kNoSpace, path);
   FileState& state = files_[path];
+  if (state.overwriting) ELEVEN_RETURN_IF_ERROR(SaveOverwritten(path, state.size_bytes, data.size(), &state));
   if (short_write && !data.empty()) {
     size_t prefix_bytes = RandomBelow(data.size());
     Status status = base_file->Append(data.first(prefix_bytes));
@@ -148,6 +152,50 @@ Status FaultEnv::FileAppend(uint64_t generation, WritableFile* base_file, ByteSp
     base_->GetFileSize(path, &state.size_bytes).IgnoreError();  // Best effort after a failure.
   }
   return status;
+}
+
+Status FaultEnv::FileWriteTrailer(uint64_t generation, WritableFile* base_file, ByteSpan data) {
+  std::lock_guard lock(mutex_);
+  const std::string& path = base_file->path();
+  ELEVEN_RETURN_IF_ERROR(CheckAlive(generation, path));
+  FileState& state = files_[path];
+  if (state.overwriting) ELEVEN_RETURN_IF_ERROR(SaveOverwritten(path, state.size_bytes, data.size(), &state));
+  return base_file->WriteTrailer(data);
+}
+
+// Before [offset, offset + size_bytes) of an overwriting file is written: keeps what is there.
+Status FaultEnv::SaveOverwritten(const std::string& path, uint64_t offset, uint64_t size_bytes,
+                                 FileState* state) {
+  std::unique_ptr<RandomAccessFile> file;
+  ELEVEN_RETURN_IF_ERROR(base_->NewRandomAccessFile(path, &file));
+  Overwritten record{.offset = offset, .old_bytes = std::vector<std::byte>(size_bytes)};
+  size_t read_bytes = 0;
+  ELEVEN_RETURN_IF_ERROR(file->Read(offset, size_bytes, record.old_bytes.data(), &read_bytes));
+  record.old_bytes.resize(read_bytes);
+  state->overwritten.push_back(std::move(record));
+  state->written_end_bytes = std::max(state->written_end_bytes, offset + size_bytes);
+  return Status::Ok();
+}
+
+// A power cut's undo for an overwriting file: every byte from `keep_to` on that was written
+// since the last sync gets its old value back (latest write undone first), and the file
+// its synced length (or keep_to, if longer). Durable through the base env.
+Status FaultEnv::RestoreOverwritten(const std::string& path, const FileState& state, uint64_t keep_to) {
+  for (auto it = state.overwritten.rbegin(); it != state.overwritten.rend(); ++it) {
+    const uint64_t end = it->offset + it->old_bytes.size();
+    if (end <= keep_to) continue;
+    const uint64_t from = std::max(it->offset, keep_to);
+    std::unique_ptr<WritableFile> file;
+    ELEVEN_RETURN_IF_ERROR(base_->NewOverwritingFile(path, from, &file));
+    ELEVEN_RETURN_IF_ERROR(file->Append(ByteSpan(it->old_bytes).subspan(from - it->offset)));
+    ELEVEN_RETURN_IF_ERROR(file->Sync());
+    ELEVEN_RETURN_IF_ERROR(file->Close());
+  }
+  uint64_t length_bytes = 0;
+  ELEVEN_RETURN_IF_ERROR(base_->GetFileSize(path, &length_bytes));
+  const uint64_t length_kept_bytes = std::max(state.synced_length_bytes, keep_to);
+  if (length_bytes > length_kept_bytes) return base_->TruncateFile(path, length_kept_bytes);
+  return Status::Ok();
 }
 
 void FaultEnv::HoldSyncs(bool hold) {
@@ -179,6 +227,11 @@ Status FaultEnv::FileSync(uint64_t generation, WritableFile* base_file) {
   if (forward_syncs_) ELEVEN_RETURN_IF_ERROR(base_file->Sync());
   FileState& state = files_[path];
   state.synced_size_bytes = state.size_bytes;
+  if (state.overwriting) {
+    state.overwritten.clear();
+    state.written_end_bytes = state.size_bytes;
+    ELEVEN_RETURN_IF_ERROR(base_->GetFileSize(path, &state.synced_length_bytes));
+  }
   return Status::Ok();
 }
 
@@ -201,16 +254,18 @@ Status FaultEnv::PowerCut(PowerCutMode mode) {
     if (!state.entry_synced) {
       status = base_->RemoveFile(path);
       if (status.code() == StatusCode::kNotFound) status = Status::Ok();
-    } else if (state.size_bytes > state.synced_size_bytes) {
+    } else if (state.overwriting && !state.overwritten.empty()) {
+      uint64_t kept_bytes = 0;
+      if (mode == PowerCutMode::kKeepRandomPrefix) {
+        kept_bytes = RandomBelow(state.written_end_bytes - state.synced_size_bytes + 1);
+      }
+      status = RestoreOverwritten(path, state, state.synced_size_bytes + kept_bytes);
+    } else if (!state.overwriting && state.size_bytes > state.synced_size_bytes) {
       uint64_t kept_bytes = 0;
       if (mode == PowerCutMode::kKeepRandomPrefix) {
         kept_bytes = RandomBelow(state.size_bytes - state.synced_size_bytes + 1);
       }
-      if (state.over_zero_fill) {
-        status = ZeroFill(path, state.synced_size_bytes + kept_bytes, state.size_bytes);
-      } else {
-        status = base_->TruncateFile(path, state.synced_size_bytes + kept_bytes);
-      }
+      status = base_->TruncateFile(path, state.synced_size_bytes + kept_bytes);
     }
     if (!status.ok() && first_error.ok()) first_error = status;
   }
@@ -243,7 +298,8 @@ Status FaultEnv::NewAppendableFile(const std::string& path, std::unique_ptr<Writ
                              .synced_size_bytes = size_bytes,
                              .entry_synced = existed};
   }
-  files_[path].over_zero_fill = false;  // Appends: a cut truncates.
+  files_[path].overwriting = false;  // Appends: a cut truncates.
+  files_[path].overwritten.clear();
   *file = std::make_unique<FaultWritableFile>(this, generation_, std::move(base_file));
   return Status::Ok();
 }
@@ -256,21 +312,12 @@ Status FaultEnv::NewOverwritingFile(const std::string& path, uint64_t offset,
   FileState& state = files_[path];  // A new entry has a durable name (it existed before).
   state.size_bytes = offset;
   state.synced_size_bytes = offset;
-  state.over_zero_fill = true;
+  state.overwriting = true;
+  state.overwritten.clear();
+  state.written_end_bytes = offset;
+  ELEVEN_RETURN_IF_ERROR(base_->GetFileSize(path, &state.synced_length_bytes));
   *file = std::make_unique<FaultWritableFile>(this, generation_, std::move(base_file));
   return Status::Ok();
-}
-
-// Writes zeros over [from, to) of `path` through the base env, durably (a power cut's undo).
-Status FaultEnv::ZeroFill(const std::string& path, uint64_t from, uint64_t to) {
-  std::unique_ptr<WritableFile> file;
-  ELEVEN_RETURN_IF_ERROR(base_->NewOverwritingFile(path, from, &file));
-  const std::vector<std::byte> zeros(std::min<uint64_t>(to - from, uint64_t{1} << 20));
-  for (uint64_t at = from; at < to; at += zeros.size()) {
-    ELEVEN_RETURN_IF_ERROR(file->Append(ByteSpan(zeros.data(), std::min<uint64_t>(zeros.size(), to - at))));
-  }
-  ELEVEN_RETURN_IF_ERROR(file->Sync());
-  return file->Close();
 }
 
 Status FaultEnv::NewRandomAccessFile(const std::string& path,
@@ -328,7 +375,8 @@ Status FaultEnv::TruncateFile(const std::string& path, uint64_t size_bytes) {
   if (it != files_.end()) {
     it->second.size_bytes = size_bytes;
     it->second.synced_size_bytes = size_bytes;  // TruncateFile syncs.
-    it->second.over_zero_fill = false;
+    it->second.overwriting = false;
+    it->second.overwritten.clear();
   }
   return Status::Ok();
 }

@@ -6,6 +6,7 @@
 //   kWriteError  an Append writes nothing and fails with EIO (IOError).
 //   kNoSpace     an Append writes nothing and fails with ENOSPC (NoSpace).
 //   kSyncError   a WritableFile::Sync makes nothing durable and fails with EIO (IOError).
+//                (WriteTrailer is not a fault point: the write faults count Append calls.)
 //   kReadBitFlip a Read returns its bytes with one random bit flipped (the file is intact).
 // A trigger fires on the Nth call of its kind counted from when it was armed (one-shot), or
 // on each call with a probability drawn from the env's seeded RNG; either can be limited to
@@ -14,8 +15,9 @@
 // Power cut (PowerCut()): every file written through this env loses what was appended since
 // its last successful Sync (it is truncated back to its synced length; or, in
 // kKeepRandomPrefix mode, to a random length between synced and written; a file opened with
-// NewOverwritingFile, which eleven only writes over a synced zero fill, gets zeros back over
-// the lost bytes instead of being truncated), and a file created or
+// NewOverwritingFile gets back, over the lost bytes, what they overwrote (a prepared
+// segment's zeros, a recycled segment's old entries, an earlier trailer) and loses any
+// growth, instead of being truncated), and a file created or
 // renamed into place since the last successful SyncDir of its directory vanishes. Files that
 // were not touched through this env are left alone. Simplifications (pessimistic for eleven):
 // an un-dir-synced rename loses the file rather than restoring its old name, and removals are
@@ -33,6 +35,7 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "storage/env.h"
 
@@ -105,22 +108,34 @@ class FaultEnv final : public Env {
   friend class FaultRandomAccessFile;
   friend class FaultSequentialFile;
 
+  // What one write since the last sync of an overwriting file went over.
+  struct Overwritten {
+    uint64_t offset = 0;
+    std::vector<std::byte> old_bytes;  // The part that was inside the file.
+  };
   // What a power cut would keep of one file written through this env.
   struct FileState {
     uint64_t size_bytes = 0;         // Written up to here (the position, when overwriting).
     uint64_t synced_size_bytes = 0;  // Durable up to here.
     bool entry_synced = true;  // False while its directory entry is not yet durable.
-    bool over_zero_fill = false;  // Opened by NewOverwritingFile: a cut restores zeros.
+    // Opened by NewOverwritingFile: a cut puts old bytes back instead of truncating.
+    bool overwriting = false;
+    uint64_t synced_length_bytes = 0;  // Overwriting: the file's length at the last sync.
+    uint64_t written_end_bytes = 0;    // Overwriting: the furthest write since (trailers too).
+    std::vector<Overwritten> overwritten;  // Overwriting: since the last sync, in write order.
   };
 
   // All called with mutex_ held.
   bool ShouldFire(FaultKind kind, const std::string& path);
   uint64_t RandomBelow(uint64_t bound);
   Status CheckAlive(uint64_t generation, const std::string& path) const;
-  Status ZeroFill(const std::string& path, uint64_t from, uint64_t to);
+  Status SaveOverwritten(const std::string& path, uint64_t offset, uint64_t size_bytes,
+                         FileState* state);
+  Status RestoreOverwritten(const std::string& path, const FileState& state, uint64_t keep_to);
 
   // Called by the file wrappers.
   Status FileAppend(uint64_t generation, WritableFile* base_file, ByteSpan data);
+  Status FileWriteTrailer(uint64_t generation, WritableFile* base_file, ByteSpan data);
   Status FileSync(uint64_t generation, WritableFile* base_file);
   Status FileRead(uint64_t generation, const std::string& path, std::byte* scratch,
                   size_t read_bytes);

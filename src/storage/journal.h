@@ -18,13 +18,9 @@
 // may run on the writer's thread between appends.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <string>
 #include <vector>
 
@@ -44,18 +40,15 @@ struct JournalOptions {
   uint64_t segment_size_bytes_max = kJournalSegmentSizeBytesDefault;
   // Appends are copied here; Flush writes it with one write(2). >= kJournalEntrySizeBytesMax.
   uint64_t write_buffer_size_bytes = kJournalWriteBufferSizeBytesDefault;
-  // Prepared segments: the writer writes entries over a file of segment_size_bytes_max zeros
-  // (synced, made under kJournalPreparedName), so a sync commits data only, no file size or
-  // block allocation: fdatasync's median falls by about a third on this machine. The first
-  // segment of an empty journal is prepared inside Open; each next one by a thread of the
-  // writer, asked when the current segment is half full and paced to the journal's writes.
-  // Costs one extra write of every segment and one segment of disk. Measured here, the zeros
-  // help only when written while the journal is quiet: written under load they cost the
-  // journal's syncs more than the overwrite saves (docs/benchmarks.md). Off by default.
+  // Prepared first segment: a new journal's first segment is written as
+  // segment_size_bytes_max zeros (synced, made under kJournalPreparedName) inside Open, while
+  // the journal is quiet, and entries are written over them, so a sync commits data only (no
+  // file size or block allocation): fdatasync's median falls by a quarter to a third here.
+  // Later segments are recycled ones (RemoveJournalSegmentsBefore), written over the same way,
+  // or else plain appended files: zeros are never written under load, where they cost the
+  // journal's syncs more than the overwrite saves (docs/benchmarks.md). Costs one segment of
+  // zeros written at Open. Off by default; on in `eleven serve` and `eleven w1`.
   bool prepare_segments = false;
-  // Prepare on the writer's own thread, when a segment is begun, instead of ahead of time:
-  // slow, but every file operation then comes in a fixed order (deterministic crash tests).
-  bool prepare_inline = false;
 };
 
 // A torn last entry: a crash cut it short (or left garbage after the last good entry).
@@ -78,7 +71,9 @@ struct JournalSegment {
                                          std::vector<JournalSegment>* segments);
 
 // Removes every segment all of whose entries have op < `op_keep_from` (never the last
-// segment), then syncs the directory. `*removed_count` (optional) gets how many went.
+// segment), then syncs the directory. `*removed_count` (optional) gets how many went. The
+// newest of them is not deleted but renamed to kJournalRecycledName (replacing an older one),
+// for the writer to write a later segment over it.
 [[nodiscard]] Status RemoveJournalSegmentsBefore(Env* env, const std::string& dir,
                                                  uint64_t op_keep_from,
                                                  uint64_t* removed_count = nullptr);
@@ -96,8 +91,10 @@ struct JournalEntry {
 
 // Reads entries in op order across segments, verifying each one (magic, version, header
 // checksum, body checksum, zero padding, op continuity, segment names, hash chain). A
-// segment's entries may be followed by zero fill (a prepared segment's unused end): where
-// every byte from an entry boundary to the end of the file is zero, the segment ends. A bad
+// segment's entries may be followed by bytes that are not entries: where every byte from an
+// entry boundary to the end of the file is zero (a prepared segment's unused end), or where
+// an end mark or an entry older than the segment (a recycled file's old bytes) stands at an
+// entry boundary and no entry of the segment follows, the segment ends. A bad
 // entry with nothing valid after it at the end of the last segment is a torn tail: reading
 // ends there and torn_tail() describes it. Any other bad entry is Status::Corruption naming
 // the segment and byte offset. A read error is returned as is. After an error the reader
@@ -122,8 +119,9 @@ class JournalReader {
   uint64_t entry_count() const { return entry_count_; }
   // Where the last good entry ends (in the segment being read when done).
   uint64_t end_offset() const { return offset_; }
-  // After done: the zero fill that follows end_offset() in the last segment (0 if none).
-  uint64_t zero_fill_size_bytes() const { return zero_fill_size_bytes_; }
+  // After done: the bytes after end_offset() in the last segment that hold no entries (a
+  // prepared segment's zero fill, or an end mark and a recycled file's old bytes; 0 if none).
+  uint64_t unused_size_bytes() const { return unused_size_bytes_; }
   const std::string& end_path() const;
 
  private:
@@ -134,6 +132,7 @@ class JournalReader {
   [[nodiscard]] Status Fill(uint64_t size_bytes, uint64_t* available_bytes);
   [[nodiscard]] Status ReadAt(uint64_t offset, uint64_t size_bytes, std::vector<std::byte>* out);
   [[nodiscard]] Status CheckGoodEntry(const JournalEntryHeader& header);
+  [[nodiscard]] Status EndsHere(const JournalEntryHeader& header, bool* ended);
   [[nodiscard]] Status HandleBadEntry(JournalEntryCheck check, bool* done);
   [[nodiscard]] Status ZeroToEnd(bool* zero);
   uint64_t ExpectedOp() const;
@@ -146,8 +145,8 @@ class JournalReader {
   const uint64_t op_from_;
   size_t segment_index_;
   std::unique_ptr<RandomAccessFile> file_;
-  uint64_t file_size_bytes_ = 0;  // Cut to end_offset() where a zero fill begins.
-  uint64_t zero_fill_size_bytes_ = 0;
+  uint64_t file_size_bytes_ = 0;  // Cut to end_offset() where the entries end before it.
+  uint64_t unused_size_bytes_ = 0;
   uint64_t offset_ = 0;  // File offset of the next entry.
   uint64_t segment_entry_count_ = 0;
   // Read-ahead: buffer_ holds file bytes [buffer_offset_, buffer_offset_ + buffer_size_).
@@ -173,7 +172,11 @@ struct JournalRecovery {
 // Appends entries to the journal. Append copies into a write buffer allocated at Open (no
 // allocation per append); Flush writes the buffer; Sync flushes and makes every appended
 // entry durable with one fdatasync (group commit). Rolling to a new segment syncs the old
-// one and the directory first, so only the last segment can ever have a torn tail.
+// one and the directory first, so only the last segment can ever have a torn tail. A new
+// segment is, in this order of preference, the prepared file (JournalOptions), the recycled
+// one (RemoveJournalSegmentsBefore) or a new file. In the first two the entries go over the
+// file's bytes, and each Flush writes an end mark after them (WritableFile::WriteTrailer),
+// which the next Flush writes over; at a roll such a segment is cut to its last entry.
 //
 // Failure is permanent: after any failed write or sync the writer returns that first error
 // from every later call and never retries (after a failed fsync the kernel may have dropped
@@ -201,10 +204,12 @@ class JournalWriter {
   uint64_t op_last_durable() const { return op_last_durable_; }
   uint64_t bytes_written() const { return bytes_written_; }
   uint64_t sync_count() const { return sync_count_; }
-  // Segments begun on a prepared file, and preparations that failed (the writer then
+  // Segments begun on the prepared file, and preparations that failed (the writer then
   // appends to a plain new segment; the failure is not the journal's).
   uint64_t prepared_segment_count() const { return prepared_segment_count_; }
-  uint64_t prepare_failure_count() const { return prepare_failures_.load(std::memory_order_relaxed); }
+  uint64_t prepare_failure_count() const { return prepare_failure_count_; }
+  // Segments begun on a recycled file.
+  uint64_t recycled_segment_count() const { return recycled_segment_count_; }
   // Ok, or the error that failed the writer for good.
   const Status& failure() const { return failure_; }
 
@@ -215,12 +220,8 @@ class JournalWriter {
   [[nodiscard]] Status Roll(uint64_t first_op);
   [[nodiscard]] Status SyncFile();
   Status Fail(Status status);
-  // Prepared segments (options_.prepare_segments).
-  [[nodiscard]] Status PrepareFile(bool paced);
-  void PrepareNow();
-  void PrepareLoop();
-  void WantPrepared();
-  bool TakePrepared();
+  // The prepared first segment (options_.prepare_segments).
+  [[nodiscard]] Status PrepareFile();
 
   Env* const env_;
   const std::string dir_;
@@ -239,17 +240,14 @@ class JournalWriter {
   Status failure_;
 
   const std::string prepared_path_;
-  bool next_wanted_ = false;  // The preparer was asked for the segment after this one.
-  bool segment_zero_filled_ = false;  // The current segment has a zero fill after its entries.
-  std::atomic<uint64_t> segment_written_bytes_{0};  // Of the current segment, for the pace.
+  const std::string recycled_path_;
+  bool prepared_ready_ = false;  // prepared_path_ holds a prepared file.
+  // The current segment is written over an existing file (prepared or recycled): its entries
+  // are followed by an end mark and the file's other bytes.
+  bool segment_overwritten_ = false;
   uint64_t prepared_segment_count_ = 0;
-  std::atomic<uint64_t> prepare_failures_{0};
-  std::atomic<bool> stopping_{false};
-  std::mutex prepare_mutex_;
-  std::condition_variable prepare_cv_;
-  bool prepare_wanted_ = false;  // Under prepare_mutex_, as is prepared_ready_.
-  bool prepared_ready_ = false;
-  std::thread preparer_;
+  uint64_t prepare_failure_count_ = 0;
+  uint64_t recycled_segment_count_ = 0;
 };
 
 }  // namespace eleven

@@ -28,6 +28,30 @@ bool JournalHeaderValid(const JournalEntryHeader& header) {
   return header.header_checksum == JournalHeaderChecksum(header);
 }
 
+JournalEntryHeader MakeJournalEndMark(uint64_t next_op, uint64_t prev_header_checksum) {
+  ELEVEN_ASSERT(next_op >= 1);
+  JournalEntryHeader mark{};
+  mark.magic = kJournalEndMagic;
+  mark.version = kJournalFormatVersion;
+  mark.op = next_op;
+  mark.prev_header_checksum = prev_header_checksum;
+  mark.header_checksum = JournalHeaderChecksum(mark);
+  return mark;
+}
+
+bool JournalEndMarkValid(const JournalEntryHeader& header) {
+  if (header.magic != kJournalEndMagic) return false;
+  if (header.version < kJournalFormatVersionOldestRead || header.version > kJournalFormatVersion) {
+    return false;
+  }
+  if (header.op == 0) return false;
+  if (header.body_format != 0 || header.timestamp_us != 0 || header.command_count != 0 ||
+      header.body_size_bytes != 0 || header.body_checksum != 0 || header.reserved != 0) {
+    return false;
+  }
+  return header.header_checksum == JournalHeaderChecksum(header);
+}
+
 const char* JournalEntryCheckName(JournalEntryCheck check) {
   switch (check) {
     case JournalEntryCheck::kOk: return "ok";

@@ -38,6 +38,16 @@ inline constexpr uint64_t kJournalSegmentSizeBytesDefault = uint64_t{256} << 20;
 // The next segment's file while it is prepared (zero-filled), before it gets its name. Not a
 // segment name: readers ignore it, and the writer removes a leftover one when it opens.
 inline constexpr const char* kJournalPreparedName = "journal-prepared.tmp";
+// A removed segment kept to be written over as a later segment (its blocks are written, so a
+// sync over them commits data only). Not a segment name: readers ignore it.
+inline constexpr const char* kJournalRecycledName = "journal-recycled.tmp";
+// The end mark: a header-sized record written after the last entry of each write into a
+// segment that is written over (prepared or recycled), and itself written over by the next
+// write. It tells where the entries end when the bytes after it are a recycled segment's
+// old entries. Same layout as JournalEntryHeader: this magic, the version, op = the op the
+// next entry will have, prev_header_checksum = the last entry's header checksum, every
+// other field 0, and the header checksum.
+inline constexpr uint32_t kJournalEndMagic = 0x454A4C45;  // "ELJE" as little-endian bytes.
 
 struct JournalEntryHeader {
   uint64_t header_checksum;       // Checksum64 of bytes [8, 64) of this header.
@@ -94,6 +104,12 @@ JournalEntryCheck CheckJournalEntry(std::span<const std::byte> bytes, JournalEnt
 // True if the magic, version, reserved fields, limits and header checksum are right: the
 // header may be trusted (its body still has to be checked).
 bool JournalHeaderValid(const JournalEntryHeader& header);
+
+// The end mark before the entry `next_op`, the last entry's header checksum being
+// `prev_header_checksum`.
+JournalEntryHeader MakeJournalEndMark(uint64_t next_op, uint64_t prev_header_checksum);
+// True if `header` is a well-formed end mark (magic, version, zero fields, checksum).
+bool JournalEndMarkValid(const JournalEntryHeader& header);
 
 // "journal-00000000000000000001.log".
 std::string JournalSegmentName(uint64_t first_op);

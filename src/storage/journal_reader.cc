@@ -38,12 +38,17 @@ Status RemoveJournalSegmentsBefore(Env* env, const std::string& dir, uint64_t op
   ELEVEN_ASSERT(op_keep_from >= 1);
   std::vector<JournalSegment> segments;
   ELEVEN_RETURN_IF_ERROR(ListJournalSegments(env, dir, &segments));
-  uint64_t removed = 0;
   // Segment i holds ops [first_op(i), first_op(i + 1) - 1]; the last one is never removed.
-  for (size_t i = 0; i + 1 < segments.size(); i++) {
-    if (segments[i + 1].first_op > op_keep_from) break;
-    ELEVEN_RETURN_IF_ERROR(env->RemoveFile(segments[i].path));
-    removed++;
+  uint64_t removed = 0;
+  while (removed + 1 < segments.size() && segments[removed + 1].first_op <= op_keep_from) removed++;
+  for (size_t i = 0; i < removed; i++) {
+    if (i + 1 == removed) {
+      // The newest goes on as the recycled file: its blocks are written, so a later segment
+      // written over them syncs data only.
+      ELEVEN_RETURN_IF_ERROR(env->RenameFile(segments[i].path, JoinPath(dir, kJournalRecycledName)));
+    } else {
+      ELEVEN_RETURN_IF_ERROR(env->RemoveFile(segments[i].path));
+    }
   }
   if (removed > 0) ELEVEN_RETURN_IF_ERROR(env->SyncDir(dir));
   if (removed_count != nullptr) *removed_count = removed;
@@ -105,7 +110,7 @@ Status JournalReader::OpenSegment() {
   buffer_offset_ = 0;
   buffer_size_ = 0;
   segment_entry_count_ = 0;
-  zero_fill_size_bytes_ = 0;
+  unused_size_bytes_ = 0;
   return Status::Ok();
 }
 
@@ -177,7 +182,7 @@ Status JournalReader::Next(JournalEntry* entry, bool* done) {
       bool zero = false;
       ELEVEN_RETURN_IF_ERROR(ZeroToEnd(&zero));
       if (zero) {  // The segment's zero fill: its entries end here.
-        zero_fill_size_bytes_ = file_size_bytes_ - offset_;
+        unused_size_bytes_ = file_size_bytes_ - offset_;
         file_size_bytes_ = offset_;
         continue;
       }
@@ -186,6 +191,9 @@ Status JournalReader::Next(JournalEntry* entry, bool* done) {
     JournalEntryHeader header;
     if (available_bytes == kJournalEntryHeaderSizeBytes) {
       std::memcpy(&header, buffer_.get() + (offset_ - buffer_offset_), sizeof(header));
+      bool ended = false;
+      ELEVEN_RETURN_IF_ERROR(EndsHere(header, &ended));
+      if (ended) continue;
       if (JournalHeaderValid(header)) entry_size_bytes = JournalEntrySize(header.body_size_bytes);
     }
     ELEVEN_RETURN_IF_ERROR(Fill(entry_size_bytes, &available_bytes));
@@ -226,6 +234,41 @@ Status JournalReader::CheckGoodEntry(const JournalEntryHeader& header) {
   if (header.op == 1 && header.prev_header_checksum != 0) {
     return CorruptionAt(offset_, "hash chain broken: op 1 names a predecessor");
   }
+  return Status::Ok();
+}
+
+// At an entry boundary: an end mark, or an entry older than the segment (a recycled file's
+// old bytes), ends the segment's entries, if no entry of this segment follows.
+Status JournalReader::EndsHere(const JournalEntryHeader& header, bool* ended) {
+  *ended = false;
+  const uint64_t first_op = segments_[segment_index_].first_op;
+  std::string why;
+  if (JournalEndMarkValid(header) && header.op >= first_op) {
+    if (header.op != ExpectedOp()) {
+      return CorruptionAt(offset_, "end mark names op " + std::to_string(header.op) +
+                                       ", expected op " + std::to_string(ExpectedOp()));
+    }
+    if (entry_count_ > 0 && header.prev_header_checksum != header_checksum_last_) {
+      return CorruptionAt(offset_, "end mark does not name the header checksum of op " +
+                                       std::to_string(op_last_));
+    }
+    why = "an end mark";
+  } else if ((JournalEndMarkValid(header) || JournalHeaderValid(header)) && header.op < first_op) {
+    why = "op " + std::to_string(header.op) + ", older than the segment: a recycled file's old bytes";
+  } else {
+    return Status::Ok();
+  }
+  bool found = false;
+  uint64_t found_offset = 0;
+  ELEVEN_RETURN_IF_ERROR(ScanForValidHeader(offset_ + kJournalEntryHeaderSizeBytes, &found, &found_offset));
+  if (found) {
+    return CorruptionAt(offset_, "the entries end here (" + why +
+                                     "), but an entry of this segment follows at offset " +
+                                     std::to_string(found_offset));
+  }
+  unused_size_bytes_ = file_size_bytes_ - offset_;
+  file_size_bytes_ = offset_;
+  *ended = true;
   return Status::Ok();
 }
 
@@ -286,8 +329,9 @@ Status JournalReader::ZeroToEnd(bool* zero) {
   return Status::Ok();
 }
 
-// Looks for any valid entry header at an aligned offset in [scan_from, end of file). Each
-// chunk is read twice and must read the same, so one flipped read cannot hide a header.
+// Looks for a valid entry header of this segment (op >= its first op; older ones are a
+// recycled file's old bytes) at an aligned offset in [scan_from, end of file). Each chunk is
+// read twice and must read the same, so one flipped read cannot hide a header.
 Status JournalReader::ScanForValidHeader(uint64_t scan_from, bool* found, uint64_t* found_offset) {
   ELEVEN_ASSERT(scan_from % kJournalEntryAlignment == 0);
   *found = false;
@@ -307,7 +351,7 @@ Status JournalReader::ScanForValidHeader(uint64_t scan_from, bool* found, uint64
          at += kJournalEntryAlignment) {
       JournalEntryHeader header;
       std::memcpy(&header, first.data() + at, sizeof(header));
-      if (JournalHeaderValid(header)) {
+      if (JournalHeaderValid(header) && header.op >= segments_[segment_index_].first_op) {
         *found = true;
         *found_offset = chunk_offset + at;
         return Status::Ok();

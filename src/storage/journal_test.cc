@@ -370,7 +370,7 @@ TEST_F(JournalTest, ZeroFillEndsTheSegmentAndTheWriterWritesOverIt) {
   EXPECT_EQ(read_count, 10u);
   EXPECT_FALSE(reader->torn_tail().has_value());
   EXPECT_EQ(reader->end_offset(), end_offset);
-  EXPECT_EQ(reader->zero_fill_size_bytes(), zeros.size());
+  EXPECT_EQ(reader->unused_size_bytes(), zeros.size());
 
   std::unique_ptr<JournalWriter> writer;
   JournalRecovery recovery;
@@ -393,9 +393,9 @@ TEST_F(JournalTest, ZeroFillEndsTheSegmentAndTheWriterWritesOverIt) {
 }
 
 // A new journal with prepared segments: its first segment is a full-size file of zeros
-// written over, later ones come from the preparer thread, a sealed segment is cut to its
-// entries; every entry reads back, a leftover prepared file is neither a segment nor used,
-// and a reopened writer goes on over the fill.
+// written over (made in Open; later ones are appended, as nothing was recycled), a sealed
+// segment is cut to its entries; every entry reads back, a leftover prepared file is neither
+// a segment nor used, and a reopened writer goes on.
 TEST_F(JournalTest, PreparedSegmentsReadBackAndReopen) {
   const JournalOptions options{.segment_size_bytes_max = 64 << 10, .prepare_segments = true};
   const std::string leftover = JoinPath(dir_.path(), kJournalPreparedName);
@@ -419,8 +419,9 @@ TEST_F(JournalTest, PreparedSegmentsReadBackAndReopen) {
     ASSERT_TRUE(writer->Sync().ok());
     EXPECT_EQ(writer->prepare_failure_count(), 0u);
     prepared_count += writer->prepared_segment_count();
+    EXPECT_EQ(writer->recycled_segment_count(), 0u);
+    EXPECT_EQ(writer->prepared_segment_count(), round == 0 ? 1u : 0u);  // Only a new journal's.
     if (round == 0) {
-      EXPECT_GE(writer->prepared_segment_count(), 1u);  // At least the first, made in Open.
       const std::vector<JournalSegment> segments = Segments();
       ASSERT_GE(segments.size(), 2u);
       uint64_t size_bytes = 0;
@@ -439,6 +440,115 @@ TEST_F(JournalTest, PreparedSegmentsReadBackAndReopen) {
   ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got, &torn).ok());
   EXPECT_FALSE(torn.has_value());
   ExpectEntriesEqual(got, model_, 0, model_.size());
+}
+
+// Removed segments: the newest becomes the recycled file and the next segment is written
+// over it. Its old entries after the new ones end the segment (after an end mark), nothing is
+// torn, a reopened writer goes on over them, and a segment that is a recycled file with no
+// new entry yet (a crash right after the rename) reads as empty.
+TEST_F(JournalTest, RecycledSegmentIsWrittenOverAndReadsBack) {
+  const JournalOptions options{.segment_size_bytes_max = 64 << 10};
+  const std::string recycled = JoinPath(dir_.path(), kJournalRecycledName);
+  WriteEntries(Env::Default(), 150, 3000, options);  // ~225 KB: 3 or 4 segments
+  std::vector<JournalSegment> segments = Segments();
+  ASSERT_GE(segments.size(), 3u);
+  uint64_t old_size_bytes = 0;
+  ASSERT_TRUE(Env::Default()->GetFileSize(segments[1].path, &old_size_bytes).ok());
+  uint64_t removed = 0;
+  ASSERT_TRUE(RemoveJournalSegmentsBefore(Env::Default(), dir_.path(), segments[2].first_op, &removed).ok());
+  EXPECT_EQ(removed, 2u);
+  uint64_t size_bytes = 0;
+  ASSERT_TRUE(Env::Default()->GetFileSize(recycled, &size_bytes).ok());
+  EXPECT_EQ(size_bytes, old_size_bytes);  // The newer of the two, kept whole.
+  const uint64_t keep_from = segments[2].first_op;
+
+  for (int round = 0; round < 2; round++) {
+    std::unique_ptr<JournalWriter> writer;
+    JournalRecovery recovery;
+    ASSERT_TRUE(JournalWriter::Open(Env::Default(), dir_.path(), options, &writer, &recovery).ok());
+    EXPECT_FALSE(recovery.torn_tail.has_value());
+    EXPECT_EQ(recovery.op_last, model_.size());
+    // Round 0: until the writer rolls onto the recycled file, and a few entries into it, so
+    // that its old entries follow the new ones. Round 1: more over the same file.
+    int extra_count = 3;
+    for (int i = 0; i < 200 && extra_count > 0; i++) {
+      model_.push_back(MakeEntry(rng_, model_.size() + 1, 3000));
+      ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+      if (round == 1 || writer->recycled_segment_count() > 0) extra_count--;
+      if (i % 2 == 0) {
+        ASSERT_TRUE(writer->Sync().ok());
+      }
+    }
+    ASSERT_TRUE(writer->Sync().ok());
+    EXPECT_EQ(writer->recycled_segment_count(), round == 0 ? 1u : 0u);
+    EXPECT_FALSE(Env::Default()->GetFileSize(recycled, &size_bytes).ok());  // Taken.
+    segments = Segments();
+    ASSERT_TRUE(Env::Default()->GetFileSize(segments.back().path, &size_bytes).ok());
+    EXPECT_EQ(size_bytes, old_size_bytes);  // Written over, not appended to.
+    std::unique_ptr<JournalReader> reader;
+    ASSERT_TRUE(JournalReader::Open(Env::Default(), dir_.path(), keep_from, &reader).ok());
+    uint64_t read_count = 0;
+    for (bool done = false; !done;) {
+      JournalEntry entry;
+      Status status = reader->Next(&entry, &done);
+      ASSERT_TRUE(status.ok()) << status.ToString();
+      read_count += done ? 0 : 1;
+    }
+    EXPECT_FALSE(reader->torn_tail().has_value());
+    EXPECT_EQ(read_count, model_.size() - keep_from + 1);
+    EXPECT_GT(reader->unused_size_bytes(), 0u);
+  }
+  std::vector<ModelEntry> got;
+  std::optional<JournalTornTail> torn;
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), keep_from, &got, &torn).ok());
+  EXPECT_FALSE(torn.has_value());
+  ExpectEntriesEqual(got, model_, keep_from - 1, model_.size() - keep_from + 1);
+
+  // A crash right after a segment was renamed from the recycled file: it holds only old
+  // entries, which end it at once.
+  segments = Segments();
+  ASSERT_TRUE(RemoveJournalSegmentsBefore(Env::Default(), dir_.path(), segments.back().first_op, &removed).ok());
+  ASSERT_TRUE(Env::Default()->RenameFile(recycled, JoinPath(dir_.path(), JournalSegmentName(model_.size() + 1))).ok());
+  std::unique_ptr<JournalWriter> writer;
+  JournalRecovery recovery;
+  ASSERT_TRUE(JournalWriter::Open(Env::Default(), dir_.path(), options, &writer, &recovery).ok());
+  EXPECT_FALSE(recovery.torn_tail.has_value());
+  EXPECT_EQ(recovery.op_last, model_.size());
+  model_.push_back(MakeEntry(rng_, model_.size() + 1, 3000));
+  ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+  ASSERT_TRUE(writer->Sync().ok());
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), segments.back().first_op, &got, &torn).ok());
+  EXPECT_FALSE(torn.has_value());
+  const uint64_t from = segments.back().first_op;
+  ExpectEntriesEqual(got, model_, from - 1, model_.size() - from + 1);
+}
+
+// An end mark says the entries end where it stands: one with entries of its segment after
+// it, or naming the wrong op, is corruption, not an end.
+TEST_F(JournalTest, EndMarkWithEntriesAfterItOrTheWrongOpIsCorruption) {
+  WriteEntries(Env::Default(), 10, 3000);
+  const std::string path = Segments().front().path;
+  JournalEntryHeader header7;
+  {
+    std::unique_ptr<RandomAccessFile> file;
+    ASSERT_TRUE(Env::Default()->NewRandomAccessFile(path, &file).ok());
+    size_t read_bytes = 0;
+    ASSERT_TRUE(file->Read(OffsetOf(7), sizeof(header7), reinterpret_cast<std::byte*>(&header7), &read_bytes).ok());
+    ASSERT_EQ(read_bytes, sizeof(header7));
+  }
+  JournalEntryHeader mark = MakeJournalEndMark(8, header7.header_checksum);
+  ASSERT_TRUE(JournalEndMarkValid(mark));
+  PatchFile(path, OffsetOf(8), &mark, sizeof(mark));
+  std::vector<ModelEntry> got;
+  Status status = ReadJournal(Env::Default(), dir_.path(), 1, &got);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption) << status.ToString();
+  EXPECT_NE(status.message().find("an entry of this segment follows"), std::string::npos) << status.ToString();
+
+  mark = MakeJournalEndMark(9, header7.header_checksum);
+  PatchFile(path, OffsetOf(8), &mark, sizeof(mark));
+  status = ReadJournal(Env::Default(), dir_.path(), 1, &got);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption) << status.ToString();
+  EXPECT_NE(status.message().find("end mark names op 9, expected op 8"), std::string::npos) << status.ToString();
 }
 
 TEST_F(JournalTest, BadEntryFollowedByAValidOneInTheLastSegmentIsCorruption) {

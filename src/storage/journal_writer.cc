@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -13,22 +12,14 @@ JournalWriter::JournalWriter(Env* env, std::string dir, const JournalOptions& op
       dir_(std::move(dir)),
       options_(options),
       buffer_(std::make_unique_for_overwrite<std::byte[]>(options.write_buffer_size_bytes)),
-      prepared_path_(JoinPath(dir_, kJournalPreparedName)) {
+      prepared_path_(JoinPath(dir_, kJournalPreparedName)),
+      recycled_path_(JoinPath(dir_, kJournalRecycledName)) {
   ELEVEN_ASSERT(options_.write_buffer_size_bytes >= kJournalEntrySizeBytesMax);
   ELEVEN_ASSERT(options_.segment_size_bytes_max >= kJournalEntryHeaderSizeBytes);
 }
 
-// Unflushed appends are dropped, as in a crash; a preparation under way stops (its file is
-// removed at the next Open).
-JournalWriter::~JournalWriter() {
-  if (!preparer_.joinable()) return;
-  {
-    std::lock_guard lock(prepare_mutex_);
-    stopping_.store(true, std::memory_order_relaxed);
-  }
-  prepare_cv_.notify_one();
-  preparer_.join();
-}
+// Unflushed appends are dropped, as in a crash.
+JournalWriter::~JournalWriter() = default;
 
 Status JournalWriter::Open(Env* env, const std::string& dir, const JournalOptions& options,
                            std::unique_ptr<JournalWriter>* writer, JournalRecovery* recovery) {
@@ -36,87 +27,30 @@ Status JournalWriter::Open(Env* env, const std::string& dir, const JournalOption
   *recovery = JournalRecovery{};
   std::unique_ptr<JournalWriter> result(new JournalWriter(env, dir, options));
   ELEVEN_RETURN_IF_ERROR(result->Recover(recovery));
-  if (options.prepare_segments && !options.prepare_inline) {
-    JournalWriter* raw = result.get();
-    // The first segment is prepared here, so that a new journal writes over zeros at once.
-    if (recovery->segment_count == 0) raw->PrepareNow();
-    raw->preparer_ = std::thread([raw] { raw->PrepareLoop(); });
+  if (options.prepare_segments && recovery->segment_count == 0) {
+    // A failure is counted, not the journal's: the first segment is then a plain one.
+    if (result->PrepareFile().ok()) {
+      result->prepared_ready_ = true;
+    } else {
+      result->prepare_failure_count_++;
+    }
   }
   *writer = std::move(result);
   return Status::Ok();
 }
 
-// Writes the prepared file: segment_size_bytes_max zeros, synced every 4 MiB so that the
-// device takes them in slices between the journal's own syncs. Paced (the preparer thread),
-// the zeros keep step with the entries: the next segment is asked for when this one is half
-// full, and zero byte z is written only once this one holds half + 0.45 z bytes, so the
-// file is ready at 95% and the disk never takes a burst of zeros on top of the journal.
-Status JournalWriter::PrepareFile(bool paced) {
+// Writes the prepared file: segment_size_bytes_max zeros, then one fdatasync.
+Status JournalWriter::PrepareFile() {
   constexpr uint64_t kChunkBytes = uint64_t{1} << 20;
-  constexpr uint64_t kSyncEveryBytes = uint64_t{4} << 20;
   const uint64_t size_max = options_.segment_size_bytes_max;
   std::unique_ptr<WritableFile> file;
   ELEVEN_RETURN_IF_ERROR(env_->NewWritableFile(prepared_path_, &file));
   const std::vector<std::byte> zeros(std::min(kChunkBytes, size_max));
   for (uint64_t at = 0; at < size_max; at += zeros.size()) {
-    // Polled: the pace follows the journal's writes, which wake nobody.
-    while (paced && !stopping_.load(std::memory_order_relaxed) &&
-           segment_written_bytes_.load(std::memory_order_relaxed) < size_max / 2 + at / 20 * 9) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (stopping_.load(std::memory_order_relaxed)) return Status::Unavailable("journal writer closing");
-    const uint64_t size_bytes = std::min<uint64_t>(zeros.size(), size_max - at);
-    ELEVEN_RETURN_IF_ERROR(file->Append(ByteSpan(zeros.data(), size_bytes)));
-    if ((at + size_bytes) % kSyncEveryBytes == 0) ELEVEN_RETURN_IF_ERROR(file->Sync());
+    ELEVEN_RETURN_IF_ERROR(file->Append(ByteSpan(zeros.data(), std::min<uint64_t>(zeros.size(), size_max - at))));
   }
   ELEVEN_RETURN_IF_ERROR(file->Sync());
   return file->Close();
-}
-
-// Prepares a file on the calling thread, unpaced (while the preparer thread is not running).
-// A failure is counted, not the journal's: the next segment is then a plain one.
-void JournalWriter::PrepareNow() {
-  if (PrepareFile(/*paced=*/false).ok()) {
-    std::lock_guard lock(prepare_mutex_);
-    prepared_ready_ = true;
-  } else {
-    prepare_failures_.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-// The preparer thread: prepares a file whenever one is wanted and none is ready.
-void JournalWriter::PrepareLoop() {
-  std::unique_lock lock(prepare_mutex_);
-  for (;;) {
-    prepare_cv_.wait(lock, [this] { return prepare_wanted_ || stopping_.load(std::memory_order_relaxed); });
-    if (stopping_.load(std::memory_order_relaxed)) return;
-    lock.unlock();
-    const Status status = PrepareFile(/*paced=*/true);
-    lock.lock();
-    prepare_wanted_ = false;
-    if (status.ok()) {
-      prepared_ready_ = true;
-    } else if (!stopping_.load(std::memory_order_relaxed)) {
-      prepare_failures_.fetch_add(1, std::memory_order_relaxed);  // Tried again at the next roll.
-    }
-  }
-}
-
-void JournalWriter::WantPrepared() {
-  {
-    std::lock_guard lock(prepare_mutex_);
-    if (prepared_ready_ || prepare_wanted_) return;
-    prepare_wanted_ = true;
-  }
-  prepare_cv_.notify_one();
-}
-
-// True when a prepared file is ready; it is then the caller's to rename.
-bool JournalWriter::TakePrepared() {
-  std::lock_guard lock(prepare_mutex_);
-  if (!prepared_ready_) return false;
-  prepared_ready_ = false;
-  return true;
 }
 
 // Reads the end of the journal, truncates a torn tail and reopens the last segment. Only
@@ -162,11 +96,10 @@ Status JournalWriter::Recover(JournalRecovery* recovery) {
   uint64_t file_size_bytes = 0;
   ELEVEN_RETURN_IF_ERROR(env_->GetFileSize(last.path, &file_size_bytes));
   segment_size_bytes_ = reader->end_offset();
-  segment_written_bytes_.store(segment_size_bytes_, std::memory_order_relaxed);
-  ELEVEN_ASSERT(file_size_bytes == segment_size_bytes_ + reader->zero_fill_size_bytes());
-  segment_zero_filled_ = reader->zero_fill_size_bytes() > 0;
-  if (segment_zero_filled_) {
-    // A prepared segment: the next entry goes over its zero fill.
+  ELEVEN_ASSERT(file_size_bytes == segment_size_bytes_ + reader->unused_size_bytes());
+  segment_overwritten_ = reader->unused_size_bytes() > 0;
+  if (segment_overwritten_) {
+    // A prepared or recycled segment: the next entry goes over what follows the last one.
     ELEVEN_RETURN_IF_ERROR(env_->NewOverwritingFile(last.path, segment_size_bytes_, &file_));
   } else {
     ELEVEN_RETURN_IF_ERROR(env_->NewAppendableFile(last.path, &file_));
@@ -244,13 +177,11 @@ Status JournalWriter::Flush() {
   if (!status.ok()) return Fail(std::move(status));
   bytes_written_ += buffer_used_bytes_;
   buffer_used_bytes_ = 0;
-  segment_written_bytes_.store(segment_size_bytes_, std::memory_order_relaxed);
-  // The next segment is prepared once this one is half full: early enough to be ready at
-  // the roll, late enough that a short run never writes zeros alongside its entries.
-  if (options_.prepare_segments && !options_.prepare_inline && !next_wanted_ &&
-      segment_size_bytes_ >= options_.segment_size_bytes_max / 2) {
-    WantPrepared();
-    next_wanted_ = true;
+  if (segment_overwritten_) {
+    // What follows may be a recycled file's old entries: mark where these end.
+    const JournalEntryHeader mark = MakeJournalEndMark(op_last_appended_ + 1, prev_header_checksum_);
+    status = file_->WriteTrailer(ByteSpan(reinterpret_cast<const std::byte*>(&mark), sizeof(mark)));
+    if (!status.ok()) return Fail(std::move(status));
   }
   op_last_written_ = op_last_appended_;
   return Status::Ok();
@@ -276,24 +207,34 @@ Status JournalWriter::CreateSegment(uint64_t first_op) {
   ELEVEN_ASSERT(file_ == nullptr);
   const std::string path = JoinPath(dir_, JournalSegmentName(first_op));
   std::unique_ptr<WritableFile> file;
-  if (options_.prepare_segments && options_.prepare_inline) PrepareNow();
-  const bool prepared = TakePrepared();
-  Status status = prepared ? env_->RenameFile(prepared_path_, path) : env_->NewWritableFile(path, &file);
-  if (!status.ok()) return Fail(std::move(status));
+  // The prepared file, else the recycled one, else a new file.
+  bool overwritten = true;
+  Status status;
+  if (prepared_ready_) {
+    prepared_ready_ = false;
+    status = env_->RenameFile(prepared_path_, path);
+    if (!status.ok()) return Fail(std::move(status));
+    prepared_segment_count_++;
+  } else if (status = env_->RenameFile(recycled_path_, path); status.ok()) {
+    recycled_segment_count_++;
+  } else if (status.code() == StatusCode::kNotFound) {
+    overwritten = false;
+    status = env_->NewWritableFile(path, &file);
+    if (!status.ok()) return Fail(std::move(status));
+  } else {
+    return Fail(std::move(status));
+  }
   // The segment's name must be durable before any entry in it is reported durable.
   status = env_->SyncDir(dir_);
   if (!status.ok()) return Fail(std::move(status));
-  if (prepared) {
+  if (overwritten) {
     status = env_->NewOverwritingFile(path, 0, &file);
     if (!status.ok()) return Fail(std::move(status));
-    prepared_segment_count_++;
   }
-  segment_zero_filled_ = prepared;
-  next_wanted_ = false;
+  segment_overwritten_ = overwritten;
   file_ = std::move(file);
   segment_first_op_ = first_op;
   segment_size_bytes_ = 0;
-  segment_written_bytes_.store(0, std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -306,9 +247,9 @@ Status JournalWriter::Roll(uint64_t first_op) {
   Status status = file_->Close();
   if (!status.ok()) return Fail(std::move(status));
   file_.reset();
-  if (segment_zero_filled_) {
+  if (segment_overwritten_) {
     // A sealed segment ends with its last entry, as one that was appended does: builds from
-    // before prepared segments read it, and only the last segment ever has a fill.
+    // before prepared segments read it, and only the last segment ever has other bytes.
     status = env_->TruncateFile(JoinPath(dir_, JournalSegmentName(segment_first_op_)), segment_size_bytes_);
     if (!status.ok()) return Fail(std::move(status));
   }

@@ -27,6 +27,8 @@ struct Coverage {
   uint64_t entry_count = 0;
   uint64_t prepared_segment_count = 0;  // Segments begun on a prepared (zero-filled) file.
   uint64_t cut_over_zero_fill_count = 0;  // Cuts of a run whose last segment was prepared.
+  uint64_t recycled_segment_count = 0;  // Segments begun on a recycled file.
+  uint64_t cut_over_recycled_count = 0;  // Cuts of a cycle that began a recycled segment.
 };
 Coverage coverage;
 
@@ -41,9 +43,9 @@ class CrashRun {
   explicit CrashRun(uint64_t seed) : rng_(seed), env_(Env::Default(), seed ^ 0x5eed) {
     const uint64_t segment_sizes[] = {4096, 16384, uint64_t{1} << 20};
     options_.segment_size_bytes_max = segment_sizes[rng_() % 3];
-    // Half the runs write over prepared (zero-filled) segments: a cut must give zeros back.
+    // Half the runs begin on a prepared (zero-filled) segment, and every run writes over
+    // recycled segments once it removed some: a cut must give the overwritten bytes back.
     options_.prepare_segments = rng_() % 2 == 0;
-    options_.prepare_inline = true;  // Deterministic: the seed replays the same file operations.
     env_.set_forward_syncs(false);  // The cut is simulated; real fdatasyncs would only cost time.
   }
 
@@ -61,6 +63,8 @@ class CrashRun {
       env_.DisarmAll();
       coverage.prepared_segment_count += writer_->prepared_segment_count();
       if (options_.prepare_segments && writer_->prepared_segment_count() > 0) coverage.cut_over_zero_fill_count++;
+      coverage.recycled_segment_count += writer_->recycled_segment_count();
+      if (writer_->recycled_segment_count() > 0) coverage.cut_over_recycled_count++;
       ASSERT_TRUE(env_.PowerCut(mode).ok());
       writer_.reset();  // Writes nothing: the "process" died with the power.
       exact_ = mode == PowerCutMode::kDropUnsynced;
@@ -173,17 +177,22 @@ TEST(PowerCut, RecoveryYieldsExactlyTheSyncedPrefix) {
     ASSERT_NO_FATAL_FAILURE(crash_run.Run());
   }
   std::printf("%d runs: %llu torn tails truncated, %llu faults injected, up to %llu segments and "
-              "%llu entries, %llu prepared segments, %llu cuts after beginning a prepared segment\n", run_count,
+              "%llu entries, %llu prepared segments, %llu cuts after beginning a prepared segment, "
+              "%llu recycled segments, %llu cuts after beginning a recycled one\n", run_count,
               static_cast<unsigned long long>(coverage.torn_tail_count),
               static_cast<unsigned long long>(coverage.fault_count),
               static_cast<unsigned long long>(coverage.segment_count_max),
               static_cast<unsigned long long>(coverage.entry_count),
               static_cast<unsigned long long>(coverage.prepared_segment_count),
-              static_cast<unsigned long long>(coverage.cut_over_zero_fill_count));
+              static_cast<unsigned long long>(coverage.cut_over_zero_fill_count),
+              static_cast<unsigned long long>(coverage.recycled_segment_count),
+              static_cast<unsigned long long>(coverage.cut_over_recycled_count));
   EXPECT_GT(coverage.torn_tail_count, 0u);
   EXPECT_GT(coverage.fault_count, 0u);
   EXPECT_GT(coverage.prepared_segment_count, 0u);
   EXPECT_GT(coverage.cut_over_zero_fill_count, 0u);
+  EXPECT_GT(coverage.recycled_segment_count, 0u);
+  EXPECT_GT(coverage.cut_over_recycled_count, 0u);
 }
 
 }  // namespace
