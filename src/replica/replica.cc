@@ -269,7 +269,8 @@ void Replica::SyncLoop() {
     Status status = SyncStaging(*staging);
     if (status.ok() && remove_before > 0) {
       // Old segments go only after this sync: never while an entry they hold is unsynced.
-      status = RemoveJournalSegmentsBefore(env_, dir_->path(), remove_before);
+      status = RemoveJournalSegmentsBefore(env_, dir_->path(), remove_before, nullptr,
+                                           options_.journal.recycled_segments_max);
     }
     std::function<void(uint64_t)> callback;
     {

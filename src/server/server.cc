@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <unistd.h>
@@ -32,6 +33,10 @@ Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
   options.staging_size_bytes = config.staging_size_bytes;
   options.journal.segment_size_bytes_max = config.journal_segment_bytes;
   options.journal.prepare_segments = config.journal_prepare_segments;
+  // Enough recycled segments to hold the journal written between two snapshots: then every
+  // segment is written over existing blocks once the first snapshot has freed some.
+  options.journal.recycled_segments_max =
+      std::max<uint64_t>(1, config.snapshot_journal_bytes / std::max<uint64_t>(1, config.journal_segment_bytes));
   // A long recovery shows its progress (every few thousand entries) on stderr.
   auto progress = [](uint64_t replayed) {
     std::fprintf(stderr, "eleven serve: recovering, %llu journal entries replayed\n",

@@ -49,6 +49,11 @@ struct JournalOptions {
   // journal's syncs more than the overwrite saves (docs/benchmarks.md). Costs one segment of
   // zeros written at Open. Off by default; on in `eleven serve` and `eleven w1`.
   bool prepare_segments = false;
+  // How many removed segments RemoveJournalSegmentsBefore keeps, as recycled files, for the
+  // writer to write later segments over (the writer takes any that are there). Enough to
+  // cover the journal written between two snapshots makes every segment an overwritten one;
+  // each costs a segment of disk.
+  uint64_t recycled_segments_max = 1;
 };
 
 // A torn last entry: a crash cut it short (or left garbage after the last good entry).
@@ -72,11 +77,12 @@ struct JournalSegment {
 
 // Removes every segment all of whose entries have op < `op_keep_from` (never the last
 // segment), then syncs the directory. `*removed_count` (optional) gets how many went. The
-// newest of them is not deleted but renamed to kJournalRecycledName (replacing an older one),
-// for the writer to write a later segment over it.
+// newest of them are not deleted but renamed to JournalRecycledName(first op), for the
+// writer to write later segments over, until `recycled_max` recycled files are there.
 [[nodiscard]] Status RemoveJournalSegmentsBefore(Env* env, const std::string& dir,
                                                  uint64_t op_keep_from,
-                                                 uint64_t* removed_count = nullptr);
+                                                 uint64_t* removed_count = nullptr,
+                                                 uint64_t recycled_max = 1);
 
 // One entry as read back. `body` points into the reader's buffer and is valid until the
 // next call on the reader.
@@ -173,8 +179,8 @@ struct JournalRecovery {
 // allocation per append); Flush writes the buffer; Sync flushes and makes every appended
 // entry durable with one fdatasync (group commit). Rolling to a new segment syncs the old
 // one and the directory first, so only the last segment can ever have a torn tail. A new
-// segment is, in this order of preference, the prepared file (JournalOptions), the recycled
-// one (RemoveJournalSegmentsBefore) or a new file. In the first two the entries go over the
+// segment is, in this order of preference, the prepared file (JournalOptions), the oldest
+// recycled one (RemoveJournalSegmentsBefore) or a new file. In the first two the entries go over the
 // file's bytes, and each Flush writes an end mark after them (WritableFile::WriteTrailer),
 // which the next Flush writes over; at a roll such a segment is cut to its last entry.
 //
@@ -222,6 +228,8 @@ class JournalWriter {
   Status Fail(Status status);
   // The prepared first segment (options_.prepare_segments).
   [[nodiscard]] Status PrepareFile();
+  // The path of the oldest recycled file in dir_, or "" if there is none.
+  [[nodiscard]] Status OldestRecycled(std::string* path);
 
   Env* const env_;
   const std::string dir_;
@@ -240,7 +248,6 @@ class JournalWriter {
   Status failure_;
 
   const std::string prepared_path_;
-  const std::string recycled_path_;
   bool prepared_ready_ = false;  // prepared_path_ holds a prepared file.
   // The current segment is written over an existing file (prepared or recycled): its entries
   // are followed by an end mark and the file's other bytes.

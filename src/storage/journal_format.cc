@@ -80,22 +80,27 @@ JournalEntryCheck CheckJournalEntry(std::span<const std::byte> bytes, JournalEnt
   return JournalEntryCheck::kOk;
 }
 
-std::string JournalSegmentName(uint64_t first_op) {
+namespace {
+
+// `prefix` + first op in 20 digits + `suffix`.
+std::string NumberedName(std::string_view prefix, uint64_t first_op, std::string_view suffix) {
   ELEVEN_ASSERT(first_op >= 1);
-  char name[64];
-  int length = std::snprintf(name, sizeof(name), "journal-%020llu.log",
-                             static_cast<unsigned long long>(first_op));
-  ELEVEN_ASSERT(length == static_cast<int>(kSegmentPrefix.size() + kOpDigitCount +
-                                           kSegmentSuffix.size()));
-  return std::string(name, static_cast<size_t>(length));
+  char digits[kOpDigitCount + 1];
+  int length = std::snprintf(digits, sizeof(digits), "%020llu", static_cast<unsigned long long>(first_op));
+  ELEVEN_ASSERT(length == static_cast<int>(kOpDigitCount));
+  std::string name(prefix);
+  name.append(digits, kOpDigitCount);
+  name.append(suffix);
+  return name;
 }
 
-std::optional<uint64_t> ParseJournalSegmentName(const std::string& name) {
-  if (name.size() != kSegmentPrefix.size() + kOpDigitCount + kSegmentSuffix.size()) return {};
-  if (!name.starts_with(kSegmentPrefix) || !name.ends_with(kSegmentSuffix)) return {};
+std::optional<uint64_t> ParseNumberedName(std::string_view prefix, const std::string& name,
+                                          std::string_view suffix) {
+  if (name.size() != prefix.size() + kOpDigitCount + suffix.size()) return {};
+  if (!name.starts_with(prefix) || !name.ends_with(suffix)) return {};
   uint64_t op = 0;
   for (size_t i = 0; i < kOpDigitCount; i++) {
-    char digit = name[kSegmentPrefix.size() + i];
+    char digit = name[prefix.size() + i];
     if (digit < '0' || digit > '9') return {};
     uint64_t value = static_cast<uint64_t>(digit - '0');
     if (op > (UINT64_MAX - value) / 10) return {};  // Overflow.
@@ -103,6 +108,27 @@ std::optional<uint64_t> ParseJournalSegmentName(const std::string& name) {
   }
   if (op == 0) return {};
   return op;
+}
+
+constexpr std::string_view kRecycledPrefix = "journal-recycled-";
+constexpr std::string_view kRecycledSuffix = ".tmp";
+
+}  // namespace
+
+std::string JournalSegmentName(uint64_t first_op) {
+  return NumberedName(kSegmentPrefix, first_op, kSegmentSuffix);
+}
+
+std::optional<uint64_t> ParseJournalSegmentName(const std::string& name) {
+  return ParseNumberedName(kSegmentPrefix, name, kSegmentSuffix);
+}
+
+std::string JournalRecycledName(uint64_t first_op) {
+  return NumberedName(kRecycledPrefix, first_op, kRecycledSuffix);
+}
+
+std::optional<uint64_t> ParseJournalRecycledName(const std::string& name) {
+  return ParseNumberedName(kRecycledPrefix, name, kRecycledSuffix);
 }
 
 }  // namespace eleven

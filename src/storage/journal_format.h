@@ -39,8 +39,8 @@ inline constexpr uint64_t kJournalSegmentSizeBytesDefault = uint64_t{256} << 20;
 // segment name: readers ignore it, and the writer removes a leftover one when it opens.
 inline constexpr const char* kJournalPreparedName = "journal-prepared.tmp";
 // A removed segment kept to be written over as a later segment (its blocks are written, so a
-// sync over them commits data only). Not a segment name: readers ignore it.
-inline constexpr const char* kJournalRecycledName = "journal-recycled.tmp";
+// sync over them commits data only) is renamed `journal-recycled-<its first op, 20 digits>.tmp`.
+// Not a segment name: readers ignore it.
 // The end mark: a header-sized record written after the last entry of each write into a
 // segment that is written over (prepared or recycled), and itself written over by the next
 // write. It tells where the entries end when the bytes after it are a recycled segment's
@@ -104,6 +104,12 @@ JournalEntryCheck CheckJournalEntry(std::span<const std::byte> bytes, JournalEnt
 // True if the magic, version, reserved fields, limits and header checksum are right: the
 // header may be trusted (its body still has to be checked).
 bool JournalHeaderValid(const JournalEntryHeader& header);
+
+// "journal-recycled-00000000000000000001.tmp": the recycled file of the segment that began
+// at `first_op`.
+std::string JournalRecycledName(uint64_t first_op);
+// That first op of a recycled file's name, or nullopt if `name` is not one.
+std::optional<uint64_t> ParseJournalRecycledName(const std::string& name);
 
 // The end mark before the entry `next_op`, the last entry's header checksum being
 // `prev_header_checksum`.

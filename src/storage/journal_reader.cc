@@ -34,18 +34,23 @@ Status ListJournalSegments(Env* env, const std::string& dir, std::vector<Journal
 }
 
 Status RemoveJournalSegmentsBefore(Env* env, const std::string& dir, uint64_t op_keep_from,
-                                   uint64_t* removed_count) {
+                                   uint64_t* removed_count, uint64_t recycled_max) {
   ELEVEN_ASSERT(op_keep_from >= 1);
   std::vector<JournalSegment> segments;
   ELEVEN_RETURN_IF_ERROR(ListJournalSegments(env, dir, &segments));
   // Segment i holds ops [first_op(i), first_op(i + 1) - 1]; the last one is never removed.
   uint64_t removed = 0;
   while (removed + 1 < segments.size() && segments[removed + 1].first_op <= op_keep_from) removed++;
-  for (size_t i = 0; i < removed; i++) {
-    if (i + 1 == removed) {
-      // The newest goes on as the recycled file: its blocks are written, so a later segment
-      // written over them syncs data only.
-      ELEVEN_RETURN_IF_ERROR(env->RenameFile(segments[i].path, JoinPath(dir, kJournalRecycledName)));
+  std::vector<std::string> names;
+  ELEVEN_RETURN_IF_ERROR(env->GetChildren(dir, &names));
+  uint64_t recycled_count = static_cast<uint64_t>(std::count_if(
+      names.begin(), names.end(), [](const std::string& name) { return ParseJournalRecycledName(name).has_value(); }));
+  // Newest first: they go on as recycled files, whose blocks are written, so a later segment
+  // written over them syncs data only.
+  for (size_t i = removed; i-- > 0;) {
+    if (recycled_count < recycled_max) {
+      ELEVEN_RETURN_IF_ERROR(env->RenameFile(segments[i].path, JoinPath(dir, JournalRecycledName(segments[i].first_op))));
+      recycled_count++;
     } else {
       ELEVEN_RETURN_IF_ERROR(env->RemoveFile(segments[i].path));
     }

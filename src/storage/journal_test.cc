@@ -448,10 +448,10 @@ TEST_F(JournalTest, PreparedSegmentsReadBackAndReopen) {
 // new entry yet (a crash right after the rename) reads as empty.
 TEST_F(JournalTest, RecycledSegmentIsWrittenOverAndReadsBack) {
   const JournalOptions options{.segment_size_bytes_max = 64 << 10};
-  const std::string recycled = JoinPath(dir_.path(), kJournalRecycledName);
   WriteEntries(Env::Default(), 150, 3000, options);  // ~225 KB: 3 or 4 segments
   std::vector<JournalSegment> segments = Segments();
   ASSERT_GE(segments.size(), 3u);
+  const std::string recycled = JoinPath(dir_.path(), JournalRecycledName(segments[1].first_op));
   uint64_t old_size_bytes = 0;
   ASSERT_TRUE(Env::Default()->GetFileSize(segments[1].path, &old_size_bytes).ok());
   uint64_t removed = 0;
@@ -507,8 +507,12 @@ TEST_F(JournalTest, RecycledSegmentIsWrittenOverAndReadsBack) {
   // A crash right after a segment was renamed from the recycled file: it holds only old
   // entries, which end it at once.
   segments = Segments();
+  ASSERT_GE(segments.size(), 2u);
   ASSERT_TRUE(RemoveJournalSegmentsBefore(Env::Default(), dir_.path(), segments.back().first_op, &removed).ok());
-  ASSERT_TRUE(Env::Default()->RenameFile(recycled, JoinPath(dir_.path(), JournalSegmentName(model_.size() + 1))).ok());
+  ASSERT_TRUE(Env::Default()
+                  ->RenameFile(JoinPath(dir_.path(), JournalRecycledName(segments[segments.size() - 2].first_op)),
+                               JoinPath(dir_.path(), JournalSegmentName(model_.size() + 1)))
+                  .ok());
   std::unique_ptr<JournalWriter> writer;
   JournalRecovery recovery;
   ASSERT_TRUE(JournalWriter::Open(Env::Default(), dir_.path(), options, &writer, &recovery).ok());
@@ -520,6 +524,47 @@ TEST_F(JournalTest, RecycledSegmentIsWrittenOverAndReadsBack) {
   ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), segments.back().first_op, &got, &torn).ok());
   EXPECT_FALSE(torn.has_value());
   const uint64_t from = segments.back().first_op;
+  ExpectEntriesEqual(got, model_, from - 1, model_.size() - from + 1);
+}
+
+// Up to recycled_max removed segments are kept, newest first, and the writer takes the
+// oldest first.
+TEST_F(JournalTest, RecycledFilesArePooledAndTakenOldestFirst) {
+  const JournalOptions options{.segment_size_bytes_max = 64 << 10};
+  WriteEntries(Env::Default(), 200, 3000, options);  // ~300 KB: 4 or 5 segments
+  std::vector<JournalSegment> segments = Segments();
+  ASSERT_GE(segments.size(), 4u);
+  uint64_t removed = 0;
+  ASSERT_TRUE(RemoveJournalSegmentsBefore(Env::Default(), dir_.path(), segments[3].first_op, &removed,
+                                          /*recycled_max=*/2).ok());
+  EXPECT_EQ(removed, 3u);
+  const auto exists = [&](const JournalSegment& segment) {
+    uint64_t size_bytes = 0;
+    return Env::Default()->GetFileSize(JoinPath(dir_.path(), JournalRecycledName(segment.first_op)), &size_bytes).ok();
+  };
+  EXPECT_FALSE(exists(segments[0]));  // Deleted: two were kept, the newest.
+  EXPECT_TRUE(exists(segments[1]));
+  EXPECT_TRUE(exists(segments[2]));
+
+  std::unique_ptr<JournalWriter> writer;
+  JournalRecovery recovery;
+  ASSERT_TRUE(JournalWriter::Open(Env::Default(), dir_.path(), options, &writer, &recovery).ok());
+  for (int i = 0; i < 400 && writer->recycled_segment_count() < 2; i++) {
+    model_.push_back(MakeEntry(rng_, model_.size() + 1, 3000));
+    ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+    if (writer->recycled_segment_count() == 1) {
+      EXPECT_FALSE(exists(segments[1]));  // The oldest went first.
+      EXPECT_TRUE(exists(segments[2]));
+    }
+  }
+  ASSERT_TRUE(writer->Sync().ok());
+  EXPECT_EQ(writer->recycled_segment_count(), 2u);
+  EXPECT_FALSE(exists(segments[2]));
+  std::vector<ModelEntry> got;
+  std::optional<JournalTornTail> torn;
+  ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), segments[3].first_op, &got, &torn).ok());
+  EXPECT_FALSE(torn.has_value());
+  const uint64_t from = segments[3].first_op;
   ExpectEntriesEqual(got, model_, from - 1, model_.size() - from + 1);
 }
 

@@ -12,8 +12,7 @@ JournalWriter::JournalWriter(Env* env, std::string dir, const JournalOptions& op
       dir_(std::move(dir)),
       options_(options),
       buffer_(std::make_unique_for_overwrite<std::byte[]>(options.write_buffer_size_bytes)),
-      prepared_path_(JoinPath(dir_, kJournalPreparedName)),
-      recycled_path_(JoinPath(dir_, kJournalRecycledName)) {
+      prepared_path_(JoinPath(dir_, kJournalPreparedName)) {
   ELEVEN_ASSERT(options_.write_buffer_size_bytes >= kJournalEntrySizeBytesMax);
   ELEVEN_ASSERT(options_.segment_size_bytes_max >= kJournalEntryHeaderSizeBytes);
 }
@@ -51,6 +50,21 @@ Status JournalWriter::PrepareFile() {
   }
   ELEVEN_RETURN_IF_ERROR(file->Sync());
   return file->Close();
+}
+
+Status JournalWriter::OldestRecycled(std::string* path) {
+  path->clear();
+  std::vector<std::string> names;
+  ELEVEN_RETURN_IF_ERROR(env_->GetChildren(dir_, &names));
+  uint64_t oldest = UINT64_MAX;
+  for (const std::string& name : names) {
+    std::optional<uint64_t> first_op = ParseJournalRecycledName(name);
+    if (first_op && *first_op < oldest) {
+      oldest = *first_op;
+      *path = JoinPath(dir_, name);
+    }
+  }
+  return Status::Ok();
 }
 
 // Reads the end of the journal, truncates a torn tail and reopens the last segment. Only
@@ -207,23 +221,25 @@ Status JournalWriter::CreateSegment(uint64_t first_op) {
   ELEVEN_ASSERT(file_ == nullptr);
   const std::string path = JoinPath(dir_, JournalSegmentName(first_op));
   std::unique_ptr<WritableFile> file;
-  // The prepared file, else the recycled one, else a new file.
-  bool overwritten = true;
+  // The prepared file, else the oldest recycled one, else a new file.
+  std::string recycled;
   Status status;
+  if (!prepared_ready_) {
+    status = OldestRecycled(&recycled);
+    if (!status.ok()) return Fail(std::move(status));
+  }
+  const bool overwritten = prepared_ready_ || !recycled.empty();
   if (prepared_ready_) {
     prepared_ready_ = false;
     status = env_->RenameFile(prepared_path_, path);
-    if (!status.ok()) return Fail(std::move(status));
     prepared_segment_count_++;
-  } else if (status = env_->RenameFile(recycled_path_, path); status.ok()) {
+  } else if (!recycled.empty()) {
+    status = env_->RenameFile(recycled, path);
     recycled_segment_count_++;
-  } else if (status.code() == StatusCode::kNotFound) {
-    overwritten = false;
-    status = env_->NewWritableFile(path, &file);
-    if (!status.ok()) return Fail(std::move(status));
   } else {
-    return Fail(std::move(status));
+    status = env_->NewWritableFile(path, &file);
   }
+  if (!status.ok()) return Fail(std::move(status));
   // The segment's name must be durable before any entry in it is reported durable.
   status = env_->SyncDir(dir_);
   if (!status.ok()) return Fail(std::move(status));

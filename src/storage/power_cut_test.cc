@@ -46,6 +46,7 @@ class CrashRun {
     // Half the runs begin on a prepared (zero-filled) segment, and every run writes over
     // recycled segments once it removed some: a cut must give the overwritten bytes back.
     options_.prepare_segments = rng_() % 2 == 0;
+    options_.recycled_segments_max = rng_() % 4;  // 0: every removed segment is deleted
     env_.set_forward_syncs(false);  // The cut is simulated; real fdatasyncs would only cost time.
   }
 
@@ -141,7 +142,7 @@ class CrashRun {
       } else {
         // As after a snapshot at a durable op.
         uint64_t keep_from = 1 + rng_() % (durable_ + 1);
-        status = RemoveJournalSegmentsBefore(&env_, dir_.path(), keep_from);
+        status = RemoveJournalSegmentsBefore(&env_, dir_.path(), keep_from, nullptr, options_.recycled_segments_max);
         ASSERT_TRUE(status.ok()) << status.ToString();
       }
       // Rolling a segment syncs too, so the writer is the authority on what is durable.
