@@ -1,5 +1,6 @@
 // Assertions. ELEVEN_ASSERT is always on (a broken invariant stops the process rather than
-// let it write bad state); ELEVEN_DASSERT is for checks too costly for release builds.
+// let it write bad state); ELEVEN_DASSERT is for checks too costly for release builds. The
+// sanitizer build (ELEVEN_SANITIZE, an optimised build) checks them too.
 #pragma once
 
 namespace eleven {
@@ -13,7 +14,7 @@ namespace eleven {
     if (__builtin_expect(!(expr), 0)) ::eleven::AssertFail(#expr, __FILE__, __LINE__); \
   } while (0)
 
-#ifdef NDEBUG
+#if defined(NDEBUG) && !defined(ELEVEN_SANITIZE)
 #define ELEVEN_DASSERT(expr) \
   do {                       \
   } while (0 && (expr))

@@ -8,6 +8,7 @@
 #include "cli/engine_options.h"
 #include "engine/engine.h"
 #include "replica/replica.h"
+#include "server/config.h"
 #include "storage/data_dir.h"
 #include "storage/journal.h"
 #include "storage/snapshot.h"
@@ -135,10 +136,25 @@ void AddStorageCommands(CLI::App& app) {
   format->callback([dir] { std::exit(Format(*dir)); });
 
   auto engine_options = std::make_shared<EngineOptions>();
+  auto config_path = std::make_shared<std::string>();
   CLI::App* verify = app.add_subcommand("verify", "Check a data directory without starting");
   verify->add_option("--data", *dir, "the data directory")->required();
+  CLI::Option* config_option = verify->add_option(
+      "--config", *config_path, "take the engine's capacities, ledger and fulfilment from this `eleven serve` TOML file");
+  const size_t option_count = verify->get_options().size();
   AddEngineOptions(*verify, engine_options.get());
-  verify->callback([dir, engine_options] { std::exit(Verify(*dir, *engine_options)); });
+  // The capacity flags or the file, not both.
+  const std::vector<CLI::Option*> options = verify->get_options();
+  for (size_t i = option_count; i < options.size(); i++) config_option->excludes(options[i]);
+  verify->callback([dir, engine_options, config_path] {
+    if (!config_path->empty()) {
+      server::ServerConfig config;
+      const Status loaded = server::LoadServerConfig(*config_path, &config);
+      if (!loaded.ok()) std::exit(Fail(loaded));
+      engine_options->config = config.engine;
+    }
+    std::exit(Verify(*dir, *engine_options));
+  });
 
   auto from = std::make_shared<uint64_t>(1);
   auto limit = std::make_shared<uint64_t>(1000);
