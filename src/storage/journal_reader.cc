@@ -258,7 +258,8 @@ Status JournalReader::EndsHere(const JournalEntryHeader& header, bool* ended) {
                                        std::to_string(op_last_));
     }
     why = "an end mark";
-  } else if ((JournalEndMarkValid(header) || JournalHeaderValid(header)) && header.op < first_op) {
+  } else if (header.op < first_op && (JournalEndMarkValid(header) || JournalHeaderValid(header))) {
+    // The op first: an entry of this segment is not checksummed here, only once below.
     why = "op " + std::to_string(header.op) + ", older than the segment: a recycled file's old bytes";
   } else {
     return Status::Ok();
