@@ -55,10 +55,16 @@ uint64_t ResultsDigest(uint64_t digest, wire::Code code, uint64_t id, int64_t am
   return Fmix64(digest ^ Fmix64(uint64_t(code) * 0x9E3779B97F4A7C15ull ^ id ^ (uint64_t(amount) << 1)));
 }
 
-[[noreturn]] void ChildMain(const std::string& dir, uint64_t start_index, uint64_t seed, int fd, bool snapshot) {
+// snapshot: 0 none, 1 forked, 2 by the follower (which also follows the journal all along).
+[[noreturn]] void ChildMain(const std::string& dir, uint64_t start_index, uint64_t seed, int fd, int snapshot) {
   std::unique_ptr<Replica> r;
   RecoveryReport report;
-  if (!Replica::Open(Env::Default(), dir, CrashOptions(), &r, &report).ok()) _exit(3);
+  ReplicaOptions options = CrashOptions();
+  if (snapshot == 2) {
+    options.snapshot_mode = ReplicaOptions::SnapshotMode::kFollower;
+    options.follower_interval_ms = 1;
+  }
+  if (!Replica::Open(Env::Default(), dir, options, &r, &report).ok()) _exit(3);
   std::vector<wire::Result> results(kBatchSize);
   if (r->engine().sku_count() == 0) {  // the first child loads the catalog, through the log
     const std::vector<wire::Command> catalog = sim::W1CatalogCommands();
@@ -82,7 +88,7 @@ uint64_t ResultsDigest(uint64_t digest, wire::Code code, uint64_t id, int64_t am
     for (const auto& res : results) ack.results_digest = ResultsDigest(ack.results_digest, res.code, res.id, res.amount_fen);
     if (!r->WaitDurable(op).ok()) _exit(6);
     if (write(fd, &ack, sizeof(ack)) != sizeof(ack)) _exit(7);
-    if (snapshot && b == 3 && !r->StartSnapshot().ok()) _exit(8);
+    if (snapshot != 0 && b == 3 && !r->StartSnapshot().ok()) _exit(8);
   }
   _exit(0);
 }
@@ -116,7 +122,7 @@ TEST(Crash, KilledAtRandomMomentsRecoversEveryAcknowledgedOrder) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       close(fds[0]);
-      ChildMain(dir, next_index, seed, fds[1], rng() % 3 == 0);
+      ChildMain(dir, next_index, seed, fds[1], rng() % 3 == 0 ? 1 + int(rng() % 2) : 0);
     }
     close(fds[1]);
     // Kill it after a random number of acknowledgements (the child keeps working meanwhile,

@@ -149,15 +149,24 @@ Status EntryCommands(const JournalEntry& entry, uint32_t command_count_max,
 }
 
 Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
-                     const RecoveryProgress& progress, ReplayReport* report) {
+                     const ReplayOptions& options, ReplayReport* report) {
   const uint64_t started = MonotonicNs();
   *report = ReplayReport{};
   std::unique_ptr<JournalReader> reader;
-  ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env, dir, engine->last_op() + 1, &reader));
+  if (options.after) {
+    ELEVEN_ASSERT(options.after->op_last == engine->last_op());
+    ELEVEN_RETURN_IF_ERROR(JournalReader::OpenAfter(env, dir, *options.after, options.op_to, &reader));
+    report->end = options.after;
+  } else {
+    ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env, dir, engine->last_op() + 1, &reader, options.op_to));
+  }
   const uint32_t batch_max = engine->config().batch_command_count_max;
   std::vector<wire::Result> results(batch_max);
   ReadAhead ahead(std::move(reader), batch_max);
   for (;;) {
+    if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed)) {
+      return Status::Unavailable("replay stopped at op " + std::to_string(engine->last_op()));
+    }
     Status read_status;
     Buffered* entry = ahead.Next(&read_status);
     if (entry == nullptr) {
@@ -172,9 +181,14 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
     report->entries++;
     report->commands += entry->commands.size();
     ahead.Release(entry);
-    if (progress && report->entries % kProgressEveryEntries == 0) progress(report->entries);
+    if (options.progress && report->entries % kProgressEveryEntries == 0) options.progress(report->entries);
   }
   report->torn_tail = ahead.reader().torn_tail();
+  if (report->entries > 0) report->end = ahead.reader().position();
+  if (options.op_to != kJournalOpMax && engine->last_op() != options.op_to) {
+    return Status::Corruption("journal " + dir + " ends at op " + std::to_string(engine->last_op()) +
+                              ", before op " + std::to_string(options.op_to));
+  }
   report->seconds = double(MonotonicNs() - started) / 1e9;
   return Status::Ok();
 }

@@ -2,6 +2,7 @@
 // both do after loading the newest good snapshot.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,6 +37,20 @@ struct ReplayReport {
   uint64_t commands = 0;
   double seconds = 0;  // the replay alone: reading, checking and applying
   std::optional<JournalTornTail> torn_tail;  // reported, not cut (the journal writer cuts it)
+  // Where the last entry replayed (or `after`, if none was) ends; unset if neither.
+  std::optional<JournalPosition> end;
+};
+
+struct ReplayOptions {
+  RecoveryProgress progress;
+  // Replay ends with this op, reading nothing after its entry; the journal must hold it
+  // (Corruption if it ends before). Bounded, the journal may be written meanwhile.
+  uint64_t op_to = kJournalOpMax;
+  // Read on right after this position (its op_last must be engine->last_op()) instead of
+  // looking for engine->last_op() + 1 from the start of its segment.
+  std::optional<JournalPosition> after;
+  // Checked between entries: once true, replay stops and returns Unavailable.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // Applies every journal entry after engine->last_op(), in op order. A reader thread reads
@@ -44,6 +59,10 @@ struct ReplayReport {
 // not hold whole commands within the engine's batch limit, or that the engine refuses as a
 // batch, is Status::Corruption naming its op; the reader's own errors come back as they are.
 [[nodiscard]] Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
-                                   const RecoveryProgress& progress, ReplayReport* report);
+                                   const ReplayOptions& options, ReplayReport* report);
+[[nodiscard]] inline Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
+                                          const RecoveryProgress& progress, ReplayReport* report) {
+  return ReplayJournal(env, dir, engine, ReplayOptions{.progress = progress}, report);
+}
 
 }  // namespace eleven::replica

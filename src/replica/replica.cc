@@ -74,6 +74,15 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
   *report = RecoveryReport{};
   ELEVEN_RETURN_IF_ERROR(r->Recover(report, progress));
   r->sync_thread_ = std::thread([raw = r.get()] { raw->SyncLoop(); });
+  if (options.snapshot_mode == ReplicaOptions::SnapshotMode::kFollower) {
+    r->follower_ = std::make_unique<Follower>(
+        env, path,
+        FollowerOptions{.engine = options.engine,
+                        .interval_ms = options.follower_interval_ms,
+                        .nice = options.follower_nice,
+                        .write = options.follower_write},
+        [raw = r.get()] { return raw->op_durable(); }, [raw = r.get()] { return raw->journal_failure(); });
+  }
   *replica = std::move(r);
   return Status::Ok();
 }
@@ -120,6 +129,8 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
 }
 
 Replica::~Replica() {
+  // A snapshot the follower is writing is cancelled (its temp file goes with the next one).
+  follower_.reset();  // before the journal it reads stops
   if (sync_thread_.joinable()) {
     Flush();
     (void)WaitDurable(engine_->last_op());
@@ -296,8 +307,18 @@ void Replica::SyncLoop() {
 }
 
 Status Replica::StartSnapshot() {
-  if (snapshot_pid_ > 0) return Status::FailedPrecondition("a snapshot is already being written");
+  if (snapshot_running()) return Status::FailedPrecondition("a snapshot is already being written");
   const uint64_t started = MonotonicNs();
+  if (follower_ != nullptr) {
+    const uint64_t op = engine_->last_op();
+    if (op == 0) return Status::FailedPrecondition("nothing to snapshot yet");
+    Flush();  // the follower writes it once it is durable
+    ELEVEN_ASSERT(follower_->Request(op));
+    snapshot_op_ = op;
+    snapshot_started_ns_ = MonotonicNs();
+    snapshot_stall_ms_ = double(snapshot_started_ns_ - started) / 1e6;
+    return Status::Ok();
+  }
   const uint64_t op = engine_->last_op();
   if (op == 0) return Status::FailedPrecondition("nothing to snapshot yet");
   // Only durable state goes into a snapshot, so the journal always continues right after it.
@@ -340,7 +361,25 @@ Status Replica::StartSnapshot() {
 
 Status Replica::PollSnapshot(bool wait, bool* done, SnapshotReport* report) {
   *done = false;
-  if (snapshot_pid_ <= 0) return Status::FailedPrecondition("no snapshot is being written");
+  if (!snapshot_running()) return Status::FailedPrecondition("no snapshot is being written");
+  if (follower_ != nullptr) {
+    FollowerSnapshot snapshot;
+    if (!follower_->Poll(wait, &snapshot)) return Status::Ok();
+    *done = true;
+    if (!snapshot.status.ok()) {
+      return Status::IOError("snapshot at op " + std::to_string(snapshot.op) +
+                             " failed: " + snapshot.status.ToString());
+    }
+    *report = SnapshotReport{};
+    report->op = snapshot.op;
+    report->size_bytes = snapshot.write.size_bytes;
+    report->stall_ms = snapshot_stall_ms_;
+    report->write_ms = double(MonotonicNs() - snapshot_started_ns_) / 1e6;
+    report->replay_ms = snapshot.replay_ms;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (options_.remove_old_journal_segments) remove_segments_before_op_ = snapshot.write.journal_op_keep_from;
+    return Status::Ok();
+  }
   int wstatus = 0;
   const pid_t got = waitpid(snapshot_pid_, &wstatus, wait ? 0 : WNOHANG);
   if (got == 0) return Status::Ok();

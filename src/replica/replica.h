@@ -32,10 +32,12 @@
 #include "base/histogram.h"
 #include "base/status.h"
 #include "engine/engine.h"
+#include "replica/follower.h"
 #include "replica/replay.h"
 #include "storage/data_dir.h"
 #include "storage/env.h"
 #include "storage/journal.h"
+#include "storage/snapshot.h"
 #include "wire/records.h"
 
 namespace eleven::replica {
@@ -49,6 +51,18 @@ struct ReplicaOptions {
   // After a snapshot, journal segments older than the oldest kept snapshot are removed.
   // Off keeps the whole journal (audits, and tests that replay it from op 1).
   bool remove_old_journal_segments = true;
+  // How snapshots are written (docs/operations.md, "Snapshots"):
+  //  - kFork: a forked child writes the engine's own memory, copy-on-write. No second copy of
+  //    the state, but every page the engine writes after the fork is copied 4 KiB at a time,
+  //    each copy a fault: under load that stalls apply (and so the journal) for seconds here.
+  //  - kFollower: a second copy of the state follows the durable journal on a thread of its
+  //    own and writes it (replica/follower.h): the engine stands still for a hand-over only;
+  //    twice the state's memory.
+  enum class SnapshotMode { kFork, kFollower };
+  SnapshotMode snapshot_mode = SnapshotMode::kFork;
+  uint32_t follower_interval_ms = 100;  // FollowerOptions::interval_ms
+  int follower_nice = 10;               // FollowerOptions::nice
+  SnapshotWriteOptions follower_write;  // FollowerOptions::write
 };
 
 struct RecoveryReport {
@@ -69,7 +83,8 @@ struct SnapshotReport {
   uint64_t op = 0;
   uint64_t size_bytes = 0;
   double stall_ms = 0;     // how long the engine thread stood still (wait for durable + fork)
-  double write_ms = 0;     // how long the background writer took
+  double write_ms = 0;     // from the start to the end of the background writer
+  double replay_ms = 0;    // kFollower: of which catching up to op
   uint64_t segments_removed = 0;
 };
 
@@ -80,7 +95,8 @@ class Replica {
   [[nodiscard]] static Status Open(Env* env, const std::string& dir, const ReplicaOptions& options,
                                    std::unique_ptr<Replica>* replica, RecoveryReport* report,
                                    const RecoveryProgress& progress = nullptr);
-  ~Replica();  // waits for the sync thread (syncing what is staged) and any snapshot child
+  ~Replica();  // waits for the sync thread (syncing what is staged) and any snapshot child;
+              // cancels a snapshot the follower is writing
 
   // Applies `commands` as the next log entry at log time max(now_us, last timestamp) and
   // stages it for the journal. `*op` receives its op; `results[i]` the result of commands[i]
@@ -101,14 +117,19 @@ class Replica {
   // The sync thread's failure (ok while the journal is healthy); any thread may ask.
   [[nodiscard]] Status journal_failure();
 
-  // Writes a snapshot of the state at the last submitted op in a forked child (copy-on-write),
-  // after waiting for that op to be durable. Returns once the child is started; PollSnapshot
-  // tells when it ended. FailedPrecondition if one is already running.
+  // Starts a snapshot of the state at the last submitted op in the background. kFork: in a
+  // forked child (copy-on-write), after waiting for that op to be durable. kFollower: by the
+  // follower, once that op is durable (the engine thread does not wait). Returns once it is
+  // started; PollSnapshot tells when it ended. FailedPrecondition if one is already running.
   [[nodiscard]] Status StartSnapshot();
   // If a snapshot child has ended: its report (and old journal segments are removed).
   // Returns ok with *done = false while it runs. `wait` blocks until it ends.
   [[nodiscard]] Status PollSnapshot(bool wait, bool* done, SnapshotReport* report);
-  bool snapshot_running() const { return snapshot_pid_ > 0; }
+  bool snapshot_running() const {
+    return follower_ != nullptr ? follower_->requested() : snapshot_pid_ > 0;
+  }
+  // kFollower: the op the follower's copy of the state is at (0 otherwise).
+  uint64_t op_followed() const { return follower_ != nullptr ? follower_->op_followed() : 0; }
 
   const engine::Engine& engine() const { return *engine_; }
   const std::string& dir() const { return dir_->path(); }
@@ -156,6 +177,7 @@ class Replica {
   Status failure_;          // engine-thread copy of the failure
   std::thread sync_thread_;
 
+  std::unique_ptr<Follower> follower_;  // kFollower
   int snapshot_pid_ = 0;
   int snapshot_pipe_ = -1;
   uint64_t snapshot_op_ = 0;

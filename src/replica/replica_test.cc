@@ -152,14 +152,23 @@ TEST(Replica, AnEntryWhoseBodyIsNotItsCommandsIsCorruption) {
   }
 }
 
-TEST(Replica, RecoversSnapshotAndJournalToTheSameState) {
+class ReplicaSnapshot : public ::testing::TestWithParam<ReplicaOptions::SnapshotMode> {
+ protected:
+  ReplicaOptions Options() const {
+    ReplicaOptions o = SmallOptions();
+    o.snapshot_mode = GetParam();
+    return o;
+  }
+};
+
+TEST_P(ReplicaSnapshot, RecoversSnapshotAndJournalToTheSameState) {
   const std::string dir = TempDir();
   ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
   Digest128 before;
   {
     std::unique_ptr<Replica> r;
     RecoveryReport report;
-    ASSERT_TRUE(Replica::Open(Env::Default(), dir, SmallOptions(), &r, &report).ok());
+    ASSERT_TRUE(Replica::Open(Env::Default(), dir, Options(), &r, &report).ok());
     std::vector<wire::Result> results(64);
     uint64_t op = 0;
     ASSERT_TRUE(r->Submit(Catalog(), kSecond, results, &op).ok());
@@ -175,7 +184,7 @@ TEST(Replica, RecoversSnapshotAndJournalToTheSameState) {
         SnapshotReport snap;
         ASSERT_TRUE(r->PollSnapshot(true, &done, &snap).ok());
         EXPECT_TRUE(done);
-        EXPECT_EQ(snap.op, op);
+        EXPECT_EQ(snap.op, op);  // the last submitted op
       }
     }
     ASSERT_TRUE(r->WaitDurable(op).ok());
@@ -184,22 +193,105 @@ TEST(Replica, RecoversSnapshotAndJournalToTheSameState) {
   }
   std::unique_ptr<Replica> r;
   RecoveryReport report;
-  ASSERT_TRUE(Replica::Open(Env::Default(), dir, SmallOptions(), &r, &report).ok());
+  ASSERT_TRUE(Replica::Open(Env::Default(), dir, Options(), &r, &report).ok());
   EXPECT_TRUE(report.snapshot_found) << report.ToString();
   EXPECT_EQ(report.entries_replayed, 301u - report.snapshot_op + 1 - 1) << report.ToString();
   EXPECT_EQ(r->engine().Digest(), before);
   // A second process (or opener) of the same directory is refused.
   std::unique_ptr<Replica> second;
-  EXPECT_EQ(Replica::Open(Env::Default(), dir, SmallOptions(), &second, &report).code(), StatusCode::kBusy);
+  EXPECT_EQ(Replica::Open(Env::Default(), dir, Options(), &second, &report).code(), StatusCode::kBusy);
   r.reset();
   std::filesystem::remove_all(dir);
 }
 
+// The follower keeps up between snapshots, writes one after another while batches are
+// submitted (resuming where it stopped, over segments that are removed and recycled behind
+// it), and recovery from its last one gives the same state.
+TEST(Replica, FollowerSnapshotsUnderWritesAndRecovers) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ReplicaOptions options = SmallOptions();
+  options.snapshot_mode = ReplicaOptions::SnapshotMode::kFollower;
+  options.follower_interval_ms = 1;
+  options.journal.prepare_segments = true;
+  options.journal.recycled_segments_max = 4;
+  Digest128 before;
+  uint64_t snapshots = 0;
+  uint64_t last_snapshot_op = 0;
+  {
+    std::unique_ptr<Replica> r;
+    RecoveryReport report;
+    ASSERT_TRUE(Replica::Open(Env::Default(), dir, options, &r, &report).ok());
+    std::vector<wire::Result> results(64);
+    uint64_t op = 0;
+    ASSERT_TRUE(r->Submit(Catalog(), kSecond, results, &op).ok());
+    for (uint64_t b = 0; b < 1500; b++) {
+      std::vector<wire::Command> batch;
+      for (uint64_t i = 0; i < 40; i++) batch.push_back(Order(b * 40 + i));
+      ASSERT_TRUE(r->Submit(batch, kSecond * (2 + b / 10), results, &op).ok());
+      r->Flush();
+      if (r->snapshot_running()) {
+        // Mostly polled while batches go on; every 100th batch waits for it to end.
+        bool done = false;
+        SnapshotReport snap;
+        const Status polled = r->PollSnapshot(/*wait=*/b % 100 == 60, &done, &snap);
+        ASSERT_TRUE(polled.ok()) << polled.ToString();
+        if (done) {
+          EXPECT_GT(snap.op, last_snapshot_op);
+          last_snapshot_op = snap.op;
+          snapshots++;
+        }
+      } else if (b % 50 == 0) {
+        ASSERT_TRUE(r->StartSnapshot().ok());
+        EXPECT_TRUE(r->snapshot_running());
+        EXPECT_EQ(r->StartSnapshot().code(), StatusCode::kFailedPrecondition);
+      }
+    }
+    ASSERT_TRUE(r->WaitDurable(op).ok());
+    // Between snapshots it catches up with the durable journal on its own.
+    for (int i = 0; i < 10'000 && r->op_followed() < op; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(r->op_followed(), op);
+    if (r->snapshot_running()) {
+      bool done = false;
+      SnapshotReport snap;
+      ASSERT_TRUE(r->PollSnapshot(true, &done, &snap).ok());
+      last_snapshot_op = snap.op;
+      snapshots++;
+    }
+    before = r->engine().Digest();
+  }
+  std::printf("follower: %llu snapshots, the last at op %llu\n", (unsigned long long)snapshots,
+              (unsigned long long)last_snapshot_op);
+  EXPECT_GE(snapshots, 10u);
+  std::vector<JournalSegment> segments;
+  ASSERT_TRUE(ListJournalSegments(Env::Default(), dir, &segments).ok());
+  ASSERT_FALSE(segments.empty());
+  EXPECT_GT(segments.front().first_op, 1u);  // old segments went after the snapshots
+  std::unique_ptr<Replica> r;
+  RecoveryReport report;
+  ASSERT_TRUE(Replica::Open(Env::Default(), dir, options, &r, &report).ok());
+  EXPECT_TRUE(report.snapshot_found) << report.ToString();
+  EXPECT_EQ(report.snapshot_op, last_snapshot_op) << report.ToString();
+  EXPECT_EQ(r->engine().Digest(), before);
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ReplicaSnapshot,
+                         ::testing::Values(ReplicaOptions::SnapshotMode::kFork,
+                                           ReplicaOptions::SnapshotMode::kFollower),
+                         [](const auto& info) {
+                           return info.param == ReplicaOptions::SnapshotMode::kFork ? "Fork" : "Follower";
+                         });
+
 // A new data directory in `dir`, opened through `env`, with Catalog() applied and durable.
-void OpenWithCatalog(FaultEnv* env, const std::string& dir, std::unique_ptr<Replica>* r) {
+void OpenWithCatalog(FaultEnv* env, const std::string& dir, std::unique_ptr<Replica>* r,
+                     const ReplicaOptions& options = SmallOptions()) {
   ASSERT_TRUE(FormatDataDir(env, dir).ok());
   RecoveryReport report;
-  ASSERT_TRUE(Replica::Open(env, dir, SmallOptions(), r, &report).ok());
+  ASSERT_TRUE(Replica::Open(env, dir, options, r, &report).ok());
   std::vector<wire::Result> results(64);
   uint64_t op = 0;
   ASSERT_TRUE((*r)->Submit(Catalog(), kSecond, results, &op).ok());
@@ -222,6 +314,33 @@ TEST(Replica, AFailedSyncStopsWritesAndNothingUnsyncedIsReleased) {
   EXPECT_EQ(r->op_durable(), durable);  // the batch was never released
   // No more writes, even once the disk would work again: the first error stays.
   EXPECT_FALSE(r->Submit(batch, 3 * kSecond, results, &op).ok());
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A snapshot asked of the follower for an op the failed journal will never make durable
+// ends with the journal's error instead of waiting for ever.
+TEST(Replica, AFollowerSnapshotOfAnOpNeverDurableReportsTheJournalsFailure) {
+  const std::string dir = TempDir();
+  FaultEnv env(Env::Default(), 1);
+  ReplicaOptions options = SmallOptions();
+  options.snapshot_mode = ReplicaOptions::SnapshotMode::kFollower;
+  std::unique_ptr<Replica> r;
+  ASSERT_NO_FATAL_FAILURE(OpenWithCatalog(&env, dir, &r, options));
+  env.Arm(FaultKind::kSyncError, FaultTrigger{1, 0, "journal"});
+  std::vector<wire::Result> results(64);
+  uint64_t op = 0;
+  ASSERT_TRUE(r->Submit(std::vector{Order(1), Order(2)}, 2 * kSecond, results, &op).ok());
+  ASSERT_TRUE(r->StartSnapshot().ok());
+  bool done = false;
+  SnapshotReport snap;
+  const Status polled = r->PollSnapshot(/*wait=*/true, &done, &snap);
+  EXPECT_TRUE(done);
+  EXPECT_EQ(polled.code(), StatusCode::kIOError) << polled.ToString();
+  EXPECT_NE(polled.ToString().find("snapshot at op " + std::to_string(op)), std::string::npos) << polled.ToString();
+  std::vector<SnapshotFile> snapshots;
+  ASSERT_TRUE(ListSnapshots(Env::Default(), dir, &snapshots).ok());
+  EXPECT_TRUE(snapshots.empty());
   r.reset();
   std::filesystem::remove_all(dir);
 }

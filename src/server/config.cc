@@ -28,6 +28,26 @@ void Read(const toml::table& table, std::string_view section, std::string_view k
   *error += std::string(section) + "." + std::string(key) + " has a wrong type or range; ";
 }
 
+void ReadSnapshotMode(const toml::table& t, ServerConfig* c, std::string* e) {
+  std::string text;
+  Read(t, "snapshot", "mode", &text, e);
+  if (text == "follower" || text == "fork") {
+    c->snapshot_follower = text == "follower";
+  } else if (!text.empty()) {
+    *e += "snapshot.mode must be \"follower\" or \"fork\", not \"" + text + "\"; ";
+  }
+  int64_t nice = c->snapshot_follower_nice;
+  if (const auto node = t["snapshot"]["follower_nice"]; node) {
+    const std::optional<int64_t> v = node.value<int64_t>();
+    if (v && *v >= 0 && *v <= 19) {
+      nice = *v;
+    } else {
+      *e += "snapshot.follower_nice must be an integer from 0 to 19; ";
+    }
+  }
+  c->snapshot_follower_nice = int(nice);
+}
+
 void ReadClock(const toml::table& t, ServerConfig* c, std::string* e) {
   std::string text;
   Read(t, "engine", "clock", &text, e);
@@ -71,6 +91,9 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "engine", "batch_commands_max", &c->engine.batch_command_count_max, e);
   Read(t, "engine", "staging_bytes", &c->staging_size_bytes, e);
   Read(t, "snapshot", "journal_bytes", &c->snapshot_journal_bytes, e);
+  ReadSnapshotMode(t, c, e);
+  Read(t, "snapshot", "slice_bytes", &c->snapshot_slice_bytes, e);
+  Read(t, "snapshot", "write_bytes_per_second", &c->snapshot_write_bytes_per_second, e);
   Read(t, "journal", "segment_bytes", &c->journal_segment_bytes, e);
   Read(t, "journal", "prepare_segments", &c->journal_prepare_segments, e);
   ReadClock(t, c, e);

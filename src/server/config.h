@@ -20,9 +20,18 @@ struct ServerConfig {
   // replays only: a client could then move the log's time at will).
   protocol::ClockMode clock = protocol::ClockMode::kWall;
   uint64_t staging_size_bytes = uint64_t{32} << 20;
-  // A snapshot is taken (forked, in the background) once this many journal bytes were
-  // written since the last one; older journal segments are then removed. 0 = never.
+  // A snapshot is taken (in the background) once this many journal bytes were written since
+  // the last one; older journal segments are then removed. 0 = never.
   uint64_t snapshot_journal_bytes = uint64_t{4} << 30;
+  // Who writes it (replica/replica.h, ReplicaOptions::SnapshotMode): "follower", a second
+  // copy of the state that follows the journal (twice the memory, no stall), or "fork".
+  bool snapshot_follower = true;
+  int snapshot_follower_nice = 10;
+  // The follower writes its snapshot in slices of this size, each written back to the
+  // device before the next, at most this fast (0 = unpaced): the journal's syncs share the
+  // device.
+  uint64_t snapshot_slice_bytes = uint64_t{4} << 20;
+  uint64_t snapshot_write_bytes_per_second = uint64_t{200} << 20;
   // Journal segments: their size, and whether a new journal's first segment is prepared
   // (zero-filled) at start-up so that syncs write over existing blocks; later segments are
   // written over recycled ones (storage/journal.h, JournalOptions).

@@ -306,6 +306,7 @@ void EngineLoop::SignalPassed() {
 }
 
 void EngineLoop::TendSnapshot() {
+  metrics_->snapshot_follower_op.Set(replica_->op_followed());
   if (replica_->snapshot_running()) {
     bool done = false;
     replica::SnapshotReport report;
@@ -315,9 +316,11 @@ void EngineLoop::TendSnapshot() {
       metrics_->snapshots.Add(1);
       metrics_->snapshot_op.Set(report.op);
       metrics_->snapshot_stall_us.Set(uint64_t(report.stall_ms * 1000));
-      std::fprintf(stderr, "eleven serve: snapshot at op %llu, %.1f MB in %.1f s, engine stalled %.1f ms\n",
+      std::fprintf(stderr,
+                   "eleven serve: snapshot at op %llu, %.1f MB in %.1f s (%.1f s of it catching up), "
+                   "engine stalled %.1f ms\n",
                    (unsigned long long)report.op, double(report.size_bytes) / 1e6, report.write_ms / 1e3,
-                   report.stall_ms);
+                   report.replay_ms / 1e3, report.stall_ms);
     } else {
       metrics_->snapshot_failures.Add(1);
       std::fprintf(stderr, "eleven serve: %s (the journal still holds everything)\n", status.ToString().c_str());

@@ -109,6 +109,8 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_snapshot_failures_total", "counter", "snapshots that failed", e.snapshot_failures.Get());
   Metric(&out, "eleven_snapshot_op", "gauge", "op of the newest snapshot written", e.snapshot_op.Get());
   SecondsMetric(&out, "eleven_snapshot_stall_seconds", "engine stall of the last snapshot", e.snapshot_stall_us.Get());
+  Metric(&out, "eleven_snapshot_follower_op", "gauge", "op the snapshot follower's copy of the state is at (0: fork mode)",
+         e.snapshot_follower_op.Get());
   Metric(&out, "eleven_binary_connections", "gauge", "open binary-protocol connections", io.binary_connections);
   Metric(&out, "eleven_binary_connections_refused_total", "counter", "connections over the limit", io.binary_connections_refused);
   Metric(&out, "eleven_frames_total", "counter", "binary frames received", io.frames_total);

@@ -39,6 +39,7 @@ struct EngineMetrics {
   Counter snapshot_failures;   // started but failed (the journal still holds everything)
   Counter snapshot_op;         // op of the newest snapshot written
   Counter snapshot_stall_us;   // the engine thread's stall for the last one
+  Counter snapshot_follower_op;  // op the snapshot follower's copy of the state is at
   std::array<Counter, kCodeCountMax> results_by_code;
   // The replica's group-commit durations (write + fdatasync), read when rendering.
   const LogHistogram* journal_sync_us = nullptr;

@@ -33,6 +33,11 @@ Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
   options.staging_size_bytes = config.staging_size_bytes;
   options.journal.segment_size_bytes_max = config.journal_segment_bytes;
   options.journal.prepare_segments = config.journal_prepare_segments;
+  options.snapshot_mode = config.snapshot_follower ? replica::ReplicaOptions::SnapshotMode::kFollower
+                                                   : replica::ReplicaOptions::SnapshotMode::kFork;
+  options.follower_nice = config.snapshot_follower_nice;
+  options.follower_write = {.slice_size_bytes = config.snapshot_slice_bytes,
+                            .bytes_per_second_max = config.snapshot_write_bytes_per_second};
   // Enough recycled segments to hold the journal written between two snapshots: then every
   // segment is written over existing blocks once the first snapshot has freed some.
   options.journal.recycled_segments_max =

@@ -44,6 +44,11 @@ class WritableFile {
   [[nodiscard]] virtual Status WriteTrailer(ByteSpan data) = 0;
   // fdatasync: makes everything written so far durable.
   [[nodiscard]] virtual Status Sync() = 0;
+  // Writes back what was written so far to the device and waits for it, without making
+  // anything durable (no metadata, no device cache flush: sync_file_range). A large writer
+  // calls it slice by slice so that its dirty pages never pile up into one long flush that
+  // a small, urgent sync (the journal's) would queue behind.
+  [[nodiscard]] virtual Status WriteBack() = 0;
   // Closes the file; further calls fail. The destructor closes too (ignoring errors), so
   // call Close() when its error matters.
   [[nodiscard]] virtual Status Close() = 0;

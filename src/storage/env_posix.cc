@@ -79,6 +79,13 @@ class PosixWritableFile final : public WritableFile {
     return Status::Ok();
   }
 
+  Status WriteBack() override {
+    if (fd_ < 0) return Status::FailedPrecondition("sync_file_range " + path_ + ": file is closed");
+    constexpr unsigned kFlags = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+    if (::sync_file_range(fd_, 0, 0, kFlags) != 0) return PosixError("sync_file_range", path_, errno);
+    return Status::Ok();
+  }
+
   Status Close() override {
     if (fd_ < 0) return Status::Ok();
     int result = ::close(fd_);

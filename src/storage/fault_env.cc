@@ -24,6 +24,8 @@ class FaultWritableFile final : public WritableFile {
     return env_->FileWriteTrailer(generation_, base_.get(), data);
   }
   Status Sync() override { return env_->FileSync(generation_, base_.get()); }
+  // Not a durability point: a power cut still loses what it wrote back.
+  Status WriteBack() override { return base_->WriteBack(); }
   Status Close() override { return base_->Close(); }
   const std::string& path() const override { return base_->path(); }
 

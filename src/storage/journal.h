@@ -84,6 +84,17 @@ struct JournalSegment {
                                                  uint64_t* removed_count = nullptr,
                                                  uint64_t recycled_max = 1);
 
+// Where a reader stands after a good entry: enough to open another reader right after it
+// (JournalReader::OpenAfter) without reading its segment again from the start.
+struct JournalPosition {
+  uint64_t segment_first_op = 0;  // The segment that holds op_last.
+  uint64_t offset = 0;            // Where op_last's entry ends in it.
+  uint64_t op_last = 0;
+  uint64_t header_checksum_last = 0;
+};
+
+inline constexpr uint64_t kJournalOpMax = ~uint64_t{0};
+
 // One entry as read back. `body` points into the reader's buffer and is valid until the
 // next call on the reader.
 struct JournalEntry {
@@ -105,12 +116,23 @@ struct JournalEntry {
 // ends there and torn_tail() describes it. Any other bad entry is Status::Corruption naming
 // the segment and byte offset. A read error is returned as is. After an error the reader
 // must not be used again.
+//
+// A reader bounded by `op_to` is done right after that op's entry and reads nothing after
+// it: it may read a journal that a writer is appending to, up to an op known to be durable
+// (the snapshot follower, replica/follower.h). Unbounded, it must not run beside a writer.
 class JournalReader {
  public:
   // NotFound if the journal starts after `op_from` (its segments were removed). An empty or
   // missing journal reads as done.
   [[nodiscard]] static Status Open(Env* env, const std::string& dir, uint64_t op_from,
-                                   std::unique_ptr<JournalReader>* reader);
+                                   std::unique_ptr<JournalReader>* reader,
+                                   uint64_t op_to = kJournalOpMax);
+  // Reads on right after `after` (a position() of an earlier reader of this journal), checking
+  // the hash chain from it. If its segment is gone (removed after a snapshot), reading starts
+  // at the segment that begins at after.op_last + 1; NotFound if there is none either.
+  [[nodiscard]] static Status OpenAfter(Env* env, const std::string& dir,
+                                        const JournalPosition& after, uint64_t op_to,
+                                        std::unique_ptr<JournalReader>* reader);
   ~JournalReader();
 
   // The next entry with op >= op_from, or *done = true at the end of the journal.
@@ -129,10 +151,12 @@ class JournalReader {
   // prepared segment's zero fill, or an end mark and a recycled file's old bytes; 0 if none).
   uint64_t unused_size_bytes() const { return unused_size_bytes_; }
   const std::string& end_path() const;
+  // After at least one good entry (or OpenAfter): where the last one ends.
+  JournalPosition position() const;
 
  private:
   JournalReader(Env* env, std::vector<JournalSegment> segments, size_t segment_index,
-                uint64_t op_from);
+                uint64_t op_from, uint64_t op_to);
   [[nodiscard]] Status OpenSegment();
   [[nodiscard]] Status NextSegment(bool* done);
   [[nodiscard]] Status Fill(uint64_t size_bytes, uint64_t* available_bytes);
@@ -149,6 +173,7 @@ class JournalReader {
   Env* const env_;
   const std::vector<JournalSegment> segments_;
   const uint64_t op_from_;
+  const uint64_t op_to_;
   size_t segment_index_;
   std::unique_ptr<RandomAccessFile> file_;
   uint64_t file_size_bytes_ = 0;  // Cut to end_offset() where the entries end before it.
@@ -161,6 +186,7 @@ class JournalReader {
   uint64_t buffer_size_ = 0;
   uint64_t op_last_ = 0;
   uint64_t header_checksum_last_ = 0;
+  bool last_known_ = false;  // op_last_ and header_checksum_last_ name a good entry
   uint64_t entry_count_ = 0;
   bool done_ = false;
   std::optional<JournalTornTail> torn_tail_;

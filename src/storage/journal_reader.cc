@@ -61,10 +61,11 @@ Status RemoveJournalSegmentsBefore(Env* env, const std::string& dir, uint64_t op
 }
 
 JournalReader::JournalReader(Env* env, std::vector<JournalSegment> segments, size_t segment_index,
-                             uint64_t op_from)
+                             uint64_t op_from, uint64_t op_to)
     : env_(env),
       segments_(std::move(segments)),
       op_from_(op_from),
+      op_to_(op_to),
       segment_index_(segment_index),
       buffer_(std::make_unique_for_overwrite<std::byte[]>(kReadBufferSizeBytes)) {
   ELEVEN_ASSERT(segments_.empty() || segment_index_ < segments_.size());
@@ -73,8 +74,8 @@ JournalReader::JournalReader(Env* env, std::vector<JournalSegment> segments, siz
 JournalReader::~JournalReader() = default;
 
 Status JournalReader::Open(Env* env, const std::string& dir, uint64_t op_from,
-                           std::unique_ptr<JournalReader>* reader) {
-  ELEVEN_ASSERT(op_from >= 1);
+                           std::unique_ptr<JournalReader>* reader, uint64_t op_to) {
+  ELEVEN_ASSERT(op_from >= 1 && op_to >= op_from - 1);
   std::vector<JournalSegment> segments;
   ELEVEN_RETURN_IF_ERROR(ListJournalSegments(env, dir, &segments));
   size_t index = 0;
@@ -87,8 +88,58 @@ Status JournalReader::Open(Env* env, const std::string& dir, uint64_t op_from,
     // The last segment whose first op is at or before op_from holds op_from (if it exists).
     while (index + 1 < segments.size() && segments[index + 1].first_op <= op_from) index++;
   }
-  reader->reset(new JournalReader(env, std::move(segments), index, op_from));
+  reader->reset(new JournalReader(env, std::move(segments), index, op_from, op_to));
   return Status::Ok();
+}
+
+Status JournalReader::OpenAfter(Env* env, const std::string& dir, const JournalPosition& after,
+                                uint64_t op_to, std::unique_ptr<JournalReader>* reader) {
+  ELEVEN_ASSERT(after.op_last >= 1 && op_to >= after.op_last);
+  // Twice at most: a segment listed may be removed (after a snapshot) before it is opened.
+  for (int attempt = 0;; attempt++) {
+    std::vector<JournalSegment> segments;
+    ELEVEN_RETURN_IF_ERROR(ListJournalSegments(env, dir, &segments));
+    const auto starting = [&](uint64_t first_op) {
+      return std::find_if(segments.begin(), segments.end(),
+                          [&](const JournalSegment& s) { return s.first_op == first_op; });
+    };
+    auto at = starting(after.segment_first_op);
+    uint64_t offset = after.offset;
+    if (at == segments.end()) {
+      at = starting(after.op_last + 1);
+      offset = 0;
+    }
+    if (at == segments.end()) {
+      return Status::NotFound("journal " + dir + " no longer holds the segment of op " +
+                              std::to_string(after.op_last) + " nor one starting at op " +
+                              std::to_string(after.op_last + 1));
+    }
+    const auto index = static_cast<size_t>(at - segments.begin());
+    std::unique_ptr<JournalReader> r(
+        new JournalReader(env, std::move(segments), index, after.op_last + 1, op_to));
+    Status opened = r->OpenSegment();
+    if (opened.code() == StatusCode::kNotFound && attempt == 0) continue;
+    ELEVEN_RETURN_IF_ERROR(opened);
+    if (offset > r->file_size_bytes_ || offset % kJournalEntryAlignment != 0) {
+      return r->CorruptionAt(offset, "cannot resume here: the segment holds " +
+                                         std::to_string(r->file_size_bytes_) + " bytes");
+    }
+    r->offset_ = offset;
+    r->segment_entry_count_ = offset > 0 ? 1 : 0;  // op_last's entry lies before offset
+    r->op_last_ = after.op_last;
+    r->header_checksum_last_ = after.header_checksum_last;
+    r->last_known_ = true;
+    *reader = std::move(r);
+    return Status::Ok();
+  }
+}
+
+JournalPosition JournalReader::position() const {
+  ELEVEN_ASSERT(last_known_);
+  return JournalPosition{.segment_first_op = segments_[segment_index_].first_op,
+                         .offset = offset_,
+                         .op_last = op_last_,
+                         .header_checksum_last = header_checksum_last_};
 }
 
 const std::string& JournalReader::end_path() const {
@@ -169,7 +220,7 @@ Status JournalReader::Next(JournalEntry* entry, bool* done) {
   *done = false;
   // Bounded: each pass consumes an entry or a segment, or returns.
   for (;;) {
-    if (done_ || segments_.empty()) {
+    if (done_ || segments_.empty() || (last_known_ && op_last_ >= op_to_)) {
       done_ = true;
       *done = true;
       return Status::Ok();
@@ -212,6 +263,7 @@ Status JournalReader::Next(JournalEntry* entry, bool* done) {
     entry_count_++;
     op_last_ = header.op;
     header_checksum_last_ = header.header_checksum;
+    last_known_ = true;
     if (header.op < op_from_) continue;
     *entry = JournalEntry{.op = header.op,
                           .timestamp_us = header.timestamp_us,
@@ -230,8 +282,7 @@ Status JournalReader::CheckGoodEntry(const JournalEntryHeader& header) {
     return CorruptionAt(offset_, "entry has op " + std::to_string(header.op) + ", expected op " +
                                      std::to_string(expected_op));
   }
-  bool predecessor_known = entry_count_ > 0;
-  if (predecessor_known && header.prev_header_checksum != header_checksum_last_) {
+  if (last_known_ && header.prev_header_checksum != header_checksum_last_) {
     return CorruptionAt(offset_, "hash chain broken: op " + std::to_string(header.op) +
                                      " does not name the header checksum of op " +
                                      std::to_string(op_last_));
@@ -253,7 +304,7 @@ Status JournalReader::EndsHere(const JournalEntryHeader& header, bool* ended) {
       return CorruptionAt(offset_, "end mark names op " + std::to_string(header.op) +
                                        ", expected op " + std::to_string(ExpectedOp()));
     }
-    if (entry_count_ > 0 && header.prev_header_checksum != header_checksum_last_) {
+    if (last_known_ && header.prev_header_checksum != header_checksum_last_) {
       return CorruptionAt(offset_, "end mark does not name the header checksum of op " +
                                        std::to_string(op_last_));
     }

@@ -36,21 +36,26 @@ Status AppendModel(JournalWriter* writer, const ModelEntry& entry) {
   return writer->Append(entry.op, entry.timestamp_us, entry.command_count, entry.body, entry.body_format);
 }
 
-// Reads every entry from `op_from` to the end into `entries`.
-Status ReadJournal(Env* env, const std::string& dir, uint64_t op_from,
-                   std::vector<ModelEntry>* entries,
-                   std::optional<JournalTornTail>* torn_tail = nullptr) {
+// Reads every entry `reader` has left into `entries`.
+Status ReadToEnd(JournalReader* reader, std::vector<ModelEntry>* entries) {
   entries->clear();
-  std::unique_ptr<JournalReader> reader;
-  ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env, dir, op_from, &reader));
   for (;;) {
     JournalEntry entry;
     bool done = false;
     ELEVEN_RETURN_IF_ERROR(reader->Next(&entry, &done));
-    if (done) break;
+    if (done) return Status::Ok();
     entries->push_back({entry.op, entry.timestamp_us, entry.command_count,
                         std::vector<std::byte>(entry.body.begin(), entry.body.end()), entry.body_format});
   }
+}
+
+// Reads every entry from `op_from` to the end into `entries`.
+Status ReadJournal(Env* env, const std::string& dir, uint64_t op_from,
+                   std::vector<ModelEntry>* entries,
+                   std::optional<JournalTornTail>* torn_tail = nullptr) {
+  std::unique_ptr<JournalReader> reader;
+  ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env, dir, op_from, &reader));
+  ELEVEN_RETURN_IF_ERROR(ReadToEnd(reader.get(), entries));
   if (torn_tail != nullptr) *torn_tail = reader->torn_tail();
   return Status::Ok();
 }
@@ -214,6 +219,119 @@ TEST_F(JournalTest, SegmentsRollAndOldOnesAreRemoved) {
   WriteEntries(Env::Default(), 5, 100, options);
   ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), Segments().front().first_op, &got).ok());
   EXPECT_EQ(got.back().op, 205u);
+}
+
+// Reads entries after `after` (or from op 1 if unset) up to `op_to` into `entries`; `*end`
+// gets the reader's position.
+Status ReadBounded(const std::string& dir, const std::optional<JournalPosition>& after, uint64_t op_to,
+                   std::vector<ModelEntry>* entries, JournalPosition* end) {
+  entries->clear();
+  std::unique_ptr<JournalReader> reader;
+  if (after) {
+    ELEVEN_RETURN_IF_ERROR(JournalReader::OpenAfter(Env::Default(), dir, *after, op_to, &reader));
+  } else {
+    ELEVEN_RETURN_IF_ERROR(JournalReader::Open(Env::Default(), dir, 1, &reader, op_to));
+  }
+  ELEVEN_RETURN_IF_ERROR(ReadToEnd(reader.get(), entries));
+  EXPECT_FALSE(reader->torn_tail().has_value());
+  *end = reader->position();
+  return Status::Ok();
+}
+
+// A reader bounded by op_to reads nothing past that op's entry; another reader resumes at its
+// position, across a segment end and after that segment was removed, checking the chain.
+TEST_F(JournalTest, BoundedReaderStopsAtItsOpAndAnotherResumesFromItsPosition) {
+  WriteEntries(Env::Default(), 200, 1000, {.segment_size_bytes_max = 8192});
+  const std::vector<JournalSegment> segments = Segments();
+  ASSERT_GE(segments.size(), 5u);
+  std::vector<ModelEntry> got;
+  JournalPosition at77;
+  ASSERT_TRUE(ReadBounded(dir_.path(), std::nullopt, 77, &got, &at77).ok());
+  ExpectEntriesEqual(got, model_, 0, 77);
+  EXPECT_EQ(at77.op_last, 77u);
+
+  // Entry 78 damaged: the bounded read to 77 never looks at it; an unbounded one fails there.
+  const auto segment_of = [&](uint64_t op) {
+    size_t i = 0;
+    while (i + 1 < segments.size() && segments[i + 1].first_op <= op) i++;
+    return i;
+  };
+  ASSERT_LT(segment_of(78), segments.size() - 1);
+  const std::string path78 = segments[segment_of(78)].path;
+  uint64_t offset78 = 0;
+  for (uint64_t op = segments[segment_of(78)].first_op; op < 78; op++) offset78 += JournalEntrySize(model_[op - 1].body.size());
+  FlipByte(path78, offset78 + 20);
+  JournalPosition ignored;
+  EXPECT_TRUE(ReadBounded(dir_.path(), std::nullopt, 77, &got, &ignored).ok());
+  EXPECT_EQ(ReadJournal(Env::Default(), dir_.path(), 1, &got).code(), StatusCode::kCorruption);
+  EXPECT_EQ(ReadBounded(dir_.path(), at77, 100, &got, &ignored).code(), StatusCode::kCorruption);
+  FlipByte(path78, offset78 + 20);  // back as it was
+
+  JournalPosition at150;
+  ASSERT_TRUE(ReadBounded(dir_.path(), at77, 150, &got, &at150).ok());
+  ExpectEntriesEqual(got, model_, 77, 150 - 77);
+
+  // A position at the very end of a segment: the next reader goes on into the next segment,
+  // and still does once that segment is removed (it starts at the next one's first op).
+  const size_t later = segment_of(160);
+  ASSERT_LT(later + 1, segments.size());
+  const uint64_t last_of_later = segments[later + 1].first_op - 1;
+  JournalPosition at_end;
+  ASSERT_TRUE(ReadBounded(dir_.path(), at150, last_of_later, &got, &at_end).ok());
+  EXPECT_EQ(at_end.segment_first_op, segments[later].first_op);
+  ASSERT_TRUE(ReadBounded(dir_.path(), at_end, 200, &got, &ignored).ok());
+  ExpectEntriesEqual(got, model_, last_of_later, 200 - last_of_later);
+  ASSERT_TRUE(RemoveJournalSegmentsBefore(Env::Default(), dir_.path(), last_of_later + 1).ok());
+  ASSERT_TRUE(ReadBounded(dir_.path(), at_end, 200, &got, &ignored).ok());
+  ExpectEntriesEqual(got, model_, last_of_later, 200 - last_of_later);
+  // Neither the segment of op 77 nor one starting at op 78 is left.
+  ASSERT_NE(segments[segment_of(78)].first_op, 78u);
+  EXPECT_EQ(ReadBounded(dir_.path(), at77, 200, &got, &ignored).code(), StatusCode::kNotFound);
+
+  // A position naming the wrong predecessor breaks the hash chain.
+  JournalPosition wrong = at_end;
+  wrong.header_checksum_last ^= 1;
+  const Status chain = ReadBounded(dir_.path(), wrong, 200, &got, &ignored);
+  EXPECT_EQ(chain.code(), StatusCode::kCorruption) << chain.ToString();
+  EXPECT_NE(chain.message().find("hash chain"), std::string::npos) << chain.ToString();
+}
+
+// A bounded reader follows a journal while the writer appends over prepared and recycled
+// segments (end marks after the last entry) and old segments are removed behind it.
+TEST_F(JournalTest, BoundedReadersFollowAJournalBeingWritten) {
+  const JournalOptions options{.segment_size_bytes_max = 32 << 10, .prepare_segments = true,
+                               .recycled_segments_max = 3};
+  std::unique_ptr<JournalWriter> writer;
+  JournalRecovery recovery;
+  ASSERT_TRUE(JournalWriter::Open(Env::Default(), dir_.path(), options, &writer, &recovery).ok());
+  std::optional<JournalPosition> followed;
+  uint64_t recycled_before = 0;
+  for (int round = 0; round < 150; round++) {
+    const uint64_t count = 1 + rng_() % 6;
+    for (uint64_t i = 0; i < count; i++) {
+      model_.push_back(MakeEntry(rng_, model_.size() + 1, 2000));
+      ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+    }
+    ASSERT_TRUE(writer->Sync().ok());
+    // Written but not synced: the reader must stop before these.
+    model_.push_back(MakeEntry(rng_, model_.size() + 1, 2000));
+    ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+    ASSERT_TRUE(writer->Flush().ok());
+    const uint64_t durable = writer->op_last_durable();
+    const uint64_t from = followed ? followed->op_last : 0;
+    std::vector<ModelEntry> got;
+    JournalPosition end;
+    ASSERT_TRUE(ReadBounded(dir_.path(), followed, durable, &got, &end).ok()) << "round " << round;
+    ExpectEntriesEqual(got, model_, from, durable - from);
+    followed = end;
+    if (round % 10 == 9) {  // a "snapshot" at the followed op: older segments go
+      ASSERT_TRUE(RemoveJournalSegmentsBefore(Env::Default(), dir_.path(), followed->op_last + 1, nullptr,
+                                              options.recycled_segments_max).ok());
+    }
+    recycled_before = writer->recycled_segment_count();
+  }
+  EXPECT_GT(recycled_before, 3u);
+  EXPECT_GT(writer->prepared_segment_count(), 0u);
 }
 
 TEST_F(JournalTest, MissingMiddleSegmentIsCorruption) {

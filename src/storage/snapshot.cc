@@ -1,6 +1,8 @@
 #include "storage/snapshot.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 #include <optional>
 #include <cstring>
@@ -57,13 +59,33 @@ std::optional<uint64_t> ParseSnapshotName(const std::string& name) {
 }
 
 Status WriteSnapshotFile(Env* env, const std::string& temp_path, const SnapshotHeader& header,
-                         std::span<const ByteSpan> chunks) {
+                         std::span<const ByteSpan> chunks, const SnapshotWriteOptions& options) {
   std::unique_ptr<WritableFile> file;
   ELEVEN_RETURN_IF_ERROR(env->NewWritableFile(temp_path, &file));
   ELEVEN_RETURN_IF_ERROR(file->Append(ByteSpan(reinterpret_cast<const std::byte*>(&header),
                                                sizeof(header))));
+  const uint64_t slice_size_bytes = options.slice_size_bytes == 0 ? ~uint64_t{0} : options.slice_size_bytes;
+  const auto started = std::chrono::steady_clock::now();
+  uint64_t written_bytes = 0;
+  uint64_t slice_bytes = 0;  // written since the last write-back
   for (ByteSpan chunk : chunks) {
-    if (!chunk.empty()) ELEVEN_RETURN_IF_ERROR(file->Append(chunk));
+    while (!chunk.empty()) {
+      const ByteSpan piece = chunk.first(std::min<uint64_t>(chunk.size(), slice_size_bytes - slice_bytes));
+      ELEVEN_RETURN_IF_ERROR(file->Append(piece));
+      chunk = chunk.subspan(piece.size());
+      written_bytes += piece.size();
+      slice_bytes += piece.size();
+      if (slice_bytes < slice_size_bytes) continue;
+      slice_bytes = 0;
+      ELEVEN_RETURN_IF_ERROR(file->WriteBack());
+      if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
+        return Status::Unavailable("snapshot " + temp_path + ": writing cancelled");
+      }
+      if (options.bytes_per_second_max > 0) {
+        std::this_thread::sleep_until(started + std::chrono::microseconds(
+                                                    written_bytes * 1'000'000 / options.bytes_per_second_max));
+      }
+    }
   }
   ELEVEN_RETURN_IF_ERROR(file->Sync());
   return file->Close();
@@ -115,7 +137,8 @@ Status ListSnapshots(Env* env, const std::string& dir, std::vector<SnapshotFile>
 }
 
 Status WriteSnapshot(Env* env, const std::string& dir, uint64_t op, uint64_t timestamp_us,
-                     std::span<const ByteSpan> chunks, SnapshotWriteResult* result) {
+                     std::span<const ByteSpan> chunks, SnapshotWriteResult* result,
+                     const SnapshotWriteOptions& options) {
   ELEVEN_ASSERT(result != nullptr);
   *result = SnapshotWriteResult{};
   SnapshotHeader header{};
@@ -135,7 +158,7 @@ Status WriteSnapshot(Env* env, const std::string& dir, uint64_t op, uint64_t tim
 
   const std::string path = JoinPath(dir, SnapshotName(op));
   const std::string temp_path = path + ".tmp";
-  ELEVEN_RETURN_IF_ERROR(WriteSnapshotFile(env, temp_path, header, chunks));
+  ELEVEN_RETURN_IF_ERROR(WriteSnapshotFile(env, temp_path, header, chunks, options));
   ELEVEN_RETURN_IF_ERROR(env->RenameFile(temp_path, path));
   ELEVEN_RETURN_IF_ERROR(env->SyncDir(dir));
   // Read it back before older snapshots go: never prune down to a snapshot that is bad.

@@ -15,6 +15,7 @@
 // must not write to the same directory at the same time.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -65,12 +66,24 @@ struct SnapshotWriteResult {
   uint64_t journal_op_keep_from = 0;
 };
 
+// How a snapshot file is written: at once, or in slices, each written back to the device
+// (WritableFile::WriteBack) before the next, at a bounded rate, so that a journal sharing the
+// device never waits behind the whole snapshot's writeback.
+struct SnapshotWriteOptions {
+  uint64_t slice_size_bytes = 0;     // 0: one write, one sync
+  uint64_t bytes_per_second_max = 0;  // 0: as fast as the device takes the slices
+  // Checked after each slice: once true, writing stops with Unavailable, leaving a temp file
+  // that the next snapshot written removes.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
 // Writes a snapshot at `op` whose body is the concatenation of `chunks` (each chunk written
 // as is: no second copy of the state; pass large chunks). The chunks must stay unchanged
 // until this returns.
 [[nodiscard]] Status WriteSnapshot(Env* env, const std::string& dir, uint64_t op,
                                    uint64_t timestamp_us, std::span<const ByteSpan> chunks,
-                                   SnapshotWriteResult* result);
+                                   SnapshotWriteResult* result,
+                                   const SnapshotWriteOptions& options = {});
 
 struct Snapshot {
   uint64_t op = 0;

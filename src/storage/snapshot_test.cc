@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+
 #include "storage/fault_env.h"
 #include "storage/test_util.h"
 
@@ -51,6 +55,35 @@ TEST_F(SnapshotTest, RoundTripFromChunks) {
   EXPECT_EQ(load.snapshot.path, dir_.File("snapshot-00000000000000000042.snap"));
   EXPECT_EQ(load.snapshot.body, body);
   EXPECT_TRUE(load.skipped.empty());
+}
+
+// Written in slices across the chunks' boundaries, at a bounded rate, the file is the same;
+// a cancelled write leaves no snapshot, and the next one written removes its temp file.
+TEST_F(SnapshotTest, SlicedPacedAndCancelledWrites) {
+  std::vector<std::byte> body = RandomBytes(rng_, 1'000'003);
+  ByteSpan all(body);
+  ByteSpan chunks[] = {all.first(100), all.subspan(100, 600'000), all.subspan(600'100)};
+  SnapshotWriteResult result;
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WriteSnapshot(Env::Default(), dir_.path(), 7, 70, chunks, &result,
+                            {.slice_size_bytes = 65'536, .bytes_per_second_max = 10'000'000})
+                  .ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(90));  // 1 MB at 10 MB/s
+  SnapshotLoad load;
+  ASSERT_TRUE(LoadNewestSnapshot(Env::Default(), dir_.path(), &load).ok());
+  ASSERT_TRUE(load.found);
+  EXPECT_EQ(load.snapshot.op, 7u);
+  EXPECT_EQ(load.snapshot.body, body);
+
+  std::atomic<bool> cancel{true};
+  const Status cancelled = WriteSnapshot(Env::Default(), dir_.path(), 8, 80, chunks, &result,
+                                         {.slice_size_bytes = 65'536, .cancel = &cancel});
+  EXPECT_EQ(cancelled.code(), StatusCode::kUnavailable) << cancelled.ToString();
+  ASSERT_TRUE(LoadNewestSnapshot(Env::Default(), dir_.path(), &load).ok());
+  EXPECT_EQ(load.snapshot.op, 7u);
+  EXPECT_TRUE(std::filesystem::exists(dir_.File("snapshot-00000000000000000008.snap.tmp")));
+  Write(Env::Default(), 9, 1000);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("snapshot-00000000000000000008.snap.tmp")));
 }
 
 TEST_F(SnapshotTest, EmptyDirectoryHasNoSnapshotAndEmptyBodyWorks) {

@@ -143,6 +143,28 @@ TEST(ClockConfigTest, TomlKeyIsReadAndCheckedByName) {
   std::remove(path.c_str());
 }
 
+TEST(SnapshotConfigTest, ModeAndPacingKeysAreReadAndChecked) {
+  const std::string path = "/tmp/eleven-snapshot-test-" + std::to_string(getpid()) + ".toml";
+  ServerConfig config;
+  EXPECT_TRUE(config.snapshot_follower);  // the default
+  {
+    std::ofstream(path) << "[snapshot]\nmode = \"fork\"\nfollower_nice = 3\nslice_bytes = 1048576\n"
+                           "write_bytes_per_second = 0\n";
+  }
+  ASSERT_TRUE(LoadServerConfig(path, &config).ok());
+  EXPECT_FALSE(config.snapshot_follower);
+  EXPECT_EQ(config.snapshot_follower_nice, 3);
+  EXPECT_EQ(config.snapshot_slice_bytes, 1u << 20);
+  EXPECT_EQ(config.snapshot_write_bytes_per_second, 0u);
+  for (const char* bad : {"mode = \"thread\"", "follower_nice = 20", "follower_nice = -1", "slice_bytes = -4"}) {
+    std::ofstream(path) << "[snapshot]\n" << bad << "\n";
+    const Status status = LoadServerConfig(path, &config);
+    EXPECT_FALSE(status.ok()) << bad;
+    EXPECT_NE(status.ToString().find("snapshot."), std::string::npos) << status.ToString();
+  }
+  std::remove(path.c_str());
+}
+
 // get_limits answers the capacities the server was started with; the TOML that
 // EngineConfigToml writes reads back to the same limits (what `eleven festival
 // --print-serve-config` relies on); get_stats counts what was applied.

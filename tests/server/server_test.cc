@@ -224,10 +224,14 @@ TEST(ServerTest, ClientResendsAcrossServerRestart) {
   EXPECT_GE(c->stats().reconnects, 1u);
 }
 
-TEST(ServerTest, SnapshotsAreTakenInTheBackgroundAndShortenRecovery) {
+// Both ways of writing them: the follower (the default) and a forked child.
+class SnapshotModeTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SnapshotModeTest, SnapshotsAreTakenInTheBackgroundAndShortenRecovery) {
   TempDataDir dir;
   ServerConfig config = TestConfig(dir.path());
   config.snapshot_journal_bytes = 1;  // after every journal write, when none is running
+  config.snapshot_follower = GetParam();
   auto server = StartServer(config);
   auto c = ConnectClient(server->binary_port());
   LoadCatalog(c.get());
@@ -241,6 +245,12 @@ TEST(ServerTest, SnapshotsAreTakenInTheBackgroundAndShortenRecovery) {
   EXPECT_EQ(MetricValue(server->http_port(), "eleven_snapshot_failures_total"), 0);
   const double snapshot_op = MetricValue(server->http_port(), "eleven_snapshot_op");
   EXPECT_GE(snapshot_op, 2);  // one taken after some of the orders
+  const double followed = MetricValue(server->http_port(), "eleven_snapshot_follower_op");
+  if (GetParam()) {
+    EXPECT_GE(followed, snapshot_op);
+  } else {
+    EXPECT_EQ(followed, 0);
+  }
   c.reset();
   server.reset();
 
@@ -256,6 +266,9 @@ TEST(ServerTest, SnapshotsAreTakenInTheBackgroundAndShortenRecovery) {
   ASSERT_TRUE(c->GetSku(10, &code, &sku).ok());
   EXPECT_EQ(sku.reserved, 20u);  // nothing acknowledged was lost
 }
+
+INSTANTIATE_TEST_SUITE_P(Modes, SnapshotModeTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Follower" : "Fork"; });
 
 // Every group commit is timed into eleven_journal_sync_seconds: 20 orders sent one after
 // another's durable reply need 20 syncs at least, and the histogram counts what the journal
