@@ -12,12 +12,15 @@
 namespace eleven::replica {
 
 Follower::Follower(Env* env, std::string dir, const FollowerOptions& options,
-                   std::function<uint64_t()> op_durable, std::function<Status()> journal_failure)
+                   std::unique_ptr<engine::Engine> engine, std::function<uint64_t()> op_durable,
+                   std::function<Status()> journal_failure)
     : env_(env),
       dir_(std::move(dir)),
       options_(options),
       op_durable_(std::move(op_durable)),
-      journal_failure_(std::move(journal_failure)) {
+      journal_failure_(std::move(journal_failure)),
+      engine_(std::move(engine)) {
+  if (engine_ != nullptr) op_followed_.store(engine_->last_op(), std::memory_order_relaxed);
   thread_ = std::thread([this] { Run(); });
 }
 

@@ -61,8 +61,11 @@ class Follower {
   // Called on the follower's thread (thread-safe): `op_durable`, the newest durable op;
   // `journal_failure`, why the journal stopped (ok while it runs), asked while the follower
   // waits for a snapshot's op to become durable.
+  // `engine` (may be null: it is then loaded from the newest snapshot at the first catch-up)
+  // is its copy of the state to start from, at an op the journal holds or precedes.
   Follower(Env* env, std::string dir, const FollowerOptions& options,
-           std::function<uint64_t()> op_durable, std::function<Status()> journal_failure);
+           std::unique_ptr<engine::Engine> engine, std::function<uint64_t()> op_durable,
+           std::function<Status()> journal_failure);
   ~Follower();  // stops between two entries or two slices of a snapshot being written
 
   // Asks for a snapshot of the state at `op` (written once `op` is durable). False if one was

@@ -178,6 +178,7 @@ class Replica {
   std::thread sync_thread_;
 
   std::unique_ptr<Follower> follower_;  // kFollower
+  std::unique_ptr<engine::Engine> follower_engine_;  // made by Recover, then the follower's
   int snapshot_pid_ = 0;
   int snapshot_pipe_ = -1;
   uint64_t snapshot_op_ = 0;

@@ -275,6 +275,17 @@ TEST(Replica, FollowerSnapshotsUnderWritesAndRecovers) {
   EXPECT_TRUE(report.snapshot_found) << report.ToString();
   EXPECT_EQ(report.snapshot_op, last_snapshot_op) << report.ToString();
   EXPECT_EQ(r->engine().Digest(), before);
+  // Reopened, the follower starts from the snapshot recovery read and replays the rest.
+  EXPECT_GE(r->op_followed(), last_snapshot_op);
+  std::vector<wire::Result> results(64);
+  uint64_t op = 0;
+  ASSERT_TRUE(r->Submit(std::vector{Order(1'000'001)}, kSecond * 1000, results, &op).ok());
+  ASSERT_TRUE(r->StartSnapshot().ok());
+  bool done = false;
+  SnapshotReport snap;
+  ASSERT_TRUE(r->PollSnapshot(true, &done, &snap).ok());
+  EXPECT_EQ(snap.op, op);
+  EXPECT_EQ(r->op_followed(), op);
   r.reset();
   std::filesystem::remove_all(dir);
 }
