@@ -86,9 +86,10 @@ void Follower::Run() {
     }
     if (snapshot_op == 0 || durable < snapshot_op) {
       // Between snapshots, or until the op asked for is durable: keep up, so that a snapshot
-      // has little left to replay. A failure here is met again, and reported, by the next
-      // snapshot.
-      (void)CatchUp(durable);
+      // has little left to replay. After a failure (its copy is dropped) it waits for the next
+      // snapshot asked for, which tries again and reports it: reloading gigabytes every
+      // interval would take the machine from the engine.
+      if (!catch_up_failed_) catch_up_failed_ = !CatchUp(durable).ok();
       if (snapshot_op != 0) {
         std::unique_lock lock(mutex_);
         cv_.wait_for(lock, std::chrono::milliseconds(1), [this] { return stop_.load(std::memory_order_relaxed); });
@@ -99,6 +100,7 @@ void Follower::Run() {
     snapshot.op = snapshot_op;
     const uint64_t started = MonotonicNs();
     snapshot.status = CatchUp(snapshot_op);
+    catch_up_failed_ = !snapshot.status.ok();
     snapshot.replay_ms = double(MonotonicNs() - started) / 1e6;
     if (snapshot.status.ok()) snapshot.status = Write(&snapshot);
     {

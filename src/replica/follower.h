@@ -90,6 +90,7 @@ class Follower {
   const std::function<Status()> journal_failure_;
   std::unique_ptr<engine::Engine> engine_;   // the follower thread's
   std::optional<JournalPosition> position_;  // where engine_'s last op ends in the journal
+  bool catch_up_failed_ = false;             // the last catch-up failed: none until a request
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> requested_{false};

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -349,6 +350,52 @@ TEST(Replica, AFollowerSnapshotOfAnOpNeverDurableReportsTheJournalsFailure) {
   EXPECT_TRUE(done);
   EXPECT_EQ(polled.code(), StatusCode::kIOError) << polled.ToString();
   EXPECT_NE(polled.ToString().find("snapshot at op " + std::to_string(op)), std::string::npos) << polled.ToString();
+  std::vector<SnapshotFile> snapshots;
+  ASSERT_TRUE(ListSnapshots(Env::Default(), dir, &snapshots).ok());
+  EXPECT_TRUE(snapshots.empty());
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// The follower reads the journal with every check recovery makes: a damaged entry fails the
+// snapshot (nothing written, the journal goes on), and each snapshot asked for tries again.
+TEST(Replica, AFollowerMeetingADamagedEntryFailsTheSnapshotAndWritesGoOn) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ReplicaOptions options = SmallOptions();
+  options.snapshot_mode = ReplicaOptions::SnapshotMode::kFollower;
+  options.follower_interval_ms = 0;  // it reads the journal only when asked
+  std::unique_ptr<Replica> r;
+  RecoveryReport report;
+  ASSERT_TRUE(Replica::Open(Env::Default(), dir, options, &r, &report).ok());
+  std::vector<wire::Result> results(64);
+  uint64_t op = 0;
+  ASSERT_TRUE(r->Submit(Catalog(), kSecond, results, &op).ok());
+  ASSERT_TRUE(r->Submit(std::vector{Order(1)}, 2 * kSecond, results, &op).ok());
+  ASSERT_TRUE(r->WaitDurable(op).ok());
+  std::vector<JournalSegment> segments;
+  ASSERT_TRUE(ListJournalSegments(Env::Default(), dir, &segments).ok());
+  ASSERT_EQ(segments.front().first_op, 1u);
+  {  // a byte of op 1's body flipped on disk, after the engine applied it
+    std::fstream file(segments.front().path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(kJournalEntryHeaderSizeBytes + 8);
+    char byte = 0;
+    file.get(byte);
+    file.seekp(kJournalEntryHeaderSizeBytes + 8);
+    file.put(char(byte ^ 0x10));
+  }
+  for (int attempt = 0; attempt < 2; attempt++) {
+    ASSERT_TRUE(r->StartSnapshot().ok());
+    bool done = false;
+    SnapshotReport snap;
+    const Status polled = r->PollSnapshot(/*wait=*/true, &done, &snap);
+    EXPECT_TRUE(done);
+    EXPECT_FALSE(polled.ok());
+    EXPECT_NE(polled.ToString().find("corruption"), std::string::npos) << polled.ToString();
+    EXPECT_NE(polled.ToString().find(segments.front().path), std::string::npos) << polled.ToString();
+    ASSERT_TRUE(r->Submit(std::vector{Order(2 + attempt)}, 3 * kSecond, results, &op).ok());
+    ASSERT_TRUE(r->WaitDurable(op).ok());
+  }
   std::vector<SnapshotFile> snapshots;
   ASSERT_TRUE(ListSnapshots(Env::Default(), dir, &snapshots).ok());
   EXPECT_TRUE(snapshots.empty());
