@@ -30,7 +30,7 @@ struct ServerConfig {
   // The follower writes its snapshot in slices of this size, each written back to the
   // device before the next, at most this fast (0 = unpaced): the journal's syncs share the
   // device.
-  uint64_t snapshot_slice_bytes = uint64_t{4} << 20;
+  uint64_t snapshot_slice_bytes = uint64_t{1} << 20;
   uint64_t snapshot_write_bytes_per_second = uint64_t{200} << 20;
   // Journal segments: their size, and whether a new journal's first segment is prepared
   // (zero-filled) at start-up so that syncs write over existing blocks; later segments are
