@@ -63,6 +63,7 @@ void Follower::Run() {
   if (options_.nice != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.nice);
   for (;;) {
     uint64_t snapshot_op = 0;
+    uint64_t durable = 0;
     {
       std::unique_lock lock(mutex_);
       const auto woken = [this] { return stop_.load(std::memory_order_relaxed) || (request_op_ != 0 && !done_); };
@@ -73,8 +74,10 @@ void Follower::Run() {
       }
       if (stop_.load(std::memory_order_relaxed)) return;
       if (request_op_ != 0 && !done_) snapshot_op = request_op_;
+      // Read under the lock, as Request writes: a request made after this read is for an op
+      // (the last submitted) at or past it, so a catch-up to it never passes the op asked for.
+      durable = op_durable_();
     }
-    const uint64_t durable = op_durable_();
     Status failure;
     if (snapshot_op != 0 && durable < snapshot_op) failure = journal_failure_();
     if (!failure.ok()) {  // the op asked for will never be durable
