@@ -82,10 +82,11 @@ struct RecoveryReport {
 struct SnapshotReport {
   uint64_t op = 0;
   uint64_t size_bytes = 0;
-  double stall_ms = 0;     // how long the engine thread stood still (wait for durable + fork)
+  // How long the engine thread stood still: kFork, the wait for durability and the fork;
+  // kFollower, the hand-over.
+  double stall_ms = 0;
   double write_ms = 0;     // from the start to the end of the background writer
   double replay_ms = 0;    // kFollower: of which catching up to op
-  uint64_t segments_removed = 0;
 };
 
 class Replica {

@@ -410,7 +410,8 @@ engine::EngineConfig FestivalEngineConfig(const Scenario& s) {
 }
 
 Status Festival::Open() {
-  backend_ = o_.connect.empty() ? MakeEmbeddedBackend(o_.data_dir) : MakeRemoteBackend(o_.connect);
+  backend_ = o_.connect.empty() ? MakeEmbeddedBackend(o_.data_dir, s_.snapshot_follower)
+                                : MakeRemoteBackend(o_.connect);
   return backend_->Open(FestivalEngineConfig(s_));
 }
 

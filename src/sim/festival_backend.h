@@ -119,7 +119,7 @@ class FestivalBackend {
 };
 
 // An embedded replica in `data_dir` (formatted by Open; must not exist or be empty).
-std::unique_ptr<FestivalBackend> MakeEmbeddedBackend(const std::string& data_dir);
+std::unique_ptr<FestivalBackend> MakeEmbeddedBackend(const std::string& data_dir, bool snapshot_follower);
 // `eleven serve` at `address` (HOST:PORT), over one connection of the C++ client.
 std::unique_ptr<FestivalBackend> MakeRemoteBackend(const std::string& address);
 

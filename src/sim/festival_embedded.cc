@@ -27,7 +27,8 @@ namespace {
 
 class EmbeddedBackend final : public FestivalBackend {
  public:
-  explicit EmbeddedBackend(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  EmbeddedBackend(std::string data_dir, bool snapshot_follower)
+      : data_dir_(std::move(data_dir)), snapshot_follower_(snapshot_follower) {}
   ~EmbeddedBackend() override {
     if (thread_.joinable()) {
       {
@@ -45,6 +46,7 @@ class EmbeddedBackend final : public FestivalBackend {
     ELEVEN_RETURN_IF_ERROR(replica::FormatDataDir(env, data_dir_));
     replica::ReplicaOptions options;
     options.engine = config;
+    if (snapshot_follower_) options.snapshot_mode = replica::ReplicaOptions::SnapshotMode::kFollower;
     replica::RecoveryReport report;
     ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, data_dir_, options, &replica_, &report));
     durable_ = replica_->op_durable();
@@ -240,6 +242,7 @@ class EmbeddedBackend final : public FestivalBackend {
   }
 
   const std::string data_dir_;
+  const bool snapshot_follower_;
   // Festival thread only.
   uint64_t submitted_ = 0;
   uint64_t lookups_requested_ = 0;
@@ -265,8 +268,8 @@ class EmbeddedBackend final : public FestivalBackend {
 
 }  // namespace
 
-std::unique_ptr<FestivalBackend> MakeEmbeddedBackend(const std::string& data_dir) {
-  return std::make_unique<EmbeddedBackend>(data_dir);
+std::unique_ptr<FestivalBackend> MakeEmbeddedBackend(const std::string& data_dir, bool snapshot_follower) {
+  return std::make_unique<EmbeddedBackend>(data_dir, snapshot_follower);
 }
 
 }  // namespace eleven::sim

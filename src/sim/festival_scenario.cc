@@ -158,11 +158,12 @@ Status LoadScenario(const std::string& path, Scenario* s) {
   const toml::table& root = parsed.table();
   toml::node_view<const toml::node> top(root);
   std::string error;
-  std::string pace = "fast", durability = "durable";
+  std::string pace = "fast", durability = "durable", snapshot_mode = "fork";
   bool ok = Read(top, "name", &s->name, &error) && Read(top, "seed", &s->seed, &error) &&
             Read(top, "scale", &s->scale, &error) && Read(top, "simulated_seconds", &s->simulated_seconds, &error) &&
             Read(top, "tick_ms", &s->tick_ms, &error) && Read(top, "pace", &pace, &error) &&
-            Read(top, "durability", &durability, &error) && Read(top, "snapshot_at_s", &s->snapshot_at_s, &error);
+            Read(top, "durability", &durability, &error) && Read(top, "snapshot_at_s", &s->snapshot_at_s, &error) &&
+            Read(top, "snapshot_mode", &snapshot_mode, &error);
   auto c = top["catalog"];
   ok = ok && Read(c, "merchants", &s->merchants, &error) && Read(c, "overseas_share", &s->overseas_share, &error) &&
        Read(c, "countries", &s->countries, &error) && Read(c, "skus_per_merchant", &s->skus_per_merchant, &error) &&
@@ -196,8 +197,12 @@ Status LoadScenario(const std::string& path, Scenario* s) {
   if (durability != "durable" && durability != "relaxed") {
     return Status::InvalidArgument(path + ": durability is durable or relaxed");
   }
+  if (snapshot_mode != "fork" && snapshot_mode != "follower") {
+    return Status::InvalidArgument(path + ": snapshot_mode is fork or follower");
+  }
   s->realtime = pace == "realtime";
   s->durable = durability == "durable";
+  s->snapshot_follower = snapshot_mode == "follower";
   return Check(*s);
 }
 

@@ -42,6 +42,9 @@ struct Scenario {
   bool durable = true;
   // When to take a background snapshot (seconds into the day); negative: none.
   double snapshot_at_s = 43200;
+  // Who writes it (replica::ReplicaOptions::SnapshotMode): the follower, a second copy of
+  // the state (twice its memory, the engine does not stop), or a forked child.
+  bool snapshot_follower = false;
 
   uint32_t merchants = 1000;
   double overseas_share = 0.1;

@@ -92,6 +92,24 @@ TEST(Festival, SummaryIsConsistentAndTheDayIsDeterministic) {
   EXPECT_EQ(doc["totals"]["gmv_gross_fen"].get_int64().value(), doc2["totals"]["gmv_gross_fen"].get_int64().value());
 }
 
+// A snapshot in the day, by a forked child or by the follower: written either way, and the
+// day is the same to the digest.
+TEST(Festival, ForkAndFollowerSnapshotsLeaveTheSameDay) {
+  Scenario scenario = Small(11);
+  scenario.snapshot_at_s = 900;
+  std::string digests[2];
+  for (int follower = 0; follower < 2; follower++) {
+    scenario.snapshot_follower = follower == 1;
+    const std::string summary = RunOnce(scenario);
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(summary).get(doc), simdjson::SUCCESS) << summary.substr(0, 400);
+    EXPECT_GT(doc["totals"]["snapshot_bytes"].get_int64().value(), 0) << (follower ? "follower" : "fork");
+    digests[follower] = std::string(std::string_view(doc["totals"]["state_digest"].get_string()));
+  }
+  EXPECT_EQ(digests[0], digests[1]);
+}
+
 TEST(Festival, BadScenariosAreRefusedByKey) {
   const std::string dir = TempDir("toml");
   auto load = [&](const std::string& text) {
@@ -103,6 +121,7 @@ TEST(Festival, BadScenariosAreRefusedByKey) {
   EXPECT_NE(load("scale = \"big\"").message().find("scale must be a number"), std::string::npos);
   EXPECT_NE(load("[traffic]\ncurve = [[5, 1], [1, 1]]").message().find("rising"), std::string::npos);
   EXPECT_NE(load("name = [").message().find("s.toml:"), std::string::npos);
+  EXPECT_NE(load("snapshot_mode = \"thread\"").message().find("snapshot_mode"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 
