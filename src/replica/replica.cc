@@ -319,9 +319,9 @@ void Replica::SyncLoop() {
 Status Replica::StartSnapshot() {
   if (snapshot_running()) return Status::FailedPrecondition("a snapshot is already being written");
   const uint64_t started = MonotonicNs();
+  const uint64_t op = engine_->last_op();
+  if (op == 0) return Status::FailedPrecondition("nothing to snapshot yet");
   if (follower_ != nullptr) {
-    const uint64_t op = engine_->last_op();
-    if (op == 0) return Status::FailedPrecondition("nothing to snapshot yet");
     Flush();  // the follower writes it once it is durable
     ELEVEN_ASSERT(follower_->Request(op));
     snapshot_op_ = op;
@@ -329,8 +329,6 @@ Status Replica::StartSnapshot() {
     snapshot_stall_ms_ = double(snapshot_started_ns_ - started) / 1e6;
     return Status::Ok();
   }
-  const uint64_t op = engine_->last_op();
-  if (op == 0) return Status::FailedPrecondition("nothing to snapshot yet");
   // Only durable state goes into a snapshot, so the journal always continues right after it.
   ELEVEN_RETURN_IF_ERROR(WaitDurable(op));
   int fds[2];

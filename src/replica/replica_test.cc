@@ -43,6 +43,23 @@ ReplicaOptions SmallOptions() {
   return o;
 }
 
+// SmallOptions, with snapshots by the follower catching up every `interval_ms`.
+ReplicaOptions SmallFollowerOptions(uint32_t interval_ms) {
+  ReplicaOptions o = SmallOptions();
+  o.snapshot_mode = ReplicaOptions::SnapshotMode::kFollower;
+  o.follower_interval_ms = interval_ms;
+  return o;
+}
+
+// Starts a snapshot and waits for it to end: what PollSnapshot said of it.
+Status SnapshotAndWait(Replica* r, SnapshotReport* snap) {
+  ELEVEN_RETURN_IF_ERROR(r->StartSnapshot());
+  bool done = false;
+  const Status polled = r->PollSnapshot(/*wait=*/true, &done, snap);
+  EXPECT_TRUE(done);
+  return polled;
+}
+
 std::vector<wire::Command> Catalog() {
   std::vector<wire::Command> c{wire::MakeCreateMerchant(1, "CN", 0)};
   for (uint64_t s = 1; s <= 20; s++) c.push_back(wire::MakeCreateSku(s, 1, 100 * int64_t(s), 1000, 0));
@@ -180,11 +197,8 @@ TEST_P(ReplicaSnapshot, RecoversSnapshotAndJournalToTheSameState) {
       ASSERT_TRUE(r->Submit(batch, kSecond * (2 + b), results, &op).ok());
       r->Flush();
       if (b == 150) {
-        ASSERT_TRUE(r->StartSnapshot().ok());
-        bool done = false;
         SnapshotReport snap;
-        ASSERT_TRUE(r->PollSnapshot(true, &done, &snap).ok());
-        EXPECT_TRUE(done);
+        ASSERT_TRUE(SnapshotAndWait(r.get(), &snap).ok());
         EXPECT_EQ(snap.op, op);  // the last submitted op
       }
     }
@@ -211,9 +225,7 @@ TEST_P(ReplicaSnapshot, RecoversSnapshotAndJournalToTheSameState) {
 TEST(Replica, FollowerSnapshotsUnderWritesAndRecovers) {
   const std::string dir = TempDir();
   ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
-  ReplicaOptions options = SmallOptions();
-  options.snapshot_mode = ReplicaOptions::SnapshotMode::kFollower;
-  options.follower_interval_ms = 1;
+  ReplicaOptions options = SmallFollowerOptions(1);
   options.journal.prepare_segments = true;
   options.journal.recycled_segments_max = 4;
   Digest128 before;
@@ -281,10 +293,8 @@ TEST(Replica, FollowerSnapshotsUnderWritesAndRecovers) {
   std::vector<wire::Result> results(64);
   uint64_t op = 0;
   ASSERT_TRUE(r->Submit(std::vector{Order(1'000'001)}, kSecond * 1000, results, &op).ok());
-  ASSERT_TRUE(r->StartSnapshot().ok());
-  bool done = false;
   SnapshotReport snap;
-  ASSERT_TRUE(r->PollSnapshot(true, &done, &snap).ok());
+  ASSERT_TRUE(SnapshotAndWait(r.get(), &snap).ok());
   EXPECT_EQ(snap.op, op);
   EXPECT_EQ(r->op_followed(), op);
   r.reset();
@@ -335,19 +345,14 @@ TEST(Replica, AFailedSyncStopsWritesAndNothingUnsyncedIsReleased) {
 TEST(Replica, AFollowerSnapshotOfAnOpNeverDurableReportsTheJournalsFailure) {
   const std::string dir = TempDir();
   FaultEnv env(Env::Default(), 1);
-  ReplicaOptions options = SmallOptions();
-  options.snapshot_mode = ReplicaOptions::SnapshotMode::kFollower;
   std::unique_ptr<Replica> r;
-  ASSERT_NO_FATAL_FAILURE(OpenWithCatalog(&env, dir, &r, options));
+  ASSERT_NO_FATAL_FAILURE(OpenWithCatalog(&env, dir, &r, SmallFollowerOptions(100)));
   env.Arm(FaultKind::kSyncError, FaultTrigger{1, 0, "journal"});
   std::vector<wire::Result> results(64);
   uint64_t op = 0;
   ASSERT_TRUE(r->Submit(std::vector{Order(1), Order(2)}, 2 * kSecond, results, &op).ok());
-  ASSERT_TRUE(r->StartSnapshot().ok());
-  bool done = false;
   SnapshotReport snap;
-  const Status polled = r->PollSnapshot(/*wait=*/true, &done, &snap);
-  EXPECT_TRUE(done);
+  const Status polled = SnapshotAndWait(r.get(), &snap);
   EXPECT_EQ(polled.code(), StatusCode::kIOError) << polled.ToString();
   EXPECT_NE(polled.ToString().find("snapshot at op " + std::to_string(op)), std::string::npos) << polled.ToString();
   std::vector<SnapshotFile> snapshots;
@@ -362,12 +367,10 @@ TEST(Replica, AFollowerSnapshotOfAnOpNeverDurableReportsTheJournalsFailure) {
 TEST(Replica, AFollowerMeetingADamagedEntryFailsTheSnapshotAndWritesGoOn) {
   const std::string dir = TempDir();
   ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
-  ReplicaOptions options = SmallOptions();
-  options.snapshot_mode = ReplicaOptions::SnapshotMode::kFollower;
-  options.follower_interval_ms = 0;  // it reads the journal only when asked
   std::unique_ptr<Replica> r;
   RecoveryReport report;
-  ASSERT_TRUE(Replica::Open(Env::Default(), dir, options, &r, &report).ok());
+  // Interval 0: it reads the journal only when asked.
+  ASSERT_TRUE(Replica::Open(Env::Default(), dir, SmallFollowerOptions(0), &r, &report).ok());
   std::vector<wire::Result> results(64);
   uint64_t op = 0;
   ASSERT_TRUE(r->Submit(Catalog(), kSecond, results, &op).ok());
@@ -385,11 +388,8 @@ TEST(Replica, AFollowerMeetingADamagedEntryFailsTheSnapshotAndWritesGoOn) {
     file.put(char(byte ^ 0x10));
   }
   for (int attempt = 0; attempt < 2; attempt++) {
-    ASSERT_TRUE(r->StartSnapshot().ok());
-    bool done = false;
     SnapshotReport snap;
-    const Status polled = r->PollSnapshot(/*wait=*/true, &done, &snap);
-    EXPECT_TRUE(done);
+    const Status polled = SnapshotAndWait(r.get(), &snap);
     EXPECT_FALSE(polled.ok());
     EXPECT_NE(polled.ToString().find("corruption"), std::string::npos) << polled.ToString();
     EXPECT_NE(polled.ToString().find(segments.front().path), std::string::npos) << polled.ToString();

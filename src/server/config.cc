@@ -36,16 +36,13 @@ void ReadSnapshotMode(const toml::table& t, ServerConfig* c, std::string* e) {
   } else if (!text.empty()) {
     *e += "snapshot.mode must be \"follower\" or \"fork\", not \"" + text + "\"; ";
   }
-  int64_t nice = c->snapshot_follower_nice;
-  if (const auto node = t["snapshot"]["follower_nice"]; node) {
-    const std::optional<int64_t> v = node.value<int64_t>();
-    if (v && *v >= 0 && *v <= 19) {
-      nice = *v;
-    } else {
-      *e += "snapshot.follower_nice must be an integer from 0 to 19; ";
-    }
+  uint32_t nice = uint32_t(c->snapshot_follower_nice);
+  Read(t, "snapshot", "follower_nice", &nice, e);  // refuses what is negative or not a number
+  if (nice > 19) {
+    *e += "snapshot.follower_nice must be an integer from 0 to 19; ";
+  } else {
+    c->snapshot_follower_nice = int(nice);
   }
-  c->snapshot_follower_nice = int(nice);
 }
 
 void ReadClock(const toml::table& t, ServerConfig* c, std::string* e) {
