@@ -79,7 +79,7 @@ class OrderSource {
 
 struct Connection {
   std::unique_ptr<client::Client> client;
-  Histogram histogram;  // written on the connection's callback thread only
+  Histogram histogram;  // written on the connection's I/O thread only
   uint64_t accepted = 0;
   uint64_t rejected = 0;
   uint64_t failed = 0;
@@ -192,12 +192,15 @@ int RunBench(const BenchArgs& args) {
     std::fprintf(stderr, "eleven bench: --batch must be 1..%u and --connections >= 1\n", kCatalogBatch);
     return 2;
   }
+  std::vector<std::shared_ptr<client::EventLoop>> loops;  // outlive the connections
+  for (uint32_t i = 0; i < args.io_threads; i++) loops.push_back(std::make_shared<client::EventLoop>());
   std::vector<std::unique_ptr<Connection>> conns;
   for (uint32_t i = 0; i < args.connections; i++) {
     auto c = std::make_unique<Connection>();
     client::ClientOptions options;
     options.address = args.connect;
     options.requests_in_flight_max = 1024;
+    if (!loops.empty()) options.loop = loops[i % loops.size()];
     const Status status = client::Client::Connect(options, &c->client);
     if (!status.ok()) {
       std::fprintf(stderr, "eleven bench: %s\n", status.ToString().c_str());
@@ -236,10 +239,10 @@ int RunBench(const BenchArgs& args) {
   std::printf("latency p50 %llu us, p99 %llu us, p999 %llu us\n",
               static_cast<unsigned long long>(all.Percentile(0.5)), static_cast<unsigned long long>(all.Percentile(0.99)),
               static_cast<unsigned long long>(all.Percentile(0.999)));
-  std::printf("{\"system\":\"eleven\",\"mode\":\"network\",\"loop\":\"%s\",\"connections\":%u,\"batch\":%u,"
+  std::printf("{\"system\":\"eleven\",\"mode\":\"network\",\"loop\":\"%s\",\"connections\":%u,\"io_threads\":%u,\"batch\":%u,"
               "\"rate\":%llu,\"seconds\":%.2f,\"orders\":%llu,\"orders_per_s\":%.0f,\"accepted\":%llu,"
               "\"rejected\":%llu,\"failed\":%llu,\"p50_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu}\n",
-              args.rate == 0 ? "closed" : "open", args.connections, args.batch,
+              args.rate == 0 ? "closed" : "open", args.connections, args.io_threads, args.batch,
               static_cast<unsigned long long>(args.rate), seconds, static_cast<unsigned long long>(orders),
               per_second, static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(rejected),
               static_cast<unsigned long long>(failed), static_cast<unsigned long long>(all.Percentile(0.5)),
@@ -254,6 +257,9 @@ void AddBenchCommand(CLI::App& app) {
   command->add_option("--connections", args->connections, "client connections")->capture_default_str();
   command->add_option("--batch", args->batch, "orders per request")->capture_default_str();
   command->add_option("--depth", args->depth, "closed loop: requests in flight per connection")->capture_default_str();
+  command->add_option("--io-threads", args->io_threads,
+                      "client I/O threads the connections share (0 = one per connection)")
+      ->capture_default_str();
   command->add_option("--rate", args->rate, "open loop at this many orders/s (0 = closed loop)")->capture_default_str();
   command->add_option("--seconds", args->seconds, "how long to run")->capture_default_str();
   command->add_option("--seed", args->seed, "W1 seed")->capture_default_str();

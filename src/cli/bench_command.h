@@ -1,5 +1,5 @@
 // eleven bench --connect HOST:PORT: W1 (sim/w1.h) against a running server through the C++
-// client, with N connections and batches of B orders, closed-loop (each connection keeps
+// client, with N connections (sharing --io-threads I/O threads) and batches of B orders, closed-loop (each connection keeps
 // `depth` batches in flight) or open-loop at --rate orders/s (latency measured from when each
 // batch was due, so a slow server cannot hide its queueing). Prints orders/s and latency
 // percentiles, and one JSON line for the benchmark tables.
@@ -16,6 +16,7 @@ struct BenchArgs {
   uint32_t connections = 4;
   uint32_t batch = 1000;       // orders per request
   uint32_t depth = 2;          // closed loop: requests in flight per connection
+  uint32_t io_threads = 1;     // client I/O threads the connections share; 0 = one each
   uint64_t rate = 0;           // orders/s offered; 0 = closed loop
   double seconds = 10;
   uint64_t seed = 1;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -37,7 +38,22 @@ Status StatusForFrame(protocol::FrameStatus status) {
 
 }  // namespace
 
-struct Client::Impl {
+struct EventLoop::Impl {
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  std::thread thread{[this] { io.run(); }};
+};
+
+EventLoop::EventLoop() : impl_(std::make_unique<Impl>()) {}
+
+EventLoop::~EventLoop() {
+  ELEVEN_ASSERT(impl_->thread.get_id() != std::this_thread::get_id());
+  impl_->work.reset();
+  impl_->io.stop();
+  impl_->thread.join();
+}
+
+struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   struct Pending {
     protocol::Operation operation;
     uint32_t count = 0;
@@ -50,9 +66,18 @@ struct Client::Impl {
     bool dead = false;     // timed out while being written: erased after the write
   };
 
-  explicit Impl(const ClientOptions& o) : options(o), socket(io), retry_timer(io),
-                                          linger_timer(io), sweep_timer(io) {
+  explicit Impl(const ClientOptions& o)
+      : options(o), loop(o.loop ? o.loop : std::make_shared<EventLoop>()), io(loop->impl_->io),
+        socket(io), retry_timer(io), linger_timer(io), sweep_timer(io) {
     in.resize(protocol::kHeaderSize + options.reply_body_size_max);
+  }
+  // The handlers' shared_ptrs delete it with Delete: `freed` is set once every member is gone.
+  static std::shared_ptr<Impl> Make(const ClientOptions& options) {
+    return std::shared_ptr<Impl>(new Impl(options), [](Impl* impl) {
+      std::promise<void>* freed = impl->freed;
+      delete impl;
+      if (freed != nullptr) freed->set_value();
+    });
   }
 
   // Any thread.
@@ -73,15 +98,21 @@ struct Client::Impl {
   void SweepTimeouts();
   void CutSingles();
   void FailAll(const Status& status);
+  void FirstConnect(std::promise<Status>* done);
+  void Shutdown();
+  // ~Client (and a failed Connect): fails what waits, closes, and returns once no handler
+  // holds the Impl any more.
+  static void Release(std::shared_ptr<Impl> impl);
 
   const ClientOptions options;
-  asio::io_context io{1};
+  const std::shared_ptr<EventLoop> loop;  // never the last reference (see Release)
+  asio::io_context& io;
   tcp::socket socket;
   tcp::endpoint endpoint;
   asio::steady_timer retry_timer;
   asio::steady_timer linger_timer;
   asio::steady_timer sweep_timer;
-  std::thread thread;
+  std::promise<void>* freed = nullptr;  // set by ~Client, which waits for it
 
   // Shared with callers: guarded by mutex.
   mutable std::mutex mutex;
@@ -102,6 +133,7 @@ struct Client::Impl {
   bool writing = false;
   bool connected = false;
   bool reconnecting = false;
+  bool shut = false;  // ~Client ran Shutdown: handlers still pending only let go
   uint32_t attempts = 0;
   std::vector<std::byte> in;
   size_t in_used = 0;
@@ -132,7 +164,7 @@ void Client::Impl::Enqueue(protocol::Operation operation, uint32_t count,
       incoming.emplace_back(id, std::move(p));
       post = !pump_posted;
       pump_posted = true;
-      if (post) asio::post(io, [this] { TakeIncoming(); Pump(); });
+      if (post) asio::post(io, [this, self = shared_from_this()] { TakeIncoming(); Pump(); });
       return;
     }
   }
@@ -165,11 +197,12 @@ void Client::Impl::AddSingle(const wire::Command& command, CommandCallback callb
     full = singles.size() >= options.batch_command_count_max;
   }
   if (full) {
-    asio::post(io, [this] { CutSingles(); });
+    asio::post(io, [this, self = shared_from_this()] { CutSingles(); });
   } else if (start_linger) {
-    asio::post(io, [this] {
+    asio::post(io, [this, self = shared_from_this()] {
+      if (shut) return;
       linger_timer.expires_after(std::chrono::microseconds(options.linger_us));
-      linger_timer.async_wait([this](const boost::system::error_code& error) {
+      linger_timer.async_wait([this, self](const boost::system::error_code& error) {
         if (!error) CutSingles();
       });
     });
@@ -203,6 +236,7 @@ void Client::Impl::CutSingles() {
 }
 
 void Client::Impl::Pump() {
+  if (shut) return;
   if (!connected) {
     if (!reconnecting && !unsent.empty()) Reconnect();
     return;
@@ -233,7 +267,7 @@ void Client::Impl::WriteSome() {
     stats.requests_sent += gather.size();
   }
   asio::async_write(socket, gather,
-                    [this, g = generation](const boost::system::error_code& error, size_t) {
+                    [this, self = shared_from_this(), g = generation](const boost::system::error_code& error, size_t) {
                       OnWrite(g == generation ? error : boost::system::error_code());
                     });
 }
@@ -256,7 +290,7 @@ void Client::Impl::OnWrite(const boost::system::error_code& error) {
 
 void Client::Impl::Read() {
   socket.async_read_some(asio::buffer(in.data() + in_used, in.size() - in_used),
-                         [this, g = generation](const boost::system::error_code& error, size_t size) {
+                         [this, self = shared_from_this(), g = generation](const boost::system::error_code& error, size_t size) {
                            if (g != generation) return;  // a handler of a closed connection
                            OnRead(error, size);
                          });
@@ -301,7 +335,8 @@ void Client::Impl::OnReply(const protocol::FrameHeader& h, const std::byte* body
     const uint64_t id = h.request_id;
     auto timer = std::make_shared<asio::steady_timer>(io);
     timer->expires_after(std::chrono::milliseconds(options.busy_retry_delay_ms));
-    timer->async_wait([this, id, timer](const boost::system::error_code&) {
+    timer->async_wait([this, self = shared_from_this(), id, timer](const boost::system::error_code&) {
+      if (shut) return;
       unsent.push_front(id);
       Pump();
     });
@@ -335,7 +370,7 @@ void Client::Impl::Finish(uint64_t id, const Status& status, std::span<const std
 
 void Client::Impl::Broken(const std::string& why) {
   (void)why;
-  if (!connected && reconnecting) return;
+  if (shut || (!connected && reconnecting)) return;
   connected = false;
   generation++;
   boost::system::error_code ignored;
@@ -352,6 +387,7 @@ void Client::Impl::Broken(const std::string& why) {
 }
 
 void Client::Impl::Reconnect() {
+  if (shut) return;
   reconnecting = true;
   if (attempts >= options.reconnect_attempts_max) {
     reconnecting = false;
@@ -362,10 +398,11 @@ void Client::Impl::Reconnect() {
   const auto delay = std::chrono::milliseconds(attempts == 0 ? 0 : options.reconnect_delay_ms);
   attempts++;
   retry_timer.expires_after(delay);
-  retry_timer.async_wait([this](const boost::system::error_code& error) {
-    if (error) return;
+  retry_timer.async_wait([this, self = shared_from_this()](const boost::system::error_code& error) {
+    if (error || shut) return;
     socket = tcp::socket(io);
-    socket.async_connect(endpoint, [this](const boost::system::error_code& connect_error) {
+    socket.async_connect(endpoint, [this, self](const boost::system::error_code& connect_error) {
+      if (shut) return;
       if (connect_error) {
         Reconnect();
         return;
@@ -397,8 +434,8 @@ void Client::Impl::FailAll(const Status& status) {
 
 void Client::Impl::SweepTimeouts() {
   sweep_timer.expires_after(kTimeoutSweep);
-  sweep_timer.async_wait([this](const boost::system::error_code& error) {
-    if (error) return;
+  sweep_timer.async_wait([this, self = shared_from_this()](const boost::system::error_code& error) {
+    if (error || shut) return;
     const auto now = Clock::now();
     std::vector<uint64_t> expired;
     for (auto& [id, p] : pending) {
@@ -416,54 +453,88 @@ void Client::Impl::SweepTimeouts() {
   });
 }
 
-Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+void Client::Impl::FirstConnect(std::promise<Status>* done) {
+  // Whichever of the connect and the timer ends first settles `done`; the other then finds
+  // `settled` and does nothing.
+  auto settled = std::make_shared<bool>(false);
+  retry_timer.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
+  retry_timer.async_wait([this, self = shared_from_this(), done, settled](const boost::system::error_code& error) {
+    if (error || *settled) return;
+    *settled = true;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    done->set_value(Status::Unavailable("connect to " + options.address + ": no answer within " +
+                                        std::to_string(options.connect_timeout_ms) + " ms"));
+  });
+  socket.async_connect(endpoint, [this, self = shared_from_this(), done, settled](const boost::system::error_code& error) {
+    if (*settled) return;
+    *settled = true;
+    retry_timer.cancel();
+    if (error) {
+      done->set_value(Status::Unavailable("connect to " + options.address + ": " + error.message()));
+      return;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    connected = true;
+    Read();
+    SweepTimeouts();
+    done->set_value(Status::Ok());
+  });
+}
+
+void Client::Impl::Shutdown() {
+  shut = true;
+  CutSingles();  // Enqueue finds `closed`: their callbacks fail here
+  TakeIncoming();
+  FailAll(Status::Unavailable("client closed"));
+  boost::system::error_code ignored;
+  socket.close(ignored);
+  retry_timer.cancel();
+  linger_timer.cancel();
+  sweep_timer.cancel();
+}
+
+void Client::Impl::Release(std::shared_ptr<Impl> impl) {
+  {
+    std::lock_guard<std::mutex> lock(impl->mutex);
+    impl->closed = true;
+  }
+  // Held until the Impl is gone, so that an own loop is joined here, not on its thread.
+  const std::shared_ptr<EventLoop> loop = impl->loop;
+  std::promise<void> freed;
+  impl->freed = &freed;
+  asio::io_context& io = impl->io;
+  asio::post(io, [impl = std::move(impl)] { impl->Shutdown(); });
+  freed.get_future().wait();
+}
+
+Client::Client(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* client) {
-  auto impl = std::make_unique<Impl>(options);
   const size_t colon = options.address.rfind(':');
   if (colon == std::string::npos) return Status::InvalidArgument("address must be host:port");
+  std::shared_ptr<Impl> impl = Impl::Make(options);
   boost::system::error_code ec;
   tcp::resolver resolver(impl->io);
   auto endpoints = resolver.resolve(options.address.substr(0, colon), options.address.substr(colon + 1), ec);
   if (ec || endpoints.empty()) {
+    Impl::Release(std::move(impl));
     return Status::InvalidArgument("cannot resolve " + options.address + ": " + ec.message());
   }
   impl->endpoint = *endpoints.begin();
-  impl->socket.connect(impl->endpoint, ec);
-  if (ec) return Status::Unavailable("connect to " + options.address + ": " + ec.message());
-  impl->socket.set_option(tcp::no_delay(true), ec);
-  impl->connected = true;
-  Impl* raw = impl.get();
-  raw->Read();
-  raw->SweepTimeouts();
-  raw->thread = std::thread([raw] {
-    auto guard = asio::make_work_guard(raw->io);
-    raw->io.run();
-  });
+  std::promise<Status> connected;
+  asio::post(impl->io, [impl, &connected] { impl->FirstConnect(&connected); });
+  const Status status = connected.get_future().get();
+  if (!status.ok()) {
+    Impl::Release(std::move(impl));
+    return status;
+  }
   client->reset(new Client(std::move(impl)));
   return Status::Ok();
 }
 
-Client::~Client() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    impl_->closed = true;
-  }
-  std::promise<void> done;
-  asio::post(impl_->io, [this, &done] {
-    impl_->TakeIncoming();
-    impl_->FailAll(Status::Unavailable("client closed"));
-    boost::system::error_code ignored;
-    impl_->socket.close(ignored);
-    impl_->retry_timer.cancel();
-    impl_->linger_timer.cancel();
-    impl_->sweep_timer.cancel();
-    done.set_value();
-  });
-  done.get_future().wait();
-  impl_->io.stop();
-  impl_->thread.join();
-}
+Client::~Client() { Impl::Release(std::move(impl_)); }
 
 void Client::Submit(std::span<const wire::Command> commands, SubmitCallback callback) {
   if (commands.empty() || commands.size() > impl_->options.batch_command_count_max) {

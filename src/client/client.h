@@ -6,9 +6,11 @@
 //   client->Submit(commands, [](const Status& s, std::span<const wire::Result> results) {...});
 //   client->Add(one_command, [](const Status& s, const wire::Result& r) {...});  // auto-batched
 //
-// Threads: a Client runs one I/O thread of its own; every public method is thread-safe and
-// never blocks on the network (the *Sync helpers wait for their reply). Callbacks run on the
-// client's I/O thread, in reply order; they may call the Client again but must not block.
+// Threads: a Client runs one I/O thread of its own, or shares an EventLoop's with other
+// Clients (ClientOptions::loop: many connections, one thread). Every public method is
+// thread-safe and never blocks on the network (the *Sync helpers wait for their reply).
+// Callbacks run on the I/O thread, in reply order; they may call the Client again but must
+// not block, and must not destroy a Client (~Client waits for that thread).
 //
 // Reliability: a request that gets no reply because the connection broke is re-sent, byte
 // for byte (same commands, hence the same idempotency keys), after reconnecting: the engine
@@ -35,6 +37,21 @@
 
 namespace eleven::client {
 
+// An I/O thread for Clients to share. It runs until the last Client using it and the last
+// shared_ptr to it are gone; it must not be released on its own thread.
+class EventLoop {
+ public:
+  EventLoop();   // starts the thread
+  ~EventLoop();  // stops and joins it
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+ private:
+  friend class Client;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct ClientOptions {
   std::string address = "127.0.0.1:7011";  // host:port
   uint64_t client_id = 0;                  // reserved for access control
@@ -49,6 +66,7 @@ struct ClientOptions {
   uint32_t reconnect_attempts_max = 1500;
   uint32_t busy_retry_delay_ms = 2;
   uint32_t reply_body_size_max = 8190 * 168;
+  std::shared_ptr<EventLoop> loop;  // null: the Client starts a thread of its own
 };
 
 using SubmitCallback = std::function<void(const Status&, std::span<const wire::Result>)>;
@@ -71,10 +89,12 @@ struct ClientStats {
 
 class Client {
  public:
-  // Connects (waiting up to connect_timeout_ms for the first connection) and starts the
-  // client's I/O thread.
+  // Connects (waiting up to connect_timeout_ms for the first connection) and starts reading
+  // on the options' loop, or on a thread of its own.
   [[nodiscard]] static Status Connect(const ClientOptions& options, std::unique_ptr<Client>* client);
-  ~Client();  // fails what is still waiting with Unavailable("client closed"), joins
+  // Fails what is still waiting (Submit, Add, Query) with Unavailable("client closed") and
+  // returns once the I/O thread holds nothing of this Client; joins the thread if its own.
+  ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -139,7 +159,7 @@ class Client {
 
  private:
   struct Impl;
-  explicit Client(std::unique_ptr<Impl> impl);
+  explicit Client(std::shared_ptr<Impl> impl);
   // One entry (by-key with one key, or keyless) into *code and `record`.
   [[nodiscard]] Status QuerySync(protocol::Operation operation, std::span<const uint64_t> key,
                                  wire::Code* code, void* record, size_t record_size);
@@ -149,7 +169,7 @@ class Client {
   template <typename Record>
   [[nodiscard]] Status QueryListSync(protocol::Operation operation, std::span<const uint64_t> key,
                                      wire::Code* code, std::vector<Record>* records);
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // also held by its pending I/O handlers
 };
 
 }  // namespace eleven::client

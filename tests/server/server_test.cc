@@ -97,6 +97,68 @@ TEST(ServerTest, ManyRequestsInFlightAndAutoBatching) {
   EXPECT_EQ(sku.reserved, 50u);  // 50 distinct keys, one unit each
 }
 
+// Four clients on one EventLoop (one I/O thread). One is destroyed with requests in flight
+// and singles still lingering: each of its callbacks runs once, ok or "client closed", and
+// the others go on. A connect that fails leaves the loop to the clients still on it.
+TEST(ServerTest, ClientsShareAnEventLoopAndCloseAlone) {
+  TempDataDir dir;
+  auto server = StartServer(TestConfig(dir.path()));
+  auto loop = std::make_shared<client::EventLoop>();
+  client::ClientOptions options;
+  options.address = "127.0.0.1:" + std::to_string(server->binary_port());
+  options.loop = loop;
+  options.linger_us = 10'000'000;  // the singles wait until the client closes
+  std::vector<std::unique_ptr<Client>> clients(4);
+  for (auto& c : clients) ASSERT_TRUE(Client::Connect(options, &c).ok());
+  LoadCatalog(clients[1].get());
+
+  std::atomic<int> closing_ok{0}, closing_closed{0}, singles_closed{0};
+  constexpr int kRequests = 40, kSingles = 5;
+  std::vector<std::future<client::SubmitOutcome>> others;
+  for (int i = 0; i < kRequests; i++) {
+    clients[0]->Submit(std::vector{Order(100 + i, 1, 10, 1)}, [&](const Status& s, std::span<const wire::Result> r) {
+      if (s.ok() && r.size() == 1 && r[0].code == wire::Code::ok) {
+        closing_ok++;
+      } else if (s.code() == StatusCode::kUnavailable) {
+        closing_closed++;
+      }
+    });
+    others.push_back(clients[1 + i % 3]->Submit(std::vector{Order(1000 + i, 2, 10, 1)}));
+  }
+  for (int i = 0; i < kSingles; i++) {
+    clients[0]->Add(Order(500 + i, 3, 10, 1), [&](const Status& s, const wire::Result&) {
+      if (s.code() == StatusCode::kUnavailable) singles_closed++;
+    });
+  }
+  clients[0].reset();
+  EXPECT_EQ(closing_ok + closing_closed, kRequests);
+  EXPECT_EQ(singles_closed, kSingles);
+  for (auto& f : others) {
+    auto outcome = f.get();
+    ASSERT_TRUE(outcome.status.ok()) << outcome.status.ToString();
+    EXPECT_EQ(outcome.results[0].code, wire::Code::ok);
+  }
+
+  // A port nothing listens on: refused, the loop and its other clients untouched.
+  client::ClientOptions nowhere = options;
+  nowhere.address = "127.0.0.1:1";
+  std::unique_ptr<Client> refused;
+  const Status status = Client::Connect(nowhere, &refused);
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.ToString();
+  EXPECT_EQ(refused, nullptr);
+  wire::Code code;
+  wire::SkuRecord sku;
+  ASSERT_TRUE(clients[2]->GetSku(10, &code, &sku).ok());
+  // A request failed by the close may have reached the server before it.
+  EXPECT_GE(sku.reserved, static_cast<uint32_t>(kRequests + closing_ok));
+  EXPECT_LE(sku.reserved, static_cast<uint32_t>(2 * kRequests));
+  clients.clear();
+  // Nothing of the clients holds the loop any more; the last reference here joins its thread.
+  options.loop.reset();
+  nowhere.loop.reset();
+  EXPECT_EQ(loop.use_count(), 1);
+}
+
 // Bytes of a valid submit frame of `commands`.
 std::vector<std::byte> SubmitFrame(std::span<const wire::Command> commands, uint64_t request_id) {
   auto body = std::as_bytes(commands);
