@@ -1,12 +1,17 @@
 -- wrk script: one POST /orders per request, each with its own idempotency key and buyer.
---   wrk -t2 -c64 -d10s -s tests/server/wrk_place_order.lua http://127.0.0.1:7080
--- Needs merchant 1 and SKU 777 with enough stock (see docs/server.md).
+--   wrk -t2 -c64 -d10s -s tests/server/wrk_place_order.lua http://127.0.0.1:7080 -- RUN
+-- RUN (0..999, default 0) keeps the keys of one run apart from another's on the same server:
+-- a key seen before is answered from the order it placed, which is cheaper than placing one.
+-- Needs merchant 1 and SKU 777 with enough stock (bench/http/run creates them).
 local threads = {}
 function setup(thread)
   thread:set("base", (#threads + 1) * 1000000000000)
   table.insert(threads, thread)
 end
 local counter = 0
+function init(args)
+  counter = (tonumber(args[1]) or 0) * 1000000000
+end
 function request()
   counter = counter + 1
   local key = base + counter
