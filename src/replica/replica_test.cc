@@ -128,6 +128,77 @@ TEST(Replica, RawAndPackedJournalsRecoverToTheSameState) {
   }
 }
 
+// ReplayJournal reads the same journal to the same state whether a reader thread reads
+// ahead or the applying thread reads each entry itself (the follower's catch-ups), bounded
+// or not, and fails the same way at the same damaged entry.
+TEST(Replica, ReplayReadsAheadOrInlineToTheSameStateAndTheSameErrors) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  Digest128 want;
+  uint64_t op = 0;
+  {
+    std::unique_ptr<Replica> r;
+    RecoveryReport report;
+    ASSERT_TRUE(Replica::Open(Env::Default(), dir, SmallOptions(), &r, &report).ok());
+    std::vector<wire::Result> results(64);
+    ASSERT_TRUE(r->Submit(Catalog(), kSecond, results, &op).ok());
+    for (uint64_t b = 0; b < 200; b++) {  // ~40 KiB a few entries: several 64-KiB segments
+      std::vector<wire::Command> batch;
+      for (uint64_t i = 0; i < 30; i++) batch.push_back(Order(b * 30 + i % 29));
+      ASSERT_TRUE(r->Submit(batch, kSecond * (2 + b), results, &op).ok());
+    }
+    r->Flush();
+    ASSERT_TRUE(r->WaitDurable(op).ok());
+    want = r->engine().Digest();
+  }
+  std::vector<JournalSegment> segments;
+  ASSERT_TRUE(ListJournalSegments(Env::Default(), dir, &segments).ok());
+  ASSERT_GE(segments.size(), 3u);
+  const auto replay = [&](bool read_ahead, uint64_t op_to, ReplayReport* report, Digest128* digest) {
+    engine::Engine engine(SmallOptions().engine);
+    const Status s = ReplayJournal(Env::Default(), dir, &engine,
+                                   ReplayOptions{.op_to = op_to, .read_ahead = read_ahead}, report);
+    *digest = engine.Digest();
+    return s;
+  };
+  ReplayReport reports[2];
+  Digest128 digests[2];
+  for (const bool read_ahead : {true, false}) {
+    ReplayReport& report = reports[read_ahead];
+    ASSERT_TRUE(replay(read_ahead, kJournalOpMax, &report, &digests[read_ahead]).ok());
+    EXPECT_EQ(digests[read_ahead], want) << read_ahead;
+    EXPECT_EQ(report.entries, op) << read_ahead;
+    ASSERT_TRUE(report.end.has_value());
+    EXPECT_EQ(report.end->op_last, op);
+    ReplayReport bounded;
+    Digest128 ignored;
+    ASSERT_TRUE(replay(read_ahead, 77, &bounded, &ignored).ok());
+    EXPECT_EQ(bounded.entries, 77u) << read_ahead;
+  }
+  EXPECT_EQ(reports[0].commands, reports[1].commands);
+  EXPECT_EQ(reports[0].end->segment_first_op, reports[1].end->segment_first_op);
+  EXPECT_EQ(reports[0].end->offset, reports[1].end->offset);
+  {  // a byte of the second segment's first entry flipped
+    std::fstream file(segments[1].path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(kJournalEntryHeaderSizeBytes + 8);
+    char byte = 0;
+    file.get(byte);
+    file.seekp(kJournalEntryHeaderSizeBytes + 8);
+    file.put(char(byte ^ 0x10));
+  }
+  Status failed[2];
+  for (const bool read_ahead : {true, false}) {
+    ReplayReport report;
+    Digest128 ignored;
+    failed[read_ahead] = replay(read_ahead, kJournalOpMax, &report, &ignored);
+    EXPECT_EQ(failed[read_ahead].code(), StatusCode::kCorruption) << failed[read_ahead].ToString();
+    EXPECT_NE(failed[read_ahead].ToString().find(segments[1].path), std::string::npos)
+        << failed[read_ahead].ToString();
+  }
+  EXPECT_EQ(failed[0].ToString(), failed[1].ToString());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Replica, AnEntryWhoseBodyIsNotItsCommandsIsCorruption) {
   const std::vector<wire::Command> commands{Order(1), Order(2)};
   std::vector<std::byte> packed(commands.size() * wire::kPackedCommandSizeMax);
