@@ -27,22 +27,19 @@ struct Buffered {
 
 // The reader thread's side of the hand-over: it fills free buffers and queues them; the
 // applier takes them in order and gives them back. Not the hot path (one hand-over per
-// entry of up to 8,190 commands), so a mutex and condition variables are enough. Without a
-// thread (`read_ahead` false), Next reads the entry itself into the one buffer.
+// entry of up to 8,190 commands), so a mutex and condition variables are enough.
 class ReadAhead {
  public:
-  ReadAhead(std::unique_ptr<JournalReader> reader, uint32_t command_count_max, bool read_ahead)
-      : reader_(std::move(reader)), command_count_max_(command_count_max),
-        buffers_(read_ahead ? kBufferCount : 1) {
+  ReadAhead(std::unique_ptr<JournalReader> reader, uint32_t command_count_max)
+      : reader_(std::move(reader)), command_count_max_(command_count_max), buffers_(kBufferCount) {
     for (Buffered& b : buffers_) {
       b.commands.reserve(command_count_max);
       free_.push_back(&b);
     }
-    if (read_ahead) thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] { Run(); });
   }
 
   ~ReadAhead() {
-    if (!thread_.joinable()) return;
     {
       std::lock_guard lock(mutex_);
       stop_ = true;
@@ -53,13 +50,6 @@ class ReadAhead {
 
   // The next entry, or nullptr at the end (*status says whether the end is an error).
   Buffered* Next(Status* status) {
-    if (!thread_.joinable()) {
-      Buffered* b = &buffers_[0];
-      bool done = false;
-      *status = finished_ ? status_ : Read(b, &done);
-      finished_ = finished_ || done || !status->ok();
-      return finished_ ? nullptr : b;
-    }
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [&] { return !full_.empty() || finished_; });
     if (!full_.empty()) {
@@ -72,7 +62,6 @@ class ReadAhead {
   }
 
   void Release(Buffered* b) {
-    if (!thread_.joinable()) return;
     {
       std::lock_guard lock(mutex_);
       free_.push_back(b);
@@ -94,8 +83,14 @@ class ReadAhead {
         b = free_.front();
         free_.pop_front();
       }
+      JournalEntry entry;
       bool done = false;
-      const Status s = Read(b, &done);
+      Status s = reader_->Next(&entry, &done);
+      if (s.ok() && !done) {
+        b->op = entry.op;
+        b->timestamp_us = entry.timestamp_us;
+        s = EntryCommands(entry, command_count_max_, &b->commands);
+      }
       {
         std::lock_guard lock(mutex_);
         if (!s.ok() || done) {
@@ -110,18 +105,6 @@ class ReadAhead {
     }
   }
 
-  // The reader's next entry into `b`; *done at the journal's end.
-  Status Read(Buffered* b, bool* done) {
-    JournalEntry entry;
-    Status s = reader_->Next(&entry, done);
-    if (s.ok() && !*done) {
-      b->op = entry.op;
-      b->timestamp_us = entry.timestamp_us;
-      s = EntryCommands(entry, command_count_max_, &b->commands);
-    }
-    return s;
-  }
-
   std::unique_ptr<JournalReader> reader_;
   const uint32_t command_count_max_;
   std::vector<Buffered> buffers_;
@@ -129,7 +112,7 @@ class ReadAhead {
   std::condition_variable changed_;
   std::deque<Buffered*> free_;  // guarded by mutex_, as are the three below
   std::deque<Buffered*> full_;
-  bool finished_ = false;  // and status_: the reader thread's end, or Next's own without one
+  bool finished_ = false;
   bool stop_ = false;
   Status status_;
   std::thread thread_;
@@ -179,7 +162,7 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
   }
   const uint32_t batch_max = engine->config().batch_command_count_max;
   std::vector<wire::Result> results(batch_max);
-  ReadAhead ahead(std::move(reader), batch_max, options.read_ahead);
+  ReadAhead ahead(std::move(reader), batch_max);
   for (;;) {
     if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed)) {
       return Status::Unavailable("replay stopped at op " + std::to_string(engine->last_op()));

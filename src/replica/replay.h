@@ -51,17 +51,11 @@ struct ReplayOptions {
   std::optional<JournalPosition> after;
   // Checked between entries: once true, replay stops and returns Unavailable.
   const std::atomic<bool>* stop = nullptr;
-  // A reader thread reads ahead while this one applies: for long replays from disk. Without
-  // it the calling thread reads each entry itself: for short ones (the snapshot follower's
-  // catch-ups, a few entries from the page cache every 100 ms), which then start no thread
-  // and hand nothing over.
-  bool read_ahead = true;
 };
 
 // Applies every journal entry after engine->last_op(), in op order. A reader thread reads
 // and checks the entries (checksums, hash chain, op continuity) into a few buffers while the
-// calling thread applies them, so replay runs at the engine's apply speed (unless
-// options.read_ahead is false). An entry that does
+// calling thread applies them, so replay runs at the engine's apply speed. An entry that does
 // not hold whole commands within the engine's batch limit, or that the engine refuses as a
 // batch, is Status::Corruption naming its op; the reader's own errors come back as they are.
 [[nodiscard]] Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
