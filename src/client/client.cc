@@ -71,7 +71,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         socket(io), retry_timer(io), linger_timer(io), sweep_timer(io) {
     in.resize(protocol::kHeaderSize + options.reply_body_size_max);
   }
-  // The handlers' shared_ptrs delete it with Delete: `freed` is set once every member is gone.
+  // Owned by the Client and by its pending handlers; the last of them deletes it, and then
+  // sets `freed` (if ~Client is waiting), once every member is gone.
   static std::shared_ptr<Impl> Make(const ClientOptions& options) {
     return std::shared_ptr<Impl>(new Impl(options), [](Impl* impl) {
       std::promise<void>* freed = impl->freed;

@@ -10,7 +10,7 @@
 // Clients (ClientOptions::loop: many connections, one thread). Every public method is
 // thread-safe and never blocks on the network (the *Sync helpers wait for their reply).
 // Callbacks run on the I/O thread, in reply order; they may call the Client again but must
-// not block, and must not destroy a Client (~Client waits for that thread).
+// not block, and must neither connect nor destroy a Client (both wait for that thread).
 //
 // Reliability: a request that gets no reply because the connection broke is re-sent, byte
 // for byte (same commands, hence the same idempotency keys), after reconnecting: the engine
