@@ -290,6 +290,14 @@ TEST(ServerTest, ClientResendsAcrossServerRestart) {
 class SnapshotModeTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(SnapshotModeTest, SnapshotsAreTakenInTheBackgroundAndShortenRecovery) {
+#ifdef ELEVEN_SANITIZE
+  // GCC 12's ASan runtime takes no allocator lock around fork() (it has no fork interceptor),
+  // so a child forked while another thread of this process (the test's HTTP polling, the
+  // server's I/O thread, the client's) is inside the allocator's slow path waits on that lock
+  // forever: one CI run of 2026-11-26 hung here. glibc's malloc is fork-safe; the release
+  // build runs this case, and the replica's own fork tests run under ASan.
+  if (!GetParam()) GTEST_SKIP() << "fork-mode server in a many-threaded process under ASan (see the comment)";
+#endif
   TempDataDir dir;
   ServerConfig config = TestConfig(dir.path());
   config.snapshot_journal_bytes = 1;  // after every journal write, when none is running
