@@ -367,8 +367,12 @@ class CommandSource {
       const char* countries[] = {"CN", "JP", "US", "c1"};
       c = wire::MakeCreateMerchant(Below(7), countries[Below(4)], uint8_t(Below(3)));
     } else if (roll < 8) {
+      // A quarter of the SKUs get a per-buyer limit, and every one does until four limited
+      // SKUs exist: the SKU table fills for good, and with none limited, no run can reach
+      // holdings_full.
+      const bool limited = Below(4) == 0 || LimitedSkus(model) < 4;
       c = wire::MakeCreateSku(Below(32), 1 + Below(6), int64_t(Below(2000)) - 5, uint32_t(Below(40)),
-                              uint32_t(Below(4) == 0 ? 1 + Below(3) : 0));
+                              uint32_t(limited ? 1 + Below(3) : 0));
     } else if (roll < 11) {
       c = wire::MakeRestock(Below(32), uint32_t(Below(30)));
     } else if (roll < 12) {
@@ -399,6 +403,12 @@ class CommandSource {
  private:
   static constexpr size_t kReservedOffsetInOrder = 120;
 
+  static size_t LimitedSkus(const Model& model) {
+    size_t n = 0;
+    for (const auto& [id, s] : model.skus) n += s.limit != 0;
+    return n;
+  }
+
   uint64_t RecentOrderId(uint64_t next_order_id) {
     if (Below(20) == 0) return Below(next_order_id + 3);
     return next_order_id > 1 ? next_order_id - 1 - Below(std::min<uint64_t>(next_order_id - 1, 40)) : 1;
@@ -407,6 +417,15 @@ class CommandSource {
   wire::Command RandomOrder(const Model& model) {
     uint64_t merchant = 1 + Below(6);
     uint64_t drop_id = Below(4) == 0 ? Below(80) : 0;
+    // Half the drop orders aim at a drop not yet closed: the drop table fills for good and
+    // every drop closes at last, so a drawn id alone rarely meets an open one.
+    if (drop_id != 0 && Below(2) == 0) {
+      std::vector<uint64_t> live;
+      for (const auto& [id, d] : model.drops) {
+        if (!d.closed) live.push_back(id);
+      }
+      if (!live.empty()) drop_id = live[Below(live.size())];
+    }
     auto drop = model.drops.find(drop_id);
     const bool aim_at_drop = drop != model.drops.end() && Below(4) != 0;
     if (aim_at_drop) merchant = model.skus.at(drop->second.sku).merchant;
