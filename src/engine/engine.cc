@@ -110,7 +110,7 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
     while (i < group_end) {
       const wire::Command& command = commands[i];
       if (command.operation == Operation::kPlaceOrder) {  // the hot path: no general check
-        results[i] = PlaceOrder(command.place_order, timestamp_us, lookahead_[i % kLookaheadSize]);
+        PlaceOrder(command.place_order, timestamp_us, lookahead_[i % kLookaheadSize], results[i]);
         i++;
       } else if (static_cast<uint8_t>(command.operation) > wire::kOperationMax) {
         i += ExecuteModule(commands.subspan(i), timestamp_us, results.subspan(i));

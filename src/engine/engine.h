@@ -188,7 +188,9 @@ class Engine {
   wire::Result SetPrice(const wire::SetPrice& c);
   wire::Result CreateDrop(const wire::CreateDrop& c, uint64_t now_us);
   wire::Result CloseDropCommand(const wire::CloseDrop& c, uint64_t now_us);
-  wire::Result PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead);
+  // Writes its result into `out` (a batch's results slot): built in place, not copied.
+  void PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead,
+                  wire::Result& out);
   wire::Result PayOrder(const wire::PayOrder& c, uint64_t now_us);
   wire::Result CancelOrder(const wire::CancelOrder& c, uint64_t now_us);
 
