@@ -1,10 +1,8 @@
 #include "engine/engine.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "base/assert.h"
-#include "base/prefetch.h"
 #include "engine/engine_state.h"
 
 namespace eleven::engine {
@@ -33,99 +31,6 @@ Engine::Engine(const EngineConfig& config)
 }
 
 Engine::~Engine() = default;
-
-// The two prefetch stages, and a place order's stages in orders.cc, are inlined into the batch
-// loop: as calls they cost 12% of a W1 order's instructions (callgrind, bench/engine_bench).
-[[gnu::always_inline]] inline void Engine::PrefetchSlots(const wire::Command& command,
-                                                         Lookahead& ahead) const {
-  if (command.operation != Operation::kPlaceOrder) return;
-  const wire::PlaceOrder& order = command.place_order;
-  ahead.key_tag = KeyIndex::Tag(order.idempotency_key);
-  key_index_.PrefetchTag(ahead.key_tag);
-  const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
-  for (int l = 0; l < lines; l++) {
-    ahead.sku[l] = static_cast<uint32_t>(skus_.Home(order.sku_id[l]));
-    skus_.PrefetchHome(ahead.sku[l]);
-  }
-}
-
-[[gnu::always_inline]] inline void Engine::PrefetchRows(const wire::Command& command,
-                                                        Lookahead& ahead) const {
-  if (command.operation != Operation::kPlaceOrder) return;
-  const wire::PlaceOrder& order = command.place_order;
-  const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
-  for (int l = 0; l < lines; l++) {
-    const uint32_t sku = skus_.FindFrom(ahead.sku[l], order.sku_id[l]);
-    ahead.sku[l] = sku;
-    // Only a SKU with a per-buyer limit reads a holding: most lines have none to fetch.
-    if (sku == kNoValue || skus_[sku].per_buyer_limit == 0) continue;
-    holdings_.Prefetch(HoldingKey{order.buyer_id, sku, 0});
-  }
-}
-
-BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
-                         std::span<const wire::Command> commands,
-                         std::span<wire::Result> results) {
-  if (op != last_op_ + 1) return BatchError::kOpNotNext;
-  if (timestamp_us < last_timestamp_us_) return BatchError::kTimestampBackwards;
-  if (commands.size() > config_.batch_command_count_max) return BatchError::kTooManyCommands;
-  if (results.size() < commands.size()) return BatchError::kResultsTooSmall;
-
-  last_op_ = op;
-  last_timestamp_us_ = timestamp_us;
-  CloseDueDrops(timestamp_us);
-  ExpireDueOrders(timestamp_us);
-  if (ledger_) ledger_->Tick(timestamp_us);
-  if (fulfilment_) fulfilment_->Tick(timestamp_us);
-
-  // Placing an order costs a few lookups in tables far larger than the cache (keys, SKUs,
-  // holdings), so they are prefetched in two stages: the key's slot and the SKUs' rows of the
-  // orders 32 ahead, then, those rows now cached, the holding slots of the orders 16 ahead.
-  // Prefetches are issued in bursts of a group of commands, not one command's at a time
-  // between two orders' work: a random line here also misses the TLB, and a prefetch waits
-  // for its page walk, so walks overlap only when many prefetches sit close together.
-  constexpr size_t kGroup = 16;
-  constexpr size_t kSlotPrefetchDistance = 32;
-  constexpr size_t kRowPrefetchDistance = 16;
-  // Each stage leaves what it found in the command's lookahead entry for the next.
-  static_assert(kLookaheadSize >= kSlotPrefetchDistance + kGroup);
-  static_assert(kRowPrefetchDistance + kGroup <= kSlotPrefetchDistance);
-  const size_t count = commands.size();
-  size_t slots_to = 0;  // commands [0, slots_to) have their slots prefetched
-  size_t rows_to = 0;
-  size_t i = 0;
-  while (i < count) {
-    // Before a group of commands is applied: the slots of the group 32 ahead, the rows of the
-    // group 16 ahead. A run of module commands may have carried i past both stages: they
-    // restart at i, so the entries in use are always those of [i, i + kLookaheadSize).
-    const size_t group_end = std::min(count, i + kGroup);
-    const size_t slots_end = std::min(count, i + kSlotPrefetchDistance + kGroup);
-    for (slots_to = std::max(slots_to, i); slots_to < slots_end; slots_to++) {
-      PrefetchSlots(commands[slots_to], lookahead_[slots_to % kLookaheadSize]);
-    }
-    const size_t rows_end = std::min(count, i + kRowPrefetchDistance + kGroup);
-    for (rows_to = std::max(rows_to, i); rows_to < rows_end; rows_to++) {
-      PrefetchRows(commands[rows_to], lookahead_[rows_to % kLookaheadSize]);
-    }
-    while (i < group_end) {
-      const wire::Command& command = commands[i];
-      if (command.operation == Operation::kPlaceOrder) {  // the hot path: no general check
-        PlaceOrder(command.place_order, timestamp_us, lookahead_[i % kLookaheadSize], results[i]);
-        i++;
-      } else if (static_cast<uint8_t>(command.operation) > wire::kOperationMax) {
-        i += ExecuteModule(commands.subspan(i), timestamp_us, results.subspan(i));
-      } else {
-        results[i] = Execute(command, timestamp_us);
-        i++;
-      }
-    }
-  }
-  if (fulfilment_) DrainDelivered(timestamp_us);
-#ifndef NDEBUG
-  CheckInvariants();
-#endif
-  return BatchError::kNone;
-}
 
 namespace {
 
