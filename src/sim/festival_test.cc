@@ -98,7 +98,16 @@ TEST(Festival, ForkAndFollowerSnapshotsLeaveTheSameDay) {
   Scenario scenario = Small(11);
   scenario.snapshot_at_s = 900;
   std::string digests[2];
-  for (int follower = 0; follower < 2; follower++) {
+#ifdef ELEVEN_SANITIZE
+  // The fork half runs in the release build only. GCC 12's ASan takes no allocator lock around
+  // fork(), and the festival's driver thread allocates while the engine thread forks: a child
+  // forked while that thread is in the allocator's slow path waits on its lock forever (as a
+  // server test did in CI on 2026-11-26; see SnapshotModeTest).
+  constexpr int kFirstMode = 1;
+#else
+  constexpr int kFirstMode = 0;
+#endif
+  for (int follower = kFirstMode; follower < 2; follower++) {
     scenario.snapshot_follower = follower == 1;
     const std::string summary = RunOnce(scenario);
     simdjson::dom::parser parser;
@@ -107,7 +116,9 @@ TEST(Festival, ForkAndFollowerSnapshotsLeaveTheSameDay) {
     EXPECT_GT(doc["totals"]["snapshot_bytes"].get_int64().value(), 0) << (follower ? "follower" : "fork");
     digests[follower] = std::string(std::string_view(doc["totals"]["state_digest"].get_string()));
   }
-  EXPECT_EQ(digests[0], digests[1]);
+  if (kFirstMode == 0) {
+    EXPECT_EQ(digests[0], digests[1]);
+  }
 }
 
 TEST(Festival, BadScenariosAreRefusedByKey) {
