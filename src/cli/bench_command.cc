@@ -193,7 +193,9 @@ int RunBench(const BenchArgs& args) {
     return 2;
   }
   std::vector<std::shared_ptr<client::EventLoop>> loops;  // outlive the connections
-  for (uint32_t i = 0; i < args.io_threads; i++) loops.push_back(std::make_shared<client::EventLoop>());
+  for (uint32_t i = 0; i < args.io_threads; i++) {
+    loops.push_back(std::make_shared<client::EventLoop>());
+  }
   std::vector<std::unique_ptr<Connection>> conns;
   for (uint32_t i = 0; i < args.connections; i++) {
     auto c = std::make_unique<Connection>();
@@ -239,7 +241,8 @@ int RunBench(const BenchArgs& args) {
   std::printf("latency p50 %llu us, p99 %llu us, p999 %llu us\n",
               static_cast<unsigned long long>(all.Percentile(0.5)), static_cast<unsigned long long>(all.Percentile(0.99)),
               static_cast<unsigned long long>(all.Percentile(0.999)));
-  std::printf("{\"system\":\"eleven\",\"mode\":\"network\",\"loop\":\"%s\",\"connections\":%u,\"io_threads\":%u,\"batch\":%u,"
+  std::printf("{\"system\":\"eleven\",\"mode\":\"network\",\"loop\":\"%s\",\"connections\":%u,"
+              "\"io_threads\":%u,\"batch\":%u,"
               "\"rate\":%llu,\"seconds\":%.2f,\"orders\":%llu,\"orders_per_s\":%.0f,\"accepted\":%llu,"
               "\"rejected\":%llu,\"failed\":%llu,\"p50_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu}\n",
               args.rate == 0 ? "closed" : "open", args.connections, args.io_threads, args.batch,

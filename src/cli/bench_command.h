@@ -1,7 +1,8 @@
 // eleven bench --connect HOST:PORT: W1 (sim/w1.h) against a running server through the C++
-// client, with N connections (sharing --io-threads I/O threads) and batches of B orders, closed-loop (each connection keeps
-// `depth` batches in flight) or open-loop at --rate orders/s (latency measured from when each
-// batch was due, so a slow server cannot hide its queueing). Prints orders/s and latency
+// client, with N connections (sharing --io-threads I/O threads) and batches of B orders,
+// closed-loop (each connection keeps `depth` batches in flight) or open-loop at --rate
+// orders/s (latency measured from when each batch was due, so a slow server cannot hide its
+// queueing). Prints orders/s and latency
 // percentiles, and one JSON line for the benchmark tables.
 #pragma once
 

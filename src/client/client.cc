@@ -268,7 +268,8 @@ void Client::Impl::WriteSome() {
     stats.requests_sent += gather.size();
   }
   asio::async_write(socket, gather,
-                    [this, self = shared_from_this(), g = generation](const boost::system::error_code& error, size_t) {
+                    [this, self = shared_from_this(), g = generation](
+                        const boost::system::error_code& error, size_t) {
                       OnWrite(g == generation ? error : boost::system::error_code());
                     });
 }
@@ -291,7 +292,8 @@ void Client::Impl::OnWrite(const boost::system::error_code& error) {
 
 void Client::Impl::Read() {
   socket.async_read_some(asio::buffer(in.data() + in_used, in.size() - in_used),
-                         [this, self = shared_from_this(), g = generation](const boost::system::error_code& error, size_t size) {
+                         [this, self = shared_from_this(), g = generation](
+                             const boost::system::error_code& error, size_t size) {
                            if (g != generation) return;  // a handler of a closed connection
                            OnRead(error, size);
                          });
@@ -336,7 +338,8 @@ void Client::Impl::OnReply(const protocol::FrameHeader& h, const std::byte* body
     const uint64_t id = h.request_id;
     auto timer = std::make_shared<asio::steady_timer>(io);
     timer->expires_after(std::chrono::milliseconds(options.busy_retry_delay_ms));
-    timer->async_wait([this, self = shared_from_this(), id, timer](const boost::system::error_code&) {
+    timer->async_wait([this, self = shared_from_this(), id,
+                       timer](const boost::system::error_code&) {
       if (shut) return;
       unsent.push_front(id);
       Pump();
@@ -459,7 +462,8 @@ void Client::Impl::FirstConnect(std::promise<Status>* done) {
   // `settled` and does nothing.
   auto settled = std::make_shared<bool>(false);
   retry_timer.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
-  retry_timer.async_wait([this, self = shared_from_this(), done, settled](const boost::system::error_code& error) {
+  retry_timer.async_wait([this, self = shared_from_this(), done,
+                          settled](const boost::system::error_code& error) {
     if (error || *settled) return;
     *settled = true;
     boost::system::error_code ignored;
@@ -467,12 +471,14 @@ void Client::Impl::FirstConnect(std::promise<Status>* done) {
     done->set_value(Status::Unavailable("connect to " + options.address + ": no answer within " +
                                         std::to_string(options.connect_timeout_ms) + " ms"));
   });
-  socket.async_connect(endpoint, [this, self = shared_from_this(), done, settled](const boost::system::error_code& error) {
+  socket.async_connect(endpoint, [this, self = shared_from_this(), done,
+                                  settled](const boost::system::error_code& error) {
     if (*settled) return;
     *settled = true;
     retry_timer.cancel();
     if (error) {
-      done->set_value(Status::Unavailable("connect to " + options.address + ": " + error.message()));
+      done->set_value(
+          Status::Unavailable("connect to " + options.address + ": " + error.message()));
       return;
     }
     boost::system::error_code ignored;

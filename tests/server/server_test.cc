@@ -115,14 +115,15 @@ TEST(ServerTest, ClientsShareAnEventLoopAndCloseAlone) {
   std::atomic<int> closing_ok{0}, closing_closed{0}, singles_closed{0};
   constexpr int kRequests = 40, kSingles = 5;
   std::vector<std::future<client::SubmitOutcome>> others;
+  auto on_closing_reply = [&](const Status& s, std::span<const wire::Result> r) {
+    if (s.ok() && r.size() == 1 && r[0].code == wire::Code::ok) {
+      closing_ok++;
+    } else if (s.code() == StatusCode::kUnavailable) {
+      closing_closed++;
+    }
+  };
   for (int i = 0; i < kRequests; i++) {
-    clients[0]->Submit(std::vector{Order(100 + i, 1, 10, 1)}, [&](const Status& s, std::span<const wire::Result> r) {
-      if (s.ok() && r.size() == 1 && r[0].code == wire::Code::ok) {
-        closing_ok++;
-      } else if (s.code() == StatusCode::kUnavailable) {
-        closing_closed++;
-      }
-    });
+    clients[0]->Submit(std::vector{Order(100 + i, 1, 10, 1)}, on_closing_reply);
     others.push_back(clients[1 + i % 3]->Submit(std::vector{Order(1000 + i, 2, 10, 1)}));
   }
   for (int i = 0; i < kSingles; i++) {
@@ -296,7 +297,9 @@ TEST_P(SnapshotModeTest, SnapshotsAreTakenInTheBackgroundAndShortenRecovery) {
   // server's I/O thread, the client's) is inside the allocator's slow path waits on that lock
   // forever: one CI run of 2026-11-26 hung here. glibc's malloc is fork-safe; the release
   // build runs this case, and the replica's own fork tests run under ASan.
-  if (!GetParam()) GTEST_SKIP() << "fork-mode server in a many-threaded process under ASan (see the comment)";
+  if (!GetParam()) {
+    GTEST_SKIP() << "fork-mode server in a many-threaded process under ASan (see the comment)";
+  }
 #endif
   TempDataDir dir;
   ServerConfig config = TestConfig(dir.path());
