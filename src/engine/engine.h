@@ -175,6 +175,8 @@ class Engine {
 
   void PrefetchSlots(const wire::Command& command, Lookahead& ahead) const;
   void PrefetchRows(const wire::Command& command, Lookahead& ahead) const;
+  static void PrefetchCommand(const wire::Command& command);
+  void PrefetchOrderSlots(uint64_t first, size_t count) const;
   uint32_t ResolveSku(uint64_t sku_id, uint32_t hint) const;
   wire::Result Execute(const wire::Command& command, uint64_t now_us);  // all but place orders
   // Ledger and fulfilment commands: returns how many commands were consumed (>= 1).

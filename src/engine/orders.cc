@@ -523,6 +523,27 @@ wire::Code Engine::GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* ou
   }
 }
 
+// A command's bytes (two cache lines).
+[[gnu::always_inline]] inline void Engine::PrefetchCommand(const wire::Command& command) {
+  static_assert(sizeof(wire::Command) == 128);
+  const char* bytes = reinterpret_cast<const char*>(&command);
+  Prefetch(bytes);
+  Prefetch(bytes + 64);
+}
+
+// The order ring's slots [first, first + count) modulo the ring, for writing: every line of
+// each (a 104-byte slot spans two or three).
+[[gnu::always_inline]] inline void Engine::PrefetchOrderSlots(uint64_t first, size_t count) const {
+  uint64_t at = first % config_.order_slot_count;  // one division a group
+  for (size_t k = 0; k < count; k++) {
+    const char* slot = reinterpret_cast<const char*>(&orders_[at]);
+    PrefetchForWrite(slot);
+    PrefetchForWrite(slot + 64);
+    PrefetchForWrite(slot + sizeof(Order) - 1);
+    at = at + 1 == config_.order_slot_count ? 0 : at + 1;
+  }
+}
+
 BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
                          std::span<const wire::Command> commands,
                          std::span<wire::Result> results) {
@@ -540,13 +561,18 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
 
   // Placing an order costs a few lookups in tables far larger than the cache (keys, SKUs,
   // holdings), so they are prefetched in two stages: the key's slot and the SKUs' rows of the
-  // orders 32 ahead, then, those rows now cached, the holding slots of the orders 16 ahead.
+  // orders 24 ahead, then, those rows now cached, the holding slots of the orders 12 ahead.
   // Prefetches are issued in bursts of a group of commands, not one command's at a time
   // between two orders' work: a random line here also misses the TLB, and a prefetch waits
   // for its page walk, so walks overlap only when many prefetches sit close together.
-  constexpr size_t kGroup = 16;
-  constexpr size_t kSlotPrefetchDistance = 32;
-  constexpr size_t kRowPrefetchDistance = 16;
+  // The two streams an order walks are prefetched too, as the hardware's stream prefetcher
+  // does not keep them ahead between the random misses: the commands, and the order ring's
+  // slots, which PlaceOrder reads (the slot's old order) and then writes. docs/benchmarks.md
+  // (twelfth session) has the measurements behind each distance.
+  constexpr size_t kGroup = 8;
+  constexpr size_t kSlotPrefetchDistance = 24;
+  constexpr size_t kRowPrefetchDistance = 12;
+  constexpr size_t kStreamPrefetchDistance = 64;
   // Each stage leaves what it found in the command's lookahead entry for the next.
   static_assert(kLookaheadSize >= kSlotPrefetchDistance + kGroup);
   static_assert(kRowPrefetchDistance + kGroup <= kSlotPrefetchDistance);
@@ -563,6 +589,9 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
     for (slots_to = std::max(slots_to, i); slots_to < slots_end; slots_to++) {
       PrefetchSlots(commands[slots_to], lookahead_[slots_to % kLookaheadSize]);
     }
+    const size_t stream_end = std::min(count, i + kStreamPrefetchDistance + kGroup);
+    for (size_t k = i + kStreamPrefetchDistance; k < stream_end; k++) PrefetchCommand(commands[k]);
+    PrefetchOrderSlots(next_slot_ + kStreamPrefetchDistance, kGroup);
     const size_t rows_end = std::min(count, i + kRowPrefetchDistance + kGroup);
     for (rows_to = std::max(rows_to, i); rows_to < rows_end; rows_to++) {
       PrefetchRows(commands[rows_to], lookahead_[rows_to % kLookaheadSize]);
