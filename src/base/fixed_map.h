@@ -73,7 +73,13 @@ class FixedMap {
     count_ = 0;
   }
 
-  void Prefetch(const Key& key) const { eleven::Prefetch(&slots_[Hash{}(key) & mask_]); }
+  // The lines of the key's home slot and of the slot after it: at a load of 1/2 a probe often
+  // goes on, and a slot may straddle two lines.
+  void Prefetch(const Key& key) const {
+    const uint64_t home = Hash{}(key) & mask_;
+    eleven::Prefetch(&slots_[home]);
+    eleven::Prefetch(reinterpret_cast<const char*>(&slots_[(home + 1) & mask_]) + sizeof(Slot) - 1);
+  }
 
   // The value stored under `key`, or kNoValue.
   uint32_t Find(const Key& key) const {
