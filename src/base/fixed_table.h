@@ -3,11 +3,13 @@
 // slot, then the row); here the row is the slot, so a lookup usually costs one.
 //
 // Open addressing with linear probing over a power-of-two row array sized to keep the load
-// at or under 1/4: at 1/2 a lookup reads ~1.5 slots on average, each slot a cache line of its
-// own, and a probe's unpredictable length costs mispredicted branches; at 1/4 it reads ~1.17.
-// On W1 (bench/engine_bench, a million SKUs) that is +9% orders/s for twice the bytes
-// (docs/benchmarks.md, twelfth session). Row must be trivially copyable, start with `uint64_t id` (0 marks an empty
-// slot; id 0 is never stored) and hold no padding. Rows are never erased, so a row's index
+// at or under 1/2. An id's home slot is the top bits of id × 2^64/φ (multiplicative, or
+// Fibonacci, hashing): ids handed out in sequence, as SKU ids usually are, land almost evenly
+// spaced, so a lookup seldom reads a second slot (a slot is a cache line) and its probe's
+// length seldom mispredicts; ids in no order land as under any other hash. On W1 it gained
+// 13% over the splitmix finaliser at a load of 1/4 (docs/benchmarks.md, twelfth session).
+// Row must be trivially copyable, start with `uint64_t id` (0 marks an empty slot; id 0 is
+// never stored) and hold no padding. Rows are never erased, so a row's index
 // is fixed from its insert on and can be stored elsewhere (orders, drops, holdings refer to
 // SKUs by index). The layout depends only on the sequence of inserts, so two tables fed the
 // same inserts hold the same bytes (state digests rely on this). Capacity is fixed at
@@ -23,7 +25,6 @@
 #include "base/assert.h"
 #include "base/big_array.h"
 #include "base/fixed_map.h"
-#include "base/hash.h"
 #include "base/prefetch.h"
 
 namespace eleven {
@@ -31,16 +32,16 @@ namespace eleven {
 template <typename Row>
 class FixedTable {
  public:
-  static constexpr uint64_t kSlotsPerRow = 4;  // at least, rounded up to a power of two
-
   explicit FixedTable(uint32_t row_count_max) : row_count_max_(row_count_max) {
     // Here, not at class scope: Row may still be incomplete where the table is declared.
     static_assert(std::is_trivially_copyable_v<Row>);
     static_assert(std::has_unique_object_representations_v<Row>);
-    ELEVEN_ASSERT(row_count_max > 0 && row_count_max <= (1u << 29));  // slot indexes < 2^31
-    uint64_t slot_count = 16;
-    while (slot_count < uint64_t{row_count_max} * kSlotsPerRow) slot_count *= 2;
+    ELEVEN_ASSERT(row_count_max > 0 && row_count_max <= (1u << 30));
+    int bits = 4;
+    while ((uint64_t{1} << bits) < uint64_t{row_count_max} * 2) bits++;
+    const uint64_t slot_count = uint64_t{1} << bits;
     mask_ = slot_count - 1;
+    shift_ = 64 - bits;
     rows_ = BigArray<Row>(slot_count);  // zeroed: every slot empty
   }
 
@@ -51,7 +52,7 @@ class FixedTable {
 
   // Where a lookup of `id` starts: hashed once, a batch loop can prefetch the slot and later
   // probe from it (FindFrom) without hashing again.
-  uint64_t Home(uint64_t id) const { return U64Hash{}(id) & mask_; }
+  uint64_t Home(uint64_t id) const { return (id * kGoldenRatio64) >> shift_; }
   void PrefetchHome(uint64_t home) const { eleven::Prefetch(&rows_[home & mask_]); }
 
   // The index of the row with `id`, or kNoValue.
@@ -61,7 +62,7 @@ class FixedTable {
   uint32_t FindFrom(uint64_t home, uint64_t id) const {
     ELEVEN_DASSERT(home == Home(id));
     uint64_t i = home & mask_;
-    // Bounded: the load is at most 1/4, so an empty slot always ends the probe.
+    // Bounded: the load is at most 1/2, so an empty slot always ends the probe.
     for (;;) {
       const uint64_t at = rows_[i].id;
       if (at == 0) return kNoValue;  // first: id 0 is never found
@@ -76,7 +77,7 @@ class FixedTable {
     ELEVEN_ASSERT(id != 0);
     ELEVEN_DASSERT(Find(id) == kNoValue);
     if (full()) return kNoValue;
-    uint64_t i = U64Hash{}(id) & mask_;
+    uint64_t i = Home(id);
     while (rows_[i].id != 0) i = (i + 1) & mask_;
     rows_[i] = Row{};
     rows_[i].id = id;
@@ -125,7 +126,9 @@ class FixedTable {
 
   uint32_t row_count_max_;
   uint32_t count_ = 0;
+  static constexpr uint64_t kGoldenRatio64 = 0x9E3779B97F4A7C15ull;  // 2^64 / φ, odd
   uint64_t mask_ = 0;
+  int shift_ = 64;  // 64 - log2(slot count)
   BigArray<Row> rows_;
 };
 

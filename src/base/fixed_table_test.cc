@@ -78,8 +78,23 @@ TEST(FixedTable, RestoreChecksCountSizeAndPlacement) {
   EXPECT_FALSE(copy.Restore(duplicated.data(), table.slot_bytes(), 6));
 }
 
-// Random inserts and lookups against std::unordered_map, ids crowded into a small range so
-// probe chains run long and wrap around the end of the array.
+// Ids that share the last slot as their home: each probes past the ones before it, and the
+// chain wraps around to the array's start.
+TEST(FixedTable, CollidingIdsProbeOnAndWrapAround) {
+  FixedTable<Row> table(8);
+  const uint64_t last = table.slot_count() - 1;
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 1; ids.size() < 4; id++) {
+    if (table.Home(id) == last) ids.push_back(id);
+  }
+  std::vector<uint32_t> at;
+  for (uint64_t id : ids) at.push_back(table.Insert(id));
+  EXPECT_EQ(at, (std::vector<uint32_t>{uint32_t(last), 0, 1, 2}));
+  for (size_t k = 0; k < ids.size(); k++) EXPECT_EQ(table.Find(ids[k]), at[k]) << ids[k];
+  EXPECT_EQ(table.Find(ids.back() + 1), kNoValue);
+}
+
+// Random inserts and lookups against std::unordered_map, ids crowded into a small range.
 TEST(FixedTable, MatchesReferenceUnderRandomOperations) {
   uint64_t seed = std::random_device{}();
   std::printf("FixedTable random test seed=%llu\n", static_cast<unsigned long long>(seed));

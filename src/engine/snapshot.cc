@@ -14,7 +14,7 @@ namespace {
 
 constexpr uint32_t kStateMagic = 0x54534C45;  // "ELST"
 // 2: SKU rows in their hash slots (FixedTable); 3: the key index in 8-byte slots (KeyIndex);
-// 4: the SKU table at a load of at most 1/4 (4 slots a SKU of capacity, was 2).
+// 4: SKU rows placed by multiplicative (Fibonacci) hashing of the id, not the splitmix one.
 constexpr uint32_t kStateVersion = 4;
 
 struct StateHead {
