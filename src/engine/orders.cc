@@ -561,17 +561,17 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
 
   // Placing an order costs a few lookups in tables far larger than the cache (keys, SKUs,
   // holdings), so they are prefetched in two stages: the key's slot and the SKUs' rows of the
-  // orders 24 ahead, then, those rows now cached, the holding slots of the orders 12 ahead.
-  // Prefetches are issued in bursts of a group of commands, not one command's at a time
-  // between two orders' work: a random line here also misses the TLB, and a prefetch waits
-  // for its page walk, so walks overlap only when many prefetches sit close together.
-  // The two streams an order walks are prefetched too, as the hardware's stream prefetcher
-  // does not keep them ahead between the random misses: the commands, and the order ring's
-  // slots, which PlaceOrder reads (the slot's old order) and then writes. docs/benchmarks.md
-  // (twelfth session) has the measurements behind each distance.
-  constexpr size_t kGroup = 8;
-  constexpr size_t kSlotPrefetchDistance = 24;
-  constexpr size_t kRowPrefetchDistance = 12;
+  // orders 12 ahead, then, those rows now cached, the holding slots of the orders 6 ahead.
+  // Prefetches are issued a group of commands at a time. The two streams an order walks are
+  // prefetched too, as the hardware's stream prefetcher does not keep them ahead between the
+  // random misses: the commands, and the order ring's slots, which PlaceOrder reads (the
+  // slot's old order) and then writes. The group and the distances are the fastest measured
+  // on W1; they moved as the misses did (groups of 16 and distances of 32 and 16 were, before
+  // the streams were prefetched and SKU ids placed by multiplicative hashing). See
+  // docs/benchmarks.md, fourth and twelfth sessions.
+  constexpr size_t kGroup = 2;
+  constexpr size_t kSlotPrefetchDistance = 12;
+  constexpr size_t kRowPrefetchDistance = 6;
   constexpr size_t kStreamPrefetchDistance = 64;
   // Each stage leaves what it found in the command's lookahead entry for the next.
   static_assert(kLookaheadSize >= kSlotPrefetchDistance + kGroup);
