@@ -6,7 +6,12 @@
 // an effect the optimiser must keep, wherever it is inlined.
 #pragma once
 
+#include <cstddef>
+
 namespace eleven {
+
+// The line the caches move, on every x86-64 this runs on: what a prefetch brings in.
+inline constexpr size_t kCacheLineBytes = 64;
 
 inline void Prefetch(const void* address) {
 #if defined(__x86_64__)

@@ -525,20 +525,24 @@ wire::Code Engine::GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* ou
 
 // A command's bytes (two cache lines).
 [[gnu::always_inline]] inline void Engine::PrefetchCommand(const wire::Command& command) {
-  static_assert(sizeof(wire::Command) == 128);
+  static_assert(sizeof(wire::Command) == 2 * kCacheLineBytes);
   const char* bytes = reinterpret_cast<const char*>(&command);
   Prefetch(bytes);
-  Prefetch(bytes + 64);
+  Prefetch(bytes + kCacheLineBytes);
 }
 
 // The order ring's slots [first, first + count) modulo the ring, for writing: every line of
 // each (a 104-byte slot spans two or three).
 [[gnu::always_inline]] inline void Engine::PrefetchOrderSlots(uint64_t first, size_t count) const {
-  uint64_t at = first % config_.order_slot_count;  // one division a group
+  static_assert(sizeof(Order) <= 2 * kCacheLineBytes);
+  uint64_t at = first;
+  // No division on the hot path: `first` is a ring slot plus a short distance, so this loop
+  // runs once at most unless the ring is shorter than the distance.
+  while (at >= config_.order_slot_count) at -= config_.order_slot_count;
   for (size_t k = 0; k < count; k++) {
     const char* slot = reinterpret_cast<const char*>(&orders_[at]);
     PrefetchForWrite(slot);
-    PrefetchForWrite(slot + 64);
+    PrefetchForWrite(slot + kCacheLineBytes);
     PrefetchForWrite(slot + sizeof(Order) - 1);
     at = at + 1 == config_.order_slot_count ? 0 : at + 1;
   }
@@ -581,9 +585,11 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   size_t rows_to = 0;
   size_t i = 0;
   while (i < count) {
-    // Before a group of commands is applied: the slots of the group 32 ahead, the rows of the
-    // group 16 ahead. A run of module commands may have carried i past both stages: they
-    // restart at i, so the entries in use are always those of [i, i + kLookaheadSize).
+    // Before a group of commands is applied: the slots of the group kSlotPrefetchDistance
+    // ahead, the rows of the group kRowPrefetchDistance ahead, the streams of the group
+    // kStreamPrefetchDistance ahead. A run of module commands may have carried i past the
+    // stages: they restart at i, so the entries in use are always those of
+    // [i, i + kLookaheadSize).
     const size_t group_end = std::min(count, i + kGroup);
     const size_t slots_end = std::min(count, i + kSlotPrefetchDistance + kGroup);
     for (slots_to = std::max(slots_to, i); slots_to < slots_end; slots_to++) {
