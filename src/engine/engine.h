@@ -106,6 +106,16 @@ class Engine {
   const Ledger* ledger() const { return ledger_.get(); }
   const Fulfilment* fulfilment() const { return fulfilment_.get(); }
 
+  // The earliest log time at which applying a batch, even an empty one, would change the
+  // state or what a query shows, or kNeverDue: a drop opening or closing, an unpaid order's
+  // pay-by deadline, the ledger's timeouts, auto-confirms and instalment due dates, the next
+  // hour while fulfilment has a backlog. A time <= last_timestamp_us() means work the last
+  // batch left over (the per-batch budgets). Applying a batch at or after the time returned
+  // always changes the state, so a server that writes an empty entry (a tick) whenever this
+  // has come makes progress with each one (docs/engine.md, "Time"). Changes nothing.
+  [[nodiscard]] uint64_t NextDueUs() const;
+  static constexpr uint64_t kNeverDue = UINT64_MAX;
+
   uint64_t last_op() const { return last_op_; }
   uint64_t last_timestamp_us() const { return last_timestamp_us_; }
   const EngineStats& stats() const { return stats_; }

@@ -176,6 +176,17 @@ Status Replica::Submit(std::span<const wire::Command> commands, uint64_t now_us,
                                    std::to_string(options_.engine.batch_command_count_max) +
                                    " commands, not " + std::to_string(commands.size()));
   }
+  return Append(commands, now_us, results, op);
+}
+
+Status Replica::Tick(uint64_t now_us, uint64_t* op) {
+  if (!failure_.ok()) return failure_;
+  return Append({}, now_us, {}, op);
+}
+
+Status Replica::Append(std::span<const wire::Command> commands, uint64_t now_us,
+                       std::span<wire::Result> results, uint64_t* op) {
+  ELEVEN_ASSERT(commands.size() <= options_.engine.batch_command_count_max);
   ELEVEN_ASSERT(results.size() >= commands.size());
   const uint64_t body_bytes = commands.size() * wire::kCommandSize;
   const uint64_t entry_bytes = sizeof(StagedHead) + body_bytes;
@@ -201,7 +212,7 @@ Status Replica::Submit(std::span<const wire::Command> commands, uint64_t now_us,
     staged_in = filling_;
     at = staging_[filling_].bytes.get() + staging_[filling_].used_bytes;
     std::memcpy(at, &head, sizeof(head));
-    std::memcpy(at + sizeof(head), commands.data(), body_bytes);
+    if (body_bytes > 0) std::memcpy(at + sizeof(head), commands.data(), body_bytes);
   }
   // Applied from the staged copy, so the journal holds exactly the bytes that were applied.
   // The copy lies past the buffer's used bytes: the sync thread never reads it, and only this

@@ -105,6 +105,10 @@ class Replica {
   // oversized batch (nothing changes); the failure after a failed journal.
   [[nodiscard]] Status Submit(std::span<const wire::Command> commands, uint64_t now_us,
                               std::span<wire::Result> results, uint64_t* op);
+  // Appends an entry with no commands at log time max(now_us, last timestamp) — a tick: the
+  // engine does the time-driven work due by then (Engine::NextDueUs), and the journal records
+  // it so a replay does the same. Durable and released like Submit's entries.
+  [[nodiscard]] Status Tick(uint64_t now_us, uint64_t* op);
   // Hands staged entries to the sync thread if it is idle (after each sync it also takes them
   // itself); never blocks but for the lock.
   void Flush();
@@ -148,6 +152,9 @@ class Replica {
     uint64_t op_last = 0;
   };
   Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& options);
+  // Submit and Tick: stages, applies and publishes one entry of 0..batch max commands.
+  [[nodiscard]] Status Append(std::span<const wire::Command> commands, uint64_t now_us,
+                              std::span<wire::Result> results, uint64_t* op);
   [[nodiscard]] Status Recover(RecoveryReport* report, const RecoveryProgress& progress);
   void SyncLoop();
   [[nodiscard]] Status SyncStaging(const Staging& staging);

@@ -94,6 +94,7 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "journal", "segment_bytes", &c->journal_segment_bytes, e);
   Read(t, "journal", "prepare_segments", &c->journal_prepare_segments, e);
   ReadClock(t, c, e);
+  Read(t, "engine", "tick_ms", &c->tick_ms, e);
   engine::LedgerConfig& l = c->engine.ledger;
   Read(t, "ledger", "enabled", &c->engine.ledger_enabled, e);
   Read(t, "ledger", "accounts_max", &l.account_count_max, e);
@@ -157,6 +158,9 @@ Status ValidateServerConfig(const ServerConfig& c) {
   }
   if (c.journal_segment_bytes < (uint64_t{64} << 10) || c.journal_segment_bytes > (uint64_t{4} << 30)) {
     return Status::InvalidArgument("journal.segment_bytes must be 64 KiB..4 GiB");
+  }
+  if (c.tick_ms == 0 || c.tick_ms > 60'000) {
+    return Status::InvalidArgument("engine.tick_ms must be 1..60000");
   }
   if (c.feed_tick_ms == 0 || c.feed_tick_ms > 100) {
     return Status::InvalidArgument("feed.tick_ms must be 1..100");

@@ -19,6 +19,9 @@ struct ServerConfig {
   // Batch timestamps: the wall clock, or set by clients with set_clock (simulation and
   // replays only: a client could then move the log's time at will).
   protocol::ClockMode clock = protocol::ClockMode::kWall;
+  // Wall-clock mode: an idle server writes a tick at most this long after something fell due
+  // (expiry, drop window, timeout; EngineLoop, "Ticks"). 1..60000. Does not shape state.
+  uint32_t tick_ms = 100;
   uint64_t staging_size_bytes = uint64_t{32} << 20;
   // A snapshot is taken (in the background) once this many journal bytes were written since
   // the last one; older journal segments are then removed. 0 = never.

@@ -49,17 +49,19 @@ void ReadEventFd(int fd) {
 
 EngineLoop::EngineLoop(replica::Replica* replica, uint32_t request_count_max,
                        EngineMetrics* metrics, protocol::ClockMode clock,
-                       uint64_t snapshot_journal_bytes)
+                       uint64_t snapshot_journal_bytes, uint32_t tick_late_ms_max)
     : replica_(replica),
       batch_command_count_max_(replica->engine().config().batch_command_count_max),
       clock_mode_(clock),
       snapshot_journal_bytes_(snapshot_journal_bytes),
+      tick_late_us_max_(uint64_t{tick_late_ms_max} * 1000),
       metrics_(metrics),
       inbox_(request_count_max),
       outbox_(request_count_max),
       waiting_capacity_(request_count_max) {
   ELEVEN_ASSERT(replica != nullptr && metrics != nullptr);
   ELEVEN_ASSERT(batch_command_count_max_ > 0);
+  ELEVEN_ASSERT(tick_late_ms_max >= 1);
   batch_.resize(batch_command_count_max_);
   results_.resize(batch_command_count_max_);
   batch_requests_.reserve(request_count_max);
@@ -140,6 +142,7 @@ void EngineLoop::Run() {
     const bool stopping = stopping_.load(std::memory_order_acquire);
     bool progress = Gather();
     if (batch_count_ > 0) SubmitBatch();
+    if (!progress && !stopping) progress = TendTicks();
     if (replica_->op_submitted() > replica_->op_durable()) replica_->Flush();
     SignalPassed();
     TendSnapshot();
@@ -305,6 +308,35 @@ void EngineLoop::SignalPassed() {
   passed_op_min_ = UINT64_MAX;
 }
 
+bool EngineLoop::TendTicks() {
+  tick_wait_ms_ = kSleepMsMax;
+  if (clock_mode_ != protocol::ClockMode::kWall || !replica_->failure().ok()) return false;
+  const engine::Engine& engine = replica_->engine();
+  // NextDueUs depends on the state alone: asked again only after the state changed.
+  if (due_at_op_ != engine.last_op()) {
+    due_us_ = engine.NextDueUs();
+    due_at_op_ = engine.last_op();
+  }
+  if (due_us_ == engine::Engine::kNeverDue) return false;
+  // Work a budget left over is due at once; else at its time, but no sooner than one bound
+  // after the last entry, so a stream of deadlines costs one tick per bound, not one each.
+  const uint64_t last_us = engine.last_timestamp_us();
+  const uint64_t at_us =
+      due_us_ <= last_us ? due_us_ : std::max(due_us_, last_us + tick_late_us_max_);
+  const uint64_t now_us = LogNowUs();
+  if (now_us < at_us) {
+    tick_wait_ms_ = int(std::min<uint64_t>(kSleepMsMax, (at_us - now_us + 999) / 1000));
+    return false;
+  }
+  uint64_t op = 0;
+  const Status status = replica_->Tick(now_us, &op);
+  if (!status.ok()) return false;  // the journal failed: Submit answers every request with it
+  ELEVEN_ASSERT(op == engine.last_op());
+  metrics_->ticks.Add(1);
+  metrics_->op_submitted.Set(op);
+  return true;
+}
+
 void EngineLoop::TendSnapshot() {
   metrics_->snapshot_follower_op.Set(replica_->op_followed());
   if (replica_->snapshot_running()) {
@@ -354,7 +386,7 @@ void EngineLoop::Sleep() {
     // Staged entries were handed over by Flush() (or the sync thread is busy and will write
     // wake_fd when durability advances); otherwise only the I/O thread or Stop() wakes us.
     pollfd pfd{wake_fd_, POLLIN, 0};
-    poll(&pfd, 1, kSleepMsMax);
+    poll(&pfd, 1, tick_wait_ms_);
   }
   ReadEventFd(wake_fd_);
   sleeping_.store(Sleeping::kAwake, std::memory_order_relaxed);

@@ -15,6 +15,14 @@
 // only moves forward. A set_clock, like a query, first submits the commands gathered before
 // it, so they keep the time they were sent under.
 //
+// Ticks (wall-clock mode): time-driven work (Engine::NextDueUs: expiries, drop windows,
+// ledger timeouts, instalment due dates) is done by the first entry at or after its time. So
+// that an idle server does it too, the loop appends an entry with no commands (a tick,
+// Replica::Tick) once something is due, at most `tick_late_ms_max` after it fell due and at
+// most one per `tick_late_ms_max` (work left over by the engine's per-batch budgets, at once).
+// A server with nothing due writes nothing. In client-clock mode time moves only by
+// set_clock, and due work is done by the next batch, as in the embedded festival.
+//
 // Snapshots: once `snapshot_journal_bytes` of journal were written since the last snapshot,
 // the loop starts one (Replica::StartSnapshot: it waits for durability and forks; the child
 // writes it) and then only polls for its end on each pass, so apply stalls for the fork alone.
@@ -49,7 +57,8 @@ class EngineLoop {
   // `replica` must outlive the loop; after Start() only the loop's thread may use it.
   EngineLoop(replica::Replica* replica, uint32_t request_count_max, EngineMetrics* metrics,
              protocol::ClockMode clock = protocol::ClockMode::kWall,
-             uint64_t snapshot_journal_bytes = 0);
+             uint64_t snapshot_journal_bytes = 0, uint32_t tick_late_ms_max = kTickLateMsDefault);
+  static constexpr uint32_t kTickLateMsDefault = 100;
   ~EngineLoop();  // stops the thread if running
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;
@@ -84,12 +93,16 @@ class EngineLoop {
   void Pass(Request* request);
   void SignalPassed();
   void Sleep();
+  // Wall-clock mode: appends a tick if something is due (see "Ticks"); true if it did. Sets
+  // tick_wait_ms_, how long the loop may sleep before the next one is due.
+  bool TendTicks();
   void TendSnapshot();
 
   replica::Replica* const replica_;
   const uint32_t batch_command_count_max_;
   const protocol::ClockMode clock_mode_;
   const uint64_t snapshot_journal_bytes_;
+  const uint64_t tick_late_us_max_;
   EngineMetrics* const metrics_;
   SpscRing<Request*> inbox_;
   SpscRing<Request*> outbox_;
@@ -114,6 +127,9 @@ class EngineLoop {
   QueryAnswerer answerer_;
   uint64_t client_clock_us_ = 0;  // client-clock mode: the log time of the next batch
   uint64_t journal_bytes_at_snapshot_ = 0;  // when the last snapshot was started
+  uint64_t due_at_op_ = UINT64_MAX;         // the op the engine was at when due_us_ was asked
+  uint64_t due_us_ = 0;                     // Engine::NextDueUs() at due_at_op_
+  int tick_wait_ms_ = 0;                    // Sleep's longest wait (kSleepMsMax without ticks)
 
   // I/O thread only: requests out of the outbox, in op order, waiting for their op to be
   // durable (a ring of request_count_max).

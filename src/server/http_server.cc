@@ -36,7 +36,16 @@ constexpr uint64_t kBatchReply = 1;
 
 // Where a request goes, decided from method and path.
 enum class Route : uint8_t {
-  kNotFound, kMethodNotAllowed, kHealth, kMetrics, kCommand, kQuery, kFeed, kBadId, kBadParams
+  kNotFound,
+  kMethodNotAllowed,
+  kHealth,
+  kMetrics,
+  kCommand,
+  kQuery,
+  kFeed,
+  kClock,
+  kBadId,
+  kBadParams
 };
 
 // One row of the route table: a method and a path whose "{}" segments are u64 ids.
@@ -65,6 +74,7 @@ using Op = protocol::Operation;
 constexpr RouteRow kRoutes[] = {
     {http::verb::get, "/healthz", Route::kHealth},
     {http::verb::get, "/metrics", Route::kMetrics},
+    {http::verb::post, "/clock", Route::kClock},
     // Catalog, drops, orders.
     Post("/merchants", JC::kCreateMerchant),
     Post("/skus", JC::kCreateSku),
@@ -271,6 +281,16 @@ std::string QueryReplyJson(const Request& r, wire::Code* code) {
   const std::byte* body = r.buffer.data() + protocol::kHeaderSize;
   *code = wire::Code::ok;
   if (r.count > 0) std::memcpy(code, body, sizeof(*code));
+  if (*code == wire::Code::clock_is_wall) {
+    return ErrorJson(wire::CodeName(*code),
+                     "the server runs on the wall clock (engine.clock = \"wall\")");
+  }
+  if (*code == wire::Code::clock_backwards) {
+    protocol::ClockRecord clock;
+    std::memcpy(&clock, body + protocol::kQueryEntryHeadSize, sizeof(clock));
+    return ErrorJson(wire::CodeName(*code), "log time never goes back: it is at " +
+                                                std::to_string(clock.log_time_us) + " µs");
+  }
   if (*code != wire::Code::ok) {
     return ErrorJson(wire::CodeName(*code), wire::CodeHttpStatus(*code) == 404 ? "not found" : "refused");
   }
@@ -296,9 +316,10 @@ std::string QueryReplyJson(const Request& r, wire::Code* code) {
     case Op::kGetWarehouseHour:
     case Op::kGetCourierHour: return One(record, HourJson);
     case Op::kGetDigest: return One(record, DigestJson);
+    case Op::kSetClock:
+      return One(record, ClockJson);
     case Op::kSubmit:
     case Op::kPing:
-    case Op::kSetClock:
     case Op::kGetStats:
     case Op::kGetLimits: break;  // binary protocol only
   }
@@ -448,6 +469,7 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
   void OnWrite(const beast::error_code& error, bool close);
   void HandleCommand(const Routed& routed);
   void HandleQuery(const Routed& routed);
+  void HandleClock();
   Request* Take(size_t buffer_size);
   void HandleFeed(const Routed& routed);
   void UpgradeFeed(const Routed& routed);
@@ -730,7 +752,29 @@ void HttpSession::Handle() {
     case Route::kCommand: return HandleCommand(routed);
     case Route::kQuery: return HandleQuery(routed);
     case Route::kFeed: return HandleFeed(routed);
+    case Route::kClock:
+      return HandleClock();
   }
+}
+
+// POST /clock: set_clock over HTTP (docs/protocol.md); the engine loop answers it in log order.
+void HttpSession::HandleClock() {
+  std::string& body = parser_->get().body();
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);  // simdjson reads past the end
+  uint64_t at_us = 0;
+  JsonDecodeError decode_error;
+  if (!DecodeJsonClock(simdjson::padded_string_view(body.data(), body.size(), body.capacity()),
+                       &state_->json, &at_us, &decode_error)) {
+    return RespondError(400, decode_error.code, decode_error.message);
+  }
+  const protocol::Operation op = protocol::Operation::kSetClock;
+  Request* r = Take(protocol::kHeaderSize + protocol::ReplyRecordSize(op));
+  if (r == nullptr) return;
+  r->kind = RequestKind::kSetClock;
+  r->operation = op;
+  r->count = 1;
+  r->ids.assign(1, at_us);
+  core_->loop->Push(r);
 }
 
 void HttpSession::HandleCommand(const Routed& routed) {

@@ -647,4 +647,36 @@ bool DecodeJsonCommands(JsonCommand kind, uint64_t path_id, simdjson::padded_str
   return true;
 }
 
+bool DecodeJsonClock(simdjson::padded_string_view body, simdjson::ondemand::parser* parser,
+                     uint64_t* at_us, JsonDecodeError* error) {
+  ELEVEN_ASSERT(parser != nullptr && at_us != nullptr && error != nullptr);
+  od::document doc;
+  od::object object;
+  if (parser->iterate(body).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(object) != simdjson::SUCCESS) {
+    return Fail(error, "invalid_json",
+                "the body must be a JSON object {\"at_us\": <µs since the epoch>}");
+  }
+  bool found = false;
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS)
+      return Fail(error, "invalid_json", "the body is not JSON");
+    if (key != "at_us")
+      return Invalid(error,
+                     "unknown field \"" + std::string(key) + "\"; the body is {\"at_us\": N}");
+    if (found) return Invalid(error, "at_us given twice");
+    if (field.value().get_uint64().get(*at_us) != simdjson::SUCCESS) {
+      return Invalid(error, "at_us must be an unsigned integer (µs since the Unix epoch)");
+    }
+    found = true;
+  }
+  if (!found) return Invalid(error, "at_us is required");
+  const char* trailing = nullptr;
+  if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
+    return Fail(error, "invalid_json", "trailing content after the body");
+  }
+  return true;
+}
+
 }  // namespace eleven::server

@@ -69,4 +69,9 @@ bool DecodeJsonCommands(JsonCommand kind, uint64_t path_id, simdjson::padded_str
                         simdjson::ondemand::parser* parser, std::span<wire::Command> out,
                         size_t* count, bool* batch, JsonDecodeError* error);
 
+// POST /clock's body, {"at_us": <u64>} (client-clock mode's set_clock): the log time of the
+// next batch, in µs since the Unix epoch. False with *error filled on any problem.
+bool DecodeJsonClock(simdjson::padded_string_view body, simdjson::ondemand::parser* parser,
+                     uint64_t* at_us, JsonDecodeError* error);
+
 }  // namespace eleven::server

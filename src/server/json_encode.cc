@@ -442,4 +442,11 @@ std::string DigestJson(const protocol::DigestRecord& d) {
   });
 }
 
+std::string ClockJson(const protocol::ClockRecord& c) {
+  return Object([&](JsonOut& j) {
+    j.Name("mode", c.mode == protocol::ClockMode::kClient ? "client" : "wall");
+    j.Uint("log_time_us", c.log_time_us);
+  });
+}
+
 }  // namespace eleven::server

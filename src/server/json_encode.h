@@ -95,5 +95,7 @@ std::string StockJson(const protocol::WarehouseStockRecord& stock);
 std::string HourJson(const wire::HourFigure& hour);
 // {"op":...,"timestamp_us":...,"digest":"<32 hex digits>"}.
 std::string DigestJson(const protocol::DigestRecord& digest);
+// POST /clock's reply: {"mode": "client"|"wall", "log_time_us": N}.
+std::string ClockJson(const protocol::ClockRecord& clock);
 
 }  // namespace eleven::server

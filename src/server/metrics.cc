@@ -86,6 +86,8 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_orders_per_second", "gauge", "orders accepted in the last full second", io.orders_per_second);
   Metric(&out, "eleven_commands_total", "counter", "commands applied", e.commands.Get());
   Metric(&out, "eleven_batches_total", "counter", "journal entries submitted", e.batches.Get());
+  Metric(&out, "eleven_ticks_total", "counter",
+         "entries with no commands written for time-driven work", e.ticks.Get());
   Metric(&out, "eleven_queries_total", "counter", "queries, pings and feed polls answered", e.queries.Get());
   Help(&out, "eleven_results_total", "counter", "command results by code");
   for (int code = 0; code < kCodeCountMax; code++) {

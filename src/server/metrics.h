@@ -28,6 +28,7 @@ class Counter {
 
 struct EngineMetrics {
   Counter batches;             // replica Submit calls
+  Counter ticks;               // entries with no commands, written for time-driven work
   Counter commands;            // commands submitted
   Counter orders_accepted;     // place_order results with code ok
   Counter queries;

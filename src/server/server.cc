@@ -54,7 +54,7 @@ Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
   // The rings hold every request the pool can hand out, plus the feed's own poll.
   s->loop_ = std::make_unique<EngineLoop>(s->replica_.get(), config.requests_in_flight_max + 1,
                                           s->engine_metrics_.get(), config.clock,
-                                          config.snapshot_journal_bytes);
+                                          config.snapshot_journal_bytes, config.tick_ms);
   s->core_ = std::make_unique<Core>(config, s->loop_.get(), s->engine_metrics_.get());
   std::string host;
   uint16_t port = 0;

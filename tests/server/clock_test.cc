@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include "client/client.h"
 #include "server/config.h"
@@ -124,6 +125,111 @@ TEST_F(ClockTest, PipelinedSetClockCutsTheBatch) {
   const protocol::DigestRecord digest = Digest();
   EXPECT_EQ(digest.op, 4u);  // one log entry per set_clock
   EXPECT_EQ(digest.timestamp_us, kDayUs + 3'000'000);
+}
+
+// Time moves without writes (wall-clock mode): an unpaid order on an idle server expires by
+// a tick the server writes itself, its stock comes back, and reads show it; a server with
+// nothing due writes nothing.
+TEST(TickTest, AnIdleServerExpiresAnUnpaidOrderByItself) {
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.engine.pay_window_us = 300'000;
+  config.tick_ms = 50;
+  auto server = StartServer(config);
+  ASSERT_NE(server, nullptr);
+  const uint16_t port = server->http_port();
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status,
+            200);
+  ASSERT_EQ(HttpCall(port, "POST", "/skus",
+                     R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":100})")
+                .status,
+            200);
+  const HttpReply placed =
+      HttpCall(port, "POST", "/orders",
+               R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,)"
+               R"("city_tier":1,"lines":[{"sku_id":10,"quantity":4}]})");
+  ASSERT_EQ(placed.status, 200) << placed.body;
+  ASSERT_NE(placed.body.find("\"state\":\"pending\""), std::string::npos) << placed.body;
+  ASSERT_NE(HttpCall(port, "GET", "/skus/10").body.find("\"available\":96"), std::string::npos);
+  // No write follows: only the server's own tick can expire it.
+  const double ticks = WaitForMetric(port, "eleven_ticks_total", 1);
+  EXPECT_GE(ticks, 1);
+  const HttpReply order = HttpCall(port, "GET", "/orders/1");
+  EXPECT_NE(order.body.find("\"state\":\"expired\""), std::string::npos) << order.body;
+  const HttpReply sku = HttpCall(port, "GET", "/skus/10");
+  EXPECT_NE(sku.body.find("\"available\":100"), std::string::npos) << sku.body;
+  // Nothing more is due: no more ticks, however long the server idles.
+  const double op = MetricValue(port, "eleven_op_submitted");
+  std::this_thread::sleep_for(std::chrono::milliseconds(6 * config.tick_ms));
+  EXPECT_EQ(MetricValue(port, "eleven_op_submitted"), op);
+  EXPECT_EQ(MetricValue(port, "eleven_ticks_total"), ticks);
+}
+
+TEST(TickTest, AServerWithNothingDueWritesNothing) {
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.tick_ms = 20;
+  auto server = StartServer(config);
+  ASSERT_NE(server, nullptr);
+  const uint16_t port = server->http_port();
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status,
+            200);
+  // A paid order has no deadline left: nothing is due.
+  ASSERT_EQ(HttpCall(port, "POST", "/skus",
+                     R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":100})")
+                .status,
+            200);
+  ASSERT_EQ(HttpCall(port, "POST", "/orders",
+                     R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,)"
+                     R"("city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})")
+                .status,
+            200);
+  ASSERT_EQ(HttpCall(port, "POST", "/orders/1/pay", R"({"amount_fen":500})").status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10 * config.tick_ms));
+  EXPECT_EQ(MetricValue(port, "eleven_op_submitted"), 4);
+  EXPECT_EQ(MetricValue(port, "eleven_ticks_total"), 0);
+}
+
+// set_clock over HTTP: POST /clock {"at_us": N}; the reply carries the mode and the log time.
+TEST(ClockHttpTest, ClientModeSetsTheClockAndRefusesGoingBack) {
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.clock = ClockMode::kClient;
+  auto server = StartServer(config);
+  ASSERT_NE(server, nullptr);
+  const uint16_t port = server->http_port();
+  const std::string at = std::to_string(kDayUs);
+  HttpReply reply = HttpCall(port, "POST", "/clock", "{\"at_us\":" + at + "}");
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.body, "{\"mode\":\"client\",\"log_time_us\":" + at + "}");
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status,
+            200);
+  EXPECT_NE(HttpCall(port, "GET", "/engine/digest").body.find("\"timestamp_us\":" + at),
+            std::string::npos);
+  reply = HttpCall(port, "POST", "/clock", "{\"at_us\":" + std::to_string(kDayUs - 1) + "}");
+  EXPECT_EQ(reply.status, 409);
+  EXPECT_NE(reply.body.find("\"error\":\"clock_backwards\""), std::string::npos) << reply.body;
+  EXPECT_NE(reply.body.find(at), std::string::npos) << "names where the clock is: " << reply.body;
+  for (const char* bad : {"", "{}", "[1]", "{\"at_us\":-1}", "{\"at_us\":\"1\"}", "{\"at\":1}",
+                          "{\"at_us\":1,\"at_us\":2}", "{\"at_us\":1}x"}) {
+    reply = HttpCall(port, "POST", "/clock", bad);
+    EXPECT_EQ(reply.status, 400) << bad << " -> " << reply.body;
+    EXPECT_NE(reply.body.find("\"error\":\"invalid_"), std::string::npos)
+        << bad << " -> " << reply.body;
+  }
+  EXPECT_EQ(HttpCall(port, "GET", "/clock").status, 405);
+  EXPECT_NE(HttpCall(port, "GET", "/engine/digest").body.find("\"op\":1,"), std::string::npos)
+      << "refused set_clocks wrote nothing";
+}
+
+TEST(ClockHttpTest, WallModeRefusesSetClock) {
+  TempDataDir dir;
+  auto server = StartServer(TestConfig(dir.path()));
+  ASSERT_NE(server, nullptr);
+  const HttpReply reply =
+      HttpCall(server->http_port(), "POST", "/clock", "{\"at_us\":" + std::to_string(kDayUs) + "}");
+  EXPECT_EQ(reply.status, 409);
+  EXPECT_NE(reply.body.find("\"error\":\"clock_is_wall\""), std::string::npos) << reply.body;
 }
 
 TEST(ClockConfigTest, TomlKeyIsReadAndCheckedByName) {

@@ -125,6 +125,13 @@ class Ledger {
   // Log-time work: expires pending transfers whose timeout passed, settles orders whose
   // auto-confirm period passed. At most the config's per-Tick budgets; deterministic.
   void Tick(uint64_t now_us);
+  // The earliest log time at which Tick would change something, or kNeverDue: a pending
+  // transfer's timeout, an order's auto-confirm, an instalment falling due (overdue is derived
+  // from log time, so the tick makes queries show it). Work left over by a Tick's budget is
+  // due at once (a time <= now_us()). O(1) but for the plans: O(plans started up to one
+  // instalment period before the earliest due one). Deterministic; changes nothing.
+  [[nodiscard]] uint64_t NextDueUs() const;
+  static constexpr uint64_t kNeverDue = UINT64_MAX;
 
   // The order engine's calls (each atomic; also reachable as commands 40..42).
   [[nodiscard]] wire::Code PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
