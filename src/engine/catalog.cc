@@ -4,24 +4,19 @@
 #include "base/assert.h"
 #include "engine/engine.h"
 #include "engine/engine_state.h"
+#include "wire/country.h"
 
 namespace eleven::engine {
 
 using wire::Code;
 using wire::Operation;
 
-namespace {
-
-bool IsCountryCode(const char country[2]) {
-  return country[0] >= 'A' && country[0] <= 'Z' && country[1] >= 'A' && country[1] <= 'Z';
-}
-
-}  // namespace
-
 wire::Result Engine::CreateMerchant(const wire::CreateMerchant& c) {
   const Operation op = Operation::kCreateMerchant;
   if (c.merchant_id == 0) return CommandResult(Code::invalid_id, op, c.merchant_id);
-  if (!IsCountryCode(c.country)) return CommandResult(Code::invalid_country, op, c.merchant_id);
+  if (!wire::IsCountryCode(c.country)) {
+    return CommandResult(Code::invalid_country, op, c.merchant_id);
+  }
   if ((c.flags & ~wire::kMerchantFlagsAll) != 0) {
     return CommandResult(Code::invalid_merchant_flags, op, c.merchant_id);
   }

@@ -33,6 +33,10 @@ wire::Result Engine::CreateDrop(const wire::CreateDrop& c, uint64_t now_us) {
   const uint32_t sku_index = skus_.Find(c.sku_id);
   if (sku_index == kNoValue) return CommandResult(Code::sku_not_found, op, c.drop_id);
   Sku& sku = skus_[sku_index];
+  // A live price is a discount: a drop never sells above the SKU's list price.
+  if (c.live_price_fen > sku.price_fen) {
+    return CommandResult(Code::drop_price_above_list, op, c.drop_id);
+  }
   if (sku.available < c.quota) return CommandResult(Code::insufficient_stock, op, c.drop_id);
   if (drop_count_ == config_.drop_count_max) return CommandResult(Code::drops_full, op, c.drop_id);
 

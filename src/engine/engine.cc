@@ -75,8 +75,19 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
     return consumed;
   }
   if (op >= kFulfilmentOperationFirst && op <= kFulfilmentOperationLast) {
-    results[0] = fulfilment_ ? fulfilment_->Apply(commands[0], now_us)
-                             : CommandResult(Code::fulfilment_disabled, operation, 0);
+    if (!fulfilment_) {
+      results[0] = CommandResult(Code::fulfilment_disabled, operation, 0);
+      return 1;
+    }
+    // Warehouse stock is of a SKU in the catalog: the catalog is the engine's, so it checks.
+    if (operation == wire::kStockWarehouse) {
+      const auto& stock = wire::AsRecord<wire::StockWarehouse>(commands[0]);
+      if (stock.sku_id != 0 && skus_.Find(stock.sku_id) == kNoValue) {
+        results[0] = CommandResult(Code::sku_not_found, operation, stock.warehouse_id);
+        return 1;
+      }
+    }
+    results[0] = fulfilment_->Apply(commands[0], now_us);
     return 1;
   }
   results[0] = CommandResult(Code::invalid_operation, operation, 0);

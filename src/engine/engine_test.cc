@@ -59,6 +59,8 @@ TEST_F(EngineTest, CatalogRefusalsHaveTheirOwnCodes) {
   Catalog();
   EXPECT_EQ(One(2 * kSecond, wire::MakeCreateMerchant(1, "CN", 0)).code, Code::merchant_exists);
   EXPECT_EQ(One(2 * kSecond, wire::MakeCreateMerchant(3, "c1", 0)).code, Code::invalid_country);
+  EXPECT_EQ(One(2 * kSecond, wire::MakeCreateMerchant(3, "XX", 0)).code, Code::invalid_country)
+      << "two letters, but not an assigned ISO 3166-1 code";
   EXPECT_EQ(One(2 * kSecond, wire::MakeCreateMerchant(3, "CN", 7)).code, Code::invalid_merchant_flags);
   EXPECT_EQ(One(2 * kSecond, wire::MakeCreateMerchant(0, "CN", 0)).code, Code::invalid_id);
   EXPECT_EQ(One(2 * kSecond, wire::MakeCreateSku(12, 9, 100, 1, 0)).code, Code::merchant_not_found);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "wire/country.h"
 #include "wire/make.h"
 
 namespace eleven::engine {
@@ -174,6 +175,7 @@ struct Model {
       if (from_drop && drop->limit && Held(dk) == 0) fresh++;
       *total += (from_drop ? drop->price : s.price) * int64_t(q);
     }
+    if (*total > wire::kOrderTotalMaxFen) return Code::order_total_too_large;
     if (holdings.size() + fresh > config.holding_count_max) return Code::holdings_full;
     return Code::ok;
   }
@@ -268,6 +270,7 @@ struct Model {
     if (drops.count(c.drop_id)) return Plain(Code::drop_exists, op, c.drop_id);
     if (!skus.count(c.sku_id)) return Plain(Code::sku_not_found, op, c.drop_id);
     Sku& s = skus[c.sku_id];
+    if (c.live_price_fen > s.price) return Plain(Code::drop_price_above_list, op, c.drop_id);
     if (s.available < c.quota) return Plain(Code::insufficient_stock, op, c.drop_id);
     if (drops.size() == config.drop_count_max) return Plain(Code::drops_full, op, c.drop_id);
     drops[c.drop_id] = Drop{c.sku_id, c.per_buyer_limit, c.live_price_fen, c.quota, c.quota, 0, 0, 0,
@@ -291,8 +294,7 @@ struct Model {
         const auto& c = cmd.create_merchant;
         const Operation op = cmd.operation;
         if (c.merchant_id == 0) return Plain(Code::invalid_id, op, 0);
-        bool country = c.country[0] >= 'A' && c.country[0] <= 'Z' && c.country[1] >= 'A' && c.country[1] <= 'Z';
-        if (!country) return Plain(Code::invalid_country, op, c.merchant_id);
+        if (!wire::IsCountryCode(c.country)) return Plain(Code::invalid_country, op, c.merchant_id);
         if (c.flags > 1) return Plain(Code::invalid_merchant_flags, op, c.merchant_id);
         if (merchants.count(c.merchant_id)) return Plain(Code::merchant_exists, op, c.merchant_id);
         if (merchants.size() == config.merchant_count_max) return Plain(Code::merchants_full, op, c.merchant_id);
@@ -364,8 +366,8 @@ class CommandSource {
     const uint64_t roll = Below(100);
     wire::Command c{};
     if (roll < 3) {
-      const char* countries[] = {"CN", "JP", "US", "c1"};
-      c = wire::MakeCreateMerchant(Below(7), countries[Below(4)], uint8_t(Below(3)));
+      const char* countries[] = {"CN", "JP", "US", "c1", "XX"};
+      c = wire::MakeCreateMerchant(Below(7), countries[Below(5)], uint8_t(Below(3)));
     } else if (roll < 8) {
       // A quarter of the SKUs get a per-buyer limit, and every one does until four limited
       // SKUs exist: the SKU table fills for good, and with none limited, no run can reach
@@ -545,7 +547,8 @@ TEST(EngineModel, RandomCommandsMatchTheReferenceModel) {
                     Code::invalid_country, Code::sku_exists, Code::sku_not_found, Code::skus_full,
                     Code::invalid_price, Code::invalid_quantity, Code::sku_of_other_merchant,
                     Code::drop_exists, Code::drop_not_found, Code::drops_full,
-                    Code::invalid_drop_window, Code::drop_not_open, Code::drop_closed,
+                    Code::invalid_drop_window, Code::drop_price_above_list, Code::drop_not_open,
+                    Code::drop_closed,
                     Code::drop_sku_not_in_order, Code::invalid_line_count, Code::duplicate_line,
                     Code::insufficient_stock, Code::buyer_limit, Code::holdings_full,
                     Code::orders_full, Code::invalid_city_tier, Code::invalid_region,

@@ -144,6 +144,8 @@ void Engine::AddHeld(uint32_t owner, uint64_t buyer, int32_t delta) {
     if (sku.available < quantity) return Code::insufficient_stock;
     total += sku.price_fen * quantity;
   }
+  // Up to 8 lines of 10,000 units at the highest price exceed what one payment may move.
+  if (total > wire::kOrderTotalMaxFen) return Code::order_total_too_large;
   if (holdings_.count() + holdings_new > holdings_.count_max()) return Code::holdings_full;
   plan->total_fen = total;
   return Code::ok;

@@ -5,6 +5,7 @@
 
 #include "base/assert.h"
 #include "server/json_names.h"
+#include "wire/country.h"
 #include "wire/fulfilment.h"
 #include "wire/ledger.h"
 #include "wire/make.h"
@@ -53,6 +54,9 @@ struct FieldSpec {
   int64_t min = 0;
   std::span<const std::string_view> names = {};
   std::string_view enum_code = {};
+  // A domain range (min .. max) the engine checks with this code: refused here first, with a
+  // message naming the field and the range.
+  std::string_view range_code = {};
 };
 
 constexpr int64_t kI32Min = std::numeric_limits<int32_t>::min();
@@ -63,6 +67,15 @@ constexpr uint64_t kI64Max = std::numeric_limits<int64_t>::max();
 constexpr FieldSpec U(Field f, std::string_view name, uint64_t max) { return {f, name, Kind::kUnsigned, max}; }
 constexpr FieldSpec S(Field f, std::string_view name, int64_t min, uint64_t max) {
   return {f, name, Kind::kSigned, max, min};
+}
+// An unsigned or signed field whose valid range is the engine's, refused with its code.
+constexpr FieldSpec UR(Field f, std::string_view name, uint64_t min, uint64_t max,
+                       std::string_view code) {
+  return {f, name, Kind::kUnsigned, max, int64_t(min), {}, {}, code};
+}
+constexpr FieldSpec SR(Field f, std::string_view name, int64_t min, int64_t max,
+                       std::string_view code) {
+  return {f, name, Kind::kSigned, uint64_t(max), min, {}, {}, code};
 }
 constexpr FieldSpec Flag(Field f, std::string_view name, uint8_t bit) { return {f, name, Kind::kFlag, bit}; }
 constexpr FieldSpec Named(Field f, std::string_view name, std::span<const std::string_view> names,
@@ -75,19 +88,19 @@ constexpr std::array<FieldSpec, kFieldCount> kFields = {{
     {kCountry, "country", Kind::kCountry},
     {kOverseas, "overseas", Kind::kBool},
     U(kSkuId, "sku_id", UINT64_MAX),
-    S(kPriceFen, "price_fen", kI64Min, kI64Max),
-    U(kStock, "stock", UINT32_MAX),
+    SR(kPriceFen, "price_fen", 1, wire::kPriceMaxFen, "invalid_price"),
+    UR(kStock, "stock", 0, wire::kStockMax, "invalid_quantity"),
     U(kPerBuyerLimit, "per_buyer_limit", UINT32_MAX),
-    U(kQuantity, "quantity", UINT32_MAX),
+    UR(kQuantity, "quantity", 1, wire::kStockMax, "invalid_quantity"),
     U(kDropId, "drop_id", UINT64_MAX),
-    S(kLivePriceFen, "live_price_fen", kI64Min, kI64Max),
-    U(kQuota, "quota", UINT32_MAX),
+    SR(kLivePriceFen, "live_price_fen", 1, wire::kPriceMaxFen, "invalid_price"),
+    UR(kQuota, "quota", 1, wire::kStockMax, "invalid_quantity"),
     U(kOpensAtUs, "opens_at_us", UINT64_MAX),
     U(kClosesAtUs, "closes_at_us", UINT64_MAX),
     U(kIdempotencyKey, "idempotency_key", UINT64_MAX),
     U(kBuyerId, "buyer_id", UINT64_MAX),
-    U(kRegion, "region", UINT16_MAX),
-    U(kCityTier, "city_tier", UINT8_MAX),
+    UR(kRegion, "region", 1, wire::kRegionMax, "invalid_region"),
+    UR(kCityTier, "city_tier", 1, wire::kCityTierMax, "invalid_city_tier"),
     {kLines, "lines", Kind::kLines},
     S(kAmountFen, "amount_fen", kI64Min, kI64Max),
     Named(kPaymentMethod, "payment_method", kPaymentMethodNames, "invalid_payment_method"),
@@ -105,8 +118,10 @@ constexpr std::array<FieldSpec, kFieldCount> kFields = {{
     U(kWithholdBp, "withhold_bp", UINT16_MAX),
     U(kPeriods, "periods", UINT8_MAX),
     Flag(kLinked, "linked", wire::kTransferLinked),  // = wire::kAccountLinked
-    Flag(kDebitsMustNotExceedCredits, "debits_must_not_exceed_credits", wire::kDebitsMustNotExceedCredits),
-    Flag(kCreditsMustNotExceedDebits, "credits_must_not_exceed_debits", wire::kCreditsMustNotExceedDebits),
+    Flag(kDebitsMustNotExceedCredits, "debits_must_not_exceed_credits",
+         wire::kDebitsMustNotExceedCredits),
+    Flag(kCreditsMustNotExceedDebits, "credits_must_not_exceed_debits",
+         wire::kCreditsMustNotExceedDebits),
     Flag(kPending, "pending", wire::kTransferPending),
     Flag(kPostPending, "post_pending_transfer", wire::kPostPendingTransfer),
     Flag(kVoidPending, "void_pending_transfer", wire::kVoidPendingTransfer),
@@ -119,7 +134,7 @@ constexpr std::array<FieldSpec, kFieldCount> kFields = {{
     U(kHourlyCapacity, "hourly_capacity", UINT32_MAX),
     U(kDailyCapacity, "daily_capacity", UINT32_MAX),
     {kBonded, "bonded", Kind::kBool},
-    U(kUnits, "units", UINT32_MAX),
+    UR(kUnits, "units", 1, wire::kStockMax, "invalid_quantity"),
     U(kCourierId, "courier_id", UINT64_MAX),
     {kName, "name", Kind::kText},
     Named(kMode, "mode", kCourierModeNames, "courier_mode_invalid"),
@@ -128,7 +143,8 @@ constexpr std::array<FieldSpec, kFieldCount> kFields = {{
     U(kWaybillFirst, "waybill_first", UINT64_MAX),
     U(kWaybillCount, "waybill_count", UINT64_MAX),
     {kRegions, "regions", Kind::kRegions},
-    Named(kEvent, "event", std::span(kParcelStateNames).subspan(wire::kTrackingEventMin), "tracking_event_invalid"),
+    Named(kEvent, "event", std::span(kParcelStateNames).subspan(wire::kTrackingEventMin),
+          "tracking_event_invalid"),
     U(kHub, "hub", UINT32_MAX),
 }};
 static_assert(uint8_t{wire::kTransferLinked} == uint8_t{wire::kAccountLinked});
@@ -217,7 +233,44 @@ bool Invalid(JsonDecodeError* error, std::string message) {
 
 std::string Name(Field field) { return std::string(kFields[field].name); }
 
+// The JSON text of a value, as given (trimmed, at most 24 bytes), for a message. Read before
+// the value is parsed: raw_json_token does not consume it.
+std::string Given(od::value& value) {
+  std::string_view token = value.raw_json_token();
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' ||
+                            token.back() == '\t')) {
+    token.remove_suffix(1);
+  }
+  return std::string(token.substr(0, 24));
+}
+
+// "<name> must be <min>..<max>, not <given>".
+bool OutOfRange(JsonDecodeError* error, std::string_view code, const std::string& name, int64_t min,
+                uint64_t max, const std::string& given) {
+  return Fail(
+      error, std::string(code),
+      name + " must be " + std::to_string(min) + ".." + std::to_string(max) + ", not " + given);
+}
+
 bool ReadNumber(od::value value, const FieldSpec& spec, Values* v, JsonDecodeError* error) {
+  if (!spec.range_code.empty()) {
+    const std::string given = Given(value);
+    int64_t n = 0;
+    uint64_t u = 0;
+    const bool in_range = spec.kind == Kind::kSigned
+                              ? value.get_int64().get(n) == simdjson::SUCCESS && n >= spec.min &&
+                                    n <= int64_t(spec.max)
+                              : value.get_uint64().get(u) == simdjson::SUCCESS &&
+                                    u >= uint64_t(spec.min) && u <= spec.max;
+    if (!in_range)
+      return OutOfRange(error, spec.range_code, Name(spec.field), spec.min, spec.max, given);
+    if (spec.kind == Kind::kSigned) {
+      v->i[spec.field] = n;
+    } else {
+      v->u[spec.field] = u;
+    }
+    return true;
+  }
   if (spec.kind == Kind::kUnsigned) {
     uint64_t n = 0;
     if (value.get_uint64().get(n) != simdjson::SUCCESS || n > spec.max) {
@@ -252,9 +305,16 @@ bool ReadLine(od::value value, int index, Values* v, JsonDecodeError* error) {
     const uint32_t bit = is_sku ? 1 : 2;
     if ((seen & bit) != 0) return Invalid(error, "repeated field lines[]." + std::string(key));
     seen |= bit;
-    const uint64_t max = is_sku ? UINT64_MAX : UINT16_MAX;
-    if (field.value().get_uint64().get(n) != simdjson::SUCCESS || n > max) {
-      return Invalid(error, "lines[]." + std::string(key) + " must be an integer from 0 to " + std::to_string(max));
+    const std::string name = "lines[" + std::to_string(index) + "]." + std::string(key);
+    od::value value = field.value();
+    const std::string given = Given(value);
+    if (is_sku) {
+      if (value.get_uint64().get(n) != simdjson::SUCCESS) {
+        return Invalid(error, name + " must be an unsigned integer, not " + given);
+      }
+    } else if (value.get_uint64().get(n) != simdjson::SUCCESS || n == 0 ||
+               n > wire::kLineQuantityMax) {
+      return OutOfRange(error, "invalid_quantity", name, 1, wire::kLineQuantityMax, given);
     }
     if (is_sku) {
       v->line_sku[index] = n;
@@ -308,7 +368,12 @@ bool ReadText(od::value value, const FieldSpec& spec, Values* v, JsonDecodeError
   std::string_view s;
   if (value.get_string().get(s) != simdjson::SUCCESS) return Invalid(error, Name(spec.field) + " must be a string");
   if (spec.kind == Kind::kCountry) {
-    if (s.size() != 2) return Invalid(error, "country must be a two-letter string");
+    if (s.size() != 2 || !wire::IsCountryCode(s.data())) {
+      return Fail(
+          error, "invalid_country",
+          "country must be an ISO 3166-1 alpha-2 code in upper case (\"CN\", \"JP\", ...), not \"" +
+              std::string(s.substr(0, 8)) + "\"");
+    }
     v->country[0] = s[0];
     v->country[1] = s[1];
     return true;

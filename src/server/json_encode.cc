@@ -170,6 +170,38 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
   return out;
 }
 
+// What a validation refusal means, naming the field and its valid range; "" for the others.
+std::string CodeHint(wire::Code code) {
+  using wire::Code;
+  const auto range = [](std::string_view what, int64_t min, int64_t max) {
+    return std::string(what) + " must be " + std::to_string(min) + ".." + std::to_string(max);
+  };
+  switch (code) {
+    case Code::invalid_quantity:
+      return range("an order line's quantity", 1, wire::kLineQuantityMax) + "; " +
+             range("stock, quota, restock and warehouse units", 1, wire::kStockMax);
+    case Code::invalid_price:
+      return range("price_fen and live_price_fen", 1, wire::kPriceMaxFen);
+    case Code::invalid_country:
+      return "country must be an ISO 3166-1 alpha-2 code in upper case (\"CN\", \"JP\", ...)";
+    case Code::invalid_region:
+      return range("region", 1, wire::kRegionMax);
+    case Code::invalid_city_tier:
+      return range("city_tier", 1, wire::kCityTierMax);
+    case Code::invalid_line_count:
+      return range("an order's number of lines", 1, wire::kOrderLineCountMax);
+    case Code::invalid_drop_window:
+      return "closes_at_us must be after opens_at_us and after the log time";
+    case Code::drop_price_above_list:
+      return "live_price_fen must not exceed the SKU's price_fen";
+    case Code::order_total_too_large:
+      return "the order's total must not exceed " + std::to_string(wire::kOrderTotalMaxFen) +
+             " fen (what one payment may move)";
+    default:
+      return "";
+  }
+}
+
 std::string ResultJson(const wire::Result& r) {
   return Object([&](JsonOut& j) {
     const std::string_view code = wire::CodeName(r.code);
@@ -178,7 +210,9 @@ std::string ResultJson(const wire::Result& r) {
       j.Name("code", code);
     } else {
       j.Name("error", code);
-      j.Text("message", std::string(operation) + " refused: " + std::string(code));
+      const std::string hint = CodeHint(r.code);
+      j.Text("message", std::string(operation) + " refused: " + std::string(code) +
+                            (hint.empty() ? "" : ": " + hint));
     }
     j.Name("operation", operation);
     j.Uint("id", r.id);

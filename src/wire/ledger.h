@@ -64,6 +64,8 @@ inline constexpr bool IsLedgerCommand(Operation op) {
 // One transfer moves at most 1e14 fen (one trillion yuan, ~4x the whole 2019 festival's GMV):
 // small enough that amount * 10'000 basis points fits in int64 with room to spare.
 inline constexpr int64_t kLedgerAmountMaxFen = 100'000'000'000'000;
+static_assert(kOrderTotalMaxFen == kLedgerAmountMaxFen,
+              "every accepted order can be paid in one transfer");
 inline constexpr uint32_t kLedgerCny = 156;  // ISO 4217 numeric: the ledger of all payments
 inline constexpr uint16_t kBasisPointsMax = 10'000;
 // User-chosen ids (accounts, transfers) and party ids (orders, buyers, merchants) are below

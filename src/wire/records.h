@@ -20,6 +20,9 @@ inline constexpr size_t kCommandSize = 128;
 inline constexpr size_t kResultSize = 32;
 inline constexpr int kOrderLineCountMax = 8;
 inline constexpr uint32_t kLineQuantityMax = 10000;   // units of one SKU in one order line
+// The most one order may cost: what one ledger transfer may move (wire/ledger.h,
+// kLedgerAmountMaxFen), so every accepted order can be paid: 1 trillion yuan.
+inline constexpr int64_t kOrderTotalMaxFen = 100'000'000'000'000;
 inline constexpr int64_t kPriceMaxFen = 10'000'000'000;  // 100 million yuan per unit
 inline constexpr uint32_t kStockMax = 2'000'000'000;   // units of one SKU
 inline constexpr uint8_t kCityTierMax = 5;            // tiers 1 (Beijing, Shanghai, ...) .. 5
