@@ -189,6 +189,10 @@ Status Replica::Submit(std::span<const wire::Command> commands, uint64_t now_us,
   std::byte* at = nullptr;
   {
     std::unique_lock<std::mutex> lock(mutex_);
+    if (!sync_failure_.ok()) {  // the journal failed: nothing more is applied
+      failure_ = sync_failure_;
+      return failure_;
+    }
     const auto fits = [&] { return staging_[filling_].used_bytes + entry_bytes <= options_.staging_size_bytes; };
     if (!fits()) {
       HandOverLocked();  // back-pressure: the disk is behind
@@ -307,6 +311,7 @@ void Replica::SyncLoop() {
         HandOverLocked();
       } else {
         sync_failure_ = status;  // permanent: handed_ stays, nothing more is synced
+        journal_failed_.store(true, std::memory_order_release);
       }
       callback = durable_callback_;
     }

@@ -8,9 +8,11 @@
 // staged entries, writes them to the journal and makes them durable with one fdatasync per
 // group (group commit), while the engine thread goes on applying the next batches.
 //
-// Failure: if a journal write or sync fails, the replica is failed for good: op_durable()
-// stops, and Submit() returns the error. Nothing applied after the last durable op was ever
-// released, so nothing acknowledged is lost; restarting recovers from disk.
+// Failure: if a journal write or sync fails (ENOSPC, EIO), the replica is failed for good:
+// op_durable() stops, journal_failed() turns true at once (any thread may ask), the durable
+// callback is called, WaitDurable() returns the error, and every later Submit() returns it
+// without applying anything. Nothing applied after the last durable op was ever released,
+// so nothing acknowledged is lost; restarting recovers from disk.
 //
 // Recovery (Open): the newest valid snapshot, then every journal entry after it, replayed
 // through the same engine. A torn entry at the journal's tail is cut off and reported; any
@@ -117,6 +119,9 @@ class Replica {
   void SetDurableCallback(std::function<void(uint64_t op)> callback);
   // The sync thread's failure (ok while the journal is healthy); any thread may ask.
   [[nodiscard]] Status journal_failure();
+  // Whether the journal failed (journal_failure() says how); lock-free, any thread. Once
+  // true, op_durable() never moves again: an op above it will never be durable.
+  bool journal_failed() const { return journal_failed_.load(std::memory_order_acquire); }
 
   // Starts a snapshot of the state at the last submitted op in the background. kFork: in a
   // forked child (copy-on-write), after waiting for that op to be durable. kFollower: by the
@@ -170,6 +175,7 @@ class Replica {
   bool stopping_ = false;
   uint64_t remove_segments_before_op_ = 0;  // set after a snapshot; done by the sync thread
   Status sync_failure_;     // guarded by mutex_
+  std::atomic<bool> journal_failed_{false};  // set with sync_failure_, before the callback
   std::function<void(uint64_t)> durable_callback_;
   std::atomic<uint64_t> op_durable_{0};
   std::atomic<uint64_t> journal_bytes_{0};

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -336,6 +338,46 @@ TEST(Replica, AFailedSyncStopsWritesAndNothingUnsyncedIsReleased) {
   EXPECT_EQ(r->op_durable(), durable);  // the batch was never released
   // No more writes, even once the disk would work again: the first error stays.
   EXPECT_FALSE(r->Submit(batch, 3 * kSecond, results, &op).ok());
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A full disk (ENOSPC on the journal's write) reaches the replica's owner without its asking:
+// journal_failed() turns true and the durable callback runs, and every later Submit is
+// refused at once with NoSpace, applying nothing.
+TEST(Replica, AFailedJournalWriteIsReportedAndLaterSubmitsApplyNothing) {
+  const std::string dir = TempDir();
+  FaultEnv env(Env::Default(), 1);
+  std::unique_ptr<Replica> r;
+  ASSERT_NO_FATAL_FAILURE(OpenWithCatalog(&env, dir, &r));
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool called_failed = false;
+  r->SetDurableCallback([&](uint64_t) {
+    std::lock_guard lock(mutex);
+    called_failed = called_failed || r->journal_failed();
+    cv.notify_all();
+  });
+  EXPECT_FALSE(r->journal_failed());
+  env.Arm(FaultKind::kNoSpace, FaultTrigger{1, 0, "journal"});
+  std::vector<wire::Result> results(64);
+  uint64_t op = 0;
+  const uint64_t durable = r->op_durable();
+  ASSERT_TRUE(r->Submit(std::vector{Order(1)}, 2 * kSecond, results, &op).ok());
+  r->Flush();
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return called_failed; }))
+        << "the failure never reached the callback";
+  }
+  EXPECT_TRUE(r->journal_failed());
+  EXPECT_EQ(r->journal_failure().code(), StatusCode::kNoSpace) << r->journal_failure().ToString();
+  EXPECT_EQ(r->op_durable(), durable);
+  const uint64_t submitted = r->op_submitted();
+  const Status refused = r->Submit(std::vector{Order(2)}, 3 * kSecond, results, &op);
+  EXPECT_EQ(refused.code(), StatusCode::kNoSpace) << refused.ToString();
+  EXPECT_EQ(r->op_submitted(), submitted) << "a batch was applied after the journal failed";
+  r->SetDurableCallback(nullptr);
   r.reset();
   std::filesystem::remove_all(dir);
 }

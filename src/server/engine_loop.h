@@ -21,6 +21,12 @@
 // A failed snapshot is logged and counted; the next is tried after as much journal again,
 // since the journal still holds everything.
 //
+// Journal failure (Replica::journal_failed): the sync thread's callback wakes both threads.
+// PopDone then lets every request out, those whose op is not durable as kReplicaFailed; later
+// submits are refused by the replica (nothing applied) and later queries and feed polls are
+// not answered from a state holding undurable commands (kReplicaFailed too). The loop logs
+// the failure once (ReportJournalFailure) and starts no more snapshots.
+//
 // Bounds: inbox, outbox and the I/O thread's hold hold request_count_max requests, which is
 // the size of the I/O thread's RequestPool, so none can overflow: the pool refusing a request
 // (busy) is the back-pressure. The loop sleeps on an eventfd when it has nothing to do; the
@@ -61,13 +67,16 @@ class EngineLoop {
   // I/O thread. Never fails: the inbox has room for every request the pool can hand out.
   void Push(Request* request);
   // I/O thread: the next request whose reply may leave (its op is durable), or false. After
-  // Stop() every request comes out; one whose op never became durable (the journal failed)
-  // with status kReplicaFailed, so its reply shows nothing undurable.
+  // Stop(), or as soon as the journal failed, every request comes out; one whose op never
+  // became durable with status kReplicaFailed, so its reply shows nothing undurable.
   bool PopDone(Request** request);
   // I/O thread: readable when PopDone may have something (read it to reset).
   int done_fd() const { return done_fd_; }
   // Any thread: the last op on disk (every reply released so far saw an op at or below it).
   uint64_t op_durable() const { return replica_->op_durable(); }
+  // Any thread: whether the journal failed, and how (ok while it is healthy).
+  bool journal_failed() const { return replica_->journal_failed(); }
+  [[nodiscard]] Status journal_failure() const { return replica_->journal_failure(); }
   // I/O thread: requests applied whose reply waits for durability.
   uint64_t waiting_count() const { return waiting_tail_ - waiting_head_ + outbox_.SizeApprox(); }
 
@@ -85,6 +94,7 @@ class EngineLoop {
   void SignalPassed();
   void Sleep();
   void TendSnapshot();
+  void ReportJournalFailure();
 
   replica::Replica* const replica_;
   const uint32_t batch_command_count_max_;
@@ -114,6 +124,7 @@ class EngineLoop {
   QueryAnswerer answerer_;
   uint64_t client_clock_us_ = 0;  // client-clock mode: the log time of the next batch
   uint64_t journal_bytes_at_snapshot_ = 0;  // when the last snapshot was started
+  bool failure_reported_ = false;  // the journal's failure was logged
 
   // I/O thread only: requests out of the outbox, in op order, waiting for their op to be
   // durable (a ring of request_count_max).

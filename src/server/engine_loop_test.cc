@@ -1,6 +1,6 @@
 // The engine loop's release rule: a request comes out of PopDone only once the op it saw is
-// durable, in the order it went in; after a journal failure nothing it applied comes out as a
-// success, and Stop() hands the rest back as replica_failed.
+// durable, in the order it went in; after a journal failure every request (waiting or later,
+// write or read) comes out at once as replica_failed, and nothing later is applied.
 #include "server/engine_loop.h"
 
 #include <gtest/gtest.h>
@@ -106,25 +106,43 @@ TEST(EngineLoop, RepliesLeaveDurableAndInOrder) {
   EXPECT_FALSE(f.loop->PopDone(&extra));
 }
 
-TEST(EngineLoop, AfterAFailedSyncNothingAppliedIsReleasedAsASuccess) {
+TEST(EngineLoop, AfterAFailedJournalWriteEveryRequestIsAnsweredFailedAtOnce) {
   FaultEnv env(Env::Default(), 1);
   Fixture f(&env);
-  env.Arm(FaultKind::kSyncError, FaultTrigger{1, 0, "journal"});
+  env.Arm(FaultKind::kNoSpace, FaultTrigger{1, 0, "journal"});
   auto request = OrderRequest(7);
   f.loop->Push(request.get());
-  // The loop applies the order and hands it to the sync thread, whose sync fails.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (f.replica->journal_failure().ok()) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the sync never failed";
-    std::this_thread::yield();
-  }
-  EXPECT_EQ(f.metrics.op_submitted.Get(), 2u) << "the order was applied";
+  // The loop applies the order and hands it to the sync thread, whose write fails: the
+  // request comes out failed without a Stop(), woken by the failure itself.
   Request* done = nullptr;
-  EXPECT_FALSE(f.loop->PopDone(&done)) << "an undurable result left";
-  f.loop->Stop();
-  ASSERT_TRUE(f.loop->PopDone(&done));
+  ASSERT_TRUE(f.WaitDone()) << "the failure woke nobody";
+  while (!f.loop->PopDone(&done)) ASSERT_TRUE(f.WaitDone()) << "the waiting write never came out";
   EXPECT_EQ(done, request.get());
   EXPECT_EQ(done->status, protocol::FrameStatus::kReplicaFailed);
+  EXPECT_TRUE(f.loop->journal_failed());
+  EXPECT_EQ(f.loop->journal_failure().code(), StatusCode::kNoSpace);
+  EXPECT_EQ(f.metrics.op_submitted.Get(), 2u) << "the order was applied";
+  // A later write is refused without being applied; a later read too, since the state holds
+  // the order that never became durable.
+  auto later = OrderRequest(8);
+  auto query = std::make_unique<Request>();
+  query->kind = RequestKind::kPing;
+  query->count = 0;
+  query->buffer.resize(protocol::kHeaderSize);
+  f.loop->Push(later.get());
+  f.loop->Push(query.get());
+  std::vector<Request*> out;
+  while (out.size() < 2) {
+    ASSERT_TRUE(f.WaitDone()) << "a later request was not answered";
+    while (f.loop->PopDone(&done)) out.push_back(done);
+  }
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], later.get());
+  EXPECT_EQ(out[1], query.get());
+  for (Request* r : out) EXPECT_EQ(r->status, protocol::FrameStatus::kReplicaFailed);
+  EXPECT_EQ(f.metrics.op_submitted.Get(), 2u) << "a write was applied after the failure";
+  EXPECT_EQ(f.replica->op_submitted(), 2u);
+  f.loop->Stop();
   EXPECT_FALSE(f.loop->PopDone(&done));
 }
 

@@ -712,17 +712,21 @@ void HttpSession::Handle() {
     case Route::kBadId: return RespondError(400, "invalid_request", "the id in the path must be an unsigned integer");
     case Route::kBadParams: return RespondError(400, "invalid_request", routed.message);
     case Route::kHealth: {
+      // A failed journal is 503 with its reason (the file and errno), for load balancers.
+      const bool failed = core_->loop->journal_failed();
       std::string body = "{";
       JsonOut j(&body);
-      j.Name("status", core_->stopping ? "stopping" : "ok");
+      j.Name("status", failed ? "failed" : core_->stopping ? "stopping" : "ok");
+      if (failed) j.Text("reason", "journal failed: " + core_->loop->journal_failure().ToString());
       j.Uint("op_durable", core_->loop->op_durable());
       j.Uint("op_submitted", core_->engine_metrics->op_submitted.Get());
       body += '}';
-      return Respond(http::status::ok, std::move(body));
+      return Respond(failed ? http::status::service_unavailable : http::status::ok, std::move(body));
     }
     case Route::kMetrics:
       core_->io_metrics.pending_durable = core_->loop->waiting_count();
       core_->io_metrics.op_durable = core_->loop->op_durable();
+      core_->io_metrics.journal_failed = core_->loop->journal_failed() ? 1 : 0;
       return Respond(http::status::ok,
                      RenderMetrics(*core_->engine_metrics, core_->io_metrics, core_->pool.in_use(),
                                    core_->pool.bytes_in_flight()),
@@ -801,7 +805,9 @@ void HttpSession::OnRequestDone(Request* r) {
   core_->pool.Give(r);
   if (closed_) return;
   if (status != protocol::FrameStatus::kOk) {
-    return RespondError(503, protocol::FrameStatusName(status), "the journal failed; nothing was applied");
+    return RespondError(503, protocol::FrameStatusName(status),
+                        "the journal failed (" + std::string(StatusCodeName(core_->loop->journal_failure().code())) +
+                            "): nothing is recorded or read until the server is restarted (see /healthz)");
   }
   Respond(static_cast<http::status>(wire::CodeHttpStatus(code)), std::move(body));
 }

@@ -102,6 +102,9 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_request_bytes_in_flight", "gauge", "bytes held by requests in flight", request_bytes_in_flight);
   Metric(&out, "eleven_op_submitted", "gauge", "last op applied", e.op_submitted.Get());
   Metric(&out, "eleven_op_durable", "gauge", "last op durable", io.op_durable);
+  Metric(&out, "eleven_journal_failed", "gauge",
+         "1 once a journal write or sync failed: writes and reads are refused until a restart",
+         io.journal_failed);
   Metric(&out, "eleven_journal_syncs_total", "counter", "journal fdatasync calls", e.journal_syncs.Get());
   Metric(&out, "eleven_journal_bytes_total", "counter", "journal bytes written", e.journal_bytes.Get());
   if (e.journal_sync_us != nullptr) RenderSyncHistogram(*e.journal_sync_us, &out);

@@ -86,6 +86,7 @@ struct IoMetrics {
   // Read from the engine loop when /metrics is rendered.
   uint64_t pending_durable = 0;  // requests applied, waiting for their op to be durable
   uint64_t op_durable = 0;
+  uint64_t journal_failed = 0;  // 1 once the journal failed (the replica is failed for good)
   LatencyHistogram latency;
 };
 

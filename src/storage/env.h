@@ -4,7 +4,8 @@
 //
 // Contract
 // - Errors are values: every call returns a Status naming the operation and the path, e.g.
-//   "IOError: fdatasync /d/journal-...log: Input/output error". ENOSPC (and EDQUOT) become
+//   "IOError: fdatasync /d/journal-...log: Input/output error (EIO)": the path, the errno's
+//   text and its name. ENOSPC (and EDQUOT) become
 //   Status::NoSpace; a missing file is Status::NotFound; everything else is Status::IOError.
 // - Ownership: files and locks are returned as std::unique_ptr; the caller owns them and
 //   closes a file (or releases a lock) by destroying it. A file never outlives its Env: the

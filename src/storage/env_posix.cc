@@ -20,7 +20,10 @@ namespace {
 constexpr size_t kIoChunkSizeBytesMax = size_t{1} << 30;
 
 Status PosixError(const char* operation, const std::string& path, int error_number) {
-  std::string message = std::string(operation) + " " + path + ": " + std::strerror(error_number);
+  // The errno's text and its name: "No space left on device (ENOSPC)".
+  const char* name = strerrorname_np(error_number);
+  std::string message = std::string(operation) + " " + path + ": " + std::strerror(error_number) +
+                        " (" + (name != nullptr ? name : "errno " + std::to_string(error_number)) + ")";
   if (error_number == ENOENT) return Status::NotFound(std::move(message));
   if (error_number == ENOSPC || error_number == EDQUOT) return Status::NoSpace(std::move(message));
   return Status::IOError(std::move(message));
