@@ -91,6 +91,8 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
 Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress) {
   const uint64_t started = MonotonicNs();
   engine_ = std::make_unique<engine::Engine>(options_.engine);
+  // A snapshot a crash cut short: never read, and on a small disk what would fill it.
+  ELEVEN_RETURN_IF_ERROR(RemoveSnapshotTempFiles(env_, dir_->path(), nullptr));
   SnapshotLoad load;
   ELEVEN_RETURN_IF_ERROR(LoadNewestSnapshot(env_, dir_->path(), &load));
   report->snapshots_skipped = load.skipped;

@@ -382,6 +382,25 @@ TEST(Replica, AFailedJournalWriteIsReportedAndLaterSubmitsApplyNothing) {
   std::filesystem::remove_all(dir);
 }
 
+// Temp files a crash left (a snapshot being written, a segment being prepared) are removed
+// when the replica opens, before anything is written: on a small disk they are what fills it.
+TEST(Replica, OpenRemovesLeftoverTempFiles) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  const std::vector<std::byte> junk(4096, std::byte{9});
+  const std::string snapshot_temp = "snapshot-00000000000000000042.snap.tmp";
+  ASSERT_TRUE(WriteFileDurably(Env::Default(), dir, snapshot_temp, junk).ok());
+  ASSERT_TRUE(WriteFileDurably(Env::Default(), dir, kJournalPreparedName, junk).ok());
+  ReplicaOptions options = SmallOptions();  // preparing off: the prepared file is not made anew
+  std::unique_ptr<Replica> r;
+  RecoveryReport report;
+  ASSERT_TRUE(Replica::Open(Env::Default(), dir, options, &r, &report).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/" + snapshot_temp));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/" + kJournalPreparedName));
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
 // A snapshot asked of the follower for an op the failed journal will never make durable
 // ends with the journal's error instead of waiting for ever.
 TEST(Replica, AFollowerSnapshotOfAnOpNeverDurableReportsTheJournalsFailure) {

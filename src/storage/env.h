@@ -124,6 +124,9 @@ class Env {
   // Creates `path` if missing and takes an exclusive flock on it, without waiting. Busy if
   // another open file description (this process or another) holds it.
   [[nodiscard]] virtual Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
+  // The bytes an unprivileged writer may still allocate on the file system holding `path`
+  // (statvfs: f_bavail * f_frsize).
+  [[nodiscard]] virtual Status GetFreeSpace(const std::string& path, uint64_t* free_bytes) = 0;
 };
 
 // Writes `data` to `path` so that, after a crash, `path` holds either its old content or all

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -259,6 +260,12 @@ class PosixEnv final : public Env {
   }
   Status SyncDir(const std::string& path) override;
   Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override;
+  Status GetFreeSpace(const std::string& path, uint64_t* free_bytes) override {
+    struct statvfs fs {};
+    if (::statvfs(path.c_str(), &fs) != 0) return PosixError("statvfs", path, errno);
+    *free_bytes = uint64_t{fs.f_bavail} * uint64_t{fs.f_frsize};
+    return Status::Ok();
+  }
 
  private:
   static Status OpenForWrite(const std::string& path, int mode_flag,

@@ -398,4 +398,20 @@ Status FaultEnv::LockFile(const std::string& path, std::unique_ptr<FileLock>* lo
   return base_->LockFile(path, lock);
 }
 
+void FaultEnv::SetFreeSpace(std::optional<uint64_t> free_bytes) {
+  std::lock_guard lock(mutex_);
+  free_space_bytes_ = free_bytes;
+}
+
+Status FaultEnv::GetFreeSpace(const std::string& path, uint64_t* free_bytes) {
+  {
+    std::lock_guard lock(mutex_);
+    if (free_space_bytes_) {
+      *free_bytes = *free_space_bytes_;
+      return Status::Ok();
+    }
+  }
+  return base_->GetFreeSpace(path, free_bytes);
+}
+
 }  // namespace eleven
