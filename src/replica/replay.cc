@@ -193,4 +193,31 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
   return Status::Ok();
 }
 
+Status CheckJournal(Env* env, const std::string& dir, uint32_t command_count_max,
+                    JournalCheck* check) {
+  *check = JournalCheck{};
+  std::vector<JournalSegment> segments;
+  ELEVEN_RETURN_IF_ERROR(ListJournalSegments(env, dir, &segments));
+  check->segment_count = segments.size();
+  if (segments.empty()) return Status::Ok();
+  check->op_first = segments.front().first_op;
+  std::unique_ptr<JournalReader> reader;
+  ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env, dir, check->op_first, &reader));
+  std::vector<wire::Command> commands;
+  commands.reserve(command_count_max);
+  // Bounded by the entries of the kept segments.
+  for (;;) {
+    JournalEntry entry;
+    bool done = false;
+    ELEVEN_RETURN_IF_ERROR(reader->Next(&entry, &done));
+    if (done) break;
+    ELEVEN_ASSERT(entry.op == check->op_first + check->entries);  // the reader checks continuity
+    ELEVEN_RETURN_IF_ERROR(EntryCommands(entry, command_count_max, &commands));
+    check->entries++;
+    check->op_last = entry.op;
+  }
+  check->torn_tail = reader->torn_tail();
+  return Status::Ok();
+}
+
 }  // namespace eleven::replica

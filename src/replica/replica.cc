@@ -141,7 +141,7 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
 }
 
 Replica::~Replica() {
-  // A snapshot the follower is writing is cancelled (its temp file goes with the next one).
+  // A snapshot the follower is writing is cancelled (its temp file is removed).
   follower_.reset();  // before the journal it reads stops
   if (sync_thread_.joinable()) {
     Flush();
