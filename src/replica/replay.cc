@@ -22,6 +22,7 @@ constexpr size_t kBufferCount = 4;  // entries read ahead of the one being appli
 struct Buffered {
   uint64_t op = 0;
   uint64_t timestamp_us = 0;
+  uint64_t size_bytes = 0;  // the entry's in the journal: header, body, padding
   std::vector<wire::Command> commands;
 };
 
@@ -89,6 +90,7 @@ class ReadAhead {
       if (s.ok() && !done) {
         b->op = entry.op;
         b->timestamp_us = entry.timestamp_us;
+        b->size_bytes = JournalEntrySize(entry.body.size());
         s = EntryCommands(entry, command_count_max_, &b->commands);
       }
       {
@@ -180,6 +182,7 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
     }
     report->entries++;
     report->commands += entry->commands.size();
+    report->bytes += entry->size_bytes;
     ahead.Release(entry);
     if (options.progress && report->entries % kProgressEveryEntries == 0) options.progress(report->entries);
   }

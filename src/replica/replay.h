@@ -35,6 +35,7 @@ using RecoveryProgress = std::function<void(uint64_t replayed)>;
 struct ReplayReport {
   uint64_t entries = 0;
   uint64_t commands = 0;
+  uint64_t bytes = 0;  // the journal bytes of the entries replayed
   double seconds = 0;  // the replay alone: reading, checking and applying
   std::optional<JournalTornTail> torn_tail;  // reported, not cut (the journal writer cuts it)
   // Where the last entry replayed (or `after`, if none was) ends; unset if neither.

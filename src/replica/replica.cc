@@ -119,6 +119,8 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
   ELEVEN_RETURN_IF_ERROR(ReplayJournal(env_, dir_->path(), engine_.get(), progress, &replay));
   report->entries_replayed = replay.entries;
   report->commands_replayed = replay.commands;
+  report->bytes_replayed = replay.bytes;
+  journal_bytes_replayed_ = replay.bytes;
   report->replay_seconds = replay.seconds;
   report->torn_tail = replay.torn_tail;
 

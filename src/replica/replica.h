@@ -73,6 +73,7 @@ struct RecoveryReport {
   std::vector<std::string> snapshots_skipped;  // newer snapshots that failed their checks
   uint64_t entries_replayed = 0;
   uint64_t commands_replayed = 0;
+  uint64_t bytes_replayed = 0;  // journal bytes after the snapshot (they count toward the next)
   std::optional<JournalTornTail> torn_tail;
   uint64_t op_last = 0;
   double seconds = 0;         // the whole recovery
@@ -136,11 +137,15 @@ class Replica {
   }
   // kFollower: the op the follower's copy of the state is at (0 otherwise).
   uint64_t op_followed() const { return follower_ != nullptr ? follower_->op_followed() : 0; }
+  bool snapshot_follower() const { return follower_ != nullptr; }
 
   const engine::Engine& engine() const { return *engine_; }
   const std::string& dir() const { return dir_->path(); }
   // Journal figures (read on the engine thread; updated by the sync thread).
   uint64_t journal_bytes_written() const { return journal_bytes_.load(std::memory_order_relaxed); }
+  // The journal after the newest snapshot that Open replayed: with the bytes written since, what
+  // the next snapshot makes unnecessary to replay (a snapshot trigger counts both).
+  uint64_t journal_bytes_replayed() const { return journal_bytes_replayed_; }
   uint64_t journal_sync_count() const { return journal_syncs_.load(std::memory_order_relaxed); }
   // How long each group commit's write + fdatasync took, in µs (any thread may read).
   const LogHistogram& journal_sync_histogram() const { return journal_sync_us_; }
@@ -180,6 +185,7 @@ class Replica {
   std::atomic<uint64_t> op_durable_{0};
   std::atomic<uint64_t> journal_bytes_{0};
   std::atomic<uint64_t> journal_syncs_{0};
+  uint64_t journal_bytes_replayed_ = 0;  // set by Recover
   LogHistogram journal_sync_us_;  // recorded by the sync thread
   Status failure_;          // engine-thread copy of the failure
   std::thread sync_thread_;

@@ -328,6 +328,13 @@ void EngineLoop::ReportJournalFailure() {
 
 void EngineLoop::TendSnapshot() {
   metrics_->snapshot_follower_op.Set(replica_->op_followed());
+  const uint64_t durable = replica_->op_durable();
+  const uint64_t followed = replica_->op_followed();
+  metrics_->snapshot_follower_lag_ops.Set(replica_->snapshot_follower() && durable > followed ? durable - followed : 0);
+  // The journal recovery replayed counts as if written now: a server that crashes faster than
+  // it snapshots would otherwise replay more at every restart.
+  const uint64_t written = replica_->journal_bytes_replayed() + replica_->journal_bytes_written();
+  metrics_->journal_bytes_since_snapshot.Set(written - journal_bytes_at_snapshot_);
   if (replica_->snapshot_running()) {
     bool done = false;
     replica::SnapshotReport report;
@@ -349,7 +356,6 @@ void EngineLoop::TendSnapshot() {
     return;
   }
   if (snapshot_journal_bytes_ == 0 || replica_->journal_failed()) return;
-  const uint64_t written = replica_->journal_bytes_written();
   if (written - journal_bytes_at_snapshot_ < snapshot_journal_bytes_ || replica_->op_submitted() == 0) return;
   journal_bytes_at_snapshot_ = written;
   const Status status = replica_->StartSnapshot();

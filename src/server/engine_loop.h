@@ -15,7 +15,8 @@
 // only moves forward. A set_clock, like a query, first submits the commands gathered before
 // it, so they keep the time they were sent under.
 //
-// Snapshots: once `snapshot_journal_bytes` of journal were written since the last snapshot,
+// Snapshots: once `snapshot_journal_bytes` of journal were written since the last snapshot
+// (the journal recovery replayed counts as written: Replica::journal_bytes_replayed),
 // the loop starts one (Replica::StartSnapshot: it waits for durability and forks; the child
 // writes it) and then only polls for its end on each pass, so apply stalls for the fork alone.
 // A failed snapshot is logged and counted; the next is tried after as much journal again,

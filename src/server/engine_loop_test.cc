@@ -8,12 +8,14 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "replica/replica.h"
 #include "storage/fault_env.h"
+#include "storage/snapshot.h"
 #include "storage/test_util.h"
 #include "wire/make.h"
 
@@ -46,10 +48,11 @@ std::unique_ptr<Request> OrderRequest(uint64_t key) {
 }
 
 struct Fixture {
-  explicit Fixture(Env* env) : dir(temp.File("data")) {  // Format creates it
+  explicit Fixture(Env* env, const replica::ReplicaOptions& options = SmallOptions())
+      : dir(temp.File("data")) {  // Format creates it
     EXPECT_TRUE(replica::FormatDataDir(env, dir).ok());
     replica::RecoveryReport report;
-    EXPECT_TRUE(replica::Replica::Open(env, dir, SmallOptions(), &replica, &report).ok());
+    EXPECT_TRUE(replica::Replica::Open(env, dir, options, &replica, &report).ok());
     // The catalog, durable before the loop starts.
     std::vector<wire::Command> catalog{wire::MakeCreateMerchant(1, "CN", 0),
                                        wire::MakeCreateSku(1, 1, 100, 1000000, 0)};
@@ -144,6 +147,80 @@ TEST(EngineLoop, AfterAFailedJournalWriteEveryRequestIsAnsweredFailedAtOnce) {
   EXPECT_EQ(f.replica->op_submitted(), 2u);
   f.loop->Stop();
   EXPECT_FALSE(f.loop->PopDone(&done));
+}
+
+// Waits (up to 20 s) until `done` holds; whether it did.
+bool WaitUntil(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// The journal replayed at start-up counts toward snapshot_journal_bytes: a server restarted
+// with at least that much to replay snapshots at once, without a new write, so a server that
+// crashes faster than it snapshots does not replay more at every restart.
+TEST(EngineLoop, ReplayedJournalCountsTowardTheSnapshotTrigger) {
+  testing::TempDir temp;
+  const std::string dir = temp.File("data");
+  ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir).ok());
+  std::unique_ptr<replica::Replica> replica;
+  replica::RecoveryReport report;
+  ASSERT_TRUE(replica::Replica::Open(Env::Default(), dir, SmallOptions(), &replica, &report).ok());
+  std::vector<wire::Command> batch{wire::MakeCreateMerchant(1, "CN", 0), wire::MakeCreateSku(1, 1, 100, 1000000, 0)};
+  std::vector<wire::Result> results(64);
+  uint64_t op = 0;
+  ASSERT_TRUE(replica->Submit(batch, kSecond, results, &op).ok());
+  for (uint64_t b = 0; b < 40; b++) {
+    batch.clear();
+    for (uint64_t i = 0; i < 20; i++) batch.push_back(wire::MakePlaceOrder(100 * b + i + 1, 1, 7, 11, 3, {{1, 1}}));
+    ASSERT_TRUE(replica->Submit(batch, kSecond * (2 + b), results, &op).ok());
+  }
+  ASSERT_TRUE(replica->WaitDurable(op).ok());
+  replica.reset();
+
+  ASSERT_TRUE(replica::Replica::Open(Env::Default(), dir, SmallOptions(), &replica, &report).ok());
+  EXPECT_EQ(report.entries_replayed, 41u);
+  ASSERT_GT(report.bytes_replayed, 0u);
+  EXPECT_EQ(replica->journal_bytes_replayed(), report.bytes_replayed);
+  EngineMetrics metrics;
+  {
+    EngineLoop loop(replica.get(), 1024, &metrics, protocol::ClockMode::kWall, report.bytes_replayed);
+    ASSERT_TRUE(loop.Start().ok());
+    EXPECT_TRUE(WaitUntil([&] { return metrics.snapshots.Get() == 1; }))
+        << "no snapshot after replaying " << report.bytes_replayed << " bytes";
+    EXPECT_EQ(metrics.snapshot_op.Get(), op);
+  }
+  std::vector<SnapshotFile> snapshots;
+  ASSERT_TRUE(ListSnapshots(Env::Default(), dir, &snapshots).ok());
+  ASSERT_EQ(snapshots.size(), 1u);
+  EXPECT_EQ(snapshots[0].op, op);
+  replica.reset();
+}
+
+// /metrics shows how far the snapshot follower is behind the durable journal.
+TEST(EngineLoop, TheFollowersLagIsShown) {
+  replica::ReplicaOptions options = SmallOptions();
+  options.snapshot_mode = replica::ReplicaOptions::SnapshotMode::kFollower;
+  options.follower_interval_ms = 0;  // it catches up only when a snapshot is asked for
+  Fixture f(Env::Default(), options);
+  std::vector<std::unique_ptr<Request>> requests;
+  for (uint64_t i = 0; i < 5; i++) {
+    requests.push_back(OrderRequest(100 + i));
+    f.loop->Push(requests.back().get());
+  }
+  size_t released = 0;
+  while (released < requests.size()) {
+    ASSERT_TRUE(f.WaitDone());
+    Request* done = nullptr;
+    while (f.loop->PopDone(&done)) released++;
+  }
+  EXPECT_EQ(f.replica->op_followed(), 0u);  // its copy was made at Open, before the catalog
+  EXPECT_TRUE(WaitUntil([&] { return f.metrics.snapshot_follower_lag_ops.Get() == f.replica->op_durable(); }))
+      << f.metrics.snapshot_follower_lag_ops.Get() << " ops behind, op_durable " << f.replica->op_durable();
+  EXPECT_GE(f.metrics.snapshot_follower_lag_ops.Get(), 2u);
 }
 
 }  // namespace

@@ -114,6 +114,11 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   SecondsMetric(&out, "eleven_snapshot_stall_seconds", "engine stall of the last snapshot", e.snapshot_stall_us.Get());
   Metric(&out, "eleven_snapshot_follower_op", "gauge", "op the snapshot follower's copy of the state is at (0: fork mode)",
          e.snapshot_follower_op.Get());
+  Metric(&out, "eleven_snapshot_follower_lag_ops", "gauge",
+         "ops durable that the snapshot follower has not applied yet (0: fork mode)", e.snapshot_follower_lag_ops.Get());
+  Metric(&out, "eleven_journal_bytes_since_snapshot", "gauge",
+         "journal bytes toward the next snapshot (snapshot.journal_bytes): replayed at start-up plus written",
+         e.journal_bytes_since_snapshot.Get());
   Metric(&out, "eleven_binary_connections", "gauge", "open binary-protocol connections", io.binary_connections);
   Metric(&out, "eleven_binary_connections_refused_total", "counter", "connections over the limit", io.binary_connections_refused);
   Metric(&out, "eleven_frames_total", "counter", "binary frames received", io.frames_total);

@@ -40,6 +40,9 @@ struct EngineMetrics {
   Counter snapshot_op;         // op of the newest snapshot written
   Counter snapshot_stall_us;   // the engine thread's stall for the last one
   Counter snapshot_follower_op;  // op the snapshot follower's copy of the state is at
+  Counter snapshot_follower_lag_ops;  // op_durable - snapshot_follower_op (0 in fork mode)
+  // Toward the next snapshot: journal replayed at start-up plus written, since the last one began.
+  Counter journal_bytes_since_snapshot;
   std::array<Counter, kCodeCountMax> results_by_code;
   // The replica's group-commit durations (write + fdatasync), read when rendering.
   const LogHistogram* journal_sync_us = nullptr;
