@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "base/assert.h"
 #include "base/clock.h"
@@ -65,11 +66,27 @@ Replica::Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& o
                                           wire::kPackedCommandSizeMax);
 }
 
+// DataDir::Open, retried every kDataDirLockRetryMs while the lock is held (Busy), for at most
+// `wait_ms`; then Busy, saying how long it waited.
+static Status OpenDataDirWaiting(Env* env, const std::string& path, uint32_t wait_ms, std::unique_ptr<DataDir>* dir) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  // Bounded by wait_ms / kDataDirLockRetryMs + 1 tries.
+  for (;;) {
+    Status opened = DataDir::Open(env, path, dir);
+    if (opened.code() != StatusCode::kBusy) return opened;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (wait_ms == 0) return opened;
+      return Status::Busy(opened.message() + " (still after waiting " + std::to_string(wait_ms) + " ms)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kDataDirLockRetryMs));
+  }
+}
+
 Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& options,
                      std::unique_ptr<Replica>* replica, RecoveryReport* report,
                      const RecoveryProgress& progress) {
   std::unique_ptr<DataDir> dir;
-  ELEVEN_RETURN_IF_ERROR(DataDir::Open(env, path, &dir));
+  ELEVEN_RETURN_IF_ERROR(OpenDataDirWaiting(env, path, options.lock_wait_ms, &dir));
   std::unique_ptr<Replica> r(new Replica(env, std::move(dir), options));
   *report = RecoveryReport{};
   ELEVEN_RETURN_IF_ERROR(r->Recover(report, progress));

@@ -44,8 +44,17 @@
 
 namespace eleven::replica {
 
+// How long Open waits for the data directory's lock before answering Busy, and how often it
+// tries meanwhile. A fork-mode snapshot child shares its parent's lock: a restart right after
+// a crash may find the dying child still holding it (it is killed with its parent, but not
+// at the same instant).
+inline constexpr uint32_t kDataDirLockWaitMsDefault = 5000;
+inline constexpr uint32_t kDataDirLockRetryMs = 50;
+
 struct ReplicaOptions {
   engine::EngineConfig engine;
+  // Open retries a held lock for this long (kDataDirLockWaitMsDefault); 0 answers Busy at once.
+  uint32_t lock_wait_ms = kDataDirLockWaitMsDefault;
   JournalOptions journal;
   // Each staging buffer holds entries waiting for the sync thread; two of them alternate.
   // A full buffer while the other is still being synced is back-pressure: Submit waits.
@@ -95,7 +104,8 @@ struct SnapshotReport {
 class Replica {
  public:
   // Opens a formatted data directory (see storage/data_dir.h), recovers, and starts the sync
-  // thread. The Env must outlive the Replica.
+  // thread. The Env must outlive the Replica. A directory whose lock is held is tried again
+  // for options.lock_wait_ms before Busy.
   [[nodiscard]] static Status Open(Env* env, const std::string& dir, const ReplicaOptions& options,
                                    std::unique_ptr<Replica>* replica, RecoveryReport* report,
                                    const RecoveryProgress& progress = nullptr);

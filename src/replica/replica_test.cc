@@ -401,6 +401,36 @@ TEST(Replica, OpenRemovesLeftoverTempFiles) {
   std::filesystem::remove_all(dir);
 }
 
+// A data directory whose lock is held (a dying fork-mode snapshot child shares its parent's)
+// is tried again for lock_wait_ms: released meanwhile, Open succeeds; held for longer, Busy
+// after the wait, saying so.
+TEST(Replica, OpenWaitsABoundedTimeForTheLock) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  std::unique_ptr<DataDir> holder;
+  ASSERT_TRUE(DataDir::Open(Env::Default(), dir, &holder).ok());
+  ReplicaOptions options = SmallOptions();
+  options.lock_wait_ms = 200;
+  std::unique_ptr<Replica> r;
+  RecoveryReport report;
+  const auto started = std::chrono::steady_clock::now();
+  const Status refused = Replica::Open(Env::Default(), dir, options, &r, &report);
+  EXPECT_EQ(refused.code(), StatusCode::kBusy) << refused.ToString();
+  EXPECT_NE(refused.message().find("after waiting 200 ms"), std::string::npos) << refused.ToString();
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
+
+  options.lock_wait_ms = kDataDirLockWaitMsDefault;
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the child dying
+    holder.reset();
+  });
+  const Status opened = Replica::Open(Env::Default(), dir, options, &r, &report);
+  releaser.join();
+  EXPECT_TRUE(opened.ok()) << opened.ToString();
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
 // A snapshot asked of the follower for an op the failed journal will never make durable
 // ends with the journal's error instead of waiting for ever.
 TEST(Replica, AFollowerSnapshotOfAnOpNeverDurableReportsTheJournalsFailure) {
