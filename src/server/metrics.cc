@@ -126,6 +126,11 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_busy_replies_total", "counter", "requests refused as busy", io.busy_replies_total);
   Metric(&out, "eleven_idle_closed_total", "counter", "connections closed for idleness", io.idle_closed_total);
   Metric(&out, "eleven_http_connections", "gauge", "open HTTP connections (feeds included)", io.http_connections);
+  Metric(&out, "eleven_http_connections_refused_total", "counter",
+         "HTTP connections over http.connections (answered 503 busy)", io.http_connections_refused);
+  Metric(&out, "eleven_feed_slow_closed_total", "counter",
+         "feed viewers closed because an event was not written within feed.write_timeout_ms",
+         io.feed_slow_closed_total);
   Metric(&out, "eleven_http_requests_total", "counter", "HTTP requests", io.http_requests_total);
   Metric(&out, "eleven_feed_subscribers", "gauge", "open feed subscriptions", io.feed_subscribers);
   Metric(&out, "eleven_feed_topics", "gauge", "SKUs and drops with subscribers", io.feed_topics);

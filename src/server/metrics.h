@@ -75,12 +75,14 @@ struct IoMetrics {
   uint64_t binary_connections_total = 0;
   uint64_t binary_connections_refused = 0;
   uint64_t http_connections = 0;
+  uint64_t http_connections_refused = 0;  // over http.connections: answered 503 and closed
   uint64_t http_requests_total = 0;
   uint64_t frames_total = 0;
   uint64_t frame_errors_total = 0;
   uint64_t busy_replies_total = 0;
   uint64_t idle_closed_total = 0;
   uint64_t feed_subscribers = 0;
+  uint64_t feed_slow_closed_total = 0;  // viewers closed past feed.write_timeout_ms
   uint64_t feed_events_total = 0;
   uint64_t feed_topics = 0;
   // orders/s over the last full second, from EngineMetrics::orders_accepted.
