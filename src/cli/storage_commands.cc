@@ -20,7 +20,7 @@ namespace {
 
 int Fail(const Status& status) {
   std::fprintf(stderr, "eleven: %s\n", status.ToString().c_str());
-  return 1;
+  return 1;  // kVerifyUnrecoverable for verify
 }
 
 int Format(const std::string& dir) {
@@ -30,8 +30,15 @@ int Format(const std::string& dir) {
   return 0;
 }
 
-// Checks every snapshot and the whole journal, then replays it onto the newest good
-// snapshot, without changing anything (a torn tail is reported, not cut).
+// Exit codes of `eleven verify` (docs/operations.md, "Recovery").
+constexpr int kVerifyOk = 0;
+constexpr int kVerifyUnrecoverable = 1;  // recovery would refuse to start (or verify could not run)
+constexpr int kVerifyDamaged = 2;        // recovery works, but something kept is damaged
+
+// Checks every snapshot and every kept journal segment (also those before the newest
+// snapshot, which an older snapshot's fallback needs), then replays the journal onto the
+// newest good snapshot, without changing anything (a torn tail is reported, not cut).
+// Anything damaged makes the exit code non-zero: kVerifyDamaged while recovery still works.
 int Verify(const std::string& path, const EngineOptions& engine_options) {
   Env* env = Env::Default();
   std::unique_ptr<DataDir> dir;
@@ -41,11 +48,30 @@ int Verify(const std::string& path, const EngineOptions& engine_options) {
   s = ListSnapshots(env, path, &snapshots);
   if (!s.ok()) return Fail(s);
   int bad = 0;
+  uint64_t oldest_good_op = 0;  // 0: no good snapshot
   for (const SnapshotFile& file : snapshots) {
     SnapshotHeader header{};
     Status checked = ReadSnapshot(env, file.path, &header, nullptr);
     std::printf("snapshot %s: %s\n", file.path.c_str(), checked.ok() ? "ok" : checked.ToString().c_str());
     bad += !checked.ok();
+    if (checked.ok()) oldest_good_op = file.op;  // listed newest first
+  }
+  replica::JournalCheck journal;
+  const Status journal_checked =
+      replica::CheckJournal(env, path, engine_options.config.batch_command_count_max, &journal);
+  if (journal_checked.ok()) {
+    std::printf("journal: %llu segments, %llu entries, ops %llu..%llu: ok\n", (unsigned long long)journal.segment_count,
+                (unsigned long long)journal.entries, (unsigned long long)journal.op_first,
+                (unsigned long long)journal.op_last);
+  } else {
+    std::printf("journal: %s\n", journal_checked.ToString().c_str());
+    bad++;
+  }
+  // The oldest good snapshot is a fallback only while the journal holds every entry after it.
+  if (oldest_good_op > 0 && journal.segment_count > 0 && journal.op_first > oldest_good_op + 1) {
+    std::printf("journal: starts at op %llu, after op %llu that the oldest good snapshot needs next\n",
+                (unsigned long long)journal.op_first, (unsigned long long)oldest_good_op + 1);
+    bad++;
   }
   engine::Engine engine(engine_options.config);
   SnapshotLoad load;
@@ -63,14 +89,17 @@ int Verify(const std::string& path, const EngineOptions& engine_options) {
   if (replay.torn_tail) std::printf("torn tail (cut on next start): %s\n", replay.torn_tail->ToString().c_str());
   engine.CheckInvariants();
   const Digest128 digest = engine.Digest();
-  std::printf("journal: %llu entries after the snapshot, state at op %llu, digest %016llx%016llx\n",
+  std::printf("replayed: %llu entries after the snapshot, state at op %llu, digest %016llx%016llx\n",
               (unsigned long long)replay.entries, (unsigned long long)engine.last_op(),
               (unsigned long long)digest.high, (unsigned long long)digest.low);
   std::printf("replay: %llu commands in %.3f s (%.2f M commands/s)\n", (unsigned long long)replay.commands,
               replay.seconds, replay.seconds > 0 ? double(replay.commands) / replay.seconds / 1e6 : 0.0);
-  if (bad > 0) std::printf("%d snapshot(s) failed their checks (recovery falls back)\n", bad);
+  if (bad > 0) {
+    std::printf("%s: DAMAGED: %d problem(s) above; recovery still starts, from what verifies\n", path.c_str(), bad);
+    return kVerifyDamaged;
+  }
   std::printf("%s: ok\n", path.c_str());
-  return 0;
+  return kVerifyOk;
 }
 
 void PrintCommand(const wire::Command& c) {

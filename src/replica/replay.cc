@@ -22,6 +22,7 @@ constexpr size_t kBufferCount = 4;  // entries read ahead of the one being appli
 struct Buffered {
   uint64_t op = 0;
   uint64_t timestamp_us = 0;
+  uint64_t size_bytes = 0;  // the entry's in the journal: header, body, padding
   std::vector<wire::Command> commands;
 };
 
@@ -89,6 +90,7 @@ class ReadAhead {
       if (s.ok() && !done) {
         b->op = entry.op;
         b->timestamp_us = entry.timestamp_us;
+        b->size_bytes = JournalEntrySize(entry.body.size());
         s = EntryCommands(entry, command_count_max_, &b->commands);
       }
       {
@@ -180,6 +182,7 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
     }
     report->entries++;
     report->commands += entry->commands.size();
+    report->bytes += entry->size_bytes;
     ahead.Release(entry);
     if (options.progress && report->entries % kProgressEveryEntries == 0) options.progress(report->entries);
   }
@@ -190,6 +193,33 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
                               ", before op " + std::to_string(options.op_to));
   }
   report->seconds = double(MonotonicNs() - started) / 1e9;
+  return Status::Ok();
+}
+
+Status CheckJournal(Env* env, const std::string& dir, uint32_t command_count_max,
+                    JournalCheck* check) {
+  *check = JournalCheck{};
+  std::vector<JournalSegment> segments;
+  ELEVEN_RETURN_IF_ERROR(ListJournalSegments(env, dir, &segments));
+  check->segment_count = segments.size();
+  if (segments.empty()) return Status::Ok();
+  check->op_first = segments.front().first_op;
+  std::unique_ptr<JournalReader> reader;
+  ELEVEN_RETURN_IF_ERROR(JournalReader::Open(env, dir, check->op_first, &reader));
+  std::vector<wire::Command> commands;
+  commands.reserve(command_count_max);
+  // Bounded by the entries of the kept segments.
+  for (;;) {
+    JournalEntry entry;
+    bool done = false;
+    ELEVEN_RETURN_IF_ERROR(reader->Next(&entry, &done));
+    if (done) break;
+    ELEVEN_ASSERT(entry.op == check->op_first + check->entries);  // the reader checks continuity
+    ELEVEN_RETURN_IF_ERROR(EntryCommands(entry, command_count_max, &commands));
+    check->entries++;
+    check->op_last = entry.op;
+  }
+  check->torn_tail = reader->torn_tail();
   return Status::Ok();
 }
 

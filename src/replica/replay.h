@@ -35,6 +35,7 @@ using RecoveryProgress = std::function<void(uint64_t replayed)>;
 struct ReplayReport {
   uint64_t entries = 0;
   uint64_t commands = 0;
+  uint64_t bytes = 0;  // the journal bytes of the entries replayed
   double seconds = 0;  // the replay alone: reading, checking and applying
   std::optional<JournalTornTail> torn_tail;  // reported, not cut (the journal writer cuts it)
   // Where the last entry replayed (or `after`, if none was) ends; unset if neither.
@@ -64,5 +65,22 @@ struct ReplayOptions {
                                           const RecoveryProgress& progress, ReplayReport* report) {
   return ReplayJournal(env, dir, engine, ReplayOptions{.progress = progress}, report);
 }
+
+// What CheckJournal read.
+struct JournalCheck {
+  uint64_t segment_count = 0;
+  uint64_t op_first = 0;  // the first op of the first kept segment (0: no segment)
+  uint64_t op_last = 0;   // the last good entry's op (0: none)
+  uint64_t entries = 0;
+  std::optional<JournalTornTail> torn_tail;  // reported, not cut
+};
+
+// Reads every kept journal segment from the first one — also those before the newest
+// snapshot, which recovery skips but an older snapshot's fallback needs — checking each
+// entry (checksums, hash chain, op continuity) and that its body holds whole commands within
+// `command_count_max`. Changes nothing. The reader's error (Corruption naming the file and
+// offset) or EntryCommands' comes back as it is. What `eleven verify` runs.
+[[nodiscard]] Status CheckJournal(Env* env, const std::string& dir, uint32_t command_count_max,
+                                  JournalCheck* check);
 
 }  // namespace eleven::replica

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "base/assert.h"
 #include "base/clock.h"
@@ -65,11 +66,27 @@ Replica::Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& o
                                           wire::kPackedCommandSizeMax);
 }
 
+// DataDir::Open, retried every kDataDirLockRetryMs while the lock is held (Busy), for at most
+// `wait_ms`; then Busy, saying how long it waited.
+static Status OpenDataDirWaiting(Env* env, const std::string& path, uint32_t wait_ms, std::unique_ptr<DataDir>* dir) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  // Bounded by wait_ms / kDataDirLockRetryMs + 1 tries.
+  for (;;) {
+    Status opened = DataDir::Open(env, path, dir);
+    if (opened.code() != StatusCode::kBusy) return opened;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (wait_ms == 0) return opened;
+      return Status::Busy(opened.message() + " (still after waiting " + std::to_string(wait_ms) + " ms)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kDataDirLockRetryMs));
+  }
+}
+
 Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& options,
                      std::unique_ptr<Replica>* replica, RecoveryReport* report,
                      const RecoveryProgress& progress) {
   std::unique_ptr<DataDir> dir;
-  ELEVEN_RETURN_IF_ERROR(DataDir::Open(env, path, &dir));
+  ELEVEN_RETURN_IF_ERROR(OpenDataDirWaiting(env, path, options.lock_wait_ms, &dir));
   std::unique_ptr<Replica> r(new Replica(env, std::move(dir), options));
   *report = RecoveryReport{};
   ELEVEN_RETURN_IF_ERROR(r->Recover(report, progress));
@@ -91,6 +108,8 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
 Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress) {
   const uint64_t started = MonotonicNs();
   engine_ = std::make_unique<engine::Engine>(options_.engine);
+  // A snapshot a crash cut short: never read, and on a small disk what would fill it.
+  ELEVEN_RETURN_IF_ERROR(RemoveSnapshotTempFiles(env_, dir_->path(), nullptr));
   SnapshotLoad load;
   ELEVEN_RETURN_IF_ERROR(LoadNewestSnapshot(env_, dir_->path(), &load));
   report->snapshots_skipped = load.skipped;
@@ -117,6 +136,8 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
   ELEVEN_RETURN_IF_ERROR(ReplayJournal(env_, dir_->path(), engine_.get(), progress, &replay));
   report->entries_replayed = replay.entries;
   report->commands_replayed = replay.commands;
+  report->bytes_replayed = replay.bytes;
+  journal_bytes_replayed_ = replay.bytes;
   report->replay_seconds = replay.seconds;
   report->torn_tail = replay.torn_tail;
 
@@ -139,7 +160,7 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
 }
 
 Replica::~Replica() {
-  // A snapshot the follower is writing is cancelled (its temp file goes with the next one).
+  // A snapshot the follower is writing is cancelled (its temp file is removed).
   follower_.reset();  // before the journal it reads stops
   if (sync_thread_.joinable()) {
     Flush();
@@ -200,6 +221,10 @@ Status Replica::Append(std::span<const wire::Command> commands, uint64_t now_us,
   std::byte* at = nullptr;
   {
     std::unique_lock<std::mutex> lock(mutex_);
+    if (!sync_failure_.ok()) {  // the journal failed: nothing more is applied
+      failure_ = sync_failure_;
+      return failure_;
+    }
     const auto fits = [&] { return staging_[filling_].used_bytes + entry_bytes <= options_.staging_size_bytes; };
     if (!fits()) {
       HandOverLocked();  // back-pressure: the disk is behind
@@ -318,6 +343,7 @@ void Replica::SyncLoop() {
         HandOverLocked();
       } else {
         sync_failure_ = status;  // permanent: handed_ stays, nothing more is synced
+        journal_failed_.store(true, std::memory_order_release);
       }
       callback = durable_callback_;
     }

@@ -8,9 +8,11 @@
 // staged entries, writes them to the journal and makes them durable with one fdatasync per
 // group (group commit), while the engine thread goes on applying the next batches.
 //
-// Failure: if a journal write or sync fails, the replica is failed for good: op_durable()
-// stops, and Submit() returns the error. Nothing applied after the last durable op was ever
-// released, so nothing acknowledged is lost; restarting recovers from disk.
+// Failure: if a journal write or sync fails (ENOSPC, EIO), the replica is failed for good:
+// op_durable() stops, journal_failed() turns true at once (any thread may ask), the durable
+// callback is called, WaitDurable() returns the error, and every later Submit() returns it
+// without applying anything. Nothing applied after the last durable op was ever released,
+// so nothing acknowledged is lost; restarting recovers from disk.
 //
 // Recovery (Open): the newest valid snapshot, then every journal entry after it, replayed
 // through the same engine. A torn entry at the journal's tail is cut off and reported; any
@@ -42,8 +44,17 @@
 
 namespace eleven::replica {
 
+// How long Open waits for the data directory's lock before answering Busy, and how often it
+// tries meanwhile. A fork-mode snapshot child shares its parent's lock: a restart right after
+// a crash may find the dying child still holding it (it is killed with its parent, but not
+// at the same instant).
+inline constexpr uint32_t kDataDirLockWaitMsDefault = 5000;
+inline constexpr uint32_t kDataDirLockRetryMs = 50;
+
 struct ReplicaOptions {
   engine::EngineConfig engine;
+  // Open retries a held lock for this long (kDataDirLockWaitMsDefault); 0 answers Busy at once.
+  uint32_t lock_wait_ms = kDataDirLockWaitMsDefault;
   JournalOptions journal;
   // Each staging buffer holds entries waiting for the sync thread; two of them alternate.
   // A full buffer while the other is still being synced is back-pressure: Submit waits.
@@ -71,6 +82,7 @@ struct RecoveryReport {
   std::vector<std::string> snapshots_skipped;  // newer snapshots that failed their checks
   uint64_t entries_replayed = 0;
   uint64_t commands_replayed = 0;
+  uint64_t bytes_replayed = 0;  // journal bytes after the snapshot (they count toward the next)
   std::optional<JournalTornTail> torn_tail;
   uint64_t op_last = 0;
   double seconds = 0;         // the whole recovery
@@ -92,7 +104,8 @@ struct SnapshotReport {
 class Replica {
  public:
   // Opens a formatted data directory (see storage/data_dir.h), recovers, and starts the sync
-  // thread. The Env must outlive the Replica.
+  // thread. The Env must outlive the Replica. A directory whose lock is held is tried again
+  // for options.lock_wait_ms before Busy.
   [[nodiscard]] static Status Open(Env* env, const std::string& dir, const ReplicaOptions& options,
                                    std::unique_ptr<Replica>* replica, RecoveryReport* report,
                                    const RecoveryProgress& progress = nullptr);
@@ -121,6 +134,9 @@ class Replica {
   void SetDurableCallback(std::function<void(uint64_t op)> callback);
   // The sync thread's failure (ok while the journal is healthy); any thread may ask.
   [[nodiscard]] Status journal_failure();
+  // Whether the journal failed (journal_failure() says how); lock-free, any thread. Once
+  // true, op_durable() never moves again: an op above it will never be durable.
+  bool journal_failed() const { return journal_failed_.load(std::memory_order_acquire); }
 
   // Starts a snapshot of the state at the last submitted op in the background. kFork: in a
   // forked child (copy-on-write), after waiting for that op to be durable. kFollower: by the
@@ -135,11 +151,15 @@ class Replica {
   }
   // kFollower: the op the follower's copy of the state is at (0 otherwise).
   uint64_t op_followed() const { return follower_ != nullptr ? follower_->op_followed() : 0; }
+  bool snapshot_follower() const { return follower_ != nullptr; }
 
   const engine::Engine& engine() const { return *engine_; }
   const std::string& dir() const { return dir_->path(); }
   // Journal figures (read on the engine thread; updated by the sync thread).
   uint64_t journal_bytes_written() const { return journal_bytes_.load(std::memory_order_relaxed); }
+  // The journal after the newest snapshot that Open replayed: with the bytes written since, what
+  // the next snapshot makes unnecessary to replay (a snapshot trigger counts both).
+  uint64_t journal_bytes_replayed() const { return journal_bytes_replayed_; }
   uint64_t journal_sync_count() const { return journal_syncs_.load(std::memory_order_relaxed); }
   // How long each group commit's write + fdatasync took, in µs (any thread may read).
   const LogHistogram& journal_sync_histogram() const { return journal_sync_us_; }
@@ -177,10 +197,12 @@ class Replica {
   bool stopping_ = false;
   uint64_t remove_segments_before_op_ = 0;  // set after a snapshot; done by the sync thread
   Status sync_failure_;     // guarded by mutex_
+  std::atomic<bool> journal_failed_{false};  // set with sync_failure_, before the callback
   std::function<void(uint64_t)> durable_callback_;
   std::atomic<uint64_t> op_durable_{0};
   std::atomic<uint64_t> journal_bytes_{0};
   std::atomic<uint64_t> journal_syncs_{0};
+  uint64_t journal_bytes_replayed_ = 0;  // set by Recover
   LogHistogram journal_sync_us_;  // recorded by the sync thread
   Status failure_;          // engine-thread copy of the failure
   std::thread sync_thread_;

@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -336,6 +338,95 @@ TEST(Replica, AFailedSyncStopsWritesAndNothingUnsyncedIsReleased) {
   EXPECT_EQ(r->op_durable(), durable);  // the batch was never released
   // No more writes, even once the disk would work again: the first error stays.
   EXPECT_FALSE(r->Submit(batch, 3 * kSecond, results, &op).ok());
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A full disk (ENOSPC on the journal's write) reaches the replica's owner without its asking:
+// journal_failed() turns true and the durable callback runs, and every later Submit is
+// refused at once with NoSpace, applying nothing.
+TEST(Replica, AFailedJournalWriteIsReportedAndLaterSubmitsApplyNothing) {
+  const std::string dir = TempDir();
+  FaultEnv env(Env::Default(), 1);
+  std::unique_ptr<Replica> r;
+  ASSERT_NO_FATAL_FAILURE(OpenWithCatalog(&env, dir, &r));
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool called_failed = false;
+  r->SetDurableCallback([&](uint64_t) {
+    std::lock_guard lock(mutex);
+    called_failed = called_failed || r->journal_failed();
+    cv.notify_all();
+  });
+  EXPECT_FALSE(r->journal_failed());
+  env.Arm(FaultKind::kNoSpace, FaultTrigger{1, 0, "journal"});
+  std::vector<wire::Result> results(64);
+  uint64_t op = 0;
+  const uint64_t durable = r->op_durable();
+  ASSERT_TRUE(r->Submit(std::vector{Order(1)}, 2 * kSecond, results, &op).ok());
+  r->Flush();
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return called_failed; }))
+        << "the failure never reached the callback";
+  }
+  EXPECT_TRUE(r->journal_failed());
+  EXPECT_EQ(r->journal_failure().code(), StatusCode::kNoSpace) << r->journal_failure().ToString();
+  EXPECT_EQ(r->op_durable(), durable);
+  const uint64_t submitted = r->op_submitted();
+  const Status refused = r->Submit(std::vector{Order(2)}, 3 * kSecond, results, &op);
+  EXPECT_EQ(refused.code(), StatusCode::kNoSpace) << refused.ToString();
+  EXPECT_EQ(r->op_submitted(), submitted) << "a batch was applied after the journal failed";
+  r->SetDurableCallback(nullptr);
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// Temp files a crash left (a snapshot being written, a segment being prepared) are removed
+// when the replica opens, before anything is written: on a small disk they are what fills it.
+TEST(Replica, OpenRemovesLeftoverTempFiles) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  const std::vector<std::byte> junk(4096, std::byte{9});
+  const std::string snapshot_temp = "snapshot-00000000000000000042.snap.tmp";
+  ASSERT_TRUE(WriteFileDurably(Env::Default(), dir, snapshot_temp, junk).ok());
+  ASSERT_TRUE(WriteFileDurably(Env::Default(), dir, kJournalPreparedName, junk).ok());
+  ReplicaOptions options = SmallOptions();  // preparing off: the prepared file is not made anew
+  std::unique_ptr<Replica> r;
+  RecoveryReport report;
+  ASSERT_TRUE(Replica::Open(Env::Default(), dir, options, &r, &report).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir + "/" + snapshot_temp));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/" + kJournalPreparedName));
+  r.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A data directory whose lock is held (a dying fork-mode snapshot child shares its parent's)
+// is tried again for lock_wait_ms: released meanwhile, Open succeeds; held for longer, Busy
+// after the wait, saying so.
+TEST(Replica, OpenWaitsABoundedTimeForTheLock) {
+  const std::string dir = TempDir();
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  std::unique_ptr<DataDir> holder;
+  ASSERT_TRUE(DataDir::Open(Env::Default(), dir, &holder).ok());
+  ReplicaOptions options = SmallOptions();
+  options.lock_wait_ms = 200;
+  std::unique_ptr<Replica> r;
+  RecoveryReport report;
+  const auto started = std::chrono::steady_clock::now();
+  const Status refused = Replica::Open(Env::Default(), dir, options, &r, &report);
+  EXPECT_EQ(refused.code(), StatusCode::kBusy) << refused.ToString();
+  EXPECT_NE(refused.message().find("after waiting 200 ms"), std::string::npos) << refused.ToString();
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
+
+  options.lock_wait_ms = kDataDirLockWaitMsDefault;
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the child dying
+    holder.reset();
+  });
+  const Status opened = Replica::Open(Env::Default(), dir, options, &r, &report);
+  releaser.join();
+  EXPECT_TRUE(opened.ok()) << opened.ToString();
   r.reset();
   std::filesystem::remove_all(dir);
 }

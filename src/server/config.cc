@@ -128,6 +128,8 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "feed", "subscribers", &c->feed_subscriber_count_max, e);
   Read(t, "feed", "topics", &c->feed_topic_count_max, e);
   Read(t, "feed", "tick_ms", &c->feed_tick_ms, e);
+  Read(t, "feed", "write_timeout_ms", &c->feed_write_timeout_ms, e);
+  Read(t, "feed", "send_buffer_bytes", &c->feed_send_buffer_bytes, e);
 }
 
 }  // namespace
@@ -165,6 +167,14 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.feed_tick_ms == 0 || c.feed_tick_ms > 100) {
     return Status::InvalidArgument("feed.tick_ms must be 1..100");
   }
+  if (c.feed_subscriber_count_max >= c.http_connection_count_max) {
+    return Status::InvalidArgument("feed.subscribers (" + std::to_string(c.feed_subscriber_count_max) +
+                                   ") must be below http.connections (" +
+                                   std::to_string(c.http_connection_count_max) +
+                                   "): viewers would hold every connection");
+  }
+  if (c.feed_write_timeout_ms == 0) return Status::InvalidArgument("feed.write_timeout_ms must be >= 1");
+  if (c.feed_send_buffer_bytes < 4096) return Status::InvalidArgument("feed.send_buffer_bytes must be >= 4096");
   if (c.listen.empty() && c.http.empty()) return Status::InvalidArgument("nothing to listen on");
   return Status::Ok();
 }

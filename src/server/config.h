@@ -57,10 +57,18 @@ struct ServerConfig {
   uint32_t http_body_size_max = 16384;
   uint32_t http_header_size_max = 8192;
 
-  // Feeds.
-  uint32_t feed_subscriber_count_max = 20000;
+  // Feeds. Subscribers hold HTTP connections: below http_connection_count_max, so that a
+  // full feed never locks other clients out.
+  uint32_t feed_subscriber_count_max = 15360;
   uint32_t feed_topic_count_max = 4096;
   uint32_t feed_tick_ms = 50;  // updates are coalesced per tick (<= 100 ms)
+  // A viewer whose event has not been written within this long (it does not read) is closed
+  // by the once-a-second sweep: viewers are exempt from idle_timeout_ms.
+  uint32_t feed_write_timeout_ms = 10000;
+  // A viewer's socket send buffer (SO_SNDBUF; the kernel doubles it): bounded, instead of
+  // autotuned up to megabytes, so a viewer that stops reading stalls within a few hundred
+  // events, and the kernel memory of a full feed stays bounded.
+  uint32_t feed_send_buffer_bytes = 65536;
 };
 
 // Reads `path` into *config (keys absent from the file keep their values).

@@ -114,8 +114,9 @@ bool EngineLoop::PopDone(Request** request) {
   if (waiting_head_ == waiting_tail_) return false;
   Request* next = waiting_[waiting_head_ % waiting_capacity_];
   if (next->op > replica_->op_durable()) {
-    if (!stopped_.load(std::memory_order_acquire)) return false;
-    // Stopped, and the op never became durable: the journal failed.
+    // Its op will never be durable once the journal failed (op_durable stops for good), nor
+    // once stopped: it goes out failed, so its reply shows nothing undurable.
+    if (!replica_->journal_failed() && !stopped_.load(std::memory_order_acquire)) return false;
     next->status = protocol::FrameStatus::kReplicaFailed;
   }
   waiting_head_++;
@@ -145,6 +146,7 @@ void EngineLoop::Run() {
     if (!progress && !stopping) progress = TendTicks();
     if (replica_->op_submitted() > replica_->op_durable()) replica_->Flush();
     SignalPassed();
+    if (replica_->journal_failed() && !failure_reported_) ReportJournalFailure();
     TendSnapshot();
     metrics_->inbox_depth.Set(inbox_.SizeApprox());
     metrics_->journal_syncs.Set(replica_->journal_sync_count());
@@ -220,6 +222,13 @@ void EngineLoop::SubmitBatch() {
 }
 
 void EngineLoop::Answer(Request* request) {
+  if (replica_->journal_failed() && replica_->op_submitted() > replica_->op_durable()) {
+    // The state holds applied commands that will never be durable: it is not answered from.
+    request->status = protocol::FrameStatus::kReplicaFailed;
+    request->op = 0;
+    Pass(request);
+    return;
+  }
   switch (request->kind) {
     case RequestKind::kQuery: AnswerQuery(request); break;
     case RequestKind::kFeedPoll: AnswerFeedPoll(request); break;
@@ -304,13 +313,14 @@ void EngineLoop::SignalPassed() {
   // Pairs with the sync thread's store of op_durable before it writes done_fd: either we see
   // the op durable, or its wake-up comes after our push.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (passed_op_min_ <= replica_->op_durable()) WriteEventFd(done_fd_);
+  // After a journal failure every request passed may leave (failed, if its op is undurable).
+  if (passed_op_min_ <= replica_->op_durable() || replica_->journal_failed()) WriteEventFd(done_fd_);
   passed_op_min_ = UINT64_MAX;
 }
 
 bool EngineLoop::TendTicks() {
   tick_wait_ms_ = kSleepMsMax;
-  if (clock_mode_ != protocol::ClockMode::kWall || !replica_->failure().ok()) return false;
+  if (clock_mode_ != protocol::ClockMode::kWall || replica_->journal_failed()) return false;
   const engine::Engine& engine = replica_->engine();
   // NextDueUs depends on the state alone: asked again only after the state changed.
   if (due_at_op_ != engine.last_op()) {
@@ -337,8 +347,26 @@ bool EngineLoop::TendTicks() {
   return true;
 }
 
+// Once, on the engine thread: the journal's failure (its file and errno are in the status) on
+// stderr. The I/O thread fails what waits (PopDone) and reports it (/healthz, /metrics).
+void EngineLoop::ReportJournalFailure() {
+  failure_reported_ = true;
+  std::fprintf(stderr,
+               "eleven serve: the journal failed: %s; durable up to op %llu. Every write and every "
+               "read of state is refused (503 replica_failed) until the server is restarted.\n",
+               replica_->journal_failure().ToString().c_str(),
+               static_cast<unsigned long long>(replica_->op_durable()));
+}
+
 void EngineLoop::TendSnapshot() {
   metrics_->snapshot_follower_op.Set(replica_->op_followed());
+  const uint64_t durable = replica_->op_durable();
+  const uint64_t followed = replica_->op_followed();
+  metrics_->snapshot_follower_lag_ops.Set(replica_->snapshot_follower() && durable > followed ? durable - followed : 0);
+  // The journal recovery replayed counts as if written now: a server that crashes faster than
+  // it snapshots would otherwise replay more at every restart.
+  const uint64_t written = replica_->journal_bytes_replayed() + replica_->journal_bytes_written();
+  metrics_->journal_bytes_since_snapshot.Set(written - journal_bytes_at_snapshot_);
   if (replica_->snapshot_running()) {
     bool done = false;
     replica::SnapshotReport report;
@@ -359,8 +387,7 @@ void EngineLoop::TendSnapshot() {
     }
     return;
   }
-  if (snapshot_journal_bytes_ == 0 || !replica_->failure().ok()) return;
-  const uint64_t written = replica_->journal_bytes_written();
+  if (snapshot_journal_bytes_ == 0 || replica_->journal_failed()) return;
   if (written - journal_bytes_at_snapshot_ < snapshot_journal_bytes_ || replica_->op_submitted() == 0) return;
   journal_bytes_at_snapshot_ = written;
   const Status status = replica_->StartSnapshot();
@@ -378,7 +405,7 @@ void EngineLoop::TendSnapshot() {
 // wakes it at once.
 void EngineLoop::Sleep() {
   const bool sync_running =
-      replica_->op_submitted() > replica_->op_durable() && replica_->failure().ok();
+      replica_->op_submitted() > replica_->op_durable() && !replica_->journal_failed();
   sleeping_.store(sync_running ? Sleeping::kUntilDurable : Sleeping::kAsleep,
                   std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with Push()

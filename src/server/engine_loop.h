@@ -23,11 +23,18 @@
 // A server with nothing due writes nothing. In client-clock mode time moves only by
 // set_clock, and due work is done by the next batch, as in the embedded festival.
 //
-// Snapshots: once `snapshot_journal_bytes` of journal were written since the last snapshot,
+// Snapshots: once `snapshot_journal_bytes` of journal were written since the last snapshot
+// (the journal recovery replayed counts as written: Replica::journal_bytes_replayed),
 // the loop starts one (Replica::StartSnapshot: it waits for durability and forks; the child
 // writes it) and then only polls for its end on each pass, so apply stalls for the fork alone.
 // A failed snapshot is logged and counted; the next is tried after as much journal again,
 // since the journal still holds everything.
+//
+// Journal failure (Replica::journal_failed): the sync thread's callback wakes both threads.
+// PopDone then lets every request out, those whose op is not durable as kReplicaFailed; later
+// submits are refused by the replica (nothing applied) and later queries and feed polls are
+// not answered from a state holding undurable commands (kReplicaFailed too). The loop logs
+// the failure once (ReportJournalFailure) and starts no more snapshots.
 //
 // Bounds: inbox, outbox and the I/O thread's hold hold request_count_max requests, which is
 // the size of the I/O thread's RequestPool, so none can overflow: the pool refusing a request
@@ -70,13 +77,16 @@ class EngineLoop {
   // I/O thread. Never fails: the inbox has room for every request the pool can hand out.
   void Push(Request* request);
   // I/O thread: the next request whose reply may leave (its op is durable), or false. After
-  // Stop() every request comes out; one whose op never became durable (the journal failed)
-  // with status kReplicaFailed, so its reply shows nothing undurable.
+  // Stop(), or as soon as the journal failed, every request comes out; one whose op never
+  // became durable with status kReplicaFailed, so its reply shows nothing undurable.
   bool PopDone(Request** request);
   // I/O thread: readable when PopDone may have something (read it to reset).
   int done_fd() const { return done_fd_; }
   // Any thread: the last op on disk (every reply released so far saw an op at or below it).
   uint64_t op_durable() const { return replica_->op_durable(); }
+  // Any thread: whether the journal failed, and how (ok while it is healthy).
+  bool journal_failed() const { return replica_->journal_failed(); }
+  [[nodiscard]] Status journal_failure() const { return replica_->journal_failure(); }
   // I/O thread: requests applied whose reply waits for durability.
   uint64_t waiting_count() const { return waiting_tail_ - waiting_head_ + outbox_.SizeApprox(); }
 
@@ -97,6 +107,7 @@ class EngineLoop {
   // tick_wait_ms_, how long the loop may sleep before the next one is due.
   bool TendTicks();
   void TendSnapshot();
+  void ReportJournalFailure();
 
   replica::Replica* const replica_;
   const uint32_t batch_command_count_max_;
@@ -130,6 +141,7 @@ class EngineLoop {
   uint64_t due_at_op_ = UINT64_MAX;         // the op the engine was at when due_us_ was asked
   uint64_t due_us_ = 0;                     // Engine::NextDueUs() at due_at_op_
   int tick_wait_ms_ = 0;                    // Sleep's longest wait (kSleepMsMax without ticks)
+  bool failure_reported_ = false;  // the journal's failure was logged
 
   // I/O thread only: requests out of the outbox, in op order, waiting for their op to be
   // durable (a ring of request_count_max).

@@ -1,6 +1,6 @@
 // The engine loop's release rule: a request comes out of PopDone only once the op it saw is
-// durable, in the order it went in; after a journal failure nothing it applied comes out as a
-// success, and Stop() hands the rest back as replica_failed.
+// durable, in the order it went in; after a journal failure every request (waiting or later,
+// write or read) comes out at once as replica_failed, and nothing later is applied.
 #include "server/engine_loop.h"
 
 #include <gtest/gtest.h>
@@ -8,12 +8,14 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "replica/replica.h"
 #include "storage/fault_env.h"
+#include "storage/snapshot.h"
 #include "storage/test_util.h"
 #include "wire/make.h"
 
@@ -46,10 +48,11 @@ std::unique_ptr<Request> OrderRequest(uint64_t key) {
 }
 
 struct Fixture {
-  explicit Fixture(Env* env) : dir(temp.File("data")) {  // Format creates it
+  explicit Fixture(Env* env, const replica::ReplicaOptions& options = SmallOptions())
+      : dir(temp.File("data")) {  // Format creates it
     EXPECT_TRUE(replica::FormatDataDir(env, dir).ok());
     replica::RecoveryReport report;
-    EXPECT_TRUE(replica::Replica::Open(env, dir, SmallOptions(), &replica, &report).ok());
+    EXPECT_TRUE(replica::Replica::Open(env, dir, options, &replica, &report).ok());
     // The catalog, durable before the loop starts.
     std::vector<wire::Command> catalog{wire::MakeCreateMerchant(1, "CN", 0),
                                        wire::MakeCreateSku(1, 1, 100, 1000000, 0)};
@@ -106,26 +109,120 @@ TEST(EngineLoop, RepliesLeaveDurableAndInOrder) {
   EXPECT_FALSE(f.loop->PopDone(&extra));
 }
 
-TEST(EngineLoop, AfterAFailedSyncNothingAppliedIsReleasedAsASuccess) {
+TEST(EngineLoop, AfterAFailedJournalWriteEveryRequestIsAnsweredFailedAtOnce) {
   FaultEnv env(Env::Default(), 1);
   Fixture f(&env);
-  env.Arm(FaultKind::kSyncError, FaultTrigger{1, 0, "journal"});
+  env.Arm(FaultKind::kNoSpace, FaultTrigger{1, 0, "journal"});
   auto request = OrderRequest(7);
   f.loop->Push(request.get());
-  // The loop applies the order and hands it to the sync thread, whose sync fails.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (f.replica->journal_failure().ok()) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the sync never failed";
-    std::this_thread::yield();
-  }
-  EXPECT_EQ(f.metrics.op_submitted.Get(), 2u) << "the order was applied";
+  // The loop applies the order and hands it to the sync thread, whose write fails: the
+  // request comes out failed without a Stop(), woken by the failure itself.
   Request* done = nullptr;
-  EXPECT_FALSE(f.loop->PopDone(&done)) << "an undurable result left";
-  f.loop->Stop();
-  ASSERT_TRUE(f.loop->PopDone(&done));
+  ASSERT_TRUE(f.WaitDone()) << "the failure woke nobody";
+  while (!f.loop->PopDone(&done)) ASSERT_TRUE(f.WaitDone()) << "the waiting write never came out";
   EXPECT_EQ(done, request.get());
   EXPECT_EQ(done->status, protocol::FrameStatus::kReplicaFailed);
+  EXPECT_TRUE(f.loop->journal_failed());
+  EXPECT_EQ(f.loop->journal_failure().code(), StatusCode::kNoSpace);
+  EXPECT_EQ(f.metrics.op_submitted.Get(), 2u) << "the order was applied";
+  // A later write is refused without being applied; a later read too, since the state holds
+  // the order that never became durable.
+  auto later = OrderRequest(8);
+  auto query = std::make_unique<Request>();
+  query->kind = RequestKind::kPing;
+  query->count = 0;
+  query->buffer.resize(protocol::kHeaderSize);
+  f.loop->Push(later.get());
+  f.loop->Push(query.get());
+  std::vector<Request*> out;
+  while (out.size() < 2) {
+    ASSERT_TRUE(f.WaitDone()) << "a later request was not answered";
+    while (f.loop->PopDone(&done)) out.push_back(done);
+  }
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], later.get());
+  EXPECT_EQ(out[1], query.get());
+  for (Request* r : out) EXPECT_EQ(r->status, protocol::FrameStatus::kReplicaFailed);
+  EXPECT_EQ(f.metrics.op_submitted.Get(), 2u) << "a write was applied after the failure";
+  EXPECT_EQ(f.replica->op_submitted(), 2u);
+  f.loop->Stop();
   EXPECT_FALSE(f.loop->PopDone(&done));
+}
+
+// Waits (up to 20 s) until `done` holds; whether it did.
+bool WaitUntil(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// The journal replayed at start-up counts toward snapshot_journal_bytes: a server restarted
+// with at least that much to replay snapshots at once, without a new write, so a server that
+// crashes faster than it snapshots does not replay more at every restart.
+TEST(EngineLoop, ReplayedJournalCountsTowardTheSnapshotTrigger) {
+  testing::TempDir temp;
+  const std::string dir = temp.File("data");
+  ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir).ok());
+  std::unique_ptr<replica::Replica> replica;
+  replica::RecoveryReport report;
+  ASSERT_TRUE(replica::Replica::Open(Env::Default(), dir, SmallOptions(), &replica, &report).ok());
+  std::vector<wire::Command> batch{wire::MakeCreateMerchant(1, "CN", 0), wire::MakeCreateSku(1, 1, 100, 1000000, 0)};
+  std::vector<wire::Result> results(64);
+  uint64_t op = 0;
+  ASSERT_TRUE(replica->Submit(batch, kSecond, results, &op).ok());
+  for (uint64_t b = 0; b < 40; b++) {
+    batch.clear();
+    for (uint64_t i = 0; i < 20; i++) batch.push_back(wire::MakePlaceOrder(100 * b + i + 1, 1, 7, 11, 3, {{1, 1}}));
+    ASSERT_TRUE(replica->Submit(batch, kSecond * (2 + b), results, &op).ok());
+  }
+  ASSERT_TRUE(replica->WaitDurable(op).ok());
+  replica.reset();
+
+  ASSERT_TRUE(replica::Replica::Open(Env::Default(), dir, SmallOptions(), &replica, &report).ok());
+  EXPECT_EQ(report.entries_replayed, 41u);
+  ASSERT_GT(report.bytes_replayed, 0u);
+  EXPECT_EQ(replica->journal_bytes_replayed(), report.bytes_replayed);
+  EngineMetrics metrics;
+  {
+    // A client clock: on the wall clock the orders' pay-by times (1970) are long past, and a
+    // tick expiring them would come before the snapshot.
+    EngineLoop loop(replica.get(), 1024, &metrics, protocol::ClockMode::kClient, report.bytes_replayed);
+    ASSERT_TRUE(loop.Start().ok());
+    EXPECT_TRUE(WaitUntil([&] { return metrics.snapshots.Get() == 1; }))
+        << "no snapshot after replaying " << report.bytes_replayed << " bytes";
+    EXPECT_EQ(metrics.snapshot_op.Get(), op);
+  }
+  std::vector<SnapshotFile> snapshots;
+  ASSERT_TRUE(ListSnapshots(Env::Default(), dir, &snapshots).ok());
+  ASSERT_EQ(snapshots.size(), 1u);
+  EXPECT_EQ(snapshots[0].op, op);
+  replica.reset();
+}
+
+// /metrics shows how far the snapshot follower is behind the durable journal.
+TEST(EngineLoop, TheFollowersLagIsShown) {
+  replica::ReplicaOptions options = SmallOptions();
+  options.snapshot_mode = replica::ReplicaOptions::SnapshotMode::kFollower;
+  options.follower_interval_ms = 0;  // it catches up only when a snapshot is asked for
+  Fixture f(Env::Default(), options);
+  std::vector<std::unique_ptr<Request>> requests;
+  for (uint64_t i = 0; i < 5; i++) {
+    requests.push_back(OrderRequest(100 + i));
+    f.loop->Push(requests.back().get());
+  }
+  size_t released = 0;
+  while (released < requests.size()) {
+    ASSERT_TRUE(f.WaitDone());
+    Request* done = nullptr;
+    while (f.loop->PopDone(&done)) released++;
+  }
+  EXPECT_EQ(f.replica->op_followed(), 0u);  // its copy was made at Open, before the catalog
+  EXPECT_TRUE(WaitUntil([&] { return f.metrics.snapshot_follower_lag_ops.Get() == f.replica->op_durable(); }))
+      << f.metrics.snapshot_follower_lag_ops.Get() << " ops behind, op_durable " << f.replica->op_durable();
+  EXPECT_GE(f.metrics.snapshot_follower_lag_ops.Get(), 2u);
 }
 
 }  // namespace

@@ -397,11 +397,23 @@ class Connection {
   virtual ~Connection() = default;
   virtual void Close() = 0;
   // The listener's once-a-second sweep: closes the connection if it has waited on its client
-  // longer than the idle timeout (and says so). Feed viewers never idle out here.
+  // longer than the idle timeout, or, a feed viewer (never idle), if the event being written
+  // to it has not gone within feed.write_timeout_ms (and says so).
   virtual bool CloseIfIdle(uint64_t /*now_ns*/) { return false; }
   // Feed subscribers: the topic's newest event (coalesced while the one before is written).
   virtual void SendEvent(std::shared_ptr<const FeedEvent> event) = 0;
   size_t feed_index = 0;  // position in its topic's subscriber list
+  // Since when the viewer's current write (an event, or the SSE header) runs; 0: none runs.
+  uint64_t feed_writing_since_ns = 0;
+
+ protected:
+  // Whether a feed write has run past the timeout: then counted, and the caller closes.
+  bool FeedWriteTimedOut(const Core& core, IoMetrics* metrics, uint64_t now_ns) const {
+    const uint64_t timeout_ns = uint64_t{core.config.feed_write_timeout_ms} * 1'000'000;
+    if (feed_writing_since_ns == 0 || now_ns - feed_writing_since_ns < timeout_ns) return false;
+    metrics->feed_slow_closed_total++;
+    return true;
+  }
 };
 
 // The live stock feed: topics (a SKU or a drop) with their subscribers. Each tick, one feed
@@ -515,6 +527,11 @@ class WsFeedSession : public Connection, public std::enable_shared_from_this<WsF
   void Start(http::request<http::string_body> request, TopicKind kind, uint64_t topic_id);
   void Close() override;
   void SendEvent(std::shared_ptr<const FeedEvent> event) override;
+  bool CloseIfIdle(uint64_t now_ns) override {
+    if (closed_ || !FeedWriteTimedOut(*core_, &core_->io_metrics, now_ns)) return false;
+    Close();
+    return true;
+  }
 
  private:
   void WriteEvent();
@@ -681,9 +698,20 @@ void Feed::Publish(Topic* topic, const std::byte* entry, uint64_t at_us) {
 
 // ---- HttpSession -----------------------------------------------------------------------
 
+// A viewer's send buffer is bounded (feed.send_buffer_bytes). Best effort: a socket that
+// refuses keeps the kernel's, and the write timeout still applies.
+static void SetFeedSendBuffer(tcp::socket& socket, const ServerConfig& config) {
+  boost::system::error_code ignored;
+  socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(config.feed_send_buffer_bytes)), ignored);
+}
+
 HttpSession::~HttpSession() { ELEVEN_ASSERT(topic_ == nullptr); }
 
 bool HttpSession::CloseIfIdle(uint64_t now_ns) {
+  if (!closed_ && topic_ != nullptr && FeedWriteTimedOut(*core_, &core_->io_metrics, now_ns)) {
+    Close();
+    return true;
+  }
   const uint64_t idle_ns = uint64_t{core_->config.idle_timeout_ms} * 1'000'000;
   if (closed_ || topic_ != nullptr || waiting_since_ns_ == 0 || now_ns - waiting_since_ns_ < idle_ns) {
     return false;
@@ -734,17 +762,21 @@ void HttpSession::Handle() {
     case Route::kBadId: return RespondError(400, "invalid_request", "the id in the path must be an unsigned integer");
     case Route::kBadParams: return RespondError(400, "invalid_request", routed.message);
     case Route::kHealth: {
+      // A failed journal is 503 with its reason (the file and errno), for load balancers.
+      const bool failed = core_->loop->journal_failed();
       std::string body = "{";
       JsonOut j(&body);
-      j.Name("status", core_->stopping ? "stopping" : "ok");
+      j.Name("status", failed ? "failed" : core_->stopping ? "stopping" : "ok");
+      if (failed) j.Text("reason", "journal failed: " + core_->loop->journal_failure().ToString());
       j.Uint("op_durable", core_->loop->op_durable());
       j.Uint("op_submitted", core_->engine_metrics->op_submitted.Get());
       body += '}';
-      return Respond(http::status::ok, std::move(body));
+      return Respond(failed ? http::status::service_unavailable : http::status::ok, std::move(body));
     }
     case Route::kMetrics:
       core_->io_metrics.pending_durable = core_->loop->waiting_count();
       core_->io_metrics.op_durable = core_->loop->op_durable();
+      core_->io_metrics.journal_failed = core_->loop->journal_failed() ? 1 : 0;
       return Respond(http::status::ok,
                      RenderMetrics(*core_->engine_metrics, core_->io_metrics, core_->pool.in_use(),
                                    core_->pool.bytes_in_flight()),
@@ -845,7 +877,9 @@ void HttpSession::OnRequestDone(Request* r) {
   core_->pool.Give(r);
   if (closed_) return;
   if (status != protocol::FrameStatus::kOk) {
-    return RespondError(503, protocol::FrameStatusName(status), "the journal failed; nothing was applied");
+    return RespondError(503, protocol::FrameStatusName(status),
+                        "the journal failed (" + std::string(StatusCodeName(core_->loop->journal_failure().code())) +
+                            "): nothing is recorded or read until the server is restarted (see /healthz)");
   }
   Respond(static_cast<http::status>(wire::CodeHttpStatus(code)), std::move(body));
 }
@@ -877,6 +911,7 @@ void HttpSession::HandleFeed(const Routed& routed) {
     return RespondError(503, "busy", "the feed is at its limit of subscribers or topics");
   }
   // From here the connection is a one-way stream of events until the viewer goes away.
+  SetFeedSendBuffer(socket_, core_->config);
   parser_.reset();
   buffer_.clear();
   buffer_.shrink_to_fit();
@@ -885,9 +920,11 @@ void HttpSession::HandleFeed(const Routed& routed) {
   sse_header_->set(http::field::cache_control, "no-cache");
   sse_header_->keep_alive(false);
   event_writing_ = std::make_shared<const FeedEvent>();  // marks "writing" during the header
+  feed_writing_since_ns = MonotonicNs();
   http::async_write(socket_, *sse_header_, [self = shared_from_this()](const beast::error_code& error, size_t) {
     self->sse_header_.reset();
     self->event_writing_.reset();
+    self->feed_writing_since_ns = 0;
     if (error) return self->Close();
     if (!self->event_next_ && self->topic_ && self->topic_->last_event) {
       self->event_next_ = self->topic_->last_event;
@@ -905,6 +942,7 @@ void HttpSession::UpgradeFeed(const Routed& routed) {
   }
   http::request<http::string_body> request = parser_->release();
   parser_.reset();
+  SetFeedSendBuffer(socket_, core_->config);
   auto viewer = std::make_shared<WsFeedSession>(core_, state_, std::move(socket_), id_);
   closed_ = true;  // done here: the connection (and its count in the metrics) is the viewer's
   state_->sessions[id_] = viewer;  // our caller's handler still holds `self`
@@ -920,9 +958,11 @@ void HttpSession::WriteEvent() {
   if (closed_ || event_writing_ || !event_next_) return;
   event_writing_ = std::move(event_next_);
   event_next_.reset();
+  feed_writing_since_ns = MonotonicNs();
   asio::async_write(socket_, asio::buffer(event_writing_->sse),
                     [self = shared_from_this()](const boost::system::error_code& error, size_t) {
                       self->event_writing_.reset();
+                      self->feed_writing_since_ns = 0;
                       if (error) return self->Close();
                       self->WriteEvent();
                     });
@@ -971,9 +1011,11 @@ void WsFeedSession::WriteEvent() {
   if (closed_ || event_writing_ || !event_next_) return;
   event_writing_ = std::move(event_next_);
   event_next_.reset();
+  feed_writing_since_ns = MonotonicNs();
   ws_.async_write(asio::buffer(event_writing_->json),
                   [self = shared_from_this()](const beast::error_code& error, size_t) {
                     self->event_writing_.reset();
+                    self->feed_writing_since_ns = 0;
                     if (error) return self->Close();
                     self->WriteEvent();
                   });
@@ -1005,13 +1047,29 @@ std::vector<std::string> HttpRoutes() {
   return routes;
 }
 
+// A connection over http.connections: one non-blocking write of a fixed 503 (whatever the
+// socket takes at once; nothing is read or parsed, nothing waits), then closed.
+static void RefuseOverLimit(tcp::socket& socket) {
+  static constexpr std::string_view kBody =
+      R"({"error":"busy","message":"the server is at its limit of HTTP connections (http.connections); retry"})";
+  static const std::string reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                   "Content-Length: " + std::to_string(kBody.size()) +
+                                   "\r\nConnection: close\r\n\r\n" + std::string(kBody);
+  boost::system::error_code ignored;
+  socket.non_blocking(true, ignored);
+  if (!ignored) socket.write_some(asio::buffer(reply), ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
 void HttpListener::State::Accept() {
   acceptor.async_accept([this](const boost::system::error_code& error, tcp::socket socket) {
     if (error == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (!error) {
       boost::system::error_code ignored;
       if (sessions.size() >= core->config.http_connection_count_max || core->stopping) {
-        socket.close(ignored);
+        if (!core->stopping) core->io_metrics.http_connections_refused++;
+        RefuseOverLimit(socket);
       } else {
         socket.set_option(tcp::no_delay(true), ignored);
         const uint64_t id = next_id++;

@@ -104,6 +104,9 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_request_bytes_in_flight", "gauge", "bytes held by requests in flight", request_bytes_in_flight);
   Metric(&out, "eleven_op_submitted", "gauge", "last op applied", e.op_submitted.Get());
   Metric(&out, "eleven_op_durable", "gauge", "last op durable", io.op_durable);
+  Metric(&out, "eleven_journal_failed", "gauge",
+         "1 once a journal write or sync failed: writes and reads are refused until a restart",
+         io.journal_failed);
   Metric(&out, "eleven_journal_syncs_total", "counter", "journal fdatasync calls", e.journal_syncs.Get());
   Metric(&out, "eleven_journal_bytes_total", "counter", "journal bytes written", e.journal_bytes.Get());
   if (e.journal_sync_us != nullptr) RenderSyncHistogram(*e.journal_sync_us, &out);
@@ -113,6 +116,11 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   SecondsMetric(&out, "eleven_snapshot_stall_seconds", "engine stall of the last snapshot", e.snapshot_stall_us.Get());
   Metric(&out, "eleven_snapshot_follower_op", "gauge", "op the snapshot follower's copy of the state is at (0: fork mode)",
          e.snapshot_follower_op.Get());
+  Metric(&out, "eleven_snapshot_follower_lag_ops", "gauge",
+         "ops durable that the snapshot follower has not applied yet (0: fork mode)", e.snapshot_follower_lag_ops.Get());
+  Metric(&out, "eleven_journal_bytes_since_snapshot", "gauge",
+         "journal bytes toward the next snapshot (snapshot.journal_bytes): replayed at start-up plus written",
+         e.journal_bytes_since_snapshot.Get());
   Metric(&out, "eleven_binary_connections", "gauge", "open binary-protocol connections", io.binary_connections);
   Metric(&out, "eleven_binary_connections_refused_total", "counter", "connections over the limit", io.binary_connections_refused);
   Metric(&out, "eleven_frames_total", "counter", "binary frames received", io.frames_total);
@@ -120,6 +128,11 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_busy_replies_total", "counter", "requests refused as busy", io.busy_replies_total);
   Metric(&out, "eleven_idle_closed_total", "counter", "connections closed for idleness", io.idle_closed_total);
   Metric(&out, "eleven_http_connections", "gauge", "open HTTP connections (feeds included)", io.http_connections);
+  Metric(&out, "eleven_http_connections_refused_total", "counter",
+         "HTTP connections over http.connections (answered 503 busy)", io.http_connections_refused);
+  Metric(&out, "eleven_feed_slow_closed_total", "counter",
+         "feed viewers closed because an event was not written within feed.write_timeout_ms",
+         io.feed_slow_closed_total);
   Metric(&out, "eleven_http_requests_total", "counter", "HTTP requests", io.http_requests_total);
   Metric(&out, "eleven_feed_subscribers", "gauge", "open feed subscriptions", io.feed_subscribers);
   Metric(&out, "eleven_feed_topics", "gauge", "SKUs and drops with subscribers", io.feed_topics);

@@ -41,6 +41,9 @@ struct EngineMetrics {
   Counter snapshot_op;         // op of the newest snapshot written
   Counter snapshot_stall_us;   // the engine thread's stall for the last one
   Counter snapshot_follower_op;  // op the snapshot follower's copy of the state is at
+  Counter snapshot_follower_lag_ops;  // op_durable - snapshot_follower_op (0 in fork mode)
+  // Toward the next snapshot: journal replayed at start-up plus written, since the last one began.
+  Counter journal_bytes_since_snapshot;
   std::array<Counter, kCodeCountMax> results_by_code;
   // The replica's group-commit durations (write + fdatasync), read when rendering.
   const LogHistogram* journal_sync_us = nullptr;
@@ -73,12 +76,14 @@ struct IoMetrics {
   uint64_t binary_connections_total = 0;
   uint64_t binary_connections_refused = 0;
   uint64_t http_connections = 0;
+  uint64_t http_connections_refused = 0;  // over http.connections: answered 503 and closed
   uint64_t http_requests_total = 0;
   uint64_t frames_total = 0;
   uint64_t frame_errors_total = 0;
   uint64_t busy_replies_total = 0;
   uint64_t idle_closed_total = 0;
   uint64_t feed_subscribers = 0;
+  uint64_t feed_slow_closed_total = 0;  // viewers closed past feed.write_timeout_ms
   uint64_t feed_events_total = 0;
   uint64_t feed_topics = 0;
   // orders/s over the last full second, from EngineMetrics::orders_accepted.
@@ -87,6 +92,7 @@ struct IoMetrics {
   // Read from the engine loop when /metrics is rendered.
   uint64_t pending_durable = 0;  // requests applied, waiting for their op to be durable
   uint64_t op_durable = 0;
+  uint64_t journal_failed = 0;  // 1 once the journal failed (the replica is failed for good)
   LatencyHistogram latency;
 };
 

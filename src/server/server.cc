@@ -24,7 +24,8 @@ struct Server::DoneWatcher {
   asio::posix::stream_descriptor descriptor;
 };
 
-Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
+Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out, Env* env) {
+  ELEVEN_ASSERT(env != nullptr);
   ELEVEN_RETURN_IF_ERROR(ValidateServerConfig(config));
   std::unique_ptr<Server> s(new Server());
   s->config_ = config;
@@ -47,7 +48,7 @@ Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out) {
     std::fprintf(stderr, "eleven serve: recovering, %llu journal entries replayed\n",
                  static_cast<unsigned long long>(replayed));
   };
-  ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(Env::Default(), config.data_dir, options,
+  ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, config.data_dir, options,
                                                 &s->replica_, &s->recovery_, progress));
   s->engine_metrics_ = std::make_unique<EngineMetrics>();
   s->engine_metrics_->journal_sync_us = &s->replica_->journal_sync_histogram();

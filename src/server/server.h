@@ -27,7 +27,9 @@ struct EngineMetrics;
 
 class Server {
  public:
-  [[nodiscard]] static Status Open(const ServerConfig& config, std::unique_ptr<Server>* server);
+  // `env` (tests pass a FaultEnv) must outlive the server.
+  [[nodiscard]] static Status Open(const ServerConfig& config, std::unique_ptr<Server>* server,
+                                   Env* env = Env::Default());
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

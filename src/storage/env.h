@@ -4,7 +4,8 @@
 //
 // Contract
 // - Errors are values: every call returns a Status naming the operation and the path, e.g.
-//   "IOError: fdatasync /d/journal-...log: Input/output error". ENOSPC (and EDQUOT) become
+//   "IOError: fdatasync /d/journal-...log: Input/output error (EIO)": the path, the errno's
+//   text and its name. ENOSPC (and EDQUOT) become
 //   Status::NoSpace; a missing file is Status::NotFound; everything else is Status::IOError.
 // - Ownership: files and locks are returned as std::unique_ptr; the caller owns them and
 //   closes a file (or releases a lock) by destroying it. A file never outlives its Env: the
@@ -123,6 +124,9 @@ class Env {
   // Creates `path` if missing and takes an exclusive flock on it, without waiting. Busy if
   // another open file description (this process or another) holds it.
   [[nodiscard]] virtual Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
+  // The bytes an unprivileged writer may still allocate on the file system holding `path`
+  // (statvfs: f_bavail * f_frsize).
+  [[nodiscard]] virtual Status GetFreeSpace(const std::string& path, uint64_t* free_bytes) = 0;
 };
 
 // Writes `data` to `path` so that, after a crash, `path` holds either its old content or all

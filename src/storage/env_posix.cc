@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,7 +21,10 @@ namespace {
 constexpr size_t kIoChunkSizeBytesMax = size_t{1} << 30;
 
 Status PosixError(const char* operation, const std::string& path, int error_number) {
-  std::string message = std::string(operation) + " " + path + ": " + std::strerror(error_number);
+  // The errno's text and its name: "No space left on device (ENOSPC)".
+  const char* name = strerrorname_np(error_number);
+  std::string message = std::string(operation) + " " + path + ": " + std::strerror(error_number) +
+                        " (" + (name != nullptr ? name : "errno " + std::to_string(error_number)) + ")";
   if (error_number == ENOENT) return Status::NotFound(std::move(message));
   if (error_number == ENOSPC || error_number == EDQUOT) return Status::NoSpace(std::move(message));
   return Status::IOError(std::move(message));
@@ -256,6 +260,12 @@ class PosixEnv final : public Env {
   }
   Status SyncDir(const std::string& path) override;
   Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override;
+  Status GetFreeSpace(const std::string& path, uint64_t* free_bytes) override {
+    struct statvfs fs {};
+    if (::statvfs(path.c_str(), &fs) != 0) return PosixError("statvfs", path, errno);
+    *free_bytes = uint64_t{fs.f_bavail} * uint64_t{fs.f_frsize};
+    return Status::Ok();
+  }
 
  private:
   static Status OpenForWrite(const std::string& path, int mode_flag,

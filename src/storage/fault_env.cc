@@ -145,8 +145,8 @@ Status FaultEnv::FileAppend(uint64_t generation, WritableFile* base_file, ByteSp
     return Status::IOError("write " + path + ": short write, " + std::to_string(prefix_bytes) +
                            " of " + std::to_string(data.size()) + " bytes (injected)");
   }
-  if (write_error) return Status::IOError("write " + path + ": Input/output error (injected)");
-  if (no_space) return Status::NoSpace("write " + path + ": No space left on device (injected)");
+  if (write_error) return Status::IOError("write " + path + ": Input/output error (EIO, injected)");
+  if (no_space) return Status::NoSpace("write " + path + ": No space left on device (ENOSPC, injected)");
   Status status = base_file->Append(data);
   if (status.ok()) {
     state.size_bytes += data.size();
@@ -224,7 +224,7 @@ Status FaultEnv::FileSync(uint64_t generation, WritableFile* base_file) {
   const std::string& path = base_file->path();
   ELEVEN_RETURN_IF_ERROR(CheckAlive(generation, path));
   if (ShouldFire(FaultKind::kSyncError, path)) {
-    return Status::IOError("fdatasync " + path + ": Input/output error (injected)");
+    return Status::IOError("fdatasync " + path + ": Input/output error (EIO, injected)");
   }
   if (forward_syncs_) ELEVEN_RETURN_IF_ERROR(base_file->Sync());
   FileState& state = files_[path];
@@ -396,6 +396,22 @@ Status FaultEnv::SyncDir(const std::string& path) {
 
 Status FaultEnv::LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) {
   return base_->LockFile(path, lock);
+}
+
+void FaultEnv::SetFreeSpace(std::optional<uint64_t> free_bytes) {
+  std::lock_guard lock(mutex_);
+  free_space_bytes_ = free_bytes;
+}
+
+Status FaultEnv::GetFreeSpace(const std::string& path, uint64_t* free_bytes) {
+  {
+    std::lock_guard lock(mutex_);
+    if (free_space_bytes_) {
+      *free_bytes = *free_space_bytes_;
+      return Status::Ok();
+    }
+  }
+  return base_->GetFreeSpace(path, free_bytes);
 }
 
 }  // namespace eleven

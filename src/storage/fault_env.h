@@ -11,6 +11,7 @@
 // A trigger fires on the Nth call of its kind counted from when it was armed (one-shot), or
 // on each call with a probability drawn from the env's seeded RNG; either can be limited to
 // paths containing a substring. The RNG is seeded by the caller, so a run replays exactly.
+// A full (or nearly full) disk can also be faked for GetFreeSpace (SetFreeSpace).
 //
 // Power cut (PowerCut()): every file written through this env loses what was appended since
 // its last successful Sync (it is truncated back to its synced length; or, in
@@ -33,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -76,6 +78,10 @@ class FaultEnv final : public Env {
   void HoldSyncs(bool hold);
   uint64_t syncs_held() const;
 
+  // Makes GetFreeSpace answer `free_bytes` for every path (a full or nearly full disk);
+  // nullopt asks the base env again.
+  void SetFreeSpace(std::optional<uint64_t> free_bytes);
+
   // Arms (or re-arms, resetting its call count) fault `kind`.
   void Arm(FaultKind kind, FaultTrigger trigger);
   void Disarm(FaultKind kind);
@@ -102,6 +108,7 @@ class FaultEnv final : public Env {
   Status CreateDir(const std::string& path) override;
   Status SyncDir(const std::string& path) override;
   Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override;
+  Status GetFreeSpace(const std::string& path, uint64_t* free_bytes) override;
 
  private:
   friend class FaultWritableFile;
@@ -150,6 +157,7 @@ class FaultEnv final : public Env {
   uint64_t call_counts_[kFaultKindCount] = {};
   uint64_t fired_counts_[kFaultKindCount] = {};
   std::map<std::string, FileState> files_;
+  std::optional<uint64_t> free_space_bytes_;  // SetFreeSpace
   // HoldSyncs: apart from mutex_, which a held sync must not keep.
   mutable std::mutex hold_mutex_;
   std::condition_variable hold_cv_;

@@ -254,6 +254,8 @@ class JournalWriter {
   Status Fail(Status status);
   // The prepared first segment (options_.prepare_segments).
   [[nodiscard]] Status PrepareFile();
+  // Removes the prepared file if there is one.
+  [[nodiscard]] Status RemovePrepared();
   // The path of the oldest recycled file in dir_, or "" if there is none.
   [[nodiscard]] Status OldestRecycled(std::string* path);
 

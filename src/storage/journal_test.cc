@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "storage/fault_env.h"
 #include "storage/test_util.h"
@@ -558,6 +559,56 @@ TEST_F(JournalTest, PreparedSegmentsReadBackAndReopen) {
   ASSERT_TRUE(ReadJournal(Env::Default(), dir_.path(), 1, &got, &torn).ok());
   EXPECT_FALSE(torn.has_value());
   ExpectEntriesEqual(got, model_, 0, model_.size());
+}
+
+// A preparation that fails part-way (a full disk) removes its half-written file: the journal
+// then starts on a plain segment and works.
+TEST_F(JournalTest, AFailedPreparationLeavesNoTempFile) {
+  FaultEnv env(Env::Default(), 5);
+  const JournalOptions options{.segment_size_bytes_max = 4 << 20, .prepare_segments = true};
+  env.Arm(FaultKind::kNoSpace, FaultTrigger{3, 0, kJournalPreparedName});  // 2 MiB written
+  std::unique_ptr<JournalWriter> writer;
+  JournalRecovery recovery;
+  ASSERT_TRUE(JournalWriter::Open(&env, dir_.path(), options, &writer, &recovery).ok());
+  EXPECT_EQ(env.fired_count(FaultKind::kNoSpace), 1u);
+  EXPECT_EQ(writer->prepare_failure_count(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(JoinPath(dir_.path(), kJournalPreparedName)));
+  model_.push_back(MakeEntry(rng_, 1, 3000));
+  ASSERT_TRUE(AppendModel(writer.get(), model_.back()).ok());
+  ASSERT_TRUE(writer->Sync().ok());
+  EXPECT_EQ(writer->prepared_segment_count(), 0u);
+  std::vector<ModelEntry> got;
+  std::optional<JournalTornTail> torn;
+  ASSERT_TRUE(ReadJournal(&env, dir_.path(), 1, &got, &torn).ok());
+  ExpectEntriesEqual(got, model_, 0, model_.size());
+}
+
+// A segment is prepared only when the file system has room for all of it (Env::GetFreeSpace):
+// otherwise nothing is written, and the journal starts on a plain segment.
+TEST_F(JournalTest, NoSegmentIsPreparedWithoutRoomForIt) {
+  FaultEnv env(Env::Default(), 6);
+  const JournalOptions options{.segment_size_bytes_max = 1 << 20, .prepare_segments = true};
+  const std::string prepared = JoinPath(dir_.path(), kJournalPreparedName);
+  env.SetFreeSpace(options.segment_size_bytes_max - 1);
+  {
+    std::unique_ptr<JournalWriter> writer;
+    JournalRecovery recovery;
+    ASSERT_TRUE(JournalWriter::Open(&env, dir_.path(), options, &writer, &recovery).ok());
+    EXPECT_EQ(writer->prepare_failure_count(), 1u);
+    EXPECT_FALSE(std::filesystem::exists(prepared));
+  }
+  env.SetFreeSpace(options.segment_size_bytes_max);
+  std::unique_ptr<JournalWriter> writer;
+  JournalRecovery recovery;
+  ASSERT_TRUE(JournalWriter::Open(&env, dir_.path(), options, &writer, &recovery).ok());
+  EXPECT_EQ(writer->prepare_failure_count(), 0u);
+  uint64_t size_bytes = 0;
+  ASSERT_TRUE(env.GetFileSize(prepared, &size_bytes).ok());
+  EXPECT_EQ(size_bytes, options.segment_size_bytes_max);
+  // The real file system answers too.
+  uint64_t free_bytes = 0;
+  ASSERT_TRUE(Env::Default()->GetFreeSpace(dir_.path(), &free_bytes).ok());
+  EXPECT_GT(free_bytes, 0u);
 }
 
 // Removed segments: the newest becomes the recycled file and the next segment is written

@@ -27,21 +27,31 @@ Status JournalWriter::Open(Env* env, const std::string& dir, const JournalOption
   std::unique_ptr<JournalWriter> result(new JournalWriter(env, dir, options));
   ELEVEN_RETURN_IF_ERROR(result->Recover(recovery));
   if (options.prepare_segments && recovery->segment_count == 0) {
-    // A failure is counted, not the journal's: the first segment is then a plain one.
+    // A failure is counted, not the journal's: the first segment is then a plain one, and the
+    // half-written file goes (on a small disk it is what would fill it).
     if (result->PrepareFile().ok()) {
       result->prepared_ready_ = true;
     } else {
       result->prepare_failure_count_++;
+      ELEVEN_RETURN_IF_ERROR(result->RemovePrepared());
     }
   }
   *writer = std::move(result);
   return Status::Ok();
 }
 
-// Writes the prepared file: segment_size_bytes_max zeros, then one fdatasync.
+// Writes the prepared file: segment_size_bytes_max zeros, then one fdatasync. NoSpace without
+// writing anything when the file system has not that much room: zeros must never take the
+// space the journal's entries need.
 Status JournalWriter::PrepareFile() {
   constexpr uint64_t kChunkBytes = uint64_t{1} << 20;
   const uint64_t size_max = options_.segment_size_bytes_max;
+  uint64_t free_bytes = 0;
+  ELEVEN_RETURN_IF_ERROR(env_->GetFreeSpace(dir_, &free_bytes));
+  if (free_bytes < size_max) {
+    return Status::NoSpace("prepare " + prepared_path_ + ": " + std::to_string(free_bytes) +
+                           " bytes free, a segment takes " + std::to_string(size_max));
+  }
   std::unique_ptr<WritableFile> file;
   ELEVEN_RETURN_IF_ERROR(env_->NewWritableFile(prepared_path_, &file));
   const std::vector<std::byte> zeros(std::min(kChunkBytes, size_max));
@@ -50,6 +60,12 @@ Status JournalWriter::PrepareFile() {
   }
   ELEVEN_RETURN_IF_ERROR(file->Sync());
   return file->Close();
+}
+
+Status JournalWriter::RemovePrepared() {
+  const Status removed = env_->RemoveFile(prepared_path_);
+  if (removed.ok() || removed.code() == StatusCode::kNotFound) return Status::Ok();
+  return removed;
 }
 
 Status JournalWriter::OldestRecycled(std::string* path) {
@@ -71,11 +87,8 @@ Status JournalWriter::OldestRecycled(std::string* path) {
 // the last segment is scanned (and the one before it when the last holds no good entry, to
 // learn the header checksum the next entry chains to); JournalReader verifies the rest.
 Status JournalWriter::Recover(JournalRecovery* recovery) {
-  {
-    // A leftover from before may be half written (or preparing is off now): it goes.
-    Status removed = env_->RemoveFile(prepared_path_);
-    if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
-  }
+  // A leftover from before may be half written (or preparing is off now): it goes.
+  ELEVEN_RETURN_IF_ERROR(RemovePrepared());
   std::vector<JournalSegment> segments;
   ELEVEN_RETURN_IF_ERROR(ListJournalSegments(env_, dir_, &segments));
   recovery->segment_count = segments.size();

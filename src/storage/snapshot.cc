@@ -100,19 +100,27 @@ Status PruneSnapshots(Env* env, const std::string& dir, SnapshotWriteResult* res
     ELEVEN_RETURN_IF_ERROR(env->RemoveFile(snapshots[i].path));
     result->removed_count++;
   }
-  std::vector<std::string> names;
-  ELEVEN_RETURN_IF_ERROR(env->GetChildren(dir, &names));
-  for (const std::string& name : names) {
-    if (name.starts_with(kSnapshotPrefix) && name.ends_with(kTempSuffix)) {
-      ELEVEN_RETURN_IF_ERROR(env->RemoveFile(JoinPath(dir, name)));
-    }
-  }
+  ELEVEN_RETURN_IF_ERROR(RemoveSnapshotTempFiles(env, dir, nullptr));
   const size_t kept_count = std::min(snapshots.size(), kSnapshotKeepCount);
   result->journal_op_keep_from = snapshots[kept_count - 1].op + 1;
   return env->SyncDir(dir);
 }
 
 }  // namespace
+
+Status RemoveSnapshotTempFiles(Env* env, const std::string& dir, uint64_t* removed_count) {
+  std::vector<std::string> names;
+  ELEVEN_RETURN_IF_ERROR(env->GetChildren(dir, &names));
+  uint64_t removed = 0;
+  for (const std::string& name : names) {
+    if (name.starts_with(kSnapshotPrefix) && name.ends_with(kTempSuffix)) {
+      ELEVEN_RETURN_IF_ERROR(env->RemoveFile(JoinPath(dir, name)));
+      removed++;
+    }
+  }
+  if (removed_count != nullptr) *removed_count = removed;
+  return Status::Ok();
+}
 
 std::string SnapshotName(uint64_t op) {
   char name[64];
@@ -158,8 +166,16 @@ Status WriteSnapshot(Env* env, const std::string& dir, uint64_t op, uint64_t tim
 
   const std::string path = JoinPath(dir, SnapshotName(op));
   const std::string temp_path = path + ".tmp";
-  ELEVEN_RETURN_IF_ERROR(WriteSnapshotFile(env, temp_path, header, chunks, options));
-  ELEVEN_RETURN_IF_ERROR(env->RenameFile(temp_path, path));
+  Status written = WriteSnapshotFile(env, temp_path, header, chunks, options);
+  if (written.ok()) written = env->RenameFile(temp_path, path);
+  if (!written.ok()) {
+    // A failed (or cancelled) write leaves no temp file: on a small disk it is what fills it.
+    const Status removed = env->RemoveFile(temp_path);
+    if (!removed.ok() && removed.code() != StatusCode::kNotFound) {
+      return Status::IOError(written.ToString() + "; and then removing the temp file: " + removed.ToString());
+    }
+    return written;
+  }
   ELEVEN_RETURN_IF_ERROR(env->SyncDir(dir));
   // Read it back before older snapshots go: never prune down to a snapshot that is bad.
   SnapshotHeader read_back;

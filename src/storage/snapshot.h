@@ -72,18 +72,22 @@ struct SnapshotWriteResult {
 struct SnapshotWriteOptions {
   uint64_t slice_size_bytes = 0;     // 0: one write, one sync
   uint64_t bytes_per_second_max = 0;  // 0: as fast as the device takes the slices
-  // Checked after each slice: once true, writing stops with Unavailable, leaving a temp file
-  // that the next snapshot written removes.
+  // Checked after each slice: once true, writing stops with Unavailable (the temp file is
+  // removed).
   const std::atomic<bool>* cancel = nullptr;
 };
 
 // Writes a snapshot at `op` whose body is the concatenation of `chunks` (each chunk written
 // as is: no second copy of the state; pass large chunks). The chunks must stay unchanged
-// until this returns.
+// until this returns. A failed or cancelled write removes its temp file before returning.
 [[nodiscard]] Status WriteSnapshot(Env* env, const std::string& dir, uint64_t op,
                                    uint64_t timestamp_us, std::span<const ByteSpan> chunks,
                                    SnapshotWriteResult* result,
                                    const SnapshotWriteOptions& options = {});
+
+// Removes every `snapshot-<op>.snap.tmp` in `dir` (a write a crash cut short): at start-up,
+// before any snapshot is written. `removed_count` may be null.
+[[nodiscard]] Status RemoveSnapshotTempFiles(Env* env, const std::string& dir, uint64_t* removed_count);
 
 struct Snapshot {
   uint64_t op = 0;

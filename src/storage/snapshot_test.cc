@@ -58,7 +58,7 @@ TEST_F(SnapshotTest, RoundTripFromChunks) {
 }
 
 // Written in slices across the chunks' boundaries, at a bounded rate, the file is the same;
-// a cancelled write leaves no snapshot, and the next one written removes its temp file.
+// a cancelled write leaves no snapshot and no temp file.
 TEST_F(SnapshotTest, SlicedPacedAndCancelledWrites) {
   std::vector<std::byte> body = RandomBytes(rng_, 1'000'003);
   ByteSpan all(body);
@@ -81,9 +81,39 @@ TEST_F(SnapshotTest, SlicedPacedAndCancelledWrites) {
   EXPECT_EQ(cancelled.code(), StatusCode::kUnavailable) << cancelled.ToString();
   ASSERT_TRUE(LoadNewestSnapshot(Env::Default(), dir_.path(), &load).ok());
   EXPECT_EQ(load.snapshot.op, 7u);
-  EXPECT_TRUE(std::filesystem::exists(dir_.File("snapshot-00000000000000000008.snap.tmp")));
-  Write(Env::Default(), 9, 1000);
   EXPECT_FALSE(std::filesystem::exists(dir_.File("snapshot-00000000000000000008.snap.tmp")));
+}
+
+// A snapshot whose write fails (a full disk) removes its half-written temp file at once, and
+// the snapshots before it stay; a temp file a crash left is removed by
+// RemoveSnapshotTempFiles (start-up) and by the next snapshot written.
+TEST_F(SnapshotTest, AFailedWriteLeavesNoTempFileAndLeftoversAreRemoved) {
+  FaultEnv env(Env::Default(), 3);
+  Write(&env, 5, 100'000);
+  env.Arm(FaultKind::kNoSpace, FaultTrigger{2, 0, ".snap.tmp"});  // after the header
+  std::vector<std::byte> body = RandomBytes(rng_, 100'000);
+  ByteSpan chunks[] = {ByteSpan(body)};
+  SnapshotWriteResult result;
+  const Status failed = WriteSnapshot(&env, dir_.path(), 6, 60, chunks, &result);
+  EXPECT_EQ(failed.code(), StatusCode::kNoSpace) << failed.ToString();
+  EXPECT_EQ(env.fired_count(FaultKind::kNoSpace), 1u);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("snapshot-00000000000000000006.snap.tmp")));
+  SnapshotLoad load;
+  ASSERT_TRUE(LoadNewestSnapshot(&env, dir_.path(), &load).ok());
+  EXPECT_EQ(load.snapshot.op, 5u);
+
+  const std::vector<std::byte> junk(1000, std::byte{1});
+  for (const char* name : {"snapshot-00000000000000000007.snap.tmp", "snapshot-00000000000000000008.snap.tmp"}) {
+    ASSERT_TRUE(WriteFileDurably(Env::Default(), dir_.path(), name, junk).ok());
+  }
+  uint64_t removed = 0;
+  ASSERT_TRUE(RemoveSnapshotTempFiles(Env::Default(), dir_.path(), &removed).ok());
+  EXPECT_EQ(removed, 2u);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("snapshot-00000000000000000007.snap.tmp")));
+  EXPECT_TRUE(std::filesystem::exists(dir_.File("snapshot-00000000000000000005.snap")));
+  ASSERT_TRUE(WriteFileDurably(Env::Default(), dir_.path(), "snapshot-00000000000000000009.snap.tmp", junk).ok());
+  Write(Env::Default(), 10, 1000);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("snapshot-00000000000000000009.snap.tmp")));
 }
 
 TEST_F(SnapshotTest, EmptyDirectoryHasNoSnapshotAndEmptyBodyWorks) {

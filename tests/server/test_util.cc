@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -168,6 +169,38 @@ HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& 
   reply.status = response.result_int();
   reply.content_type = std::string(response[http::field::content_type]);
   reply.body = response.body();
+  return reply;
+}
+
+HttpReply HttpCallWithin(uint16_t port, const std::string& method, const std::string& target,
+                         const std::string& body, int timeout_ms) {
+  HttpReply reply;
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return reply;
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!body.empty()) request += "Content-Type: application/json\r\n";
+  request += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string got;
+  if (SendAll(fd, request.data(), request.size())) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    char buffer[4096];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd pfd{fd, POLLIN, 0};
+      if (left.count() <= 0 || poll(&pfd, 1, static_cast<int>(left.count())) <= 0) {
+        got.clear();  // no whole reply in time
+        break;
+      }
+      const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+      if (n <= 0) break;  // the server closed: the reply is whole
+      got.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const size_t head_end = got.find("\r\n\r\n");
+  if (got.rfind("HTTP/1.1 ", 0) != 0 || head_end == std::string::npos) return reply;
+  reply.status = std::stoi(got.substr(9, 3));
+  reply.body = got.substr(head_end + 4);
   return reply;
 }
 

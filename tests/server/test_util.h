@@ -51,6 +51,11 @@ struct HttpReply {
 HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& target,
                    const std::string& body = "");
 
+// The same on a raw socket that gives up after `timeout_ms` (status -1): for a server that
+// might not answer at all.
+HttpReply HttpCallWithin(uint16_t port, const std::string& method, const std::string& target,
+                         const std::string& body, int timeout_ms);
+
 // A metric's value from /metrics, or -1 if absent.
 double MetricValue(uint16_t http_port, const std::string& name);
 // Reads a metric until `done(value)` holds or 20 s pass (the server's threads update their
