@@ -67,8 +67,8 @@ void PrintServeConfig(const FestivalArgs& args, const sim::Scenario& scenario) {
               "# The engine the scenario needs (the same an embedded run builds, so both end with the\n"
               "# same state digest), ledger and fulfilment on, and a client clock: the festival sets\n"
               "# the log time of every batch (set_clock). For simulation and replays, not production.\n"
-              "# Serve it on a freshly formatted data directory:\n"
-              "#   eleven format --data DIR && eleven serve --data DIR --config THIS_FILE\n\n",
+              "# Format a data directory with it (the directory records this shape), then serve it:\n"
+              "#   eleven format --data DIR --config THIS_FILE && eleven serve --data DIR --config THIS_FILE\n\n",
               args.scenario.c_str());
   std::printf("%s", server::EngineConfigToml(sim::FestivalEngineConfig(scenario), protocol::ClockMode::kClient).c_str());
 }

@@ -34,6 +34,7 @@
 #include "engine/engine.h"
 #include "replica/follower.h"
 #include "replica/replay.h"
+#include "replica/shape.h"
 #include "storage/data_dir.h"
 #include "storage/env.h"
 #include "storage/journal.h"
@@ -43,7 +44,10 @@
 namespace eleven::replica {
 
 struct ReplicaOptions {
+  // The data directory's shape (replica/shape.h): Open refuses options that differ from
+  // what its manifest records (callers read it first, ReadDataShape).
   engine::EngineConfig engine;
+  LogClock clock = LogClock::kWall;
   JournalOptions journal;
   // Each staging buffer holds entries waiting for the sync thread; two of them alternate.
   // A full buffer while the other is still being synced is back-pressure: Submit waits.
@@ -92,7 +96,8 @@ struct SnapshotReport {
 class Replica {
  public:
   // Opens a formatted data directory (see storage/data_dir.h), recovers, and starts the sync
-  // thread. The Env must outlive the Replica.
+  // thread. The Env must outlive the Replica. FailedPrecondition, naming every key and both
+  // values, if `options` contradict the shape its manifest records (nothing is written).
   [[nodiscard]] static Status Open(Env* env, const std::string& dir, const ReplicaOptions& options,
                                    std::unique_ptr<Replica>* replica, RecoveryReport* report,
                                    const RecoveryProgress& progress = nullptr);
@@ -187,7 +192,18 @@ class Replica {
   uint64_t snapshot_started_ns_ = 0;
 };
 
-// Creates and formats a data directory (refusing an existing non-empty one).
-[[nodiscard]] Status FormatDataDir(Env* env, const std::string& path);
+// The shape part of `options`.
+inline DataShape ShapeOf(const ReplicaOptions& options) { return DataShape{options.engine, options.clock}; }
+
+// Creates and formats a data directory with `shape` recorded in its manifest (refusing an
+// existing non-empty one).
+[[nodiscard]] Status FormatDataDir(Env* env, const std::string& path, const DataShape& shape);
+
+// Records `shape` in the manifest of a directory formatted before manifests, once it has
+// shown that the directory reads with it: its newest good snapshot restores into an engine
+// of that shape (capacities and pay window are checked there) and the journal replays onto
+// it. Nothing is written if not. `*replay` tells what was replayed.
+[[nodiscard]] Status AdoptDataDir(Env* env, const std::string& path, const DataShape& shape,
+                                  ReplayReport* replay);
 
 }  // namespace eleven::replica

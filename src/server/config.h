@@ -1,5 +1,8 @@
 // The server's configuration: addresses and every limit, read from a TOML file (all keys
 // optional; see docs/server.md for the file and the defaults), then overridden by flags.
+// The state-shaping part (engine, clock, ledger, fulfilment) belongs to the data directory:
+// Server::Open takes it from the directory's manifest and refuses a key given in the file or
+// by a flag (shape_given) that contradicts it.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +11,7 @@
 #include "base/status.h"
 #include "client/protocol.h"
 #include "engine/engine.h"
+#include "replica/shape.h"
 
 namespace eleven::server {
 
@@ -19,6 +23,9 @@ struct ServerConfig {
   // Batch timestamps: the wall clock, or set by clients with set_clock (simulation and
   // replays only: a client could then move the log's time at will).
   protocol::ClockMode clock = protocol::ClockMode::kWall;
+  // The state-shaping keys (manifest keys) given explicitly, and where; engine and clock
+  // values of keys not listed here are not used: Server::Open takes the manifest's.
+  std::vector<replica::ShapeKeySource> shape_given;
   uint64_t staging_size_bytes = uint64_t{32} << 20;
   // A snapshot is taken (in the background) once this many journal bytes were written since
   // the last one; older journal segments are then removed. 0 = never.
@@ -60,13 +67,21 @@ struct ServerConfig {
   uint32_t feed_tick_ms = 50;  // updates are coalesced per tick (<= 100 ms)
 };
 
-// Reads `path` into *config (keys absent from the file keep their values).
+// The state-shaping keys a TOML file may give (each a manifest key, replica/shape.h).
+extern const std::vector<std::string> kTomlShapeKeys;
+
+// Reads `path` into *config (keys absent from the file keep their values); every
+// state-shaping key present in the file is appended to config->shape_given.
 [[nodiscard]] Status LoadServerConfig(const std::string& path, ServerConfig* config);
 // Checks limits against each other (e.g. frame size vs batch size).
 [[nodiscard]] Status ValidateServerConfig(const ServerConfig& config);
 // The [engine], [ledger] and [fulfilment] sections that give `engine` and `clock` when read
 // back by LoadServerConfig (e.g. what `eleven festival --print-serve-config` writes).
 std::string EngineConfigToml(const engine::EngineConfig& engine, protocol::ClockMode clock);
+// The shape `config` asks for (engine and clock).
+replica::DataShape ShapeOfConfig(const ServerConfig& config);
+// `config` with its engine and clock taken from `shape`.
+void SetShape(const replica::DataShape& shape, ServerConfig* config);
 // "wall" or "client" -> the mode; false for anything else.
 [[nodiscard]] bool ParseClockMode(std::string_view text, protocol::ClockMode* mode);
 // "host:port" -> parts. Port 0 = any free port.

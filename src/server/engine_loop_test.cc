@@ -47,7 +47,7 @@ std::unique_ptr<Request> OrderRequest(uint64_t key) {
 
 struct Fixture {
   explicit Fixture(Env* env) : dir(temp.File("data")) {  // Format creates it
-    EXPECT_TRUE(replica::FormatDataDir(env, dir).ok());
+    EXPECT_TRUE(replica::FormatDataDir(env, dir, replica::ShapeOf(SmallOptions())).ok());
     replica::RecoveryReport report;
     EXPECT_TRUE(replica::Replica::Open(env, dir, SmallOptions(), &replica, &report).ok());
     // The catalog, durable before the loop starts.

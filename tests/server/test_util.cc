@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "replica/replica.h"
+#include "storage/data_dir.h"
 #include "storage/env.h"
 
 namespace eleven::server::testing {
@@ -26,8 +27,6 @@ namespace eleven::server::testing {
 TempDataDir::TempDataDir() {
   std::random_device random;
   path_ = "/tmp/eleven-server-test-" + std::to_string(getpid()) + "-" + std::to_string(random());
-  const Status status = replica::FormatDataDir(Env::Default(), path_);
-  EXPECT_TRUE(status.ok()) << status.ToString();
 }
 
 TempDataDir::~TempDataDir() {
@@ -75,9 +74,20 @@ ServerConfig ModulesConfig(const std::string& data_dir) {
   return config;
 }
 
+Status FormatForConfig(const ServerConfig& config) {
+  uint64_t size_bytes = 0;
+  if (Env::Default()->GetFileSize(JoinPath(config.data_dir, kDataDirIdentityName), &size_bytes).ok()) {
+    return Status::Ok();  // formatted by an earlier start
+  }
+  return replica::FormatDataDir(Env::Default(), config.data_dir, ShapeOfConfig(config));
+}
+
 std::unique_ptr<Server> StartServer(const ServerConfig& config) {
+  Status status = FormatForConfig(config);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  if (!status.ok()) return nullptr;
   std::unique_ptr<Server> server;
-  Status status = Server::Open(config, &server);
+  status = Server::Open(config, &server);
   EXPECT_TRUE(status.ok()) << status.ToString();
   if (!status.ok()) return nullptr;
   status = server->Start();
