@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/assert.h"
+#include "replica/shape.h"
 #include "sim/festival.h"
 #include "sim/festival_json.h"
 
@@ -47,8 +48,15 @@ std::string RunOnce(const Scenario& s) {
   options.data_dir = TempDir("run");
   std::string summary;
   Status run = RunFestival(s, options, &summary);
-  std::filesystem::remove_all(options.data_dir);
   EXPECT_TRUE(run.ok()) << run.ToString();
+  // The data directory records the shape the day ran with (so serve and verify on it need
+  // no flags): the scenario's engine and the festival's own clock.
+  replica::DataShape shape;
+  const Status read = replica::ReadDataShape(Env::Default(), options.data_dir, &shape);
+  EXPECT_TRUE(read.ok()) << read.ToString();
+  EXPECT_EQ(replica::ShapeToManifest(shape),
+            replica::ShapeToManifest(replica::DataShape{FestivalEngineConfig(s), replica::LogClock::kClient}));
+  std::filesystem::remove_all(options.data_dir);
   return summary;
 }
 

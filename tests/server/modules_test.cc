@@ -7,6 +7,10 @@
 
 #include <simdjson.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
+
 #include "client/client.h"
 #include "tests/server/test_util.h"
 #include "wire/make.h"
@@ -327,6 +331,73 @@ namespace {
 
 // A body that decodes to more commands than the server's batch is refused whole (the engine
 // loop takes each request into one batch).
+// Another valid value for a manifest value (as the manifest writes it).
+std::string ChangedValue(const std::string& value) {
+  if (value == "true") return "false";
+  if (value == "false") return "true";
+  if (value == "\"wall\"") return "\"client\"";
+  if (value == "\"client\"") return "\"wall\"";
+  if (value.front() == '[') return "[5]";
+  return std::to_string(std::stoull(value) + 1);
+}
+
+std::map<std::string, uint64_t> Files(const std::string& dir) {
+  std::map<std::string, uint64_t> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) files[entry.path().filename()] = entry.file_size();
+  return files;
+}
+
+// The data directory owns its shape: a server with payments and fulfilment on, restarted
+// with a TOML file that changes any state-shaping key, is refused with the key and both
+// values and nothing written; restarted with no engine settings at all, it takes the
+// recorded shape, and the paid order is still paid, with its money and its plan.
+TEST_F(ModulesTest, EveryShapeKeyChangedOnRestartIsRefusedAndStateIsIntact) {
+  Post("/merchants", R"({"merchant_id":1,"country":"CN"})");
+  Post("/skus", R"({"sku_id":10,"merchant_id":1,"price_fen":12000,"stock":100})");
+  Post("/buyers/7/credit-limit", R"({"limit_fen":1000000})");
+  const std::string order = Field(
+      Post("/orders", R"({"idempotency_key":1,"merchant_id":1,"buyer_id":7,"region":3,"city_tier":4,"lines":[{"sku_id":10,"quantity":1}]})"),
+      "id");
+  ASSERT_FALSE(order.empty());
+  Post("/orders/" + order + "/pay", R"({"amount_fen":12000,"payment_method":"instalment_merchant_fee","instalment_periods":3})");
+  client_.reset();
+  server_->Stop();
+  const Digest128 digest = server_->engine().Digest();
+  server_.reset();
+
+  const std::map<std::string, uint64_t> files = Files(dir_.path());
+  const ServerConfig base = ModulesConfig(dir_.path());
+  const std::vector<ManifestEntry> recorded = replica::ShapeToManifest(ShapeOfConfig(base));
+  const std::string toml = dir_.path() + ".toml";
+  for (const std::string& key : kTomlShapeKeys) {
+    const auto at = std::find_if(recorded.begin(), recorded.end(), [&](const ManifestEntry& e) { return e.key == key; });
+    ASSERT_NE(at, recorded.end()) << key << " is not a manifest key";
+    const std::string changed = ChangedValue(at->value);
+    std::ofstream(toml) << key << " = " << changed << "\n";
+    ServerConfig config = base;
+    ASSERT_TRUE(LoadServerConfig(toml, &config).ok()) << key;
+    std::unique_ptr<Server> server;
+    const Status status = Server::Open(config, &server);
+    EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << key;
+    const std::string expected = key + " = " + changed + " in " + toml + ", but the data directory " +
+                                 dir_.path() + " was formatted with " + at->value;
+    EXPECT_NE(status.message().find(expected), std::string::npos) << status.ToString();
+    EXPECT_EQ(Files(dir_.path()), files) << "a refused start with " << key << " changed the data directory";
+  }
+  std::filesystem::remove(toml);
+
+  // No engine settings given (TestConfig has the ledger and fulfilment off, but says nothing).
+  server_ = StartServer(TestConfig(dir_.path()));
+  ASSERT_NE(server_, nullptr);
+  EXPECT_EQ(Field(Get("/orders/" + order + "/money"), "state"), "paid");
+  EXPECT_EQ(Field(Get("/orders/" + order + "/plan"), "state"), "active");
+  EXPECT_EQ(server_->config().engine.ledger.account_count_max, base.engine.ledger.account_count_max);
+  server_->Stop();
+  EXPECT_TRUE(server_->engine().config().ledger_enabled);
+  EXPECT_TRUE(server_->engine().config().fulfilment_enabled);
+  EXPECT_EQ(server_->engine().Digest(), digest);
+}
+
 TEST(ModulesBatchTest, BodyBeyondTheBatchIsRefused) {
   TempDataDir dir;
   ServerConfig config = ModulesConfig(dir.path());
