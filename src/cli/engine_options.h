@@ -5,7 +5,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,12 +28,15 @@ struct EngineOptions {
 
 inline void AddEngineOptions(CLI::App& command, EngineOptions* options) {
   auto add = [&](const char* flag, const char* key, auto member, const char* help) {
-    CLI::Option* option = command.add_option(flag, options->values.*member, help)->capture_default_str();
-    options->flags.push_back({key, option, [member](const engine::EngineConfig& from, engine::EngineConfig* to) {
-                                to->*member = from.*member;
-                              }});
+    CLI::Option* option =
+        command.add_option(flag, options->values.*member, help)->capture_default_str();
+    options->flags.push_back(
+        {key, option, [member](const engine::EngineConfig& from, engine::EngineConfig* to) {
+           to->*member = from.*member;
+         }});
   };
-  add("--merchants-max", "engine.merchants_max", &engine::EngineConfig::merchant_count_max, "merchant capacity");
+  add("--merchants-max", "engine.merchants_max", &engine::EngineConfig::merchant_count_max,
+      "merchant capacity");
   add("--skus-max", "engine.skus_max", &engine::EngineConfig::sku_count_max, "SKU capacity");
   add("--drops-max", "engine.drops_max", &engine::EngineConfig::drop_count_max, "drop capacity");
   add("--order-slots", "engine.order_slots", &engine::EngineConfig::order_slot_count,
@@ -43,19 +45,21 @@ inline void AddEngineOptions(CLI::App& command, EngineOptions* options) {
       "per-buyer-limit holdings capacity");
   add("--pay-window-us", "engine.pay_window_us", &engine::EngineConfig::pay_window_us,
       "how long an order may wait for payment");
-  add("--batch-commands-max", "engine.batch_commands_max", &engine::EngineConfig::batch_command_count_max,
-      "commands in one batch");
+  add("--batch-commands-max", "engine.batch_commands_max",
+      &engine::EngineConfig::batch_command_count_max, "commands in one batch");
 }
 
 inline void AddClockOption(CLI::App& command, EngineOptions* options) {
-  command.add_option("--clock", options->clock,
-                     "log time: wall (default) or client (set by clients with set_clock; simulation and "
-                     "replays only)");
+  command.add_option(
+      "--clock", options->clock,
+      "log time: wall (default) or client (set by clients with set_clock; simulation and "
+      "replays only)");
 }
 
 // Copies every flag given on the command line into *config (after its TOML file was read:
 // flags win) and records it in config->shape_given. InvalidArgument for a bad --clock.
-[[nodiscard]] inline Status ApplyEngineOptions(const EngineOptions& options, server::ServerConfig* config) {
+[[nodiscard]] inline Status ApplyEngineOptions(const EngineOptions& options,
+                                               server::ServerConfig* config) {
   for (const EngineOptions::Flag& flag : options.flags) {
     if (flag.option->count() == 0) continue;
     flag.copy(options.values, &config->engine);

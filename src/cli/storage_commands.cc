@@ -25,7 +25,8 @@ int Fail(const Status& status) {
 }
 
 // The shape asked for on the command line: the defaults, then the TOML file, then the flags.
-Status GivenShape(const std::string& config_path, const EngineOptions& options, server::ServerConfig* config) {
+Status GivenShape(const std::string& config_path, const EngineOptions& options,
+                  server::ServerConfig* config) {
   if (!config_path.empty()) ELEVEN_RETURN_IF_ERROR(server::LoadServerConfig(config_path, config));
   return ApplyEngineOptions(options, config);
 }
@@ -36,7 +37,8 @@ void PrintShape(const replica::DataShape& shape) {
   }
 }
 
-int Format(const std::string& dir, const std::string& config_path, const EngineOptions& options, bool adopt) {
+int Format(const std::string& dir, const std::string& config_path, const EngineOptions& options,
+           bool adopt) {
   server::ServerConfig config;
   Status s = GivenShape(config_path, options, &config);
   if (!s.ok()) return Fail(s);
@@ -45,8 +47,10 @@ int Format(const std::string& dir, const std::string& config_path, const EngineO
     replica::ReplayReport replay;
     s = replica::AdoptDataDir(Env::Default(), dir, shape, &replay);
     if (!s.ok()) return Fail(s);
-    std::printf("adopted %s: its snapshot and %llu journal entries read with this shape, now recorded in %s:\n",
-                dir.c_str(), (unsigned long long)replay.entries, kManifestName);
+    std::printf(
+        "adopted %s: its snapshot and %llu journal entries read with this shape, now recorded in "
+        "%s:\n",
+        dir.c_str(), (unsigned long long)replay.entries, kManifestName);
   } else {
     s = replica::FormatDataDir(Env::Default(), dir, shape);
     if (!s.ok()) return Fail(s);
@@ -58,13 +62,14 @@ int Format(const std::string& dir, const std::string& config_path, const EngineO
 
 // The shape to verify with: the manifest's, checked against what was given; or, in a
 // directory from before manifests, what was given (nothing given is refused).
-Status VerifyShape(const std::string& path, const std::string& config_path, const EngineOptions& options,
-                   replica::DataShape* shape) {
+Status VerifyShape(const std::string& path, const std::string& config_path,
+                   const EngineOptions& options, replica::DataShape* shape) {
   server::ServerConfig config;
   ELEVEN_RETURN_IF_ERROR(GivenShape(config_path, options, &config));
   const Status read = replica::ReadDataShape(Env::Default(), path, shape);
   if (read.code() == StatusCode::kFailedPrecondition && !config.shape_given.empty()) {
-    std::printf("no %s: verifying with the shape given (record it with `eleven format --adopt`)\n", kManifestName);
+    std::printf("no %s: verifying with the shape given (record it with `eleven format --adopt`)\n",
+                kManifestName);
     *shape = server::ShapeOfConfig(config);
     return Status::Ok();
   }
@@ -189,11 +194,13 @@ void AddStorageCommands(CLI::App& app) {
   auto format_options = std::make_shared<EngineOptions>();
   auto adopt = std::make_shared<bool>(false);
   CLI::App* format = app.add_subcommand(
-      "format", "Create a new data directory, recording its shape (capacities, ledger, fulfilment, clock)");
+      "format",
+      "Create a new data directory, recording its shape (capacities, ledger, fulfilment, clock)");
   format->add_option("--data", *dir, "the directory to create (must not exist or be empty)")->required();
-  format->add_option("--config", *config_path,
-                     "take the shape from this `eleven serve` TOML file ([engine], [ledger], [fulfilment]); "
-                     "flags win over it");
+  format->add_option(
+      "--config", *config_path,
+      "take the shape from this `eleven serve` TOML file ([engine], [ledger], [fulfilment]); "
+      "flags win over it");
   format->add_flag("--adopt", *adopt,
                    "record the shape of an existing data directory formatted by an older build (no "
                    "MANIFEST), after checking that it reads with it");
@@ -206,11 +213,14 @@ void AddStorageCommands(CLI::App& app) {
   auto engine_options = std::make_shared<EngineOptions>();
   CLI::App* verify = app.add_subcommand("verify", "Check a data directory without starting");
   verify->add_option("--data", *dir, "the data directory")->required();
-  verify->add_option("--config", *config_path,
-                     "check this `eleven serve` TOML file's [engine], [ledger] and [fulfilment] against the "
-                     "data directory's shape");
+  verify->add_option(
+      "--config", *config_path,
+      "check this `eleven serve` TOML file's [engine], [ledger] and [fulfilment] against the "
+      "data directory's shape");
   AddEngineOptions(*verify, engine_options.get());
-  verify->callback([dir, engine_options, config_path] { std::exit(Verify(*dir, *config_path, *engine_options)); });
+  verify->callback([dir, engine_options, config_path] {
+    std::exit(Verify(*dir, *config_path, *engine_options));
+  });
 
   auto from = std::make_shared<uint64_t>(1);
   auto limit = std::make_shared<uint64_t>(1000);

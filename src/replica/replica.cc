@@ -56,7 +56,8 @@ Status FormatDataDir(Env* env, const std::string& path, const DataShape& shape) 
   return DataDir::Format(env, path, id, ShapeToManifest(shape));
 }
 
-Status AdoptDataDir(Env* env, const std::string& path, const DataShape& shape, ReplayReport* replay) {
+Status AdoptDataDir(Env* env, const std::string& path, const DataShape& shape,
+                    ReplayReport* replay) {
   ELEVEN_ASSERT(env != nullptr && replay != nullptr);
   std::unique_ptr<DataDir> dir;
   ELEVEN_RETURN_IF_ERROR(DataDir::Open(env, path, &dir));
@@ -73,7 +74,8 @@ Status AdoptDataDir(Env* env, const std::string& path, const DataShape& shape, R
   if (load.found) {
     const Status restored = engine.Restore(load.snapshot.body);
     if (!restored.ok()) {
-      return Status::FailedPrecondition(load.snapshot.path + " does not restore with the shape given (" +
+      return Status::FailedPrecondition(load.snapshot.path +
+                                        " does not restore with the shape given (" +
                                         restored.ToString() + "); nothing was recorded");
     }
   }
@@ -100,7 +102,8 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
   // Under the lock: the journal is replayed only into the shape the directory records.
   DataShape recorded;
   ELEVEN_RETURN_IF_ERROR(ReadDataShape(env, path, &recorded));
-  ELEVEN_RETURN_IF_ERROR(CheckShape(path, recorded, ShapeOf(options), AllShapeKeys("in the replica's options")));
+  ELEVEN_RETURN_IF_ERROR(
+      CheckShape(path, recorded, ShapeOf(options), AllShapeKeys("in the replica's options")));
   std::unique_ptr<Replica> r(new Replica(env, std::move(dir), options));
   *report = RecoveryReport{};
   ELEVEN_RETURN_IF_ERROR(r->Recover(report, progress));

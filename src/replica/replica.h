@@ -193,7 +193,9 @@ class Replica {
 };
 
 // The shape part of `options`.
-inline DataShape ShapeOf(const ReplicaOptions& options) { return DataShape{options.engine, options.clock}; }
+inline DataShape ShapeOf(const ReplicaOptions& options) {
+  return DataShape{options.engine, options.clock};
+}
 
 // Creates and formats a data directory with `shape` recorded in its manifest (refusing an
 // existing non-empty one).

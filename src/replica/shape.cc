@@ -134,14 +134,16 @@ bool Decode(std::string_view text, T& value) {
     size_t count = 0;
     if (!ParseList(text, wire::kMilestoneCountMax, parcels, &count)) return false;
     for (size_t i = 0; i < count; i++) {
-      if (parcels[i] == 0 || (i > 0 && parcels[i] <= parcels[i - 1])) return false;  // ascending, nonzero
+      if (parcels[i] == 0 || (i > 0 && parcels[i] <= parcels[i - 1]))
+        return false;  // ascending, nonzero
     }
     *value.count = uint32_t(count);
     for (size_t i = 0; i < wire::kMilestoneCountMax; i++) value.parcels[i] = parcels[i];
   } else if constexpr (std::is_array_v<T>) {
     uint64_t values[std::extent_v<T>];
     size_t count = 0;
-    if (!ParseList(text, std::extent_v<T>, values, &count) || count != std::extent_v<T>) return false;
+    if (!ParseList(text, std::extent_v<T>, values, &count) || count != std::extent_v<T>)
+      return false;
     for (size_t i = 0; i < count; i++) {
       if (values[i] > std::numeric_limits<std::remove_extent_t<T>>::max()) return false;
       value[i] = std::remove_extent_t<T>(values[i]);
@@ -163,11 +165,14 @@ std::vector<std::string> ShapeKeys() {
 
 std::vector<ManifestEntry> ShapeToManifest(const DataShape& shape) {
   std::vector<ManifestEntry> entries;
-  VisitShape(shape, [&](const char* key, const auto& value) { entries.push_back({key, Encode(value)}); });
+  VisitShape(shape, [&](const char* key, const auto& value) {
+    entries.push_back({key, Encode(value)});
+  });
   return entries;
 }
 
-Status ShapeFromManifest(const std::string& path, const std::vector<ManifestEntry>& entries, DataShape* shape) {
+Status ShapeFromManifest(const std::string& path, const std::vector<ManifestEntry>& entries,
+                         DataShape* shape) {
   ELEVEN_ASSERT(shape != nullptr);
   DataShape read;
   size_t found = 0;
@@ -176,7 +181,8 @@ Status ShapeFromManifest(const std::string& path, const std::vector<ManifestEntr
     for (const ManifestEntry& entry : entries) {
       if (entry.key != key) continue;
       found++;
-      if (!Decode(entry.value, value) && error.empty()) error = key + std::string(" = ") + entry.value + " is not valid";
+      if (!Decode(entry.value, value) && error.empty())
+        error = key + std::string(" = ") + entry.value + " is not valid";
       return;
     }
     if (error.empty()) error = "no " + std::string(key);
@@ -204,13 +210,15 @@ Status ReadDataShape(Env* env, const std::string& dir, DataShape* shape) {
     uint64_t size_bytes = 0;
     if (!env->GetFileSize(JoinPath(dir, kDataDirIdentityName), &size_bytes).ok()) {
       return Status::NotFound("data directory " + dir + " is missing or not formatted (no " +
-                              kDataDirIdentityName + " file); create it with `eleven format --data " + dir + "`");
+                              kDataDirIdentityName +
+                              " file); create it with `eleven format --data " + dir + "`");
     }
     return Status::FailedPrecondition(
         "data directory " + dir + " has no " + kManifestName +
-        " (formatted by an older build): its shape (capacities, ledger, fulfilment, clock) is not recorded. "
-        "Record the settings it was served with, once: `eleven format --adopt --data " + dir +
-        " --config FILE` (docs/operations.md)");
+        " (formatted by an older build): its shape (capacities, ledger, fulfilment, clock) is not "
+        "recorded. "
+        "Record the settings it was served with, once: `eleven format --adopt --data " +
+        dir + " --config FILE` (docs/operations.md)");
   }
   ELEVEN_RETURN_IF_ERROR(read);
   return ShapeFromManifest(JoinPath(dir, kManifestName), entries, shape);
@@ -228,13 +236,15 @@ Status CheckShape(const std::string& dir, const DataShape& recorded, const DataS
     ELEVEN_ASSERT(i < have.size());  // only manifest keys are given
     ELEVEN_ASSERT(want[i].key == g.key);
     if (have[i].value == want[i].value) continue;
-    contradictions += (contradictions.empty() ? "" : "; ") + g.key + " = " + want[i].value + " " + g.source +
-                      ", but the data directory " + dir + " was formatted with " + have[i].value;
+    contradictions += (contradictions.empty() ? "" : "; ") + g.key + " = " + want[i].value + " " +
+                      g.source + ", but the data directory " + dir + " was formatted with " +
+                      have[i].value;
   }
   if (contradictions.empty()) return Status::Ok();
-  return Status::FailedPrecondition(contradictions +
-                                    " (a data directory keeps the shape it was formatted with; leave the "
-                                    "key out to take the recorded value)");
+  return Status::FailedPrecondition(
+      contradictions +
+      " (a data directory keeps the shape it was formatted with; leave the "
+      "key out to take the recorded value)");
 }
 
 std::vector<ShapeKeySource> AllShapeKeys(const std::string& source) {

@@ -44,8 +44,8 @@ std::vector<std::string> ShapeKeys();
 std::vector<ManifestEntry> ShapeToManifest(const DataShape& shape);
 // The shape a manifest read from `path` records. Corruption if a key is missing, unknown or
 // its value is not what ShapeToManifest writes for its type.
-[[nodiscard]] Status ShapeFromManifest(const std::string& path, const std::vector<ManifestEntry>& entries,
-                                       DataShape* shape);
+[[nodiscard]] Status ShapeFromManifest(const std::string& path,
+                                       const std::vector<ManifestEntry>& entries, DataShape* shape);
 
 // Reads the shape of the data directory `dir`. NotFound if it is not formatted;
 // FailedPrecondition, saying how to record it (`eleven format --adopt`), if it has no
@@ -56,8 +56,8 @@ std::vector<ManifestEntry> ShapeToManifest(const DataShape& shape);
 // Checks that every key in `given` has in `wanted` the value `recorded` has: ok, or
 // FailedPrecondition listing each contradiction as "engine.skus_max = 1024 in config.toml,
 // but the data directory DIR was formatted with 4096".
-[[nodiscard]] Status CheckShape(const std::string& dir, const DataShape& recorded, const DataShape& wanted,
-                                const std::vector<ShapeKeySource>& given);
+[[nodiscard]] Status CheckShape(const std::string& dir, const DataShape& recorded,
+                                const DataShape& wanted, const std::vector<ShapeKeySource>& given);
 // `given` for every key, all from `source`.
 std::vector<ShapeKeySource> AllShapeKeys(const std::string& source);
 

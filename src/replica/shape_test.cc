@@ -114,7 +114,8 @@ TEST(Shape, AManifestWithAMissingUnknownOrBadKeyIsCorruption) {
   extra.push_back({"engine.shiny_new_thing", "1"});
   const Status status = ShapeFromManifest("m", extra, &read);
   EXPECT_EQ(status.code(), StatusCode::kCorruption);
-  EXPECT_NE(status.message().find("engine.shiny_new_thing"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("engine.shiny_new_thing"), std::string::npos)
+      << status.ToString();
   std::vector<ManifestEntry> unsorted = good;  // milestones must ascend
   for (ManifestEntry& e : unsorted) {
     if (e.key == "fulfilment.milestones") e.value = "[5, 5]";
@@ -133,7 +134,8 @@ TEST(Shape, EveryKeyChangedAtOpenIsRefusedAndTheStateIsIntact) {
     std::unique_ptr<Replica> r;
     RecoveryReport report;
     ASSERT_TRUE(Replica::Open(Env::Default(), dir, Options(), &r, &report).ok());
-    std::vector<wire::Command> batch{wire::MakeCreateMerchant(1, "CN", 0), wire::MakeCreateSku(5, 1, 100, 10, 0),
+    std::vector<wire::Command> batch{wire::MakeCreateMerchant(1, "CN", 0),
+                                     wire::MakeCreateSku(5, 1, 100, 10, 0),
                                      wire::MakePlaceOrder(1, 1, 2, 11, 3, {{5, 2}})};
     std::vector<wire::Result> results(batch.size());
     uint64_t op = 0;
@@ -148,7 +150,8 @@ TEST(Shape, EveryKeyChangedAtOpenIsRefusedAndTheStateIsIntact) {
     std::vector<ManifestEntry> changed = recorded;
     changed[i].value = Changed(recorded[i].value);
     DataShape wanted;
-    ASSERT_TRUE(ShapeFromManifest("test", changed, &wanted).ok()) << changed[i].key << " = " << changed[i].value;
+    ASSERT_TRUE(ShapeFromManifest("test", changed, &wanted).ok())
+        << changed[i].key << " = " << changed[i].value;
     ReplicaOptions options = Options();
     options.engine = wanted.engine;
     options.clock = wanted.clock;
@@ -177,12 +180,14 @@ TEST(Shape, CheckShapeNamesOnlyTheGivenKeysThatDiffer) {
   wanted.engine.sku_count_max = recorded.engine.sku_count_max / 2;
   wanted.engine.drop_count_max = recorded.engine.drop_count_max + 1;  // not given: not checked
   const Status status =
-      CheckShape("/d", recorded, wanted, {{"engine.skus_max", "in config.toml"}, {"engine.merchants_max", "by --x"}});
+      CheckShape("/d", recorded, wanted,
+                 {{"engine.skus_max", "in config.toml"}, {"engine.merchants_max", "by --x"}});
   ASSERT_EQ(status.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(status.message().find("engine.skus_max = " + std::to_string(wanted.engine.sku_count_max) +
-                                  " in config.toml, but the data directory /d was formatted with " +
-                                  std::to_string(recorded.engine.sku_count_max)),
-            0u)
+  EXPECT_EQ(
+      status.message().find("engine.skus_max = " + std::to_string(wanted.engine.sku_count_max) +
+                            " in config.toml, but the data directory /d was formatted with " +
+                            std::to_string(recorded.engine.sku_count_max)),
+      0u)
       << status.ToString();
   EXPECT_EQ(status.message().find("drops_max"), std::string::npos);
   EXPECT_EQ(status.message().find("merchants_max"), std::string::npos);
@@ -210,7 +215,8 @@ TEST(Shape, ADamagedOrMissingManifestIsRefused) {
   testing::RewriteIdentityVersion(dir, 2);
   status = Replica::Open(Env::Default(), dir, Options(), &r, &report);
   EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << status.ToString();
-  EXPECT_NE(status.message().find("eleven format --adopt --data " + dir), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("eleven format --adopt --data " + dir), std::string::npos)
+      << status.ToString();
   std::filesystem::remove_all(dir);
 }
 
@@ -224,7 +230,8 @@ TEST(Shape, AdoptRecordsAShapeTheDirectoryReadsWith) {
     std::unique_ptr<Replica> r;
     RecoveryReport report;
     ASSERT_TRUE(Replica::Open(Env::Default(), dir, Options(), &r, &report).ok());
-    std::vector<wire::Command> batch{wire::MakeCreateMerchant(1, "CN", 0), wire::MakeCreateSku(5, 1, 100, 10, 0)};
+    std::vector<wire::Command> batch{wire::MakeCreateMerchant(1, "CN", 0),
+                                     wire::MakeCreateSku(5, 1, 100, 10, 0)};
     std::vector<wire::Result> results(batch.size());
     uint64_t op = 0;
     ASSERT_TRUE(r->Submit(batch, kSecond, results, &op).ok());
@@ -252,7 +259,8 @@ TEST(Shape, AdoptRecordsAShapeTheDirectoryReadsWith) {
   status = AdoptDataDir(Env::Default(), dir, ShapeOf(Options()), &replay);
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_EQ(replay.entries, 1u);
-  EXPECT_EQ(AdoptDataDir(Env::Default(), dir, ShapeOf(Options()), &replay).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(AdoptDataDir(Env::Default(), dir, ShapeOf(Options()), &replay).code(),
+            StatusCode::kFailedPrecondition);
   std::unique_ptr<Replica> r;
   RecoveryReport report;
   ASSERT_TRUE(Replica::Open(Env::Default(), dir, Options(), &r, &report).ok());

@@ -30,7 +30,8 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out) {
   // anything is opened or written; the others are taken from it.
   replica::DataShape shape;
   ELEVEN_RETURN_IF_ERROR(replica::ReadDataShape(Env::Default(), given.data_dir, &shape));
-  ELEVEN_RETURN_IF_ERROR(replica::CheckShape(given.data_dir, shape, ShapeOfConfig(given), given.shape_given));
+  ELEVEN_RETURN_IF_ERROR(
+      replica::CheckShape(given.data_dir, shape, ShapeOfConfig(given), given.shape_given));
   ServerConfig config = given;
   SetShape(shape, &config);
   std::unique_ptr<Server> s(new Server());

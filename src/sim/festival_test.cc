@@ -1,5 +1,7 @@
 // The festival on a small scenario: the summary is well-formed JSON whose figures agree with
 // each other and with the engine, and the same seed gives the same day (the same digest).
+#include "sim/festival.h"
+
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -10,7 +12,6 @@
 
 #include "base/assert.h"
 #include "replica/shape.h"
-#include "sim/festival.h"
 #include "sim/festival_json.h"
 
 namespace eleven::sim {
@@ -55,7 +56,8 @@ std::string RunOnce(const Scenario& s) {
   const Status read = replica::ReadDataShape(Env::Default(), options.data_dir, &shape);
   EXPECT_TRUE(read.ok()) << read.ToString();
   EXPECT_EQ(replica::ShapeToManifest(shape),
-            replica::ShapeToManifest(replica::DataShape{FestivalEngineConfig(s), replica::LogClock::kClient}));
+            replica::ShapeToManifest(
+                replica::DataShape{FestivalEngineConfig(s), replica::LogClock::kClient}));
   std::filesystem::remove_all(options.data_dir);
   return summary;
 }

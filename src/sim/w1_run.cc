@@ -117,7 +117,8 @@ Status RunW1Embedded(const W1RunOptions& options, W1RunResult* result) {
   replica::ReplicaOptions replica_options;
   replica_options.engine = W1EngineConfig(options.order_count + options.resend_sample);
   replica_options.journal.prepare_segments = options.prepare_segments;
-  ELEVEN_RETURN_IF_ERROR(replica::FormatDataDir(env, options.data_dir, replica::ShapeOf(replica_options)));
+  ELEVEN_RETURN_IF_ERROR(
+      replica::FormatDataDir(env, options.data_dir, replica::ShapeOf(replica_options)));
   std::unique_ptr<replica::Replica> replica;
   replica::RecoveryReport report;
   ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, options.data_dir, replica_options, &replica, &report));

@@ -95,8 +95,8 @@ Status DataDir::Adopt(Env* env, const std::vector<ManifestEntry>& manifest) {
   uint64_t size_bytes = 0;
   const Status found = env->GetFileSize(JoinPath(path_, kManifestName), &size_bytes);
   if (found.ok()) {
-    return Status::FailedPrecondition("data directory " + path_ + " already has a " + kManifestName +
-                                      "; its shape is recorded");
+    return Status::FailedPrecondition("data directory " + path_ + " already has a " +
+                                      kManifestName + "; its shape is recorded");
   }
   if (found.code() != StatusCode::kNotFound) return found;
   ELEVEN_RETURN_IF_ERROR(WriteManifest(env, path_, manifest));

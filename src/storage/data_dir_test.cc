@@ -14,7 +14,8 @@ using testing::RewriteIdentityVersion;
 using testing::TempDir;
 
 constexpr DataDirId kId{0x1111, 0x2222};
-const std::vector<ManifestEntry> kManifest = {{"engine.skus_max", "4096"}, {"ledger.enabled", "false"}};
+const std::vector<ManifestEntry> kManifest = {{"engine.skus_max", "4096"},
+                                              {"ledger.enabled", "false"}};
 
 TEST(DataDir, FormatThenOpen) {
   TempDir parent;
@@ -38,7 +39,8 @@ TEST(DataDir, FormatRefusesANonEmptyDirectory) {
   // Formatting twice is refused as well.
   const std::string path = parent.File("data");
   ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId, kManifest).ok());
-  EXPECT_EQ(DataDir::Format(Env::Default(), path, kId, kManifest).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(DataDir::Format(Env::Default(), path, kId, kManifest).code(),
+            StatusCode::kFailedPrecondition);
 }
 
 TEST(DataDir, OpenRefusesMissingAndDamagedDirectories) {
@@ -118,7 +120,8 @@ TEST(DataDir, AVersionFromTheFutureIsRefused) {
   std::unique_ptr<DataDir> dir;
   const Status status = DataDir::Open(Env::Default(), path, &dir);
   EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << status.ToString();
-  EXPECT_NE(status.message().find("format version " + std::to_string(kDataDirFormatVersion + 1)), std::string::npos)
+  EXPECT_NE(status.message().find("format version " + std::to_string(kDataDirFormatVersion + 1)),
+            std::string::npos)
       << status.ToString();
 }
 

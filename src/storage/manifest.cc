@@ -55,7 +55,8 @@ std::string EncodeManifest(const std::vector<ManifestEntry>& entries) {
   return text;
 }
 
-Status DecodeManifest(const std::string& path, std::string_view text, std::vector<ManifestEntry>* entries) {
+Status DecodeManifest(const std::string& path, std::string_view text,
+                      std::vector<ManifestEntry>* entries) {
   ELEVEN_ASSERT(entries != nullptr);
   entries->clear();
   if (text.size() > kManifestSizeBytesMax) {
@@ -63,8 +64,10 @@ Status DecodeManifest(const std::string& path, std::string_view text, std::vecto
                               " bytes, more than " + std::to_string(kManifestSizeBytesMax));
   }
   // The checksum line is the last line; it covers every byte before it.
-  if (text.empty() || text.back() != '\n') return Bad(path, 0, "does not end with a line break (cut short?)");
-  const size_t previous_break = text.size() >= 2 ? text.rfind('\n', text.size() - 2) : std::string_view::npos;
+  if (text.empty() || text.back() != '\n')
+    return Bad(path, 0, "does not end with a line break (cut short?)");
+  const size_t previous_break =
+      text.size() >= 2 ? text.rfind('\n', text.size() - 2) : std::string_view::npos;
   const size_t last_start = previous_break == std::string_view::npos ? 0 : previous_break + 1;
   const std::string_view checksum_line = text.substr(last_start, text.size() - 1 - last_start);
   const std::string_view covered = text.substr(0, last_start);
@@ -85,11 +88,13 @@ Status DecodeManifest(const std::string& path, std::string_view text, std::vecto
     at = end + 1;
     line_number++;
     if (line_number == 1) {
-      if (line.substr(0, kHeaderPrefix.size()) != kHeaderPrefix) return Bad(path, 1, "not an eleven manifest");
+      if (line.substr(0, kHeaderPrefix.size()) != kHeaderPrefix)
+        return Bad(path, 1, "not an eleven manifest");
       const std::string_view version = line.substr(kHeaderPrefix.size());
       if (version != std::to_string(kManifestVersion)) {
-        return Status::FailedPrecondition("manifest " + path + " has version " + std::string(version) +
-                                          "; this build reads version " + std::to_string(kManifestVersion));
+        return Status::FailedPrecondition("manifest " + path + " has version " +
+                                          std::string(version) + "; this build reads version " +
+                                          std::to_string(kManifestVersion));
       }
       continue;
     }
@@ -97,7 +102,8 @@ Status DecodeManifest(const std::string& path, std::string_view text, std::vecto
     if (separator == std::string_view::npos) return Bad(path, line_number, "not key = value");
     ManifestEntry entry{std::string(line.substr(0, separator)),
                         std::string(line.substr(separator + kSeparator.size()))};
-    if (!ValidKey(entry.key) || !ValidValue(entry.value)) return Bad(path, line_number, "bad key or value");
+    if (!ValidKey(entry.key) || !ValidValue(entry.value))
+      return Bad(path, line_number, "bad key or value");
     for (const ManifestEntry& before : *entries) {
       if (before.key == entry.key) return Bad(path, line_number, "key " + entry.key + " repeated");
     }
@@ -127,7 +133,8 @@ Status ReadManifest(Env* env, const std::string& dir, std::vector<ManifestEntry>
   Status status = ReadWholeFile(env, path, kManifestSizeBytesMax + 1, &data);
   if (status.code() == StatusCode::kNotFound) return Status::NotFound("no manifest " + path);
   ELEVEN_RETURN_IF_ERROR(status);
-  return DecodeManifest(path, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), entries);
+  return DecodeManifest(
+      path, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), entries);
 }
 
 }  // namespace eleven

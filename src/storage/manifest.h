@@ -42,6 +42,7 @@ std::string EncodeManifest(const std::vector<ManifestEntry>& entries);
 [[nodiscard]] Status WriteManifest(Env* env, const std::string& dir,
                                    const std::vector<ManifestEntry>& entries);
 // Reads and checks `dir`/MANIFEST.
-[[nodiscard]] Status ReadManifest(Env* env, const std::string& dir, std::vector<ManifestEntry>* entries);
+[[nodiscard]] Status ReadManifest(Env* env, const std::string& dir,
+                                  std::vector<ManifestEntry>* entries);
 
 }  // namespace eleven

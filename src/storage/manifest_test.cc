@@ -11,8 +11,9 @@ namespace {
 using testing::AsBytes;
 using testing::TempDir;
 
-const std::vector<ManifestEntry> kEntries = {
-    {"engine.clock", "\"wall\""}, {"engine.skus_max", "4096"}, {"fulfilment.milestones", "[10, 20]"}};
+const std::vector<ManifestEntry> kEntries = {{"engine.clock", "\"wall\""},
+                                             {"engine.skus_max", "4096"},
+                                             {"fulfilment.milestones", "[10, 20]"}};
 
 TEST(Manifest, EncodesAsTheGrammarSays) {
   const std::string text = EncodeManifest(kEntries);
@@ -47,12 +48,14 @@ TEST(Manifest, AnyFlippedByteOrCutIsCorruption) {
       std::string damaged = text;
       damaged[i] = char(damaged[i] ^ flip);
       const Status status = DecodeManifest("/d/MANIFEST", damaged, &read);
-      EXPECT_EQ(status.code(), StatusCode::kCorruption) << "byte " << i << ": " << status.ToString();
+      EXPECT_EQ(status.code(), StatusCode::kCorruption)
+          << "byte " << i << ": " << status.ToString();
       EXPECT_NE(status.message().find("/d/MANIFEST"), std::string::npos) << status.ToString();
     }
   }
   for (size_t size = 0; size < text.size(); size++) {
-    EXPECT_EQ(DecodeManifest("/d/MANIFEST", text.substr(0, size), &read).code(), StatusCode::kCorruption)
+    EXPECT_EQ(DecodeManifest("/d/MANIFEST", text.substr(0, size), &read).code(),
+              StatusCode::kCorruption)
         << "cut at " << size;
   }
 }
@@ -71,9 +74,12 @@ TEST(Manifest, WellChecksummedButMalformedIsRefused) {
             StatusCode::kCorruption);
   EXPECT_EQ(DecodeManifest("m", with_checksum("eleven-manifest 1\nA = 1\n"), &read).code(),
             StatusCode::kCorruption);
-  EXPECT_EQ(DecodeManifest("m", with_checksum("eleven-manifest 1\na=1\n"), &read).code(), StatusCode::kCorruption);
-  EXPECT_EQ(DecodeManifest("m", with_checksum("eleven-manifest 1\n"), &read).code(), StatusCode::kCorruption);
-  EXPECT_EQ(DecodeManifest("m", with_checksum("something else\na = 1\n"), &read).code(), StatusCode::kCorruption);
+  EXPECT_EQ(DecodeManifest("m", with_checksum("eleven-manifest 1\na=1\n"), &read).code(),
+            StatusCode::kCorruption);
+  EXPECT_EQ(DecodeManifest("m", with_checksum("eleven-manifest 1\n"), &read).code(),
+            StatusCode::kCorruption);
+  EXPECT_EQ(DecodeManifest("m", with_checksum("something else\na = 1\n"), &read).code(),
+            StatusCode::kCorruption);
   const Status future = DecodeManifest("m", with_checksum("eleven-manifest 2\na = 1\n"), &read);
   EXPECT_EQ(future.code(), StatusCode::kFailedPrecondition) << future.ToString();
   EXPECT_TRUE(DecodeManifest("m", with_checksum("eleven-manifest 1\na.b_2 = x y\n"), &read).ok());

@@ -1,6 +1,7 @@
 #include "tests/server/test_util.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -15,8 +16,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "replica/replica.h"
 #include "storage/data_dir.h"
@@ -76,7 +75,9 @@ ServerConfig ModulesConfig(const std::string& data_dir) {
 
 Status FormatForConfig(const ServerConfig& config) {
   uint64_t size_bytes = 0;
-  if (Env::Default()->GetFileSize(JoinPath(config.data_dir, kDataDirIdentityName), &size_bytes).ok()) {
+  if (Env::Default()
+          ->GetFileSize(JoinPath(config.data_dir, kDataDirIdentityName), &size_bytes)
+          .ok()) {
     return Status::Ok();  // formatted by an earlier start
   }
   return replica::FormatDataDir(Env::Default(), config.data_dir, ShapeOfConfig(config));
