@@ -63,13 +63,15 @@ void ShowProgress(const sim::FestivalProgress& p, bool tty) {
 
 // The `eleven serve` configuration a --connect run of this scenario needs.
 void PrintServeConfig(const FestivalArgs& args, const sim::Scenario& scenario) {
-  std::printf("# eleven serve configuration for `eleven festival --scenario %s --connect HOST:PORT`.\n"
-              "# The engine the scenario needs (the same an embedded run builds, so both end with the\n"
-              "# same state digest), ledger and fulfilment on, and a client clock: the festival sets\n"
-              "# the log time of every batch (set_clock). For simulation and replays, not production.\n"
-              "# Serve it on a freshly formatted data directory:\n"
-              "#   eleven format --data DIR && eleven serve --data DIR --config THIS_FILE\n\n",
-              args.scenario.c_str());
+  std::printf(
+      "# eleven serve configuration for `eleven festival --scenario %s --connect HOST:PORT`.\n"
+      "# The engine the scenario needs (the same an embedded run builds, so both end with the\n"
+      "# same state digest), ledger and fulfilment on, and a client clock: the festival sets\n"
+      "# the log time of every batch (set_clock). For simulation and replays, not production.\n"
+      "# Format a data directory with it (the directory records this shape), then serve it:\n"
+      "#   eleven format --data DIR --config THIS_FILE && eleven serve --data DIR --config "
+      "THIS_FILE\n\n",
+      args.scenario.c_str());
   std::printf("%s", server::EngineConfigToml(sim::FestivalEngineConfig(scenario), protocol::ClockMode::kClient).c_str());
 }
 

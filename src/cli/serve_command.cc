@@ -31,13 +31,11 @@ int RunServe(const ServeArgs& args) {
   if (!args.data_dir.empty()) config.data_dir = args.data_dir;
   if (!args.listen.empty()) config.listen = args.listen == "off" ? "" : args.listen;
   if (!args.http.empty()) config.http = args.http == "off" ? "" : args.http;
-  if (!args.clock.empty() && !server::ParseClockMode(args.clock, &config.clock)) {
-    std::fprintf(stderr, "eleven serve: --clock must be wall or client, not %s\n", args.clock.c_str());
+  const Status flags = ApplyEngineOptions(args.engine, &config);
+  if (!flags.ok()) {
+    std::fprintf(stderr, "eleven serve: %s\n", flags.message().c_str());
     return 2;
   }
-  if (args.order_slots != 0) config.engine.order_slot_count = args.order_slots;
-  if (args.skus_max != 0) config.engine.sku_count_max = args.skus_max;
-  if (args.merchants_max != 0) config.engine.merchant_count_max = args.merchants_max;
   std::unique_ptr<server::Server> server;
   Status status = server::Server::Open(config, &server);
   if (status.ok()) status = server->Start();
@@ -46,6 +44,7 @@ int RunServe(const ServeArgs& args) {
     return 1;
   }
   std::printf("eleven serve: %s\n", server->recovery().ToString().c_str());
+  config = server->config();  // with the data directory's shape
   if (config.clock == protocol::ClockMode::kClient) {
     std::printf("eleven serve: client clock: batches are stamped with the time clients set (set_clock); "
                 "for simulation and replays, not production\n");
@@ -71,12 +70,9 @@ void AddServeCommand(CLI::App& app) {
   command->add_option("--config", args->config_path, "TOML file with addresses and limits (docs/server.md)");
   command->add_option("--listen", args->listen, "binary protocol address host:port, or off (default 127.0.0.1:7011)");
   command->add_option("--http", args->http, "HTTP address host:port, or off (default 127.0.0.1:7080)");
-  command->add_option("--clock", args->clock,
-                      "log time: wall (default) or client (set by clients with set_clock; simulation "
-                      "and replays only)");
-  command->add_option("--order-slots", args->order_slots, "orders kept in memory (must match the data directory)");
-  command->add_option("--skus-max", args->skus_max, "SKU capacity (must match the data directory)");
-  command->add_option("--merchants-max", args->merchants_max, "merchant capacity (must match the data directory)");
+  // State-shaping settings: taken from the data directory; given, they must match it.
+  AddClockOption(*command, &args->engine);
+  AddEngineOptions(*command, &args->engine);
   command->callback([args] { std::exit(RunServe(*args)); });
 }
 

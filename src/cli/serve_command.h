@@ -1,11 +1,13 @@
 // eleven serve: runs the server (src/server) on a formatted data directory until SIGINT or
 // SIGTERM. Settings come from a TOML file (--config; docs/server.md lists every key), then
-// from flags, which win.
+// from flags, which win. The state-shaping ones come from the data directory's manifest: a
+// key or flag that contradicts it stops the start (replica/shape.h).
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "cli/engine_options.h"
 #include "server/config.h"
 
 namespace eleven::cli {
@@ -17,10 +19,7 @@ struct ServeArgs {
   std::string data_dir;
   std::string listen;
   std::string http;
-  std::string clock;  // wall or client
-  uint32_t order_slots = 0;
-  uint32_t skus_max = 0;
-  uint32_t merchants_max = 0;
+  EngineOptions engine;  // the capacity flags and --clock
 };
 
 int RunServe(const ServeArgs& args);

@@ -11,6 +11,7 @@
 #include "server/config.h"
 #include "storage/data_dir.h"
 #include "storage/journal.h"
+#include "storage/manifest.h"
 #include "storage/snapshot.h"
 #include "wire/records.h"
 
@@ -23,10 +24,39 @@ int Fail(const Status& status) {
   return 1;  // kVerifyUnrecoverable for verify
 }
 
-int Format(const std::string& dir) {
-  Status s = replica::FormatDataDir(Env::Default(), dir);
+// The shape asked for on the command line: the defaults, then the TOML file, then the flags.
+Status GivenShape(const std::string& config_path, const EngineOptions& options,
+                  server::ServerConfig* config) {
+  if (!config_path.empty()) ELEVEN_RETURN_IF_ERROR(server::LoadServerConfig(config_path, config));
+  return ApplyEngineOptions(options, config);
+}
+
+void PrintShape(const replica::DataShape& shape) {
+  for (const ManifestEntry& entry : replica::ShapeToManifest(shape)) {
+    std::printf("  %s = %s\n", entry.key.c_str(), entry.value.c_str());
+  }
+}
+
+int Format(const std::string& dir, const std::string& config_path, const EngineOptions& options,
+           bool adopt) {
+  server::ServerConfig config;
+  Status s = GivenShape(config_path, options, &config);
   if (!s.ok()) return Fail(s);
-  std::printf("formatted %s\n", dir.c_str());
+  const replica::DataShape shape = server::ShapeOfConfig(config);
+  if (adopt) {
+    replica::ReplayReport replay;
+    s = replica::AdoptDataDir(Env::Default(), dir, shape, &replay);
+    if (!s.ok()) return Fail(s);
+    std::printf(
+        "adopted %s: its snapshot and %llu journal entries read with this shape, now recorded in "
+        "%s:\n",
+        dir.c_str(), (unsigned long long)replay.entries, kManifestName);
+  } else {
+    s = replica::FormatDataDir(Env::Default(), dir, shape);
+    if (!s.ok()) return Fail(s);
+    std::printf("formatted %s, shape recorded in %s:\n", dir.c_str(), kManifestName);
+  }
+  PrintShape(shape);
   return 0;
 }
 
@@ -35,14 +65,34 @@ constexpr int kVerifyOk = 0;
 constexpr int kVerifyUnrecoverable = 1;  // recovery would refuse to start (or verify could not run)
 constexpr int kVerifyDamaged = 2;        // recovery works, but something kept is damaged
 
+// The shape to verify with: the manifest's, checked against what was given; or, in a
+// directory from before manifests, what was given (nothing given is refused).
+Status VerifyShape(const std::string& path, const std::string& config_path,
+                   const EngineOptions& options, replica::DataShape* shape) {
+  server::ServerConfig config;
+  ELEVEN_RETURN_IF_ERROR(GivenShape(config_path, options, &config));
+  const Status read = replica::ReadDataShape(Env::Default(), path, shape);
+  if (read.code() == StatusCode::kFailedPrecondition && !config.shape_given.empty()) {
+    std::printf("no %s: verifying with the shape given (record it with `eleven format --adopt`)\n",
+                kManifestName);
+    *shape = server::ShapeOfConfig(config);
+    return Status::Ok();
+  }
+  ELEVEN_RETURN_IF_ERROR(read);
+  return replica::CheckShape(path, *shape, server::ShapeOfConfig(config), config.shape_given);
+}
+
 // Checks every snapshot and every kept journal segment (also those before the newest
 // snapshot, which an older snapshot's fallback needs), then replays the journal onto the
 // newest good snapshot, without changing anything (a torn tail is reported, not cut).
 // Anything damaged makes the exit code non-zero: kVerifyDamaged while recovery still works.
-int Verify(const std::string& path, const EngineOptions& engine_options) {
+int Verify(const std::string& path, const std::string& config_path, const EngineOptions& options) {
   Env* env = Env::Default();
   std::unique_ptr<DataDir> dir;
   Status s = DataDir::Open(env, path, &dir);
+  if (!s.ok()) return Fail(s);
+  replica::DataShape shape;
+  s = VerifyShape(path, config_path, options, &shape);
   if (!s.ok()) return Fail(s);
   std::vector<SnapshotFile> snapshots;
   s = ListSnapshots(env, path, &snapshots);
@@ -58,7 +108,7 @@ int Verify(const std::string& path, const EngineOptions& engine_options) {
   }
   replica::JournalCheck journal;
   const Status journal_checked =
-      replica::CheckJournal(env, path, engine_options.config.batch_command_count_max, &journal);
+      replica::CheckJournal(env, path, shape.engine.batch_command_count_max, &journal);
   if (journal_checked.ok()) {
     std::printf("journal: %llu segments, %llu entries, ops %llu..%llu: ok\n", (unsigned long long)journal.segment_count,
                 (unsigned long long)journal.entries, (unsigned long long)journal.op_first,
@@ -73,7 +123,7 @@ int Verify(const std::string& path, const EngineOptions& engine_options) {
                 (unsigned long long)journal.op_first, (unsigned long long)oldest_good_op + 1);
     bad++;
   }
-  engine::Engine engine(engine_options.config);
+  engine::Engine engine(shape.engine);
   SnapshotLoad load;
   s = LoadNewestSnapshot(env, path, &load);
   if (!s.ok()) return Fail(s);
@@ -132,6 +182,15 @@ void PrintCommand(const wire::Command& c) {
 
 int Inspect(const std::string& path, uint64_t from, uint64_t limit, bool commands) {
   Env* env = Env::Default();
+  // The shape first; a damaged or missing manifest is reported, and the journal still shown.
+  replica::DataShape shape;
+  const Status shape_read = replica::ReadDataShape(env, path, &shape);
+  if (shape_read.ok()) {
+    std::printf("shape (%s):\n", JoinPath(path, kManifestName).c_str());
+    PrintShape(shape);
+  } else {
+    std::printf("shape: %s\n", shape_read.ToString().c_str());
+  }
   std::unique_ptr<JournalReader> reader;
   Status s = JournalReader::Open(env, path, from, &reader);
   if (!s.ok()) return Fail(s);
@@ -153,36 +212,43 @@ int Inspect(const std::string& path, uint64_t from, uint64_t limit, bool command
     for (const wire::Command& c : decoded) PrintCommand(c);
   }
   if (reader->torn_tail()) std::printf("torn tail: %s\n", reader->torn_tail()->ToString().c_str());
-  return 0;
+  return shape_read.ok() ? 0 : 1;
 }
 
 }  // namespace
 
 void AddStorageCommands(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
-  CLI::App* format = app.add_subcommand("format", "Create a new data directory");
+  auto config_path = std::make_shared<std::string>();
+  auto format_options = std::make_shared<EngineOptions>();
+  auto adopt = std::make_shared<bool>(false);
+  CLI::App* format = app.add_subcommand(
+      "format",
+      "Create a new data directory, recording its shape (capacities, ledger, fulfilment, clock)");
   format->add_option("--data", *dir, "the directory to create (must not exist or be empty)")->required();
-  format->callback([dir] { std::exit(Format(*dir)); });
+  format->add_option(
+      "--config", *config_path,
+      "take the shape from this `eleven serve` TOML file ([engine], [ledger], [fulfilment]); "
+      "flags win over it");
+  format->add_flag("--adopt", *adopt,
+                   "record the shape of an existing data directory formatted by an older build (no "
+                   "MANIFEST), after checking that it reads with it");
+  AddClockOption(*format, format_options.get());
+  AddEngineOptions(*format, format_options.get());
+  format->callback([dir, config_path, format_options, adopt] {
+    std::exit(Format(*dir, *config_path, *format_options, *adopt));
+  });
 
   auto engine_options = std::make_shared<EngineOptions>();
-  auto config_path = std::make_shared<std::string>();
   CLI::App* verify = app.add_subcommand("verify", "Check a data directory without starting");
   verify->add_option("--data", *dir, "the data directory")->required();
-  CLI::Option* config_option = verify->add_option(
-      "--config", *config_path, "take the engine's capacities, ledger and fulfilment from this `eleven serve` TOML file");
-  const size_t option_count = verify->get_options().size();
+  verify->add_option(
+      "--config", *config_path,
+      "check this `eleven serve` TOML file's [engine], [ledger] and [fulfilment] against the "
+      "data directory's shape");
   AddEngineOptions(*verify, engine_options.get());
-  // The capacity flags or the file, not both.
-  const std::vector<CLI::Option*> options = verify->get_options();
-  for (size_t i = option_count; i < options.size(); i++) config_option->excludes(options[i]);
   verify->callback([dir, engine_options, config_path] {
-    if (!config_path->empty()) {
-      server::ServerConfig config;
-      const Status loaded = server::LoadServerConfig(*config_path, &config);
-      if (!loaded.ok()) std::exit(Fail(loaded));
-      engine_options->config = config.engine;
-    }
-    std::exit(Verify(*dir, *engine_options));
+    std::exit(Verify(*dir, *config_path, *engine_options));
   });
 
   auto from = std::make_shared<uint64_t>(1);

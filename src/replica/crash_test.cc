@@ -111,7 +111,7 @@ TEST(Crash, KilledAtRandomMomentsRecoversEveryAcknowledgedOrder) {
   std::string dir = std::filesystem::temp_directory_path() / "eleven-crash-XXXXXX";
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
   std::filesystem::remove(dir);
-  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir, ShapeOf(CrashOptions())).ok());
 
   std::vector<Ack> acked;  // every acknowledged batch, over all cycles
   uint64_t next_index = 0;

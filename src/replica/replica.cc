@@ -49,12 +49,41 @@ std::string RecoveryReport::ToString() const {
   return out;
 }
 
-Status FormatDataDir(Env* env, const std::string& path) {
+Status FormatDataDir(Env* env, const std::string& path, const DataShape& shape) {
   // The id only has to be unique among directories: time and pid are enough here.
   const uint64_t now = static_cast<uint64_t>(
       std::chrono::system_clock::now().time_since_epoch().count());
   DataDirId id{Fmix64(now), Fmix64(now ^ static_cast<uint64_t>(getpid()) << 32) | 1};
-  return DataDir::Format(env, path, id);
+  return DataDir::Format(env, path, id, ShapeToManifest(shape));
+}
+
+Status AdoptDataDir(Env* env, const std::string& path, const DataShape& shape,
+                    ReplayReport* replay) {
+  ELEVEN_ASSERT(env != nullptr && replay != nullptr);
+  std::unique_ptr<DataDir> dir;
+  ELEVEN_RETURN_IF_ERROR(DataDir::Open(env, path, &dir));
+  DataShape recorded;
+  const Status read = ReadDataShape(env, path, &recorded);
+  if (read.ok()) {
+    return Status::FailedPrecondition("data directory " + path + " already has a " + kManifestName +
+                                      "; its shape is recorded");
+  }
+  if (read.code() != StatusCode::kFailedPrecondition) return read;  // damaged, or not formatted
+  engine::Engine engine(shape.engine);
+  SnapshotLoad load;
+  ELEVEN_RETURN_IF_ERROR(LoadNewestSnapshot(env, path, &load));
+  if (load.found) {
+    const Status restored = engine.Restore(load.snapshot.body);
+    if (!restored.ok()) {
+      return Status::FailedPrecondition(load.snapshot.path +
+                                        " does not restore with the shape given (" +
+                                        restored.ToString() + "); nothing was recorded");
+    }
+  }
+  std::vector<std::byte>().swap(load.snapshot.body);
+  ELEVEN_RETURN_IF_ERROR(ReplayJournal(env, path, &engine, RecoveryProgress(), replay));
+  engine.CheckInvariants();
+  return dir->Adopt(env, ShapeToManifest(shape));
 }
 
 Replica::Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& options)
@@ -87,6 +116,11 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
                      const RecoveryProgress& progress) {
   std::unique_ptr<DataDir> dir;
   ELEVEN_RETURN_IF_ERROR(OpenDataDirWaiting(env, path, options.lock_wait_ms, &dir));
+  // Under the lock: the journal is replayed only into the shape the directory records.
+  DataShape recorded;
+  ELEVEN_RETURN_IF_ERROR(ReadDataShape(env, path, &recorded));
+  ELEVEN_RETURN_IF_ERROR(
+      CheckShape(path, recorded, ShapeOf(options), AllShapeKeys("in the replica's options")));
   std::unique_ptr<Replica> r(new Replica(env, std::move(dir), options));
   *report = RecoveryReport{};
   ELEVEN_RETURN_IF_ERROR(r->Recover(report, progress));

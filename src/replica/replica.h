@@ -36,6 +36,7 @@
 #include "engine/engine.h"
 #include "replica/follower.h"
 #include "replica/replay.h"
+#include "replica/shape.h"
 #include "storage/data_dir.h"
 #include "storage/env.h"
 #include "storage/journal.h"
@@ -52,9 +53,12 @@ inline constexpr uint32_t kDataDirLockWaitMsDefault = 5000;
 inline constexpr uint32_t kDataDirLockRetryMs = 50;
 
 struct ReplicaOptions {
+  // The data directory's shape (replica/shape.h): Open refuses options that differ from
+  // what its manifest records (callers read it first, ReadDataShape).
   engine::EngineConfig engine;
   // Open retries a held lock for this long (kDataDirLockWaitMsDefault); 0 answers Busy at once.
   uint32_t lock_wait_ms = kDataDirLockWaitMsDefault;
+  LogClock clock = LogClock::kWall;
   JournalOptions journal;
   // Each staging buffer holds entries waiting for the sync thread; two of them alternate.
   // A full buffer while the other is still being synced is back-pressure: Submit waits.
@@ -105,7 +109,8 @@ class Replica {
  public:
   // Opens a formatted data directory (see storage/data_dir.h), recovers, and starts the sync
   // thread. The Env must outlive the Replica. A directory whose lock is held is tried again
-  // for options.lock_wait_ms before Busy.
+  // for options.lock_wait_ms before Busy. FailedPrecondition, naming every key and both
+  // values, if `options` contradict the shape its manifest records (nothing is written).
   [[nodiscard]] static Status Open(Env* env, const std::string& dir, const ReplicaOptions& options,
                                    std::unique_ptr<Replica>* replica, RecoveryReport* report,
                                    const RecoveryProgress& progress = nullptr);
@@ -216,7 +221,20 @@ class Replica {
   uint64_t snapshot_started_ns_ = 0;
 };
 
-// Creates and formats a data directory (refusing an existing non-empty one).
-[[nodiscard]] Status FormatDataDir(Env* env, const std::string& path);
+// The shape part of `options`.
+inline DataShape ShapeOf(const ReplicaOptions& options) {
+  return DataShape{options.engine, options.clock};
+}
+
+// Creates and formats a data directory with `shape` recorded in its manifest (refusing an
+// existing non-empty one).
+[[nodiscard]] Status FormatDataDir(Env* env, const std::string& path, const DataShape& shape);
+
+// Records `shape` in the manifest of a directory formatted before manifests, once it has
+// shown that the directory reads with it: its newest good snapshot restores into an engine
+// of that shape (capacities and pay window are checked there) and the journal replays onto
+// it. Nothing is written if not. `*replay` tells what was replayed.
+[[nodiscard]] Status AdoptDataDir(Env* env, const std::string& path, const DataShape& shape,
+                                  ReplayReport* replay);
 
 }  // namespace eleven::replica

@@ -82,7 +82,7 @@ TEST(Replica, RawAndPackedJournalsRecoverToTheSameState) {
     batches.push_back(batch);
   }
   const std::string packed_dir = TempDir();
-  ASSERT_TRUE(FormatDataDir(Env::Default(), packed_dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), packed_dir, ShapeOf(SmallOptions())).ok());
   Digest128 packed_digest;
   {
     std::unique_ptr<Replica> r;
@@ -100,7 +100,7 @@ TEST(Replica, RawAndPackedJournalsRecoverToTheSameState) {
   // The same batches as raw records, written straight to a journal.
   // In a version-1 data directory, as a build before packing left it.
   const std::string raw_dir = TempDir();
-  ASSERT_TRUE(FormatDataDir(Env::Default(), raw_dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), raw_dir, ShapeOf(SmallOptions())).ok());
   testing::RewriteIdentityVersion(raw_dir, 1);
   {
     std::unique_ptr<JournalWriter> writer;
@@ -183,7 +183,7 @@ class ReplicaSnapshot : public ::testing::TestWithParam<ReplicaOptions::Snapshot
 
 TEST_P(ReplicaSnapshot, RecoversSnapshotAndJournalToTheSameState) {
   const std::string dir = TempDir();
-  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir, ShapeOf(Options())).ok());
   Digest128 before;
   {
     std::unique_ptr<Replica> r;
@@ -226,7 +226,7 @@ TEST_P(ReplicaSnapshot, RecoversSnapshotAndJournalToTheSameState) {
 // it), and recovery from its last one gives the same state.
 TEST(Replica, FollowerSnapshotsUnderWritesAndRecovers) {
   const std::string dir = TempDir();
-  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir, ShapeOf(SmallFollowerOptions(1))).ok());
   ReplicaOptions options = SmallFollowerOptions(1);
   options.journal.prepare_segments = true;
   options.journal.recycled_segments_max = 4;
@@ -313,7 +313,7 @@ INSTANTIATE_TEST_SUITE_P(Modes, ReplicaSnapshot,
 // A new data directory in `dir`, opened through `env`, with Catalog() applied and durable.
 void OpenWithCatalog(FaultEnv* env, const std::string& dir, std::unique_ptr<Replica>* r,
                      const ReplicaOptions& options = SmallOptions()) {
-  ASSERT_TRUE(FormatDataDir(env, dir).ok());
+  ASSERT_TRUE(FormatDataDir(env, dir, ShapeOf(options)).ok());
   RecoveryReport report;
   ASSERT_TRUE(Replica::Open(env, dir, options, r, &report).ok());
   std::vector<wire::Result> results(64);
@@ -386,7 +386,7 @@ TEST(Replica, AFailedJournalWriteIsReportedAndLaterSubmitsApplyNothing) {
 // when the replica opens, before anything is written: on a small disk they are what fills it.
 TEST(Replica, OpenRemovesLeftoverTempFiles) {
   const std::string dir = TempDir();
-  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir, ShapeOf(SmallOptions())).ok());
   const std::vector<std::byte> junk(4096, std::byte{9});
   const std::string snapshot_temp = "snapshot-00000000000000000042.snap.tmp";
   ASSERT_TRUE(WriteFileDurably(Env::Default(), dir, snapshot_temp, junk).ok());
@@ -406,7 +406,7 @@ TEST(Replica, OpenRemovesLeftoverTempFiles) {
 // after the wait, saying so.
 TEST(Replica, OpenWaitsABoundedTimeForTheLock) {
   const std::string dir = TempDir();
-  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir, ShapeOf(SmallOptions())).ok());
   std::unique_ptr<DataDir> holder;
   ASSERT_TRUE(DataDir::Open(Env::Default(), dir, &holder).ok());
   ReplicaOptions options = SmallOptions();
@@ -457,7 +457,7 @@ TEST(Replica, AFollowerSnapshotOfAnOpNeverDurableReportsTheJournalsFailure) {
 // snapshot (nothing written, the journal goes on), and each snapshot asked for tries again.
 TEST(Replica, AFollowerMeetingADamagedEntryFailsTheSnapshotAndWritesGoOn) {
   const std::string dir = TempDir();
-  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir, ShapeOf(SmallFollowerOptions(0))).ok());
   std::unique_ptr<Replica> r;
   RecoveryReport report;
   // Interval 0: it reads the journal only when asked.
@@ -541,7 +541,7 @@ TEST(Replica, PowerCutKeepsEveryAcknowledgedBatch) {
     const std::string dir = TempDir();
     FaultEnv env(Env::Default(), rng());
     env.set_forward_syncs(false);
-    ASSERT_TRUE(FormatDataDir(&env, dir).ok());
+    ASSERT_TRUE(FormatDataDir(&env, dir, ShapeOf(SmallOptions())).ok());
     uint64_t acked_key_end = 0, key = 0, now = kSecond;
     {
       std::unique_ptr<Replica> r;

@@ -33,7 +33,7 @@ ReplicaOptions TickOptions() {
 TEST(ReplicaTick, ATickIsADurableEntryThatRecoveryReplays) {
   testing::TempDir temp;
   const std::string dir = temp.File("data");
-  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir, ShapeOf(TickOptions())).ok());
   Digest128 digest{};
   uint64_t tick_op = 0;
   {
@@ -88,7 +88,7 @@ TEST(ReplicaTick, ATickIsADurableEntryThatRecoveryReplays) {
 TEST(ReplicaTick, TheFollowerAppliesTicksAndSnapshotsTheirState) {
   testing::TempDir temp;
   const std::string dir = temp.File("data");
-  ASSERT_TRUE(FormatDataDir(Env::Default(), dir).ok());
+  ASSERT_TRUE(FormatDataDir(Env::Default(), dir, ShapeOf(TickOptions())).ok());
   ReplicaOptions options = TickOptions();
   options.snapshot_mode = ReplicaOptions::SnapshotMode::kFollower;
   options.follower_interval_ms = 5;

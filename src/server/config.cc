@@ -134,6 +134,32 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
 
 }  // namespace
 
+const std::vector<std::string> kTomlShapeKeys = {"engine.clock",
+                                                 "engine.merchants_max",
+                                                 "engine.skus_max",
+                                                 "engine.drops_max",
+                                                 "engine.order_slots",
+                                                 "engine.holdings_max",
+                                                 "engine.pay_window_us",
+                                                 "engine.batch_commands_max",
+                                                 "ledger.enabled",
+                                                 "ledger.accounts_max",
+                                                 "ledger.transfers_max",
+                                                 "ledger.buyers_max",
+                                                 "ledger.merchants_max",
+                                                 "ledger.orders_max",
+                                                 "ledger.plans_max",
+                                                 "fulfilment.enabled",
+                                                 "fulfilment.warehouses_max",
+                                                 "fulfilment.couriers_max",
+                                                 "fulfilment.stock_entries_max",
+                                                 "fulfilment.skus_max",
+                                                 "fulfilment.parcels_max",
+                                                 "fulfilment.shipments_max",
+                                                 "fulfilment.backlog_max",
+                                                 "fulfilment.delivered_outbox_max",
+                                                 "fulfilment.milestones"};
+
 Status LoadServerConfig(const std::string& path, ServerConfig* config) {
   toml::table table;
   try {  // toml++ reports parse errors as exceptions; they stop here
@@ -144,6 +170,9 @@ Status LoadServerConfig(const std::string& path, ServerConfig* config) {
   std::string errors;
   ReadAll(table, config, &errors);
   if (!errors.empty()) return Status::InvalidArgument(path + ": " + errors);
+  for (const std::string& key : kTomlShapeKeys) {
+    if (table.at_path(key)) config->shape_given.push_back({key, "in " + path});
+  }
   return Status::Ok();
 }
 
@@ -216,6 +245,18 @@ std::string EngineConfigToml(const engine::EngineConfig& e, protocol::ClockMode 
   }
   out += "]\n";
   return out;
+}
+
+replica::DataShape ShapeOfConfig(const ServerConfig& config) {
+  return replica::DataShape{config.engine, config.clock == protocol::ClockMode::kClient
+                                               ? replica::LogClock::kClient
+                                               : replica::LogClock::kWall};
+}
+
+void SetShape(const replica::DataShape& shape, ServerConfig* config) {
+  config->engine = shape.engine;
+  config->clock = shape.clock == replica::LogClock::kClient ? protocol::ClockMode::kClient
+                                                            : protocol::ClockMode::kWall;
 }
 
 bool ParseClockMode(std::string_view text, protocol::ClockMode* mode) {

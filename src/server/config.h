@@ -1,5 +1,8 @@
 // The server's configuration: addresses and every limit, read from a TOML file (all keys
 // optional; see docs/server.md for the file and the defaults), then overridden by flags.
+// The state-shaping part (engine, clock, ledger, fulfilment) belongs to the data directory:
+// Server::Open takes it from the directory's manifest and refuses a key given in the file or
+// by a flag (shape_given) that contradicts it.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +11,7 @@
 #include "base/status.h"
 #include "client/protocol.h"
 #include "engine/engine.h"
+#include "replica/shape.h"
 
 namespace eleven::server {
 
@@ -22,6 +26,9 @@ struct ServerConfig {
   // Wall-clock mode: an idle server writes a tick at most this long after something fell due
   // (expiry, drop window, timeout; EngineLoop, "Ticks"). 1..60000. Does not shape state.
   uint32_t tick_ms = 100;
+  // The state-shaping keys (manifest keys) given explicitly, and where; engine and clock
+  // values of keys not listed here are not used: Server::Open takes the manifest's.
+  std::vector<replica::ShapeKeySource> shape_given;
   uint64_t staging_size_bytes = uint64_t{32} << 20;
   // A snapshot is taken (in the background) once this many journal bytes were written since
   // the last one; older journal segments are then removed. 0 = never.
@@ -71,13 +78,21 @@ struct ServerConfig {
   uint32_t feed_send_buffer_bytes = 65536;
 };
 
-// Reads `path` into *config (keys absent from the file keep their values).
+// The state-shaping keys a TOML file may give (each a manifest key, replica/shape.h).
+extern const std::vector<std::string> kTomlShapeKeys;
+
+// Reads `path` into *config (keys absent from the file keep their values); every
+// state-shaping key present in the file is appended to config->shape_given.
 [[nodiscard]] Status LoadServerConfig(const std::string& path, ServerConfig* config);
 // Checks limits against each other (e.g. frame size vs batch size).
 [[nodiscard]] Status ValidateServerConfig(const ServerConfig& config);
 // The [engine], [ledger] and [fulfilment] sections that give `engine` and `clock` when read
 // back by LoadServerConfig (e.g. what `eleven festival --print-serve-config` writes).
 std::string EngineConfigToml(const engine::EngineConfig& engine, protocol::ClockMode clock);
+// The shape `config` asks for (engine and clock).
+replica::DataShape ShapeOfConfig(const ServerConfig& config);
+// `config` with its engine and clock taken from `shape`.
+void SetShape(const replica::DataShape& shape, ServerConfig* config);
 // "wall" or "client" -> the mode; false for anything else.
 [[nodiscard]] bool ParseClockMode(std::string_view text, protocol::ClockMode* mode);
 // "host:port" -> parts. Port 0 = any free port.

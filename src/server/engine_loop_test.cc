@@ -50,7 +50,7 @@ std::unique_ptr<Request> OrderRequest(uint64_t key) {
 struct Fixture {
   explicit Fixture(Env* env, const replica::ReplicaOptions& options = SmallOptions())
       : dir(temp.File("data")) {  // Format creates it
-    EXPECT_TRUE(replica::FormatDataDir(env, dir).ok());
+    EXPECT_TRUE(replica::FormatDataDir(env, dir, replica::ShapeOf(options)).ok());
     replica::RecoveryReport report;
     EXPECT_TRUE(replica::Replica::Open(env, dir, options, &replica, &report).ok());
     // The catalog, durable before the loop starts.
@@ -165,7 +165,7 @@ bool WaitUntil(const std::function<bool()>& done) {
 TEST(EngineLoop, ReplayedJournalCountsTowardTheSnapshotTrigger) {
   testing::TempDir temp;
   const std::string dir = temp.File("data");
-  ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir).ok());
+  ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir, replica::ShapeOf(SmallOptions())).ok());
   std::unique_ptr<replica::Replica> replica;
   replica::RecoveryReport report;
   ASSERT_TRUE(replica::Replica::Open(Env::Default(), dir, SmallOptions(), &replica, &report).ok());

@@ -24,13 +24,22 @@ struct Server::DoneWatcher {
   asio::posix::stream_descriptor descriptor;
 };
 
-Status Server::Open(const ServerConfig& config, std::unique_ptr<Server>* out, Env* env) {
+Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env* env) {
   ELEVEN_ASSERT(env != nullptr);
-  ELEVEN_RETURN_IF_ERROR(ValidateServerConfig(config));
+  ELEVEN_RETURN_IF_ERROR(ValidateServerConfig(given));
+  // The shape is the data directory's: keys given that contradict it are refused before
+  // anything is opened or written; the others are taken from it.
+  replica::DataShape shape;
+  ELEVEN_RETURN_IF_ERROR(replica::ReadDataShape(env, given.data_dir, &shape));
+  ELEVEN_RETURN_IF_ERROR(
+      replica::CheckShape(given.data_dir, shape, ShapeOfConfig(given), given.shape_given));
+  ServerConfig config = given;
+  SetShape(shape, &config);
   std::unique_ptr<Server> s(new Server());
   s->config_ = config;
   replica::ReplicaOptions options;
   options.engine = config.engine;
+  options.clock = shape.clock;
   options.staging_size_bytes = config.staging_size_bytes;
   options.journal.segment_size_bytes_max = config.journal_segment_bytes;
   options.journal.prepare_segments = config.journal_prepare_segments;

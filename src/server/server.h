@@ -27,9 +27,14 @@ struct EngineMetrics;
 
 class Server {
  public:
-  // `env` (tests pass a FaultEnv) must outlive the server.
+  // `env` (tests pass a FaultEnv) must outlive the server. The engine and clock are the data
+  // directory's (its manifest): a key of config.shape_given whose value differs from it is
+  // FailedPrecondition naming the key and both values, and nothing is opened or written; the
+  // other engine and clock values of `config` are ignored.
   [[nodiscard]] static Status Open(const ServerConfig& config, std::unique_ptr<Server>* server,
                                    Env* env = Env::Default());
+  // The configuration in force: the one given, with the data directory's shape.
+  const ServerConfig& config() const { return config_; }
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -43,9 +43,12 @@ class EmbeddedBackend final : public FestivalBackend {
 
   Status Open(const engine::EngineConfig& config) override {
     Env* env = Env::Default();
-    ELEVEN_RETURN_IF_ERROR(replica::FormatDataDir(env, data_dir_));
     replica::ReplicaOptions options;
     options.engine = config;
+    // The festival sets the log time of every batch: the directory records a client clock,
+    // so `eleven serve` on it afterwards keeps doing so (and `verify` needs no flags).
+    options.clock = replica::LogClock::kClient;
+    ELEVEN_RETURN_IF_ERROR(replica::FormatDataDir(env, data_dir_, replica::ShapeOf(options)));
     if (snapshot_follower_) options.snapshot_mode = replica::ReplicaOptions::SnapshotMode::kFollower;
     replica::RecoveryReport report;
     ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, data_dir_, options, &replica_, &report));

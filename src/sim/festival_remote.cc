@@ -151,10 +151,13 @@ Status RemoteBackend::CheckEmptyAndClock(const engine::EngineConfig& config) {
   protocol::DigestRecord digest{};
   ELEVEN_RETURN_IF_ERROR(client_->GetDigest(&digest));
   if (digest.op != 0) {
-    return Status::FailedPrecondition(
-        "the server at " + address_ + " is not empty (" + std::to_string(digest.op) +
-        " log entries applied): the festival creates its own catalog and needs a freshly formatted data "
-        "directory (eleven format --data DIR, then eleven serve --data DIR ...)");
+    return Status::FailedPrecondition("the server at " + address_ + " is not empty (" +
+                                      std::to_string(digest.op) +
+                                      " log entries applied): the festival creates its own catalog "
+                                      "and needs a freshly formatted data "
+                                      "directory (eleven format --data DIR --config FILE from "
+                                      "--print-serve-config, then eleven serve --data "
+                                      "DIR ...)");
   }
   wire::LimitsRecord limits{};
   ELEVEN_RETURN_IF_ERROR(client_->GetLimits(&limits));

@@ -1,5 +1,7 @@
 // The festival on a small scenario: the summary is well-formed JSON whose figures agree with
 // each other and with the engine, and the same seed gives the same day (the same digest).
+#include "sim/festival.h"
+
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -9,7 +11,7 @@
 #include <string>
 
 #include "base/assert.h"
-#include "sim/festival.h"
+#include "replica/shape.h"
 #include "sim/festival_json.h"
 
 namespace eleven::sim {
@@ -47,8 +49,16 @@ std::string RunOnce(const Scenario& s) {
   options.data_dir = TempDir("run");
   std::string summary;
   Status run = RunFestival(s, options, &summary);
-  std::filesystem::remove_all(options.data_dir);
   EXPECT_TRUE(run.ok()) << run.ToString();
+  // The data directory records the shape the day ran with (so serve and verify on it need
+  // no flags): the scenario's engine and the festival's own clock.
+  replica::DataShape shape;
+  const Status read = replica::ReadDataShape(Env::Default(), options.data_dir, &shape);
+  EXPECT_TRUE(read.ok()) << read.ToString();
+  EXPECT_EQ(replica::ShapeToManifest(shape),
+            replica::ShapeToManifest(
+                replica::DataShape{FestivalEngineConfig(s), replica::LogClock::kClient}));
+  std::filesystem::remove_all(options.data_dir);
   return summary;
 }
 

@@ -114,10 +114,11 @@ std::string W1RunResult::ToJson(Durability durability) const {
 Status RunW1Embedded(const W1RunOptions& options, W1RunResult* result) {
   ELEVEN_ASSERT(options.batch_size > 0 && options.in_flight_max > 0);
   Env* env = Env::Default();
-  ELEVEN_RETURN_IF_ERROR(replica::FormatDataDir(env, options.data_dir));
   replica::ReplicaOptions replica_options;
   replica_options.engine = W1EngineConfig(options.order_count + options.resend_sample);
   replica_options.journal.prepare_segments = options.prepare_segments;
+  ELEVEN_RETURN_IF_ERROR(
+      replica::FormatDataDir(env, options.data_dir, replica::ShapeOf(replica_options)));
   std::unique_ptr<replica::Replica> replica;
   replica::RecoveryReport report;
   ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, options.data_dir, replica_options, &replica, &report));

@@ -59,7 +59,8 @@ Status WriteIdentity(Env* env, const std::string& path, DataDirId id) {
 
 }  // namespace
 
-Status DataDir::Format(Env* env, const std::string& path, DataDirId id) {
+Status DataDir::Format(Env* env, const std::string& path, DataDirId id,
+                       const std::vector<ManifestEntry>& manifest) {
   ELEVEN_ASSERT(env != nullptr && !path.empty());
   ELEVEN_ASSERT(id.low != 0 || id.high != 0);
   Status status = env->CreateDir(path);
@@ -74,12 +75,31 @@ Status DataDir::Format(Env* env, const std::string& path, DataDirId id) {
   }
   std::unique_ptr<FileLock> lock;
   ELEVEN_RETURN_IF_ERROR(env->LockFile(JoinPath(path, kDataDirLockName), &lock));
+  // The manifest first: a crash in between leaves a directory that is not formatted (no
+  // identity), never one without its shape.
+  ELEVEN_RETURN_IF_ERROR(WriteManifest(env, path, manifest));
   ELEVEN_RETURN_IF_ERROR(WriteIdentity(env, path, id));
   // The directory's own entry in its parent must be durable too.
   return env->SyncDir(ParentDir(path));
 }
 
 Status DataDir::Upgrade(Env* env) {
+  if (format_version_ == kDataDirFormatVersion) return Status::Ok();
+  ELEVEN_RETURN_IF_ERROR(WriteIdentity(env, path_, id_));
+  format_version_ = kDataDirFormatVersion;
+  return Status::Ok();
+}
+
+Status DataDir::Adopt(Env* env, const std::vector<ManifestEntry>& manifest) {
+  ELEVEN_ASSERT(env != nullptr && !manifest.empty());
+  uint64_t size_bytes = 0;
+  const Status found = env->GetFileSize(JoinPath(path_, kManifestName), &size_bytes);
+  if (found.ok()) {
+    return Status::FailedPrecondition("data directory " + path_ + " already has a " +
+                                      kManifestName + "; its shape is recorded");
+  }
+  if (found.code() != StatusCode::kNotFound) return found;
+  ELEVEN_RETURN_IF_ERROR(WriteManifest(env, path_, manifest));
   if (format_version_ == kDataDirFormatVersion) return Status::Ok();
   ELEVEN_RETURN_IF_ERROR(WriteIdentity(env, path_, id_));
   format_version_ = kDataDirFormatVersion;

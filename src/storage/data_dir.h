@@ -19,13 +19,18 @@
 
 #include "base/status.h"
 #include "storage/env.h"
+#include "storage/manifest.h"
 
 namespace eleven {
 
 inline constexpr uint64_t kDataDirMagic = 0x01004E4556454C45ull;  // "ELEVEN\0\x01" as LE bytes.
 // Version 2: the journal may hold version-2 entries (storage-format.md), which a version-1
 // build would misread; so a directory this build writes to says 2, and older builds refuse it.
-inline constexpr uint16_t kDataDirFormatVersion = 2;
+// Version 3: the directory has a MANIFEST (storage/manifest.h) recording its shape; a build
+// that does not know it would replay the journal into whatever shape it was given.
+inline constexpr uint16_t kDataDirFormatVersion = 3;
+// The first version whose directories always have a MANIFEST.
+inline constexpr uint16_t kDataDirFormatVersionManifest = 3;
 inline constexpr uint16_t kDataDirFormatVersionOldestRead = 1;
 inline constexpr char kDataDirIdentityName[] = "ELEVEN";
 inline constexpr char kDataDirLockName[] = "LOCK";
@@ -52,9 +57,11 @@ static_assert(sizeof(DataDirIdentity) == 64);
 
 class DataDir {
  public:
-  // Creates `path` (or uses it if it exists and is empty) and writes its identity durably.
-  // FailedPrecondition if `path` exists and holds anything. `id` must not be all zero.
-  [[nodiscard]] static Status Format(Env* env, const std::string& path, DataDirId id);
+  // Creates `path` (or uses it if it exists and is empty) and writes its manifest, then its
+  // identity, durably: a directory with an identity has its manifest. FailedPrecondition if
+  // `path` exists and holds anything. `id` must not be all zero.
+  [[nodiscard]] static Status Format(Env* env, const std::string& path, DataDirId id,
+                                     const std::vector<ManifestEntry>& manifest);
 
   // Locks and identifies a formatted directory. Busy if another opener holds it; NotFound if
   // it is missing or not formatted; Corruption if its identity is damaged.
@@ -64,6 +71,10 @@ class DataDir {
   // kDataDirFormatVersion, before anything of the new version is written into it. A no-op
   // for a current one.
   [[nodiscard]] Status Upgrade(Env* env);
+
+  // Gives a directory formatted before manifests existed (version < 3, no MANIFEST) its
+  // manifest, then upgrades its identity (as Upgrade). FailedPrecondition if it has one.
+  [[nodiscard]] Status Adopt(Env* env, const std::vector<ManifestEntry>& manifest);
 
   const std::string& path() const { return path_; }
   DataDirId id() const { return id_; }

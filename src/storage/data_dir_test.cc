@@ -14,11 +14,13 @@ using testing::RewriteIdentityVersion;
 using testing::TempDir;
 
 constexpr DataDirId kId{0x1111, 0x2222};
+const std::vector<ManifestEntry> kManifest = {{"engine.skus_max", "4096"},
+                                              {"ledger.enabled", "false"}};
 
 TEST(DataDir, FormatThenOpen) {
   TempDir parent;
   const std::string path = parent.File("data");
-  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId).ok());
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId, kManifest).ok());
   std::unique_ptr<DataDir> dir;
   Status status = DataDir::Open(Env::Default(), path, &dir);
   ASSERT_TRUE(status.ok()) << status.ToString();
@@ -30,14 +32,15 @@ TEST(DataDir, FormatThenOpen) {
 TEST(DataDir, FormatRefusesANonEmptyDirectory) {
   TempDir parent;
   ASSERT_TRUE(WriteFileDurably(Env::Default(), parent.path(), "stuff", AsBytes("x")).ok());
-  Status status = DataDir::Format(Env::Default(), parent.path(), kId);
+  Status status = DataDir::Format(Env::Default(), parent.path(), kId, kManifest);
   EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(status.message().find(parent.path() + " is not empty"), std::string::npos)
       << status.ToString();
   // Formatting twice is refused as well.
   const std::string path = parent.File("data");
-  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId).ok());
-  EXPECT_EQ(DataDir::Format(Env::Default(), path, kId).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId, kManifest).ok());
+  EXPECT_EQ(DataDir::Format(Env::Default(), path, kId, kManifest).code(),
+            StatusCode::kFailedPrecondition);
 }
 
 TEST(DataDir, OpenRefusesMissingAndDamagedDirectories) {
@@ -47,7 +50,7 @@ TEST(DataDir, OpenRefusesMissingAndDamagedDirectories) {
   EXPECT_EQ(status.code(), StatusCode::kNotFound);
   EXPECT_NE(status.message().find("not formatted"), std::string::npos) << status.ToString();
   const std::string path = parent.File("data");
-  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId).ok());
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId, kManifest).ok());
   ASSERT_TRUE(WriteFileDurably(Env::Default(), path, kDataDirIdentityName,
                                AsBytes(std::string(64, 'z'))).ok());
   status = DataDir::Open(Env::Default(), path, &dir);
@@ -57,7 +60,7 @@ TEST(DataDir, OpenRefusesMissingAndDamagedDirectories) {
 TEST(DataDir, AVersionOneDirectoryOpensAndIsUpgradedOnRequest) {
   TempDir parent;
   const std::string path = parent.File("data");
-  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId).ok());
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId, kManifest).ok());
   RewriteIdentityVersion(path, 1);
   {
     std::unique_ptr<DataDir> dir;
@@ -73,15 +76,53 @@ TEST(DataDir, AVersionOneDirectoryOpensAndIsUpgradedOnRequest) {
   EXPECT_EQ(dir->id(), kId);
 }
 
+TEST(DataDir, FormatWritesTheManifestBeforeTheIdentity) {
+  TempDir parent;
+  const std::string path = parent.File("data");
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId, kManifest).ok());
+  std::vector<ManifestEntry> read;
+  const Status status = ReadManifest(Env::Default(), path, &read);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(read, kManifest);
+}
+
+// A directory from before manifests (version 2, no MANIFEST) is given one by Adopt, once.
+TEST(DataDir, AdoptGivesAnOlderDirectoryItsManifestOnce) {
+  TempDir parent;
+  const std::string path = parent.File("data");
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId, kManifest).ok());
+  ASSERT_TRUE(Env::Default()->RemoveFile(JoinPath(path, kManifestName)).ok());
+  RewriteIdentityVersion(path, 2);
+  {
+    std::unique_ptr<DataDir> dir;
+    ASSERT_TRUE(DataDir::Open(Env::Default(), path, &dir).ok());
+    std::vector<ManifestEntry> read;
+    EXPECT_EQ(ReadManifest(Env::Default(), path, &read).code(), StatusCode::kNotFound);
+    const Status adopted = dir->Adopt(Env::Default(), kManifest);
+    ASSERT_TRUE(adopted.ok()) << adopted.ToString();
+    EXPECT_EQ(dir->format_version(), kDataDirFormatVersion);
+    const Status again = dir->Adopt(Env::Default(), kManifest);
+    EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition) << again.ToString();
+  }
+  std::unique_ptr<DataDir> dir;
+  ASSERT_TRUE(DataDir::Open(Env::Default(), path, &dir).ok());
+  EXPECT_EQ(dir->format_version(), kDataDirFormatVersion);
+  std::vector<ManifestEntry> read;
+  ASSERT_TRUE(ReadManifest(Env::Default(), path, &read).ok());
+  EXPECT_EQ(read, kManifest);
+}
+
 TEST(DataDir, AVersionFromTheFutureIsRefused) {
   TempDir parent;
   const std::string path = parent.File("data");
-  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId).ok());
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId, kManifest).ok());
   RewriteIdentityVersion(path, kDataDirFormatVersion + 1);
   std::unique_ptr<DataDir> dir;
   const Status status = DataDir::Open(Env::Default(), path, &dir);
   EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << status.ToString();
-  EXPECT_NE(status.message().find("format version 3"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("format version " + std::to_string(kDataDirFormatVersion + 1)),
+            std::string::npos)
+      << status.ToString();
 }
 
 // The lock is an flock, so it holds against another process. Pipes order the two processes;
@@ -89,7 +130,7 @@ TEST(DataDir, AVersionFromTheFutureIsRefused) {
 TEST(DataDir, SecondOpenerInAnotherProcessIsBusy) {
   TempDir parent;
   const std::string path = parent.File("data");
-  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId).ok());
+  ASSERT_TRUE(DataDir::Format(Env::Default(), path, kId, kManifest).ok());
   std::unique_ptr<DataDir> dir;
   ASSERT_TRUE(DataDir::Open(Env::Default(), path, &dir).ok());
 

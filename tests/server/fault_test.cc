@@ -74,7 +74,9 @@ TEST(ServerFaults, AFullDiskIsAnsweredAt503AndReportedNotHung) {
   FaultEnv env(Env::Default(), 1);
   std::unique_ptr<Server> server;
   {
-    const Status opened = Server::Open(TestConfig(dir.path()), &server, &env);
+    const ServerConfig config = TestConfig(dir.path());
+    ASSERT_TRUE(FormatForConfig(config).ok());
+    const Status opened = Server::Open(config, &server, &env);
     ASSERT_TRUE(opened.ok()) << opened.ToString();
     ASSERT_TRUE(server->Start().ok());
   }

@@ -4,8 +4,11 @@
 // by instalments and shipped, tracked through to delivery and settled; a bad tracking
 // transition and malformed JSON refused with their codes and nothing changed.
 #include <gtest/gtest.h>
-
 #include <simdjson.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "client/client.h"
 #include "tests/server/test_util.h"
@@ -295,7 +298,7 @@ TEST_F(ModulesTest, MalformedModuleJsonChangesNothing) {
       {"POST", "/parcels/5/events", R"({"event":"allocated"})", "tracking_event_invalid"},
       {"POST", "/parcels/5/events", R"({"event":8})", "invalid_request"},
       {"POST", "/warehouses", R"({"warehouse_id":1,"region":3,"x_km":3000000000,"y_km":0,"hourly_capacity":1,"daily_capacity":1})", "invalid_request"},
-      {"POST", "/warehouses/1/stock", R"({"sku_id":10,"units":-3})", "invalid_request"},
+      {"POST", "/warehouses/1/stock", R"({"sku_id":10,"units":-3})", "invalid_quantity"},
       {"POST", "/regions/1000/point", R"({"x_km":1,"y_km":1})", "invalid_region"},
       {"GET", "/accounts/1/transfers?limit=0", "", "invalid_request"},
       {"GET", "/accounts/1/transfers?limit=8191", "", "invalid_request"},
@@ -327,6 +330,99 @@ namespace {
 
 // A body that decodes to more commands than the server's batch is refused whole (the engine
 // loop takes each request into one batch).
+// Another valid value for a manifest value (as the manifest writes it).
+std::string ChangedValue(const std::string& value) {
+  if (value == "true") return "false";
+  if (value == "false") return "true";
+  if (value == "\"wall\"") return "\"client\"";
+  if (value == "\"client\"") return "\"wall\"";
+  if (value.front() == '[') return "[5]";
+  return std::to_string(std::stoull(value) + 1);
+}
+
+std::map<std::string, uint64_t> Files(const std::string& dir) {
+  std::map<std::string, uint64_t> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    files[entry.path().filename()] = entry.file_size();
+  return files;
+}
+
+// The data directory owns its shape: a server with payments and fulfilment on, restarted
+// with a TOML file that changes any state-shaping key, is refused with the key and both
+// values and nothing written; restarted with no engine settings at all, it takes the
+// recorded shape, and the paid order is still paid, with its money and its plan.
+TEST_F(ModulesTest, EveryShapeKeyChangedOnRestartIsRefusedAndStateIsIntact) {
+  Post("/merchants", R"({"merchant_id":1,"country":"CN"})");
+  Post("/skus", R"({"sku_id":10,"merchant_id":1,"price_fen":12000,"stock":100})");
+  Post("/buyers/7/credit-limit", R"({"limit_fen":1000000})");
+  const std::string order = Field(
+      Post(
+          "/orders",
+          R"({"idempotency_key":1,"merchant_id":1,"buyer_id":7,"region":3,"city_tier":4,"lines":[{"sku_id":10,"quantity":1}]})"),
+      "id");
+  ASSERT_FALSE(order.empty());
+  Post("/orders/" + order + "/pay",
+       R"({"amount_fen":12000,"payment_method":"instalment_merchant_fee","instalment_periods":3})");
+  client_.reset();
+  server_->Stop();
+  const Digest128 digest = server_->engine().Digest();
+  server_.reset();
+
+  const std::map<std::string, uint64_t> files = Files(dir_.path());
+  const ServerConfig base = ModulesConfig(dir_.path());
+  const std::vector<ManifestEntry> recorded = replica::ShapeToManifest(ShapeOfConfig(base));
+  const std::string toml = dir_.path() + ".toml";
+  for (const std::string& key : kTomlShapeKeys) {
+    const auto at = std::find_if(recorded.begin(), recorded.end(),
+                                 [&](const ManifestEntry& e) { return e.key == key; });
+    ASSERT_NE(at, recorded.end()) << key << " is not a manifest key";
+    const std::string changed = ChangedValue(at->value);
+    std::ofstream(toml) << key << " = " << changed << "\n";
+    ServerConfig config = base;
+    ASSERT_TRUE(LoadServerConfig(toml, &config).ok()) << key;
+    std::unique_ptr<Server> server;
+    const Status status = Server::Open(config, &server);
+    EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << key;
+    const std::string expected = key + " = " + changed + " in " + toml +
+                                 ", but the data directory " + dir_.path() +
+                                 " was formatted with " + at->value;
+    EXPECT_NE(status.message().find(expected), std::string::npos) << status.ToString();
+    EXPECT_EQ(Files(dir_.path()), files)
+        << "a refused start with " << key << " changed the data directory";
+  }
+  std::filesystem::remove(toml);
+
+  // No engine settings given (TestConfig has the ledger and fulfilment off, but says nothing).
+  server_ = StartServer(TestConfig(dir_.path()));
+  ASSERT_NE(server_, nullptr);
+  EXPECT_EQ(Field(Get("/orders/" + order + "/money"), "state"), "paid");
+  EXPECT_EQ(Field(Get("/orders/" + order + "/plan"), "state"), "active");
+  EXPECT_EQ(server_->config().engine.ledger.account_count_max,
+            base.engine.ledger.account_count_max);
+  server_->Stop();
+  EXPECT_TRUE(server_->engine().config().ledger_enabled);
+  EXPECT_TRUE(server_->engine().config().fulfilment_enabled);
+  EXPECT_EQ(server_->engine().Digest(), digest);
+}
+
+// A TOML key that changes the shape is one the start checks: every manifest key that the
+// file can set is listed in kTomlShapeKeys, so none is silently overridden by the manifest.
+TEST(ShapeKeys, EveryShapeKeyTheTomlFileSetsIsChecked) {
+  const std::string toml = std::filesystem::temp_directory_path() / "eleven-shape-keys-test.toml";
+  const std::vector<ManifestEntry> defaults = replica::ShapeToManifest(ShapeOfConfig(ServerConfig{}));
+  for (const ManifestEntry& entry : defaults) {
+    std::ofstream(toml) << entry.key << " = " << ChangedValue(entry.value) << "\n";
+    ServerConfig config;
+    ASSERT_TRUE(LoadServerConfig(toml, &config).ok()) << entry.key;
+    const std::vector<ManifestEntry> read = replica::ShapeToManifest(ShapeOfConfig(config));
+    const bool changed = read != defaults;
+    const bool given = std::any_of(config.shape_given.begin(), config.shape_given.end(),
+                                   [&](const replica::ShapeKeySource& g) { return g.key == entry.key; });
+    EXPECT_EQ(changed, given) << entry.key;
+  }
+  std::filesystem::remove(toml);
+}
+
 TEST(ModulesBatchTest, BodyBeyondTheBatchIsRefused) {
   TempDataDir dir;
   ServerConfig config = ModulesConfig(dir.path());

@@ -1,6 +1,7 @@
 #include "tests/server/test_util.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -17,9 +18,8 @@
 #include <filesystem>
 #include <random>
 
-#include <gtest/gtest.h>
-
 #include "replica/replica.h"
+#include "storage/data_dir.h"
 #include "storage/env.h"
 
 namespace eleven::server::testing {
@@ -27,8 +27,6 @@ namespace eleven::server::testing {
 TempDataDir::TempDataDir() {
   std::random_device random;
   path_ = "/tmp/eleven-server-test-" + std::to_string(getpid()) + "-" + std::to_string(random());
-  const Status status = replica::FormatDataDir(Env::Default(), path_);
-  EXPECT_TRUE(status.ok()) << status.ToString();
 }
 
 TempDataDir::~TempDataDir() {
@@ -76,9 +74,22 @@ ServerConfig ModulesConfig(const std::string& data_dir) {
   return config;
 }
 
+Status FormatForConfig(const ServerConfig& config) {
+  uint64_t size_bytes = 0;
+  if (Env::Default()
+          ->GetFileSize(JoinPath(config.data_dir, kDataDirIdentityName), &size_bytes)
+          .ok()) {
+    return Status::Ok();  // formatted by an earlier start
+  }
+  return replica::FormatDataDir(Env::Default(), config.data_dir, ShapeOfConfig(config));
+}
+
 std::unique_ptr<Server> StartServer(const ServerConfig& config) {
+  Status status = FormatForConfig(config);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  if (!status.ok()) return nullptr;
   std::unique_ptr<Server> server;
-  Status status = Server::Open(config, &server);
+  status = Server::Open(config, &server);
   EXPECT_TRUE(status.ok()) << status.ToString();
   if (!status.ok()) return nullptr;
   status = server->Start();

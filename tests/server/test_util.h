@@ -11,7 +11,8 @@
 
 namespace eleven::server::testing {
 
-// A fresh, formatted data directory (removed by the destructor).
+// A fresh data directory's path, not yet created (StartServer formats it; removed by the
+// destructor).
 class TempDataDir {
  public:
   TempDataDir();
@@ -27,7 +28,10 @@ ServerConfig TestConfig(const std::string& data_dir);
 // The same with payments (the ledger) and fulfilment on, their tables small too.
 ServerConfig ModulesConfig(const std::string& data_dir);
 
-// Opens and starts a server; asserts on failure.
+// Formats config.data_dir with the config's shape (engine and clock) unless it is formatted.
+[[nodiscard]] Status FormatForConfig(const ServerConfig& config);
+// Formats the data directory if it is new (FormatForConfig), opens and starts a server;
+// asserts on failure.
 std::unique_ptr<Server> StartServer(const ServerConfig& config);
 
 // A client of the binary port on loopback; a failed connect fails the test and returns null.

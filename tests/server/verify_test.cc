@@ -75,7 +75,7 @@ class VerifyTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / "eleven-verify-test-XXXXXX";
     ASSERT_NE(mkdtemp(dir_.data()), nullptr);
     std::filesystem::remove(dir_);  // Format creates it
-    ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir_).ok());
+    ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir_, replica::ShapeOf(Options())).ok());
     std::unique_ptr<replica::Replica> r;
     replica::RecoveryReport report;
     ASSERT_TRUE(replica::Replica::Open(Env::Default(), dir_, Options(), &r, &report).ok());
