@@ -119,26 +119,15 @@ wire::Result Engine::CancelAfterPayment(uint64_t order_id, uint64_t now_us, wire
     result.code = Code::order_already_shipped;
     return result;
   }
-  if (found->state != OrderState::kPaid) return result;
-  Code code = Code::ok;
-  if (fulfilment_) {
-    code = fulfilment_->CheckCancelShipment(order_id);
-    if (code == Code::shipment_dispatched) code = Code::order_already_shipped;
-  } else if (ledger_) {
-    // No fulfilment: nothing says when it ships, so only money not yet settled is cancelled.
-    wire::OrderMoneyRecord money{};
-    if (ledger_->LookupOrderMoney(order_id, &money) == Code::ok &&
-        money.state == wire::OrderMoneyState::kSettled) {
-      code = Code::order_already_shipped;
-    }
-  }
+  // Without fulfilment nothing says whether a paid order has shipped: it stays final.
+  if (found->state != OrderState::kPaid || !fulfilment_) return result;
+  Code code = fulfilment_->CheckCancelShipment(order_id);
+  if (code == Code::shipment_dispatched) code = Code::order_already_shipped;
   if (code == Code::ok && ledger_) code = ledger_->CancelPaidOrder(order_id, now_us);
   result.code = code;
   if (code != Code::ok) return result;
-  if (fulfilment_) {
-    const Code cancelled = fulfilment_->CancelShipment(order_id, now_us);
-    ELEVEN_ASSERT(cancelled == Code::ok);  // checked above; the ledger changed nothing of it
-  }
+  const Code cancelled = fulfilment_->CancelShipment(order_id, now_us);
+  ELEVEN_ASSERT(cancelled == Code::ok);  // checked above; the ledger changed nothing of it
   Order& order = const_cast<Order&>(*found);
   ReleasePaidOrder(order);
   order.state = OrderState::kCancelled;
