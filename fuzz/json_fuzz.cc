@@ -29,7 +29,8 @@ constexpr wire::Operation kOperations[] = {
     wire::Operation::kPlaceOrder, wire::Operation::kPayOrder, wire::Operation::kCancelOrder,
     wire::kCreateAccount, wire::kCreateTransfer, wire::kDeposit, wire::kSetBuyerCreditLimit,
     wire::kWithdraw, wire::kSetMerchantCreditLine, wire::kDrawDown, wire::kRepayMerchantCredit,
-    wire::kConfirmDelivery, wire::kRepayInstalment, wire::kCreateWarehouse, wire::kStockWarehouse,
+    wire::kConfirmDelivery, wire::kRepayInstalment, wire::kAfterSalesRefund, wire::kCreateWarehouse,
+    wire::kStockWarehouse,
     wire::kCreateCourier, wire::kSetCoverage, wire::kSetRegionPoint, wire::kTrackParcel};
 static_assert(std::size(kOperations) == server::kJsonCommandCount);
 

@@ -63,11 +63,14 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
       results[0] = CommandResult(Code::payments_disabled, operation, 0);
       return 1;
     }
+    // With fulfilment on, confirm_delivery first checks the parcels (returns.cc).
+    auto checked = [this](wire::Operation o) { return fulfilment_ && o == wire::kConfirmDelivery; };
+    if (checked(operation)) return ConfirmShipped(commands, now_us, results);
     // The run of ledger commands (a linked chain lives inside one run), up to the next
     // command that is not the ledger's to apply.
     size_t run = 0;
     while (run < commands.size() && IsLedgerOperation(static_cast<uint8_t>(commands[run].operation)) &&
-           !IsOwnedByEngine(commands[run].operation)) {
+           !IsOwnedByEngine(commands[run].operation) && !checked(commands[run].operation)) {
       run++;
     }
     const size_t consumed = ledger_->Apply(commands.first(run), now_us, results.first(run));

@@ -193,6 +193,13 @@ class Engine {
   size_t ExecuteModule(std::span<const wire::Command> commands, uint64_t now_us,
                        std::span<wire::Result> results);
   void DrainDelivered(uint64_t now_us);
+  // Returns and cancellations after payment (returns.cc; docs/returns.md).
+  void SettleDelivered(const DeliveredOrder& delivered, uint64_t now_us);
+  int64_t ReturnedShareFen(const Order& order, uint8_t returned_lines) const;
+  void ReleasePaidOrder(Order& order);  // gives a paid order's units back
+  wire::Result CancelAfterPayment(uint64_t order_id, uint64_t now_us, wire::Result result);
+  size_t ConfirmShipped(std::span<const wire::Command> commands, uint64_t now_us,
+                        std::span<wire::Result> results);
   wire::Code PayThroughModules(const Order& order, const wire::PayOrder& c, uint64_t now_us);
   wire::Result CreateMerchant(const wire::CreateMerchant& c);
   wire::Result CreateSku(const wire::CreateSku& c);

@@ -413,28 +413,20 @@ wire::Code Engine::PayThroughModules(const Order& order, const wire::PayOrder& c
   return shipped;
 }
 
-// Orders whose every parcel was delivered: settled in the ledger, marked delivered.
+// Orders whose every parcel is delivered or returned: settled (returned lines refunded) in
+// the ledger, marked delivered or returned (returns.cc).
 void Engine::DrainDelivered(uint64_t now_us) {
   std::span<DeliveredOrder> out(delivered_.get(), kDeliveredDrainChunk);
   // Bounded by the outbox's capacity: each call takes entries out of it.
   for (uint32_t taken = fulfilment_->TakeDelivered(out); taken > 0; taken = fulfilment_->TakeDelivered(out)) {
-    for (uint32_t i = 0; i < taken; i++) {
-      const uint64_t order_id = out[i].order_id;
-      // Already settled by auto-confirm, or refunded: nothing more to move.
-      if (ledger_) (void)ledger_->ConfirmDelivery(order_id, now_us);
-      const Order* found = nullptr;
-      if (FindOrder(order_id, &found) == Code::ok && found->state == OrderState::kPaid) {
-        const_cast<Order*>(found)->state = OrderState::kDelivered;
-        stats_.orders_delivered++;
-      }
-    }
+    for (uint32_t i = 0; i < taken; i++) SettleDelivered(out[i], now_us);
   }
 }
 
 wire::Result Engine::CancelOrder(const wire::CancelOrder& c, uint64_t now_us) {
   wire::Result result;
   Order* pending = PendingOrder(c.order_id, Operation::kCancelOrder, now_us, &result);
-  if (pending == nullptr) return result;
+  if (pending == nullptr) return CancelAfterPayment(c.order_id, now_us, result);  // returns.cc
   Order& order = *pending;
   ReleaseOrder(order);
   order.state = OrderState::kCancelled;

@@ -107,6 +107,7 @@ constexpr RouteRow kRoutes[] = {
     Get("/orders/{}/plan", Op::kGetPlan),
     Post("/orders/{}/plan/repay", JC::kRepayInstalment),
     Post("/orders/{}/confirm-delivery", JC::kConfirmDelivery),
+    Post("/orders/{}/after-sales-refund", JC::kAfterSalesRefund),
     // Fulfilment (docs/fulfilment.md).
     Post("/warehouses", JC::kCreateWarehouse),
     Post("/warehouses/{}/stock", JC::kStockWarehouse),

@@ -25,7 +25,7 @@ enum Field : uint8_t {
   kAccountId, kLedger, kCode, kUserData, kTransferId, kDebitAccountId, kCreditAccountId,
   kPendingId, kTimeoutUs, kLimitFen, kWithholdBp, kPeriods, kLinked,
   kDebitsMustNotExceedCredits, kCreditsMustNotExceedDebits, kPending, kPostPending,
-  kVoidPending, kBalancingDebit, kBalancingCredit,
+  kVoidPending, kBalancingDebit, kBalancingCredit, kRefundId,
   // Fulfilment.
   kWarehouseId, kCity, kXKm, kYKm, kHourlyCapacity, kDailyCapacity, kBonded, kUnits,
   kCourierId, kName, kMode, kPromisedDays, kCostFen, kWaybillFirst, kWaybillCount, kRegions,
@@ -127,6 +127,7 @@ constexpr std::array<FieldSpec, kFieldCount> kFields = {{
     Flag(kVoidPending, "void_pending_transfer", wire::kVoidPendingTransfer),
     Flag(kBalancingDebit, "balancing_debit", wire::kBalancingDebit),
     Flag(kBalancingCredit, "balancing_credit", wire::kBalancingCredit),
+    U(kRefundId, "refund_id", UINT64_MAX),
     U(kWarehouseId, "warehouse_id", UINT64_MAX),
     U(kCity, "city", UINT16_MAX),
     S(kXKm, "x_km", kI32Min, kI32Max),
@@ -143,7 +144,9 @@ constexpr std::array<FieldSpec, kFieldCount> kFields = {{
     U(kWaybillFirst, "waybill_first", UINT64_MAX),
     U(kWaybillCount, "waybill_count", UINT64_MAX),
     {kRegions, "regions", Kind::kRegions},
-    Named(kEvent, "event", std::span(kParcelStateNames).subspan(wire::kTrackingEventMin),
+    Named(kEvent, "event",
+          std::span(kParcelStateNames)
+              .subspan(wire::kTrackingEventMin, wire::kTrackingEventMax - wire::kTrackingEventMin + 1),
           "tracking_event_invalid"),
     U(kHub, "hub", UINT32_MAX),
 }};
@@ -198,6 +201,7 @@ constexpr std::array<Spec, kJsonCommandCount> kSpecs = {{
     Needs(kPartyTransfer),                                                               // repay merchant credit
     Needs(0),                                                                            // confirm delivery
     Needs(Set(kTransferId), Set(kPeriods)),                                              // repay instalment
+    Needs(Set(kRefundId, kAmountFen)),                                                   // after-sales refund
     Needs(Set(kWarehouseId, kRegion, kXKm, kYKm, kHourlyCapacity, kDailyCapacity), Set(kCity, kBonded)),
     Needs(Set(kSkuId, kUnits)),                                                          // stock warehouse
     Needs(Set(kCourierId, kName, kMode, kPromisedDays, kHourlyCapacity, kCostFen, kWaybillFirst,
@@ -530,6 +534,12 @@ wire::Command BuildLedgerCommand(JsonCommand kind, uint64_t path_id, const Value
       c.repay_instalment.transfer_id = u[kTransferId];
       c.repay_instalment.order_id = path_id;
       break;
+    case JsonCommand::kAfterSalesRefund:
+      c.after_sales_refund.operation = wire::kAfterSalesRefund;
+      c.after_sales_refund.refund_id = u[kRefundId];
+      c.after_sales_refund.order_id = path_id;
+      c.after_sales_refund.amount_fen = v.i[kAmountFen];
+      break;
     default: ELEVEN_ASSERT(false);
   }
   return wire::AsCommand(c);
@@ -615,7 +625,7 @@ size_t Build(JsonCommand kind, uint64_t path_id, const Values& v, std::span<wire
   if (kind == JsonCommand::kSetCoverage) return BuildCoverage(path_id, v, out);
   if (kind <= JsonCommand::kCancelOrder) {
     out[0] = BuildOrderCommand(kind, path_id, v);
-  } else if (kind <= JsonCommand::kRepayInstalment) {
+  } else if (kind <= JsonCommand::kAfterSalesRefund) {
     out[0] = BuildLedgerCommand(kind, path_id, v);
   } else {
     out[0] = BuildFulfilmentCommand(kind, path_id, v);

@@ -39,6 +39,7 @@ enum class JsonCommand : uint8_t {
   kRepayMerchantCredit,    // POST /merchants/{id}/repay
   kConfirmDelivery,        // POST /orders/{id}/confirm-delivery
   kRepayInstalment,        // POST /orders/{id}/plan/repay
+  kAfterSalesRefund,       // POST /orders/{id}/after-sales-refund
   kCreateWarehouse,        // POST /warehouses
   kStockWarehouse,         // POST /warehouses/{id}/stock
   kCreateCourier,          // POST /couriers
@@ -46,7 +47,7 @@ enum class JsonCommand : uint8_t {
   kSetRegionPoint,         // POST /regions/{id}/point
   kTrackParcel,            // POST /parcels/{waybill}/events
 };
-inline constexpr uint8_t kJsonCommandCount = 25;
+inline constexpr uint8_t kJsonCommandCount = 26;
 
 // Objects in one array body (a batch of accounts or transfers); also the most commands one
 // body decodes to, so `out` below needs this many.

@@ -30,7 +30,8 @@ std::string_view OperationName(wire::Operation operation) {
   static constexpr std::string_view kLedgerNames[] = {
       "create_account",         "create_transfer",   "deposit",           "withdraw",
       "set_buyer_credit_limit", "set_merchant_credit_line", "draw_down", "repay_merchant_credit",
-      "pay_order_money",        "refund_order_money", "confirm_delivery", "repay_instalment"};
+      "pay_order_money",        "refund_order_money", "confirm_delivery", "repay_instalment",
+      "after_sales_refund"};
   static constexpr std::string_view kFulfilmentNames[] = {
       "create_warehouse", "stock_warehouse", "create_courier", "set_coverage",
       "set_region_point", "ship_order",      "track_parcel"};
@@ -148,6 +149,7 @@ std::string_view OrderStateName(wire::OrderState state) {
     case wire::OrderState::kExpired: return "expired";
     case wire::OrderState::kRejected: return "rejected";
     case wire::OrderState::kDelivered: return "delivered";
+    case wire::OrderState::kReturned: return "returned";
   }
   return "unknown";
 }
@@ -337,6 +339,7 @@ std::string OrderMoneyJson(const wire::OrderMoneyRecord& m) {
     j.Int("merchant_fee_fen", m.merchant_fee_fen);
     j.Int("withheld_fen", m.withheld_fen);
     j.Int("merchant_net_fen", m.merchant_net_fen);
+    j.Int("refunded_fen", m.refunded_fen);
   });
 }
 
@@ -436,6 +439,7 @@ std::string FiguresJson(const wire::FiguresRecord& f) {
     j.Uint("parcels_delivered", f.parcels_delivered);
     j.Uint("parcels_returned", f.parcels_returned);
     j.Uint("parcels_evicted", f.parcels_evicted);
+    j.Uint("shipments_cancelled", f.shipments_cancelled);
     j.Uint("shipments_allocated", f.shipments_allocated);
     j.Uint("shipments_split", f.shipments_split);
     j.Uint("backlog_count", f.backlog_count);

@@ -15,7 +15,7 @@ inline constexpr std::string_view kCourierModeNames[] = {"", "express", "charter
 // wire::ParcelState; a tracking event is named after the state it moves the parcel into.
 inline constexpr std::string_view kParcelStateNames[] = {
     "none",        "allocated",    "picked",           "packed",    "handed_to_courier", "departed_hub",
-    "arrived_hub", "out_for_delivery", "delivered", "exception", "returned"};
+    "arrived_hub", "out_for_delivery", "delivered", "exception", "returned", "cancelled"};
 inline constexpr std::string_view kTransferStateNames[] = {
     "", "posted", "pending", "pending_posted", "pending_voided", "pending_expired"};
 inline constexpr std::string_view kOrderMoneyStateNames[] = {"", "paid", "refunded", "settled"};

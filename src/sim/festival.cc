@@ -30,6 +30,8 @@ constexpr uint64_t kSkuStride = 100;              // sku id = merchant * 100 + k
 constexpr uint64_t kDropSkuBase = 900'000'000'000;  // drop SKUs live apart from the catalog
 constexpr uint64_t kWaybillStride = 10'000'000'000;  // courier c issues c * stride + n
 constexpr uint64_t kDrawdownTransferBase = 1ull << 40;
+// After-sales refund ids (their transfer ids): apart from deposits (buyer ids) and draw-downs.
+constexpr uint64_t kAfterSalesRefundBase = 1ull << 44;
 constexpr double kFirstMinutesS = 600;  // the timeline is per second here, per minute after
 constexpr uint64_t kSurgeUs = 3600 * kSecondUs;  // the midnight hour runs on fine ticks
 
@@ -70,7 +72,7 @@ struct Rng {
   }
 };
 
-enum class Kind : uint8_t { kSetup, kOrder, kDropOrder, kRetry, kPay, kCancel, kTrack, kCheckShipment };
+enum class Kind : uint8_t { kSetup, kOrder, kDropOrder, kRetry, kPay, kCancel, kTrack, kCheckShipment, kAfterSales };
 
 // A future action of a buyer or courier.
 struct Event {
@@ -123,6 +125,7 @@ struct TickReads {
   uint64_t shipments_token = 0;         // 0: nothing asked
   uint64_t orders_token = 0;
   std::vector<std::pair<uint64_t, uint64_t>> checks;  // (order id, at_us) of the tick's kCheckShipment events
+  std::vector<int64_t> check_amounts;                 // the amount of each of those orders
   bool empty() const { return shipment_keys.empty() && order_keys.empty() && checks.empty(); }
 };
 
@@ -226,7 +229,8 @@ class Festival {
   wire::Code Look(uint64_t key, Record* record) const;
   void OnPlaced(const Meta& meta, const wire::Result& r, uint64_t at_us);
   void OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us);
-  void ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day);
+  void ScheduleParcels(uint64_t order_id, int64_t amount_fen, uint64_t at_us, bool same_day);
+  void ScheduleReturn(const wire::ShipmentRecord& shipment, int64_t amount_fen, uint64_t at_us);
   void Push(Event e) {
     e.sequence = sequence_++;
     events_.Push(e);
@@ -314,6 +318,11 @@ class Festival {
   uint64_t orders_sent_ = 0, accepted_ = 0, rejected_ = 0, retries_ = 0, retry_mismatches_ = 0;
   uint64_t paid_ = 0, cancelled_ = 0, pay_refused_ = 0;
   int64_t gmv_gross_fen_ = 0, gmv_net_fen_ = 0;
+  // Returns (orders whose parcels all come back, refunded by the engine) and after-sales
+  // refunds (merchant-funded): counted when sent back / when the refund is answered ok.
+  uint64_t orders_returned_ = 0, after_sales_refunds_ = 0, after_sales_refused_ = 0;
+  int64_t returns_refunded_fen_ = 0, after_sales_refunded_fen_ = 0;
+  uint64_t after_sales_ids_ = 0;
   std::map<wire::Code, uint64_t> rejected_by_code_;
   std::array<uint64_t, 4> paid_by_method_{};
   std::map<int, uint64_t> instalments_by_periods_;
@@ -591,8 +600,16 @@ void Festival::GenerateTick(uint64_t tick_start_us, uint64_t tick_us) {
         AddCommand(wire::ToCommand(r), {Kind::kTrack, e.info, 0, e.parcel_state});
         break;
       }
+      case Kind::kAfterSales: {
+        wire::LedgerCommand c{};
+        c.after_sales_refund = {wire::kAfterSalesRefund, {}, kAfterSalesRefundBase + ++after_sales_ids_, e.id,
+                                e.amount_fen, {}};
+        AddCommand(wire::AsCommand(c), {Kind::kAfterSales, e.info, 0, 0});
+        break;
+      }
       case Kind::kCheckShipment:  // the shipment is read after this tick, and looked at when it is released
         tick_reads_.checks.emplace_back(e.id, e.at_us);
+        tick_reads_.check_amounts.push_back(e.amount_fen);
         tick_reads_.shipment_keys.push_back(e.id);
         break;
       default:
@@ -708,7 +725,10 @@ Status Festival::ReleaseUpTo(uint64_t tick_last) {
       in_flight_.pop_front();
     }
     if (released_ != nullptr) {
-      for (const auto& [order_id, at_us] : released_->checks) ScheduleParcels(order_id, at_us, false);
+      for (size_t k = 0; k < released_->checks.size(); k++) {
+        const auto [order_id, at_us] = released_->checks[k];
+        ScheduleParcels(order_id, released_->check_amounts[k], at_us, false);
+      }
       released_ = nullptr;
       reads_in_flight_.pop_front();
     }
@@ -796,6 +816,14 @@ void Festival::Process(const Batch& batch) {
       case Kind::kTrack:
         ELEVEN_ASSERT(r.code == wire::Code::ok);  // the courier only sends allowed events
         break;
+      case Kind::kAfterSales:
+        if (r.code == wire::Code::ok) {
+          after_sales_refunds_++;
+          after_sales_refunded_fen_ += r.amount_fen;
+        } else {
+          after_sales_refused_++;  // e.g. refund_unfundable: the merchant withdrew or owes its line
+        }
+        break;
       case Kind::kSetup:
       case Kind::kCheckShipment:
         break;
@@ -855,20 +883,28 @@ void Festival::OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us) {
   if (meta.periods != 0) instalments_by_periods_[meta.periods]++;
   const OrderInfo& info = order_info_[meta.info];
   const bool same_day = info.tier <= 2 && rng_.Unit() < s_.same_day_share * 2.5;
-  ScheduleParcels(r.id, at_us, same_day);
+  ScheduleParcels(r.id, r.amount_fen, at_us, same_day);
 }
 
 // The couriers' side: each parcel moves through its states after realistic delays. A parcel
 // still in the backlog is looked at again an hour later.
-void Festival::ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day) {
+void Festival::ScheduleParcels(uint64_t order_id, int64_t amount_fen, uint64_t at_us, bool same_day) {
   wire::ShipmentRecord shipment{};
   if (Look(order_id, &shipment) != wire::Code::ok) return;
   if (shipment.parcel_count == 0) {
     // Backlogged: ask again after the hour rolls over (no command, just a later look).
-    Push({at_us + 3600 * kSecondUs, 0, Kind::kCheckShipment, 0, 0, 0, 0, order_id});
+    Push({at_us + 3600 * kSecondUs, 0, Kind::kCheckShipment, 0, 0, 0, 0, order_id, amount_fen});
+    return;
+  }
+  // The buyer sends the whole order back (every parcel: exception, then returned), or keeps
+  // it and, now and then, gets part of the price back from the merchant after delivery.
+  if (rng_.Unit() < s_.return_share) {
+    ScheduleReturn(shipment, amount_fen, at_us);
     return;
   }
   using wire::ParcelState;
+  uint64_t delivered_at_us = 0;  // the last parcel's delivery; 0 if some is not within the day
+  bool all_delivered = true;
   for (uint8_t p = 0; p < shipment.parcel_count; p++) {
     const uint64_t waybill = shipment.waybill[p];
     parcel_keys_.push_back(waybill);  // tallied by warehouse and courier when its read is in
@@ -882,7 +918,43 @@ void Festival::ScheduleParcels(uint64_t order_id, uint64_t at_us, bool same_day)
       t += uint64_t(delay_s * kSecondUs);
       if (t >= s_.simulated_seconds * kSecondUs) break;
       Push({t, 0, Kind::kTrack, 0, 0, uint8_t(state), 0, waybill});
+      if (state == ParcelState::kDelivered) delivered_at_us = std::max(delivered_at_us, t);
     }
+    all_delivered = all_delivered && t < s_.simulated_seconds * kSecondUs;
+  }
+  if (!all_delivered || rng_.Unit() >= s_.after_sales_share) return;
+  // Delivery settles the order; the refund comes later, within the after-sales window.
+  const uint64_t refund_at_us = delivered_at_us + kSecondUs + uint64_t(rng_.Exponential(s_.after_sales_delay_mean_s) * kSecondUs);
+  const int64_t refund_fen = std::max<int64_t>(1, int64_t(double(amount_fen) * s_.after_sales_fraction));
+  if (refund_at_us < s_.simulated_seconds * kSecondUs) {
+    Push({refund_at_us, 0, Kind::kAfterSales, 0, 0, 0, 0, order_id, refund_fen});
+  }
+}
+
+// Every parcel of the order goes out and comes back: picked, packed, handed over, departed,
+// then an exception and the return. The engine refunds the whole order when the last one is
+// back, so the refund is counted here, for a return that completes within the day.
+void Festival::ScheduleReturn(const wire::ShipmentRecord& shipment, int64_t amount_fen, uint64_t at_us) {
+  using wire::ParcelState;
+  const uint64_t day_end_us = s_.simulated_seconds * kSecondUs;
+  bool complete = true;
+  for (uint8_t p = 0; p < shipment.parcel_count; p++) {
+    const uint64_t waybill = shipment.waybill[p];
+    parcel_keys_.push_back(waybill);
+    uint64_t t = at_us + uint64_t((1800 + rng_.Exponential(5400)) * kSecondUs);
+    const std::pair<ParcelState, double> steps[] = {
+        {ParcelState::kPicked, 0},         {ParcelState::kPacked, 1200},   {ParcelState::kHandedToCourier, 1800},
+        {ParcelState::kDepartedHub, 7200}, {ParcelState::kException, 14400}, {ParcelState::kReturned, 3600}};
+    for (const auto& [state, delay_s] : steps) {
+      t += uint64_t(delay_s * kSecondUs);
+      if (t >= day_end_us) break;
+      Push({t, 0, Kind::kTrack, 0, 0, uint8_t(state), 0, waybill});
+    }
+    complete = complete && t < day_end_us;
+  }
+  if (complete) {
+    orders_returned_++;
+    returns_refunded_fen_ += amount_fen;
   }
 }
 
@@ -1166,7 +1238,12 @@ std::string Festival::Summary(double wall_s) {
   j.Field("orders_expired", int64_t(stats.orders_expired)).Field("orders_cancelled", int64_t(stats.orders_cancelled));
   j.Field("orders_delivered", int64_t(stats.orders_delivered)).Field("retries", int64_t(retries_));
   j.Field("payments_refused", int64_t(pay_refused_));
-  j.Field("gmv_gross_fen", gmv_gross_fen_).Field("gmv_net_fen", gmv_net_fen_).Field("refunds_fen", 0);
+  const int64_t refunds_fen = returns_refunded_fen_ + after_sales_refunded_fen_;
+  j.Field("gmv_gross_fen", gmv_gross_fen_).Field("gmv_paid_fen", gmv_net_fen_);
+  j.Field("gmv_net_fen", gmv_net_fen_ - refunds_fen).Field("refunds_fen", refunds_fen);
+  j.Field("orders_returned", int64_t(orders_returned_)).Field("returns_refunded_fen", returns_refunded_fen_);
+  j.Field("after_sales_refunds", int64_t(after_sales_refunds_)).Field("after_sales_refunded_fen", after_sales_refunded_fen_);
+  j.Field("after_sales_refused", int64_t(after_sales_refused_));
   j.FieldNum("peak_orders_per_s", peak_rate_).FieldNum("peak_at_s", peak_at_s_);
   j.FieldNum("engine_orders_per_s", double(orders_sent_) / wall_s);  // per wall second, whole run
   // The engine's own time, the journal and snapshots are the server's business remotely:
@@ -1234,6 +1311,7 @@ std::string Festival::Summary(double wall_s) {
   const wire::FiguresRecord& figures = final_figures_;
   j.Key("fulfilment").Begin('{').Field("parcels", int64_t(figures.parcels_allocated));
   j.Field("dispatched", int64_t(figures.parcels_dispatched)).Field("delivered", int64_t(figures.parcels_delivered));
+  j.Field("returned", int64_t(figures.parcels_returned));
   j.Field("backlog", int64_t(figures.backlog_count)).Field("backlog_high", int64_t(figures.backlog_count_high));
   j.Field("split_shipments", int64_t(figures.shipments_split));
   j.Key("by_courier").Begin('[');

@@ -121,6 +121,14 @@ Status Check(const Scenario& s) {
   if (s.scale <= 0 || s.scale > 1) return bad("scale must be in (0, 1]");
   if (s.simulated_seconds == 0 || s.simulated_seconds > 86400) return bad("simulated_seconds must be 1..86400");
   if (s.tick_ms == 0 || s.tick_ms > 1000) return bad("tick_ms must be 1..1000");
+  if (!(s.return_share >= 0 && s.return_share <= 1)) return bad("returns.return_share must be 0..1");
+  if (!(s.after_sales_share >= 0 && s.after_sales_share <= 1)) return bad("returns.after_sales_share must be 0..1");
+  if (!(s.after_sales_fraction > 0 && s.after_sales_fraction <= 1)) {
+    return bad("returns.after_sales_fraction must be in (0, 1]");
+  }
+  if (!(s.after_sales_delay_mean_s >= 0 && s.after_sales_delay_mean_s <= 86400)) {
+    return bad("returns.after_sales_delay_mean_s must be 0..86400");
+  }
   if (s.merchants == 0 || s.merchants > 1'000'000) return bad("catalog.merchants must be 1..1000000");
   if (s.skus_per_merchant == 0 || s.skus_per_merchant > 64) return bad("catalog.skus_per_merchant must be 1..64");
   if (s.buyers == 0 || s.buyers > 50'000'000) return bad("buyers.count must be 1..50000000");
@@ -192,6 +200,11 @@ Status LoadScenario(const std::string& path, Scenario* s) {
        Read(f, "warehouse_hourly_capacity", &s->warehouse_hourly_capacity, &error) &&
        Read(f, "bonded_warehouses", &s->bonded_warehouses, &error) && ReadCouriers(f, s, &error) &&
        Read(f, "same_day_share", &s->same_day_share, &error) && ReadDrops(root, s, &error);
+  auto r = top["returns"];
+  ok = ok && Read(r, "return_share", &s->return_share, &error) &&
+       Read(r, "after_sales_share", &s->after_sales_share, &error) &&
+       Read(r, "after_sales_fraction", &s->after_sales_fraction, &error) &&
+       Read(r, "after_sales_delay_mean_s", &s->after_sales_delay_mean_s, &error);
   if (!ok) return Status::InvalidArgument(path + ": " + error);
   if (pace != "fast" && pace != "realtime") return Status::InvalidArgument(path + ": pace is fast or realtime");
   if (durability != "durable" && durability != "relaxed") {

@@ -81,6 +81,13 @@ struct Scenario {
   uint32_t bonded_warehouses = 3;
   std::vector<CourierSpec> couriers;
   double same_day_share = 0.2;
+  // Returns and refunds (docs/returns.md): paid orders whose parcels all come back (exception,
+  // then returned: the engine refunds them), and delivered orders given an after-sales
+  // refund of after_sales_fraction of their amount by the merchant, hours later.
+  double return_share = 0.05;
+  double after_sales_share = 0.02;
+  double after_sales_fraction = 0.3;
+  double after_sales_delay_mean_s = 7200;
 
   std::vector<DropSpec> drops;
 

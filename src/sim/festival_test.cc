@@ -131,6 +131,31 @@ TEST(Festival, ForkAndFollowerSnapshotsLeaveTheSameDay) {
   }
 }
 
+// Returns and after-sales refunds at the scenario's rates (raised here so a short day shows
+// them): counted in the summary, and net GMV is what was paid less the refunds.
+TEST(Festival, ReturnsAndRefundsReachTheSummary) {
+  Scenario scenario = Small(5);
+  scenario.simulated_seconds = 12 * 3600;
+  scenario.return_share = 0.3;
+  scenario.after_sales_share = 0.5;
+  scenario.after_sales_delay_mean_s = 600;
+  const std::string summary = RunOnce(scenario);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(summary);
+  simdjson::dom::object totals = doc["totals"].get_object();
+  const int64_t returned = totals["orders_returned"].get_int64();
+  const int64_t after_sales = totals["after_sales_refunds"].get_int64();
+  EXPECT_GT(returned, 0);
+  EXPECT_GT(after_sales, 0);
+  EXPECT_EQ(totals["after_sales_refused"].get_int64().value(), 0);  // every merchant could pay
+  const int64_t refunds = totals["refunds_fen"].get_int64();
+  EXPECT_EQ(refunds, totals["returns_refunded_fen"].get_int64().value() +
+                         totals["after_sales_refunded_fen"].get_int64().value());
+  EXPECT_GT(refunds, 0);
+  EXPECT_EQ(totals["gmv_net_fen"].get_int64().value(), totals["gmv_paid_fen"].get_int64().value() - refunds);
+  EXPECT_GE(doc["fulfilment"]["returned"].get_int64().value(), returned);  // parcels, at least one an order
+}
+
 TEST(Festival, BadScenariosAreRefusedByKey) {
   const std::string dir = TempDir("toml");
   auto load = [&](const std::string& text) {
@@ -143,6 +168,9 @@ TEST(Festival, BadScenariosAreRefusedByKey) {
   EXPECT_NE(load("[traffic]\ncurve = [[5, 1], [1, 1]]").message().find("rising"), std::string::npos);
   EXPECT_NE(load("name = [").message().find("s.toml:"), std::string::npos);
   EXPECT_NE(load("snapshot_mode = \"thread\"").message().find("snapshot_mode"), std::string::npos);
+  EXPECT_NE(load("[returns]\nreturn_share = 1.5").message().find("returns.return_share"), std::string::npos);
+  EXPECT_NE(load("[returns]\nafter_sales_fraction = 0").message().find("returns.after_sales_fraction"),
+            std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

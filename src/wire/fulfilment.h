@@ -69,9 +69,11 @@ enum class ParcelState : uint8_t {
   kDelivered = 8,  // terminal
   kException = 9,
   kReturned = 10,  // terminal
+  kCancelled = 11,  // terminal: the paid order was cancelled before the parcel shipped
 };
-inline constexpr uint8_t kParcelStateMax = 10;
+inline constexpr uint8_t kParcelStateMax = 11;
 inline constexpr uint8_t kTrackingEventMin = 2;  // picked; allocated is not an event
+inline constexpr uint8_t kTrackingEventMax = 10;  // returned; cancelled is not an event
 
 struct CreateWarehouse {
   Operation operation;  // kCreateWarehouse
@@ -228,7 +230,7 @@ struct FiguresRecord {
   uint64_t backlog_count_high;
   uint64_t parcels_evicted;  // retired parcels dropped from memory to make room
   uint32_t milestone_count;
-  uint32_t reserved0;
+  uint32_t shipments_cancelled;  // paid orders cancelled before shipping (docs/returns.md)
   uint64_t milestone_parcels[kMilestoneCountMax];  // the N of "N-th parcel dispatched"
   uint64_t milestone_at_us[kMilestoneCountMax];    // log time it left; 0 = not yet
 };

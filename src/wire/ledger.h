@@ -36,8 +36,10 @@ inline constexpr Operation kPayOrderMoney = static_cast<Operation>(40);
 inline constexpr Operation kRefundOrderMoney = static_cast<Operation>(41);
 inline constexpr Operation kConfirmDelivery = static_cast<Operation>(42);
 inline constexpr Operation kRepayInstalment = static_cast<Operation>(43);
+// A merchant-funded refund of a settled order (docs/returns.md).
+inline constexpr Operation kAfterSalesRefund = static_cast<Operation>(44);
 inline constexpr uint8_t kLedgerCommandMin = 32;
-inline constexpr uint8_t kLedgerCommandMax = 43;
+inline constexpr uint8_t kLedgerCommandMax = 44;
 // Queries (not logged; answered from the state at a log position): 56..63.
 inline constexpr Operation kLookupAccount = static_cast<Operation>(56);
 inline constexpr Operation kAccountTransfers = static_cast<Operation>(57);
@@ -205,6 +207,16 @@ struct OrderMoneyCommand {
   uint8_t reserved[112];
 };
 
+struct AfterSalesRefund {
+  Operation operation;  // kAfterSalesRefund
+  uint8_t reserved0[7];
+  uint64_t refund_id;   // 1 .. 2^56-1; the id of the refund's last transfer, so a retry is
+                        // answered transfer_exists and moves nothing
+  uint64_t order_id;    // a settled order
+  int64_t amount_fen;   // 1 .. amount - refunded
+  uint8_t reserved[96];
+};
+
 struct RepayInstalment {
   Operation operation;  // kRepayInstalment
   uint8_t periods;      // instalments to repay, the earliest unpaid first; 0 = all (early)
@@ -239,6 +251,7 @@ union LedgerCommand {
   PayOrderMoney pay_order_money;
   OrderMoneyCommand order_money;
   RepayInstalment repay_instalment;
+  AfterSalesRefund after_sales_refund;
   LedgerQuery query;
   uint8_t bytes[kCommandSize];
 };
@@ -285,6 +298,7 @@ struct OrderMoneyRecord {
   int64_t merchant_fee_fen;  // instalments with the merchant paying: to the credit provider
   int64_t withheld_fen;      // settled: to the merchant's credit line
   int64_t merchant_net_fen;  // settled: to the merchant's wallet
+  int64_t refunded_fen;      // given back to the buyer: returns, cancellation, after sales
   PaymentMethod method;
   uint8_t instalment_periods;
   OrderMoneyState state;
@@ -334,13 +348,14 @@ static_assert(sizeof(PartyTransfer) == kCommandSize && sizeof(SetBuyerCreditLimi
 static_assert(sizeof(SetMerchantCreditLine) == kCommandSize);
 static_assert(sizeof(PayOrderMoney) == kCommandSize && sizeof(OrderMoneyCommand) == kCommandSize);
 static_assert(sizeof(RepayInstalment) == kCommandSize && sizeof(LedgerQuery) == kCommandSize);
+static_assert(sizeof(AfterSalesRefund) == kCommandSize);
 static_assert(sizeof(LedgerCommand) == kCommandSize);
 static_assert(offsetof(CreateTransfer, transfer_id) == 8 && offsetof(CreateTransfer, amount_fen) == 32);
 static_assert(offsetof(CreateTransfer, timeout_us) == 48 && offsetof(CreateTransfer, reserved) == 64);
 static_assert(offsetof(PayOrderMoney, amount_fen) == 32 && offsetof(PayOrderMoney, reserved) == 40);
 static_assert(offsetof(SetMerchantCreditLine, withhold_bp) == 2);
 static_assert(sizeof(AccountRecord) == 64 && sizeof(TransferRecord) == 80);
-static_assert(sizeof(OrderMoneyRecord) == 88 && sizeof(PlanRecord) == 80);
+static_assert(sizeof(OrderMoneyRecord) == 96 && sizeof(PlanRecord) == 80);
 static_assert(sizeof(MerchantCreditRecord) == 64 && sizeof(BuyerCreditRecord) == 40);
 static_assert(std::is_trivially_copyable_v<LedgerCommand>);
 
@@ -383,6 +398,8 @@ inline Code CheckLedgerStructure(const LedgerCommand& c) {
     clean = AllZero(c.order_money.reserved0, 7) && AllZero(c.order_money.reserved, 112);
   } else if (c.operation == kRepayInstalment) {
     clean = AllZero(c.repay_instalment.reserved0, 6) && AllZero(c.repay_instalment.reserved, 104);
+  } else if (c.operation == kAfterSalesRefund) {
+    clean = AllZero(c.after_sales_refund.reserved0, 7) && AllZero(c.after_sales_refund.reserved, 96);
   } else {
     clean = c.query.reserved0 == 0 && AllZero(c.query.reserved, 112);
   }

@@ -159,7 +159,8 @@ enum class OrderState : uint8_t {
   kCancelled = 3,  // stock returned
   kExpired = 4,    // not paid by pay_by; stock returned
   kRejected = 5,   // the attempt was refused; `code` says why; nothing was reserved
-  kDelivered = 6,  // paid, and every parcel delivered (fulfilment on); settled (payments on)
+  kDelivered = 6,  // paid, every parcel delivered or some returned (fulfilment on); settled
+  kReturned = 7,   // paid, every parcel returned (fulfilment on); refunded (payments on)
 };
 
 // One result per command, in command order.

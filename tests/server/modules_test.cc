@@ -322,8 +322,6 @@ TEST_F(ModulesTest, MalformedModuleJsonChangesNothing) {
   EXPECT_EQ(Field(Get("/accounts/1"), "debits_posted_fen"), "500");
 }
 
-}  // namespace
-}  // namespace eleven::server::testing
 
 namespace eleven::server::testing {
 namespace {
@@ -439,5 +437,93 @@ TEST(ModulesBatchTest, BodyBeyondTheBatchIsRefused) {
   EXPECT_EQ(HttpCall(port, "POST", "/accounts", R"([{"account_id":1,"ledger":1,"code":1}])").status, 200);
 }
 
+}  // namespace
+}  // namespace eleven::server::testing
+
+// The order id in a POST /orders reply.
+std::string OrderId(const std::string& body) { return Field(body, "id"); }
+
+// docs/returns.md from the outside: confirm-delivery only once shipped, a paid order
+// cancelled before it ships (refund, stock back, parcel cancelled), a shipped one refused,
+// a returned parcel refunded, and an after-sales refund (HTTP and the binary protocol).
+TEST_F(ModulesTest, ReturnsCancellationsAndAfterSalesRefunds) {
+  Post("/merchants", R"({"merchant_id":1,"country":"CN"})");
+  Post("/skus", R"({"sku_id":10,"merchant_id":1,"price_fen":12000,"stock":100})");
+  Post("/warehouses", R"({"warehouse_id":1,"region":3,"x_km":200,"y_km":0,"hourly_capacity":1000,"daily_capacity":10000})");
+  Post("/warehouses/1/stock", R"({"sku_id":10,"units":50})");
+  Post("/couriers", R"({"courier_id":1,"name":"ZTO","mode":"express","promised_days":2,"hourly_capacity":1000,"cost_fen":500,"waybill_first":1000000,"waybill_count":1000000})");
+  Post("/couriers/1/coverage", R"({"regions":[3]})");
+  auto paid_order = [&](int key) {
+    const std::string order = OrderId(Post("/orders", "{\"idempotency_key\":" + std::to_string(key) +
+                                                          R"(,"merchant_id":1,"buyer_id":7,"region":3,"city_tier":4,"lines":[{"sku_id":10,"quantity":1}]})"));
+    Post("/orders/" + order + "/pay", R"({"amount_fen":12000,"payment_method":"card"})");
+    return order;
+  };
+  auto waybill_of = [&](const std::string& order) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    uint64_t waybill = 0;
+    EXPECT_EQ(parser.parse(Get("/orders/" + order + "/shipment")).get(doc), simdjson::SUCCESS);
+    EXPECT_EQ(doc["waybills"].at(0).get(waybill), simdjson::SUCCESS);
+    return std::to_string(waybill);
+  };
+
+  // A: not shipped, so no confirm-delivery; cancelled: refunded, the unit and the warehouse
+  // stock back, the parcel cancelled.
+  const std::string a = paid_order(1);
+  const std::string a_parcel = "/parcels/" + waybill_of(a);
+  EXPECT_EQ(Field(Post("/orders/" + a + "/confirm-delivery", "", 409), "error"), "order_not_shipped");
+  EXPECT_EQ(Field(Get("/orders/" + a + "/money"), "state"), "paid");
+  Post(a_parcel + "/events", R"({"event":"picked"})");
+  EXPECT_EQ(Field(Get("/warehouses/1/stock/10"), "units"), "49");
+  const std::string cancelled = Post("/orders/" + a + "/cancel", "");
+  EXPECT_EQ(Field(cancelled, "state"), "cancelled") << cancelled;
+  const std::string a_money = Get("/orders/" + a + "/money");
+  EXPECT_EQ(Field(a_money, "state"), "refunded") << a_money;
+  EXPECT_EQ(Field(a_money, "refunded_fen"), "12000");
+  EXPECT_EQ(Field(Get("/skus/10"), "available"), "100");
+  EXPECT_EQ(Field(Get("/warehouses/1/stock/10"), "units"), "50");
+  EXPECT_EQ(Field(Get(a_parcel), "state"), "cancelled");
+  EXPECT_EQ(Field(Post(a_parcel + "/events", R"({"event":"packed"})", 409), "error"), "tracking_transition_invalid");
+  EXPECT_EQ(Field(Post(a_parcel + "/events", R"({"event":"cancelled"})", 400), "error"), "tracking_event_invalid");
+  EXPECT_EQ(Field(Get("/fulfilment/figures"), "shipments_cancelled"), "1");
+
+  // B: shipped, so the cancel is refused; the buyer confirms; an after-sales refund within
+  // the window comes from the merchant; a retry moves nothing; more than was paid is refused.
+  const std::string b = paid_order(2);
+  const std::string b_events = "/parcels/" + waybill_of(b) + "/events";
+  for (const char* event : {"picked", "packed", "handed_to_courier"}) {
+    Post(b_events, std::string(R"({"event":")") + event + "\"}");
+  }
+  EXPECT_EQ(Field(Post("/orders/" + b + "/cancel", "", 409), "error"), "order_already_shipped");
+  Post("/orders/" + b + "/confirm-delivery", "");
+  const int64_t net = std::stoll(Field(Get("/orders/" + b + "/money"), "merchant_net_fen"));
+  EXPECT_EQ(Field(Post("/orders/" + b + "/after-sales-refund", R"({"refund_id":900,"amount_fen":20000})", 422), "error"),
+            "refund_exceeds_paid");
+  const std::string refund = Post("/orders/" + b + "/after-sales-refund", R"({"refund_id":900,"amount_fen":1000})");
+  EXPECT_EQ(Field(refund, "code"), "ok") << refund;
+  // A retry answers transfer_exists (HTTP 200, as every ledger retry today) and moves nothing.
+  EXPECT_EQ(Field(Post("/orders/" + b + "/after-sales-refund", R"({"refund_id":900,"amount_fen":1000})"), "error"),
+            "transfer_exists");
+  EXPECT_EQ(Field(Get("/orders/" + b + "/money"), "refunded_fen"), "1000");
+  EXPECT_EQ(Field(Get("/merchants/1/credit"), "wallet_fen"), std::to_string(net - 1000));
+  // The same command through the binary protocol.
+  wire::LedgerCommand c{};
+  c.after_sales_refund = {wire::kAfterSalesRefund, {}, 901, std::stoull(b), 500, {}};
+  EXPECT_EQ(Submit({wire::AsCommand(c)}), (std::vector<Code>{Code::ok}));
+  EXPECT_EQ(Field(Get("/orders/" + b + "/money"), "refunded_fen"), "1500");
+
+  // C: the parcel comes back: refunded, nothing settled, the order returned.
+  const std::string c_order = paid_order(3);
+  const std::string c_events = "/parcels/" + waybill_of(c_order) + "/events";
+  for (const char* event : {"picked", "packed", "handed_to_courier", "exception", "returned"}) {
+    Post(c_events, std::string(R"({"event":")") + event + "\"}");
+  }
+  EXPECT_EQ(Field(Get("/orders/" + c_order), "state"), "returned");
+  const std::string c_money = Get("/orders/" + c_order + "/money");
+  EXPECT_EQ(Field(c_money, "state"), "refunded") << c_money;
+  EXPECT_EQ(Field(c_money, "merchant_net_fen"), "0");
+  EXPECT_EQ(Field(Get("/merchants/1/credit"), "wallet_fen"), std::to_string(net - 1500));
+}
 }  // namespace
 }  // namespace eleven::server::testing

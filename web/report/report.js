@@ -446,7 +446,13 @@
     part.body.appendChild(Facts([
       ['gross', FormatYuan(totals.gmv_gross_fen), null],
       ['net', FormatYuan(totals.gmv_net_fen), null],
-      ['refunds', FormatYuan(totals.refunds_fen), null]]));
+      ['refunds', FormatYuan(totals.refunds_fen), null],
+      ...(IsNumber(totals.orders_returned)
+              ? [['orders returned', FormatInt(totals.orders_returned), FormatYuan(totals.returns_refunded_fen)]]
+              : []),
+      ...(IsNumber(totals.after_sales_refunds)
+              ? [['after-sales refunds', FormatInt(totals.after_sales_refunds), FormatYuan(totals.after_sales_refunded_fen)]]
+              : [])]));
     if (points.length === 0) return part.body.appendChild(NotMeasured('GMV over time'));
     const series = [{type: 'line', name: 'gross', showSymbol: false, sampling: 'lttb',
                      areaStyle: {opacity: 0.12}, data: points.map(p => [p.t_s, p.gmv_fen])}];

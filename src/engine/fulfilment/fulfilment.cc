@@ -34,10 +34,12 @@ constexpr uint32_t kAllowedFrom[wire::kParcelStateMax + 1] = {
     Bit(ParcelState::kHandedToCourier) | Bit(ParcelState::kDepartedHub) |
         Bit(ParcelState::kArrivedHub) | Bit(ParcelState::kOutForDelivery),  // exception
     Bit(ParcelState::kException),                                      // returned
+    0,  // cancelled: not an event (CancelShipment), so never allowed
 };
 
 bool Terminal(ParcelState state) {
-  return state == ParcelState::kDelivered || state == ParcelState::kReturned;
+  return state == ParcelState::kDelivered || state == ParcelState::kReturned ||
+         state == ParcelState::kCancelled;
 }
 
 // Printable ASCII, NUL-padded, at least one character.
@@ -67,7 +69,7 @@ bool CoordinatesValid(int32_t x_km, int32_t y_km) {
 bool TrackingAllowed(ParcelState from, ParcelState event) {
   auto e = static_cast<uint8_t>(event);
   ELEVEN_ASSERT(static_cast<uint8_t>(from) <= wire::kParcelStateMax);
-  if (e < wire::kTrackingEventMin || e > wire::kParcelStateMax) return false;
+  if (e < wire::kTrackingEventMin || e > wire::kTrackingEventMax) return false;
   return (kAllowedFrom[e] & Bit(from)) != 0;
 }
 
@@ -361,7 +363,7 @@ bool Fulfilment::IssuedWaybill(uint64_t waybill) const {
 Code Fulfilment::CheckTrack(const wire::TrackParcel& record, uint32_t* parcel_index) const {
   ELEVEN_ASSERT(parcel_index != nullptr);
   auto event = static_cast<uint8_t>(record.event);
-  if (event < wire::kTrackingEventMin || event > wire::kParcelStateMax) {
+  if (event < wire::kTrackingEventMin || event > wire::kTrackingEventMax) {
     return Code::tracking_event_invalid;
   }
   uint32_t index = parcel_by_waybill_.Find(record.waybill);
@@ -409,13 +411,15 @@ Code Fulfilment::Track(const wire::TrackParcel& record, ParcelState* state_after
   bool delivered = record.event == ParcelState::kDelivered;
   shipment.delivered_count += delivered ? 1 : 0;
   shipment.returned_count += delivered ? 0 : 1;
+  if (!delivered) shipment.returned_lines |= parcel.order_lines;
   (delivered ? figures_.parcels_delivered : figures_.parcels_returned)++;
   ELEVEN_ASSERT(shipment.terminal_count <= shipment.parcel_count);
   if (shipment.terminal_count == shipment.parcel_count) {
     ELEVEN_ASSERT(outbox_count_ < config_.delivered_outbox_count_max);  // CheckTrack made sure
     uint32_t slot = (outbox_head_ + outbox_count_) % config_.delivered_outbox_count_max;
-    outbox_[slot] = DeliveredOrder{shipment.order_id, now_us_, shipment.parcel_count,
-                                   shipment.delivered_count, shipment.returned_count, {}};
+    outbox_[slot] = DeliveredOrder{shipment.order_id, now_us_,         shipment.parcel_count,
+                                   shipment.delivered_count, shipment.returned_count,
+                                   shipment.returned_lines,  {}};
     outbox_count_++;
     Retire(parcel.shipment_index);
   }

@@ -63,14 +63,16 @@ bool TrackingAllowed(wire::ParcelState from, wire::ParcelState event);
 OrderToShip OrderToShipFromRecord(const wire::ShipOrder& record);
 
 // An order all of whose parcels reached a terminal state (delivered or returned): the lead
-// settles it with the merchant. Reported once per order.
+// settles it with the merchant, refunding the returned lines (docs/returns.md). Reported once
+// per order; a shipment cancelled before it shipped is not reported.
 struct DeliveredOrder {
   uint64_t order_id;
   uint64_t at_us;  // log time of the last parcel's terminal event
   uint8_t parcel_count;
   uint8_t delivered_count;
   uint8_t returned_count;
-  uint8_t reserved0[5];
+  uint8_t returned_lines;  // the order's lines in returned parcels (bit i = order line i)
+  uint8_t reserved0[4];
 };
 
 struct FulfilmentConfig {
@@ -109,6 +111,15 @@ class Fulfilment {
   // Advances log time and drains the backlog in order, trying at most drain_per_tick_max
   // entries. Call once per applied batch (or more often).
   void Tick(uint64_t now_us);
+
+  // The paid order is cancelled before it shipped (docs/returns.md): ok if its shipment is
+  // still backlogged (the entry leaves the backlog) or no parcel of it was handed to a
+  // courier (every parcel becomes cancelled, its units go back to the warehouse stock); the
+  // shipment is then completed (with no parcel if it was backlogged) and never reported;
+  // shipment_not_found, shipment_dispatched, or warehouse_stock_overflow (a warehouse
+  // restocked to kStockMax since) otherwise, changing nothing. Check* only checks.
+  [[nodiscard]] wire::Code CheckCancelShipment(uint64_t order_id) const;
+  [[nodiscard]] wire::Code CancelShipment(uint64_t order_id, uint64_t now_us);
 
   // Moves up to out.size() delivered orders, oldest first, out of the outbox; returns how
   // many. The dispatcher drains it after every batch, so replay drains at the same points.
@@ -194,6 +205,9 @@ class Fulfilment {
   uint32_t TakeShipmentSlot(uint64_t order_id);
   void EvictOldestRetired();
   void Retire(uint32_t shipment_index);
+  // Cancellation before shipping (fulfilment_cancel.cc).
+  void RemoveFromBacklog(uint64_t order_id);
+  void CancelParcels(uint32_t shipment_index);
   HourCount* HourRow(uint64_t hour_index);
   wire::Code HourCounts(uint64_t hour_index, uint32_t offset, HourCount* out) const;
   uint32_t FindStockEntry(uint32_t warehouse_index, uint64_t sku_id) const;

@@ -372,6 +372,7 @@ uint32_t Fulfilment::CommitParcel(const OrderToShip& order, uint32_t shipment_in
   p.state = wire::ParcelState::kAllocated;
   p.city_tier = order.city_tier;
   p.parcel_count = shipments_[shipment_index].parcel_count;
+  p.order_lines = lines_mask;
   p.event_count = 1;
   bool inserted = parcel_by_waybill_.Insert(p.waybill, index);
   ELEVEN_ASSERT(inserted);  // waybill ranges never overlap and each number is issued once

@@ -57,6 +57,7 @@ struct ModelOrder {
   std::vector<uint64_t> waybills;
   uint32_t terminal = 0;
   bool reported = false;
+  bool cancelled = false;  // cancelled before it shipped (docs/returns.md)
 };
 
 class Scenario {
@@ -194,6 +195,47 @@ class Scenario {
     }
   }
 
+  // A paid order cancelled: allowed while backlogged or while every parcel is still in the
+  // warehouse; the units come back to the warehouses (docs/returns.md).
+  void CancelRandom() {
+    if (orders_.empty()) return;
+    ModelOrder& o = orders_[Below(static_cast<uint32_t>(orders_.size()))];
+    const uint64_t id = o.order.order_id;
+    wire::ShipmentRecord s{};
+    Code expect = Code::ok;
+    if (o.cancelled) {
+      expect = Code::shipment_dispatched;  // completed
+    } else {
+      ASSERT_EQ(f_.QueryShipment(id, &s), Code::ok);
+      if (s.state != wire::ShipmentState::kBacklogged && !o.allocated) Discover(o, s);
+      for (uint64_t waybill : o.waybills) {
+        auto it = parcels_.find(waybill);
+        const bool in_warehouse = it != parcels_.end() && (it->second.state == S::kAllocated ||
+                                                           it->second.state == S::kPicked ||
+                                                           it->second.state == S::kPacked);
+        if (!in_warehouse) expect = Code::shipment_dispatched;
+      }
+    }
+    const Code code = f_.CancelShipment(id, now_);
+    Record(&code, sizeof(code));
+    ASSERT_EQ(code, expect) << "order " << id;
+    track_codes_[Code(code)]++;
+    if (code != Code::ok) return;
+    o.cancelled = true;
+    cancelled_orders_++;
+    cancels_ok_ += 1;
+    for (uint64_t waybill : o.waybills) {
+      wire::ParcelRecord r{};
+      ASSERT_EQ(f_.QueryParcel(waybill, &r), Code::ok);
+      for (uint32_t l = 0; l < r.line_count; l++) stock_[{uint32_t(r.warehouse_id), r.sku_id[l]}] += r.quantity[l];
+      ModelParcel p = parcels_.at(waybill);
+      parcels_.erase(waybill);
+      p.state = S::kCancelled;
+      p.events++;
+      cancelled_[waybill] = p;
+    }
+  }
+
   void TakeDelivered() {
     DeliveredOrder out[2];
     uint32_t n = f_.TakeDelivered(out);
@@ -201,6 +243,7 @@ class Scenario {
     for (uint32_t i = 0; i < n; i++) {
       ModelOrder& o = orders_[out[i].order_id - 1];
       EXPECT_FALSE(o.reported);
+      EXPECT_FALSE(o.cancelled);
       EXPECT_EQ(o.terminal, o.waybills.size());
       EXPECT_EQ(out[i].parcel_count, o.waybills.size());
       o.reported = true;
@@ -213,7 +256,8 @@ class Scenario {
     if (r < 35) PayOrder();
     else if (r < 75) TrackRandom();
     else if (r < 83) Restock();
-    else if (r < 88) TakeDelivered();
+    else if (r < 86) TakeDelivered();
+    else if (r < 88) CancelRandom();
     else if (r < 90) {
       uint32_t c = 1 + Below(kCouriers);
       wire::Result res = f_.Apply(CoverageCommand(c, 0, 1 + Below(10), kRegions - Below(10)), now_);
@@ -236,6 +280,13 @@ class Scenario {
     for (ModelOrder& o : orders_) {
       wire::ShipmentRecord s{};
       ASSERT_EQ(f_.QueryShipment(o.order.order_id, &s), Code::ok);
+      if (o.cancelled) {
+        ASSERT_EQ(s.state, wire::ShipmentState::kCompleted);
+        if (!o.allocated) {  // left the backlog with no parcel
+          ASSERT_EQ(s.parcel_count, 0);
+          continue;
+        }
+      }
       // Allocated or backlogged: never both, never neither.
       ASSERT_TRUE(s.state == wire::ShipmentState::kBacklogged ||
                   s.state == wire::ShipmentState::kAllocated ||
@@ -259,12 +310,15 @@ class Scenario {
       ASSERT_EQ(f_.QueryStock(key.first, key.second, &actual), Code::ok);
       ASSERT_EQ(int64_t{actual}, units) << "warehouse " << key.first << " sku " << key.second;
     }
-    for (auto& [waybill, p] : parcels_) {
-      wire::ParcelRecord r{};
-      ASSERT_EQ(f_.QueryParcel(waybill, &r), Code::ok);
-      ASSERT_EQ(r.state, p.state);
-      ASSERT_EQ(r.event_count, p.events);
+    for (const auto* parcels : {&parcels_, &cancelled_}) {
+      for (auto& [waybill, p] : *parcels) {
+        wire::ParcelRecord r{};
+        ASSERT_EQ(f_.QueryParcel(waybill, &r), Code::ok);
+        ASSERT_EQ(r.state, p.state);
+        ASSERT_EQ(r.event_count, p.events);
+      }
     }
+    ASSERT_EQ(f_.QueryFigures().shipments_cancelled, cancelled_orders_);
   }
 
   void Discover(ModelOrder& o, const wire::ShipmentRecord& s) {
@@ -321,11 +375,14 @@ class Scenario {
   std::vector<ModelOrder> orders_;
   std::map<uint64_t, ModelParcel> parcels_;  // not yet terminal
   std::map<uint64_t, ModelParcel> done_;
+  std::map<uint64_t, ModelParcel> cancelled_;
+  uint64_t cancelled_orders_ = 0;
   std::set<uint64_t> all_waybills_;
   uint32_t outbox_ = 0;
 
  public:
   std::map<Code, uint64_t> track_codes_, paid_codes_;
+  uint64_t cancels_ok_ = 0;
 };
 
 uint64_t SeedFromEnv() {
@@ -344,7 +401,7 @@ bool Long() {
 TEST(FulfilmentModel, InvariantsHoldAfterEveryBatch) {
   uint64_t seed = SeedFromEnv();
   uint32_t runs = Long() ? 400 : 24;
-  uint64_t total_orders = 0, total_parcels = 0;
+  uint64_t total_orders = 0, total_parcels = 0, cancels = 0;
   std::map<Code, uint64_t> codes;
   for (uint32_t run = 0; run < runs; run++) {
     Scenario scenario(seed + run, /*check=*/true);
@@ -352,6 +409,7 @@ TEST(FulfilmentModel, InvariantsHoldAfterEveryBatch) {
     ASSERT_FALSE(HasFatalFailure()) << "seed " << seed << " run " << run;
     total_orders += scenario.orders();
     total_parcels += scenario.allocated();
+    cancels += scenario.cancels_ok_;
     for (auto [code, n] : scenario.track_codes_) codes[code] += n;
     for (auto [code, n] : scenario.paid_codes_) codes[code] += n;
   }
@@ -362,13 +420,15 @@ TEST(FulfilmentModel, InvariantsHoldAfterEveryBatch) {
   // The run must have reached every path it checks, or it proves little.
   for (Code code : {Code::ok, Code::shipment_backlogged, Code::shipment_exists,
                     Code::tracking_event_invalid, Code::tracking_transition_invalid,
-                    Code::parcel_timeline_full, Code::delivery_outbox_full}) {
+                    Code::parcel_timeline_full, Code::delivery_outbox_full,
+                    Code::shipment_dispatched}) {
     EXPECT_GT(codes[code], 0u) << wire::CodeName(code);
   }
   std::printf("%u runs: %llu orders, %llu parcels allocated\n", runs,
               static_cast<unsigned long long>(total_orders),
               static_cast<unsigned long long>(total_parcels));
   EXPECT_GT(total_parcels, 0u);
+  EXPECT_GT(cancels, 0u);  // cancellations before shipping were reached
 }
 
 TEST(FulfilmentModel, SameInputsGiveIdenticalResultsAndDigests) {

@@ -339,6 +339,11 @@ TEST_F(FulfilmentSnapshotRefusal, DamagedBytesAreCorruption) {
   bad_version[4] ^= std::byte{2};
   EXPECT_EQ(RestoreInto(SnapshotConfig(), bad_version).code(), StatusCode::kCorruption);
   EXPECT_EQ(RestoreInto(SnapshotConfig(), {}).code(), StatusCode::kCorruption);
+  // A snapshot of version 1 (before parcels kept their order lines) is refused.
+  std::vector<std::byte> version_1 = state_;
+  const uint32_t one = 1;
+  std::memcpy(&version_1[4], &one, sizeof one);
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), version_1).code(), StatusCode::kCorruption);
 }
 
 // Tables that contradict their maps or links, found by the checks after loading.

@@ -76,7 +76,8 @@ struct alignas(64) Fulfilment::Parcel {
   uint8_t event_count;  // timeline entries including the implied first one
   uint8_t parcel_number;
   uint8_t parcel_count;
-  uint8_t reserved0[5];
+  uint8_t order_lines;  // the order's lines this parcel carries (bit i = order line i)
+  uint8_t reserved0[4];
 };
 static_assert(sizeof(Fulfilment::Parcel) == 128);
 // Timeline entries kept per parcel in timelines_: all but the implied first.
@@ -90,7 +91,8 @@ struct Fulfilment::Shipment {
   uint8_t terminal_count;     // parcels delivered or returned
   uint8_t delivered_count;
   uint8_t returned_count;
-  uint8_t reserved0[7];
+  uint8_t returned_lines;  // order lines of the returned parcels (bit i = order line i)
+  uint8_t reserved0[6];
 };
 
 // One warehouse's (or courier's) counters for one hour bucket.

@@ -1,4 +1,4 @@
-// Fulfilment's state as bytes, for snapshots. The layout (version 1), chunk by chunk:
+// Fulfilment's state as bytes, for snapshots. The layout (version 2), chunk by chunk:
 //
 //   state     = head warehouses couriers stock region-points parcels timelines parcel-free
 //               shipments shipment-free retired backlog outbox hour-of-bucket hour-counts
@@ -37,7 +37,8 @@ using namespace fulfilment;
 namespace {
 
 constexpr uint32_t kFulfilmentStateMagic = 0x46464C45;  // "ELFF"
-constexpr uint32_t kFulfilmentStateVersion = 1;
+// 2: parcels keep their order-line mask, shipments their returned lines, cancelled parcels.
+constexpr uint32_t kFulfilmentStateVersion = 2;
 
 struct FulfilmentStateHead {
   uint32_t magic;

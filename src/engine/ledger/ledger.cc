@@ -243,6 +243,8 @@ Code Ledger::ApplyOne(const wire::LedgerCommand& c, wire::Result* result) {
       return DoConfirm(c.order_money.order_id, result);
     case static_cast<uint8_t>(wire::kRepayInstalment):
       return RepayInstalment(c.repay_instalment, result);
+    case static_cast<uint8_t>(wire::kAfterSalesRefund):
+      return DoAfterSalesRefund(c.after_sales_refund, result);
     default:
       break;
   }

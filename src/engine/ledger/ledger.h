@@ -42,7 +42,7 @@ struct LedgerConfig {
   uint32_t transfer_count_max = 1u << 22;
   uint32_t buyer_count_max = 1u << 18;
   uint32_t merchant_count_max = 1u << 16;
-  // Order payments, kept until the order archive lands; each paid order reserves 4 transfers.
+  // Order payments, kept until the order archive lands; each paid order reserves 6 transfers.
   uint32_t order_count_max = 1u << 20;
   uint32_t plan_count_max = 1u << 18;
   // The longest linked chain = the largest batch (8190 commands in a 1 MiB message).
@@ -56,6 +56,9 @@ struct LedgerConfig {
   // Taobao auto-confirms receipt 10 days after shipping; we count from payment.
   uint64_t auto_confirm_us = 10 * kMicrosPerDay;
   uint64_t instalment_period_us = 30 * kMicrosPerDay;
+  // After-sales refunds (op 44) are taken until this long after settlement (Tmall keeps
+  // after-sales open 15 days after confirmed receipt); docs/returns.md.
+  uint64_t after_sales_window_us = 15 * kMicrosPerDay;
   // Fee rates per plan of 3, 6, 12, 24 periods (Huabei's published buyer rates, 2019).
   uint16_t merchant_fee_bp[4] = {230, 450, 750, 1500};
   uint16_t buyer_fee_bp[4] = {250, 450, 750, 1500};
@@ -105,6 +108,7 @@ enum class MoneyCode : uint16_t {
   kRepayInstalment = 12,
   kRefundRepaid = 13,
   kRefundBuyerFee = 14,
+  kAfterSalesRefund = 15,  // merchant wallet -> the buyer's side, after settlement
 };
 
 class Ledger {
@@ -139,6 +143,13 @@ class Ledger {
                                     uint8_t instalment_periods, uint64_t now_us);
   [[nodiscard]] wire::Code RefundOrder(uint64_t order_id, uint64_t now_us);
   [[nodiscard]] wire::Code ConfirmDelivery(uint64_t order_id, uint64_t now_us);
+  // Returns and cancellations after payment (refunds.cc; docs/returns.md). Each is atomic.
+  // ReturnOrder: the order's parcels are all back or delivered and `refund_fen` (0..amount)
+  // is the returned lines' share: a paid order refunds it and settles the rest; a settled
+  // order refunds it from the merchant (no window). CancelPaidOrder refunds everything not yet
+  // refunded (escrow if paid, the merchant if settled). Codes as the after-sales refund.
+  [[nodiscard]] wire::Code ReturnOrder(uint64_t order_id, int64_t refund_fen, uint64_t now_us);
+  [[nodiscard]] wire::Code CancelPaidOrder(uint64_t order_id, uint64_t now_us);
 
   // Queries (read only). Each returns ok or the *_not_found code.
   [[nodiscard]] wire::Code LookupAccount(uint64_t account_id, wire::AccountRecord* out) const;
@@ -259,6 +270,22 @@ class Ledger {
   wire::Code Settle(uint32_t order_index);
   wire::Code RepayInstalment(const wire::RepayInstalment& r, wire::Result* result);
   void AutoConfirm(uint64_t now_us);
+
+  // ---- returns and refunds (refunds.cc) ----
+  wire::Code DoAfterSalesRefund(const wire::AfterSalesRefund& r, wire::Result* result);
+  wire::Code AfterSalesExists(const wire::AfterSalesRefund& r, const Transfer& e) const;
+  // Refunds `refund_fen` of the order to the buyer's side from `source` (escrow or the
+  // merchant's wallet), the last leg with transfer id `last_id` (0 = generated).
+  wire::Code RefundPart(uint32_t order_index, uint32_t source, int64_t refund_fen,
+                        uint64_t last_id, MoneyCode code);
+  wire::Code ReducePlan(uint32_t order_index, uint32_t source, int64_t refund_fen,
+                        uint64_t last_id, MoneyCode code);
+  // Makes the merchant's wallet hold `amount_fen`, drawing the shortfall on its line.
+  wire::Code FundFromMerchant(uint32_t merchant_index, int64_t amount_fen);
+  wire::Code RefundSettled(uint32_t order_index, int64_t refund_fen, uint64_t last_id);
+  wire::Code DoReturn(uint32_t order_index, int64_t refund_fen);
+  template <typename Body>
+  wire::Code Atomically(uint64_t now_us, Body body);
   int64_t Outstanding(uint32_t account) const;  // debits_posted - credits_posted
   int64_t Available(uint32_t account) const;    // credits_posted - debits (pending + posted)
   wire::Code RunAtomic(const wire::LedgerCommand& command, uint64_t now_us, wire::Result* result);
@@ -272,7 +299,7 @@ class Ledger {
   BigArray<Transfer> transfers_;
   uint32_t transfer_count_ = 0;
   FixedMap<uint64_t> transfer_index_;
-  // Transfers promised to paid, unsettled orders (4 each: settlement or refund legs), so a
+  // Transfers promised to paid, unsettled orders (6 each: refund and settlement legs), so a
   // settlement in Tick can never find the transfer table full.
   uint32_t transfers_reserved_ = 0;
   BigArray<Buyer> buyers_;

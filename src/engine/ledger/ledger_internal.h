@@ -78,6 +78,7 @@ struct Ledger::Order {
   int64_t merchant_fee;
   int64_t withheld;
   int64_t net;
+  int64_t refunded;   // given back to the buyer so far (returns, cancellation, after sales)
   uint32_t buyer;     // index
   uint32_t merchant;  // index
   uint32_t plan;      // index, or kNone
@@ -128,7 +129,7 @@ struct Ledger::Undo {
 
 static_assert(sizeof(Ledger::Account) == 72 && sizeof(Ledger::Transfer) == 88);
 static_assert(sizeof(Ledger::Buyer) == 32 && sizeof(Ledger::Merchant) == 56);
-static_assert(sizeof(Ledger::Order) == 80 && sizeof(Ledger::Plan) == 64);
+static_assert(sizeof(Ledger::Order) == 88 && sizeof(Ledger::Plan) == 64);
 static_assert(sizeof(Ledger::Transfer) <= sizeof(Ledger::Undo::old));
 static_assert(std::is_trivially_copyable_v<Ledger::Transfer>);
 
@@ -141,6 +142,10 @@ inline constexpr uint32_t kUndoPerChainMemberMax = 4;
 inline constexpr uint32_t kUndoPerPaymentMax = 32;
 // A Tick's settlements and expiries are applied one by one, each within this budget.
 inline constexpr uint32_t kSettleTransferCount = 4;  // commission, fee, withheld, net
+// Transfers reserved for every paid, unsettled order: a settlement after a partial return
+// (docs/returns.md) makes up to two refund legs and then the four settlement legs, so the
+// engine's return path can never find the transfer table full.
+inline constexpr uint32_t kOrderTransferReserve = kSettleTransferCount + 2;
 
 // Whether moving `amount` from dr to cr (pending or posted) keeps every balance in int64 and
 // every balance flag true: ok, or the overflows_* / exceeds_* code. Defined in ledger.cc.

@@ -53,12 +53,15 @@ struct MOrder {
   PaymentMethod method{};
   uint8_t periods = 0;
   wire::OrderMoneyState state{};
+  int64_t refunded = 0;
+  uint64_t closed_at = 0;
 };
 struct MPlan {
   uint64_t buyer = 0;
   int64_t principal = 0, fee = 0, repaid = 0;
   uint8_t periods = 0, repaid_count = 0;
   wire::PlanState state{};
+  bool reduced = false;  // a partial refund changed its schedule
 };
 struct MMerchant {
   bool line = false;
@@ -364,7 +367,7 @@ Code ModelPay(Model& m, const wire::PayOrderMoney& p) {
   }
   if (m.orders.size() == m.config.order_count_max) return Code::ledger_orders_full;
   if (inst && m.plans.size() == m.config.plan_count_max) return Code::plans_full;
-  if (!m.Room(6)) return Code::transfers_full;
+  if (!m.Room(8)) return Code::transfers_full;
   Code c = ModelEnsureBuyer(m, p.buyer_id);
   if (c == Code::ok) c = ModelEnsureMerchant(m, p.merchant_id);
   if (c != Code::ok) return c;
@@ -389,18 +392,20 @@ Code ModelPay(Model& m, const wire::PayOrderMoney& p) {
   if (c != Code::ok) return c;
   m.orders[p.order_id] = o;
   m.order_seq.push_back(p.order_id);
-  m.reserved += 4;
+  m.reserved += 6;
   return Code::ok;
 }
 
 Code ModelSettle(Model& m, uint64_t order_id) {
   MOrder& o = m.orders[order_id];
-  m.reserved -= 4;
+  m.reserved -= o.refunded > 0 ? 4 : 6;  // a partial return took 2 of the 6 before
   MMerchant& mm = m.merchants[o.merchant];
   const uint64_t escrow = m.Sys(SystemAccount::kEscrow);
   const uint64_t loan = AccountIdOf(IdSpace::kMerchantLoan, o.merchant);
-  int64_t commission = Bp(o.amount, m.config.commission_bp);
-  int64_t rest = o.amount - commission - o.merchant_fee;
+  const int64_t base = o.amount - o.refunded;
+  if (o.refunded > 0) o.merchant_fee = int64_t(__int128(o.merchant_fee) * base / o.amount);
+  int64_t commission = Bp(base, m.config.commission_bp);
+  int64_t rest = base - commission - o.merchant_fee;
   int64_t withheld = mm.line ? std::min(Owed(m, loan), Bp(rest, mm.bp)) : 0;
   std::pair<uint64_t, int64_t> legs[] = {{m.Sys(SystemAccount::kCommission), commission},
                                          {m.Sys(SystemAccount::kFeeIncome), o.merchant_fee},
@@ -414,6 +419,7 @@ Code ModelSettle(Model& m, uint64_t order_id) {
   }
   mm.repaid += withheld;
   o.state = wire::OrderMoneyState::kSettled;
+  o.closed_at = m.now;
   return Code::ok;
 }
 
@@ -424,7 +430,9 @@ Code ModelRefundOrConfirm(Model& m, wire::Operation op, uint64_t order_id) {
   if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
   if (o.state == wire::OrderMoneyState::kSettled) return Code::order_already_settled;
   if (op == wire::kConfirmDelivery) return ModelSettle(m, order_id);
-  m.reserved -= 4;
+  m.reserved -= 6;
+  o.refunded = o.amount;
+  o.closed_at = m.now;
   const uint64_t escrow = m.Sys(SystemAccount::kEscrow);
   const uint64_t wallet = AccountIdOf(IdSpace::kBuyerWallet, o.buyer);
   Code c = Code::ok;
@@ -463,7 +471,8 @@ Code ModelRepay(Model& m, const wire::RepayInstalment& r, int64_t* out_amount) {
   if (count > remaining) return Code::invalid_instalment_periods;
   int64_t amount = 0;
   for (int k = pl.repaid_count + 1; k <= pl.repaid_count + count; k++) {
-    amount += wire::InstalmentAmountFen(pl.principal + pl.fee, pl.periods, uint8_t(k));
+    amount += wire::InstalmentAmountFen(pl.principal + pl.fee - pl.repaid, uint8_t(pl.periods - pl.repaid_count),
+                                        uint8_t(k - pl.repaid_count));
   }
   Code c = ModelMove(m, AccountIdOf(IdSpace::kBuyerWallet, pl.buyer), AccountIdOf(IdSpace::kBuyerReceivable, pl.buyer),
                      amount, r.transfer_id, r.order_id, MoneyCode::kRepayInstalment);
@@ -473,6 +482,112 @@ Code ModelRepay(Model& m, const wire::RepayInstalment& r, int64_t* out_amount) {
   if (pl.repaid_count == pl.periods) pl.state = wire::PlanState::kRepaid;
   *out_amount = amount;
   return Code::ok;
+}
+
+// ---- returns and refunds (docs/returns.md) ----
+
+Code ModelReducePlan(Model& m, uint64_t order_id, uint64_t source, int64_t refund, uint64_t last_id, MoneyCode code) {
+  MOrder& o = m.orders[order_id];
+  MPlan& pl = m.plans[order_id];
+  const uint64_t rec = AccountIdOf(IdSpace::kBuyerReceivable, o.buyer);
+  const int64_t left = pl.state == wire::PlanState::kActive ? pl.principal + pl.fee - pl.repaid : 0;
+  const int64_t back = refund > left ? refund - left : 0;
+  Code c = Code::ok;
+  if (back > 0) c = ModelMove(m, rec, AccountIdOf(IdSpace::kBuyerWallet, o.buyer), back, 0, order_id, MoneyCode::kRefundRepaid);
+  if (c == Code::ok) c = ModelMove(m, source, rec, refund, last_id, order_id, code);
+  if (c != Code::ok) return c;
+  pl.principal -= refund;
+  pl.repaid -= back;
+  pl.reduced = true;
+  const int64_t owed = pl.principal + pl.fee - pl.repaid;
+  if (owed == 0) {
+    pl.state = wire::PlanState::kRepaid;
+  } else if (owed < pl.periods - pl.repaid_count) {
+    pl.periods = uint8_t(pl.repaid_count + owed);
+  }
+  return Code::ok;
+}
+
+Code ModelRefundPart(Model& m, uint64_t order_id, uint64_t source, int64_t refund, uint64_t last_id, MoneyCode code) {
+  MOrder& o = m.orders[order_id];
+  o.refunded += refund;
+  if (o.method == PaymentMethod::kBalance) {
+    return ModelMove(m, source, AccountIdOf(IdSpace::kBuyerWallet, o.buyer), refund, last_id, order_id, code);
+  }
+  if (o.method == PaymentMethod::kCard) {
+    return ModelMove(m, source, m.Sys(SystemAccount::kCardClearing), refund, last_id, order_id, code);
+  }
+  return ModelReducePlan(m, order_id, source, refund, last_id, code);
+}
+
+Code ModelRefundSettled(Model& m, uint64_t order_id, int64_t refund, uint64_t last_id) {
+  if (!m.Room(3)) return Code::transfers_full;
+  const uint64_t merchant = m.orders[order_id].merchant;
+  const uint64_t wallet = AccountIdOf(IdSpace::kMerchantWallet, merchant);
+  const uint64_t loan = AccountIdOf(IdSpace::kMerchantLoan, merchant);
+  const MAccount& w = m.accounts[wallet];
+  const int64_t have = w.cpo - w.dpo - w.dp;
+  if (have < refund) {
+    const int64_t shortfall = refund - std::max<int64_t>(have, 0);
+    MMerchant& mm = m.merchants[merchant];
+    if (!mm.line || Owed(m, loan) + shortfall > mm.limit) return Code::refund_unfundable;
+    Code c = ModelMove(m, loan, wallet, shortfall, 0, merchant, MoneyCode::kDrawDown);
+    if (c != Code::ok) return c;
+    mm.drawn += shortfall;
+  }
+  return ModelRefundPart(m, order_id, wallet, refund, last_id, MoneyCode::kAfterSalesRefund);
+}
+
+Code ModelDoReturn(Model& m, uint64_t order_id, int64_t refund) {
+  MOrder& o = m.orders[order_id];
+  if (refund == o.amount) return ModelRefundOrConfirm(m, wire::kRefundOrderMoney, order_id);
+  if (refund == 0) return ModelSettle(m, order_id);
+  m.reserved -= 2;
+  Code c = ModelRefundPart(m, order_id, m.Sys(SystemAccount::kEscrow), refund, 0, MoneyCode::kRefund);
+  if (c != Code::ok) return c;
+  return ModelSettle(m, order_id);
+}
+
+// Ledger::ReturnOrder / CancelPaidOrder, atomic: applied to a copy, kept on ok.
+Code ModelReturnOrCancel(Model& m, uint64_t order_id, int64_t refund, bool cancel) {
+  if (!m.orders.count(order_id)) return Code::order_payment_not_found;
+  Model copy = m;
+  MOrder& o = copy.orders[order_id];
+  Code c = Code::ok;
+  if (cancel) refund = o.amount - o.refunded;
+  if (o.state == wire::OrderMoneyState::kRefunded || (cancel && refund == 0)) {
+    c = Code::order_already_refunded;
+  } else if (refund < 0 || refund > o.amount - o.refunded) {
+    c = Code::refund_exceeds_paid;
+  } else if (o.state == wire::OrderMoneyState::kPaid) {
+    c = ModelDoReturn(copy, order_id, refund);
+  } else if (refund > 0) {
+    c = ModelRefundSettled(copy, order_id, refund, 0);
+  }
+  if (c == Code::ok) m = std::move(copy);
+  return c;
+}
+
+Code ModelAfterSales(Model& m, const wire::AfterSalesRefund& r) {
+  if (r.refund_id == 0) return Code::invalid_id;
+  if (r.refund_id >= wire::kUserIdLimit) return Code::id_reserved;
+  if (!ValidId(r.order_id)) return Code::invalid_id;
+  if (!ValidAmount(r.amount_fen)) return Code::invalid_amount;
+  if (m.transfers.count(r.refund_id)) {
+    const MTransfer& e = m.transfers[r.refund_id];
+    if (e.flags) return Code::transfer_exists_with_different_flags;
+    if (e.code != uint16_t(MoneyCode::kAfterSalesRefund)) return Code::transfer_exists_with_different_code;
+    if (e.user_data != r.order_id) return Code::transfer_exists_with_different_user_data;
+    if (e.amount != r.amount_fen) return Code::transfer_exists_with_different_amount;
+    return Code::transfer_exists;
+  }
+  if (!m.orders.count(r.order_id)) return Code::order_payment_not_found;
+  const MOrder& o = m.orders[r.order_id];
+  if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
+  if (o.state != wire::OrderMoneyState::kSettled) return Code::order_not_settled;
+  if (m.now - o.closed_at > m.config.after_sales_window_us) return Code::refund_window_closed;
+  if (r.amount_fen > o.amount - o.refunded) return Code::refund_exceeds_paid;
+  return ModelRefundSettled(m, r.order_id, r.amount_fen, r.refund_id);
 }
 
 Code ModelOne(Model& m, const wire::LedgerCommand& c) {
@@ -508,6 +623,7 @@ Code ModelOne(Model& m, const wire::LedgerCommand& c) {
   if (op == wire::kPayOrderMoney) return ModelPay(m, c.pay_order_money);
   if (op == wire::kRefundOrderMoney || op == wire::kConfirmDelivery) return ModelRefundOrConfirm(m, op, c.order_money.order_id);
   if (op == wire::kRepayInstalment) return ModelRepay(m, c.repay_instalment, &amount);
+  if (op == wire::kAfterSalesRefund) return ModelAfterSales(m, c.after_sales_refund);
   return Code::invalid_operation;
 }
 
@@ -569,6 +685,15 @@ void ModelTick(Model& m, uint64_t now) {
 }
 
 // ---- the generator -------------------------------------------------------------------------
+
+wire::Command AfterSalesCmd(uint64_t refund_id, uint64_t order_id, int64_t amount_fen) {
+  wire::LedgerCommand c{};
+  c.after_sales_refund.operation = wire::kAfterSalesRefund;
+  c.after_sales_refund.refund_id = refund_id;
+  c.after_sales_refund.order_id = order_id;
+  c.after_sales_refund.amount_fen = amount_fen;
+  return wire::AsCommand(c);
+}
 
 struct Gen {
   std::mt19937_64 rng;
@@ -634,10 +759,11 @@ struct Gen {
     else if (k < 65) c = SetLineCmd(Party(4), Chance(5) ? -1 : int64_t(Below(200'000)), uint16_t(Below(Chance(5) ? 20'000 : 10'001)));
     else if (k < 80) c = Payment();
     else if (k < 85) c = OrderCmd(wire::kRefundOrderMoney, Party(80));
-    else if (k < 90) c = OrderCmd(wire::kConfirmDelivery, Party(80));
+    else if (k < 88) c = OrderCmd(wire::kConfirmDelivery, Party(80));
+    else if (k < 94) c = AfterSalesCmd(TransferId(), Party(80), Chance(50) ? Amount() : 1 + int64_t(Below(500)));
     else c = RepayCmd(TransferId(), Party(80), uint8_t(Chance(30) ? 0 : Below(5)));
     if (Chance(1)) c.bytes[120] = 1;  // a reserved byte set
-    if (Chance(1)) c.bytes[0] = uint8_t(44 + Below(20));  // unknown or query operation
+    if (Chance(1)) c.bytes[0] = uint8_t(45 + Below(19));  // unknown or query operation
     return c;
   }
 };
@@ -668,23 +794,52 @@ void CheckInvariants(const Ledger& ledger, const Model& m) {
   int64_t unsettled = 0;
   for (uint32_t i = 0; i < ledger.order_count(); i++) {
     wire::OrderMoneyRecord o = ledger.OrderAt(i);
-    if (o.state == wire::OrderMoneyState::kPaid) unsettled += o.amount_fen;
+    if (o.state == wire::OrderMoneyState::kPaid) unsettled += o.amount_fen - o.refunded_fen;
     ASSERT_EQ(o.state, m.orders.at(o.order_id).state);
+    ASSERT_EQ(o.refunded_fen, m.orders.at(o.order_id).refunded);
+    ASSERT_LE(o.refunded_fen, o.amount_fen);
+    if (o.state == wire::OrderMoneyState::kPaid) {
+      ASSERT_EQ(o.refunded_fen, 0);
+    }
   }
   wire::AccountRecord escrow{};
   ASSERT_EQ(ledger.LookupAccount(SystemAccountId(SystemAccount::kEscrow), &escrow), Code::ok);
   ASSERT_EQ(escrow.credits_posted_fen - escrow.debits_posted_fen, unsettled);
+  std::map<uint64_t, int64_t> owed_by_buyer;  // what active plans still owe
   for (uint32_t i = 0; i < ledger.plan_count(); i++) {
     wire::PlanRecord p = ledger.PlanAt(i);
+    const MPlan& e = m.plans.at(p.order_id);
+    ASSERT_EQ(p.total_fen, p.principal_fen + p.fee_fen);
+    ASSERT_EQ(p.total_fen, e.principal + e.fee);
+    ASSERT_EQ(p.repaid_fen, e.repaid);
+    ASSERT_EQ(p.periods, e.periods);
+    ASSERT_LE(p.repaid_fen, p.total_fen);
+    const bool active = p.state == wire::PlanState::kActive || p.state == wire::PlanState::kOverdue;
+    if (active) {
+      owed_by_buyer[p.buyer_id] += p.total_fen - p.repaid_fen;
+      // Every instalment left is at least one fen, and they sum to what is owed.
+      const int64_t owed = p.total_fen - p.repaid_fen;
+      const uint8_t left = uint8_t(p.periods - p.repaid_count);
+      ASSERT_GE(owed, left);
+      int64_t sum = 0;
+      for (uint8_t k = 1; k <= left; k++) sum += wire::InstalmentAmountFen(owed, left, k);
+      ASSERT_EQ(sum, owed);
+    }
+    if (e.reduced) continue;
+    // Never refunded in part: the original schedule, its first repaid_count instalments paid.
     int64_t sum = 0, repaid = 0;
     for (uint8_t k = 1; k <= p.periods; k++) {
       int64_t amount = wire::InstalmentAmountFen(p.total_fen, p.periods, k);
       sum += amount;
       if (k <= p.repaid_count) repaid += amount;
     }
-    ASSERT_EQ(p.total_fen, p.principal_fen + p.fee_fen);
     ASSERT_EQ(sum, p.total_fen);
     ASSERT_EQ(repaid, p.repaid_fen);
+  }
+  for (const auto& [buyer, limit] : m.buyers) {
+    wire::BuyerCreditRecord credit{};
+    ASSERT_EQ(ledger.LookupBuyerCredit(buyer, &credit), Code::ok);
+    ASSERT_EQ(credit.outstanding_fen, owed_by_buyer[buyer]) << "buyer " << buyer;
   }
   for (uint32_t i = 0; i < ledger.merchant_count(); i++) {
     wire::MerchantCreditRecord c = ledger.MerchantAt(i);
@@ -747,6 +902,24 @@ void RunOne(uint64_t seed, int batch_count) {
       ASSERT_EQ(results[i].at_us, now);
     }
     ASSERT_NO_FATAL_FAILURE(CheckInvariants(ledger, model)) << "seed " << seed << " batch " << b;
+    // The order engine's returns and cancellations after payment (docs/returns.md).
+    for (int k = int(gen.Below(4)); k > 0; k--) {
+      const uint64_t order_id = gen.Party(80);
+      const bool cancel = gen.Chance(30);
+      auto it = model.orders.find(order_id);
+      int64_t refund = it == model.orders.end() ? int64_t(gen.Below(1000))
+                       : gen.Chance(30)         ? it->second.amount - it->second.refunded
+                                                : int64_t(gen.Below(uint64_t(it->second.amount) + 2));
+      if (gen.Chance(5)) refund = -1;
+      const Code got = cancel ? ledger.CancelPaidOrder(order_id, now) : ledger.ReturnOrder(order_id, refund, now);
+      const Code twin_got = cancel ? twin.CancelPaidOrder(order_id, now) : twin.ReturnOrder(order_id, refund, now);
+      ASSERT_EQ(got, twin_got);
+      const Code expected = ModelReturnOrCancel(model, order_id, refund, cancel);
+      ASSERT_EQ(wire::CodeName(got), wire::CodeName(expected))
+          << "seed " << seed << " batch " << b << (cancel ? " cancel " : " return ") << order_id << " refund " << refund;
+      code_tally[got]++;
+      ASSERT_NO_FATAL_FAILURE(CheckInvariants(ledger, model)) << "seed " << seed << " batch " << b;
+    }
   }
   Digester a, b;
   ledger.Digest(a);

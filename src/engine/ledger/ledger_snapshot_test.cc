@@ -252,12 +252,25 @@ TEST_F(LedgerSnapshotRefusal, DamagedBytesAreCorruption) {
   bad_version[4] ^= std::byte{2};
   EXPECT_EQ(RestoreInto(SnapshotConfig(), bad_version).code(), StatusCode::kCorruption);
   EXPECT_EQ(RestoreInto(SnapshotConfig(), {}).code(), StatusCode::kCorruption);
+  // A snapshot of version 1 (before order refunds and after_sales_window_us) is refused.
+  std::vector<std::byte> version_1 = state_;
+  const uint32_t one = 1;
+  std::memcpy(&version_1[4], &one, sizeof one);
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), version_1).code(), StatusCode::kCorruption);
+}
+
+TEST_F(LedgerSnapshotRefusal, AnotherAfterSalesWindowIsRefused) {
+  LedgerConfig other = SnapshotConfig();
+  other.after_sales_window_us += 1;
+  const Status status = RestoreInto(other, state_);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("after_sales_window_us"), std::string::npos) << status.message();
 }
 
 // A head whose counts disagree with the tables, and tables that disagree with their maps.
 TEST_F(LedgerSnapshotRefusal, InconsistentTablesAreCorruption) {
-  constexpr size_t kHeadSize = 136;  // sizeof(LedgerStateHead)
-  constexpr size_t kAccountCountAt = 96;  // LedgerStateHead::account_count
+  constexpr size_t kHeadSize = 144;  // sizeof(LedgerStateHead)
+  constexpr size_t kAccountCountAt = 104;  // LedgerStateHead::account_count
   uint32_t account_count = 0;
   std::memcpy(&account_count, &state_[kAccountCountAt], sizeof account_count);
   ASSERT_EQ(account_count, account_count_);  // the offset above is right

@@ -509,11 +509,28 @@ TEST(LedgerCapacity, TransfersReservedForSettlement) {
   LedgerConfig config = SmallConfig();
   config.transfer_count_max = 10;
   Ledger ledger(config);
-  // Each payment takes 1 transfer and reserves 4: the second cannot fit (5 + 1 + 4 > 10).
+  // Each payment takes 1 transfer and reserves 6 (room for 2 + 6 asked): the second cannot
+  // fit (1 + 6 + 8 > 10).
   EXPECT_EQ(ledger.PayOrder(1, 7, 9, 100, PaymentMethod::kCard, 0, 1), Code::ok);
   EXPECT_EQ(ledger.PayOrder(2, 7, 9, 100, PaymentMethod::kCard, 0, 1), Code::transfers_full);
   EXPECT_EQ(ledger.ConfirmDelivery(1, 2), Code::ok);  // the reservation makes this safe
   EXPECT_EQ(ledger.transfer_count(), 3u);             // payment, commission, net
+}
+
+TEST(LedgerCapacity, PartialReturnFitsTheReservation) {
+  LedgerConfig config = SmallConfig();
+  config.transfer_count_max = 8;  // exactly one payment and its reservation
+  Ledger ledger(config);
+  EXPECT_EQ(ledger.PayOrder(1, 7, 9, 100, PaymentMethod::kCard, 0, 1), Code::ok);
+  // A refund of 40 and the settlement of the other 60 use the reservation, never more.
+  EXPECT_EQ(ledger.ReturnOrder(1, 40, 2), Code::ok);
+  EXPECT_EQ(ledger.transfer_count(), 4u);  // payment, refund, commission, net
+  wire::OrderMoneyRecord money{};
+  ASSERT_EQ(ledger.LookupOrderMoney(1, &money), Code::ok);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kSettled);
+  EXPECT_EQ(money.refunded_fen, 40);
+  EXPECT_EQ(money.commission_fen + money.merchant_net_fen, 60);
+  EXPECT_EQ(ledger.ReturnOrder(1, 61, 3), Code::refund_exceeds_paid);
 }
 
 TEST(LedgerCapacity, OrdersFull) {

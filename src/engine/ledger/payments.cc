@@ -32,6 +32,11 @@ int64_t BasisPoints(int64_t amount_fen, uint16_t bp) {
   ELEVEN_DASSERT(bp <= wire::kBasisPointsMax);
   return amount_fen * bp / wire::kBasisPointsMax;  // <= 1e14 * 1e4 = 1e18 < 2^63
 }
+// fee * part / whole, rounded down, in 128 bits (fee and part are up to 1e14 each).
+int64_t ScaledFee(int64_t fee_fen, int64_t part_fen, int64_t whole_fen) {
+  ELEVEN_ASSERT(fee_fen >= 0 && part_fen >= 0 && part_fen <= whole_fen && whole_fen > 0);
+  return static_cast<int64_t>(static_cast<__int128>(fee_fen) * part_fen / whole_fen);
+}
 
 }  // namespace
 
@@ -283,7 +288,7 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
   if (order_count_ == config_.order_count_max) return Code::ledger_orders_full;
   if (wire::IsInstalment(p.method) && plan_count_ == config_.plan_count_max) return Code::plans_full;
   // The payment (and a buyer's fee), plus the settlement or refund legs reserved for later.
-  if (!TransferRoom(2 + kSettleTransferCount)) return Code::transfers_full;
+  if (!TransferRoom(2 + kOrderTransferReserve)) return Code::transfers_full;
   uint32_t buyer = kNoValue;
   uint32_t merchant = kNoValue;
   Code code = EnsureBuyer(p.buyer_id, &buyer);
@@ -320,7 +325,7 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
   u.kind = UndoKind::kOrderInsert;
   u.index = order_index;
   SaveReserved();
-  transfers_reserved_ += kSettleTransferCount;
+  transfers_reserved_ += kOrderTransferReserve;
   result->amount_fen = p.amount_fen;
   result->state = static_cast<wire::OrderState>(wire::OrderMoneyState::kPaid);
   return Code::ok;
@@ -371,9 +376,9 @@ Code Ledger::DoRefund(uint64_t order_id, wire::Result* result) {
   Order& o = orders_[index];
   if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
   if (o.state == wire::OrderMoneyState::kSettled) return Code::order_already_settled;
-  ELEVEN_ASSERT(transfers_reserved_ >= kSettleTransferCount);
+  ELEVEN_ASSERT(transfers_reserved_ >= kOrderTransferReserve);
   SaveReserved();
-  transfers_reserved_ -= kSettleTransferCount;  // the refund legs use the reservation
+  transfers_reserved_ -= kOrderTransferReserve;  // the refund legs use the reservation
   SaveOrder(index);
   Code code = Code::ok;
   if (o.method == PaymentMethod::kBalance) {
@@ -385,6 +390,7 @@ Code Ledger::DoRefund(uint64_t order_id, wire::Result* result) {
   }
   if (code != Code::ok) return code;
   o.state = wire::OrderMoneyState::kRefunded;
+  o.refunded = o.amount;
   o.closed_at_us = now_us_;
   result->amount_fen = o.amount;
   result->state = static_cast<wire::OrderState>(o.state);
@@ -431,13 +437,19 @@ Code Ledger::DoConfirm(uint64_t order_id, wire::Result* result) {
 Code Ledger::Settle(uint32_t order_index) {
   Order& o = orders_[order_index];
   ELEVEN_ASSERT(o.state == wire::OrderMoneyState::kPaid);
-  ELEVEN_ASSERT(transfers_reserved_ >= kSettleTransferCount);
+  // A partial return (DoReturn) released the reservation's refund part before its legs.
+  const uint32_t release = o.refunded > 0 ? kSettleTransferCount : kOrderTransferReserve;
+  ELEVEN_ASSERT(transfers_reserved_ >= release);
   SaveReserved();
-  transfers_reserved_ -= kSettleTransferCount;
+  transfers_reserved_ -= release;
   SaveOrder(order_index);
   Merchant& m = merchants_[o.merchant];
-  const int64_t commission = BasisPoints(o.amount, config_.commission_bp);
-  const int64_t rest = o.amount - commission - o.merchant_fee;
+  // What is settled is what was not refunded; the merchant's instalment fee shrinks with it.
+  const int64_t base = o.amount - o.refunded;
+  ELEVEN_ASSERT(base > 0 && base <= o.amount);
+  o.merchant_fee = o.refunded == 0 ? o.merchant_fee : ScaledFee(o.merchant_fee, base, o.amount);
+  const int64_t commission = BasisPoints(base, config_.commission_bp);
+  const int64_t rest = base - commission - o.merchant_fee;
   ELEVEN_ASSERT(rest >= 0);
   int64_t withheld = 0;
   if (m.has_line) withheld = std::min(Outstanding(m.loan), BasisPoints(rest, m.withhold_bp));
@@ -517,7 +529,11 @@ Code Ledger::RepayInstalment(const wire::RepayInstalment& r, wire::Result* resul
   if (count > remaining) return Code::invalid_instalment_periods;
   int64_t amount = 0;
   for (uint8_t k = pl.repaid_count + 1; k <= pl.repaid_count + count; k++) {
-    amount += wire::InstalmentAmountFen(pl.total, pl.periods, k);
+    // What is left spread over the periods left: the original schedule while nothing was
+    // refunded, and still summing exactly to the total after a partial refund.
+    amount += wire::InstalmentAmountFen(pl.total - pl.repaid,
+                                        static_cast<uint8_t>(pl.periods - pl.repaid_count),
+                                        static_cast<uint8_t>(k - pl.repaid_count));
   }
   const Buyer& b = buyers_[pl.buyer];
   Code code = Move(b.wallet, b.receivable, amount, r.transfer_id, r.order_id,

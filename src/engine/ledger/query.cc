@@ -109,6 +109,7 @@ wire::OrderMoneyRecord Ledger::OrderAt(uint32_t index) const {
   r.merchant_fee_fen = o.merchant_fee;
   r.withheld_fen = o.withheld;
   r.merchant_net_fen = o.net;
+  r.refunded_fen = o.refunded;
   r.method = o.method;
   r.instalment_periods = o.periods;
   r.state = o.state;

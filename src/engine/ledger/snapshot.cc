@@ -1,4 +1,4 @@
-// The ledger's state as bytes, for snapshots. The layout (version 1), chunk by chunk:
+// The ledger's state as bytes, for snapshots. The layout (version 2), chunk by chunk:
 //
 //   state    = head accounts transfers buyers merchants orders plans expiries
 //              account-map transfer-map buyer-map merchant-map order-map
@@ -25,7 +25,7 @@ namespace eleven::engine {
 namespace {
 
 constexpr uint32_t kLedgerStateMagic = 0x474C4C45;  // "ELLG"
-constexpr uint32_t kLedgerStateVersion = 1;
+constexpr uint32_t kLedgerStateVersion = 2;  // 2: order refunds, after_sales_window_us
 
 struct LedgerStateHead {
   uint32_t magic;
@@ -47,6 +47,7 @@ struct LedgerStateHead {
   uint64_t auto_confirm_us;
   uint64_t instalment_period_us;
   int64_t buyer_credit_limit_default_fen;
+  uint64_t after_sales_window_us;
   // The state's scalars.
   uint64_t now_us;
   uint32_t account_count;
@@ -60,7 +61,7 @@ struct LedgerStateHead {
   uint32_t expiry_count;
   uint32_t reserved1;
 };
-static_assert(sizeof(LedgerStateHead) == 136);
+static_assert(sizeof(LedgerStateHead) == 144);
 static_assert(std::has_unique_object_representations_v<LedgerStateHead>);
 static_assert(std::has_unique_object_representations_v<Ledger::Account>);
 static_assert(std::has_unique_object_representations_v<Ledger::Transfer>);
@@ -87,6 +88,7 @@ void PutConfig(const LedgerConfig& c, LedgerStateHead* h) {
   h->auto_confirm_us = c.auto_confirm_us;
   h->instalment_period_us = c.instalment_period_us;
   h->buyer_credit_limit_default_fen = c.buyer_credit_limit_default_fen;
+  h->after_sales_window_us = c.after_sales_window_us;
 }
 
 // The first LedgerConfig field in which the head differs from `c`, or nullptr.
@@ -112,6 +114,7 @@ const char* ConfigDifference(const LedgerStateHead& h, const LedgerConfig& c) {
   if (h.buyer_credit_limit_default_fen != own.buyer_credit_limit_default_fen) {
     return "buyer_credit_limit_default_fen";
   }
+  if (h.after_sales_window_us != own.after_sales_window_us) return "after_sales_window_us";
   return nullptr;
 }
 
