@@ -76,7 +76,7 @@ struct EngineStats {
   uint64_t orders_paid = 0;
   uint64_t orders_cancelled = 0;
   uint64_t orders_expired = 0;
-  uint64_t orders_replayed = 0;  // idempotent repeats answered from the window
+  uint64_t orders_replayed = 0;  // place/pay/cancel repeats answered as replays
   int64_t gmv_placed_fen = 0;    // totals of accepted orders
   int64_t gmv_paid_fen = 0;
   uint64_t units_sold = 0;
@@ -212,6 +212,8 @@ class Engine {
                   wire::Result& out);
   wire::Result PayOrder(const wire::PayOrder& c, uint64_t now_us);
   wire::Result CancelOrder(const wire::CancelOrder& c, uint64_t now_us);
+  bool RepeatsPayment(const Order& order, const wire::PayOrder& c) const;
+  void AnswerReplay(wire::Result* result);
 
   // Orders.
   wire::Code CheckOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead,

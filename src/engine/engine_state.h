@@ -52,6 +52,8 @@ struct DropRow {
 struct OrderRow {
   uint64_t id;  // 0 for a slot never used
   uint64_t key;
+  // What the attempt asked for (PlaceOrderFingerprint): a repeat of its key must match it.
+  uint64_t fingerprint;
   uint64_t buyer;
   int64_t total_fen;
   uint64_t created_at_us;
@@ -72,7 +74,7 @@ static_assert(std::has_unique_object_representations_v<SkuRow>);
 static_assert(std::has_unique_object_representations_v<DropRow>);
 static_assert(std::has_unique_object_representations_v<OrderRow>);
 static_assert(sizeof(SkuRow) == 64);  // one cache line per slot
-static_assert(sizeof(OrderRow) == 104);
+static_assert(sizeof(OrderRow) == 112);
 
 // A command's result with only its code, operation and the id it names.
 inline wire::Result CommandResult(wire::Code code, wire::Operation operation, uint64_t id) {

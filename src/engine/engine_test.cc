@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "wire/make.h"
@@ -143,9 +146,18 @@ TEST_F(EngineTest, OrderValidationCodes) {
 
 TEST_F(EngineTest, RepeatedKeyReturnsTheFirstResultAndChangesNothing) {
   Catalog();
-  auto first = One(2 * kSecond, wire::MakePlaceOrder(100, 1, 7, 31, 3, {{10, 2}}));
-  auto again = One(3 * kSecond, wire::MakePlaceOrder(100, 1, 8, 31, 3, {{10, 5}}));
+  const wire::Command order = wire::MakePlaceOrder(100, 1, 7, 31, 3, {{10, 2}});
+  auto first = One(2 * kSecond, order);
+  EXPECT_FALSE(wire::IsReplay(first));
+  auto again = One(3 * kSecond, order);
+  EXPECT_TRUE(wire::IsReplay(again));
+  again.flags = 0;
   EXPECT_EQ(0, std::memcmp(&first, &again, sizeof(first)));
+  // The bytes of unused lines are no part of the request: a retry may differ there.
+  wire::Command padded = order;
+  padded.place_order.sku_id[5] = 99;
+  padded.place_order.quantity[7] = 3;
+  EXPECT_TRUE(wire::IsReplay(One(3 * kSecond, padded)));
   EXPECT_EQ(Sku(10).available, 3u);
   auto rejected = One(3 * kSecond, wire::MakePlaceOrder(101, 1, 7, 31, 3, {{10, 9}}));
   EXPECT_EQ(rejected.code, Code::insufficient_stock);
@@ -154,12 +166,102 @@ TEST_F(EngineTest, RepeatedKeyReturnsTheFirstResultAndChangesNothing) {
   // A remembered rejection stays a rejection even though stock is now there.
   EXPECT_EQ(One(3 * kSecond, wire::MakePlaceOrder(101, 1, 7, 31, 3, {{10, 9}})).code,
             Code::insufficient_stock);
-  EXPECT_EQ(engine_.stats().orders_replayed, 2u);
+  EXPECT_EQ(engine_.stats().orders_replayed, 3u);
   wire::OrderRecord rec{};
   ASSERT_EQ(engine_.GetOrderByKey(100, &rec), Code::ok);
   EXPECT_EQ(rec.buyer_id, 7u);
   EXPECT_EQ(rec.quantity[0], 2u);
   EXPECT_EQ(engine_.GetOrderByKey(555, &rec), Code::order_not_found);
+}
+
+// The same key with another request — another buyer, other lines, another region — is
+// refused with idempotency_key_reused and tells nothing of the first order; key 0 is refused.
+// Neither changes anything, nor takes an order id.
+TEST_F(EngineTest, KeyReusedWithAnotherRequestIsRefused) {
+  Catalog();
+  const wire::Command order = wire::MakePlaceOrder(100, 1, 7, 31, 3, {{10, 2}});
+  auto first = One(2 * kSecond, order);
+  ASSERT_EQ(first.code, Code::ok);
+  std::vector<wire::Command> others;
+  for (int field = 0; field < 8; field++) {
+    wire::Command c = order;
+    wire::PlaceOrder& o = c.place_order;
+    if (field == 0) o.buyer_id = 8;     // another buyer
+    if (field == 1) o.quantity[0] = 3;  // another quantity
+    if (field == 2) o.sku_id[0] = 11;   // another SKU
+    if (field == 3) o.region = 32;      // another address
+    if (field == 4) o.city_tier = 2;
+    if (field == 5) o.drop_id = 900;
+    if (field == 6) o.merchant_id = 2;
+    if (field == 7) o.line_count = 2, o.sku_id[1] = 11, o.quantity[1] = 1;  // a line more
+    others.push_back(c);
+  }
+  const auto results = Run(3 * kSecond, others);
+  for (size_t i = 0; i < results.size(); i++) {
+    EXPECT_EQ(results[i].code, Code::idempotency_key_reused) << "field " << i;
+    EXPECT_EQ(results[i].id, 0u) << "field " << i;
+    EXPECT_EQ(results[i].amount_fen, 0) << "field " << i;
+    EXPECT_FALSE(wire::IsReplay(results[i]));
+  }
+  EXPECT_EQ(wire::CodeHttpStatus(Code::idempotency_key_reused), 409);
+  // A rejected attempt's key is held to its request too.
+  auto rejected = One(3 * kSecond, wire::MakePlaceOrder(101, 1, 7, 31, 3, {{10, 9}}));
+  ASSERT_EQ(rejected.code, Code::insufficient_stock);
+  EXPECT_EQ(One(3 * kSecond, wire::MakePlaceOrder(101, 1, 7, 31, 3, {{10, 1}})).code,
+            Code::idempotency_key_reused);
+  auto zero = One(3 * kSecond, wire::MakePlaceOrder(0, 1, 7, 31, 3, {{10, 1}}));
+  EXPECT_EQ(zero.code, Code::invalid_idempotency_key);
+  EXPECT_EQ(zero.id, 0u);
+  EXPECT_EQ(wire::CodeHttpStatus(Code::invalid_idempotency_key), 400);
+  wire::OrderRecord rec{};
+  EXPECT_EQ(engine_.GetOrderByKey(0, &rec), Code::order_not_found);
+  EXPECT_EQ(Sku(10).available, 3u);
+  EXPECT_EQ(engine_.stats().orders_replayed, 0u);
+  // The next order takes the id after the rejected attempt's: the refusals took none.
+  EXPECT_EQ(One(4 * kSecond, wire::MakePlaceOrder(102, 1, 8, 31, 3, {{10, 1}})).id,
+            rejected.id + 1);
+}
+
+// Pay and cancel are keyed by the order: the same command again, for an order it already
+// made paid or cancelled, is answered ok as a replay; anything else still gets its refusal.
+TEST_F(EngineTest, PayAndCancelRetriesReplay) {
+  Catalog();
+  auto a = One(2 * kSecond, wire::MakePlaceOrder(100, 1, 7, 31, 3, {{10, 1}}));
+  auto b = One(2 * kSecond, wire::MakePlaceOrder(101, 1, 7, 31, 3, {{10, 1}}));
+  auto paid = One(4 * kSecond, wire::MakePayOrder(a.id, a.amount_fen));
+  ASSERT_EQ(paid.code, Code::ok);
+  EXPECT_FALSE(wire::IsReplay(paid));
+  auto cancelled = One(4 * kSecond, wire::MakeCancelOrder(b.id));
+  ASSERT_EQ(cancelled.code, Code::ok);
+  const uint64_t sold = Sku(10).sold, available = Sku(10).available;
+
+  auto pay_again = One(5 * kSecond, wire::MakePayOrder(a.id, a.amount_fen));
+  EXPECT_EQ(pay_again.code, Code::ok);
+  EXPECT_TRUE(wire::IsReplay(pay_again));
+  EXPECT_EQ(std::make_tuple(pay_again.id, pay_again.state, pay_again.amount_fen),
+            std::make_tuple(paid.id, paid.state, paid.amount_fen));
+  auto cancel_again = One(5 * kSecond, wire::MakeCancelOrder(b.id));
+  EXPECT_EQ(cancel_again.code, Code::ok);
+  EXPECT_TRUE(wire::IsReplay(cancel_again));
+  EXPECT_EQ(cancel_again.state, OrderState::kCancelled);
+  EXPECT_EQ(engine_.stats().orders_replayed, 2u);
+  EXPECT_EQ(engine_.stats().orders_paid, 1u);
+  EXPECT_EQ(engine_.stats().orders_cancelled, 1u);
+
+  // Other requests: their real refusals.
+  EXPECT_EQ(One(5 * kSecond, wire::MakePayOrder(a.id, a.amount_fen + 1)).code,
+            Code::order_not_pending);
+  EXPECT_EQ(One(5 * kSecond, wire::MakePayOrder(a.id, a.amount_fen, 1)).code,
+            Code::order_not_pending);
+  EXPECT_EQ(One(5 * kSecond, wire::MakeCancelOrder(a.id)).code, Code::order_not_pending);
+  EXPECT_EQ(One(5 * kSecond, wire::MakePayOrder(b.id, b.amount_fen)).code, Code::order_not_pending);
+  EXPECT_EQ(Sku(10).sold, sold);
+  EXPECT_EQ(Sku(10).available, available);
+  // An expired order: neither a pay nor a cancel is a retry of anything.
+  auto c = One(5 * kSecond, wire::MakePlaceOrder(102, 1, 7, 31, 3, {{10, 1}}));
+  EXPECT_EQ(One(70 * kSecond, wire::MakeCancelOrder(c.id)).code, Code::order_expired);
+  EXPECT_EQ(One(70 * kSecond, wire::MakePayOrder(c.id, c.amount_fen)).code, Code::order_expired);
+  EXPECT_EQ(engine_.stats().orders_replayed, 2u);
 }
 
 TEST_F(EngineTest, PayCancelAndExpiry) {
@@ -169,7 +271,8 @@ TEST_F(EngineTest, PayCancelAndExpiry) {
   auto c = One(3 * kSecond, wire::MakePlaceOrder(102, 1, 7, 31, 3, {{10, 1}}));
   EXPECT_EQ(One(4 * kSecond, wire::MakePayOrder(a.id, a.amount_fen + 1)).code, Code::amount_mismatch);
   EXPECT_EQ(One(4 * kSecond, wire::MakePayOrder(a.id, a.amount_fen)).code, Code::ok);
-  EXPECT_EQ(One(4 * kSecond, wire::MakePayOrder(a.id, a.amount_fen)).code, Code::order_not_pending);
+  EXPECT_EQ(One(4 * kSecond, wire::MakePayOrder(a.id, a.amount_fen + 1)).code,
+            Code::order_not_pending);
   EXPECT_EQ(One(4 * kSecond, wire::MakeCancelOrder(a.id)).code, Code::order_not_pending);
   EXPECT_EQ(One(4 * kSecond, wire::MakeCancelOrder(b.id)).code, Code::ok);
   EXPECT_EQ(One(4 * kSecond, wire::MakePayOrder(999, 1)).code, Code::order_not_found);
@@ -238,7 +341,7 @@ TEST_F(EngineTest, DropSellsItsQuotaInItsWindowAndReturnsTheRest) {
 TEST_F(EngineTest, OrderRingRefusesWhenTheOldestOrderIsStillPending) {
   Catalog();
   ASSERT_EQ(One(kSecond, wire::MakeRestock(10, 100)).code, Code::ok);
-  for (uint64_t k = 0; k < 8; k++) {
+  for (uint64_t k = 1; k <= 8; k++) {
     ASSERT_EQ(One(2 * kSecond, wire::MakePlaceOrder(k, 1, 7, 31, 3, {{10, 1}})).code, Code::ok);
   }
   auto full = One(2 * kSecond, wire::MakePlaceOrder(50, 1, 7, 31, 3, {{10, 1}}));
@@ -250,7 +353,7 @@ TEST_F(EngineTest, OrderRingRefusesWhenTheOldestOrderIsStillPending) {
   EXPECT_EQ(retry.id, 9u);
   wire::OrderRecord rec{};
   EXPECT_EQ(engine_.GetOrder(1, &rec), Code::order_evicted);
-  EXPECT_EQ(engine_.GetOrderByKey(0, &rec), Code::order_not_found);  // its key left the window
+  EXPECT_EQ(engine_.GetOrderByKey(1, &rec), Code::order_not_found);  // its key left the window
   EXPECT_EQ(engine_.GetOrder(9, &rec), Code::ok);
 }
 
@@ -308,6 +411,14 @@ TEST_F(EngineTest, SnapshotRestoresTheSameState) {
   EXPECT_EQ(wrong_config.Restore(state).code(), StatusCode::kInvalidArgument);
   Engine cut(SmallConfig());
   EXPECT_EQ(cut.Restore(ByteSpan(state.data(), state.size() - 1)).code(), StatusCode::kCorruption);
+  // A state of version 4 (order slots without request fingerprints) is refused, by name.
+  std::vector<std::byte> old_version = state;
+  const uint32_t version_4 = 4;
+  std::memcpy(old_version.data() + sizeof(uint32_t), &version_4, sizeof(version_4));
+  Engine old(SmallConfig());
+  const Status refused = old.Restore(old_version);
+  EXPECT_EQ(refused.code(), StatusCode::kCorruption);
+  EXPECT_NE(refused.message().find("unknown version 4"), std::string::npos) << refused.message();
   state[0] ^= std::byte{1};
   Engine bad_magic(SmallConfig());
   EXPECT_EQ(bad_magic.Restore(state).code(), StatusCode::kCorruption);

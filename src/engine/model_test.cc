@@ -50,6 +50,7 @@ struct Model {
     uint16_t region;
     uint8_t tier;
     std::vector<std::pair<uint64_t, uint32_t>> lines;
+    std::vector<uint64_t> request;  // RequestOf the attempt: what a repeat of its key must ask
   };
   // Holdings are keyed by (is drop, sku or drop id, buyer).
   using HoldingKey = std::tuple<bool, uint64_t, uint64_t>;
@@ -62,6 +63,24 @@ struct Model {
   std::map<uint64_t, uint64_t> keys;  // idempotency key -> order id
   std::map<HoldingKey, uint64_t> holdings;
   uint64_t next_id = 1;
+  std::map<Operation, uint64_t> replays;  // answered as replays, by operation
+
+  // Every field a place order asks with, in full (the engine keeps a hash of them).
+  static std::vector<uint64_t> RequestOf(const wire::PlaceOrder& c) {
+    std::vector<uint64_t> r = {c.line_count,  c.city_tier, c.region,
+                               c.merchant_id, c.buyer_id,  c.drop_id};
+    for (int l = 0; l < c.line_count && l < wire::kOrderLineCountMax; l++) {
+      r.push_back(c.sku_id[l]);
+      r.push_back(c.quantity[l]);
+    }
+    return r;
+  }
+
+  static wire::Result Replay(wire::Result r) {
+    r.code = Code::ok;
+    r.flags = uint8_t(wire::ResultFlags::kReplayed);
+    return r;
+  }
 
   static wire::Result Plain(Code code, Operation op, uint64_t id) {
     wire::Result r{};
@@ -181,7 +200,17 @@ struct Model {
   }
 
   wire::Result Place(const wire::PlaceOrder& c, uint64_t now) {
-    if (keys.count(c.idempotency_key)) return OrderResult(keys[c.idempotency_key], Operation::kPlaceOrder);
+    if (c.idempotency_key == 0)
+      return Plain(Code::invalid_idempotency_key, Operation::kPlaceOrder, 0);
+    if (keys.count(c.idempotency_key)) {
+      const uint64_t first = keys[c.idempotency_key];
+      if (orders.at(first).request != RequestOf(c))
+        return Plain(Code::idempotency_key_reused, Operation::kPlaceOrder, 0);
+      replays[Operation::kPlaceOrder]++;
+      wire::Result r = OrderResult(first, Operation::kPlaceOrder);
+      r.flags = uint8_t(wire::ResultFlags::kReplayed);
+      return r;
+    }
     const uint64_t id = next_id;
     if (id > config.order_slot_count) {
       const uint64_t old = id - config.order_slot_count;
@@ -191,7 +220,8 @@ struct Model {
       orders.erase(old);
     }
     int64_t total = 0;
-    Order o{c.idempotency_key, c.buyer_id, 0, 0, now, 0, OrderState::kRejected, Code::ok, c.region, c.city_tier, {}};
+    Order o{c.idempotency_key,     c.buyer_id, 0,        0,           now, 0,
+            OrderState::kRejected, Code::ok,   c.region, c.city_tier, {},  RequestOf(c)};
     o.code = CheckOrder(c, now, &total);
     next_id++;
     keys[c.idempotency_key] = id;
@@ -228,6 +258,8 @@ struct Model {
     return Code::ok;
   }
 
+  // Pay and cancel take the order id as their key: a repeat of the command that made the order
+  // paid (the same amount, no payment method with payments off) or cancelled is a replay.
   wire::Result PayOrCancel(Operation op, uint64_t id, int64_t amount, uint64_t now) {
     wire::Result r = Plain(Find(id), op, id);
     r.at_us = now;
@@ -235,6 +267,13 @@ struct Model {
     Order& o = orders[id];
     r.state = o.state;
     r.amount_fen = o.total;
+    const bool repeat = op == Operation::kCancelOrder
+                            ? o.state == OrderState::kCancelled
+                            : o.state == OrderState::kPaid && amount == o.total;
+    if (repeat) {
+      replays[op]++;
+      return Replay(r);
+    }
     if (o.state == OrderState::kExpired) {
       r.code = Code::order_expired;
     } else if (o.state != OrderState::kPending) {
@@ -386,7 +425,14 @@ class CommandSource {
     } else if (roll < 16) {
       c = wire::MakeCloseDrop(Below(80));
     } else if (roll < 70) {
-      c = RandomOrder(model);
+      // A sixth of the orders are retries, byte for byte, of one sent lately.
+      c = roll < 25 && !sent_orders_.empty() ? sent_orders_[Below(sent_orders_.size())]
+                                             : RandomOrder(model);
+      if (sent_orders_.size() < kSentOrdersKept) {
+        sent_orders_.push_back(c);
+      } else {
+        sent_orders_[Below(kSentOrdersKept)] = c;
+      }
     } else if (roll < 88) {
       c = wire::MakePayOrder(RecentOrderId(next_order_id), 0);
       auto it = model.orders.find(c.pay_order.order_id);
@@ -404,6 +450,8 @@ class CommandSource {
 
  private:
   static constexpr size_t kReservedOffsetInOrder = 120;
+  static constexpr size_t kSentOrdersKept = 32;
+  std::vector<wire::Command> sent_orders_;
 
   static size_t LimitedSkus(const Model& model) {
     size_t n = 0;
@@ -553,9 +601,17 @@ TEST(EngineModel, RandomCommandsMatchTheReferenceModel) {
                     Code::insufficient_stock, Code::buyer_limit, Code::holdings_full,
                     Code::orders_full, Code::invalid_city_tier, Code::invalid_region,
                     Code::order_not_found, Code::order_evicted, Code::order_not_pending,
-                    Code::order_expired, Code::amount_mismatch}) {
+                    Code::order_expired, Code::amount_mismatch,
+                    Code::idempotency_key_reused, Code::invalid_idempotency_key}) {
     EXPECT_GT(seen_codes[code], 0u) << "never produced: " << wire::CodeName(code);
   }
+  // Every kind of retry happened and was answered as a replay.
+  for (Operation op : {Operation::kPlaceOrder, Operation::kPayOrder, Operation::kCancelOrder}) {
+    EXPECT_GT(model.replays[op], 0u) << "never replayed: operation " << int(op);
+  }
+  uint64_t replays = 0;
+  for (const auto& [op, count] : model.replays) replays += count;
+  EXPECT_EQ(engine.stats().orders_replayed, replays);
   EXPECT_GT(engine.stats().orders_accepted, 0u);
   EXPECT_GT(engine.stats().orders_expired, 0u);
   EXPECT_GT(engine.stats().orders_paid, 0u);

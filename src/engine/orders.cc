@@ -2,9 +2,11 @@
 // orders at their pay-by deadline, with idempotency keys and per-buyer limits. The batch loop
 // (Engine::Apply) is here too: placing an order is its hot path, inlined into it whole.
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "base/assert.h"
+#include "base/hash.h"
 #include "base/prefetch.h"
 #include "engine/engine.h"
 #include "engine/engine_state.h"
@@ -41,6 +43,34 @@ constexpr uint64_t kQuantityMask[wire::kOrderLineCountMax + 1][2] = {
     {~0ULL, ~0ULL},
 };
 static_assert(wire::kOrderLineCountMax == 8);
+
+// The bytes of a place order that a fingerprint covers: the first 40 (operation, line count,
+// city tier, region, key, merchant, buyer, drop; the reserved ones among them are zero by the
+// time it is taken), then the SKU ids and quantities, zero past the last line (the bytes of
+// unused lines are no part of the request).
+constexpr size_t kFingerprintHeadBytes = offsetof(wire::PlaceOrder, sku_id);
+static_assert(kFingerprintHeadBytes == 40);
+struct FingerprintInput {
+  uint8_t head[kFingerprintHeadBytes];
+  uint64_t sku_id[wire::kOrderLineCountMax];
+  uint64_t quantity[2];  // the 8 quantities, masked past the last line
+};
+static_assert(sizeof(FingerprintInput) == 120);
+
+// The fingerprint of a place-order request: XXH3-64 of every field that makes the request
+// (docs/engine.md, "Idempotency"). Deterministic across machines and builds (XXH3 is
+// specified), so it may live in the state. Fixed length, so XXH3 runs its unrolled path for
+// 17..128 bytes with no branch on the size.
+[[gnu::always_inline]] inline uint64_t PlaceOrderFingerprint(const wire::PlaceOrder& c) {
+  FingerprintInput in;
+  std::memcpy(in.head, &c, sizeof(in.head));
+  const int lines = std::min<int>(c.line_count, wire::kOrderLineCountMax);
+  for (int l = 0; l < wire::kOrderLineCountMax; l++) in.sku_id[l] = l < lines ? c.sku_id[l] : 0;
+  std::memcpy(in.quantity, c.quantity, sizeof(in.quantity));
+  in.quantity[0] &= kQuantityMask[lines][0];
+  in.quantity[1] &= kQuantityMask[lines][1];
+  return XXH3_64bits(&in, sizeof(in));
+}
 
 }  // namespace
 
@@ -229,12 +259,24 @@ void Engine::AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint3
     out = CommandResult(Code::reserved_nonzero, Operation::kPlaceOrder, 0);
     return;
   }
+  if (c.idempotency_key == 0) {
+    // Key 0 would make every retry of a key-less client look like another's order.
+    out = CommandResult(Code::invalid_idempotency_key, Operation::kPlaceOrder, 0);
+    return;
+  }
+  const uint64_t fingerprint = PlaceOrderFingerprint(c);
   const uint32_t tag = ahead.key_tag;
   const uint32_t seen =
       key_index_.Find(c.idempotency_key, tag, [this](uint32_t s) { return KeyOfSlot(s); });
   if (seen != kNoValue) {
+    if (orders_[seen].fingerprint != fingerprint) {
+      // Another request under a key already used: refused, and no word of the first order.
+      out = CommandResult(Code::idempotency_key_reused, Operation::kPlaceOrder, 0);
+      return;
+    }
     stats_.orders_replayed++;
     out = OrderResult(orders_[seen], Operation::kPlaceOrder);
+    out.flags = static_cast<uint8_t>(wire::ResultFlags::kReplayed);
     return;
   }
   const uint64_t order_id = next_order_id_;
@@ -260,6 +302,7 @@ void Engine::AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint3
   Order& order = orders_[slot];
   order.id = order_id;
   order.key = c.idempotency_key;
+  order.fingerprint = fingerprint;
   order.buyer = c.buyer_id;
   order.total_fen = ok ? plan.total_fen : 0;
   order.created_at_us = now_us;
@@ -355,10 +398,42 @@ Engine::Order* Engine::PendingOrder(uint64_t order_id, Operation operation, uint
   return result->code == Code::ok ? const_cast<Order*>(found) : nullptr;
 }
 
+// A pay or cancel command that repeats the one that made its order final is answered as the
+// first was (ok, the order's state, its total), marked as a replay; it changes nothing but
+// the replay count.
+void Engine::AnswerReplay(wire::Result* result) {
+  ELEVEN_ASSERT(result->code == Code::order_not_pending);
+  ELEVEN_ASSERT(result->operation == Operation::kPayOrder ||
+                result->operation == Operation::kCancelOrder);
+  result->code = Code::ok;
+  result->flags = static_cast<uint8_t>(wire::ResultFlags::kReplayed);
+  stats_.orders_replayed++;
+}
+
+// Whether `c` asks for the payment that paid this order: the order was paid (and may since
+// have been delivered), and `c` names its total and the method and periods it was paid with
+// (none with payments off; with them on, as the ledger recorded them).
+bool Engine::RepeatsPayment(const Order& order, const wire::PayOrder& c) const {
+  if (order.state != OrderState::kPaid && order.state != OrderState::kDelivered) return false;
+  if (c.amount_fen != order.total_fen) return false;
+  if (!ledger_) return c.payment_method == 0 && c.instalment_periods == 0;
+  wire::OrderMoneyRecord money{};
+  if (ledger_->LookupOrderMoney(order.id, &money) != Code::ok) return false;
+  return static_cast<uint8_t>(money.method) == c.payment_method &&
+         money.instalment_periods == c.instalment_periods;
+}
+
 wire::Result Engine::PayOrder(const wire::PayOrder& c, uint64_t now_us) {
   wire::Result result;
   Order* pending = PendingOrder(c.order_id, Operation::kPayOrder, now_us, &result);
-  if (pending == nullptr) return result;
+  if (pending == nullptr) {
+    const Order* order = nullptr;
+    if (result.code == Code::order_not_pending && FindOrder(c.order_id, &order) == Code::ok &&
+        RepeatsPayment(*order, c)) {
+      AnswerReplay(&result);
+    }
+    return result;
+  }
   Order& order = *pending;
   if (c.amount_fen != order.total_fen) result.code = Code::amount_mismatch;
   if (result.code == Code::ok) result.code = PayThroughModules(order, c, now_us);
@@ -426,7 +501,13 @@ void Engine::DrainDelivered(uint64_t now_us) {
 wire::Result Engine::CancelOrder(const wire::CancelOrder& c, uint64_t now_us) {
   wire::Result result;
   Order* pending = PendingOrder(c.order_id, Operation::kCancelOrder, now_us, &result);
-  if (pending == nullptr) return CancelAfterPayment(c.order_id, now_us, result);  // returns.cc
+  if (pending == nullptr) {
+    if (result.code == Code::order_not_pending && result.state == OrderState::kCancelled) {
+      AnswerReplay(&result);  // a retried cancel
+      return result;
+    }
+    return CancelAfterPayment(c.order_id, now_us, result);  // returns.cc
+  }
   Order& order = *pending;
   ReleaseOrder(order);
   order.state = OrderState::kCancelled;
@@ -526,7 +607,7 @@ wire::Code Engine::GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* ou
 }
 
 // The order ring's slots [first, first + count) modulo the ring, for writing: every line of
-// each (a 104-byte slot spans two or three).
+// each (a 112-byte slot spans two or three).
 [[gnu::always_inline]] inline void Engine::PrefetchOrderSlots(uint64_t first, size_t count) const {
   static_assert(sizeof(Order) <= 2 * kCacheLineBytes);
   uint64_t at = first;

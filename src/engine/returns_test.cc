@@ -293,8 +293,12 @@ TEST_F(ReturnsTest, CancelAPaidOrderBeforeItShips) {
   EXPECT_EQ(One(6 * kSecond, testing::TrackCommand(waybills[0], ParcelState::kPacked)).code,
             Code::tracking_transition_invalid);
   EXPECT_EQ(engine_.fulfilment()->QueryFigures().shipments_cancelled, 1u);
-  // A second cancel is refused and changes nothing.
-  EXPECT_EQ(One(6 * kSecond, wire::MakeCancelOrder(id)).code, Code::order_not_pending);
+  // A second cancel is a retry: answered ok, marked as a replay, and changes nothing.
+  const wire::Result again = One(6 * kSecond, wire::MakeCancelOrder(id));
+  EXPECT_EQ(again.code, Code::ok);
+  EXPECT_TRUE(wire::IsReplay(again));
+  EXPECT_EQ(Sku(kSkuA).available, 20u);
+  EXPECT_EQ(Escrow(), 0);
 }
 
 TEST_F(ReturnsTest, CancelRefusedOnceAParcelShipped) {
@@ -347,8 +351,11 @@ TEST_F(ReturnsTest, AfterSalesRefundWithinTheWindowFromTheMerchant) {
   ASSERT_EQ(refunded.code, Code::ok) << wire::CodeName(refunded.code);
   EXPECT_EQ(MerchantWallet(), net - 3000);
   EXPECT_EQ(Money(id).refunded_fen, 3000);
-  // A retry moves nothing.
-  EXPECT_EQ(One(7 * kSecond, AfterSalesCmd(900, id, 3000)).code, Code::transfer_exists);
+  // A retry moves nothing: answered as the first, marked as a replay.
+  const wire::Result retried = One(7 * kSecond, AfterSalesCmd(900, id, 3000));
+  EXPECT_EQ(retried.code, Code::ok);
+  EXPECT_TRUE(wire::IsReplay(retried));
+  EXPECT_EQ(retried.amount_fen, 3000);
   EXPECT_EQ(MerchantWallet(), net - 3000);
   // More than the merchant holds, without a credit line: refused, nothing moves.
   EXPECT_EQ(One(7 * kSecond, AfterSalesCmd(901, id, 7000)).code, Code::refund_unfundable);

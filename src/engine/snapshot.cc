@@ -14,8 +14,10 @@ namespace {
 
 constexpr uint32_t kStateMagic = 0x54534C45;  // "ELST"
 // 2: SKU rows in their hash slots (FixedTable); 3: the key index in 8-byte slots (KeyIndex);
-// 4: SKU rows placed by multiplicative (Fibonacci) hashing of the id, not the splitmix one.
-constexpr uint32_t kStateVersion = 4;
+// 4: SKU rows placed by multiplicative (Fibonacci) hashing of the id, not the splitmix one;
+// 5: every order slot keeps its request's fingerprint (idempotency keys reused with another
+// request are refused).
+constexpr uint32_t kStateVersion = 5;
 
 struct StateHead {
   uint32_t magic;

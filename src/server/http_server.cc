@@ -331,7 +331,8 @@ std::string QueryReplyJson(const Request& r, wire::Code* code) {
 // A submit's reply: one result (the first refusal, else the last: a courier's coverage is
 // two commands) or, for an array body, every result. The status of a batch is that of its
 // first refusal that is not linked_event_failed (the cause of a failed chain), else 200.
-std::string SubmitReplyJson(const Request& r, wire::Code* code) {
+// `replayed`: every result the reply carries answers a retry (docs/server.md, "Retries").
+std::string SubmitReplyJson(const Request& r, wire::Code* code, bool* replayed) {
   const auto* results = reinterpret_cast<const wire::Result*>(r.buffer.data() + protocol::kHeaderSize);
   ELEVEN_ASSERT(r.count >= 1);
   const wire::Result* cause = nullptr;
@@ -342,7 +343,13 @@ std::string SubmitReplyJson(const Request& r, wire::Code* code) {
     if (results[i].code != wire::Code::ok) cause = &results[i];
   }
   *code = cause == nullptr ? wire::Code::ok : cause->code;
-  if (r.sink_tag != kBatchReply) return ResultJson(cause == nullptr ? results[r.count - 1] : *cause);
+  if (r.sink_tag != kBatchReply) {
+    const wire::Result& result = cause == nullptr ? results[r.count - 1] : *cause;
+    *replayed = wire::IsReplay(result);
+    return ResultJson(result);
+  }
+  *replayed = true;
+  for (uint32_t i = 0; i < r.count; i++) *replayed = *replayed && wire::IsReplay(results[i]);
   std::string list = "[";
   for (uint32_t i = 0; i < r.count; i++) {
     if (i > 0) list += ',';
@@ -375,9 +382,10 @@ struct FeedEvent {
 // response with a content type, keep-alive and prepare_payload(): Content-Length always, and
 // "Connection: close" when the connection ends after it. Written here, into a buffer the
 // session keeps, because Beast's serializer and fields (a heap node per header) cost more
-// than the rest of a reply; requests are still parsed by Beast.
-void ReplyHead(http::status status, std::string_view content_type, size_t body_size, bool keep_alive,
-               std::string* out) {
+// than the rest of a reply; requests are still parsed by Beast. `replayed` adds
+// "Idempotent-Replayed: true" (a reply that answers a retry from the first result).
+void ReplyHead(http::status status, std::string_view content_type, size_t body_size,
+               bool keep_alive, bool replayed, std::string* out) {
   const auto code = static_cast<unsigned>(status);
   const beast::string_view reason = http::obsolete_reason(status);
   char number[24];
@@ -389,6 +397,7 @@ void ReplyHead(http::status status, std::string_view content_type, size_t body_s
   out->append(content_type);
   out->append("\r\nContent-Length: ");
   out->append(number, std::to_chars(number, number + sizeof(number), body_size).ptr);
+  if (replayed) out->append("\r\nIdempotent-Replayed: true");
   out->append(keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
 }
 
@@ -475,7 +484,8 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
   void Read();
   void OnRead(const beast::error_code& error);
   void Handle();
-  void Respond(http::status status, std::string body, const char* content_type = "application/json");
+  void Respond(http::status status, std::string body, const char* content_type = "application/json",
+               bool replayed = false);
   void RespondError(int status, std::string_view code, std::string_view message) {
     Respond(static_cast<http::status>(status), ErrorJson(code, message));
   }
@@ -871,9 +881,11 @@ void HttpSession::OnRequestDone(Request* r) {
   core_->RecordDone(*r);
   const protocol::FrameStatus status = r->status;
   wire::Code code = wire::Code::ok;
+  bool replayed = false;
   std::string body;
   if (status == protocol::FrameStatus::kOk) {
-    body = r->kind == RequestKind::kSubmit ? SubmitReplyJson(*r, &code) : QueryReplyJson(*r, &code);
+    body = r->kind == RequestKind::kSubmit ? SubmitReplyJson(*r, &code, &replayed)
+                                           : QueryReplyJson(*r, &code);
   }
   core_->pool.Give(r);
   if (closed_) return;
@@ -882,12 +894,14 @@ void HttpSession::OnRequestDone(Request* r) {
                         "the journal failed (" + std::string(StatusCodeName(core_->loop->journal_failure().code())) +
                             "): nothing is recorded or read until the server is restarted (see /healthz)");
   }
-  Respond(static_cast<http::status>(wire::CodeHttpStatus(code)), std::move(body));
+  Respond(static_cast<http::status>(wire::CodeHttpStatus(code)), std::move(body),
+          "application/json", replayed);
 }
 
-void HttpSession::Respond(http::status status, std::string body, const char* content_type) {
+void HttpSession::Respond(http::status status, std::string body, const char* content_type,
+                          bool replayed) {
   reply_body_ = std::move(body);
-  ReplyHead(status, content_type, reply_body_.size(), keep_alive_, &reply_head_);
+  ReplyHead(status, content_type, reply_body_.size(), keep_alive_, replayed, &reply_head_);
   const bool close = !keep_alive_;
   waiting_since_ns_ = MonotonicNs();
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(reply_head_), asio::buffer(reply_body_)};

@@ -222,6 +222,8 @@ std::string ResultJson(const wire::Result& r) {
     if (!state.empty()) j.Name("state", state);
     j.Int("amount_fen", r.amount_fen);
     j.Uint("at_us", r.at_us);
+    // A retry's reply: the first result, and this marker (docs/server.md, "Retries").
+    if (wire::IsReplay(r)) j.Bool("replayed", true);
   });
 }
 

@@ -70,6 +70,7 @@ Status ResendSample(replica::Replica& replica, const W1RunOptions& options) {
     r.id = record.order_id;
     r.amount_fen = record.total_fen;
     r.at_us = record.pay_by_us;
+    r.flags = static_cast<uint8_t>(wire::ResultFlags::kReplayed);  // the same request again
     expected.push_back(r);
   }
   std::vector<wire::Result> results(commands.size());

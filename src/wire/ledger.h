@@ -211,7 +211,7 @@ struct AfterSalesRefund {
   Operation operation;  // kAfterSalesRefund
   uint8_t reserved0[7];
   uint64_t refund_id;   // 1 .. 2^56-1; the id of the refund's last transfer, so a retry is
-                        // answered transfer_exists and moves nothing
+                        // answered as a replay and moves nothing
   uint64_t order_id;    // a settled order
   int64_t amount_fen;   // 1 .. amount - refunded
   uint8_t reserved[96];

@@ -111,7 +111,7 @@ struct PlaceOrder {
   uint8_t reserved0;
   uint16_t region;  // 1 .. kRegionMax
   uint16_t reserved1;
-  uint64_t idempotency_key;  // any value; a repeat returns the first result
+  uint64_t idempotency_key;  // nonzero; a repeat of the same request returns the first result
   uint64_t merchant_id;
   uint64_t buyer_id;  // nonzero
   uint64_t drop_id;   // 0 = no drop
@@ -163,12 +163,20 @@ enum class OrderState : uint8_t {
   kReturned = 7,   // paid, every parcel returned (fulfilment on); refunded (payments on)
 };
 
+// Result::flags.
+enum class ResultFlags : uint8_t {
+  // The command repeated one already applied (the same request under the same idempotency
+  // key, order or id): nothing changed, and the result is the first one's (docs/engine.md).
+  kReplayed = 1,
+};
+
 // One result per command, in command order.
 struct Result {
   Code code;
   Operation operation;
   OrderState state;  // place/pay/cancel: the order's state after the command
-  uint32_t reserved0;
+  uint8_t flags;     // ResultFlags
+  uint8_t reserved0[3];
   uint64_t id;        // place: the order id (also for remembered rejections); else the object id
   int64_t amount_fen;  // place/pay: the order total
   uint64_t at_us;      // place: pay-by deadline; pay/cancel: the log time applied
@@ -233,7 +241,7 @@ static_assert(sizeof(Restock) == kCommandSize && sizeof(SetPrice) == kCommandSiz
 static_assert(sizeof(CreateDrop) == kCommandSize && sizeof(CloseDrop) == kCommandSize);
 static_assert(sizeof(PlaceOrder) == kCommandSize && sizeof(PayOrder) == kCommandSize);
 static_assert(sizeof(CancelOrder) == kCommandSize);
-static_assert(sizeof(Result) == kResultSize);
+static_assert(sizeof(Result) == kResultSize && offsetof(Result, flags) == 4);
 static_assert(sizeof(OrderRecord) == 160);
 static_assert(sizeof(SkuRecord) == 56);
 static_assert(sizeof(DropRecord) == 80);
@@ -250,6 +258,11 @@ inline bool ReservedZero(const PlaceOrder& c) {
   uint64_t tail;
   std::memcpy(&tail, c.reserved, sizeof(tail));
   return c.reserved0 == 0 && c.reserved1 == 0 && tail == 0;
+}
+
+// Whether a result answers a repeat of a command already applied.
+inline bool IsReplay(const Result& r) {
+  return (r.flags & static_cast<uint8_t>(ResultFlags::kReplayed)) != 0;
 }
 
 // Checks an order-engine command's structure only (operation 1..kOperationMax, reserved

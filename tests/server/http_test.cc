@@ -305,6 +305,131 @@ TEST(HttpTest, FeedOverWebSocketSendsTheSameEventsAsJsonMessages) {
   EXPECT_EQ(WaitForMetric(port, "eleven_feed_subscribers", [](double value) { return value == 0; }), 0);
 }
 
+// A retry over HTTP gets the first reply again — the same status and body — plus
+// "replayed":true and the header Idempotent-Replayed: true; never 200 with an error. Another
+// request under a used key or id gets its refusal; key 0 is refused.
+TEST(HttpTest, RetriesAnswerAsTheFirstReplyMarkedAsReplays) {
+  TempDataDir dir;
+  auto server = StartServer(ModulesConfig(dir.path()));
+  const uint16_t port = server->http_port();
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status,
+            200);
+  ASSERT_EQ(
+      HttpCall(port, "POST", "/skus", R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":3})")
+          .status,
+      200);
+  // The reply to a retry: the first one's body with the marker added as its last field.
+  auto expect_replay = [](const HttpReply& first, const HttpReply& again, const std::string& what) {
+    EXPECT_EQ(again.status, first.status) << what;
+    EXPECT_EQ(first.idempotent_replayed, "") << what;
+    EXPECT_EQ(first.body.find("replayed"), std::string::npos) << what << ": " << first.body;
+    EXPECT_EQ(again.idempotent_replayed, "true") << what;
+    ASSERT_FALSE(first.body.empty()) << what;
+    EXPECT_EQ(again.body, first.body.substr(0, first.body.size() - 1) + ",\"replayed\":true}")
+        << what;
+  };
+  auto call = [&](const std::string& target, const std::string& body) {
+    return HttpCall(port, "POST", target, body);
+  };
+
+  const std::string order =
+      R"({"idempotency_key":7001,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":2}]})";
+  const HttpReply placed = call("/orders", order);
+  ASSERT_EQ(placed.status, 200) << placed.body;
+  expect_replay(placed, call("/orders", order), "place_order");
+  // Another buyer, other lines, under the same key: refused, nothing of the first order told.
+  for (
+      const std::string& other :
+      {std::string(
+           R"({"idempotency_key":7001,"merchant_id":1,"buyer_id":3,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":2}]})"),
+       std::string(
+           R"({"idempotency_key":7001,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})")}) {
+    const HttpReply reused = call("/orders", other);
+    EXPECT_EQ(reused.status, 409) << reused.body;
+    EXPECT_NE(reused.body.find("\"error\":\"idempotency_key_reused\""), std::string::npos)
+        << reused.body;
+    EXPECT_NE(reused.body.find("\"id\":0,"), std::string::npos) << reused.body;
+    EXPECT_EQ(reused.idempotent_replayed, "");
+  }
+  const HttpReply zero = call(
+      "/orders",
+      R"({"idempotency_key":0,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})");
+  EXPECT_EQ(zero.status, 400) << zero.body;
+  EXPECT_NE(zero.body.find("\"error\":\"invalid_idempotency_key\""), std::string::npos)
+      << zero.body;
+  // A refused attempt is remembered: its retry gets the same refusal, marked.
+  const std::string too_many =
+      R"({"idempotency_key":7002,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":9}]})";
+  const HttpReply refused = call("/orders", too_many);
+  ASSERT_EQ(refused.status, 409) << refused.body;
+  expect_replay(refused, call("/orders", too_many), "refused place_order");
+
+  // Pay and cancel: the same command again replays; another gets its refusal.
+  const std::string id = placed.body.substr(
+      placed.body.find("\"id\":") + 5,
+      placed.body.find(',', placed.body.find("\"id\":")) - placed.body.find("\"id\":") - 5);
+  const std::string pay = R"({"amount_fen":1000,"payment_method":"card"})";
+  const HttpReply paid = call("/orders/" + id + "/pay", pay);
+  ASSERT_EQ(paid.status, 200) << paid.body;
+  const HttpReply paid_again = call("/orders/" + id + "/pay", pay);
+  EXPECT_EQ(paid_again.status, 200) << paid_again.body;
+  EXPECT_EQ(paid_again.idempotent_replayed, "true");
+  EXPECT_NE(paid_again.body.find("\"code\":\"ok\""), std::string::npos) << paid_again.body;
+  EXPECT_NE(paid_again.body.find("\"state\":\"paid\""), std::string::npos) << paid_again.body;
+  EXPECT_NE(paid_again.body.find("\"replayed\":true"), std::string::npos) << paid_again.body;
+  const HttpReply other_pay =
+      call("/orders/" + id + "/pay", R"({"amount_fen":1000,"payment_method":"balance"})");
+  EXPECT_EQ(other_pay.status, 409) << other_pay.body;
+  EXPECT_NE(other_pay.body.find("order_not_pending"), std::string::npos) << other_pay.body;
+  // A paid order that has not shipped may still be cancelled (refunded, docs/returns.md): a
+  // new command, not a replay.
+  const HttpReply cancel_paid = call("/orders/" + id + "/cancel", "{}");
+  EXPECT_EQ(cancel_paid.status, 200) << cancel_paid.body;
+  EXPECT_EQ(cancel_paid.idempotent_replayed, "");
+  EXPECT_NE(cancel_paid.body.find("\"state\":\"cancelled\""), std::string::npos) << cancel_paid.body;
+  const std::string second =
+      R"({"idempotency_key":7003,"merchant_id":1,"buyer_id":2,"region":3,"city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})";
+  const HttpReply placed2 = call("/orders", second);
+  ASSERT_EQ(placed2.status, 200) << placed2.body;
+  const std::string id2 = std::to_string(std::stoull(id) + 2);  // 7002's refusal took one
+  const HttpReply cancelled = call("/orders/" + id2 + "/cancel", "{}");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  const HttpReply cancelled_again = call("/orders/" + id2 + "/cancel", "{}");
+  EXPECT_EQ(cancelled_again.status, 200) << cancelled_again.body;
+  EXPECT_EQ(cancelled_again.idempotent_replayed, "true");
+  EXPECT_NE(cancelled_again.body.find("\"state\":\"cancelled\""), std::string::npos)
+      << cancelled_again.body;
+  EXPECT_EQ(call("/orders/" + id2 + "/pay", R"({"amount_fen":500,"payment_method":"card"})").status,
+            409);
+
+  // Ledger commands: a retry is ok and replayed (no "error"); a changed request, a refusal.
+  const std::string account = R"({"account_id":1,"ledger":1,"code":1})";
+  const HttpReply created = call("/accounts", account);
+  ASSERT_EQ(created.status, 200) << created.body;
+  expect_replay(created, call("/accounts", account), "create_account");
+  const HttpReply changed = call("/accounts", R"({"account_id":1,"ledger":1,"code":2})");
+  EXPECT_EQ(changed.status, 409) << changed.body;
+  EXPECT_NE(changed.body.find("account_exists_with_different_code"), std::string::npos)
+      << changed.body;
+  ASSERT_EQ(call("/accounts", R"({"account_id":2,"ledger":1,"code":1})").status, 200);
+  const std::string transfer =
+      R"({"transfer_id":9,"debit_account_id":1,"credit_account_id":2,"amount_fen":70,"ledger":1,"code":1})";
+  const HttpReply moved = call("/transfers", transfer);
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  expect_replay(moved, call("/transfers", transfer), "create_transfer");
+  const std::string deposit = R"({"transfer_id":10,"amount_fen":5000})";
+  const HttpReply deposited = call("/buyers/2/deposit", deposit);
+  ASSERT_EQ(deposited.status, 200) << deposited.body;
+  expect_replay(deposited, call("/buyers/2/deposit", deposit), "deposit");
+  const HttpReply account1 = HttpCall(port, "GET", "/accounts/1");
+  EXPECT_NE(account1.body.find("\"debits_posted_fen\":70,"), std::string::npos)
+      << account1.body;  // moved once
+  // A batch all of whose results are replays carries the header too.
+  const HttpReply batch = call("/transfers", "[" + transfer + "]");
+  EXPECT_EQ(batch.status, 200) << batch.body;
+  EXPECT_EQ(batch.idempotent_replayed, "true");
+}
+
 // Idle HTTP connections are closed by the listener's sweep (idle timeout 1 s in TestConfig):
 // one that never sends, one that sends half a request; one that keeps asking is kept.
 TEST(HttpTest, IdleConnectionsAreClosedAndBusyOnesKept) {

@@ -179,6 +179,7 @@ HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& 
   if (ec) return reply;
   reply.status = response.result_int();
   reply.content_type = std::string(response[http::field::content_type]);
+  reply.idempotent_replayed = std::string(response["Idempotent-Replayed"]);
   reply.body = response.body();
   return reply;
 }

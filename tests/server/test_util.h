@@ -50,6 +50,7 @@ bool WaitClosed(int fd, int timeout_ms);
 struct HttpReply {
   int status = -1;
   std::string content_type;
+  std::string idempotent_replayed;  // the Idempotent-Replayed header, "" when absent
   std::string body;
 };
 HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& target,

@@ -187,7 +187,11 @@ size_t Ledger::ApplyChain(std::span<const wire::Command> commands,
   BeginAtomic(now_us_);
   size_t failed = n;
   for (size_t k = 0; k < n && failed == n; k++) {
-    Code code = ApplyOne(wire::AsLedgerCommand(commands[k]), &results[k]);
+    const wire::LedgerCommand command = wire::AsLedgerCommand(commands[k]);
+    Code code = ApplyOne(command, &results[k]);
+    // A repeat of a command already applied succeeds as a replay, in a chain too: a chain
+    // sent again after a lost reply replays member by member.
+    if (IsRepeat(command.operation, code)) code = AnswerReplay(command, &results[k]);
     results[k].code = code;
     if (code != Code::ok) failed = k;
   }
@@ -201,6 +205,8 @@ size_t Ledger::ApplyChain(std::span<const wire::Command> commands,
     results[k].code = Code::linked_event_failed;
     results[k].amount_fen = 0;
     results[k].state = wire::OrderState::kNone;
+    results[k].flags = 0;
+    results[k].at_us = now_us_;
   }
   return n;
 }
@@ -250,6 +256,68 @@ Code Ledger::ApplyOne(const wire::LedgerCommand& c, wire::Result* result) {
   }
   // Queries are answered by the query path, never applied from the log.
   return Code::invalid_operation;
+}
+
+// ---- replays -------------------------------------------------------------------------------
+
+bool Ledger::IsRepeat(wire::Operation operation, Code code) {
+  switch (code) {
+    case Code::account_exists:
+    case Code::transfer_exists:
+    case Code::order_payment_exists:
+      return true;
+    case Code::order_already_refunded:
+      return operation == wire::kRefundOrderMoney;
+    case Code::order_already_settled:
+      return operation == wire::kConfirmDelivery;
+    default:
+      return false;
+  }
+}
+
+// The first result of the command `c` repeats, rebuilt from what it left (its account,
+// transfer or order money record): ok, the same id, amount and log time, the state the
+// object is in now, marked as a replay. Changes nothing.
+Code Ledger::AnswerReplay(const wire::LedgerCommand& c, wire::Result* result) const {
+  ELEVEN_DASSERT(result->operation == c.operation);
+  result->flags = static_cast<uint8_t>(wire::ResultFlags::kReplayed);
+  const auto op = c.operation;
+  if (op == wire::kCreateAccount) {
+    const uint32_t a = account_index_.Find(c.create_account.account_id);
+    ELEVEN_ASSERT(a != kNoValue);
+    result->at_us = accounts_[a].created_at_us;
+    return Code::ok;
+  }
+  if (op == wire::kPayOrderMoney || op == wire::kRefundOrderMoney || op == wire::kConfirmDelivery) {
+    const uint64_t order_id =
+        op == wire::kPayOrderMoney ? c.pay_order_money.order_id : c.order_money.order_id;
+    const uint32_t o = order_index_.Find(order_id);
+    ELEVEN_ASSERT(o != kNoValue);
+    const Order& order = orders_[o];
+    result->id = order_id;
+    result->amount_fen = op == wire::kConfirmDelivery ? order.net : order.amount;
+    result->state = static_cast<wire::OrderState>(order.state);
+    result->at_us = op == wire::kPayOrderMoney ? order.paid_at_us : order.closed_at_us;
+    return Code::ok;
+  }
+  // The transfer commands: create_transfer, the party transfers, repay_instalment.
+  const uint64_t transfer_id = op == wire::kCreateTransfer    ? c.create_transfer.transfer_id
+                               : op == wire::kRepayInstalment ? c.repay_instalment.transfer_id
+                                                              : c.party_transfer.transfer_id;
+  const uint32_t t = transfer_index_.Find(transfer_id);
+  ELEVEN_ASSERT(t != kNoValue);
+  const Transfer& transfer = transfers_[t];
+  result->id = transfer_id;
+  result->amount_fen = transfer.amount;
+  result->at_us = transfer.created_at_us;
+  result->state = static_cast<wire::OrderState>(transfer.state);
+  if (op == wire::kRepayInstalment) {
+    // Its result's state is the plan's: repaid (by this or a later repayment), or active.
+    const uint32_t o = order_index_.Find(c.repay_instalment.order_id);
+    ELEVEN_ASSERT(o != kNoValue && orders_[o].plan != kNone);
+    result->state = static_cast<wire::OrderState>(plans_[orders_[o].plan].state);
+  }
+  return Code::ok;
 }
 
 // ---- undo ----------------------------------------------------------------------------------

@@ -215,6 +215,12 @@ class Ledger {
   // ---- chains and undo (ledger.cc) ----
   size_t ApplyChain(std::span<const wire::Command> commands, std::span<wire::Result> results);
   wire::Code ApplyOne(const wire::LedgerCommand& command, wire::Result* result);
+  // Replays (ledger.cc): a command whose code says it repeats one already applied (the
+  // *_exists codes of an identical request, a refund of a refunded order, a confirmation of a
+  // settled one) is answered as the first was, marked wire::ResultFlags::kReplayed. Commands
+  // only: the order engine's calls keep the codes, since the engine pays only pending orders.
+  static bool IsRepeat(wire::Operation operation, wire::Code code);
+  wire::Code AnswerReplay(const wire::LedgerCommand& command, wire::Result* result) const;
   void Prefetch(const wire::Command& command) const;
   void BeginAtomic(uint64_t now_us);
   void Commit();

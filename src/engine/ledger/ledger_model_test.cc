@@ -36,6 +36,7 @@ struct MAccount {
   uint32_t ledger = 0;
   uint16_t code = 0;
   uint8_t flags = 0;
+  uint64_t created = 0;  // log time: a replay's at_us
 };
 struct MTransfer {
   uint64_t dr = 0, cr = 0;  // account ids
@@ -46,6 +47,7 @@ struct MTransfer {
   uint8_t flags = 0;
   wire::TransferState state{};
   uint32_t index = 0;
+  uint64_t created = 0;
 };
 struct MOrder {
   uint64_t buyer = 0, merchant = 0, paid_at = 0;
@@ -54,7 +56,7 @@ struct MOrder {
   uint8_t periods = 0;
   wire::OrderMoneyState state{};
   int64_t refunded = 0;
-  uint64_t closed_at = 0;
+  uint64_t closed_at = 0;  // settled or refunded
 };
 struct MPlan {
   uint64_t buyer = 0;
@@ -129,6 +131,7 @@ Code ModelMove(Model& m, uint64_t dr, uint64_t cr, int64_t amount, uint64_t id, 
   t.code = static_cast<uint16_t>(code);
   t.state = wire::TransferState::kPosted;
   t.index = index;
+  t.created = m.now;
   m.transfers[id] = t;
   m.id_of_index[index] = id;
   return Code::ok;
@@ -155,7 +158,7 @@ Code ModelCreateAccount(Model& m, const wire::CreateAccount& a) {
     return Code::account_exists;
   }
   if (m.accounts.size() == m.config.account_count_max) return Code::accounts_full;
-  m.accounts[a.account_id] = MAccount{a.user_data, 0, 0, 0, 0, a.ledger, a.code, a.flags};
+  m.accounts[a.account_id] = MAccount{a.user_data, 0, 0, 0, 0, a.ledger, a.code, a.flags, m.now};
   return Code::ok;
 }
 
@@ -224,6 +227,7 @@ Code ModelPostVoid(Model& m, const wire::CreateTransfer& t, int64_t* out_amount)
   n.flags = t.flags;
   n.state = wire::TransferState::kPosted;
   n.index = m.transfer_count++;
+  n.created = m.now;
   m.transfers[t.transfer_id] = n;
   m.id_of_index[n.index] = t.transfer_id;
   *out_amount = amount;
@@ -276,6 +280,7 @@ Code ModelTransfer(Model& m, const wire::CreateTransfer& t, int64_t* out_amount)
   n.flags = t.flags;
   n.state = pending ? wire::TransferState::kPending : wire::TransferState::kPosted;
   n.index = m.transfer_count++;
+  n.created = m.now;
   m.transfers[t.transfer_id] = n;
   m.id_of_index[n.index] = t.transfer_id;
   if (n.expires_at) m.expiries.insert({n.expires_at, n.index});
@@ -449,6 +454,7 @@ Code ModelRefundOrConfirm(Model& m, wire::Operation op, uint64_t order_id) {
     pl.state = wire::PlanState::kCancelled;
   }
   o.state = wire::OrderMoneyState::kRefunded;
+  o.closed_at = m.now;
   return c;
 }
 
@@ -631,10 +637,40 @@ bool Linked(const wire::Command& c) {
   return (c.operation == wire::kCreateAccount || c.operation == wire::kCreateTransfer) && (c.bytes[1] & 1);
 }
 
-// Applies a batch to the model: chains all-or-nothing by copying the state. Returns codes.
-std::vector<Code> ModelApply(Model& m, const std::vector<wire::Command>& batch, uint64_t now) {
+// What the model expects of one command's result.
+struct Expected {
+  Code code = Code::ok;
+  bool replayed = false;
+  uint64_t at_us = 0;  // the log time it applied at, or for a replay the first one's
+};
+
+// A command that repeats one already applied (docs/ledger.md, "Retries"): the code the
+// comparison of the request with the record gives, and the operation that makes it a retry.
+bool ModelIsRepeat(wire::Operation op, Code code) {
+  if (code == Code::account_exists || code == Code::transfer_exists ||
+      code == Code::order_payment_exists)
+    return true;
+  if (code == Code::order_already_refunded) return op == wire::kRefundOrderMoney;
+  if (code == Code::order_already_settled) return op == wire::kConfirmDelivery;
+  return false;
+}
+
+// The log time of the first result a repeat of `c` replays.
+uint64_t ModelFirstTime(const Model& m, const wire::LedgerCommand& c) {
+  const auto op = c.operation;
+  if (op == wire::kCreateAccount) return m.accounts.at(c.create_account.account_id).created;
+  if (op == wire::kPayOrderMoney) return m.orders.at(c.pay_order_money.order_id).paid_at;
+  if (op == wire::kRefundOrderMoney || op == wire::kConfirmDelivery)
+    return m.orders.at(c.order_money.order_id).closed_at;
+  if (op == wire::kCreateTransfer) return m.transfers.at(c.create_transfer.transfer_id).created;
+  if (op == wire::kRepayInstalment) return m.transfers.at(c.repay_instalment.transfer_id).created;
+  return m.transfers.at(c.party_transfer.transfer_id).created;
+}
+
+// Applies a batch to the model: chains all-or-nothing by copying the state.
+std::vector<Expected> ModelApply(Model& m, const std::vector<wire::Command>& batch, uint64_t now) {
   m.now = now;
-  std::vector<Code> codes(batch.size());
+  std::vector<Expected> codes(batch.size(), Expected{Code::ok, false, now});
   for (size_t i = 0; i < batch.size();) {
     size_t n = 1;
     bool open = false;
@@ -643,21 +679,26 @@ std::vector<Code> ModelApply(Model& m, const std::vector<wire::Command>& batch, 
       n++;
     }
     if (open) {
-      for (size_t k = 0; k < n; k++) codes[i + k] = Code::linked_event_failed;
-      codes[i + n - 1] = Code::linked_event_chain_open;
+      for (size_t k = 0; k < n; k++) codes[i + k].code = Code::linked_event_failed;
+      codes[i + n - 1].code = Code::linked_event_chain_open;
       i += n;
       continue;
     }
     Model copy = m;
     size_t failed = n;
     for (size_t k = 0; k < n && failed == n; k++) {
-      codes[i + k] = ModelOne(copy, wire::AsLedgerCommand(batch[i + k]));
-      if (codes[i + k] != Code::ok) failed = k;
+      const wire::LedgerCommand c = wire::AsLedgerCommand(batch[i + k]);
+      Expected& e = codes[i + k];
+      e.code = ModelOne(copy, c);
+      if (ModelIsRepeat(c.operation, e.code)) e = Expected{Code::ok, true, ModelFirstTime(copy, c)};
+      if (e.code != Code::ok) failed = k;
     }
     if (failed == n) {
       m = std::move(copy);
     } else if (n > 1) {
-      for (size_t k = 0; k < n; k++) if (k != failed) codes[i + k] = Code::linked_event_failed;
+      for (size_t k = 0; k < n; k++) {
+        if (k != failed) codes[i + k] = Expected{Code::linked_event_failed, false, now};
+      }
     }
     i += n;
   }
@@ -746,7 +787,29 @@ struct Gen {
     if (Chance(2)) method = PaymentMethod(Below(7));
     return PayCmd(Party(80), Party(8), Party(4), Chance(5) ? int64_t(Below(30)) : Amount(), method, periods);
   }
+  // Commands sent lately, to send again: as they were (a retry, which must replay when the
+  // first was applied) or with one field changed (another request under the same id).
+  static constexpr size_t kSentKept = 64;
+  std::vector<wire::Command> sent;
+  wire::Command Again() {
+    wire::Command c = sent[Below(sent.size())];
+    if (Chance(25)) {
+      // A field other than the operation and the id: bytes 16..47 hold the accounts, parties,
+      // amounts and user data of every ledger command.
+      c.bytes[16 + Below(32)] ^= uint8_t(1 + Below(255));
+    }
+    return c;
+  }
   wire::Command Next() {
+    wire::Command c = Chance(10) && !sent.empty() ? Again() : Fresh();
+    if (sent.size() < kSentKept) {
+      sent.push_back(c);
+    } else {
+      sent[Below(kSentKept)] = c;
+    }
+    return c;
+  }
+  wire::Command Fresh() {
     int k = int(Below(100));
     wire::Command c;
     if (k < 12) c = Account();
@@ -869,6 +932,9 @@ LedgerConfig ModelConfig(Gen& gen) {
 // How often each code came up over the whole test: a run that never reaches a code does not
 // test it, so the test prints the tally.
 std::map<Code, uint64_t> code_tally;
+// Replays answered, by operation: every command the ledger takes must be seen retried.
+std::map<wire::Operation, uint64_t> replay_tally;
+uint64_t post_or_void_replays = 0;
 
 void RunOne(uint64_t seed, int batch_count) {
   Gen gen{std::mt19937_64(seed)};
@@ -892,14 +958,22 @@ void RunOne(uint64_t seed, int batch_count) {
     std::vector<wire::Result> results = ApplyAll(ledger, batch, now);
     std::vector<wire::Result> twin_results = ApplyAll(twin, batch, now);
     ASSERT_EQ(0, std::memcmp(results.data(), twin_results.data(), results.size() * sizeof(wire::Result)));
-    std::vector<Code> expected = ModelApply(model, batch, now);
+    std::vector<Expected> expected = ModelApply(model, batch, now);
     for (size_t i = 0; i < batch.size(); i++) {
-      ASSERT_EQ(wire::CodeName(results[i].code), wire::CodeName(expected[i]))
+      ASSERT_EQ(wire::CodeName(results[i].code), wire::CodeName(expected[i].code))
           << "seed " << seed << " batch " << b << " command " << i << " operation "
           << int(batch[i].bytes[0]);
       ASSERT_EQ(results[i].operation, batch[i].operation);
+      ASSERT_EQ(wire::IsReplay(results[i]), expected[i].replayed)
+          << "seed " << seed << " batch " << b << " command " << i;
+      ASSERT_EQ(results[i].at_us, expected[i].at_us)
+          << "seed " << seed << " batch " << b << " command " << i;
       code_tally[results[i].code]++;
-      ASSERT_EQ(results[i].at_us, now);
+      replay_tally[results[i].operation] += expected[i].replayed;
+      const bool post_or_void =
+          batch[i].operation == wire::kCreateTransfer &&
+          (batch[i].bytes[1] & (wire::kPostPendingTransfer | wire::kVoidPendingTransfer)) != 0;
+      post_or_void_replays += expected[i].replayed && post_or_void;
     }
     ASSERT_NO_FATAL_FAILURE(CheckInvariants(ledger, model)) << "seed " << seed << " batch " << b;
     // The order engine's returns and cancellations after payment (docs/returns.md).
@@ -955,7 +1029,29 @@ TEST(LedgerModel, RandomBatchesMatchTheModel) {
   for (auto [code, count] : code_tally) {
     std::printf(" %s=%llu", std::string(wire::CodeName(code)).c_str(), static_cast<unsigned long long>(count));
   }
-  std::printf("\n");
+  std::printf("\nreplays:");
+  for (auto [op, count] : replay_tally) {
+    if (count > 0) std::printf(" %d=%llu", int(op), static_cast<unsigned long long>(count));
+  }
+  std::printf(" post/void=%llu\n", static_cast<unsigned long long>(post_or_void_replays));
+  // Every command that can be retried was seen retried, and answered as a replay.
+  for (wire::Operation op :
+       {wire::kCreateAccount, wire::kCreateTransfer, wire::kDeposit, wire::kWithdraw,
+        wire::kDrawDown, wire::kRepayMerchantCredit, wire::kPayOrderMoney, wire::kRefundOrderMoney,
+        wire::kConfirmDelivery, wire::kRepayInstalment}) {
+    EXPECT_GT(replay_tally[op], 0u) << "never replayed: operation " << int(op);
+  }
+  EXPECT_GT(post_or_void_replays, 0u);
+  // And a changed request under a used id was refused, never replayed.
+  for (Code code :
+       {Code::account_exists_with_different_flags, Code::transfer_exists_with_different_amount,
+        Code::order_payment_exists_with_different_fields}) {
+    EXPECT_GT(code_tally[code], 0u) << "never produced: " << wire::CodeName(code);
+  }
+  for (Code code : {Code::account_exists, Code::transfer_exists, Code::order_payment_exists}) {
+    EXPECT_EQ(code_tally[code], 0u)
+        << "a retry must be answered as a replay: " << wire::CodeName(code);
+  }
 }
 
 // Same batches into two ledgers built apart: the results are the same bytes, the digests equal.
