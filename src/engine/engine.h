@@ -230,6 +230,7 @@ class Engine {
   // Frees `slot`, the ring slot for `order_id`, if its occupant is final.
   bool TakeSlot(uint32_t slot, uint64_t order_id);
   wire::Result OrderResult(const Order& order, wire::Operation operation) const;
+  bool SameRequest(const Order& first, const wire::PlaceOrder& c) const;
   void FillOrderRecord(const Order& order, wire::OrderRecord* out) const;
   uint32_t Held(uint32_t owner, uint64_t buyer) const;
   void AddHeld(uint32_t owner, uint64_t buyer, int32_t delta);

@@ -52,7 +52,8 @@ struct DropRow {
 struct OrderRow {
   uint64_t id;  // 0 for a slot never used
   uint64_t key;
-  // What the attempt asked for (PlaceOrderFingerprint): a repeat of its key must match it.
+  // A rejected attempt's request (PlaceOrderFingerprint), which a repeat of its key must
+  // match; 0 for an accepted order, whose fields hold its request (Engine::SameRequest).
   uint64_t fingerprint;
   uint64_t buyer;
   int64_t total_fen;

@@ -253,6 +253,23 @@ void Engine::AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint3
   }
 }
 
+// Whether `c` repeats the request that took `first`'s key: field by field for an accepted
+// order (its merchant, buyer, region, tier, drop and lines are in its row), by fingerprint for
+// a rejected one. Cold: only a retry or a reused key comes here.
+bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c) const {
+  if (first.merchant_index == kNoValue) return first.fingerprint == PlaceOrderFingerprint(c);
+  ELEVEN_DASSERT(first.fingerprint == 0 && first.line_count >= 1);
+  if (c.buyer_id != first.buyer || c.region != first.region || c.city_tier != first.city_tier ||
+      c.line_count != first.line_count || c.merchant_id != merchants_[first.merchant_index].id ||
+      c.drop_id != (first.drop_index == kNoValue ? 0 : drops_[first.drop_index].id)) {
+    return false;
+  }
+  for (int l = 0; l < first.line_count; l++) {
+    if (c.sku_id[l] != skus_[first.sku_index[l]].id || c.quantity[l] != first.quantity[l]) return false;
+  }
+  return true;
+}
+
 [[gnu::always_inline]] inline void Engine::PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us,
                                                      const Lookahead& ahead, wire::Result& out) {
   if (!wire::ReservedZero(c)) {
@@ -264,12 +281,11 @@ void Engine::AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint3
     out = CommandResult(Code::invalid_idempotency_key, Operation::kPlaceOrder, 0);
     return;
   }
-  const uint64_t fingerprint = PlaceOrderFingerprint(c);
   const uint32_t tag = ahead.key_tag;
   const uint32_t seen =
       key_index_.Find(c.idempotency_key, tag, [this](uint32_t s) { return KeyOfSlot(s); });
   if (seen != kNoValue) {
-    if (orders_[seen].fingerprint != fingerprint) {
+    if (!SameRequest(orders_[seen], c)) {
       // Another request under a key already used: refused, and no word of the first order.
       out = CommandResult(Code::idempotency_key_reused, Operation::kPlaceOrder, 0);
       return;
@@ -302,7 +318,9 @@ void Engine::AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint3
   Order& order = orders_[slot];
   order.id = order_id;
   order.key = c.idempotency_key;
-  order.fingerprint = fingerprint;
+  // An accepted order keeps its request in its fields (SameRequest compares them); a rejected
+  // one keeps no lines, so its request's fingerprint, taken off the hot path.
+  order.fingerprint = ok ? 0 : PlaceOrderFingerprint(c);
   order.buyer = c.buyer_id;
   order.total_fen = ok ? plan.total_fen : 0;
   order.created_at_us = now_us;
