@@ -224,6 +224,7 @@ class Engine {
                            uint32_t* holdings_new, int64_t* total) const;
   void ReserveLines(const wire::PlaceOrder& c, const OrderPlan& plan);
   void ReleaseOrder(Order& order);  // gives a pending order's units back
+  void GiveBack(const Order& order, int l, bool from_drop);  // ReleaseOrder, ReleasePaidOrder
   wire::Code FindOrder(uint64_t order_id, const Order** out) const;
   Order* PendingOrder(uint64_t order_id, wire::Operation operation, uint64_t now_us,
                       wire::Result* result);

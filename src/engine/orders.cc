@@ -365,24 +365,36 @@ void Engine::ReleaseOrder(Order& order) {
     const bool from_drop =
         order.drop_index != kNoValue && drops_[order.drop_index].sku_index == order.sku_index[l];
     if (from_drop) {
-      Drop& drop = drops_[order.drop_index];
-      drop.reserved -= quantity;
-      if (drop.closed != 0) {  // the drop is over: the units go back to the SKU
-        sku.available += quantity;
-        drop.returned += quantity;
-      } else {
-        drop.available += quantity;
-        sku.in_drops += quantity;
-      }
-      if (drop.per_buyer_limit != 0) {
-        AddHeld(kOwnerDrop | order.drop_index, order.buyer, -static_cast<int32_t>(quantity));
-      }
-    } else {
+      ELEVEN_ASSERT(drops_[order.drop_index].reserved >= quantity);
+      drops_[order.drop_index].reserved -= quantity;
+    }
+    GiveBack(order, l, from_drop);
+  }
+}
+
+// Line `l`'s units, just taken off their reserved or sold count, go back: to the drop while
+// it is open (else to the SKU, the drop counting them returned), and the buyer's holdings
+// under per-buyer limits shrink.
+void Engine::GiveBack(const Order& order, int l, bool from_drop) {
+  Sku& sku = skus_[order.sku_index[l]];
+  const uint32_t quantity = order.quantity[l];
+  if (from_drop) {
+    Drop& drop = drops_[order.drop_index];
+    if (drop.closed != 0) {  // the drop is over: the units go back to the SKU
       sku.available += quantity;
+      drop.returned += quantity;
+    } else {
+      drop.available += quantity;
+      sku.in_drops += quantity;
     }
-    if (sku.per_buyer_limit != 0) {
-      AddHeld(order.sku_index[l], order.buyer, -static_cast<int32_t>(quantity));
+    if (drop.per_buyer_limit != 0) {
+      AddHeld(kOwnerDrop | order.drop_index, order.buyer, -static_cast<int32_t>(quantity));
     }
+  } else {
+    sku.available += quantity;
+  }
+  if (sku.per_buyer_limit != 0) {
+    AddHeld(order.sku_index[l], order.buyer, -static_cast<int32_t>(quantity));
   }
 }
 

@@ -86,25 +86,10 @@ void Engine::ReleasePaidOrder(Order& order) {
     const bool from_drop =
         order.drop_index != kNoValue && drops_[order.drop_index].sku_index == order.sku_index[l];
     if (from_drop) {
-      Drop& drop = drops_[order.drop_index];
-      ELEVEN_ASSERT(drop.sold >= quantity);
-      drop.sold -= quantity;
-      if (drop.closed != 0) {  // the drop is over: the units go back to the SKU
-        sku.available += quantity;
-        drop.returned += quantity;
-      } else {
-        drop.available += quantity;
-        sku.in_drops += quantity;
-      }
-      if (drop.per_buyer_limit != 0) {
-        AddHeld(kOwnerDrop | order.drop_index, order.buyer, -static_cast<int32_t>(quantity));
-      }
-    } else {
-      sku.available += quantity;
+      ELEVEN_ASSERT(drops_[order.drop_index].sold >= quantity);
+      drops_[order.drop_index].sold -= quantity;
     }
-    if (sku.per_buyer_limit != 0) {
-      AddHeld(order.sku_index[l], order.buyer, -static_cast<int32_t>(quantity));
-    }
+    GiveBack(order, l, from_drop);
   }
 }
 
