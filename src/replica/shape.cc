@@ -50,6 +50,7 @@ void VisitShape(S& s, Visit&& visit) {
   visit("ledger.commission_bp", l.commission_bp);
   visit("ledger.auto_confirm_us", l.auto_confirm_us);
   visit("ledger.instalment_period_us", l.instalment_period_us);
+  visit("ledger.after_sales_window_us", l.after_sales_window_us);
   visit("ledger.merchant_fee_bp", l.merchant_fee_bp);
   visit("ledger.buyer_fee_bp", l.buyer_fee_bp);
   visit("ledger.buyer_credit_limit_default_fen", l.buyer_credit_limit_default_fen);

@@ -127,6 +127,16 @@ TEST_F(ClockTest, PipelinedSetClockCutsTheBatch) {
   EXPECT_EQ(digest.timestamp_us, kDayUs + 3'000'000);
 }
 
+// Merchant 1 (CN) and its SKU 10, 100 units at 500 fen, over HTTP.
+void PostCatalog(uint16_t port) {
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status,
+            200);
+  ASSERT_EQ(HttpCall(port, "POST", "/skus",
+                     R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":100})")
+                .status,
+            200);
+}
+
 // Time moves without writes (wall-clock mode): an unpaid order on an idle server expires by
 // a tick the server writes itself, its stock comes back, and reads show it; a server with
 // nothing due writes nothing.
@@ -138,12 +148,7 @@ TEST(TickTest, AnIdleServerExpiresAnUnpaidOrderByItself) {
   auto server = StartServer(config);
   ASSERT_NE(server, nullptr);
   const uint16_t port = server->http_port();
-  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status,
-            200);
-  ASSERT_EQ(HttpCall(port, "POST", "/skus",
-                     R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":100})")
-                .status,
-            200);
+  ASSERT_NO_FATAL_FAILURE(PostCatalog(port));
   const HttpReply placed =
       HttpCall(port, "POST", "/orders",
                R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,)"
@@ -172,13 +177,8 @@ TEST(TickTest, AServerWithNothingDueWritesNothing) {
   auto server = StartServer(config);
   ASSERT_NE(server, nullptr);
   const uint16_t port = server->http_port();
-  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status,
-            200);
+  ASSERT_NO_FATAL_FAILURE(PostCatalog(port));
   // A paid order has no deadline left: nothing is due.
-  ASSERT_EQ(HttpCall(port, "POST", "/skus",
-                     R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":100})")
-                .status,
-            200);
   ASSERT_EQ(HttpCall(port, "POST", "/orders",
                      R"({"idempotency_key":1,"merchant_id":1,"buyer_id":2,"region":3,)"
                      R"("city_tier":1,"lines":[{"sku_id":10,"quantity":1}]})")
