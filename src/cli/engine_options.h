@@ -47,6 +47,8 @@ inline void AddEngineOptions(CLI::App& command, EngineOptions* options) {
       "how long an order may wait for payment");
   add("--batch-commands-max", "engine.batch_commands_max",
       &engine::EngineConfig::batch_command_count_max, "commands in one batch");
+  add("--api-keys-max", "engine.api_keys_max", &engine::EngineConfig::api_key_count_max,
+      "API keys ever created (docs/access.md)");
 }
 
 inline void AddClockOption(CLI::App& command, EngineOptions* options) {

@@ -21,6 +21,7 @@ Engine::Engine(const EngineConfig& config)
       orders_(BigArray<Order>(config.order_slot_count)),
       key_index_(config.order_slot_count),
       holdings_(config.holding_count_max),
+      api_keys_(BigArray<ApiKeyRow>(config.api_key_count_max)),
       ledger_(config.ledger_enabled ? std::make_unique<Ledger>(config.ledger) : nullptr),
       fulfilment_(config.fulfilment_enabled ? std::make_unique<Fulfilment>(config.fulfilment)
                                             : nullptr),
@@ -69,8 +70,10 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
     // The run of ledger commands (a linked chain lives inside one run), up to the next
     // command that is not the ledger's to apply.
     size_t run = 0;
+    // Each member is authorized as the first was (Apply): a refused one ends the run.
     while (run < commands.size() && IsLedgerOperation(static_cast<uint8_t>(commands[run].operation)) &&
-           !IsOwnedByEngine(commands[run].operation) && !checked(commands[run].operation)) {
+           !IsOwnedByEngine(commands[run].operation) && !checked(commands[run].operation) &&
+           (run == 0 || Authorize(commands[run]) == Code::ok)) {
       run++;
     }
     const size_t consumed = ledger_->Apply(commands.first(run), now_us, results.first(run));
@@ -91,6 +94,10 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
       }
     }
     results[0] = fulfilment_->Apply(commands[0], now_us);
+    return 1;
+  }
+  if (wire::IsAccessOperation(operation)) {
+    results[0] = ExecuteAccess(commands[0], now_us);
     return 1;
   }
   results[0] = CommandResult(Code::invalid_operation, operation, 0);
@@ -136,6 +143,8 @@ Digest128 Engine::Digest() const {
   // map that drifted from the tables it indexes.
   d.Update(key_index_.slots(), sizeof(*key_index_.slots()) * key_index_.slot_count());
   d.Update(holdings_.slots(), sizeof(*holdings_.slots()) * holdings_.slot_count());
+  d.UpdateValue(api_key_count_);
+  d.Update(api_keys_.get(), sizeof(ApiKeyRow) * api_key_count_);
   if (ledger_) ledger_->Digest(d);
   if (fulfilment_) fulfilment_->Digest(d);
   return d.Finish();

@@ -30,6 +30,7 @@
 #include "base/status.h"
 #include "engine/fulfilment/fulfilment.h"
 #include "engine/ledger/ledger.h"
+#include "wire/access.h"
 #include "wire/records.h"
 
 namespace eleven::engine {
@@ -52,6 +53,8 @@ struct EngineConfig {
   uint32_t holding_count_max = 1 << 21;
   uint64_t pay_window_us = 15ull * 60 * 1000 * 1000;
   uint32_t batch_command_count_max = 8190;
+  // API keys ever created (docs/access.md); ids are never reused.
+  uint32_t api_key_count_max = 4096;
   // Payments: with the ledger on, paying an order moves money (wire/ledger.h); off, a payment
   // is recorded as made elsewhere. Fulfilment: on, every paid order is allocated to
   // warehouses and couriers (or backlogged), and delivery settles it in the ledger.
@@ -59,6 +62,26 @@ struct EngineConfig {
   LedgerConfig ledger;
   bool fulfilment_enabled = false;
   FulfilmentConfig fulfilment;
+};
+
+// An API key as the engine keeps it (docs/access.md). Key id n lives at index n - 1.
+struct ApiKeyRow {
+  uint64_t scope_id;
+  uint64_t created_at_us;
+  uint64_t revoked_at_us;
+  uint32_t created_by;
+  uint32_t revoked_by;
+  wire::Role role;
+  wire::KeyState state;
+  uint8_t reserved[6];
+  uint8_t secret_sha256[wire::kSecretHashSize];
+};
+static_assert(sizeof(ApiKeyRow) == 72);
+
+// Who issued a command: the role and scope of its issuer's key. kNone: no such active key.
+struct Principal {
+  wire::Role role = wire::Role::kNone;
+  uint64_t scope_id = 0;
 };
 
 enum class BatchError : uint8_t {
@@ -101,6 +124,15 @@ class Engine {
   wire::Code GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* out) const;
   wire::Code GetSku(uint64_t sku_id, wire::SkuRecord* out) const;
   wire::Code GetDrop(uint64_t drop_id, wire::DropRecord* out) const;
+
+  // API keys (docs/access.md). GetKey fills a record without the secret's hash.
+  wire::Code GetKey(uint64_t key_id, wire::KeyRecord* out) const;
+  uint32_t api_key_count() const { return api_key_count_; }
+  // Key `key_id` (1 .. api_key_count()) with its hash, for the server's table of secrets.
+  const ApiKeyRow& api_key(uint32_t key_id) const { return api_keys_[key_id - 1]; }
+  // The principal a command's issuer names: issuer 0 is the local operator; a key that is
+  // unknown or revoked is kNone.
+  Principal PrincipalOf(uint32_t issuer) const;
 
   // The payment and fulfilment modules, or null when the configuration leaves them off.
   const Ledger* ledger() const { return ledger_.get(); }
@@ -189,6 +221,14 @@ class Engine {
   void PrefetchOrderSlots(uint64_t first, size_t count) const;
   uint32_t ResolveSku(uint64_t sku_id, uint32_t hint) const;
   wire::Result Execute(const wire::Command& command, uint64_t now_us);  // all but place orders
+  // Access (access.cc): whether the command's issuer may apply it, by role and by ownership
+  // of the objects it names; ok when an object is not found (the command then says so).
+  wire::Code Authorize(const wire::Command& command) const;
+  wire::Code AuthorizeFor(const wire::Command& command, const Principal& p) const;
+  wire::Code OrderOwnedBy(uint64_t order_id, const Principal& p, bool merchant) const;
+  wire::Result ExecuteAccess(const wire::Command& command, uint64_t now_us);
+  // The storefront an accepted order was placed by (0: an operator).
+  static uint64_t StorefrontOf(const Order& order);
   // Ledger and fulfilment commands: returns how many commands were consumed (>= 1).
   size_t ExecuteModule(std::span<const wire::Command> commands, uint64_t now_us,
                        std::span<wire::Result> results);
@@ -231,7 +271,7 @@ class Engine {
   // Frees `slot`, the ring slot for `order_id`, if its occupant is final.
   bool TakeSlot(uint32_t slot, uint64_t order_id);
   wire::Result OrderResult(const Order& order, wire::Operation operation) const;
-  bool SameRequest(const Order& first, const wire::PlaceOrder& c) const;
+  bool SameRequest(const Order& first, const wire::PlaceOrder& c, uint64_t storefront) const;
   void FillOrderRecord(const Order& order, wire::OrderRecord* out) const;
   uint32_t Held(uint32_t owner, uint64_t buyer) const;
   void AddHeld(uint32_t owner, uint64_t buyer, int32_t delta);
@@ -268,6 +308,9 @@ class Engine {
   FixedMap<HoldingKey, HoldingHash> holdings_;  // value = units held
 
   std::array<Lookahead, kLookaheadSize> lookahead_{};  // scratch of the batch loop
+
+  BigArray<ApiKeyRow> api_keys_;
+  uint32_t api_key_count_ = 0;
 
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<Fulfilment> fulfilment_;

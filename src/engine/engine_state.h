@@ -52,9 +52,11 @@ struct DropRow {
 struct OrderRow {
   uint64_t id;  // 0 for a slot never used
   uint64_t key;
-  // A rejected attempt's request (PlaceOrderFingerprint), which a repeat of its key must
-  // match; 0 for an accepted order, whose fields hold its request (Engine::SameRequest).
-  uint64_t fingerprint;
+  // An accepted order (merchant_index set): the storefront that placed it, 0 for an operator
+  // (Engine::StorefrontOf); its other fields hold its request (Engine::SameRequest). A
+  // rejected attempt: its request's fingerprint (PlaceOrderFingerprint, seeded with the
+  // storefront), which a repeat of its key must match.
+  uint64_t storefront_or_fingerprint;
   uint64_t buyer;
   int64_t total_fen;
   uint64_t created_at_us;

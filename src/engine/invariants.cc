@@ -16,6 +16,15 @@ void Engine::CheckInvariants() const {
   ELEVEN_ASSERT(close_heap_count_ <= drop_count_);
   ELEVEN_ASSERT(expiry_cursor_ <= next_order_id_);
   ELEVEN_ASSERT(next_slot_ == next_order_id_ % config_.order_slot_count);
+  ELEVEN_ASSERT(api_key_count_ <= config_.api_key_count_max);
+  for (uint32_t k = 0; k < api_key_count_; k++) {
+    const ApiKeyRow& key = api_keys_[k];
+    const auto role = static_cast<uint8_t>(key.role);
+    ELEVEN_ASSERT(role >= 1 && role <= wire::kRoleMax);
+    ELEVEN_ASSERT(key.state == wire::KeyState::kActive || key.state == wire::KeyState::kRevoked);
+    ELEVEN_ASSERT((key.state == wire::KeyState::kRevoked) == (key.revoked_at_us != 0 || key.revoked_by != 0 ||
+                                                              key.state == wire::KeyState::kRevoked));
+  }
 
   // What the live orders in the ring account for, per SKU and per drop.
   std::vector<uint64_t> reserved_by_sku(skus_.slot_count(), 0);

@@ -61,7 +61,10 @@ static_assert(sizeof(FingerprintInput) == 120);
 // (docs/engine.md, "Idempotency"). Deterministic across machines and builds (XXH3 is
 // specified), so it may live in the state. Fixed length, so XXH3 runs its unrolled path for
 // 17..128 bytes with no branch on the size.
-[[gnu::always_inline]] inline uint64_t PlaceOrderFingerprint(const wire::PlaceOrder& c) {
+// Seeded with the storefront that sent it (0: an operator), so another storefront's repeat of
+// a rejected attempt's key is another request.
+[[gnu::always_inline]] inline uint64_t PlaceOrderFingerprint(const wire::PlaceOrder& c,
+                                                             uint64_t storefront) {
   FingerprintInput in;
   std::memcpy(in.head, &c, sizeof(in.head));
   const int lines = std::min<int>(c.line_count, wire::kOrderLineCountMax);
@@ -69,7 +72,7 @@ static_assert(sizeof(FingerprintInput) == 120);
   std::memcpy(in.quantity, c.quantity, sizeof(in.quantity));
   in.quantity[0] &= kQuantityMask[lines][0];
   in.quantity[1] &= kQuantityMask[lines][1];
-  return XXH3_64bits(&in, sizeof(in));
+  return XXH3_64bits_withSeed(&in, sizeof(in), storefront);
 }
 
 }  // namespace
@@ -254,12 +257,14 @@ void Engine::AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint3
 }
 
 // Whether `c` repeats the request that took `first`'s key: field by field for an accepted
-// order (its merchant, buyer, region, tier, drop and lines are in its row), by fingerprint for
-// a rejected one. Cold: only a retry or a reused key comes here.
-bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c) const {
-  if (first.merchant_index == kNoValue) return first.fingerprint == PlaceOrderFingerprint(c);
-  ELEVEN_DASSERT(first.fingerprint == 0 && first.line_count >= 1);
-  if (c.buyer_id != first.buyer || c.region != first.region || c.city_tier != first.city_tier ||
+// order (its storefront, merchant, buyer, region, tier, drop and lines are in its row), by
+// fingerprint for a rejected one. Cold: only a retry or a reused key comes here.
+bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c, uint64_t storefront) const {
+  if (first.merchant_index == kNoValue) {
+    return first.storefront_or_fingerprint == PlaceOrderFingerprint(c, storefront);
+  }
+  ELEVEN_DASSERT(first.line_count >= 1);
+  if (first.storefront_or_fingerprint != storefront || c.buyer_id != first.buyer || c.region != first.region || c.city_tier != first.city_tier ||
       c.line_count != first.line_count || c.merchant_id != merchants_[first.merchant_index].id ||
       c.drop_id != (first.drop_index == kNoValue ? 0 : drops_[first.drop_index].id)) {
     return false;
@@ -276,6 +281,17 @@ bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c) const {
     out = CommandResult(Code::reserved_nonzero, Operation::kPlaceOrder, 0);
     return;
   }
+  // Who places it: an operator, or a storefront whose id the order keeps (docs/access.md).
+  uint64_t storefront = 0;
+  if (c.trailer.issuer != 0) {
+    const Principal p = PrincipalOf(c.trailer.issuer);
+    if (p.role != wire::Role::kOperator && p.role != wire::Role::kStorefront) {
+      const Code refused = p.role == wire::Role::kNone ? Code::unauthenticated : Code::forbidden;
+      out = CommandResult(refused, Operation::kPlaceOrder, 0);
+      return;
+    }
+    if (p.role == wire::Role::kStorefront) storefront = p.scope_id;
+  }
   if (c.idempotency_key == 0) {
     // Key 0 would make every retry of a key-less client look like another's order.
     out = CommandResult(Code::invalid_idempotency_key, Operation::kPlaceOrder, 0);
@@ -285,7 +301,7 @@ bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c) const {
   const uint32_t seen =
       key_index_.Find(c.idempotency_key, tag, [this](uint32_t s) { return KeyOfSlot(s); });
   if (seen != kNoValue) {
-    if (!SameRequest(orders_[seen], c)) {
+    if (!SameRequest(orders_[seen], c, storefront)) {
       // Another request under a key already used: refused, and no word of the first order.
       out = CommandResult(Code::idempotency_key_reused, Operation::kPlaceOrder, 0);
       return;
@@ -318,9 +334,10 @@ bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c) const {
   Order& order = orders_[slot];
   order.id = order_id;
   order.key = c.idempotency_key;
-  // An accepted order keeps its request in its fields (SameRequest compares them); a rejected
-  // one keeps no lines, so its request's fingerprint, taken off the hot path.
-  order.fingerprint = ok ? 0 : PlaceOrderFingerprint(c);
+  // An accepted order keeps its request in its fields (SameRequest compares them) and its
+  // storefront; a rejected one keeps no lines, so its request's fingerprint, taken off the
+  // hot path.
+  order.storefront_or_fingerprint = ok ? storefront : PlaceOrderFingerprint(c, storefront);
   order.buyer = c.buyer_id;
   order.total_fen = ok ? plan.total_fen : 0;
   order.created_at_us = now_us;
@@ -497,7 +514,7 @@ wire::Code Engine::PayThroughModules(const Order& order, const wire::PayOrder& c
   } else {
     const Code paid = ledger_->PayOrder(order.id, order.buyer, merchant_id, order.total_fen,
                                         static_cast<wire::PaymentMethod>(c.payment_method),
-                                        c.instalment_periods, now_us);
+                                        c.instalment_periods, now_us, StorefrontOf(order));
     if (paid != Code::ok) return paid;
   }
   if (!fulfilment_) return Code::ok;
@@ -711,6 +728,9 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
       const wire::Command& command = commands[i];
       if (command.operation == Operation::kPlaceOrder) {  // the hot path: no general check
         PlaceOrder(command.place_order, timestamp_us, lookahead_[i % kLookaheadSize], results[i]);
+        i++;
+      } else if (const Code access = Authorize(command); access != Code::ok) {
+        results[i] = CommandResult(access, command.operation, 0);
         i++;
       } else if (static_cast<uint8_t>(command.operation) > wire::kOperationMax) {
         i += ExecuteModule(commands.subspan(i), timestamp_us, results.subspan(i));

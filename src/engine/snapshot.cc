@@ -16,8 +16,9 @@ constexpr uint32_t kStateMagic = 0x54534C45;  // "ELST"
 // 2: SKU rows in their hash slots (FixedTable); 3: the key index in 8-byte slots (KeyIndex);
 // 4: SKU rows placed by multiplicative (Fibonacci) hashing of the id, not the splitmix one;
 // 5: every order slot keeps its request's fingerprint (idempotency keys reused with another
-// request are refused).
-constexpr uint32_t kStateVersion = 5;
+// request are refused); 6: API keys (docs/access.md), and an accepted order keeps its
+// storefront where a rejected one keeps its fingerprint.
+constexpr uint32_t kStateVersion = 6;
 
 struct StateHead {
   uint32_t magic;
@@ -42,6 +43,8 @@ struct StateHead {
   uint64_t expiry_cursor;
   uint32_t key_count;
   uint32_t holding_count;
+  uint32_t api_key_count_max;
+  uint32_t api_key_count;
   // The modules' parts follow the engine's tables (0 bytes when a module is off).
   uint64_t ledger_bytes;
   uint64_t fulfilment_bytes;
@@ -88,6 +91,8 @@ void Engine::SnapshotChunks(SnapshotParts* parts) const {
   h.expiry_cursor = expiry_cursor_;
   h.key_count = key_index_.count();
   h.holding_count = holdings_.count();
+  h.api_key_count_max = config_.api_key_count_max;
+  h.api_key_count = api_key_count_;
   std::vector<std::byte>* head = &parts->engine_head;
   std::vector<ByteSpan>* chunks = &parts->chunks;
   head->resize(sizeof(h));
@@ -104,6 +109,7 @@ void Engine::SnapshotChunks(SnapshotParts* parts) const {
   chunks->push_back(Bytes(drop_index_.slots(), drop_index_.slot_bytes()));
   chunks->push_back(Bytes(key_index_.slots(), key_index_.slot_bytes()));
   chunks->push_back(Bytes(holdings_.slots(), holdings_.slot_bytes()));
+  chunks->push_back(Bytes(api_keys_.get(), sizeof(ApiKeyRow) * api_key_count_));
   chunks->insert(chunks->end(), ledger_chunks.begin(), ledger_chunks.end());
   chunks->insert(chunks->end(), fulfilment_chunks.begin(), fulfilment_chunks.end());
 }
@@ -120,13 +126,14 @@ Status Engine::Restore(ByteSpan state) {
       h.drop_count_max != config_.drop_count_max || h.order_slot_count != config_.order_slot_count ||
       h.holding_count_max != config_.holding_count_max ||
       h.batch_command_count_max != config_.batch_command_count_max ||
-      h.pay_window_us != config_.pay_window_us) {
+      h.pay_window_us != config_.pay_window_us || h.api_key_count_max != config_.api_key_count_max) {
     return Status::InvalidArgument(
         "the snapshot was taken with a different engine configuration (capacities or pay "
         "window); start with the configuration the data directory was created with");
   }
   if (h.merchant_count > h.merchant_count_max || h.sku_count > h.sku_count_max ||
-      h.drop_count > h.drop_count_max || h.close_heap_count > h.drop_count) {
+      h.drop_count > h.drop_count_max || h.close_heap_count > h.drop_count ||
+      h.api_key_count > h.api_key_count_max) {
     return Status::Corruption("engine state: table counts exceed capacities");
   }
   StateReader in(state);
@@ -139,7 +146,8 @@ Status Engine::Restore(ByteSpan state) {
             in.Take(orders_.get(), sizeof(Order) * config_.order_slot_count) &&
             in.TakeMap(&merchant_index_, h.merchant_count) &&
             in.TakeMap(&drop_index_, h.drop_count) && in.TakeMap(&key_index_, h.key_count) &&
-            in.TakeMap(&holdings_, h.holding_count);
+            in.TakeMap(&holdings_, h.holding_count) &&
+            in.Take(api_keys_.get(), sizeof(ApiKeyRow) * h.api_key_count);
   if (!ok) return Status::Corruption("engine state: tables do not match their counts");
   if ((h.ledger_enabled != 0) != (ledger_ != nullptr) ||
       (h.fulfilment_enabled != 0) != (fulfilment_ != nullptr)) {
@@ -170,6 +178,7 @@ Status Engine::Restore(ByteSpan state) {
   next_order_id_ = h.next_order_id;
   next_slot_ = static_cast<uint32_t>(next_order_id_ % config_.order_slot_count);
   expiry_cursor_ = h.expiry_cursor;
+  api_key_count_ = h.api_key_count;
   // Checked right after reading back: a state that breaks an invariant is never served.
   CheckInvariants();
   return Status::Ok();

@@ -36,6 +36,7 @@ void VisitShape(S& s, Visit&& visit) {
   visit("engine.holdings_max", e.holding_count_max);
   visit("engine.pay_window_us", e.pay_window_us);
   visit("engine.batch_commands_max", e.batch_command_count_max);
+  visit("engine.api_keys_max", e.api_key_count_max);
   auto& l = e.ledger;
   visit("ledger.enabled", e.ledger_enabled);
   visit("ledger.accounts_max", l.account_count_max);

@@ -86,6 +86,7 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "engine", "holdings_max", &c->engine.holding_count_max, e);
   Read(t, "engine", "pay_window_us", &c->engine.pay_window_us, e);
   Read(t, "engine", "batch_commands_max", &c->engine.batch_command_count_max, e);
+  Read(t, "engine", "api_keys_max", &c->engine.api_key_count_max, e);
   Read(t, "engine", "staging_bytes", &c->staging_size_bytes, e);
   Read(t, "snapshot", "journal_bytes", &c->snapshot_journal_bytes, e);
   ReadSnapshotMode(t, c, e);
@@ -142,6 +143,7 @@ const std::vector<std::string> kTomlShapeKeys = {"engine.clock",
                                                  "engine.holdings_max",
                                                  "engine.pay_window_us",
                                                  "engine.batch_commands_max",
+                                                 "engine.api_keys_max",
                                                  "ledger.enabled",
                                                  "ledger.accounts_max",
                                                  "ledger.transfers_max",
@@ -222,6 +224,7 @@ std::string EngineConfigToml(const engine::EngineConfig& e, protocol::ClockMode 
   line("holdings_max", e.holding_count_max);
   line("pay_window_us", e.pay_window_us);
   line("batch_commands_max", e.batch_command_count_max);
+  line("api_keys_max", e.api_key_count_max);
   out += std::string("\n[ledger]\nenabled = ") + (e.ledger_enabled ? "true" : "false") + "\n";
   line("accounts_max", e.ledger.account_count_max);
   line("transfers_max", e.ledger.transfer_count_max);

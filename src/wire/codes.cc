@@ -10,6 +10,7 @@ std::string_view CodeName(Code code) {
 #include "wire/codes.inc"
 #include "wire/ledger_codes.inc"
 #include "wire/fulfilment_codes.inc"
+#include "wire/access_codes.inc"
 #undef ELEVEN_CODE
   }
   return "unknown";
@@ -23,6 +24,7 @@ int CodeHttpStatus(Code code) {
 #include "wire/codes.inc"
 #include "wire/ledger_codes.inc"
 #include "wire/fulfilment_codes.inc"
+#include "wire/access_codes.inc"
 #undef ELEVEN_CODE
   }
   return 500;
@@ -37,6 +39,7 @@ bool CodeFromName(std::string_view name, Code* code) {
 #include "wire/codes.inc"
 #include "wire/ledger_codes.inc"
 #include "wire/fulfilment_codes.inc"
+#include "wire/access_codes.inc"
 #undef ELEVEN_CODE
   return false;
 }

@@ -53,7 +53,7 @@ Code CheckFulfilmentStructure(const Command& command) {
   if (op < kFulfilmentOperationMin || op > kFulfilmentOperationLast) {
     return Code::invalid_operation;
   }
-  return ReservedZero(command) ? Code::ok : Code::reserved_nonzero;
+  return ReservedZero(command) && TrailerReservedZero(command) ? Code::ok : Code::reserved_nonzero;
 }
 
 }  // namespace eleven::wire

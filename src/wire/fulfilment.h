@@ -86,7 +86,8 @@ struct CreateWarehouse {
   int32_t y_km;              // idem
   uint32_t hourly_capacity;  // outbound parcels per hour, 1 .. kWarehouseCapacityMax
   uint32_t daily_capacity;   // outbound parcels per day, hourly .. kWarehouseCapacityMax
-  uint8_t reserved[96];
+  uint8_t reserved[88];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct StockWarehouse {
@@ -95,7 +96,8 @@ struct StockWarehouse {
   uint32_t units;  // added to the warehouse's stock of the SKU, 1 .. kStockMax
   uint64_t warehouse_id;
   uint64_t sku_id;  // nonzero
-  uint8_t reserved[104];
+  uint8_t reserved[96];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct CreateCourier {
@@ -109,7 +111,8 @@ struct CreateCourier {
   int64_t cost_fen;             // per parcel, 1 .. kCourierCostMaxFen
   uint64_t waybill_first;       // the courier's waybill numbers: [first, first + count)
   uint64_t waybill_count;       // nonzero; ranges of two couriers never overlap
-  uint8_t reserved[72];
+  uint8_t reserved[64];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct SetCoverage {
@@ -118,7 +121,8 @@ struct SetCoverage {
   uint8_t reserved0[6];
   uint64_t courier_id;
   uint64_t bits[8];  // bit i of the block (bits[i/64] >> i%64) = covers region block*512+i
-  uint8_t reserved[48];
+  uint8_t reserved[40];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct SetRegionPoint {
@@ -128,7 +132,8 @@ struct SetRegionPoint {
   uint32_t reserved1;
   int32_t x_km;  // the region's delivery centroid; see docs/fulfilment.md for the default
   int32_t y_km;
-  uint8_t reserved[112];
+  uint8_t reserved[104];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 // A paid order to ship (what the order engine hands over, as a record).
@@ -143,7 +148,8 @@ struct ShipOrder {
   uint64_t merchant_id;
   uint64_t sku_id[kOrderLineCountMax];     // distinct, nonzero
   uint16_t quantity[kOrderLineCountMax];   // 1 .. kLineQuantityMax
-  uint8_t reserved[24];
+  uint8_t reserved[16];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct TrackParcel {
@@ -152,7 +158,8 @@ struct TrackParcel {
   uint16_t reserved0;
   uint32_t hub;  // where it happened (a courier hub or station code); 0 = not given
   uint64_t waybill;
-  uint8_t reserved[112];
+  uint8_t reserved[104];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 static_assert(sizeof(CreateWarehouse) == kCommandSize && sizeof(StockWarehouse) == kCommandSize);

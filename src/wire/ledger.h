@@ -140,7 +140,8 @@ struct CreateAccount {
   uint32_t ledger;      // nonzero; accounts only meet accounts of the same ledger
   uint64_t account_id;  // 1 .. 2^56-1
   uint64_t user_data;   // opaque
-  uint8_t reserved[104];
+  uint8_t reserved[96];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct CreateTransfer {
@@ -155,7 +156,8 @@ struct CreateTransfer {
   uint64_t pending_id;  // post/void: the pending transfer; else 0
   uint64_t timeout_us;  // pending only: expires this long after its log time; 0 = never
   uint64_t user_data;
-  uint8_t reserved[64];
+  uint8_t reserved[56];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 // kDeposit (party = buyer), kWithdraw, kDrawDown, kRepayMerchantCredit (party = merchant):
@@ -166,7 +168,8 @@ struct PartyTransfer {
   uint64_t transfer_id;  // 1 .. 2^56-1; idempotent like kCreateTransfer
   uint64_t party_id;     // buyer or merchant, 1 .. 2^56-1
   int64_t amount_fen;    // 1 .. kLedgerAmountMaxFen
-  uint8_t reserved[96];
+  uint8_t reserved[88];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct SetBuyerCreditLimit {
@@ -174,7 +177,8 @@ struct SetBuyerCreditLimit {
   uint8_t reserved0[7];
   uint64_t buyer_id;
   int64_t limit_fen;  // 0 .. kLedgerAmountMaxFen; the most the buyer may owe on instalments
-  uint8_t reserved[104];
+  uint8_t reserved[96];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct SetMerchantCreditLine {
@@ -184,7 +188,8 @@ struct SetMerchantCreditLine {
   uint32_t reserved1;
   uint64_t merchant_id;
   int64_t limit_fen;  // 0 .. kLedgerAmountMaxFen; the most the merchant may owe
-  uint8_t reserved[104];
+  uint8_t reserved[96];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct PayOrderMoney {
@@ -196,7 +201,11 @@ struct PayOrderMoney {
   uint64_t buyer_id;     // 1 .. 2^56-1
   uint64_t merchant_id;  // 1 .. 2^56-1
   int64_t amount_fen;    // 1 .. kLedgerAmountMaxFen
-  uint8_t reserved[88];
+  // The storefront that placed the order (0: an operator): its buyer's wallet and credit
+  // serve one storefront (docs/access.md).
+  uint32_t storefront;
+  uint8_t reserved[76];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 // kRefundOrderMoney, kConfirmDelivery.
@@ -204,7 +213,8 @@ struct OrderMoneyCommand {
   Operation operation;
   uint8_t reserved0[7];
   uint64_t order_id;
-  uint8_t reserved[112];
+  uint8_t reserved[104];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct AfterSalesRefund {
@@ -214,7 +224,8 @@ struct AfterSalesRefund {
                         // answered as a replay and moves nothing
   uint64_t order_id;    // a settled order
   int64_t amount_fen;   // 1 .. amount - refunded
-  uint8_t reserved[96];
+  uint8_t reserved[88];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct RepayInstalment {
@@ -223,7 +234,8 @@ struct RepayInstalment {
   uint8_t reserved0[6];
   uint64_t transfer_id;  // 1 .. 2^56-1; idempotent
   uint64_t order_id;     // the plan (one per order paid by instalments)
-  uint8_t reserved[104];
+  uint8_t reserved[96];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 // Every query: kLookupAccount/kLookupTransfer/kLookupOrderMoney/kLookupPlan/
@@ -352,7 +364,7 @@ static_assert(sizeof(AfterSalesRefund) == kCommandSize);
 static_assert(sizeof(LedgerCommand) == kCommandSize);
 static_assert(offsetof(CreateTransfer, transfer_id) == 8 && offsetof(CreateTransfer, amount_fen) == 32);
 static_assert(offsetof(CreateTransfer, timeout_us) == 48 && offsetof(CreateTransfer, reserved) == 64);
-static_assert(offsetof(PayOrderMoney, amount_fen) == 32 && offsetof(PayOrderMoney, reserved) == 40);
+static_assert(offsetof(PayOrderMoney, amount_fen) == 32 && offsetof(PayOrderMoney, storefront) == 40);
 static_assert(offsetof(SetMerchantCreditLine, withhold_bp) == 2);
 static_assert(sizeof(AccountRecord) == 64 && sizeof(TransferRecord) == 80);
 static_assert(sizeof(OrderMoneyRecord) == 96 && sizeof(PlanRecord) == 80);
@@ -378,6 +390,8 @@ inline Code CheckLedgerStructure(const LedgerCommand& c) {
   bool known = (op >= kLedgerCommandMin && op <= kLedgerCommandMax) ||
                (op >= kLedgerQueryMin && op <= kLedgerQueryMax);
   if (!known) return Code::invalid_operation;
+  // A query is not a command and has no trailer.
+  const bool trailer_clean = op > kLedgerCommandMax || TrailerReservedZero(AsCommand(c));
   bool clean = true;
   if (c.operation == kCreateAccount) {
     clean = AllZero(c.create_account.reserved, sizeof c.create_account.reserved);
@@ -385,25 +399,25 @@ inline Code CheckLedgerStructure(const LedgerCommand& c) {
     clean = AllZero(c.create_transfer.reserved, sizeof c.create_transfer.reserved);
   } else if (c.operation == kDeposit || c.operation == kWithdraw || c.operation == kDrawDown ||
              c.operation == kRepayMerchantCredit) {
-    clean = AllZero(c.party_transfer.reserved0, 7) && AllZero(c.party_transfer.reserved, 96);
+    clean = AllZero(c.party_transfer.reserved0, 7) && AllZero(c.party_transfer.reserved, sizeof c.party_transfer.reserved);
   } else if (c.operation == kSetBuyerCreditLimit) {
     clean = AllZero(c.set_buyer_credit_limit.reserved0, 7) &&
-            AllZero(c.set_buyer_credit_limit.reserved, 104);
+            AllZero(c.set_buyer_credit_limit.reserved, sizeof c.set_buyer_credit_limit.reserved);
   } else if (c.operation == kSetMerchantCreditLine) {
     const SetMerchantCreditLine& s = c.set_merchant_credit_line;
-    clean = s.reserved0 == 0 && s.reserved1 == 0 && AllZero(s.reserved, 104);
+    clean = s.reserved0 == 0 && s.reserved1 == 0 && AllZero(s.reserved, sizeof s.reserved);
   } else if (c.operation == kPayOrderMoney) {
-    clean = AllZero(c.pay_order_money.reserved0, 5) && AllZero(c.pay_order_money.reserved, 88);
+    clean = AllZero(c.pay_order_money.reserved0, 5) && AllZero(c.pay_order_money.reserved, sizeof c.pay_order_money.reserved);
   } else if (c.operation == kRefundOrderMoney || c.operation == kConfirmDelivery) {
-    clean = AllZero(c.order_money.reserved0, 7) && AllZero(c.order_money.reserved, 112);
+    clean = AllZero(c.order_money.reserved0, 7) && AllZero(c.order_money.reserved, sizeof c.order_money.reserved);
   } else if (c.operation == kRepayInstalment) {
-    clean = AllZero(c.repay_instalment.reserved0, 6) && AllZero(c.repay_instalment.reserved, 104);
+    clean = AllZero(c.repay_instalment.reserved0, 6) && AllZero(c.repay_instalment.reserved, sizeof c.repay_instalment.reserved);
   } else if (c.operation == kAfterSalesRefund) {
-    clean = AllZero(c.after_sales_refund.reserved0, 7) && AllZero(c.after_sales_refund.reserved, 96);
+    clean = AllZero(c.after_sales_refund.reserved0, 7) && AllZero(c.after_sales_refund.reserved, sizeof c.after_sales_refund.reserved);
   } else {
-    clean = c.query.reserved0 == 0 && AllZero(c.query.reserved, 112);
+    clean = c.query.reserved0 == 0 && AllZero(c.query.reserved, sizeof c.query.reserved);
   }
-  return clean ? Code::ok : Code::reserved_nonzero;
+  return trailer_clean && clean ? Code::ok : Code::reserved_nonzero;
 }
 
 }  // namespace eleven::wire

@@ -29,7 +29,7 @@ bool TailZero(const T& record) {
 Code CheckStructure(const Command& command) {
   auto op = static_cast<uint8_t>(command.operation);
   if (op == 0 || op > kOperationMax) return Code::invalid_operation;
-  bool clean = true;
+  bool clean = TrailerReservedZero(command);
   switch (command.operation) {
     case Operation::kCreateMerchant:
       clean = command.create_merchant.reserved0 == 0 && TailZero(command.create_merchant);

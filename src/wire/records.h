@@ -44,6 +44,15 @@ enum class Operation : uint8_t {
 };
 inline constexpr uint8_t kOperationMax = 9;  // the last order-engine operation
 
+// The last 8 bytes of every command: who issued it (docs/access.md). The server writes
+// `issuer` over whatever a client sent: the key it authenticated, or 0 for the local
+// operator. `reserved` must be zero.
+struct Trailer {
+  uint32_t issuer;  // key id; 0 = the local operator
+  uint32_t reserved;
+};
+inline constexpr size_t kTrailerOffset = kCommandSize - sizeof(Trailer);
+
 enum class MerchantFlags : uint8_t { kOverseas = 1 };
 inline constexpr uint8_t kMerchantFlagsAll = 1;
 
@@ -53,7 +62,8 @@ struct CreateMerchant {
   char country[2];      // ISO 3166-1 alpha-2, upper case ("CN", "JP", ...)
   uint32_t reserved0;
   uint64_t merchant_id;  // nonzero
-  uint8_t reserved[112];
+  uint8_t reserved[104];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct CreateSku {
@@ -64,7 +74,8 @@ struct CreateSku {
   uint64_t merchant_id;
   int64_t price_fen;  // 1 .. kPriceMaxFen
   uint32_t stock;     // initial units, 0 .. kStockMax
-  uint8_t reserved[92];
+  uint8_t reserved[84];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct Restock {
@@ -72,7 +83,8 @@ struct Restock {
   uint8_t reserved0[3];
   uint32_t quantity;  // 1 .. kStockMax
   uint64_t sku_id;
-  uint8_t reserved[112];
+  uint8_t reserved[104];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct SetPrice {
@@ -80,7 +92,8 @@ struct SetPrice {
   uint8_t reserved0[7];
   uint64_t sku_id;
   int64_t price_fen;
-  uint8_t reserved[104];
+  uint8_t reserved[96];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct CreateDrop {
@@ -94,14 +107,16 @@ struct CreateDrop {
   uint32_t reserved1;
   uint64_t opens_at_us;   // log time
   uint64_t closes_at_us;  // log time, > opens_at_us; unsold quota returns to the SKU
-  uint8_t reserved[72];
+  uint8_t reserved[64];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct CloseDrop {
   Operation operation;  // kCloseDrop
   uint8_t reserved0[7];
   uint64_t drop_id;
-  uint8_t reserved[112];
+  uint8_t reserved[104];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct PlaceOrder {
@@ -117,7 +132,7 @@ struct PlaceOrder {
   uint64_t drop_id;   // 0 = no drop
   uint64_t sku_id[kOrderLineCountMax];
   uint16_t quantity[kOrderLineCountMax];
-  uint8_t reserved[8];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct PayOrder {
@@ -127,14 +142,16 @@ struct PayOrder {
   uint8_t reserved0[5];
   uint64_t order_id;
   int64_t amount_fen;  // must equal the order's total
-  uint8_t reserved[104];
+  uint8_t reserved[96];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 struct CancelOrder {
   Operation operation;  // kCancelOrder
   uint8_t reserved0[7];
   uint64_t order_id;
-  uint8_t reserved[112];
+  uint8_t reserved[104];
+  Trailer trailer;  // issuer (docs/access.md)
 };
 
 // Any command: read `operation` first (every member starts with it), then the member it names.
@@ -246,6 +263,7 @@ static_assert(sizeof(OrderRecord) == 160);
 static_assert(sizeof(SkuRecord) == 56);
 static_assert(sizeof(DropRecord) == 80);
 static_assert(offsetof(PlaceOrder, sku_id) == 40 && offsetof(PlaceOrder, quantity) == 104);
+static_assert(offsetof(PlaceOrder, trailer) == kTrailerOffset && offsetof(CancelOrder, trailer) == kTrailerOffset);
 static_assert(std::is_trivially_copyable_v<Command> && std::is_trivially_copyable_v<Result>);
 
 // True if every byte of `bytes` is zero.
@@ -254,10 +272,22 @@ bool AllZero(const void* bytes, size_t size);
 // A place order's reserved bytes are all zero: CheckStructure's test for it, inline for the
 // engine's hot path, which applies place orders without the general check.
 inline bool ReservedZero(const PlaceOrder& c) {
-  static_assert(sizeof(c.reserved) == sizeof(uint64_t));
-  uint64_t tail;
-  std::memcpy(&tail, c.reserved, sizeof(tail));
-  return c.reserved0 == 0 && c.reserved1 == 0 && tail == 0;
+  return c.reserved0 == 0 && c.reserved1 == 0 && c.trailer.reserved == 0;
+}
+
+// Any command's issuer and its trailer's reserved word (every command ends with a Trailer).
+inline uint32_t IssuerOf(const Command& c) {
+  uint32_t issuer;
+  std::memcpy(&issuer, c.bytes + kTrailerOffset, sizeof(issuer));
+  return issuer;
+}
+inline void SetIssuer(Command& c, uint32_t issuer) {
+  std::memcpy(c.bytes + kTrailerOffset, &issuer, sizeof(issuer));
+}
+inline bool TrailerReservedZero(const Command& c) {
+  uint32_t reserved;
+  std::memcpy(&reserved, c.bytes + kTrailerOffset + sizeof(uint32_t), sizeof(reserved));
+  return reserved == 0;
 }
 
 // Whether a result answers a repeat of a command already applied.

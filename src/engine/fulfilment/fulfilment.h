@@ -159,6 +159,7 @@ class Fulfilment {
   [[nodiscard]] wire::Code QueryCourierHour(uint64_t courier_id, uint64_t hour_index,
                                             wire::HourFigure* out) const;
   wire::FiguresRecord QueryFigures() const;
+  bool HasCourier(uint64_t courier_id) const { return courier_index_.Find(courier_id) != kNoValue; }
   uint32_t backlog_count() const { return backlog_count_; }
   uint32_t delivered_outbox_count() const { return outbox_count_; }
 

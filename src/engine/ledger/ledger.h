@@ -137,10 +137,12 @@ class Ledger {
   [[nodiscard]] uint64_t NextDueUs() const;
   static constexpr uint64_t kNeverDue = UINT64_MAX;
 
-  // The order engine's calls (each atomic; also reachable as commands 40..42).
+  // The order engine's calls (each atomic; also reachable as commands 40..42). `storefront`:
+  // the one that placed the order (0: an operator), whose buyers' money it may spend.
   [[nodiscard]] wire::Code PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
                                     int64_t amount_fen, wire::PaymentMethod method,
-                                    uint8_t instalment_periods, uint64_t now_us);
+                                    uint8_t instalment_periods, uint64_t now_us,
+                                    uint64_t storefront = 0);
   [[nodiscard]] wire::Code RefundOrder(uint64_t order_id, uint64_t now_us);
   [[nodiscard]] wire::Code ConfirmDelivery(uint64_t order_id, uint64_t now_us);
   // Returns and cancellations after payment (refunds.cc; docs/returns.md). Each is atomic.

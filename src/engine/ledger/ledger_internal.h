@@ -53,7 +53,9 @@ struct Ledger::Buyer {
   uint32_t wallet;      // account index
   uint32_t receivable;  // account index
   uint32_t plan_count;  // plans ever opened
-  uint32_t reserved0;
+  // The storefront whose orders may spend this buyer's wallet and credit (docs/access.md): the
+  // first that paid from them; 0 until then.
+  uint32_t storefront;
 };
 
 struct Ledger::Merchant {

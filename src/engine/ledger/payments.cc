@@ -8,6 +8,7 @@
 #include "base/assert.h"
 #include "engine/ledger/ledger.h"
 #include "engine/ledger/ledger_internal.h"
+#include "wire/access.h"
 
 namespace eleven::engine {
 
@@ -294,6 +295,11 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
   Code code = EnsureBuyer(p.buyer_id, &buyer);
   if (code == Code::ok) code = EnsureMerchant(p.merchant_id, &merchant);
   if (code != Code::ok) return code;
+  // A buyer's wallet and credit serve the storefront that first spent them (docs/access.md).
+  const bool spends_buyer = p.method != PaymentMethod::kCard && p.storefront != 0;
+  if (spends_buyer && buyers_[buyer].storefront != 0 && buyers_[buyer].storefront != p.storefront) {
+    return Code::forbidden;
+  }
 
   const uint32_t order_index = order_count_;
   int64_t merchant_fee = 0;
@@ -324,6 +330,10 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
   Undo& u = PushUndo();
   u.kind = UndoKind::kOrderInsert;
   u.index = order_index;
+  if (spends_buyer && buyers_[buyer].storefront == 0) {
+    SaveBuyer(buyer);
+    buyers_[buyer].storefront = p.storefront;
+  }
   SaveReserved();
   transfers_reserved_ += kOrderTransferReserve;
   result->amount_fen = p.amount_fen;
@@ -571,7 +581,7 @@ Code Ledger::RunAtomic(const wire::LedgerCommand& command, uint64_t now_us, wire
 
 Code Ledger::PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
                       int64_t amount_fen, PaymentMethod method, uint8_t instalment_periods,
-                      uint64_t now_us) {
+                      uint64_t now_us, uint64_t storefront) {
   wire::LedgerCommand c{};
   c.pay_order_money.operation = wire::kPayOrderMoney;
   c.pay_order_money.method = method;
@@ -580,6 +590,8 @@ Code Ledger::PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id
   c.pay_order_money.buyer_id = buyer_id;
   c.pay_order_money.merchant_id = merchant_id;
   c.pay_order_money.amount_fen = amount_fen;
+  ELEVEN_ASSERT(storefront <= wire::kStorefrontIdMax);
+  c.pay_order_money.storefront = static_cast<uint32_t>(storefront);
   wire::Result result;
   return RunAtomic(c, now_us, &result);
 }
