@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "base/clock.h"
+#include "server/api_keys.h"
 #include "server/config.h"
 #include "server/engine_loop.h"
 #include "server/metrics.h"
@@ -43,6 +44,8 @@ struct Core {
   EngineLoop* const loop;
   const EngineMetrics* const engine_metrics;  // written by the engine thread
   IoMetrics io_metrics;
+  // API keys: published by the engine thread, read here to authenticate (docs/access.md).
+  ApiKeyDirectory keys;
   bool stopping = false;
 };
 

@@ -66,6 +66,8 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
                                           s->engine_metrics_.get(), config.clock,
                                           config.snapshot_journal_bytes, config.tick_ms);
   s->core_ = std::make_unique<Core>(config, s->loop_.get(), s->engine_metrics_.get());
+  s->core_->keys.Publish(ApiKeyTable::Of(s->replica_->engine()));
+  s->loop_->set_keys(&s->core_->keys);
   std::string host;
   uint16_t port = 0;
   if (!config.listen.empty()) {
