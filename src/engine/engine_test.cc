@@ -92,6 +92,28 @@ TEST_F(EngineTest, ReservedBytesAndUnknownOperationsAreRefused) {
   unknown.bytes[0] = 200;
   EXPECT_EQ(One(2 * kSecond, unknown).code, Code::invalid_operation);
   EXPECT_EQ(Sku(10).available, 5u);
+  ASSERT_EQ(One(2 * kSecond, wire::MakePlaceOrder(1, 1, 7, 31, 3, {{10, 1}})).code, Code::ok);
+  // The trailer's reserved word (bytes 124..127) of every operation.
+  const std::vector<wire::Command> all = {
+      wire::MakeCreateMerchant(3, "CN", 0),
+      wire::MakeCreateSku(12, 1, 100, 1, 0),
+      wire::MakeRestock(10, 1),
+      wire::MakeSetPrice(10, 400),
+      wire::MakeCreateDrop(900, 20, 500, 3, 10 * kSecond, 20 * kSecond, 2),
+      wire::MakeCloseDrop(900),
+      wire::MakePlaceOrder(2, 1, 7, 31, 3, {{10, 1}}),
+      wire::MakePayOrder(1, 500),
+      wire::MakeCancelOrder(1)};
+  for (const wire::Command& good : all) {
+    for (size_t byte = wire::kTrailerOffset + 4; byte < wire::kCommandSize; byte++) {
+      wire::Command junk = good;
+      junk.bytes[byte] = 0x80;
+      EXPECT_EQ(One(2 * kSecond, junk).code, Code::reserved_nonzero)
+          << "operation " << int(good.operation) << " byte " << byte;
+    }
+  }
+  EXPECT_EQ(Sku(10).available, 4u);
+  EXPECT_EQ(Sku(10).price_fen, 500);
 }
 
 TEST_F(EngineTest, TablesFullIsACodeNotACrash) {
