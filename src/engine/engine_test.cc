@@ -433,14 +433,14 @@ TEST_F(EngineTest, SnapshotRestoresTheSameState) {
   EXPECT_EQ(wrong_config.Restore(state).code(), StatusCode::kInvalidArgument);
   Engine cut(SmallConfig());
   EXPECT_EQ(cut.Restore(ByteSpan(state.data(), state.size() - 1)).code(), StatusCode::kCorruption);
-  // A state of version 4 (order slots without request fingerprints) is refused, by name.
+  // A state of version 5 (no API keys, orders without their storefront) is refused, by name.
   std::vector<std::byte> old_version = state;
-  const uint32_t version_4 = 4;
-  std::memcpy(old_version.data() + sizeof(uint32_t), &version_4, sizeof(version_4));
+  const uint32_t version_5 = 5;
+  std::memcpy(old_version.data() + sizeof(uint32_t), &version_5, sizeof(version_5));
   Engine old(SmallConfig());
   const Status refused = old.Restore(old_version);
   EXPECT_EQ(refused.code(), StatusCode::kCorruption);
-  EXPECT_NE(refused.message().find("unknown version 4"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("unknown version 5"), std::string::npos) << refused.message();
   state[0] ^= std::byte{1};
   Engine bad_magic(SmallConfig());
   EXPECT_EQ(bad_magic.Restore(state).code(), StatusCode::kCorruption);
