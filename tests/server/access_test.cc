@@ -18,14 +18,22 @@
 #include <simdjson.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "client/protocol.h"
 #include "server/http_server.h"
 #include "tests/server/test_util.h"
+#include "wire/make.h"
 
 namespace eleven::server::testing {
 namespace {
@@ -170,6 +178,13 @@ class AccessTest : public ::testing::Test {
     const std::string secret = Field(created, "secret");
     EXPECT_EQ(secret.size(), 46u) << created;
     return secret;
+  }
+  // A metric's value, read with the operator's key; -1 if absent.
+  double Metric(const std::string& name) {
+    const HttpReply reply = Call("GET", "/metrics", "", secrets_[kOperator]);
+    const size_t at = reply.body.find("\n" + name + " ");
+    if (reply.status != 200 || at == std::string::npos) return -1;
+    return std::stod(reply.body.substr(at + name.size() + 2));
   }
   std::string Digest() {
     const HttpReply reply = Call("GET", "/engine/digest", "", secrets_[kOperator]);
@@ -346,6 +361,339 @@ TEST_F(AccessTest, EveryRouteAndRoleGetsTheStatusTheRolesTableSays) {
       const int status = Status(row, own, secrets_[who], &body);
       EXPECT_TRUE(status != 401 && status != 403 && status > 0) << kWhoNames[who] << " -> " << status << " " << body;
     }
+  }
+}
+
+// A binary protocol connection speaking raw frames, so that anything can be sent.
+class Frames {
+ public:
+  explicit Frames(uint16_t port) : fd_(ConnectLoopback(port)) {}
+  ~Frames() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  // Sends a frame and reads its reply: the reply's header (status), its body into *body.
+  protocol::FrameHeader Call(protocol::Operation op, uint32_t count, const std::vector<std::byte>& body,
+                             uint64_t client_id, std::vector<std::byte>* reply_body) {
+    protocol::FrameHeader h = protocol::MakeHeader(op, protocol::FrameStatus::kOk, ++request_id_, count, body, client_id);
+    std::vector<std::byte> frame(sizeof(h) + body.size());
+    std::memcpy(frame.data(), &h, sizeof(h));
+    if (!body.empty()) std::memcpy(frame.data() + sizeof(h), body.data(), body.size());
+    protocol::FrameHeader reply{};
+    reply.status = protocol::FrameStatus::kBadMagic;  // stays if nothing comes back
+    if (!SendAll(fd_, frame.data(), frame.size())) return reply;
+    if (RecvSome(fd_, &reply, sizeof(reply), 5000) != sizeof(reply)) {
+      reply.status = protocol::FrameStatus::kBadMagic;
+      return reply;
+    }
+    reply_body->resize(reply.body_size);
+    if (reply.body_size > 0 && RecvSome(fd_, reply_body->data(), reply.body_size, 5000) != reply.body_size) {
+      reply.status = protocol::FrameStatus::kBadMagic;
+    }
+    return reply;
+  }
+  // Authenticates; the key id, or 0 when refused (*status says how).
+  uint64_t Authenticate(const std::string& secret, protocol::FrameStatus* status) {
+    protocol::AuthenticateRecord record{};
+    std::memcpy(record.secret, secret.data(), std::min(secret.size(), sizeof(record.secret)));
+    std::vector<std::byte> body(sizeof(record)), reply;
+    std::memcpy(body.data(), &record, sizeof(record));
+    const protocol::FrameHeader h = Call(protocol::Operation::kAuthenticate, 1, body, 0, &reply);
+    *status = h.status;
+    if (h.status != protocol::FrameStatus::kOk || reply.size() != protocol::ReplyRecordSize(h.operation)) return 0;
+    protocol::AuthenticatedRecord who;
+    std::memcpy(&who, reply.data() + protocol::kQueryEntryHeadSize, sizeof(who));
+    return who.key_id;
+  }
+  bool Closed() { return WaitClosed(fd_, 5000); }
+
+ private:
+  int fd_;
+  uint64_t request_id_ = 0;
+};
+
+template <typename T>
+std::vector<std::byte> BytesOf(const T& value) {
+  std::vector<std::byte> bytes(sizeof(value));
+  std::memcpy(bytes.data(), &value, sizeof(value));
+  return bytes;
+}
+
+// One binary operation's row: its request records for "own" and "other" (the same for a
+// public read), and the letters of a Row.
+struct OperationRow {
+  protocol::Operation op;
+  std::vector<std::byte> own, other;
+  const char* expect;
+};
+
+TEST_F(AccessTest, EveryBinaryOperationAndRoleGetsTheAnswerTheRolesTableSays) {
+  using protocol::Operation;
+  using protocol::FrameStatus;
+  const auto id = [](uint64_t v) { return BytesOf(v); };
+  const auto pair = [](uint64_t a, uint64_t b) { return BytesOf(protocol::PairQuery{a, b}); };
+  const auto transfers = [](uint64_t account) {
+    protocol::AccountTransfersQuery q{};
+    q.account_id = account;
+    q.limit = 10;
+    return BytesOf(q);
+  };
+  const uint64_t own_waybill = std::stoull(own_waybill_), other_waybill = std::stoull(other_waybill_);
+  // A restock of merchant 1's SKU 11 (own) and of merchant 2's SKU 12 (other).
+  const auto restock = [](uint64_t sku) { return BytesOf(wire::MakeRestock(sku, 1)); };
+  const std::vector<OperationRow> rows = {
+      {Operation::kSubmit, restock(11), restock(12), "AFOFF"},
+      {Operation::kGetOrder, id(1), id(2), "AOOFF"},
+      {Operation::kGetOrderByKey, id(1001), id(1002), "AOOFF"},
+      {Operation::kGetSku, id(11), id(11), "AAAAA"},
+      {Operation::kGetDrop, id(21), id(21), "AAAAA"},
+      {Operation::kPing, {}, {}, "AAAAA"},
+      {Operation::kGetAccount, id(kMerchantWallet1), id(kMerchantWallet2), "AFOFF"},
+      {Operation::kGetTransfer, id(801), id(801), "AFFFF"},
+      {Operation::kGetOrderMoney, id(1), id(2), "AOOFF"},
+      {Operation::kGetPlan, id(1), id(2), "AOOFF"},
+      {Operation::kGetMerchantCredit, id(1), id(2), "AFOFF"},
+      {Operation::kGetBuyerCredit, id(51), id(51), "AFFFF"},
+      {Operation::kGetAccountTransfers, transfers(kMerchantWallet1), transfers(kMerchantWallet2), "AFOFF"},
+      {Operation::kGetParcel, id(own_waybill), id(other_waybill), "AOOOF"},
+      {Operation::kGetShipment, id(1), id(2), "AOOFF"},
+      {Operation::kGetTimeline, id(own_waybill), id(other_waybill), "AOOOF"},
+      {Operation::kGetFigures, {}, {}, "AAAAA"},
+      {Operation::kGetWarehouseStock, pair(31, 11), pair(31, 12), "AFOFF"},
+      {Operation::kGetWarehouseHour, pair(31, 0), pair(31, 0), "AAAAA"},
+      {Operation::kGetCourierHour, pair(41, 0), pair(41, 0), "AAAAA"},
+      {Operation::kGetDigest, {}, {}, "AFFFA"},
+      {Operation::kSetClock, id(1000000), id(1000000), "AFFFF"},
+      {Operation::kGetStats, {}, {}, "AAAAA"},
+      {Operation::kGetLimits, {}, {}, "AAAAA"},
+      {Operation::kGetKey, id(5), id(5), "AFFFF"},
+  };
+  // Every operation but authenticate (tested below) has its row.
+  std::set<uint8_t> covered;
+  for (const OperationRow& row : rows) covered.insert(static_cast<uint8_t>(row.op));
+  for (uint8_t op = 1; op <= protocol::kOperationMax; op++) {
+    if (op != static_cast<uint8_t>(Operation::kAuthenticate)) {
+      EXPECT_TRUE(covered.count(op)) << "operation " << int(op);
+    }
+  }
+
+  // What one frame got: the frame status, else the first entry's (or result's) code.
+  const auto answer = [&](Frames& frames, uint64_t key_id, const OperationRow& row, bool own) {
+    const std::vector<std::byte>& body = own ? row.own : row.other;
+    const uint32_t count = row.op == Operation::kPing ? 0 : 1;  // keyless queries: 1, empty body
+    std::vector<std::byte> reply;
+    const protocol::FrameHeader h = frames.Call(row.op, count, body, key_id, &reply);
+    if (h.status != FrameStatus::kOk) return std::string(protocol::FrameStatusName(h.status));
+    if (reply.size() < sizeof(wire::Code)) return std::string("ok");  // ping
+    wire::Code code;
+    std::memcpy(&code, reply.data(), sizeof(code));
+    return std::string(wire::CodeName(code));
+  };
+  const auto refused = [](const std::string& a) { return a == "forbidden" || a == "unauthenticated"; };
+
+  for (const OperationRow& row : rows) {
+    SCOPED_TRACE("operation " + std::to_string(static_cast<int>(row.op)));
+    const std::string before = Digest();
+    // No authenticate: unauthenticated, and the connection closes.
+    {
+      Frames frames(server_->binary_port());
+      ASSERT_TRUE(frames.ok());
+      EXPECT_EQ(answer(frames, 0, row, true), "unauthenticated");
+      EXPECT_TRUE(frames.Closed());
+    }
+    for (int who = 0; who < kWhoCount; who++) {
+      Frames frames(server_->binary_port());
+      FrameStatus status;
+      const uint64_t key_id = frames.Authenticate(secrets_[who], &status);
+      ASSERT_NE(key_id, 0u) << kWhoNames[who];
+      const char e = row.expect[who];
+      if (e == 'A') continue;  // after the digest check
+      const std::string got = answer(frames, key_id, row, e == 'F');
+      EXPECT_EQ(got, "forbidden") << kWhoNames[who] << (e == 'O' ? " on another's" : "");
+    }
+    EXPECT_EQ(Digest(), before) << "a refusal changed the state";
+    for (int who = 0; who < kWhoCount; who++) {
+      if (row.expect[who] == 'F') continue;
+      Frames frames(server_->binary_port());
+      FrameStatus status;
+      const uint64_t key_id = frames.Authenticate(secrets_[who], &status);
+      const std::string got = answer(frames, key_id, row, true);
+      EXPECT_FALSE(refused(got)) << kWhoNames[who] << " -> " << got;
+      EXPECT_NE(got, "bad_magic") << kWhoNames[who] << ": no reply";
+    }
+  }
+}
+
+TEST_F(AccessTest, BinaryConnectionsAuthenticateWithALiveKeyAndNameIt) {
+  using protocol::FrameStatus;
+  const std::vector<std::byte> none;
+  std::vector<std::byte> reply;
+  // Malformed, unknown and revoked secrets: refused, and the connection closes.
+  for (const std::string& bad : {std::string("ek_short"), "ek_" + std::string(43, 'A'), revoked_}) {
+    Frames frames(server_->binary_port());
+    FrameStatus status;
+    EXPECT_EQ(frames.Authenticate(bad, &status), 0u);
+    EXPECT_EQ(status, FrameStatus::kUnauthenticated) << bad;
+    EXPECT_TRUE(frames.Closed());
+  }
+  // A frame whose client_id is not the authenticated key: refused, closed.
+  {
+    Frames frames(server_->binary_port());
+    FrameStatus status;
+    const uint64_t key_id = frames.Authenticate(secrets_[kViewer], &status);
+    ASSERT_NE(key_id, 0u);
+    EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id + 1, &reply).status, FrameStatus::kUnauthenticated);
+    EXPECT_TRUE(frames.Closed());
+  }
+  // A key revoked while its connection is open: its next frame is refused.
+  Frames frames(server_->binary_port());
+  FrameStatus status;
+  const std::string secret = Field(Post("/keys", R"({"role":"viewer"})", secrets_[kOperator]), "secret");
+  const uint64_t key_id = frames.Authenticate(secret, &status);
+  ASSERT_NE(key_id, 0u);
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, FrameStatus::kOk);
+  Post("/keys/" + std::to_string(key_id) + "/revoke", "", secrets_[kOperator]);
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, FrameStatus::kUnauthenticated);
+  EXPECT_TRUE(frames.Closed());
+  // And over HTTP.
+  EXPECT_EQ(Call("GET", "/skus/11", "", secret).status, 401);
+}
+
+TEST_F(AccessTest, NoCrossSiteWrites) {
+  server_.reset();
+  config_.cors_origins = {"https://screen.example"};
+  server_ = StartServer(config_);
+  ASSERT_NE(server_, nullptr);
+  const uint16_t port = server_->http_port();
+  const std::string auth = "Bearer " + secrets_[kOperator];
+  const std::string before = Digest();
+  const std::string deposit = "/buyers/51/deposit";
+  const std::string body = R"({"transfer_id":7001,"amount_fen":100})";
+  // A body that is not JSON (what a page may send cross-site without asking): 415.
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}) {
+    const HttpReply reply = HttpCall(port, "POST", deposit, body, {{"Authorization", auth}, {"Content-Type", type}});
+    EXPECT_EQ(reply.status, 415) << type;
+    EXPECT_EQ(Field(reply.body, "error"), "unsupported_media_type");
+  }
+  // An origin not allowed: 403, before its key is even looked at; its preflight too.
+  const HttpHeaders evil = {{"Authorization", auth}, {"Origin", "https://evil.example"}};
+  EXPECT_EQ(HttpCall(port, "POST", deposit, body, evil).status, 403);
+  EXPECT_EQ(HttpCall(port, "GET", "/skus/11", "", evil).status, 403);
+  EXPECT_EQ(HttpCall(port, "OPTIONS", deposit, "", {{"Origin", "https://evil.example"}}).status, 403);
+  EXPECT_EQ(Digest(), before);
+  EXPECT_EQ(Metric("eleven_cross_site_refused_total"), 6);
+  // An allowed origin: the preflight says what it may send, and replies carry the CORS headers.
+  const HttpReply preflight = HttpCall(port, "OPTIONS", deposit, "",
+                                       {{"Origin", "https://screen.example"}, {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_EQ(preflight.headers.at("Access-Control-Allow-Origin"), "https://screen.example");
+  EXPECT_NE(preflight.headers.at("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+  const HttpReply allowed = HttpCall(port, "GET", "/skus/11", "", {{"Authorization", auth}, {"Origin", "https://screen.example"}});
+  EXPECT_EQ(allowed.status, 200);
+  EXPECT_EQ(allowed.headers.at("Access-Control-Allow-Origin"), "https://screen.example");
+  // The server's own origin is not cross-site.
+  const std::string self = "http://127.0.0.1:" + std::to_string(port);
+  const HttpReply own = HttpCall(port, "POST", deposit, body, {{"Authorization", auth}, {"Origin", self}, {"Host", "127.0.0.1:" + std::to_string(port)}});
+  EXPECT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(own.headers.count("Access-Control-Allow-Origin"), 0u);
+}
+
+TEST_F(AccessTest, RateLimitsRefuseBeforeTheEngineAndRefill) {
+  server_.reset();
+  config_.rate_limits.limits["slow"] = RateLimit{5, 2};
+  config_.rate_limits.role_limits[wire::Role::kViewer] = "slow";
+  config_.rate_limits.key_limits[2] = "slow";  // storefront 1's key
+  server_ = StartServer(config_);
+  ASSERT_NE(server_, nullptr);
+  const uint16_t port = server_->http_port();
+  const HttpHeaders viewer = {{"Authorization", "Bearer " + secrets_[kViewer]}};
+  EXPECT_EQ(HttpCall(port, "GET", "/skus/11", "", viewer).status, 200);
+  EXPECT_EQ(HttpCall(port, "GET", "/skus/11", "", viewer).status, 200);
+  const HttpReply over = HttpCall(port, "GET", "/skus/11", "", viewer);
+  EXPECT_EQ(over.status, 429);
+  EXPECT_EQ(Field(over.body, "error"), "rate_limited");
+  const int retry_after = std::stoi(over.headers.at("Retry-After"));
+  EXPECT_GE(retry_after, 1);
+  EXPECT_LE(retry_after, 1);  // one token at 5 per second
+  // Other keys are not limited; the operator's digest shows nothing changed.
+  const std::string before = Digest();
+  // Storefront 1's key by its id: a binary frame over the limit is refused and the connection
+  // stays; its place orders never reached the engine.
+  Frames frames(server_->binary_port());
+  protocol::FrameStatus status;
+  const uint64_t key_id = frames.Authenticate(secrets_[kStorefront], &status);
+  ASSERT_EQ(key_id, 2u);
+  std::vector<std::byte> reply;
+  const std::vector<std::byte> none;
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, protocol::FrameStatus::kOk);
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, protocol::FrameStatus::kOk);
+  const wire::Command order = wire::MakePlaceOrder(9001, 1, 51, 3, 1, {{11, 1}});
+  const auto command = BytesOf(order);
+  EXPECT_EQ(frames.Call(protocol::Operation::kSubmit, 1, command, key_id, &reply).status,
+            protocol::FrameStatus::kRateLimited);
+  EXPECT_EQ(Digest(), before);
+  EXPECT_EQ(Metric("eleven_rate_limited_total"), 2);
+  // The bucket refills at its rate: a token after 200 ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, protocol::FrameStatus::kOk);
+  EXPECT_EQ(HttpCall(port, "GET", "/skus/11", "", {{"Authorization", "Bearer " + secrets_[kOperator]}}).status, 200);
+}
+
+TEST(AccessConfig, AnonymousOperatorOnlyOnLoopback) {
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.anonymous_operator = true;
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config.http = "0.0.0.0:0";
+  const Status refused = ValidateServerConfig(config);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.ToString().find("0.0.0.0:0 is not"), std::string::npos) << refused.ToString();
+  config.http = "localhost:0";
+  config.listen = "192.168.1.1:7011";
+  EXPECT_FALSE(ValidateServerConfig(config).ok());
+  config.listen = "";
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config.anonymous_operator = false;
+  config.http = "0.0.0.0:0";
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+}
+
+TEST(AccessConfig, TomlKeysAreReadAndBadOnesNamed) {
+  TempDataDir dir;
+  std::filesystem::create_directories(dir.path());
+  const std::string path = dir.path() + "/c.toml";
+  auto load = [&](const std::string& text, ServerConfig* config) {
+    std::ofstream(path) << text;
+    return LoadServerConfig(path, config);
+  };
+  ServerConfig config;
+  ASSERT_TRUE(load(R"([access]
+anonymous = "operator"
+[http]
+cors_origins = ["https://screen.example"]
+[rate_limits.limits]
+shop = { per_second = 2000, burst = 4000 }
+[rate_limits.roles]
+storefront = "shop"
+[rate_limits.keys]
+17 = "shop"
+)", &config).ok());
+  EXPECT_TRUE(config.anonymous_operator);
+  EXPECT_EQ(config.cors_origins, std::vector<std::string>{"https://screen.example"});
+  EXPECT_EQ(config.rate_limits.limits.at("shop").per_second, 2000);
+  EXPECT_EQ(config.rate_limits.role_limits.at(wire::Role::kStorefront), "shop");
+  EXPECT_EQ(config.rate_limits.key_limits.at(17), "shop");
+  for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{
+           {"[access]\nanonymous = \"everyone\"\n", "access.anonymous must be"},
+           {"[rate_limits.roles]\nstorefront = \"nope\"\n", "rate_limits.roles.storefront must name a limit"},
+           {"[rate_limits.roles]\nadmin = \"x\"\n", "rate_limits.roles.admin: no such role"},
+           {"[rate_limits.limits]\nx = { per_second = 0, burst = 1 }\n", "rate_limits.limits.x must be"},
+           {"[rate_limits.keys]\nabc = \"x\"\n", "rate_limits.keys.abc: a key id"},
+           {"[http]\ncors_origins = \"*\"\n", "http.cors_origins must be an array"}}) {
+    ServerConfig bad;
+    const Status status = load(text, &bad);
+    EXPECT_FALSE(status.ok()) << text;
+    EXPECT_NE(status.ToString().find(want), std::string::npos) << status.ToString();
   }
 }
 
