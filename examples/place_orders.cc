@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   constexpr int kBuyers = 500;
   std::atomic<int> done{0}, accepted{0};
   std::promise<void> all;
+  std::string first_refusal;  // written on the client's thread, read after `all`
   uint64_t first_order = 0;
   for (int b = 1; b <= kBuyers; b++) {
     // The key identifies the attempt: a resend after a broken connection keeps it.
@@ -62,12 +63,15 @@ int main(int argc, char** argv) {
       if (s.ok() && r.code == wire::Code::ok) {
         accepted++;
         if (b == 1) first_order = r.id;
+      } else if (first_refusal.empty()) {
+        first_refusal = s.ok() ? std::string(wire::CodeName(r.code)) : s.ToString();
       }
       if (++done == kBuyers) all.set_value();
     });
   }
   all.get_future().wait();
-  std::printf("orders: %d of %d accepted\n", accepted.load(), kBuyers);
+  std::printf("orders: %d of %d accepted%s%s\n", accepted.load(), kBuyers,
+              first_refusal.empty() ? "" : "; the first refusal: ", first_refusal.c_str());
   if (first_order != 0) {
     const Status s = shop->SubmitSync(std::vector{wire::MakePayOrder(first_order, 19900)}, &results);
     std::printf("pay order %llu: %s\n", static_cast<unsigned long long>(first_order),

@@ -5,9 +5,11 @@
 # manage keys over HTTP with it, with clear exit codes and messages on 401, 403 and 404;
 # `eleven inspect --commands` shows every command's issuer; `format --adopt` of a directory
 # from before manifests adds an operator key the same way; anonymous access is refused off
-# loopback. Usage: keys_cli_test.sh ELEVEN
+# loopback; `eleven bench` and examples/place_orders authenticate with the operator key.
+# Usage: keys_cli_test.sh ELEVEN PLACE_ORDERS
 set -u
 eleven=$1
+place_orders=$2
 dir=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
@@ -51,6 +53,7 @@ start() {
   port=
   for _ in $(seq 1 300); do  # up to 30 s
     port=$(sed -n 's/.*HTTP on .*(port \([0-9]*\)).*/\1/p' "$dir/serve.log")
+    binary_port=$(sed -n 's/.*binary protocol on .*(port \([0-9]*\)), HTTP.*/\1/p' "$dir/serve.log")
     [ -n "$port" ] && return 0
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
@@ -104,6 +107,25 @@ grep -q "^key 2 revoked$" "$dir/revoke.out" || { cat "$dir/revoke.out"; fail "ke
 [ "$(status_of "$merchant" GET /skus/4201)" = 401 ] || fail "a revoked key was accepted"
 "$eleven" keys revoke 1 --url "$url" --key "$operator" > /dev/null 2> "$dir/last.err"; code=$?
 [ $code = 1 ] && grep -q "last_operator_key" "$dir/last.err" || { cat "$dir/last.err"; fail "revoking the last operator key: exit $code"; }
+
+# The binary protocol's tools: eleven bench (W1's SKU 1 present, so no catalog load) and the
+# example storefront, which creates storefront key 3 with the operator key.
+[ "$(status_of "$operator" POST /merchants '{"merchant_id":1,"country":"CN"}')" = 200 ] &&
+  [ "$(status_of "$operator" POST /skus '{"sku_id":1,"merchant_id":1,"price_fen":990,"stock":1000}')" = 200 ] ||
+  fail "W1's first SKU"
+"$place_orders" "127.0.0.1:$binary_port" "$operator" > "$dir/place.out" 2>&1 || { cat "$dir/place.out"; fail "place_orders"; }
+for line in "storefront key 3 created" "orders: 500 of 500 accepted"; do
+  grep -qF "$line" "$dir/place.out" || { cat "$dir/place.out"; fail "place_orders did not say: $line"; }
+done
+grep -q "^pay order [0-9]*: ok$" "$dir/place.out" || { cat "$dir/place.out"; fail "place_orders did not pay"; }
+"$eleven" bench --connect "127.0.0.1:$binary_port" --key-file "$dir/operator.key" --connections 1 --batch 10 \
+  --seconds 0.3 > "$dir/bench.out" 2>&1 || { cat "$dir/bench.out"; fail "bench with the operator key"; }
+grep -q "catalog: present" "$dir/bench.out" && grep -q ", 0 failed)" "$dir/bench.out" || { cat "$dir/bench.out"; fail "bench output"; }
+"$eleven" bench --connect "127.0.0.1:$binary_port" --key "$printed" --seconds 0.3 > "$dir/bench.out" 2>&1 &&
+  fail "bench with an unknown key passed"
+grep -q "unauthenticated" "$dir/bench.out" || { cat "$dir/bench.out"; fail "bench: no clear error for an unknown key"; }
+"$eleven" keys show 3 --url "$url" --key "$operator" | grep -q '"role":"storefront","storefront_id":1,' ||
+  fail "place_orders' storefront key"
 stop
 
 # The audit trail: every command with its issuer.
@@ -129,7 +151,7 @@ stop
 rm "$dir/data/MANIFEST"
 "$eleven" format --adopt --data "$dir/data" --config "$dir/config.toml" > "$dir/adopt.out" 2>&1 || { cat "$dir/adopt.out"; fail "adopt"; }
 adopted=$(grep -o 'ek_[A-Za-z0-9_-]\{43\}' "$dir/adopt.out")
-grep -q "^operator key 3 " "$dir/adopt.out" && [ ${#adopted} = 46 ] || { cat "$dir/adopt.out"; fail "adopt did not add key 3"; }
+grep -q "^operator key 4 " "$dir/adopt.out" && [ ${#adopted} = 46 ] || { cat "$dir/adopt.out"; fail "adopt did not add key 4"; }
 start --config "$dir/config.toml"
 [ "$(status_of "$adopted" GET /engine/digest)" = 200 ] || fail "the adopted directory's new key was not accepted"
 [ "$(status_of "$operator" GET /engine/digest)" = 200 ] || fail "the first key stopped working after adopt"
