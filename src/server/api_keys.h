@@ -1,7 +1,7 @@
 // API key secrets and the server's table of them (docs/access.md).
 //
-// A secret is "ek_" and 43 base64url characters (32 random bytes); the engine keeps only its
-// SHA-256. ApiKeyTable maps hashes to keys so the I/O thread can authenticate a request
+// Secrets are made and hashed by client/keys.h; the engine keeps only their SHA-256.
+// ApiKeyTable maps hashes to keys so the I/O thread can authenticate a request
 // without touching the engine: the engine thread builds a new table from the engine's keys
 // (ApiKeyTable::Of) whenever a batch created or revoked one, and publishes it
 // (ApiKeyDirectory::Publish); the I/O thread reads the latest (Current). A table is immutable
@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "client/keys.h"
 #include "wire/access.h"
 
 namespace eleven::engine {
@@ -23,17 +24,6 @@ class Engine;
 }
 
 namespace eleven::server {
-
-using SecretHash = std::array<uint8_t, wire::kSecretHashSize>;
-
-inline constexpr std::string_view kSecretPrefix = "ek_";
-inline constexpr size_t kSecretSize = 46;  // "ek_" + 43 base64url characters
-
-// A new secret from the operating system's random source (OpenSSL RAND_bytes).
-std::string NewSecret();
-SecretHash HashSecret(std::string_view secret);
-// Whether `text` has the shape of a secret (prefix, length, alphabet).
-bool WellFormedSecret(std::string_view text);
 
 // Who a request comes from once authenticated.
 struct Caller {
@@ -55,14 +45,14 @@ class ApiKeyTable {
 
  private:
   struct HashOf {
-    size_t operator()(const SecretHash& h) const {
+    size_t operator()(const client::KeySecretHash& h) const {
       size_t v;
-      static_assert(sizeof(v) <= sizeof(SecretHash));
+      static_assert(sizeof(v) <= sizeof(client::KeySecretHash));
       __builtin_memcpy(&v, h.data(), sizeof(v));
       return v;
     }
   };
-  std::unordered_map<SecretHash, Caller, HashOf> by_hash_;
+  std::unordered_map<client::KeySecretHash, Caller, HashOf> by_hash_;
   std::unordered_map<uint32_t, Caller> by_id_;
 };
 

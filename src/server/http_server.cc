@@ -950,8 +950,8 @@ void HttpSession::HandleCommand(const Routed& routed) {
   new_secret_.clear();
   if (routed.command == JsonCommand::kCreateKey) {
     // The server makes the secret; the log and the state keep only its hash.
-    new_secret_ = NewSecret();
-    const SecretHash hash = HashSecret(new_secret_);
+    new_secret_ = client::NewKeySecret();
+    const client::KeySecretHash hash = client::HashKeySecret(new_secret_);
     std::memcpy(commands[0].bytes + offsetof(wire::CreateKey, secret_sha256), hash.data(), hash.size());
   }
   Request* r = Take(protocol::kHeaderSize + count * wire::kCommandSize);
