@@ -22,6 +22,7 @@ struct BenchArgs {
   double seconds = 10;
   uint64_t seed = 1;
   bool load_catalog = false;   // load the W1 catalog even if the server has SKU 1
+  std::string tls_ca;          // connect over TLS, trusting this PEM CA file ("" = plain TCP)
 };
 
 int RunBench(const BenchArgs& args);
