@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "server/json_decode.h"
+#include "wire/access.h"
 #include "wire/fulfilment.h"
 #include "wire/ledger.h"
 #include "wire/records.h"
@@ -31,7 +32,8 @@ constexpr wire::Operation kOperations[] = {
     wire::kWithdraw, wire::kSetMerchantCreditLine, wire::kDrawDown, wire::kRepayMerchantCredit,
     wire::kConfirmDelivery, wire::kRepayInstalment, wire::kAfterSalesRefund, wire::kCreateWarehouse,
     wire::kStockWarehouse,
-    wire::kCreateCourier, wire::kSetCoverage, wire::kSetRegionPoint, wire::kTrackParcel};
+    wire::kCreateCourier, wire::kSetCoverage, wire::kSetRegionPoint, wire::kTrackParcel,
+    wire::kCreateKey, wire::kRevokeKey};
 static_assert(std::size(kOperations) == server::kJsonCommandCount);
 
 // Reserved bytes zero and a known operation, per module.
@@ -40,6 +42,8 @@ void CheckReservedZero(const wire::Command& command) {
     Check(wire::CheckLedgerStructure(wire::AsLedgerCommand(command)) == wire::Code::ok);
   } else if (wire::IsFulfilmentOperation(command.operation)) {
     Check(wire::CheckFulfilmentStructure(command) == wire::Code::ok);
+  } else if (wire::IsAccessOperation(command.operation)) {
+    Check(wire::CheckAccessStructure(command) == wire::Code::ok);
   } else {
     // Everything the decoder builds is structurally valid except a line count it passes on
     // for the engine to refuse.

@@ -26,6 +26,8 @@ std::string_view FrameStatusName(FrameStatus status) {
     case FrameStatus::kShuttingDown: return "shutting_down";
     case FrameStatus::kReplicaFailed: return "replica_failed";
     case FrameStatus::kIdleTimeout: return "idle_timeout";
+    case FrameStatus::kUnauthenticated: return "unauthenticated";
+    case FrameStatus::kRateLimited: return "rate_limited";
   }
   return "unknown";
 }
@@ -40,7 +42,8 @@ QueryShape ShapeOf(Operation operation) {
     case Operation::kGetLimits: return QueryShape::kKeyless;
     case Operation::kGetAccountTransfers:
     case Operation::kGetTimeline: return QueryShape::kList;
-    case Operation::kSetClock: return QueryShape::kSingle;
+    case Operation::kSetClock:
+    case Operation::kAuthenticate: return QueryShape::kSingle;
     default: return QueryShape::kByKey;
   }
 }
@@ -69,6 +72,8 @@ size_t QueryRecordSize(Operation operation) {
     case Operation::kSetClock: return sizeof(ClockRecord);
     case Operation::kGetStats: return sizeof(wire::StatsRecord);
     case Operation::kGetLimits: return sizeof(wire::LimitsRecord);
+    case Operation::kAuthenticate: return sizeof(AuthenticatedRecord);
+    case Operation::kGetKey: return sizeof(wire::KeyRecord);
     case Operation::kSubmit:
     case Operation::kPing: return 0;
   }
@@ -87,6 +92,7 @@ size_t RequestRecordSize(Operation operation) {
     case Operation::kGetWarehouseHour:
     case Operation::kGetCourierHour: return sizeof(PairQuery);
     case Operation::kGetAccountTransfers: return sizeof(AccountTransfersQuery);
+    case Operation::kAuthenticate: return sizeof(AuthenticateRecord);
     default: return kQueryIdSize;
   }
 }

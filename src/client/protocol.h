@@ -10,6 +10,7 @@
 #include <span>
 #include <string_view>
 
+#include "wire/access.h"
 #include "wire/engine_records.h"
 #include "wire/records.h"
 
@@ -52,8 +53,11 @@ enum class Operation : uint8_t {
   kSetClock = 22,  // single: one u64 log time in µs; ClockRecord (entry code clock_is_wall, clock_backwards)
   kGetStats = 23,   // keyless; wire::StatsRecord (the engine's counters)
   kGetLimits = 24,  // keyless; wire::LimitsRecord (the engine's capacities and modules)
+  // Access (docs/access.md).
+  kAuthenticate = 25,  // single: one AuthenticateRecord (the secret); AuthenticatedRecord
+  kGetKey = 26,        // key ids; wire::KeyRecord (operators only)
 };
-inline constexpr uint8_t kOperationMax = 24;
+inline constexpr uint8_t kOperationMax = 26;
 
 // How an operation's request and reply are shaped (docs/protocol.md, "Queries").
 enum class QueryShape : uint8_t {
@@ -99,11 +103,23 @@ struct ClockRecord {
   ClockMode mode;
   uint8_t reserved[7];
 };
+// authenticate's request record: an API key's secret, NUL-padded.
+struct AuthenticateRecord {
+  char secret[64];
+};
+// authenticate's reply record (entry code ok, else unauthenticated and zeros).
+struct AuthenticatedRecord {
+  uint64_t key_id;
+  uint64_t scope_id;
+  wire::Role role;
+  uint8_t reserved[7];
+};
+static_assert(sizeof(AuthenticateRecord) == 64 && sizeof(AuthenticatedRecord) == 24);
 static_assert(sizeof(PairQuery) == 16 && sizeof(AccountTransfersQuery) == 16);
 static_assert(sizeof(WarehouseStockRecord) == 24 && sizeof(DigestRecord) == 32);
 static_assert(sizeof(ClockRecord) == 16);
 
-// A reply's status. Anything but kOk and kBusy means the server closes the connection after
+// A reply's status. Anything but kOk, kBusy and kRateLimited means the server closes the connection after
 // the reply, since it cannot trust the framing any more.
 enum class FrameStatus : uint8_t {
   kOk = 0,
@@ -120,6 +136,9 @@ enum class FrameStatus : uint8_t {
   kShuttingDown = 11,
   kReplicaFailed = 12,      // the journal failed; nothing more is accepted
   kIdleTimeout = 13,        // sent before closing a connection silent for too long
+  kUnauthenticated = 14,    // no authenticate yet, a key unknown or revoked, or a client_id
+                            // other than the authenticated key's (docs/access.md)
+  kRateLimited = 15,        // over the key's rate limit: retry later (the connection stays)
 };
 std::string_view FrameStatusName(FrameStatus status);
 
@@ -131,7 +150,7 @@ struct FrameHeader {
   uint64_t request_id;    // chosen by the client; echoed in the reply
   uint32_t record_count;
   uint32_t body_size;     // bytes after the header
-  uint64_t client_id;     // reserved for access control (API key id); 0 = anonymous
+  uint64_t client_id;     // the key id the connection authenticated as (0 before, or anonymous)
   uint64_t body_checksum;    // XXH3-64 of the body (seed 0)
   uint64_t header_checksum;  // XXH3-64 of the header's first 40 bytes
 };

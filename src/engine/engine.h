@@ -124,6 +124,10 @@ class Engine {
   wire::Code GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* out) const;
   wire::Code GetSku(uint64_t sku_id, wire::SkuRecord* out) const;
   wire::Code GetDrop(uint64_t drop_id, wire::DropRecord* out) const;
+  // Who an order belongs to (docs/access.md): the storefront that placed it (0: an operator,
+  // or an order the ring no longer holds) and its merchant (from its money record once the
+  // ring dropped it). False if no such order is known.
+  bool OrderParties(uint64_t order_id, uint64_t* storefront, uint64_t* merchant_id) const;
 
   // API keys (docs/access.md). GetKey fills a record without the secret's hash.
   wire::Code GetKey(uint64_t key_id, wire::KeyRecord* out) const;
@@ -133,6 +137,11 @@ class Engine {
   // The principal a command's issuer names: issuer 0 is the local operator; a key that is
   // unknown or revoked is kNone.
   Principal PrincipalOf(uint32_t issuer) const;
+  // Whether the command's issuer may apply it (docs/access.md): ok, unauthenticated (an
+  // unknown or revoked key) or forbidden (the role, or an object another principal owns); ok
+  // when an object is not found (the command then says so). Apply checks every command but
+  // place orders with it; the server checks whole requests with it before they are batched.
+  wire::Code Authorize(const wire::Command& command) const;
 
   // The payment and fulfilment modules, or null when the configuration leaves them off.
   const Ledger* ledger() const { return ledger_.get(); }
@@ -221,9 +230,6 @@ class Engine {
   void PrefetchOrderSlots(uint64_t first, size_t count) const;
   uint32_t ResolveSku(uint64_t sku_id, uint32_t hint) const;
   wire::Result Execute(const wire::Command& command, uint64_t now_us);  // all but place orders
-  // Access (access.cc): whether the command's issuer may apply it, by role and by ownership
-  // of the objects it names; ok when an object is not found (the command then says so).
-  wire::Code Authorize(const wire::Command& command) const;
   wire::Code AuthorizeFor(const wire::Command& command, const Principal& p) const;
   wire::Code OrderOwnedBy(uint64_t order_id, const Principal& p, bool merchant) const;
   wire::Result ExecuteAccess(const wire::Command& command, uint64_t now_us);

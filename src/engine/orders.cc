@@ -608,6 +608,24 @@ wire::Code Engine::GetOrder(uint64_t order_id, wire::OrderRecord* out) const {
   return code;
 }
 
+bool Engine::OrderParties(uint64_t order_id, uint64_t* storefront, uint64_t* merchant_id) const {
+  *storefront = 0;
+  *merchant_id = 0;
+  const Order* order = nullptr;
+  if (FindOrder(order_id, &order) == Code::ok) {
+    if (order->merchant_index == kNoValue) return true;  // a rejected attempt: nobody's
+    *storefront = StorefrontOf(*order);
+    *merchant_id = merchants_[order->merchant_index].id;
+    return true;
+  }
+  wire::OrderMoneyRecord money;
+  if (ledger_ && ledger_->LookupOrderMoney(order_id, &money) == Code::ok) {
+    *merchant_id = money.merchant_id;
+    return true;
+  }
+  return false;
+}
+
 wire::Code Engine::GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* out) const {
   const uint32_t slot = key_index_.Find(idempotency_key, [this](uint32_t s) { return KeyOfSlot(s); });
   if (slot == kNoValue) return Code::order_not_found;

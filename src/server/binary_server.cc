@@ -58,6 +58,11 @@ class BinaryConnection : public RequestSink,
   void OnRead(const boost::system::error_code& error, size_t size);
   bool TakeFrames();
   void TakeFrame(const protocol::FrameHeader& header, const std::byte* frame);
+  // Whether the frame may go on: the connection authenticated (or is anonymous where the
+  // config allows), its key is still active and the header names it. Else the connection is
+  // told unauthenticated and closed.
+  bool Authorized(const protocol::FrameHeader& header);
+  void Authenticate(const protocol::FrameHeader& header, const std::byte* body);
   void ReplyStatus(protocol::FrameStatus status, uint64_t request_id, bool then_close);
   void MaybeWrite();
   void OnWrite(const boost::system::error_code& error);
@@ -73,6 +78,8 @@ class BinaryConnection : public RequestSink,
   bool handshaking_ = false;  // TLS: nothing is read or written before it is done
   bool closing_ = false;
   bool close_after_write_ = false;
+  bool authenticated_ = false;
+  Caller caller_;
   uint32_t in_flight_ = 0;  // requests in the engine or in the write queue
   uint64_t last_activity_ns_ = 0;
   std::deque<Outgoing> queued_;
@@ -154,9 +161,62 @@ bool BinaryConnection::TakeFrames() {
   return ok;
 }
 
+bool BinaryConnection::Authorized(const protocol::FrameHeader& h) {
+  if (!authenticated_ && core_->config.anonymous_operator && h.client_id == 0) {
+    authenticated_ = true;
+    caller_ = Caller{0, wire::Role::kOperator, 0};
+  }
+  bool ok = authenticated_ && h.client_id == caller_.key_id;
+  if (ok && caller_.key_id != 0) ok = core_->keys.Current()->FindId(caller_.key_id, &caller_);
+  if (!ok) {
+    core_->io_metrics.unauthenticated_total++;
+    ReplyStatus(protocol::FrameStatus::kUnauthenticated, h.request_id, /*then_close=*/true);
+  }
+  return ok;
+}
+
+// authenticate: answered here, on the I/O thread, from the published key table.
+void BinaryConnection::Authenticate(const protocol::FrameHeader& h, const std::byte* body) {
+  protocol::AuthenticateRecord record;
+  std::memcpy(&record, body, sizeof(record));
+  const std::string_view secret(record.secret, strnlen(record.secret, sizeof(record.secret)));
+  Caller caller;
+  if (!core_->keys.Current()->Find(secret, &caller)) {
+    core_->io_metrics.unauthenticated_total++;
+    ReplyStatus(protocol::FrameStatus::kUnauthenticated, h.request_id, /*then_close=*/true);
+    return;
+  }
+  const protocol::Operation op = protocol::Operation::kAuthenticate;
+  Request* r = core_->pool.Take(protocol::kHeaderSize + protocol::ReplyRecordSize(op));
+  if (r == nullptr) {
+    core_->io_metrics.busy_replies_total++;
+    ReplyStatus(protocol::FrameStatus::kBusy, h.request_id, /*then_close=*/false);
+    return;
+  }
+  authenticated_ = true;
+  caller_ = caller;
+  r->operation = op;
+  r->kind = RequestKind::kQuery;
+  r->count = 1;
+  r->request_id = h.request_id;
+  r->client_id = caller.key_id;
+  r->received_ns = last_activity_ns_;
+  std::byte* entry = r->body();
+  std::memset(entry, 0, protocol::ReplyRecordSize(op));
+  protocol::AuthenticatedRecord reply{};
+  reply.key_id = caller.key_id;
+  reply.scope_id = caller.scope_id;
+  reply.role = caller.role;
+  std::memcpy(entry + protocol::kQueryEntryHeadSize, &reply, sizeof(reply));
+  in_flight_++;
+  OnRequestDone(r);
+}
+
 void BinaryConnection::TakeFrame(const protocol::FrameHeader& h, const std::byte* frame) {
   core_->io_metrics.frames_total++;
   const std::byte* body = frame + protocol::kHeaderSize;
+  if (h.operation == protocol::Operation::kAuthenticate) return Authenticate(h, body);
+  if (!Authorized(h)) return;
   const uint32_t entries_max = protocol::ReplyEntryCountMax(h.operation, h.record_count, std::span(body, h.body_size));
   const size_t reply_size =
       protocol::kHeaderSize + size_t{entries_max} * protocol::ReplyRecordSize(h.operation);
@@ -178,10 +238,14 @@ void BinaryConnection::TakeFrame(const protocol::FrameHeader& h, const std::byte
   r->count = h.record_count;
   r->request_id = h.request_id;
   r->client_id = h.client_id;
+  r->caller = caller_;
   r->received_ns = last_activity_ns_;
   r->sink = shared_from_this();
   if (r->kind == RequestKind::kSubmit) {
     std::memcpy(r->body(), body, h.body_size);
+    // The issuer is the key the connection authenticated with (docs/access.md).
+    auto* commands = reinterpret_cast<wire::Command*>(r->body());
+    for (uint32_t i = 0; i < h.record_count; i++) wire::SetIssuer(commands[i], caller_.key_id);
   } else if (r->kind == RequestKind::kQuery || r->kind == RequestKind::kSetClock) {
     static_assert(protocol::kQueryIdSize == sizeof(uint64_t));
     r->ids.resize(h.body_size / sizeof(uint64_t));  // every query record is whole u64 words

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <optional>
+#include <boost/asio/ip/address.hpp>
 #include <toml++/toml.h>
 
 namespace eleven::server {
@@ -26,6 +27,17 @@ void Read(const toml::table& table, std::string_view section, std::string_view k
     }
   }
   *error += std::string(section) + "." + std::string(key) + " has a wrong type or range; ";
+}
+
+// [access] anonymous = "operator" | "none" (docs/access.md).
+void ReadAnonymous(const toml::table& t, ServerConfig* c, std::string* e) {
+  std::string text;
+  Read(t, "access", "anonymous", &text, e);
+  if (text == "operator" || text == "none") {
+    c->anonymous_operator = text == "operator";
+  } else if (!text.empty()) {
+    *e += "access.anonymous must be \"operator\" or \"none\", not \"" + text + "\"; ";
+  }
 }
 
 void ReadSnapshotMode(const toml::table& t, ServerConfig* c, std::string* e) {
@@ -113,6 +125,7 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "engine", "staging_bytes", &c->staging_size_bytes, e);
   Read(t, "snapshot", "journal_bytes", &c->snapshot_journal_bytes, e);
   ReadSnapshotMode(t, c, e);
+  ReadAnonymous(t, c, e);
   Read(t, "snapshot", "slice_bytes", &c->snapshot_slice_bytes, e);
   Read(t, "snapshot", "write_bytes_per_second", &c->snapshot_write_bytes_per_second, e);
   Read(t, "journal", "segment_bytes", &c->journal_segment_bytes, e);
@@ -202,8 +215,32 @@ Status LoadServerConfig(const std::string& path, ServerConfig* config) {
   return Status::Ok();
 }
 
+namespace {
+
+// Whether a listener's host is a loopback address (a name counts only if it is "localhost").
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code error;
+  const auto address = boost::asio::ip::make_address(host, error);
+  return !error && address.is_loopback();
+}
+
+}  // namespace
+
 Status ValidateServerConfig(const ServerConfig& c) {
   if (c.data_dir.empty()) return Status::InvalidArgument("no data directory (--data)");
+  if (c.anonymous_operator) {
+    for (const std::string* address : {&c.listen, &c.http}) {
+      if (address->empty()) continue;
+      std::string host;
+      uint16_t port = 0;
+      ELEVEN_RETURN_IF_ERROR(ParseHostPort(*address, &host, &port));
+      if (!IsLoopbackHost(host)) {
+        return Status::InvalidArgument("access.anonymous = \"operator\" is for local trials: every listener "
+                                       "must be on a loopback address, and " + *address + " is not");
+      }
+    }
+  }
   if (c.frame_body_size_max < wire::kCommandSize) {
     return Status::InvalidArgument("frame_body_bytes_max below one command");
   }

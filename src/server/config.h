@@ -61,6 +61,10 @@ struct ServerConfig {
   uint64_t journal_segment_bytes = uint64_t{256} << 20;
   bool journal_prepare_segments = true;
 
+  // Access (docs/access.md): requests without a key act as the local operator. Only for
+  // local trials: Server::Open refuses it unless every listener is on a loopback address.
+  bool anonymous_operator = false;
+
   // Binary protocol.
   uint32_t connection_count_max = 1024;
   uint32_t frame_body_size_max = 8190 * 128;  // one full batch of commands

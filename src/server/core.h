@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "base/clock.h"
+#include "server/api_keys.h"
 #include "server/config.h"
 #include "server/engine_loop.h"
 #include "server/metrics.h"
@@ -50,6 +51,8 @@ struct Core {
   EngineLoop* const loop;
   const EngineMetrics* const engine_metrics;  // written by the engine thread
   IoMetrics io_metrics;
+  // API keys: published by the engine thread, read here to authenticate (docs/access.md).
+  ApiKeyDirectory keys;
   bool stopping = false;
 };
 

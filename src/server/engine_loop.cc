@@ -179,11 +179,52 @@ bool EngineLoop::Gather() {
 
 void EngineLoop::AddSubmit(Request* request) {
   ELEVEN_ASSERT(request->count >= 1 && request->count <= batch_command_count_max_);
+  // Who may apply what, checked against the state before the batch (docs/access.md). Sound:
+  // what makes a command forbidden (an object's owner, a key's revocation) never changes
+  // back, so the engine, which checks again at apply, would refuse it too. A request with a
+  // command refused here is refused whole and never reaches the log.
+  const engine::Engine& engine = replica_->engine();
+  const wire::Command* commands = request->commands();
+  for (uint32_t i = 0; i < request->count; i++) {
+    const wire::Code code = engine.Authorize(commands[i]);
+    if (code != wire::Code::ok) return RefuseSubmit(request, code);
+  }
   if (batch_count_ + request->count > batch_command_count_max_) SubmitBatch();
   std::memcpy(batch_.data() + batch_count_, request->commands(),
               size_t{request->count} * wire::kCommandSize);
   batch_count_ += request->count;
   batch_requests_.push_back(request);
+}
+
+namespace {
+
+// Whether a batch created or revoked an API key (the I/O thread's table is then rebuilt).
+bool KeysChanged(std::span<const wire::Result> results) {
+  for (const wire::Result& r : results) {
+    if ((r.operation == wire::kCreateKey || r.operation == wire::kRevokeKey) &&
+        r.code == wire::Code::ok && !wire::IsReplay(r)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void EngineLoop::RefuseSubmit(Request* request, wire::Code code) {
+  // The commands gathered before it go first, so replies keep their order.
+  if (batch_count_ > 0) SubmitBatch();
+  const wire::Command* commands = request->commands();
+  for (uint32_t i = 0; i < request->count; i++) {
+    wire::Result result{};
+    result.code = code;
+    result.operation = commands[i].operation;
+    // Results are written over the commands: command i is read before result i lands.
+    std::memcpy(request->body() + size_t{i} * wire::kResultSize, &result, sizeof(result));
+  }
+  metrics_->results_by_code[static_cast<uint16_t>(code)].Add(request->count);
+  request->op = replica_->op_submitted();  // released after what was submitted before it
+  Pass(request);
 }
 
 void EngineLoop::SubmitBatch() {
@@ -215,6 +256,9 @@ void EngineLoop::SubmitBatch() {
                   results_[i].code == wire::Code::ok;
     }
     metrics_->orders_accepted.Add(accepted);
+    if (keys_ != nullptr && KeysChanged(std::span(results_.data(), batch_count_))) {
+      keys_->Publish(ApiKeyTable::Of(replica_->engine()));
+    }
     metrics_->op_submitted.Set(op);
   }
   batch_count_ = 0;
@@ -246,7 +290,7 @@ void EngineLoop::AnswerQuery(Request* request) {
   // The reply's entry count replaces the request's record count (they differ for a list).
   const uint32_t entries = answerer_.Answer(
       replica_->engine(), request->operation, request->ids, request->count,
-      std::span(request->body(), request->buffer.size() - protocol::kHeaderSize));
+      std::span(request->body(), request->buffer.size() - protocol::kHeaderSize), request->caller);
   ELEVEN_ASSERT(protocol::kHeaderSize + entries * protocol::ReplyRecordSize(request->operation) <=
                 request->buffer.size());
   request->count = entries;
@@ -264,7 +308,9 @@ void EngineLoop::AnswerSetClock(Request* request) {
   ELEVEN_ASSERT(batch_count_ == 0);  // what came before was submitted under the old time
   const uint64_t at_us = request->ids[0];
   wire::Code code = wire::Code::ok;
-  if (clock_mode_ == protocol::ClockMode::kWall) {
+  if (request->caller.role != wire::Role::kOperator) {
+    code = wire::Code::forbidden;  // the client clock is an operator's (docs/access.md)
+  } else if (clock_mode_ == protocol::ClockMode::kWall) {
     code = wire::Code::clock_is_wall;
   } else if (at_us < client_clock_us_) {
     code = wire::Code::clock_backwards;

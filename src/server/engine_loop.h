@@ -52,6 +52,7 @@
 
 #include "base/status.h"
 #include "replica/replica.h"
+#include "server/api_keys.h"
 #include "server/metrics.h"
 #include "server/queries.h"
 #include "server/request.h"
@@ -69,6 +70,10 @@ class EngineLoop {
   ~EngineLoop();  // stops the thread if running
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;
+
+  // Where the loop publishes the API key table after a batch that created or revoked a key
+  // (docs/access.md). Before Start(); `keys` must outlive the loop.
+  void set_keys(ApiKeyDirectory* keys) { keys_ = keys; }
 
   [[nodiscard]] Status Start();
   // Stops taking requests, waits until everything submitted is durable and released, joins.
@@ -94,6 +99,7 @@ class EngineLoop {
   void Run();
   bool Gather();
   void AddSubmit(Request* request);
+  void RefuseSubmit(Request* request, wire::Code code);
   void SubmitBatch();
   void Answer(Request* request);
   void AnswerQuery(Request* request);
@@ -136,6 +142,7 @@ class EngineLoop {
   uint32_t batch_count_ = 0;
   uint64_t passed_op_min_ = UINT64_MAX;  // the lowest op passed to the outbox this round
   QueryAnswerer answerer_;
+  ApiKeyDirectory* keys_ = nullptr;
   uint64_t client_clock_us_ = 0;  // client-clock mode: the log time of the next batch
   uint64_t journal_bytes_at_snapshot_ = 0;  // when the last snapshot was started
   uint64_t due_at_op_ = UINT64_MAX;         // the op the engine was at when due_us_ was asked

@@ -150,6 +150,10 @@ constexpr RouteRow kRoutes[] = {
     Post("/parcels/{}/events", JC::kTrackParcel),
     Get("/orders/{}/shipment", Op::kGetShipment),
     Get("/fulfilment/figures", Op::kGetFigures),
+    // Access (docs/access.md).
+    Post("/keys", JC::kCreateKey),
+    Get("/keys/{}", Op::kGetKey),
+    Post("/keys/{}/revoke", JC::kRevokeKey),
     // The engine.
     Get("/engine/digest", Op::kGetDigest),
     // Live feeds.
@@ -347,8 +351,10 @@ std::string QueryReplyJson(const Request& r, wire::Code* code) {
     case Op::kGetDigest: return One(record, DigestJson);
     case Op::kSetClock:
       return One(record, ClockJson);
+    case Op::kGetKey: return One(record, KeyJson);
     case Op::kSubmit:
     case Op::kPing:
+    case Op::kAuthenticate:
     case Op::kGetStats:
     case Op::kGetLimits: break;  // binary protocol only
   }
@@ -413,7 +419,7 @@ struct FeedEvent {
 // than the rest of a reply; requests are still parsed by Beast. `replayed` adds
 // "Idempotent-Replayed: true" (a reply that answers a retry from the first result).
 void ReplyHead(http::status status, std::string_view content_type, size_t body_size,
-               bool keep_alive, bool replayed, std::string* out) {
+               bool keep_alive, bool replayed, std::string_view extra_headers, std::string* out) {
   const auto code = static_cast<unsigned>(status);
   const beast::string_view reason = http::obsolete_reason(status);
   char number[24];
@@ -426,6 +432,7 @@ void ReplyHead(http::status status, std::string_view content_type, size_t body_s
   out->append("\r\nContent-Length: ");
   out->append(number, std::to_chars(number, number + sizeof(number), body_size).ptr);
   if (replayed) out->append("\r\nIdempotent-Replayed: true");
+  out->append(extra_headers);  // each "\r\nName: value"
   out->append(keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
 }
 
@@ -521,6 +528,7 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
     Respond(static_cast<http::status>(status), ErrorJson(code, message));
   }
   void OnWrite(const beast::error_code& error, bool close);
+  bool Authenticate();
   void HandleCommand(const Routed& routed);
   void HandleQuery(const Routed& routed);
   void HandleClock();
@@ -543,6 +551,11 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
   std::string reply_body_;
   bool keep_alive_ = true;
   bool closed_ = false;
+  std::string extra_headers_;  // of the next reply, each "\r\nName: value"
+  // Who sent the request being handled (Authenticate).
+  Caller caller_;
+  // The secret of the key a POST /keys in flight creates: the reply shows it, once.
+  std::string new_secret_;
   // Since when the session waits on its client: for a request (reading) or for it to take a
   // reply (writing); 0 while the request is with the engine. The sweep closes it past the
   // idle timeout: a timer per connection, armed on every read as Beast's stream timeouts
@@ -836,6 +849,10 @@ void HttpSession::Handle() {
       body += '}';
       return Respond(failed ? http::status::service_unavailable : http::status::ok, std::move(body));
     }
+    default: break;
+  }
+  if (!Authenticate()) return;
+  switch (routed.route) {
     case Route::kMetrics:
       core_->io_metrics.pending_durable = core_->loop->waiting_count();
       core_->io_metrics.op_durable = core_->loop->op_durable();
@@ -848,8 +865,39 @@ void HttpSession::Handle() {
     case Route::kQuery: return HandleQuery(routed);
     case Route::kFeed: return HandleFeed(routed);
     case Route::kClock:
+      if (caller_.role != wire::Role::kOperator) {
+        return RespondError(403, "forbidden", "only an operator may set the clock");
+      }
       return HandleClock();
+    default: break;  // answered above
   }
+}
+
+// Who sends the request: the key its Authorization header names (docs/access.md), or the
+// local operator where the config allows anonymous requests. False after answering 401.
+bool HttpSession::Authenticate() {
+  const auto& request = parser_->get();
+  const auto header = request.find(http::field::authorization);
+  if (header == request.end()) {
+    if (core_->config.anonymous_operator) {
+      caller_ = Caller{0, wire::Role::kOperator, 0};
+      return true;
+    }
+    extra_headers_ = "\r\nWWW-Authenticate: Bearer";
+    RespondError(401, "unauthenticated", "no key: send Authorization: Bearer <key>");
+    return false;
+  }
+  const std::string_view value(header->value().data(), header->value().size());
+  constexpr std::string_view kScheme = "Bearer ";
+  const bool bearer = value.size() > kScheme.size() && value.substr(0, kScheme.size()) == kScheme;
+  if (!bearer || !core_->keys.Current()->Find(value.substr(kScheme.size()), &caller_)) {
+    core_->io_metrics.unauthenticated_total++;
+    extra_headers_ = "\r\nWWW-Authenticate: Bearer error=\"invalid_token\"";
+    RespondError(401, "unauthenticated",
+                 bearer ? "the key is unknown or revoked" : "the Authorization header must be Bearer <key>");
+    return false;
+  }
+  return true;
 }
 
 // POST /clock: set_clock over HTTP (docs/protocol.md); the engine loop answers it in log order.
@@ -893,11 +941,21 @@ void HttpSession::HandleCommand(const Routed& routed) {
                         "the body makes " + std::to_string(count) + " commands; the server's batch holds " +
                             std::to_string(batch_max));
   }
+  // The issuer is the key that authenticated, whatever the body said (docs/access.md).
+  for (size_t i = 0; i < count; i++) wire::SetIssuer(commands[i], caller_.key_id);
+  new_secret_.clear();
+  if (routed.command == JsonCommand::kCreateKey) {
+    // The server makes the secret; the log and the state keep only its hash.
+    new_secret_ = NewSecret();
+    const SecretHash hash = HashSecret(new_secret_);
+    std::memcpy(commands[0].bytes + offsetof(wire::CreateKey, secret_sha256), hash.data(), hash.size());
+  }
   Request* r = Take(protocol::kHeaderSize + count * wire::kCommandSize);
   if (r == nullptr) return;
   r->kind = RequestKind::kSubmit;
   r->operation = protocol::Operation::kSubmit;
   r->count = static_cast<uint32_t>(count);
+  r->caller = caller_;
   r->sink_tag = batch ? kBatchReply : 0;
   std::memcpy(r->body(), commands.data(), count * wire::kCommandSize);
   core_->loop->Push(r);
@@ -911,6 +969,7 @@ void HttpSession::HandleQuery(const Routed& routed) {
   r->kind = RequestKind::kQuery;
   r->operation = routed.query;
   r->count = 1;
+  r->caller = caller_;
   r->ids.assign(key.begin(), key.end());
   core_->loop->Push(r);
 }
@@ -939,6 +998,13 @@ void HttpSession::OnRequestDone(Request* r) {
     body = r->kind == RequestKind::kSubmit ? SubmitReplyJson(*r, &code, &replayed)
                                            : QueryReplyJson(*r, &code);
   }
+  if (!new_secret_.empty()) {
+    // POST /keys: the secret, shown this once (only its hash was logged).
+    if (code == wire::Code::ok && body.size() >= 2 && body.front() == '{') {
+      body.insert(1, "\"secret\":\"" + new_secret_ + "\",");
+    }
+    new_secret_.clear();
+  }
   core_->pool.Give(r);
   if (closed_) return;
   if (status != protocol::FrameStatus::kOk) {
@@ -953,7 +1019,8 @@ void HttpSession::OnRequestDone(Request* r) {
 void HttpSession::Respond(http::status status, std::string body, const char* content_type,
                           bool replayed) {
   reply_body_ = std::move(body);
-  ReplyHead(status, content_type, reply_body_.size(), keep_alive_, replayed, &reply_head_);
+  ReplyHead(status, content_type, reply_body_.size(), keep_alive_, replayed, extra_headers_, &reply_head_);
+  extra_headers_.clear();
   const bool close = !keep_alive_;
   waiting_since_ns_ = MonotonicNs();
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(reply_head_), asio::buffer(reply_body_)};

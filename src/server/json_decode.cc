@@ -6,6 +6,7 @@
 #include "base/assert.h"
 #include "server/json_names.h"
 #include "wire/country.h"
+#include "wire/access.h"
 #include "wire/fulfilment.h"
 #include "wire/ledger.h"
 #include "wire/make.h"
@@ -30,6 +31,8 @@ enum Field : uint8_t {
   kWarehouseId, kCity, kXKm, kYKm, kHourlyCapacity, kDailyCapacity, kBonded, kUnits,
   kCourierId, kName, kMode, kPromisedDays, kCostFen, kWaybillFirst, kWaybillCount, kRegions,
   kEvent, kHub,
+  // Access.
+  kRole, kStorefrontId,
   kFieldCount
 };
 static_assert(kFieldCount <= 64, "field sets are 64-bit masks");
@@ -149,6 +152,8 @@ constexpr std::array<FieldSpec, kFieldCount> kFields = {{
               .subspan(wire::kTrackingEventMin, wire::kTrackingEventMax - wire::kTrackingEventMin + 1),
           "tracking_event_invalid"),
     U(kHub, "hub", UINT32_MAX),
+    Named(kRole, "role", kRoleNames, "invalid_role"),
+    UR(kStorefrontId, "storefront_id", 1, wire::kStorefrontIdMax, "invalid_key_scope"),
 }};
 static_assert(uint8_t{wire::kTransferLinked} == uint8_t{wire::kAccountLinked});
 
@@ -209,8 +214,10 @@ constexpr std::array<Spec, kJsonCommandCount> kSpecs = {{
     Needs(Set(kRegions)),                                                                // set coverage
     Needs(Set(kXKm, kYKm)),                                                              // set region point
     Needs(Set(kEvent), Set(kHub)),                                                       // track parcel
+    Needs(Set(kRole), Set(kStorefrontId, kMerchantId, kCourierId)),                      // create key
+    Needs(0),                                                                            // revoke key
 }};
-static_assert(static_cast<size_t>(JsonCommand::kTrackParcel) + 1 == kJsonCommandCount);
+static_assert(static_cast<size_t>(JsonCommand::kRevokeKey) + 1 == kJsonCommandCount);
 
 struct Values {
   std::array<uint64_t, kFieldCount> u{};
@@ -623,7 +630,23 @@ size_t BuildCoverage(uint64_t courier_id, const Values& v, std::span<wire::Comma
 size_t Build(JsonCommand kind, uint64_t path_id, const Values& v, std::span<wire::Command> out) {
   ELEVEN_ASSERT(out.size() >= wire::kCoverageBlockCount);
   if (kind == JsonCommand::kSetCoverage) return BuildCoverage(path_id, v, out);
-  if (kind <= JsonCommand::kCancelOrder) {
+  if (kind == JsonCommand::kCreateKey) {
+    // The scope is the id the role takes (CheckKeyScope refused any other); the engine checks
+    // that the role has one and that it names an object.
+    wire::CreateKey c{};
+    c.operation = wire::kCreateKey;
+    c.role = static_cast<wire::Role>(v.u[kRole]);
+    c.scope_id = c.role == wire::Role::kStorefront ? v.u[kStorefrontId]
+                 : c.role == wire::Role::kMerchant ? v.u[kMerchantId]
+                 : c.role == wire::Role::kCourier  ? v.u[kCourierId]
+                                                   : 0;
+    out[0] = wire::ToCommand(c);
+  } else if (kind == JsonCommand::kRevokeKey) {
+    wire::RevokeKey c{};
+    c.operation = wire::kRevokeKey;
+    c.key_id = path_id;
+    out[0] = wire::ToCommand(c);
+  } else if (kind <= JsonCommand::kCancelOrder) {
     out[0] = BuildOrderCommand(kind, path_id, v);
   } else if (kind <= JsonCommand::kAfterSalesRefund) {
     out[0] = BuildLedgerCommand(kind, path_id, v);
@@ -663,6 +686,20 @@ bool ReadBatch(od::array array, JsonCommand kind, uint64_t path_id, std::span<wi
   return true;
 }
 
+// A create key names at most the one id its role takes.
+bool CheckKeyScope(const Values& v, JsonDecodeError* error) {
+  const auto role = static_cast<wire::Role>(v.u[kRole]);
+  const Field fields[] = {kStorefrontId, kMerchantId, kCourierId};
+  const wire::Role takes[] = {wire::Role::kStorefront, wire::Role::kMerchant, wire::Role::kCourier};
+  for (size_t k = 0; k < 3; k++) {
+    if (v.u[fields[k]] != 0 && role != takes[k]) {
+      return Fail(error, "invalid_key_scope",
+                  "a " + std::string(kRoleNames[v.u[kRole]]) + " key takes no " + Name(fields[k]));
+    }
+  }
+  return true;
+}
+
 bool ReadDocument(od::document& doc, JsonCommand kind, uint64_t path_id, std::span<wire::Command> out,
                   size_t* count, bool* batch, JsonDecodeError* error) {
   od::json_type type;
@@ -680,6 +717,7 @@ bool ReadDocument(od::document& doc, JsonCommand kind, uint64_t path_id, std::sp
     }
     Values values;
     if (!ReadFields(object, kSpecs[static_cast<size_t>(kind)], &values, error)) return false;
+    if (kind == JsonCommand::kCreateKey && !CheckKeyScope(values, error)) return false;
     *count = Build(kind, path_id, values, out);
   }
   const char* trailing = nullptr;  // current_location() fails once the input is used up

@@ -46,8 +46,10 @@ enum class JsonCommand : uint8_t {
   kSetCoverage,            // POST /couriers/{id}/coverage (one command per coverage block)
   kSetRegionPoint,         // POST /regions/{id}/point
   kTrackParcel,            // POST /parcels/{waybill}/events
+  kCreateKey,              // POST /keys (the server fills in the secret's hash)
+  kRevokeKey,              // POST /keys/{id}/revoke
 };
-inline constexpr uint8_t kJsonCommandCount = 26;
+inline constexpr uint8_t kJsonCommandCount = 28;
 
 // Objects in one array body (a batch of accounts or transfers); also the most commands one
 // body decodes to, so `out` below needs this many.

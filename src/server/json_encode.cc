@@ -57,6 +57,8 @@ std::string_view OperationName(wire::Operation operation) {
     case wire::Operation::kCancelOrder: return "cancel_order";
     default: break;
   }
+  if (operation == wire::kCreateKey) return "create_key";
+  if (operation == wire::kRevokeKey) return "revoke_key";
   return "unknown";
 }
 
@@ -479,6 +481,23 @@ std::string DigestJson(const protocol::DigestRecord& d) {
     std::snprintf(hex, sizeof(hex), "%016llx%016llx", static_cast<unsigned long long>(d.digest_high),
                   static_cast<unsigned long long>(d.digest_low));
     j.Name("digest", hex);
+  });
+}
+
+std::string KeyJson(const wire::KeyRecord& k) {
+  return Object([&](JsonOut& j) {
+    j.Uint("key_id", k.key_id);
+    j.Name("role", NameOf(kRoleNames, static_cast<uint8_t>(k.role)));
+    if (k.role == wire::Role::kStorefront) j.Uint("storefront_id", k.scope_id);
+    if (k.role == wire::Role::kMerchant) j.Uint("merchant_id", k.scope_id);
+    if (k.role == wire::Role::kCourier) j.Uint("courier_id", k.scope_id);
+    j.Name("state", NameOf(kKeyStateNames, static_cast<uint8_t>(k.state)));
+    j.Uint("created_at_us", k.created_at_us);
+    j.Uint("created_by", k.created_by);
+    if (k.state == wire::KeyState::kRevoked) {
+      j.Uint("revoked_at_us", k.revoked_at_us);
+      j.Uint("revoked_by", k.revoked_by);
+    }
   });
 }
 

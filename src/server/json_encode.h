@@ -97,5 +97,6 @@ std::string HourJson(const wire::HourFigure& hour);
 std::string DigestJson(const protocol::DigestRecord& digest);
 // POST /clock's reply: {"mode": "client"|"wall", "log_time_us": N}.
 std::string ClockJson(const protocol::ClockRecord& clock);
+std::string KeyJson(const wire::KeyRecord& key);
 
 }  // namespace eleven::server

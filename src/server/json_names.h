@@ -20,6 +20,9 @@ inline constexpr std::string_view kTransferStateNames[] = {
     "", "posted", "pending", "pending_posted", "pending_voided", "pending_expired"};
 inline constexpr std::string_view kOrderMoneyStateNames[] = {"", "paid", "refunded", "settled"};
 inline constexpr std::string_view kPlanStateNames[] = {"", "active", "repaid", "cancelled", "overdue"};
+// wire::Role and wire::KeyState (docs/access.md).
+inline constexpr std::string_view kRoleNames[] = {"", "operator", "storefront", "merchant", "courier", "viewer"};
+inline constexpr std::string_view kKeyStateNames[] = {"", "active", "revoked"};
 inline constexpr std::string_view kShipmentStateNames[] = {"none", "backlogged", "allocated", "completed"};
 
 // names[value], or "unknown" when the value has no name.

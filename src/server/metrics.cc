@@ -137,6 +137,8 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
          "feed viewers closed because an event was not written within feed.write_timeout_ms",
          io.feed_slow_closed_total);
   Metric(&out, "eleven_http_requests_total", "counter", "HTTP requests", io.http_requests_total);
+  Metric(&out, "eleven_unauthenticated_total", "counter",
+         "requests refused for a malformed, unknown or revoked key", io.unauthenticated_total);
   Metric(&out, "eleven_feed_subscribers", "gauge", "open feed subscriptions", io.feed_subscribers);
   Metric(&out, "eleven_feed_topics", "gauge", "SKUs and drops with subscribers", io.feed_topics);
   Metric(&out, "eleven_feed_events_total", "counter", "feed events written to subscribers", io.feed_events_total);

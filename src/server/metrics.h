@@ -13,7 +13,7 @@
 
 namespace eleven::server {
 
-inline constexpr int kCodeCountMax = 300;  // result codes are 0..299 (wire/codes.h)
+inline constexpr int kCodeCountMax = 400;  // result codes are 0..399 (wire/codes.h)
 
 // One-writer counter.
 class Counter {
@@ -78,6 +78,8 @@ struct IoMetrics {
   uint64_t http_connections = 0;
   uint64_t http_connections_refused = 0;  // over http.connections: answered 503 and closed
   uint64_t http_requests_total = 0;
+  // Requests refused 401 on either protocol: a key malformed, unknown or revoked.
+  uint64_t unauthenticated_total = 0;
   uint64_t frames_total = 0;
   uint64_t frame_errors_total = 0;
   uint64_t busy_replies_total = 0;

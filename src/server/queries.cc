@@ -88,11 +88,84 @@ Code AnswerEntry(const engine::Engine& engine, Operation op, const uint64_t* key
     }
     case Operation::kGetStats: *As<wire::StatsRecord>(record) = engine::StatsRecordOf(engine.stats()); return Code::ok;
     case Operation::kGetLimits: *As<wire::LimitsRecord>(record) = engine::LimitsOf(engine.config()); return Code::ok;
+    case Operation::kGetKey: return engine.GetKey(key[0], As<wire::KeyRecord>(record));
     default: break;
   }
   if (IsLedgerQuery(op)) return AnswerLedger(*engine.ledger(), op, key[0], record);
   return AnswerFulfilment(*engine.fulfilment(), op, key, record);
 }
+
+// Whether a merchant may read an account: its own wallet or loan (docs/ledger.md, id spaces).
+bool MerchantAccount(uint64_t account_id, uint64_t merchant_id) {
+  const uint64_t space = account_id >> wire::kIdSpaceShift;
+  const uint64_t owner = account_id & ((uint64_t{1} << wire::kIdSpaceShift) - 1);
+  return (space == 4 || space == 5) && owner == merchant_id;
+}
+
+// Whether the caller may read an order's records: its storefront, or its merchant.
+bool OwnsOrder(const engine::Engine& engine, uint64_t order_id, const Caller& caller) {
+  uint64_t storefront = 0;
+  uint64_t merchant_id = 0;
+  if (!engine.OrderParties(order_id, &storefront, &merchant_id)) return true;  // not found says so
+  if (caller.role == wire::Role::kStorefront) return storefront == caller.scope_id;
+  return caller.role == wire::Role::kMerchant && merchant_id == caller.scope_id;
+}
+
+bool OwnsParcel(const engine::Engine& engine, uint64_t waybill, const Caller& caller) {
+  wire::ParcelRecord parcel;
+  if (engine.fulfilment() == nullptr || engine.fulfilment()->QueryParcel(waybill, &parcel) != Code::ok) {
+    return true;  // the query says why not
+  }
+  if (caller.role == wire::Role::kCourier) return parcel.courier_id == caller.scope_id;
+  return OwnsOrder(engine, parcel.order_id, caller);
+}
+
+}  // namespace
+
+// docs/access.md, "Roles": public reads for every key, the rest by ownership.
+wire::Code QueryAccess(const engine::Engine& engine, Operation op, const uint64_t* key,
+                       const Caller& caller) {
+  if (caller.role == wire::Role::kOperator) return Code::ok;
+  if (caller.role == wire::Role::kNone) return Code::unauthenticated;
+  const wire::Role role = caller.role;
+  bool allowed = false;
+  switch (op) {
+    case Operation::kGetSku:
+    case Operation::kGetDrop:
+    case Operation::kGetFigures:
+    case Operation::kGetWarehouseHour:
+    case Operation::kGetCourierHour:
+    case Operation::kGetStats:
+    case Operation::kGetLimits: allowed = true; break;
+    case Operation::kGetDigest: allowed = role == wire::Role::kViewer; break;
+    case Operation::kGetOrder:
+    case Operation::kGetOrderMoney:
+    case Operation::kGetPlan:
+    case Operation::kGetShipment: allowed = OwnsOrder(engine, key[0], caller); break;
+    case Operation::kGetOrderByKey: {
+      wire::OrderRecord order;
+      allowed = engine.GetOrderByKey(key[0], &order) != Code::ok || OwnsOrder(engine, order.order_id, caller);
+      break;
+    }
+    case Operation::kGetAccount:
+    case Operation::kGetAccountTransfers:
+      allowed = role == wire::Role::kMerchant && MerchantAccount(key[0], caller.scope_id);
+      break;
+    case Operation::kGetMerchantCredit: allowed = role == wire::Role::kMerchant && key[0] == caller.scope_id; break;
+    case Operation::kGetParcel:
+    case Operation::kGetTimeline: allowed = OwnsParcel(engine, key[0], caller); break;
+    case Operation::kGetWarehouseStock: {
+      wire::SkuRecord sku;
+      allowed = role == wire::Role::kMerchant &&
+                (engine.GetSku(key[1], &sku) != Code::ok || sku.merchant_id == caller.scope_id);
+      break;
+    }
+    default: break;  // transfers by id, buyers' credit, keys, the clock: operators only
+  }
+  return allowed ? Code::ok : Code::forbidden;
+}
+
+namespace {
 
 // Writes one entry: the code, and the record (null, so zeroed, unless the code is ok).
 void PutEntry(std::byte* entry, size_t entry_size, Code code, const void* record) {
@@ -114,11 +187,16 @@ QueryAnswerer::QueryAnswerer()
 
 uint32_t QueryAnswerer::Answer(const engine::Engine& engine, Operation op,
                                std::span<const uint64_t> keys, uint32_t count,
-                               std::span<std::byte> body) {
+                               std::span<std::byte> body, const Caller& caller) {
   const protocol::QueryShape shape = protocol::ShapeOf(op);
   ELEVEN_ASSERT(shape != protocol::QueryShape::kNotQuery && count >= 1);
   ELEVEN_ASSERT(keys.size() * sizeof(uint64_t) == count * protocol::RequestRecordSize(op));
-  if (shape == protocol::QueryShape::kList) return AnswerList(engine, op, keys, body);
+  if (shape == protocol::QueryShape::kList) {
+    const Code access = QueryAccess(engine, op, keys.data(), caller);
+    if (access == Code::ok) return AnswerList(engine, op, keys, body);
+    PutEntry(body.data(), protocol::ReplyRecordSize(op), access, nullptr);
+    return 1;
+  }
   const size_t entry_size = protocol::ReplyRecordSize(op);
   const size_t words = protocol::RequestRecordSize(op) / sizeof(uint64_t);
   ELEVEN_ASSERT(body.size() >= count * entry_size);
@@ -127,7 +205,9 @@ uint32_t QueryAnswerer::Answer(const engine::Engine& engine, Operation op,
     std::byte* entry = body.data() + i * entry_size;
     std::memset(entry, 0, entry_size);
     void* record = entry + protocol::kQueryEntryHeadSize;
-    const Code code = AnswerEntry(engine, op, words == 0 ? kNoKey : keys.data() + i * words, record);
+    const uint64_t* key = words == 0 ? kNoKey : keys.data() + i * words;
+    Code code = QueryAccess(engine, op, key, caller);
+    if (code == Code::ok) code = AnswerEntry(engine, op, key, record);
     if (code != Code::ok) std::memset(record, 0, entry_size - protocol::kQueryEntryHeadSize);
     std::memcpy(entry, &code, sizeof(code));
   }

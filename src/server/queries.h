@@ -13,8 +13,14 @@
 
 #include "client/protocol.h"
 #include "engine/engine.h"
+#include "server/api_keys.h"
 
 namespace eleven::server {
+
+// Whether `caller` may read what a query entry with request record `key` names
+// (docs/access.md, "Roles"): ok, forbidden, or unauthenticated for no principal.
+wire::Code QueryAccess(const engine::Engine& engine, protocol::Operation operation,
+                       const uint64_t* key, const Caller& caller);
 
 class QueryAnswerer {
  public:
@@ -25,8 +31,11 @@ class QueryAnswerer {
   // protocol::ReplyEntryCountMax entries; returns how many entries it wrote. By-key and
   // keyless queries write `count` entries; a list query writes its n entries (0 for an empty
   // list) or one entry with the code that refused it.
+  // Each entry is first checked against the caller (QueryAccess): a refused one carries
+  // forbidden and no record.
   uint32_t Answer(const engine::Engine& engine, protocol::Operation operation,
-                  std::span<const uint64_t> keys, uint32_t count, std::span<std::byte> body);
+                  std::span<const uint64_t> keys, uint32_t count, std::span<std::byte> body,
+                  const Caller& caller);
 
  private:
   uint32_t AnswerList(const engine::Engine& engine, protocol::Operation operation,

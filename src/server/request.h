@@ -14,6 +14,7 @@
 
 #include "base/assert.h"
 #include "client/protocol.h"
+#include "server/api_keys.h"
 
 namespace eleven::server {
 
@@ -49,6 +50,7 @@ struct Request {
   uint32_t count = 0;
   uint64_t request_id = 0;
   uint64_t client_id = 0;
+  Caller caller;  // who asked (the server authenticated it; queries check ownership with it)
   uint64_t op = 0;           // engine: the op that must be durable before the reply leaves
   uint64_t received_ns = 0;  // when the I/O thread took it (latency metrics)
   // Header (protocol::kHeaderSize bytes) then the body: commands in, results or entries out.

@@ -70,6 +70,8 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
                                           config.snapshot_journal_bytes, config.tick_ms);
   s->core_ = std::make_unique<Core>(config, s->loop_.get(), s->engine_metrics_.get(),
                                     std::move(tls_context));
+  s->core_->keys.Publish(ApiKeyTable::Of(s->replica_->engine()));
+  s->loop_->set_keys(&s->core_->keys);
   asio::ssl::context* const tls_binary = config.tls.binary ? s->core_->tls.get() : nullptr;
   asio::ssl::context* const tls_http = config.tls.http ? s->core_->tls.get() : nullptr;
   std::string host;

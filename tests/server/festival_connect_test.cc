@@ -54,6 +54,7 @@ ServerConfig ServeConfigFor(const sim::Scenario& scenario, const std::string& da
   config.listen = "127.0.0.1:0";
   config.http = "";
   config.staging_size_bytes = 8 << 20;
+  config.anonymous_operator = true;  // the festival acts as the local operator
   return config;
 }
 

@@ -14,7 +14,10 @@ fail() { echo "FAIL: $*"; [ -f "$dir/serve.log" ] && cat "$dir/serve.log"; exit 
 
 addresses='[server]
 listen = "127.0.0.1:0"
-http = "127.0.0.1:0"'
+http = "127.0.0.1:0"
+[access]
+anonymous = "operator"'
+printf '[access]\nanonymous = "operator"\n' > "$dir/access.toml"
 cat > "$dir/config.toml" <<TOML
 $addresses
 [engine]
@@ -128,8 +131,9 @@ plain=$(digest_of "$dir/plain.out")
 if "$eleven" verify --data "$dir/data" --skus-max 5 > "$dir/refused.out" 2>&1; then fail "verify --skus-max 5 passed"; fi
 grep -q "engine.skus_max = 5 by --skus-max" "$dir/refused.out" || { cat "$dir/refused.out"; fail "verify: no clear error"; }
 
-# Without a config the server takes the recorded shape: the same state, ledger and all.
-start --listen 127.0.0.1:0 --http 127.0.0.1:0
+# Without a shape in its config the server takes the recorded shape: the same state, ledger
+# and all.
+start --config "$dir/access.toml" --listen 127.0.0.1:0 --http 127.0.0.1:0
 [ "$(http GET /engine/digest | sed -n 's/.*"digest":"\([0-9a-f]*\)".*/\1/p')" = "$served_digest" ] ||
   fail "restarted without a config, the state differs"
 stop
