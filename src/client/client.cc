@@ -499,6 +499,10 @@ void Client::Impl::SweepTimeouts() {
 
 void Client::Impl::Open(
     std::function<void(const boost::system::error_code&, const std::string&)> then) {
+  // The old connection's cancelled operations may still wait in the queue, and a TLS one's
+  // refer to its stream: it is kept until they have run.
+  auto old = std::make_shared<net::Stream>(std::move(stream));
+  asio::post(io, [old] {});
   stream = tls_context ? net::Stream(io, *tls_context) : net::Stream(io);
   stream.socket().async_connect(endpoint, [this, self = shared_from_this(), then = std::move(then)](
                                               const boost::system::error_code& error) {
