@@ -280,6 +280,37 @@ TEST(TlsTest, BinaryProtocolOverTlsThroughTheClient) {
   EXPECT_TRUE(c->Ping().ok());
 }
 
+// A broken TLS connection is reconnected with a new handshake, and what was unanswered is
+// sent again (the same idempotency key gives the same order).
+TEST(TlsTest, TheClientReconnectsOverTlsAcrossAServerRestart) {
+  TestPki pki;
+  TempDataDir dir;
+  ServerConfig config = TlsConfigFor(dir.path(), pki);
+  auto server = StartServer(config);
+  const uint16_t port = server->binary_port();
+  std::unique_ptr<client::Client> c;
+  ASSERT_TRUE(client::Client::Connect(TlsClientOptions(port, pki("ca.pem")), &c).ok());
+  std::vector<wire::Result> results;
+  ASSERT_TRUE(c->SubmitSync(std::vector{wire::MakeCreateMerchant(1, "CN", 0),
+                                        wire::MakeCreateSku(10, 1, 500, 100, 0),
+                                        wire::MakePlaceOrder(42, 1, 9, 7, 2, {{10, 2}})},
+                            &results)
+                  .ok());
+  ASSERT_EQ(results.size(), 3u);
+  const uint64_t order_id = results[2].id;
+  server.reset();  // the connection breaks
+  config.listen = "127.0.0.1:" + std::to_string(port);
+  auto pending = c->Submit(std::vector{wire::MakePlaceOrder(43, 1, 9, 7, 2, {{10, 1}}),
+                                       wire::MakePlaceOrder(42, 1, 9, 7, 2, {{10, 2}})});
+  server = StartServer(config);
+  const client::SubmitOutcome outcome = pending.get();
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.ToString();
+  EXPECT_EQ(outcome.results[0].code, wire::Code::ok);
+  EXPECT_EQ(outcome.results[1].id, order_id);
+  EXPECT_GE(c->stats().reconnects, 1u);
+  EXPECT_TRUE(c->Ping().ok());
+}
+
 // The client verifies the server: another CA's trust, or the right CA with an expired server
 // certificate, fails the handshake, over HTTP as over the binary protocol.
 TEST(TlsTest, WrongCaAndExpiredServerCertificateAreRefusedByTheClient) {
