@@ -92,6 +92,28 @@ TEST_F(EngineTest, ReservedBytesAndUnknownOperationsAreRefused) {
   unknown.bytes[0] = 200;
   EXPECT_EQ(One(2 * kSecond, unknown).code, Code::invalid_operation);
   EXPECT_EQ(Sku(10).available, 5u);
+  ASSERT_EQ(One(2 * kSecond, wire::MakePlaceOrder(1, 1, 7, 31, 3, {{10, 1}})).code, Code::ok);
+  // The trailer's reserved word (bytes 124..127) of every operation.
+  const std::vector<wire::Command> all = {
+      wire::MakeCreateMerchant(3, "CN", 0),
+      wire::MakeCreateSku(12, 1, 100, 1, 0),
+      wire::MakeRestock(10, 1),
+      wire::MakeSetPrice(10, 400),
+      wire::MakeCreateDrop(900, 20, 500, 3, 10 * kSecond, 20 * kSecond, 2),
+      wire::MakeCloseDrop(900),
+      wire::MakePlaceOrder(2, 1, 7, 31, 3, {{10, 1}}),
+      wire::MakePayOrder(1, 500),
+      wire::MakeCancelOrder(1)};
+  for (const wire::Command& good : all) {
+    for (size_t byte = wire::kTrailerOffset + 4; byte < wire::kCommandSize; byte++) {
+      wire::Command junk = good;
+      junk.bytes[byte] = 0x80;
+      EXPECT_EQ(One(2 * kSecond, junk).code, Code::reserved_nonzero)
+          << "operation " << int(good.operation) << " byte " << byte;
+    }
+  }
+  EXPECT_EQ(Sku(10).available, 4u);
+  EXPECT_EQ(Sku(10).price_fen, 500);
 }
 
 TEST_F(EngineTest, TablesFullIsACodeNotACrash) {
@@ -411,14 +433,14 @@ TEST_F(EngineTest, SnapshotRestoresTheSameState) {
   EXPECT_EQ(wrong_config.Restore(state).code(), StatusCode::kInvalidArgument);
   Engine cut(SmallConfig());
   EXPECT_EQ(cut.Restore(ByteSpan(state.data(), state.size() - 1)).code(), StatusCode::kCorruption);
-  // A state of version 4 (order slots without request fingerprints) is refused, by name.
+  // A state of version 5 (no API keys, orders without their storefront) is refused, by name.
   std::vector<std::byte> old_version = state;
-  const uint32_t version_4 = 4;
-  std::memcpy(old_version.data() + sizeof(uint32_t), &version_4, sizeof(version_4));
+  const uint32_t version_5 = 5;
+  std::memcpy(old_version.data() + sizeof(uint32_t), &version_5, sizeof(version_5));
   Engine old(SmallConfig());
   const Status refused = old.Restore(old_version);
   EXPECT_EQ(refused.code(), StatusCode::kCorruption);
-  EXPECT_NE(refused.message().find("unknown version 4"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("unknown version 5"), std::string::npos) << refused.message();
   state[0] ^= std::byte{1};
   Engine bad_magic(SmallConfig());
   EXPECT_EQ(bad_magic.Restore(state).code(), StatusCode::kCorruption);

@@ -217,6 +217,13 @@ void BinaryConnection::TakeFrame(const protocol::FrameHeader& h, const std::byte
   const std::byte* body = frame + protocol::kHeaderSize;
   if (h.operation == protocol::Operation::kAuthenticate) return Authenticate(h, body);
   if (!Authorized(h)) return;
+  uint32_t retry_after_s = 0;
+  const uint32_t cost = h.operation == protocol::Operation::kSubmit ? h.record_count : 1;
+  if (!core_->limiter.Take(caller_, cost, last_activity_ns_, &retry_after_s)) {
+    core_->io_metrics.rate_limited_total++;
+    ReplyStatus(protocol::FrameStatus::kRateLimited, h.request_id, /*then_close=*/false);
+    return;
+  }
   const uint32_t entries_max = protocol::ReplyEntryCountMax(h.operation, h.record_count, std::span(body, h.body_size));
   const size_t reply_size =
       protocol::kHeaderSize + size_t{entries_max} * protocol::ReplyRecordSize(h.operation);

@@ -29,6 +29,79 @@ void Read(const toml::table& table, std::string_view section, std::string_view k
   *error += std::string(section) + "." + std::string(key) + " has a wrong type or range; ";
 }
 
+// [rate_limits] (docs/server.md): named limits, and which roles and keys take them.
+void ReadRateLimits(const toml::table& t, ServerConfig* c, std::string* e) {
+  const toml::table* section = t["rate_limits"].as_table();
+  if (section == nullptr) return;
+  RateLimitConfig& r = c->rate_limits;
+  for (const auto& [part, node] : *section) {
+    if (part != "limits" && part != "roles" && part != "keys") {
+      *e += "rate_limits." + std::string(part.str()) + " is not a key (limits, roles, keys); ";
+    }
+  }
+  if (const toml::table* limits = (*section)["limits"].as_table()) {
+    for (const auto& [name, node] : *limits) {
+      const std::string where = "rate_limits.limits." + std::string(name.str());
+      const toml::table* limit = node.as_table();
+      const auto per_second = limit ? (*limit)["per_second"].value<double>() : std::nullopt;
+      const auto burst = limit ? (*limit)["burst"].value<double>() : std::nullopt;
+      if (!per_second || !burst || *per_second <= 0 || *burst < 1 || limit->size() != 2) {
+        *e += where + " must be { per_second = > 0, burst = >= 1 }; ";
+        continue;
+      }
+      r.limits[std::string(name.str())] = RateLimit{*per_second, *burst};
+    }
+  }
+  auto limit_name = [&](const toml::node& node, const std::string& where, std::string* name) {
+    const auto text = node.value_exact<std::string>();
+    if (!text || r.limits.count(*text) == 0) {
+      *e += where + " must name a limit of rate_limits.limits; ";
+      return false;
+    }
+    *name = *text;
+    return true;
+  };
+  if (const toml::table* roles = (*section)["roles"].as_table()) {
+    for (const auto& [role_name, node] : *roles) {
+      const std::string where = "rate_limits.roles." + std::string(role_name.str());
+      wire::Role role;
+      if (!wire::RoleFromName(role_name.str().data(), role_name.str().size(), &role)) {
+        *e += where + ": no such role; ";
+        continue;
+      }
+      std::string name;
+      if (limit_name(node, where, &name)) r.role_limits[role] = name;
+    }
+  }
+  if (const toml::table* keys = (*section)["keys"].as_table()) {
+    for (const auto& [key_text, node] : *keys) {
+      const std::string where = "rate_limits.keys." + std::string(key_text.str());
+      uint32_t key_id = 0;
+      const auto [end, error] = std::from_chars(key_text.str().data(), key_text.str().data() + key_text.str().size(), key_id);
+      if (error != std::errc() || end != key_text.str().data() + key_text.str().size() || key_id == 0) {
+        *e += where + ": a key id is a positive integer; ";
+        continue;
+      }
+      std::string name;
+      if (limit_name(node, where, &name)) r.key_limits[key_id] = name;
+    }
+  }
+}
+
+// http.cors_origins = ["https://screen.example", ...] (docs/access.md).
+void ReadCorsOrigins(const toml::table& t, ServerConfig* c, std::string* e) {
+  const toml::node_view<const toml::node> node = t["http"]["cors_origins"];
+  if (!node) return;
+  const toml::array* array = node.as_array();
+  bool ok = array != nullptr;
+  for (size_t i = 0; ok && i < array->size(); i++) {
+    const auto origin = (*array)[i].value_exact<std::string>();
+    ok = origin && !origin->empty() && origin->find_first_of(" \r\n,") == std::string::npos;
+    if (ok) c->cors_origins.push_back(*origin);
+  }
+  if (!ok) *e += "http.cors_origins must be an array of origins (\"https://host[:port]\"); ";
+}
+
 // [access] anonymous = "operator" | "none" (docs/access.md).
 void ReadAnonymous(const toml::table& t, ServerConfig* c, std::string* e) {
   std::string text;
@@ -126,6 +199,8 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "snapshot", "journal_bytes", &c->snapshot_journal_bytes, e);
   ReadSnapshotMode(t, c, e);
   ReadAnonymous(t, c, e);
+  ReadRateLimits(t, c, e);
+  ReadCorsOrigins(t, c, e);
   Read(t, "snapshot", "slice_bytes", &c->snapshot_slice_bytes, e);
   Read(t, "snapshot", "write_bytes_per_second", &c->snapshot_write_bytes_per_second, e);
   Read(t, "journal", "segment_bytes", &c->journal_segment_bytes, e);

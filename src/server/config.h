@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "client/protocol.h"
 #include "engine/engine.h"
 #include "replica/shape.h"
+#include "server/rate_limit.h"
 
 namespace eleven::server {
 
@@ -64,6 +66,10 @@ struct ServerConfig {
   // Access (docs/access.md): requests without a key act as the local operator. Only for
   // local trials: Server::Open refuses it unless every listener is on a loopback address.
   bool anonymous_operator = false;
+  // Per-key rate limits (server/rate_limit.h); none by default.
+  RateLimitConfig rate_limits;
+  // Origins whose browser pages may call the HTTP API (CORS); none by default.
+  std::vector<std::string> cors_origins;
 
   // Binary protocol.
   uint32_t connection_count_max = 1024;

@@ -14,6 +14,7 @@
 #include "server/config.h"
 #include "server/engine_loop.h"
 #include "server/metrics.h"
+#include "server/rate_limit.h"
 #include "server/request.h"
 
 namespace eleven::server {
@@ -53,6 +54,8 @@ struct Core {
   IoMetrics io_metrics;
   // API keys: published by the engine thread, read here to authenticate (docs/access.md).
   ApiKeyDirectory keys;
+  // Per-key rate limits of both protocols (docs/access.md).
+  RateLimiter limiter{config.rate_limits};
   bool stopping = false;
 };
 

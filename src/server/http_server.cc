@@ -528,6 +528,8 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
     Respond(static_cast<http::status>(status), ErrorJson(code, message));
   }
   void OnWrite(const beast::error_code& error, bool close);
+  bool CrossSiteAllowed();
+  void Preflight();
   bool Authenticate();
   void HandleCommand(const Routed& routed);
   void HandleQuery(const Routed& routed);
@@ -831,6 +833,8 @@ void HttpSession::OnRead(const beast::error_code& error) {
 void HttpSession::Handle() {
   const auto& request = parser_->get();
   const auto target = request.target();
+  if (!CrossSiteAllowed()) return;
+  if (request.method() == http::verb::options) return Preflight();
   const Routed routed = RouteFor(request.method(), std::string_view(target.data(), target.size()));
   switch (routed.route) {
     case Route::kNotFound: return RespondError(404, "not_found", "no such path");
@@ -852,6 +856,13 @@ void HttpSession::Handle() {
     default: break;
   }
   if (!Authenticate()) return;
+  uint32_t retry_after_s = 0;
+  if (!core_->limiter.Take(caller_, 1, MonotonicNs(), &retry_after_s)) {
+    core_->io_metrics.rate_limited_total++;
+    extra_headers_ += "\r\nRetry-After: " + std::to_string(retry_after_s);
+    return RespondError(429, "rate_limited", "over this key's rate limit; retry after " +
+                                                 std::to_string(retry_after_s) + " s");
+  }
   switch (routed.route) {
     case Route::kMetrics:
       core_->io_metrics.pending_durable = core_->loop->waiting_count();
@@ -873,6 +884,50 @@ void HttpSession::Handle() {
   }
 }
 
+// No cross-site writes (docs/access.md): a POST must carry a JSON body (a browser sends one
+// cross-site only after a CORS preflight), and a request from a browser page of another
+// origin is answered only for origins in http.cors_origins (their replies carry the CORS
+// headers). False after answering 415 or 403.
+bool HttpSession::CrossSiteAllowed() {
+  const auto& request = parser_->get();
+  if (request.method() == http::verb::post) {
+    const auto type = request[http::field::content_type];
+    const std::string_view media(type.data(), std::min(type.size(), type.find(';')));
+    if (!beast::iequals(beast::string_view(media.data(), media.size()), "application/json")) {
+      core_->io_metrics.cross_site_refused_total++;
+      RespondError(415, "unsupported_media_type", "a POST body must be application/json");
+      return false;
+    }
+  }
+  const auto origin_header = request.find(http::field::origin);
+  if (origin_header == request.end()) return true;
+  const std::string origin(origin_header->value());
+  const auto& allowed = core_->config.cors_origins;
+  if (std::find(allowed.begin(), allowed.end(), origin) != allowed.end()) {
+    extra_headers_ = "\r\nAccess-Control-Allow-Origin: " + origin + "\r\nVary: Origin";
+    return true;
+  }
+  // A page of the server's own origin (the Origin's host is the Host header) is not cross-site.
+  const size_t scheme = origin.find("://");
+  const auto host = request[http::field::host];
+  if (scheme != std::string::npos && origin.substr(scheme + 3) == std::string_view(host.data(), host.size())) {
+    return true;
+  }
+  core_->io_metrics.cross_site_refused_total++;
+  RespondError(403, "forbidden", "requests from origin " + origin + " are not allowed (http.cors_origins)");
+  return false;
+}
+
+// OPTIONS: a CORS preflight. Allowed origins (CrossSiteAllowed let only those through) learn
+// what they may send; a request without an Origin is told the methods.
+void HttpSession::Preflight() {
+  extra_headers_ +=
+      "\r\nAllow: GET, POST, OPTIONS\r\nAccess-Control-Allow-Methods: GET, POST"
+      "\r\nAccess-Control-Allow-Headers: Authorization, Content-Type"
+      "\r\nAccess-Control-Max-Age: 600";
+  Respond(http::status::no_content, "");
+}
+
 // Who sends the request: the key its Authorization header names (docs/access.md), or the
 // local operator where the config allows anonymous requests. False after answering 401.
 bool HttpSession::Authenticate() {
@@ -883,7 +938,7 @@ bool HttpSession::Authenticate() {
       caller_ = Caller{0, wire::Role::kOperator, 0};
       return true;
     }
-    extra_headers_ = "\r\nWWW-Authenticate: Bearer";
+    extra_headers_ += "\r\nWWW-Authenticate: Bearer";
     RespondError(401, "unauthenticated", "no key: send Authorization: Bearer <key>");
     return false;
   }
@@ -892,7 +947,7 @@ bool HttpSession::Authenticate() {
   const bool bearer = value.size() > kScheme.size() && value.substr(0, kScheme.size()) == kScheme;
   if (!bearer || !core_->keys.Current()->Find(value.substr(kScheme.size()), &caller_)) {
     core_->io_metrics.unauthenticated_total++;
-    extra_headers_ = "\r\nWWW-Authenticate: Bearer error=\"invalid_token\"";
+    extra_headers_ += "\r\nWWW-Authenticate: Bearer error=\"invalid_token\"";
     RespondError(401, "unauthenticated",
                  bearer ? "the key is unknown or revoked" : "the Authorization header must be Bearer <key>");
     return false;
@@ -916,6 +971,7 @@ void HttpSession::HandleClock() {
   r->kind = RequestKind::kSetClock;
   r->operation = op;
   r->count = 1;
+  r->caller = caller_;
   r->ids.assign(1, at_us);
   core_->loop->Push(r);
 }

@@ -139,6 +139,11 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_http_requests_total", "counter", "HTTP requests", io.http_requests_total);
   Metric(&out, "eleven_unauthenticated_total", "counter",
          "requests refused for a malformed, unknown or revoked key", io.unauthenticated_total);
+  Metric(&out, "eleven_rate_limited_total", "counter", "requests refused over their key's rate limit",
+         io.rate_limited_total);
+  Metric(&out, "eleven_cross_site_refused_total", "counter",
+         "HTTP writes refused for a body that is not JSON or an origin not allowed",
+         io.cross_site_refused_total);
   Metric(&out, "eleven_feed_subscribers", "gauge", "open feed subscriptions", io.feed_subscribers);
   Metric(&out, "eleven_feed_topics", "gauge", "SKUs and drops with subscribers", io.feed_topics);
   Metric(&out, "eleven_feed_events_total", "counter", "feed events written to subscribers", io.feed_events_total);

@@ -80,6 +80,8 @@ struct IoMetrics {
   uint64_t http_requests_total = 0;
   // Requests refused 401 on either protocol: a key malformed, unknown or revoked.
   uint64_t unauthenticated_total = 0;
+  uint64_t rate_limited_total = 0;  // requests refused over their key's rate limit
+  uint64_t cross_site_refused_total = 0;  // 415 (not JSON) and 403 (an origin not allowed)
   uint64_t frames_total = 0;
   uint64_t frame_errors_total = 0;
   uint64_t busy_replies_total = 0;

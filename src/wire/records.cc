@@ -29,7 +29,9 @@ bool TailZero(const T& record) {
 Code CheckStructure(const Command& command) {
   auto op = static_cast<uint8_t>(command.operation);
   if (op == 0 || op > kOperationMax) return Code::invalid_operation;
-  bool clean = TrailerReservedZero(command);
+  // Every command's trailer, then the reserved bytes of its own layout.
+  const bool trailer_clean = TrailerReservedZero(command);
+  bool clean = false;
   switch (command.operation) {
     case Operation::kCreateMerchant:
       clean = command.create_merchant.reserved0 == 0 && TailZero(command.create_merchant);
@@ -60,7 +62,7 @@ Code CheckStructure(const Command& command) {
       clean = AllZero(command.cancel_order.reserved0, 7) && TailZero(command.cancel_order);
       break;
   }
-  return clean ? Code::ok : Code::reserved_nonzero;
+  return trailer_clean && clean ? Code::ok : Code::reserved_nonzero;
 }
 
 }  // namespace eleven::wire

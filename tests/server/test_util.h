@@ -3,6 +3,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <utility>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -51,10 +54,14 @@ struct HttpReply {
   int status = -1;
   std::string content_type;
   std::string idempotent_replayed;  // the Idempotent-Replayed header, "" when absent
+  std::map<std::string, std::string> headers;  // every header, by the name as sent
   std::string body;
 };
+// Extra request headers (name, value), e.g. {{"Authorization", "Bearer ek_..."}}.
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+// POSTs carry Content-Type: application/json (as the server requires).
 HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& target,
-                   const std::string& body = "");
+                   const std::string& body = "", const HttpHeaders& headers = {});
 
 // The same on a raw socket that gives up after `timeout_ms` (status -1): for a server that
 // might not answer at all.
