@@ -422,6 +422,33 @@ TEST(TlsTest, PlainTcpToATlsPortGetsNoAnswerAndOthersAreServed) {
   EXPECT_EQ(MetricOf(https.Call("GET", "/metrics").body, "eleven_tls_handshake_failures_total"), 2);
 }
 
+// Over http.connections, a TLS connection is closed at once (no plain 503 on a TLS port): its
+// handshake fails, it is counted, and the connections already open are served.
+TEST(TlsTest, AConnectionOverTheHttpLimitIsClosedAndCounted) {
+  TestPki pki;
+  TempDataDir dir;
+  ServerConfig config = TlsConfigFor(dir.path(), pki);
+  config.http_connection_count_max = 2;
+  config.feed_subscriber_count_max = 1;
+  auto server = StartServer(config);
+  HttpsClient first(pki("ca.pem"));
+  HttpsClient second(pki("ca.pem"));
+  ASSERT_FALSE(first.Connect(server->http_port()));
+  ASSERT_FALSE(second.Connect(server->http_port()));
+  EXPECT_EQ(second.Call("GET", "/healthz").status, 200);
+  HttpsClient third(pki("ca.pem"));
+  EXPECT_TRUE(third.Connect(server->http_port()));
+  // What the refused connection gets is nothing: no plain-text 503 before the close.
+  const int fd = ConnectLoopback(server->http_port());
+  ASSERT_GE(fd, 0);
+  char reply[256];
+  EXPECT_EQ(RecvSome(fd, reply, sizeof(reply), 3000), 0u);
+  EXPECT_TRUE(WaitClosed(fd, 3000));
+  close(fd);
+  EXPECT_EQ(MetricOf(first.Call("GET", "/metrics").body, "eleven_http_connections_refused_total"),
+            2);
+}
+
 // tls.http = false: HTTP stays plain while the binary protocol speaks TLS.
 TEST(TlsTest, EachListenerCanBeLeftPlain) {
   TestPki pki;
