@@ -192,6 +192,11 @@ int RunBench(const BenchArgs& args) {
     std::fprintf(stderr, "eleven bench: --batch must be 1..%u and --connections >= 1\n", kCatalogBatch);
     return 2;
   }
+  std::string key;
+  if (Status s = ResolveKey(args.key, &key); !s.ok()) {
+    std::fprintf(stderr, "eleven bench: %s\n", s.message().c_str());
+    return 2;
+  }
   std::vector<std::shared_ptr<client::EventLoop>> loops;  // outlive the connections
   for (uint32_t i = 0; i < args.io_threads; i++) {
     loops.push_back(std::make_shared<client::EventLoop>());
@@ -201,6 +206,7 @@ int RunBench(const BenchArgs& args) {
     auto c = std::make_unique<Connection>();
     client::ClientOptions options;
     options.address = args.connect;
+    options.key = key;
     options.requests_in_flight_max = 1024;
     options.tls_ca_file = args.tls_ca;
     if (!loops.empty()) options.loop = loops[i % loops.size()];
@@ -270,6 +276,7 @@ void AddBenchCommand(CLI::App& app) {
   command->add_option("--tls-ca", args->tls_ca,
                       "connect over TLS (a server with [tls]), trusting the CA certificates in this PEM file");
   command->add_flag("--load-catalog", args->load_catalog, "load the W1 catalog even if SKU 1 exists");
+  AddKeyOptions(*command, &args->key, "an operator key (it loads the catalog and places the orders)");
   command->callback([args] { std::exit(RunBench(*args)); });
 }
 

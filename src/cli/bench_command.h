@@ -3,12 +3,15 @@
 // closed-loop (each connection keeps `depth` batches in flight) or open-loop at --rate
 // orders/s (latency measured from when each batch was due, so a slow server cannot hide its
 // queueing). Prints orders/s and latency
-// percentiles, and one JSON line for the benchmark tables.
+// percentiles, and one JSON line for the benchmark tables. Every connection authenticates
+// with --key / --key-file (an operator key: it loads the catalog and places the orders).
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
+
+#include "cli/key_options.h"
 
 namespace eleven::cli {
 
@@ -22,6 +25,7 @@ struct BenchArgs {
   double seconds = 10;
   uint64_t seed = 1;
   bool load_catalog = false;   // load the W1 catalog even if the server has SKU 1
+  KeyArgs key;                 // an operator key (it loads the catalog); none: anonymous
   std::string tls_ca;          // connect over TLS, trusting this PEM CA file ("" = plain TCP)
 };
 

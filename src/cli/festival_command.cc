@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/key_options.h"
 #include "report/report.h"
 #include "server/config.h"
 #include "sim/festival.h"
@@ -21,6 +22,7 @@ struct FestivalArgs {
   std::string data_dir;
   std::string out_dir = "festival-report";
   std::string connect;
+  KeyArgs key;
   bool keep_data = false;
   bool print_serve_config = false;
 };
@@ -68,10 +70,12 @@ void PrintServeConfig(const FestivalArgs& args, const sim::Scenario& scenario) {
       "# The engine the scenario needs (the same an embedded run builds, so both end with the\n"
       "# same state digest), ledger and fulfilment on, and a client clock: the festival sets\n"
       "# the log time of every batch (set_clock). For simulation and replays, not production.\n"
-      "# Format a data directory with it (the directory records this shape), then serve it:\n"
-      "#   eleven format --data DIR --config THIS_FILE && eleven serve --data DIR --config "
-      "THIS_FILE\n\n",
-      args.scenario.c_str());
+      "# Format a data directory with it (the directory records this shape and its first\n"
+      "# operator key), serve it, and give the festival that key:\n"
+      "#   eleven format --data DIR --config THIS_FILE --key-file DIR.key\n"
+      "#   eleven serve --data DIR --config THIS_FILE\n"
+      "#   eleven festival --scenario %s --connect HOST:PORT --key-file DIR.key\n\n",
+      args.scenario.c_str(), args.scenario.c_str());
   std::printf("%s", server::EngineConfigToml(sim::FestivalEngineConfig(scenario), protocol::ClockMode::kClient).c_str());
 }
 
@@ -88,6 +92,11 @@ int Run(const FestivalArgs& args) {
   }
   sim::FestivalOptions options;
   options.connect = args.connect;
+  s = ResolveKey(args.key, &options.key);
+  if (!s.ok()) {
+    std::fprintf(stderr, "eleven festival: %s\n", s.message().c_str());
+    return 2;
+  }
   if (!args.connect.empty() && !args.data_dir.empty()) {
     std::fprintf(stderr, "eleven festival: --data is for the embedded engine; with --connect the data is the server's\n");
     return 2;
@@ -120,7 +129,10 @@ int Run(const FestivalArgs& args) {
   if (tty) std::printf("\n");
   if (temporary && !args.keep_data) std::filesystem::remove_all(options.data_dir);
   if (!s.ok()) {
-    std::fprintf(stderr, "eleven festival: %s\n", s.ToString().c_str());
+    const bool keyless = !options.connect.empty() && options.key.empty() &&
+                         s.message().find("unauthenticated") != std::string::npos;
+    std::fprintf(stderr, "eleven festival: %s%s\n", s.ToString().c_str(),
+                 keyless ? " (give the server's operator key: --key or --key-file, from `eleven format`)" : "");
     return 1;
   }
   std::error_code ec;
@@ -156,6 +168,9 @@ void AddFestivalCommand(CLI::App& app) {
   f->add_option("--connect", args->connect,
                 "run against `eleven serve` at HOST:PORT instead of the embedded engine (a fresh server started "
                 "with --print-serve-config's file)");
+  AddKeyOptions(*f, &args->key,
+                "an operator key (--connect: the festival sets up merchants, SKUs, warehouses and the clock "
+                "with it; embedded: created as the data directory's first key, as `eleven format` does)");
   f->add_flag("--print-serve-config", args->print_serve_config,
               "write the `eleven serve` TOML this scenario needs for --connect, and exit");
   f->add_flag("--keep-data", args->keep_data, "keep the temporary data directory");

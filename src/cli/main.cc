@@ -3,6 +3,7 @@
 
 #include "cli/bench_command.h"
 #include "cli/festival_command.h"
+#include "cli/keys_command.h"
 #include "cli/serve_command.h"
 #include "cli/storage_commands.h"
 #include "cli/w1_command.h"
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   eleven::cli::AddFestivalCommand(app);
   eleven::cli::AddServeCommand(app);
+  eleven::cli::AddKeysCommand(app);
   eleven::cli::AddBenchCommand(app);
   eleven::cli::AddStorageCommands(app);
   eleven::cli::AddW1Command(app);

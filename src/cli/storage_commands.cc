@@ -1,18 +1,27 @@
 #include "cli/storage_commands.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/engine_options.h"
+#include "cli/key_options.h"
+#include "client/keys.h"
 #include "engine/engine.h"
+#include "replica/first_key.h"
 #include "replica/replica.h"
+#include "server/json_encode.h"
 #include "server/config.h"
 #include "storage/data_dir.h"
 #include "storage/journal.h"
 #include "storage/manifest.h"
 #include "storage/snapshot.h"
+#include "wire/access.h"
+#include "wire/fulfilment.h"
 #include "wire/records.h"
 
 namespace eleven::cli {
@@ -37,26 +46,79 @@ void PrintShape(const replica::DataShape& shape) {
   }
 }
 
+// The directory's first operator key (replica/first_key.h), opened as `eleven serve` would
+// open it with this config (its journal settings: a prepared first segment stays prepared).
+Status AddFirstKey(const std::string& dir, const server::ServerConfig& config, const replica::DataShape& shape,
+                   const std::string& secret, uint64_t* key_id) {
+  replica::ReplicaOptions options;
+  options.engine = shape.engine;
+  options.clock = shape.clock;
+  options.staging_size_bytes = config.staging_size_bytes;
+  options.journal.segment_size_bytes_max = config.journal_segment_bytes;
+  options.journal.prepare_segments = config.journal_prepare_segments;
+  // The log time of the entry: the wall clock's, or 0 with a client clock (whose users set
+  // their own times afterwards, and the log time never goes back).
+  const uint64_t now_us =
+      shape.clock == replica::LogClock::kClient
+          ? 0
+          : uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+  const client::KeySecretHash hash = client::HashKeySecret(secret);
+  return replica::AddOperatorKey(Env::Default(), dir, options, hash, now_us, key_id);
+}
+
 int Format(const std::string& dir, const std::string& config_path, const EngineOptions& options,
-           bool adopt) {
+           bool adopt, const std::string& key_file) {
   server::ServerConfig config;
   Status s = GivenShape(config_path, options, &config);
   if (!s.ok()) return Fail(s);
   const replica::DataShape shape = server::ShapeOfConfig(config);
+  // The key file first: one that exists (or cannot be made) refuses before anything changes.
+  int key_fd = -1;
+  if (!key_file.empty()) {
+    s = CreateKeyFile(key_file, &key_fd);
+    if (!s.ok()) return Fail(s);
+  }
+  auto fail_keyless = [&](const Status& status) {
+    if (key_fd >= 0) {
+      close(key_fd);
+      unlink(key_file.c_str());
+    }
+    return Fail(status);
+  };
   if (adopt) {
     replica::ReplayReport replay;
     s = replica::AdoptDataDir(Env::Default(), dir, shape, &replay);
-    if (!s.ok()) return Fail(s);
+    if (!s.ok()) return fail_keyless(s);
     std::printf(
         "adopted %s: its snapshot and %llu journal entries read with this shape, now recorded in "
         "%s:\n",
         dir.c_str(), (unsigned long long)replay.entries, kManifestName);
   } else {
     s = replica::FormatDataDir(Env::Default(), dir, shape);
-    if (!s.ok()) return Fail(s);
+    if (!s.ok()) return fail_keyless(s);
     std::printf("formatted %s, shape recorded in %s:\n", dir.c_str(), kManifestName);
   }
   PrintShape(shape);
+  std::fflush(stdout);
+  const std::string secret = client::NewKeySecret();
+  uint64_t key_id = 0;
+  s = AddFirstKey(dir, config, shape, secret, &key_id);
+  if (!s.ok()) return fail_keyless(s);
+  if (key_fd >= 0) {
+    s = WriteKeyFile(key_file, key_fd, secret);
+    if (!s.ok()) {
+      unlink(key_file.c_str());
+      return Fail(Status::IOError(s.message() + "; operator key " + std::to_string(key_id) +
+                                  " exists but its secret is lost: revoke it once another operator key exists"));
+    }
+    std::printf("operator key %llu: its secret is in %s (mode 0600); only its SHA-256 is kept here\n",
+                (unsigned long long)key_id, key_file.c_str());
+  } else {
+    std::printf("operator key %llu (shown once; only its SHA-256 is kept here):\n%s\n",
+                (unsigned long long)key_id, secret.c_str());
+  }
   return 0;
 }
 
@@ -152,32 +214,44 @@ int Verify(const std::string& path, const std::string& config_path, const Engine
   return kVerifyOk;
 }
 
+// One command of an entry: who issued it (the key id the server stamped, 0 for the local
+// operator: docs/access.md), its operation's name, and its main fields.
 void PrintCommand(const wire::Command& c) {
+  const std::string name(server::OperationName(c.operation));
+  std::printf("    issuer %-5u %s", wire::IssuerOf(c), name.c_str());
   switch (c.operation) {
     case wire::Operation::kPlaceOrder: {
       const auto& o = c.place_order;
-      std::printf("    place_order key=%llu merchant=%llu buyer=%llu lines=%u", (unsigned long long)o.idempotency_key,
+      std::printf(" key=%llu merchant=%llu buyer=%llu lines=%u", (unsigned long long)o.idempotency_key,
                   (unsigned long long)o.merchant_id, (unsigned long long)o.buyer_id, o.line_count);
       for (int l = 0; l < o.line_count && l < wire::kOrderLineCountMax; l++) {
         std::printf(" %llux%u", (unsigned long long)o.sku_id[l], o.quantity[l]);
       }
-      std::printf("\n");
-      return;
+      break;
     }
     case wire::Operation::kPayOrder:
-      std::printf("    pay_order order=%llu amount=%lld\n", (unsigned long long)c.pay_order.order_id,
+      std::printf(" order=%llu amount=%lld", (unsigned long long)c.pay_order.order_id,
                   (long long)c.pay_order.amount_fen);
-      return;
+      break;
     case wire::Operation::kCancelOrder:
-      std::printf("    cancel_order order=%llu\n", (unsigned long long)c.cancel_order.order_id);
-      return;
+      std::printf(" order=%llu", (unsigned long long)c.cancel_order.order_id);
+      break;
     case wire::Operation::kCreateSku:
-      std::printf("    create_sku sku=%llu merchant=%llu price=%lld stock=%u\n", (unsigned long long)c.create_sku.sku_id,
+      std::printf(" sku=%llu merchant=%llu price=%lld stock=%u", (unsigned long long)c.create_sku.sku_id,
                   (unsigned long long)c.create_sku.merchant_id, (long long)c.create_sku.price_fen, c.create_sku.stock);
-      return;
+      break;
     default:
-      std::printf("    operation %u\n", unsigned(c.operation));
+      if (c.operation == wire::kCreateKey) {
+        const auto k = wire::AsRecord<wire::CreateKey>(c);
+        const char* role = wire::RoleName(k.role);
+        std::printf(" role=%s scope=%llu", role[0] != '\0' ? role : "invalid", (unsigned long long)k.scope_id);
+      } else if (c.operation == wire::kRevokeKey) {
+        std::printf(" key=%llu", (unsigned long long)wire::AsRecord<wire::RevokeKey>(c).key_id);
+      } else if (name == "unknown") {
+        std::printf(" (operation %u)", unsigned(c.operation));
+      }
   }
+  std::printf("\n");
 }
 
 int Inspect(const std::string& path, uint64_t from, uint64_t limit, bool commands) {
@@ -222,6 +296,7 @@ void AddStorageCommands(CLI::App& app) {
   auto config_path = std::make_shared<std::string>();
   auto format_options = std::make_shared<EngineOptions>();
   auto adopt = std::make_shared<bool>(false);
+  auto key_file = std::make_shared<std::string>();
   CLI::App* format = app.add_subcommand(
       "format",
       "Create a new data directory, recording its shape (capacities, ledger, fulfilment, clock)");
@@ -233,10 +308,13 @@ void AddStorageCommands(CLI::App& app) {
   format->add_flag("--adopt", *adopt,
                    "record the shape of an existing data directory formatted by an older build (no "
                    "MANIFEST), after checking that it reads with it");
+  format->add_option("--key-file", *key_file,
+                     "write the first operator key's secret to this new file (mode 0600) instead of "
+                     "printing it");
   AddClockOption(*format, format_options.get());
   AddEngineOptions(*format, format_options.get());
-  format->callback([dir, config_path, format_options, adopt] {
-    std::exit(Format(*dir, *config_path, *format_options, *adopt));
+  format->callback([dir, config_path, format_options, adopt, key_file] {
+    std::exit(Format(*dir, *config_path, *format_options, *adopt, *key_file));
   });
 
   auto engine_options = std::make_shared<EngineOptions>();
@@ -258,7 +336,9 @@ void AddStorageCommands(CLI::App& app) {
   inspect->add_option("--data", *dir, "the data directory")->required();
   inspect->add_option("--from", *from, "first op to print");
   inspect->add_option("--limit", *limit, "how many entries to print");
-  inspect->add_flag("--commands", *commands, "print every command of each entry");
+  inspect->add_flag("--commands", *commands,
+                    "print every command of each entry: its issuer (key id; 0 = the local operator), "
+                    "operation and main fields: the audit trail");
   inspect->callback([dir, from, limit, commands] { std::exit(Inspect(*dir, *from, *limit, *commands)); });
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "base/assert.h"
+#include "client/keys.h"
 #include "client/tls_stream.h"
 
 namespace eleven::client {
@@ -28,6 +30,13 @@ namespace {
 
 constexpr size_t kGatherCountMax = 64;
 constexpr auto kTimeoutSweep = std::chrono::milliseconds(20);
+// The authenticate frame's request id: requests count from 1, so a reply with 0 is its.
+constexpr uint64_t kAuthRequestId = 0;
+
+Status Unauthenticated(const std::string& address) {
+  return Status::FailedPrecondition("unauthenticated: the server at " + address +
+                                    " refused the key (unknown, malformed or revoked)");
+}
 
 // The client's TLS context for `options` (tls_ca_file set): TLS 1.2 or later, the server
 // verified against the CA file, and the client certificate if given.
@@ -65,6 +74,8 @@ Status StatusForFrame(protocol::FrameStatus status) {
   switch (status) {
     case protocol::FrameStatus::kShuttingDown: return Status::Unavailable("server " + name);
     case protocol::FrameStatus::kReplicaFailed: return Status::IOError("server " + name);
+    case protocol::FrameStatus::kUnauthenticated:
+      return Status::FailedPrecondition("unauthenticated: the server refused the frame (no key, or the key was revoked)");
     default: return Status::InvalidArgument("server refused the frame: " + name);
   }
 }
@@ -100,14 +111,20 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   };
 
   explicit Impl(const ClientOptions& o)
-      : options(o),
-        loop(o.loop ? o.loop : std::make_shared<EventLoop>()),
-        io(loop->impl_->io),
-        stream(io),
-        retry_timer(io),
-        linger_timer(io),
-        sweep_timer(io) {
+      : options(o), loop(o.loop ? o.loop : std::make_shared<EventLoop>()), io(loop->impl_->io),
+        stream(io), retry_timer(io), linger_timer(io), sweep_timer(io) {
     in.resize(protocol::kHeaderSize + options.reply_body_size_max);
+    if (!options.key.empty()) {
+      // authenticate: one record, the secret NUL-padded (docs/protocol.md, "Authentication").
+      protocol::AuthenticateRecord record{};
+      std::memcpy(record.secret, options.key.data(), std::min(options.key.size(), sizeof(record.secret)));
+      const auto body = std::as_bytes(std::span(&record, 1));
+      const protocol::FrameHeader h = protocol::MakeHeader(
+          protocol::Operation::kAuthenticate, protocol::FrameStatus::kOk, kAuthRequestId, 1, body, 0);
+      auth_frame.resize(sizeof(h) + body.size());
+      std::memcpy(auth_frame.data(), &h, sizeof(h));
+      std::memcpy(auth_frame.data() + sizeof(h), body.data(), body.size());
+    }
   }
   // Owned by the Client and by its pending handlers; the last of them deletes it, and then
   // sets `freed` (if ~Client is waiting), once every member is gone.
@@ -138,6 +155,12 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   void CutSingles();
   void FailAll(const Status& status);
   void FirstConnect(std::promise<Status>* done);
+  // A new connection: authenticates first when there is a key, then writes what waits.
+  void Connected();
+  void Authenticate();
+  void OnAuthenticated(const protocol::FrameHeader& header, const std::byte* body);
+  // Settles Connect's wait (once) and stops its timer.
+  void SettleFirst(const Status& status);
   // A new connection: connects `stream` afresh, and over TLS also shakes hands; `then` gets
   // the first error (a handshake's prefixed "TLS handshake: ").
   void Open(std::function<void(const boost::system::error_code&, const std::string& why)> then);
@@ -157,6 +180,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   asio::steady_timer linger_timer;
   asio::steady_timer sweep_timer;
   std::promise<void>* freed = nullptr;  // set by ~Client, which waits for it
+  std::vector<std::byte> auth_frame;     // empty without a key
+  // The authenticated key's id: every frame's client_id. Set before Connect returns (and
+  // the same after each reconnect); read by Enqueue on any thread.
+  std::atomic<uint64_t> client_id{0};
 
   // Shared with callers: guarded by mutex.
   mutable std::mutex mutex;
@@ -167,6 +194,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   bool closed = false;
   uint64_t next_id = 1;
   ClientStats stats;
+  protocol::AuthenticatedRecord auth{};
 
   // I/O thread only.
   std::map<uint64_t, Pending> pending;  // by request id: ordered, so re-sends keep the order
@@ -177,6 +205,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   bool writing = false;
   bool connected = false;
   bool reconnecting = false;
+  bool authenticating = false;  // the authenticate frame is out; nothing else is written
+  std::promise<Status>* first_connect = nullptr;  // Connect waits on it until settled
   bool shut = false;  // ~Client ran Shutdown: handlers still pending only let go
   uint32_t attempts = 0;
   std::vector<std::byte> in;
@@ -203,7 +233,8 @@ void Client::Impl::Enqueue(protocol::Operation operation, uint32_t count,
     } else {
       const uint64_t id = next_id++;
       const protocol::FrameHeader h =
-          protocol::MakeHeader(operation, protocol::FrameStatus::kOk, id, count, body, options.client_id);
+          protocol::MakeHeader(operation, protocol::FrameStatus::kOk, id, count, body,
+                               client_id.load(std::memory_order_relaxed));
       std::memcpy(p.frame.data(), &h, sizeof(h));
       incoming.emplace_back(id, std::move(p));
       post = !pump_posted;
@@ -289,7 +320,7 @@ void Client::Impl::Pump() {
 }
 
 void Client::Impl::WriteSome() {
-  if (writing || !connected) return;
+  if (writing || !connected || authenticating) return;
   writing_ids.clear();
   gather.clear();
   while (!unsent.empty() && gather.size() < kGatherCountMax &&
@@ -370,9 +401,11 @@ void Client::Impl::OnRead(const boost::system::error_code& error, size_t size) {
 void Client::Impl::OnReply(const protocol::FrameHeader& h, const std::byte* body) {
   auto it = pending.find(h.request_id);
   if (h.status == protocol::FrameStatus::kIdleTimeout) return;  // the server closes next
+  if (h.request_id == kAuthRequestId && authenticating) return OnAuthenticated(h, body);
   if (it == pending.end()) return;  // timed out already, or a status reply without an id
   if (on_wire > 0) on_wire--;
-  if (h.status == protocol::FrameStatus::kBusy) {
+  // Busy, or over the key's rate limit: the connection stays; the request goes again later.
+  if (h.status == protocol::FrameStatus::kBusy || h.status == protocol::FrameStatus::kRateLimited) {
     {
       std::lock_guard<std::mutex> lock(mutex);
       stats.busy_replies++;
@@ -419,6 +452,7 @@ void Client::Impl::Broken(const std::string& why) {
   (void)why;
   if (shut || (!connected && reconnecting)) return;
   connected = false;
+  authenticating = false;
   generation++;
   boost::system::error_code ignored;
   stream.socket().close(ignored);
@@ -462,7 +496,7 @@ void Client::Impl::Reconnect() {
       reconnecting = false;
       attempts = 0;
       Read();
-      WriteSome();
+      Connected();
     });
   });
 }
@@ -521,36 +555,101 @@ void Client::Impl::Open(
 }
 
 void Client::Impl::FirstConnect(std::promise<Status>* done) {
-  // Whichever of the connect and the timer ends first settles `done`; the other then finds
-  // `settled` and does nothing.
-  auto settled = std::make_shared<bool>(false);
+  // Whichever of the connect (and authenticate) and the timer ends first settles `done`;
+  // SettleFirst makes the other do nothing.
+  first_connect = done;
   retry_timer.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
-  retry_timer.async_wait([this, self = shared_from_this(), done,
-                          settled](const boost::system::error_code& error) {
-    if (error || *settled) return;
-    *settled = true;
+  retry_timer.async_wait([this, self = shared_from_this()](const boost::system::error_code& error) {
+    if (error || first_connect == nullptr) return;
     boost::system::error_code ignored;
     stream.socket().close(ignored);
-    done->set_value(Status::Unavailable("connect to " + options.address + ": no answer within " +
-                                        std::to_string(options.connect_timeout_ms) + " ms"));
+    SettleFirst(Status::Unavailable("connect to " + options.address + ": no answer within " +
+                                    std::to_string(options.connect_timeout_ms) + " ms"));
   });
-  Open([this, self = shared_from_this(), done, settled](const boost::system::error_code& error,
-                                                        const std::string& why) {
-    if (*settled) return;
-    *settled = true;
-    retry_timer.cancel();
+  Open([this, self = shared_from_this()](const boost::system::error_code& error, const std::string& why) {
+    if (first_connect == nullptr) return;
     if (error) {
-      boost::system::error_code ignored;
-      stream.socket().close(ignored);
-      done->set_value(
-          Status::Unavailable("connect to " + options.address + ": " + why + error.message()));
+      SettleFirst(Status::Unavailable("connect to " + options.address + ": " + why + error.message()));
       return;
     }
     connected = true;
     Read();
     SweepTimeouts();
-    done->set_value(Status::Ok());
+    Connected();
   });
+}
+
+void Client::Impl::SettleFirst(const Status& status) {
+  if (first_connect == nullptr) return;
+  std::promise<Status>* done = first_connect;
+  first_connect = nullptr;
+  retry_timer.cancel();
+  done->set_value(status);
+}
+
+void Client::Impl::Connected() {
+  if (auth_frame.empty()) {
+    SettleFirst(Status::Ok());
+    WriteSome();
+    return;
+  }
+  Authenticate();
+}
+
+// Writes the authenticate frame alone; OnAuthenticated lets the rest go once it is answered.
+void Client::Impl::Authenticate() {
+  // `writing` is left alone: it may belong to a write on the previous connection's socket,
+  // and WriteSome waits for `authenticating` anyway.
+  ELEVEN_ASSERT(connected && !auth_frame.empty());
+  authenticating = true;
+  asio::async_write(stream, asio::buffer(auth_frame),
+                    [this, self = shared_from_this(), g = generation](const boost::system::error_code& error,
+                                                                      size_t) {
+                      if (g == generation && error) Broken("write: " + error.message());
+                    });
+}
+
+void Client::Impl::OnAuthenticated(const protocol::FrameHeader& h, const std::byte* body) {
+  if (h.status == protocol::FrameStatus::kBusy) {  // the server is full: ask again shortly
+    auto timer = std::make_shared<asio::steady_timer>(io);
+    timer->expires_after(std::chrono::milliseconds(options.busy_retry_delay_ms));
+    timer->async_wait([this, self = shared_from_this(), timer, g = generation](const boost::system::error_code&) {
+      if (!shut && g == generation && connected) Authenticate();
+    });
+    return;
+  }
+  constexpr protocol::Operation kOp = protocol::Operation::kAuthenticate;
+  wire::Code code = wire::Code::unauthenticated;
+  protocol::AuthenticatedRecord record{};
+  if (h.status == protocol::FrameStatus::kOk && h.operation == kOp && h.record_count == 1 &&
+      h.body_size == protocol::ReplyRecordSize(kOp)) {
+    std::memcpy(&code, body, sizeof(code));
+    std::memcpy(&record, body + protocol::kQueryEntryHeadSize, sizeof(record));
+  }
+  const uint64_t known = client_id.load(std::memory_order_relaxed);
+  if (code != wire::Code::ok || record.key_id == 0 || (known != 0 && record.key_id != known)) {
+    // Refused: what waits fails, and nothing reconnects until a new request comes.
+    const Status refused = Unauthenticated(options.address);
+    authenticating = false;
+    connected = false;
+    generation++;
+    boost::system::error_code ignored;
+    stream.socket().close(ignored);
+    in_used = 0;
+    on_wire = 0;
+    for (auto& [id, p] : pending) p.sent = false;
+    SettleFirst(refused);
+    FailAll(refused);
+    return;
+  }
+  client_id.store(record.key_id, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auth = record;
+  }
+  authenticating = false;
+  SettleFirst(Status::Ok());
+  WriteSome();
 }
 
 void Client::Impl::Shutdown() {
@@ -775,6 +874,38 @@ Status Client::Ping() {
     promise.set_value(status);
   });
   return promise.get_future().get();
+}
+
+Status Client::CreateKey(wire::Role role, uint64_t scope_id, wire::Code* code, uint64_t* key_id,
+                         std::string* secret) {
+  ELEVEN_ASSERT(code != nullptr && key_id != nullptr && secret != nullptr);
+  const std::string made = NewKeySecret();
+  const wire::Command command = MakeCreateKey(role, scope_id, made);
+  std::vector<wire::Result> results;
+  ELEVEN_RETURN_IF_ERROR(SubmitSync(std::span(&command, 1), &results));
+  ELEVEN_ASSERT(results.size() == 1);
+  *code = results[0].code;
+  *key_id = results[0].code == wire::Code::ok ? results[0].id : 0;
+  if (results[0].code == wire::Code::ok) *secret = made;
+  return Status::Ok();
+}
+
+Status Client::RevokeKey(uint64_t key_id, wire::Code* code) {
+  const wire::Command command = MakeRevokeKey(key_id);
+  std::vector<wire::Result> results;
+  ELEVEN_RETURN_IF_ERROR(SubmitSync(std::span(&command, 1), &results));
+  ELEVEN_ASSERT(results.size() == 1);
+  *code = results[0].code;
+  return Status::Ok();
+}
+
+Status Client::GetKey(uint64_t key_id, wire::Code* code, wire::KeyRecord* record) {
+  return QuerySync(protocol::Operation::kGetKey, std::span(&key_id, 1), code, record, sizeof(*record));
+}
+
+protocol::AuthenticatedRecord Client::authenticated() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->auth;
 }
 
 ClientStats Client::stats() const {

@@ -2,7 +2,7 @@
 // (docs/protocol.md), asynchronously.
 //
 //   std::unique_ptr<eleven::client::Client> client;
-//   Status s = Client::Connect({.address = "127.0.0.1:7011"}, &client);
+//   Status s = Client::Connect({.address = "127.0.0.1:7011", .key = secret}, &client);
 //   client->Submit(commands, [](const Status& s, std::span<const wire::Result> results) {...});
 //   client->Add(one_command, [](const Status& s, const wire::Result& r) {...});  // auto-batched
 //
@@ -11,6 +11,13 @@
 // thread-safe and never blocks on the network (the *Sync helpers wait for their reply).
 // Callbacks run on the I/O thread, in reply order; they may call the Client again but must
 // not block, and must neither connect nor destroy a Client (both wait for that thread).
+//
+// Authentication (docs/protocol.md, "Authentication"): with a key, every connection (the
+// first and each reconnect) starts with an authenticate frame carrying the secret, and every
+// frame after it names the key id the server answered as its client_id. A key the server
+// refuses (unknown, malformed, revoked) fails Connect, or every waiting request after a
+// reconnect, with FailedPrecondition("unauthenticated: ..."). Without a key the client sends
+// client_id 0, which only a server with `access.anonymous = "operator"` accepts.
 //
 // Reliability: a request that gets no reply because the connection broke is re-sent, byte
 // for byte (same commands, hence the same idempotency keys), after reconnecting: the engine
@@ -31,6 +38,7 @@
 
 #include "base/status.h"
 #include "client/protocol.h"
+#include "wire/access.h"
 #include "wire/fulfilment.h"
 #include "wire/ledger.h"
 #include "wire/records.h"
@@ -54,7 +62,9 @@ class EventLoop {
 
 struct ClientOptions {
   std::string address = "127.0.0.1:7011";  // host:port
-  uint64_t client_id = 0;                  // reserved for access control
+  // An API key's secret ("ek_..."; docs/access.md). Empty: no authentication (anonymous,
+  // accepted only by a loopback server configured to allow it).
+  std::string key;
   uint32_t batch_command_count_max = 8190;  // largest batch (Submit splits nothing: it refuses)
   uint32_t linger_us = 200;                 // Add(): wait this long for more commands
   uint32_t requests_in_flight_max = 64;     // more wait in the client until replies come
@@ -166,6 +176,16 @@ class Client {
   // server's clock and mode either way. For a pipelined driver: Query(kSetClock, {time}, ...).
   [[nodiscard]] Status SetClock(uint64_t log_time_us, wire::Code* code, protocol::ClockRecord* record);
 
+  // Keys (operators only; docs/access.md). CreateKey makes a secret, submits a create_key of
+  // its hash and, if the engine accepted it, fills *secret (shown nowhere else: keep it) and
+  // *key_id. *code is the command's result (ok, forbidden, merchant_not_found, ...).
+  [[nodiscard]] Status CreateKey(wire::Role role, uint64_t scope_id, wire::Code* code, uint64_t* key_id,
+                                 std::string* secret);
+  [[nodiscard]] Status RevokeKey(uint64_t key_id, wire::Code* code);
+  [[nodiscard]] Status GetKey(uint64_t key_id, wire::Code* code, wire::KeyRecord* record);
+
+  // The key this client authenticated as (its id, role and scope); key_id 0 without a key.
+  protocol::AuthenticatedRecord authenticated() const;
   ClientStats stats() const;
 
  private:

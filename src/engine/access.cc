@@ -143,7 +143,8 @@ wire::Result Engine::ExecuteAccess(const wire::Command& command, uint64_t now_us
     const Operation op = wire::kCreateKey;
     const auto role = static_cast<uint8_t>(c.role);
     if (role == 0 || role > wire::kRoleMax) return CommandResult(Code::invalid_role, op, 0);
-    const bool scoped = c.role == Role::kStorefront || c.role == Role::kMerchant || c.role == Role::kCourier;
+    const bool scoped =
+        c.role == Role::kStorefront || c.role == Role::kMerchant || c.role == Role::kCourier;
     if (scoped != (c.scope_id != 0) ||
         (c.role == Role::kStorefront && c.scope_id > wire::kStorefrontIdMax)) {
       return CommandResult(Code::invalid_key_scope, op, 0);
@@ -178,7 +179,8 @@ wire::Result Engine::ExecuteAccess(const wire::Command& command, uint64_t now_us
   }
   const auto c = wire::AsRecord<wire::RevokeKey>(command);
   const Operation op = wire::kRevokeKey;
-  if (c.key_id == 0 || c.key_id > api_key_count_) return CommandResult(Code::key_not_found, op, c.key_id);
+  if (c.key_id == 0 || c.key_id > api_key_count_)
+    return CommandResult(Code::key_not_found, op, c.key_id);
   ApiKeyRow& key = api_keys_[c.key_id - 1];
   wire::Result result = CommandResult(Code::ok, op, c.key_id);
   if (key.state == wire::KeyState::kRevoked) {
@@ -189,7 +191,8 @@ wire::Result Engine::ExecuteAccess(const wire::Command& command, uint64_t now_us
   if (key.role == Role::kOperator) {
     uint32_t active_operators = 0;
     for (uint32_t k = 0; k < api_key_count_; k++) {
-      active_operators += api_keys_[k].role == Role::kOperator && api_keys_[k].state == wire::KeyState::kActive;
+      active_operators +=
+          api_keys_[k].role == Role::kOperator && api_keys_[k].state == wire::KeyState::kActive;
     }
     if (active_operators == 1) return CommandResult(Code::last_operator_key, op, c.key_id);
   }

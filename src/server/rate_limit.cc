@@ -8,7 +8,8 @@
 namespace eleven::server {
 
 RateLimiter::RateLimiter(const RateLimitConfig& config) : config_(config) {
-  for (const auto& [role, name] : config_.role_limits) ELEVEN_ASSERT(config_.limits.count(name) == 1);
+  for (const auto& [role, name] : config_.role_limits)
+    ELEVEN_ASSERT(config_.limits.count(name) == 1);
   for (const auto& [key, name] : config_.key_limits) ELEVEN_ASSERT(config_.limits.count(name) == 1);
 }
 
@@ -20,7 +21,8 @@ const RateLimit* RateLimiter::LimitOf(const Caller& caller) const {
   return nullptr;
 }
 
-bool RateLimiter::Take(const Caller& caller, uint32_t cost, uint64_t now_ns, uint32_t* retry_after_s) {
+bool RateLimiter::Take(const Caller& caller, uint32_t cost, uint64_t now_ns,
+                       uint32_t* retry_after_s) {
   if (config_.empty()) return true;
   auto [it, inserted] = buckets_.try_emplace(caller.key_id);
   Bucket& b = it->second;

@@ -24,9 +24,9 @@ struct RateLimit {
 };
 
 struct RateLimitConfig {
-  std::map<std::string, RateLimit> limits;           // by name
-  std::map<wire::Role, std::string> role_limits;     // role -> limit name
-  std::map<uint32_t, std::string> key_limits;        // key id -> limit name
+  std::map<std::string, RateLimit> limits;        // by name
+  std::map<wire::Role, std::string> role_limits;  // role -> limit name
+  std::map<uint32_t, std::string> key_limits;     // key id -> limit name
   bool empty() const { return role_limits.empty() && key_limits.empty(); }
 };
 

@@ -419,8 +419,8 @@ engine::EngineConfig FestivalEngineConfig(const Scenario& s) {
 }
 
 Status Festival::Open() {
-  backend_ = o_.connect.empty() ? MakeEmbeddedBackend(o_.data_dir, s_.snapshot_follower)
-                                : MakeRemoteBackend(o_.connect);
+  backend_ = o_.connect.empty() ? MakeEmbeddedBackend(o_.data_dir, s_.snapshot_follower, o_.key)
+                                : MakeRemoteBackend(o_.connect, o_.key);
   return backend_->Open(FestivalEngineConfig(s_));
 }
 

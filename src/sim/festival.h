@@ -24,6 +24,12 @@ struct FestivalOptions {
   // The server must be freshly formatted, fit FestivalEngineConfig (--print-serve-config)
   // and run a client clock; snapshot_at_s is then skipped (the server's business).
   std::string connect;
+  // An operator key's secret (docs/access.md). Connect: the festival authenticates with it
+  // (empty: anonymous, which only a loopback server configured for it accepts). Embedded: the
+  // data directory's first entry creates it, as `eleven format` does, and the festival's
+  // commands are issued by it, so the run ends in the state a connect run with this key
+  // against a directory formatted with it does (to the digest).
+  std::string key;
   // Buyers see a batch's results this many ticks after it was sent (once durable): the
   // engine pipelines that many ticks, and the day stays deterministic however fast the disk.
   uint32_t reply_lag_ticks = 16;

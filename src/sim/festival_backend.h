@@ -118,9 +118,14 @@ class FestivalBackend {
   }
 };
 
-// An embedded replica in `data_dir` (formatted by Open; must not exist or be empty).
-std::unique_ptr<FestivalBackend> MakeEmbeddedBackend(const std::string& data_dir, bool snapshot_follower);
-// `eleven serve` at `address` (HOST:PORT), over one connection of the C++ client.
-std::unique_ptr<FestivalBackend> MakeRemoteBackend(const std::string& address);
+// An embedded replica in `data_dir` (formatted by Open; must not exist or be empty). With a
+// `key` (a secret), the directory's first entry creates it as an operator key, as `eleven
+// format` does, and every command is issued by it: the state a connect run with that key
+// against a directory `eleven format` made ends in.
+std::unique_ptr<FestivalBackend> MakeEmbeddedBackend(const std::string& data_dir, bool snapshot_follower,
+                                                     const std::string& key);
+// `eleven serve` at `address` (HOST:PORT), over one connection of the C++ client,
+// authenticated with `key` (an operator key's secret; empty: anonymous).
+std::unique_ptr<FestivalBackend> MakeRemoteBackend(const std::string& address, const std::string& key);
 
 }  // namespace eleven::sim

@@ -18,6 +18,7 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
+#include "client/keys.h"
 #include "sim/festival_backend.h"
 #include "storage/env.h"
 
@@ -27,8 +28,8 @@ namespace {
 
 class EmbeddedBackend final : public FestivalBackend {
  public:
-  EmbeddedBackend(std::string data_dir, bool snapshot_follower)
-      : data_dir_(std::move(data_dir)), snapshot_follower_(snapshot_follower) {}
+  EmbeddedBackend(std::string data_dir, bool snapshot_follower, std::string key)
+      : data_dir_(std::move(data_dir)), snapshot_follower_(snapshot_follower), key_(std::move(key)) {}
   ~EmbeddedBackend() override {
     if (thread_.joinable()) {
       {
@@ -52,11 +53,12 @@ class EmbeddedBackend final : public FestivalBackend {
     if (snapshot_follower_) options.snapshot_mode = replica::ReplicaOptions::SnapshotMode::kFollower;
     replica::RecoveryReport report;
     ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, data_dir_, options, &replica_, &report));
-    durable_ = replica_->op_durable();
+    if (!key_.empty()) ELEVEN_RETURN_IF_ERROR(AddKey());
+    durable_ = replica_->op_durable() - op_base_;
     replica_->SetDurableCallback([this](uint64_t op) {
       {
         std::lock_guard<std::mutex> lock(mu_);
-        durable_ = std::max(durable_, op);
+        durable_ = std::max(durable_, op >= op_base_ ? op - op_base_ : 0);
         kick_ = true;
       }
       engine_cv_.notify_one();
@@ -65,23 +67,47 @@ class EmbeddedBackend final : public FestivalBackend {
     thread_ = std::thread([this] { Run(); });
     return Status::Ok();
   }
+  // The directory's first operator key, as `eleven format` records it (op 1, log time 0,
+  // issuer 0); the festival's commands are then that key's.
+  Status AddKey() {
+    ELEVEN_ASSERT(replica_->op_submitted() == 0);
+    const wire::Command create = client::MakeCreateKey(wire::Role::kOperator, 0, key_);
+    wire::Result result{};
+    uint64_t op = 0;
+    ELEVEN_RETURN_IF_ERROR(replica_->Submit(std::span(&create, 1), 0, std::span(&result, 1), &op));
+    ELEVEN_RETURN_IF_ERROR(replica_->WaitDurable(op));
+    if (result.code != wire::Code::ok) {
+      return Status::FailedPrecondition("the festival's operator key was refused: " +
+                                        std::string(wire::CodeName(result.code)));
+    }
+    op_base_ = op;
+    issuer_ = static_cast<uint32_t>(result.id);
+    ELEVEN_ASSERT(op_base_ == 1 && issuer_ == 1);
+    return Status::Ok();
+  }
   std::string mode() const override { return "embedded"; }
 
   Status Submit(std::span<const wire::Command> commands, uint64_t at_us, std::span<wire::Result> results,
                 uint64_t* ticket) override {
     ELEVEN_ASSERT(results.size() >= commands.size());
     const uint64_t t = *ticket = ++submitted_;
-    Post([this, commands, at_us, results, t] {
+    std::vector<wire::Command> stamped;  // with a key: the commands, issued by it
+    if (issuer_ != 0) {
+      stamped.assign(commands.begin(), commands.end());
+      for (wire::Command& c : stamped) wire::SetIssuer(c, issuer_);
+    }
+    Post([this, commands, stamped = std::move(stamped), at_us, results, t] {
       const uint64_t started = MonotonicNs();
       uint64_t op = 0;
-      const Status status = replica_->Submit(commands, at_us, results, &op);
+      const Status status =
+          replica_->Submit(stamped.empty() ? commands : std::span<const wire::Command>(stamped), at_us, results, &op);
       busy_ns_.fetch_add(MonotonicNs() - started, std::memory_order_relaxed);
       std::lock_guard<std::mutex> lock(mu_);
       if (!status.ok()) {
         FailLocked(status);
         return;
       }
-      ELEVEN_ASSERT(op == t);  // every log entry comes through here, one per ticket
+      ELEVEN_ASSERT(op == t + op_base_);  // every later log entry comes through here, one per ticket
       applied_ = t;
       festival_cv_.notify_all();
     });
@@ -246,6 +272,9 @@ class EmbeddedBackend final : public FestivalBackend {
 
   const std::string data_dir_;
   const bool snapshot_follower_;
+  const std::string key_;  // the operator key's secret, or empty (issuer 0)
+  uint64_t op_base_ = 0;   // log entries before the festival's first (the key's)
+  uint32_t issuer_ = 0;    // set by Open; the key id stamped into every command
   // Festival thread only.
   uint64_t submitted_ = 0;
   uint64_t lookups_requested_ = 0;
@@ -260,7 +289,7 @@ class EmbeddedBackend final : public FestivalBackend {
   bool kick_ = false;
   bool stopping_ = false;
   uint64_t applied_ = 0;
-  uint64_t durable_ = 0;
+  uint64_t durable_ = 0;  // in tickets: the durable op less op_base_
   Status failure_;
   std::unordered_map<uint64_t, LookupAnswer> lookups_;
   std::unordered_map<uint64_t, wire::FiguresRecord> figures_;
@@ -271,8 +300,9 @@ class EmbeddedBackend final : public FestivalBackend {
 
 }  // namespace
 
-std::unique_ptr<FestivalBackend> MakeEmbeddedBackend(const std::string& data_dir, bool snapshot_follower) {
-  return std::make_unique<EmbeddedBackend>(data_dir, snapshot_follower);
+std::unique_ptr<FestivalBackend> MakeEmbeddedBackend(const std::string& data_dir, bool snapshot_follower,
+                                                     const std::string& key) {
+  return std::make_unique<EmbeddedBackend>(data_dir, snapshot_follower, key);
 }
 
 }  // namespace eleven::sim

@@ -63,7 +63,7 @@ std::string FirstShortfall(const wire::LimitsRecord& have, const wire::LimitsRec
 
 class RemoteBackend final : public FestivalBackend {
  public:
-  explicit RemoteBackend(std::string address) : address_(std::move(address)) {}
+  RemoteBackend(std::string address, std::string key) : address_(std::move(address)), key_(std::move(key)) {}
   // The client goes first: its destructor fails what is still waiting, through callbacks
   // that use mu_ and the rest.
   ~RemoteBackend() override { client_.reset(); }
@@ -110,6 +110,7 @@ class RemoteBackend final : public FestivalBackend {
   Status CheckEmptyAndClock(const engine::EngineConfig& config);
 
   const std::string address_;
+  const std::string key_;
   std::unique_ptr<client::Client> client_;
   std::string limits_note_;
   uint64_t sent_ = 0;  // festival thread only
@@ -135,22 +136,30 @@ class RemoteBackend final : public FestivalBackend {
 Status RemoteBackend::Open(const engine::EngineConfig& config) {
   client::ClientOptions options;
   options.address = address_;
+  options.key = key_;
   // The festival keeps up to reply_lag_ticks ticks of set_clock+submit pairs in flight.
   options.requests_in_flight_max = 256;
   options.request_timeout_ms = 120'000;  // a full batch on a slow disk is not a failure
   const Status connected = client::Client::Connect(options, &client_);
+  if (connected.code() == StatusCode::kFailedPrecondition) return connected;  // unauthenticated
   if (!connected.ok()) {
     return Status::Unavailable("cannot reach eleven serve at " + address_ + ": " + connected.ToString());
   }
   return CheckEmptyAndClock(config);
 }
 
-// The server must be freshly formatted (the festival creates its own catalog), have room
-// for the scenario, and stamp batches with the clients' clock.
+// The server must be freshly formatted (the festival creates its own catalog): no entry, or
+// only the one `eleven format` writes, which creates key 1. It must have room for the
+// scenario, and stamp batches with the clients' clock.
 Status RemoteBackend::CheckEmptyAndClock(const engine::EngineConfig& config) {
   protocol::DigestRecord digest{};
   ELEVEN_RETURN_IF_ERROR(client_->GetDigest(&digest));
-  if (digest.op != 0) {
+  wire::Code first_key = wire::Code::key_not_found;
+  if (digest.op == 1) {
+    wire::KeyRecord key{};
+    ELEVEN_RETURN_IF_ERROR(client_->GetKey(1, &first_key, &key));
+  }
+  if (digest.op > 1 || (digest.op == 1 && first_key != wire::Code::ok)) {
     return Status::FailedPrecondition("the server at " + address_ + " is not empty (" +
                                       std::to_string(digest.op) +
                                       " log entries applied): the festival creates its own catalog "
@@ -315,8 +324,8 @@ Status RemoteBackend::Finish(BackendFinal* final) {
 
 }  // namespace
 
-std::unique_ptr<FestivalBackend> MakeRemoteBackend(const std::string& address) {
-  return std::make_unique<RemoteBackend>(address);
+std::unique_ptr<FestivalBackend> MakeRemoteBackend(const std::string& address, const std::string& key) {
+  return std::make_unique<RemoteBackend>(address, key);
 }
 
 }  // namespace eleven::sim

@@ -8,7 +8,8 @@ namespace eleven::wire {
 
 namespace {
 
-constexpr const char* kRoleNames[] = {"", "operator", "storefront", "merchant", "courier", "viewer"};
+constexpr const char* kRoleNames[] = {"",         "operator", "storefront",
+                                      "merchant", "courier",  "viewer"};
 static_assert(sizeof(kRoleNames) / sizeof(kRoleNames[0]) == kRoleMax + 1);
 
 }  // namespace
@@ -19,10 +20,12 @@ Code CheckAccessStructure(const Command& command) {
   bool clean = TrailerReservedZero(command);
   if (command.operation == kCreateKey) {
     const auto c = AsRecord<CreateKey>(command);
-    clean = clean && AllZero(c.reserved0, sizeof c.reserved0) && AllZero(c.reserved, sizeof c.reserved);
+    clean =
+        clean && AllZero(c.reserved0, sizeof c.reserved0) && AllZero(c.reserved, sizeof c.reserved);
   } else {
     const auto c = AsRecord<RevokeKey>(command);
-    clean = clean && AllZero(c.reserved0, sizeof c.reserved0) && AllZero(c.reserved, sizeof c.reserved);
+    clean =
+        clean && AllZero(c.reserved0, sizeof c.reserved0) && AllZero(c.reserved, sizeof c.reserved);
   }
   return clean ? Code::ok : Code::reserved_nonzero;
 }

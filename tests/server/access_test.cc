@@ -14,20 +14,20 @@
 // then restarted with anonymous requests off, so the keys also come back from the log.
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <simdjson.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <thread>
-#include <cstring>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/protocol.h"
@@ -76,7 +76,8 @@ const std::vector<Row>& Rows() {
       {"GET", "/metrics", "/metrics", "", "AAAAA"},
       {"POST", "/clock", "/clock", R"({"at_us":1000000})", "AFFFF"},
       {"POST", "/merchants", "/merchants", R"({"merchant_id":3,"country":"CN"})", "AFFFF"},
-      {"POST", "/skus", "/skus", R"({"sku_id":{sku},"merchant_id":{own},"price_fen":1000,"stock":5})", "AFOFF"},
+      {"POST", "/skus", "/skus",
+       R"({"sku_id":{sku},"merchant_id":{own},"price_fen":1000,"stock":5})", "AFOFF"},
       {"GET", "/skus/{}", "/skus/11", "", "AAAAA"},
       {"POST", "/skus/{}/restock", "/skus/{own}/restock", R"({"quantity":1})", "AFOFF"},
       {"POST", "/skus/{}/price", "/skus/{own}/price", R"({"price_fen":1000})", "AFOFF"},
@@ -90,7 +91,8 @@ const std::vector<Row>& Rows() {
        "AAFFF"},
       {"GET", "/orders/by-key/{}", "/orders/by-key/{own}", "", "AOOFF"},
       {"GET", "/orders/{}", "/orders/{own}", "", "AOOFF"},
-      {"POST", "/orders/{}/pay", "/orders/{own}/pay", R"({"amount_fen":1000,"payment_method":"card"})", "AOFFF"},
+      {"POST", "/orders/{}/pay", "/orders/{own}/pay",
+       R"({"amount_fen":1000,"payment_method":"card"})", "AOFFF"},
       {"POST", "/orders/{}/cancel", "/orders/{own}/cancel", "", "AOFFF"},
       {"POST", "/accounts", "/accounts", R"({"account_id":901,"ledger":1,"code":1})", "AFFFF"},
       {"GET", "/accounts/{}", "/accounts/{own}", "", "AFOFF"},
@@ -99,23 +101,32 @@ const std::vector<Row>& Rows() {
        R"({"transfer_id":902,"debit_account_id":901,"credit_account_id":901,"amount_fen":1,"ledger":1,"code":1})",
        "AFFFF"},
       {"GET", "/transfers/{}", "/transfers/902", "", "AFFFF"},
-      {"POST", "/buyers/{}/deposit", "/buyers/51/deposit", R"({"transfer_id":{sku},"amount_fen":100})", "AFFFF"},
-      {"POST", "/buyers/{}/credit-limit", "/buyers/51/credit-limit", R"({"limit_fen":1000000})", "AFFFF"},
+      {"POST", "/buyers/{}/deposit", "/buyers/51/deposit",
+       R"({"transfer_id":{sku},"amount_fen":100})", "AFFFF"},
+      {"POST", "/buyers/{}/credit-limit", "/buyers/51/credit-limit", R"({"limit_fen":1000000})",
+       "AFFFF"},
       {"GET", "/buyers/{}/credit", "/buyers/51/credit", "", "AFFFF"},
-      {"POST", "/merchants/{}/withdraw", "/merchants/{own}/withdraw", R"({"transfer_id":{sku},"amount_fen":1})", "AFOFF"},
-      {"POST", "/merchants/{}/credit-line", "/merchants/1/credit-line", R"({"limit_fen":100000})", "AFFFF"},
-      {"POST", "/merchants/{}/draw-down", "/merchants/{own}/draw-down", R"({"transfer_id":{sku},"amount_fen":1})", "AFOFF"},
-      {"POST", "/merchants/{}/repay", "/merchants/{own}/repay", R"({"transfer_id":{sku},"amount_fen":1})", "AFOFF"},
+      {"POST", "/merchants/{}/withdraw", "/merchants/{own}/withdraw",
+       R"({"transfer_id":{sku},"amount_fen":1})", "AFOFF"},
+      {"POST", "/merchants/{}/credit-line", "/merchants/1/credit-line", R"({"limit_fen":100000})",
+       "AFFFF"},
+      {"POST", "/merchants/{}/draw-down", "/merchants/{own}/draw-down",
+       R"({"transfer_id":{sku},"amount_fen":1})", "AFOFF"},
+      {"POST", "/merchants/{}/repay", "/merchants/{own}/repay",
+       R"({"transfer_id":{sku},"amount_fen":1})", "AFOFF"},
       {"GET", "/merchants/{}/credit", "/merchants/{own}/credit", "", "AFOFF"},
       {"GET", "/orders/{}/money", "/orders/{own}/money", "", "AOOFF"},
       {"GET", "/orders/{}/plan", "/orders/{own}/plan", "", "AOOFF"},
-      {"POST", "/orders/{}/plan/repay", "/orders/{own}/plan/repay", R"({"transfer_id":{sku}})", "AOFFF"},
+      {"POST", "/orders/{}/plan/repay", "/orders/{own}/plan/repay", R"({"transfer_id":{sku}})",
+       "AOFFF"},
       {"POST", "/orders/{}/confirm-delivery", "/orders/{own}/confirm-delivery", "", "AOFFF"},
       {"POST", "/orders/{}/after-sales-refund", "/orders/{own}/after-sales-refund",
        R"({"refund_id":{sku},"amount_fen":1})", "AFOFF"},
       {"POST", "/warehouses", "/warehouses",
-       R"({"warehouse_id":32,"region":3,"x_km":0,"y_km":0,"hourly_capacity":10,"daily_capacity":10})", "AFFFF"},
-      {"POST", "/warehouses/{}/stock", "/warehouses/31/stock", R"({"sku_id":{own},"units":1})", "AFOFF"},
+       R"({"warehouse_id":32,"region":3,"x_km":0,"y_km":0,"hourly_capacity":10,"daily_capacity":10})",
+       "AFFFF"},
+      {"POST", "/warehouses/{}/stock", "/warehouses/31/stock", R"({"sku_id":{own},"units":1})",
+       "AFOFF"},
       {"GET", "/warehouses/{}/stock/{}", "/warehouses/31/stock/{own}", "", "AFOFF"},
       {"GET", "/warehouses/{}/hours/{}", "/warehouses/31/hours/0", "", "AAAAA"},
       {"POST", "/couriers", "/couriers",
@@ -168,7 +179,8 @@ class AccessTest : public ::testing::Test {
     if (!secret.empty()) headers.push_back({"Authorization", "Bearer " + secret});
     return HttpCall(server_->http_port(), method, target, body, headers);
   }
-  std::string Post(const std::string& target, const std::string& body, const std::string& secret = "") {
+  std::string Post(const std::string& target, const std::string& body,
+                   const std::string& secret = "") {
     const HttpReply reply = Call("POST", target, body, secret);
     EXPECT_EQ(reply.status, 200) << "POST " << target << " " << body << " -> " << reply.body;
     return reply.body;
@@ -197,15 +209,23 @@ class AccessTest : public ::testing::Test {
     for (int m : {1, 2}) {
       const std::string id = std::to_string(m);
       Post("/merchants", R"({"merchant_id":)" + id + R"(,"country":"CN"})");
-      Post("/skus", R"({"sku_id":1)" + id + R"(,"merchant_id":)" + id + R"(,"price_fen":1000,"stock":100})");
-      Post("/drops", R"({"drop_id":2)" + id + R"(,"sku_id":1)" + id +
-                         R"(,"live_price_fen":900,"quota":10,"opens_at_us":0,"closes_at_us":1000000000000})");
+      Post("/skus",
+           R"({"sku_id":1)" + id + R"(,"merchant_id":)" + id + R"(,"price_fen":1000,"stock":100})");
+      Post("/drops",
+           R"({"drop_id":2)" + id + R"(,"sku_id":1)" + id +
+               R"(,"live_price_fen":900,"quota":10,"opens_at_us":0,"closes_at_us":1000000000000})");
     }
-    Post("/warehouses", R"({"warehouse_id":31,"region":3,"x_km":0,"y_km":0,"hourly_capacity":1000,"daily_capacity":10000})");
+    Post(
+        "/warehouses",
+        R"({"warehouse_id":31,"region":3,"x_km":0,"y_km":0,"hourly_capacity":1000,"daily_capacity":10000})");
     Post("/warehouses/31/stock", R"({"sku_id":11,"units":50})");
     Post("/warehouses/31/stock", R"({"sku_id":12,"units":50})");
-    Post("/couriers", R"({"courier_id":41,"name":"ZTO","mode":"express","promised_days":2,"hourly_capacity":1000,"cost_fen":500,"waybill_first":1000000,"waybill_count":1000000})");
-    Post("/couriers", R"({"courier_id":42,"name":"YTO","mode":"express","promised_days":2,"hourly_capacity":1000,"cost_fen":500,"waybill_first":3000000,"waybill_count":1000000})");
+    Post(
+        "/couriers",
+        R"({"courier_id":41,"name":"ZTO","mode":"express","promised_days":2,"hourly_capacity":1000,"cost_fen":500,"waybill_first":1000000,"waybill_count":1000000})");
+    Post(
+        "/couriers",
+        R"({"courier_id":42,"name":"YTO","mode":"express","promised_days":2,"hourly_capacity":1000,"cost_fen":500,"waybill_first":3000000,"waybill_count":1000000})");
     Post("/couriers/41/coverage", R"({"regions":[3]})");
     Post("/couriers/42/coverage", R"({"regions":[4]})");
     Post("/buyers/51/deposit", R"({"transfer_id":801,"amount_fen":1000000})");
@@ -218,24 +238,26 @@ class AccessTest : public ::testing::Test {
     secrets_[kViewer] = Key(R"({"role":"viewer"})");
     const std::string storefront2 = Key(R"({"role":"storefront","storefront_id":2})");
     revoked_ = Key(R"({"role":"storefront","storefront_id":3})");
-    Post("/keys/7/revoke", "");  // revoked_ is key 7
+    Post("/keys/7/revoke", "");                                       // revoked_ is key 7
     spare_key_ = Field(Post("/keys", R"({"role":"viewer"})"), "id");  // the revoke row's target
     viewer_key_ = "5";
 
     // X and X2 are storefront 1's (merchant 1, region 3: courier 41), Y and Y2 storefront 2's
     // (merchant 2, region 4: courier 42). X is paid from buyer 51's wallet, Y by card.
     auto place = [&](const std::string& secret, int key, int merchant, int buyer, int region) {
-      const std::string body = R"({"idempotency_key":)" + std::to_string(key) + R"(,"merchant_id":)" +
-                               std::to_string(merchant) + R"(,"buyer_id":)" + std::to_string(buyer) +
-                               R"(,"region":)" + std::to_string(region) + R"(,"city_tier":1,"lines":[{"sku_id":1)" +
-                               std::to_string(merchant) + R"(,"quantity":1}]})";
+      const std::string body = R"({"idempotency_key":)" + std::to_string(key) +
+                               R"(,"merchant_id":)" + std::to_string(merchant) + R"(,"buyer_id":)" +
+                               std::to_string(buyer) + R"(,"region":)" + std::to_string(region) +
+                               R"(,"city_tier":1,"lines":[{"sku_id":1)" + std::to_string(merchant) +
+                               R"(,"quantity":1}]})";
       return Field(Post("/orders", body, secret), "id");
     };
     ASSERT_EQ(place(secrets_[kStorefront], 1001, 1, 51, 3), "1");
     ASSERT_EQ(place(storefront2, 1002, 2, 52, 4), "2");
     ASSERT_EQ(place(secrets_[kStorefront], 1003, 1, 51, 3), "3");
     ASSERT_EQ(place(storefront2, 1004, 2, 52, 4), "4");
-    Post("/orders/1/pay", R"({"amount_fen":1000,"payment_method":"balance"})", secrets_[kStorefront]);
+    Post("/orders/1/pay", R"({"amount_fen":1000,"payment_method":"balance"})",
+         secrets_[kStorefront]);
     Post("/orders/2/pay", R"({"amount_fen":1000,"payment_method":"card"})", storefront2);
     for (const char* order : {"1", "2"}) {
       const HttpReply shipment = Call("GET", std::string("/orders/") + order + "/shipment", "", "");
@@ -255,9 +277,8 @@ class AccessTest : public ::testing::Test {
   std::pair<std::string, std::string> Ids(const Row& row) const {
     const std::string pattern = row.pattern;
     if (pattern == "/drops") return {"11", "12"};
-    if (pattern == "/skus" || pattern.find("/skus/{}") == 0 ||
-        pattern.find("/merchants/{}") == 0 || pattern == "/warehouses/{}/stock" ||
-        pattern == "/warehouses/{}/stock/{}") {
+    if (pattern == "/skus" || pattern.find("/skus/{}") == 0 || pattern.find("/merchants/{}") == 0 ||
+        pattern == "/warehouses/{}/stock" || pattern == "/warehouses/{}/stock/{}") {
       const bool sku = pattern.find("/skus/{}") == 0 || pattern.find("/warehouses/{}/stock") == 0;
       return sku ? std::pair{"11", "12"} : std::pair{"1", "2"};
     }
@@ -321,8 +342,10 @@ TEST_F(AccessTest, EveryRouteAndRoleGetsTheStatusTheRolesTableSays) {
   for (const std::string& route : HttpRoutes()) server_routes.insert(route);
   std::set<std::string> table_routes = {"GET /healthz"};
   for (const Row& row : Rows()) table_routes.insert(std::string(row.method) + " " + row.pattern);
-  for (const std::string& route : server_routes) EXPECT_TRUE(table_routes.count(route)) << route << " has no row";
-  for (const std::string& route : table_routes) EXPECT_TRUE(server_routes.count(route)) << route << " is no route";
+  for (const std::string& route : server_routes)
+    EXPECT_TRUE(table_routes.count(route)) << route << " has no row";
+  for (const std::string& route : table_routes)
+    EXPECT_TRUE(server_routes.count(route)) << route << " is no route";
 
   // /healthz needs no key, and a bad one does not matter.
   EXPECT_EQ(Call("GET", "/healthz", "", "").status, 200);
@@ -349,7 +372,8 @@ TEST_F(AccessTest, EveryRouteAndRoleGetsTheStatusTheRolesTableSays) {
       if (e == 'A') continue;
       ASSERT_TRUE(e == 'F' || own != other) << "an O row needs two objects";
       const int status = Status(row, e == 'F' ? own : other, secrets_[who], &body);
-      EXPECT_EQ(status, 403) << kWhoNames[who] << (e == 'O' ? " on another's" : "") << " -> " << body;
+      EXPECT_EQ(status, 403) << kWhoNames[who] << (e == 'O' ? " on another's" : "") << " -> "
+                             << body;
       if (status == 403 && !body.empty()) {
         EXPECT_EQ(Field(body, "error"), "forbidden") << body;
       }
@@ -359,7 +383,8 @@ TEST_F(AccessTest, EveryRouteAndRoleGetsTheStatusTheRolesTableSays) {
     for (int who = 0; who < kWhoCount; who++) {
       if (row.expect[who] == 'F') continue;
       const int status = Status(row, own, secrets_[who], &body);
-      EXPECT_TRUE(status != 401 && status != 403 && status > 0) << kWhoNames[who] << " -> " << status << " " << body;
+      EXPECT_TRUE(status != 401 && status != 403 && status > 0)
+          << kWhoNames[who] << " -> " << status << " " << body;
     }
   }
 }
@@ -373,9 +398,11 @@ class Frames {
   }
   bool ok() const { return fd_ >= 0; }
   // Sends a frame and reads its reply: the reply's header (status), its body into *body.
-  protocol::FrameHeader Call(protocol::Operation op, uint32_t count, const std::vector<std::byte>& body,
-                             uint64_t client_id, std::vector<std::byte>* reply_body) {
-    protocol::FrameHeader h = protocol::MakeHeader(op, protocol::FrameStatus::kOk, ++request_id_, count, body, client_id);
+  protocol::FrameHeader Call(protocol::Operation op, uint32_t count,
+                             const std::vector<std::byte>& body, uint64_t client_id,
+                             std::vector<std::byte>* reply_body) {
+    protocol::FrameHeader h =
+        protocol::MakeHeader(op, protocol::FrameStatus::kOk, ++request_id_, count, body, client_id);
     std::vector<std::byte> frame(sizeof(h) + body.size());
     std::memcpy(frame.data(), &h, sizeof(h));
     if (!body.empty()) std::memcpy(frame.data() + sizeof(h), body.data(), body.size());
@@ -387,7 +414,8 @@ class Frames {
       return reply;
     }
     reply_body->resize(reply.body_size);
-    if (reply.body_size > 0 && RecvSome(fd_, reply_body->data(), reply.body_size, 5000) != reply.body_size) {
+    if (reply.body_size > 0 &&
+        RecvSome(fd_, reply_body->data(), reply.body_size, 5000) != reply.body_size) {
       reply.status = protocol::FrameStatus::kBadMagic;
     }
     return reply;
@@ -400,7 +428,9 @@ class Frames {
     std::memcpy(body.data(), &record, sizeof(record));
     const protocol::FrameHeader h = Call(protocol::Operation::kAuthenticate, 1, body, 0, &reply);
     *status = h.status;
-    if (h.status != protocol::FrameStatus::kOk || reply.size() != protocol::ReplyRecordSize(h.operation)) return 0;
+    if (h.status != protocol::FrameStatus::kOk ||
+        reply.size() != protocol::ReplyRecordSize(h.operation))
+      return 0;
     protocol::AuthenticatedRecord who;
     std::memcpy(&who, reply.data() + protocol::kQueryEntryHeadSize, sizeof(who));
     return who.key_id;
@@ -428,8 +458,8 @@ struct OperationRow {
 };
 
 TEST_F(AccessTest, EveryBinaryOperationAndRoleGetsTheAnswerTheRolesTableSays) {
-  using protocol::Operation;
   using protocol::FrameStatus;
+  using protocol::Operation;
   const auto id = [](uint64_t v) { return BytesOf(v); };
   const auto pair = [](uint64_t a, uint64_t b) { return BytesOf(protocol::PairQuery{a, b}); };
   const auto transfers = [](uint64_t account) {
@@ -438,7 +468,8 @@ TEST_F(AccessTest, EveryBinaryOperationAndRoleGetsTheAnswerTheRolesTableSays) {
     q.limit = 10;
     return BytesOf(q);
   };
-  const uint64_t own_waybill = std::stoull(own_waybill_), other_waybill = std::stoull(other_waybill_);
+  const uint64_t own_waybill = std::stoull(own_waybill_),
+                 other_waybill = std::stoull(other_waybill_);
   // A restock of merchant 1's SKU 11 (own) and of merchant 2's SKU 12 (other).
   const auto restock = [](uint64_t sku) { return BytesOf(wire::MakeRestock(sku, 1)); };
   const std::vector<OperationRow> rows = {
@@ -454,7 +485,8 @@ TEST_F(AccessTest, EveryBinaryOperationAndRoleGetsTheAnswerTheRolesTableSays) {
       {Operation::kGetPlan, id(1), id(2), "AOOFF"},
       {Operation::kGetMerchantCredit, id(1), id(2), "AFOFF"},
       {Operation::kGetBuyerCredit, id(51), id(51), "AFFFF"},
-      {Operation::kGetAccountTransfers, transfers(kMerchantWallet1), transfers(kMerchantWallet2), "AFOFF"},
+      {Operation::kGetAccountTransfers, transfers(kMerchantWallet1), transfers(kMerchantWallet2),
+       "AFOFF"},
       {Operation::kGetParcel, id(own_waybill), id(other_waybill), "AOOOF"},
       {Operation::kGetShipment, id(1), id(2), "AOOFF"},
       {Operation::kGetTimeline, id(own_waybill), id(other_waybill), "AOOOF"},
@@ -489,7 +521,9 @@ TEST_F(AccessTest, EveryBinaryOperationAndRoleGetsTheAnswerTheRolesTableSays) {
     std::memcpy(&code, reply.data(), sizeof(code));
     return std::string(wire::CodeName(code));
   };
-  const auto refused = [](const std::string& a) { return a == "forbidden" || a == "unauthenticated"; };
+  const auto refused = [](const std::string& a) {
+    return a == "forbidden" || a == "unauthenticated";
+  };
 
   for (const OperationRow& row : rows) {
     SCOPED_TRACE("operation " + std::to_string(static_cast<int>(row.op)));
@@ -542,18 +576,22 @@ TEST_F(AccessTest, BinaryConnectionsAuthenticateWithALiveKeyAndNameIt) {
     FrameStatus status;
     const uint64_t key_id = frames.Authenticate(secrets_[kViewer], &status);
     ASSERT_NE(key_id, 0u);
-    EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id + 1, &reply).status, FrameStatus::kUnauthenticated);
+    EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id + 1, &reply).status,
+              FrameStatus::kUnauthenticated);
     EXPECT_TRUE(frames.Closed());
   }
   // A key revoked while its connection is open: its next frame is refused.
   Frames frames(server_->binary_port());
   FrameStatus status;
-  const std::string secret = Field(Post("/keys", R"({"role":"viewer"})", secrets_[kOperator]), "secret");
+  const std::string secret =
+      Field(Post("/keys", R"({"role":"viewer"})", secrets_[kOperator]), "secret");
   const uint64_t key_id = frames.Authenticate(secret, &status);
   ASSERT_NE(key_id, 0u);
-  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, FrameStatus::kOk);
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status,
+            FrameStatus::kOk);
   Post("/keys/" + std::to_string(key_id) + "/revoke", "", secrets_[kOperator]);
-  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, FrameStatus::kUnauthenticated);
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status,
+            FrameStatus::kUnauthenticated);
   EXPECT_TRUE(frames.Closed());
   // And over HTTP.
   EXPECT_EQ(Call("GET", "/skus/11", "", secret).status, 401);
@@ -570,8 +608,10 @@ TEST_F(AccessTest, NoCrossSiteWrites) {
   const std::string deposit = "/buyers/51/deposit";
   const std::string body = R"({"transfer_id":7001,"amount_fen":100})";
   // A body that is not JSON (what a page may send cross-site without asking): 415.
-  for (const char* type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}) {
-    const HttpReply reply = HttpCall(port, "POST", deposit, body, {{"Authorization", auth}, {"Content-Type", type}});
+  for (const char* type :
+       {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}) {
+    const HttpReply reply =
+        HttpCall(port, "POST", deposit, body, {{"Authorization", auth}, {"Content-Type", type}});
     EXPECT_EQ(reply.status, 415) << type;
     EXPECT_EQ(Field(reply.body, "error"), "unsupported_media_type");
   }
@@ -579,21 +619,27 @@ TEST_F(AccessTest, NoCrossSiteWrites) {
   const HttpHeaders evil = {{"Authorization", auth}, {"Origin", "https://evil.example"}};
   EXPECT_EQ(HttpCall(port, "POST", deposit, body, evil).status, 403);
   EXPECT_EQ(HttpCall(port, "GET", "/skus/11", "", evil).status, 403);
-  EXPECT_EQ(HttpCall(port, "OPTIONS", deposit, "", {{"Origin", "https://evil.example"}}).status, 403);
+  EXPECT_EQ(HttpCall(port, "OPTIONS", deposit, "", {{"Origin", "https://evil.example"}}).status,
+            403);
   EXPECT_EQ(Digest(), before);
   EXPECT_EQ(Metric("eleven_cross_site_refused_total"), 6);
   // An allowed origin: the preflight says what it may send, and replies carry the CORS headers.
-  const HttpReply preflight = HttpCall(port, "OPTIONS", deposit, "",
-                                       {{"Origin", "https://screen.example"}, {"Access-Control-Request-Method", "POST"}});
+  const HttpReply preflight =
+      HttpCall(port, "OPTIONS", deposit, "",
+               {{"Origin", "https://screen.example"}, {"Access-Control-Request-Method", "POST"}});
   EXPECT_EQ(preflight.status, 204);
   EXPECT_EQ(preflight.headers.at("Access-Control-Allow-Origin"), "https://screen.example");
-  EXPECT_NE(preflight.headers.at("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
-  const HttpReply allowed = HttpCall(port, "GET", "/skus/11", "", {{"Authorization", auth}, {"Origin", "https://screen.example"}});
+  EXPECT_NE(preflight.headers.at("Access-Control-Allow-Headers").find("Authorization"),
+            std::string::npos);
+  const HttpReply allowed = HttpCall(
+      port, "GET", "/skus/11", "", {{"Authorization", auth}, {"Origin", "https://screen.example"}});
   EXPECT_EQ(allowed.status, 200);
   EXPECT_EQ(allowed.headers.at("Access-Control-Allow-Origin"), "https://screen.example");
   // The server's own origin is not cross-site.
   const std::string self = "http://127.0.0.1:" + std::to_string(port);
-  const HttpReply own = HttpCall(port, "POST", deposit, body, {{"Authorization", auth}, {"Origin", self}, {"Host", "127.0.0.1:" + std::to_string(port)}});
+  const HttpReply own = HttpCall(
+      port, "POST", deposit, body,
+      {{"Authorization", auth}, {"Origin", self}, {"Host", "127.0.0.1:" + std::to_string(port)}});
   EXPECT_EQ(own.status, 200) << own.body;
   EXPECT_EQ(own.headers.count("Access-Control-Allow-Origin"), 0u);
 }
@@ -625,8 +671,10 @@ TEST_F(AccessTest, RateLimitsRefuseBeforeTheEngineAndRefill) {
   ASSERT_EQ(key_id, 2u);
   std::vector<std::byte> reply;
   const std::vector<std::byte> none;
-  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, protocol::FrameStatus::kOk);
-  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, protocol::FrameStatus::kOk);
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status,
+            protocol::FrameStatus::kOk);
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status,
+            protocol::FrameStatus::kOk);
   const wire::Command order = wire::MakePlaceOrder(9001, 1, 51, 3, 1, {{11, 1}});
   const auto command = BytesOf(order);
   EXPECT_EQ(frames.Call(protocol::Operation::kSubmit, 1, command, key_id, &reply).status,
@@ -635,8 +683,12 @@ TEST_F(AccessTest, RateLimitsRefuseBeforeTheEngineAndRefill) {
   EXPECT_EQ(Metric("eleven_rate_limited_total"), 2);
   // The bucket refills at its rate: a token after 200 ms.
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status, protocol::FrameStatus::kOk);
-  EXPECT_EQ(HttpCall(port, "GET", "/skus/11", "", {{"Authorization", "Bearer " + secrets_[kOperator]}}).status, 200);
+  EXPECT_EQ(frames.Call(protocol::Operation::kPing, 0, none, key_id, &reply).status,
+            protocol::FrameStatus::kOk);
+  EXPECT_EQ(
+      HttpCall(port, "GET", "/skus/11", "", {{"Authorization", "Bearer " + secrets_[kOperator]}})
+          .status,
+      200);
 }
 
 TEST(AccessConfig, AnonymousOperatorOnlyOnLoopback) {
@@ -677,7 +729,9 @@ shop = { per_second = 2000, burst = 4000 }
 storefront = "shop"
 [rate_limits.keys]
 17 = "shop"
-)", &config).ok());
+)",
+                   &config)
+                  .ok());
   EXPECT_TRUE(config.anonymous_operator);
   EXPECT_EQ(config.cors_origins, std::vector<std::string>{"https://screen.example"});
   EXPECT_EQ(config.rate_limits.limits.at("shop").per_second, 2000);
@@ -685,9 +739,11 @@ storefront = "shop"
   EXPECT_EQ(config.rate_limits.key_limits.at(17), "shop");
   for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{
            {"[access]\nanonymous = \"everyone\"\n", "access.anonymous must be"},
-           {"[rate_limits.roles]\nstorefront = \"nope\"\n", "rate_limits.roles.storefront must name a limit"},
+           {"[rate_limits.roles]\nstorefront = \"nope\"\n",
+            "rate_limits.roles.storefront must name a limit"},
            {"[rate_limits.roles]\nadmin = \"x\"\n", "rate_limits.roles.admin: no such role"},
-           {"[rate_limits.limits]\nx = { per_second = 0, burst = 1 }\n", "rate_limits.limits.x must be"},
+           {"[rate_limits.limits]\nx = { per_second = 0, burst = 1 }\n",
+            "rate_limits.limits.x must be"},
            {"[rate_limits.keys]\nabc = \"x\"\n", "rate_limits.keys.abc: a key id"},
            {"[http]\ncors_origins = \"*\"\n", "http.cors_origins must be an array"}}) {
     ServerConfig bad;

@@ -1,7 +1,10 @@
 // `eleven festival --connect` end to end over loopback: a server started from the TOML that
 // --print-serve-config writes runs a tiny day to the same state digest, totals and drops as
 // the embedded engine; a server with a wall clock, too small a table or state already in
-// it is refused before anything is sent, with a message that says what to change.
+// it is refused before anything is sent, with a message that says what to change. The server
+// takes no anonymous request: its data directory is formatted with an operator key, as
+// `eleven format` does, and the festival authenticates with it (the embedded run records
+// the same key first, so both end in the same state).
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -11,6 +14,8 @@
 #include <string>
 
 #include "client/client.h"
+#include "client/keys.h"
+#include "replica/first_key.h"
 #include "server/config.h"
 #include "sim/festival.h"
 #include "tests/server/test_util.h"
@@ -54,14 +59,33 @@ ServerConfig ServeConfigFor(const sim::Scenario& scenario, const std::string& da
   config.listen = "127.0.0.1:0";
   config.http = "";
   config.staging_size_bytes = 8 << 20;
-  config.anonymous_operator = true;  // the festival acts as the local operator
+  config.anonymous_operator = false;
   return config;
 }
 
-// Runs the festival against `server` (or embedded when null); returns the status and fills
-// *summary.
-Status RunFestival(const sim::Scenario& scenario, const Server* server, std::string* summary) {
+// Formats the config's data directory with its shape and an operator key, as `eleven format`
+// does; returns the key's secret.
+std::string FormatWithKey(const ServerConfig& config) {
+  const Status formatted = FormatForConfig(config);
+  EXPECT_TRUE(formatted.ok()) << formatted.ToString();
+  const std::string key = client::NewKeySecret();
+  replica::ReplicaOptions options;
+  options.engine = config.engine;
+  options.clock = ShapeOfConfig(config).clock;
+  uint64_t key_id = 0;
+  const Status added =
+      replica::AddOperatorKey(Env::Default(), config.data_dir, options, client::HashKeySecret(key), 0, &key_id);
+  EXPECT_TRUE(added.ok()) << added.ToString();
+  EXPECT_EQ(key_id, 1u);
+  return key;
+}
+
+// Runs the festival with operator key `key` against `server` (or embedded when null);
+// returns the status and fills *summary.
+Status RunFestival(const sim::Scenario& scenario, const Server* server, const std::string& key,
+                   std::string* summary) {
   sim::FestivalOptions options;
+  options.key = key;
   std::string dir;
   if (server != nullptr) {
     options.connect = "127.0.0.1:" + std::to_string(server->binary_port());
@@ -84,11 +108,13 @@ TEST(FestivalConnect, SameDayAsEmbeddedToTheDigest) {
   std::printf("festival connect test: seed=%llu\n", (unsigned long long)seed);
   const sim::Scenario scenario = Tiny(seed);
   std::string embedded_json, connect_json;
-  ASSERT_TRUE(RunFestival(scenario, nullptr, &embedded_json).ok());
   TempDataDir dir;
-  std::unique_ptr<Server> server = StartServer(ServeConfigFor(scenario, dir.path()));
+  const ServerConfig config = ServeConfigFor(scenario, dir.path());
+  const std::string key = FormatWithKey(config);
+  std::unique_ptr<Server> server = StartServer(config);
   ASSERT_NE(server, nullptr);
-  const Status run = RunFestival(scenario, server.get(), &connect_json);
+  ASSERT_TRUE(RunFestival(scenario, nullptr, key, &embedded_json).ok());
+  const Status run = RunFestival(scenario, server.get(), key, &connect_json);
   ASSERT_TRUE(run.ok()) << run.ToString();
 
   simdjson::dom::parser p1, p2;
@@ -117,21 +143,24 @@ TEST(FestivalConnect, SameDayAsEmbeddedToTheDigest) {
   EXPECT_NE(simdjson::to_string(connect["notes"]).find("snapshot_at_s skipped"), std::string::npos);
 }
 
-// Starts a server with `config`, runs the festival against it and expects a refusal that
-// contains `want`.
-void ExpectRefused(const sim::Scenario& scenario, const ServerConfig& config, const std::string& want,
-                   bool fill_first = false) {
+// Starts a server with `config`, runs the festival with `key` against it and expects a
+// refusal that contains `want`.
+void ExpectRefused(const sim::Scenario& scenario, const ServerConfig& config, const std::string& key,
+                   const std::string& want, bool fill_first = false) {
   std::unique_ptr<Server> server = StartServer(config);
   ASSERT_NE(server, nullptr);
   if (fill_first) {
-    std::unique_ptr<client::Client> client = ConnectClient(server->binary_port());
-    ASSERT_NE(client, nullptr);
+    client::ClientOptions options;
+    options.address = "127.0.0.1:" + std::to_string(server->binary_port());
+    options.key = key;
+    std::unique_ptr<client::Client> client;
+    ASSERT_TRUE(client::Client::Connect(options, &client).ok());
     const wire::Command c = wire::MakeCreateMerchant(1, "CN", 0);
     std::vector<wire::Result> results;
     ASSERT_TRUE(client->SubmitSync(std::span(&c, 1), &results).ok());
   }
   std::string summary;
-  const Status run = RunFestival(scenario, server.get(), &summary);
+  const Status run = RunFestival(scenario, server.get(), key, &summary);
   EXPECT_FALSE(run.ok());
   EXPECT_NE(run.ToString().find(want), std::string::npos) << run.ToString();
   EXPECT_TRUE(summary.empty());
@@ -142,7 +171,7 @@ TEST(FestivalConnect, WallClockServerIsRefused) {
   TempDataDir dir;
   ServerConfig config = ServeConfigFor(scenario, dir.path());
   config.clock = protocol::ClockMode::kWall;
-  ExpectRefused(scenario, config, "--clock client");
+  ExpectRefused(scenario, config, FormatWithKey(config), "--clock client");
 }
 
 TEST(FestivalConnect, TooSmallServerIsRefusedByKey) {
@@ -150,17 +179,28 @@ TEST(FestivalConnect, TooSmallServerIsRefusedByKey) {
   TempDataDir dir;
   ServerConfig config = ServeConfigFor(scenario, dir.path());
   config.engine.order_slot_count /= 2;
-  ExpectRefused(scenario, config, "engine.order_slots (server ");
+  ExpectRefused(scenario, config, FormatWithKey(config), "engine.order_slots (server ");
   TempDataDir dir2;
   config = ServeConfigFor(scenario, dir2.path());
   config.engine.fulfilment_enabled = false;
-  ExpectRefused(scenario, config, "fulfilment.enabled");
+  ExpectRefused(scenario, config, FormatWithKey(config), "fulfilment.enabled");
 }
 
 TEST(FestivalConnect, NonEmptyServerIsRefused) {
   const sim::Scenario scenario = Tiny(1);
   TempDataDir dir;
-  ExpectRefused(scenario, ServeConfigFor(scenario, dir.path()), "is not empty", /*fill_first=*/true);
+  const ServerConfig config = ServeConfigFor(scenario, dir.path());
+  ExpectRefused(scenario, config, FormatWithKey(config), "is not empty", /*fill_first=*/true);
+}
+
+// Without the key, or with another, the festival is refused before it sends anything.
+TEST(FestivalConnect, KeylessOrUnknownKeyIsRefused) {
+  const sim::Scenario scenario = Tiny(1);
+  TempDataDir dir;
+  const ServerConfig config = ServeConfigFor(scenario, dir.path());
+  FormatWithKey(config);
+  ExpectRefused(scenario, config, "", "unauthenticated");
+  ExpectRefused(scenario, config, client::NewKeySecret(), "unauthenticated");
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 # contradicts it, naming the key and both values, and writes nothing; without a config it
 # takes the recorded shape; `eleven verify` gives the same digest with and without the
 # config; a flipped byte in MANIFEST is a clear Corruption; a directory without a manifest is
-# refused until `eleven format --adopt` records one. Usage: manifest_cli_test.sh ELEVEN
+# refused until `eleven format --adopt` records one (and an operator key, as format does).
+# The server is reached with the operator key `eleven format` made. Usage:
+# manifest_cli_test.sh ELEVEN
 set -u
 eleven=$1
 dir=$(mktemp -d)
@@ -14,10 +16,7 @@ fail() { echo "FAIL: $*"; [ -f "$dir/serve.log" ] && cat "$dir/serve.log"; exit 
 
 addresses='[server]
 listen = "127.0.0.1:0"
-http = "127.0.0.1:0"
-[access]
-anonymous = "operator"'
-printf '[access]\nanonymous = "operator"\n' > "$dir/access.toml"
+http = "127.0.0.1:0"'
 cat > "$dir/config.toml" <<TOML
 $addresses
 [engine]
@@ -49,7 +48,9 @@ segment_bytes = 1048576
 [snapshot]
 journal_bytes = 1
 TOML
-"$eleven" format --data "$dir/data" --config "$dir/config.toml" > "$dir/format.out" || fail "format"
+"$eleven" format --data "$dir/data" --config "$dir/config.toml" --key-file "$dir/operator.key" > "$dir/format.out" ||
+  fail "format"
+operator_key=$(cat "$dir/operator.key")
 grep -q '^  ledger.enabled = true$' "$dir/format.out" || { cat "$dir/format.out"; fail "format did not show the shape"; }
 
 # Starts `eleven serve "$@"` in the background and sets $port to its HTTP port.
@@ -69,12 +70,13 @@ stop() { kill "$pid"; wait "$pid"; pid=; }
 http() {  # METHOD PATH [BODY]: prints the status line, then the body
   exec 3<> "/dev/tcp/127.0.0.1/$port" || fail "connect to port $port"
   local body=${3:-}
-  printf '%s %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
-    "$1" "$2" "${#body}" "$body" >&3
+  printf '%s %s HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+    "$1" "$2" "$operator_key" "${#body}" "$body" >&3
   cat <&3
   exec 3<&-
 }
 digest_of() { sed -n 's/.*digest \([0-9a-f]*\)$/\1/p' "$1"; }
+op_of() { sed -n 's/.*state at op \([0-9]*\),.*/\1/p' "$1"; }
 
 start --config "$dir/config.toml"
 http POST /merchants '{"merchant_id":7,"country":"CN"}' | head -n 1 | grep -q " 200 " || fail "create merchant"
@@ -133,7 +135,7 @@ grep -q "engine.skus_max = 5 by --skus-max" "$dir/refused.out" || { cat "$dir/re
 
 # Without a shape in its config the server takes the recorded shape: the same state, ledger
 # and all.
-start --config "$dir/access.toml" --listen 127.0.0.1:0 --http 127.0.0.1:0
+start --listen 127.0.0.1:0 --http 127.0.0.1:0
 [ "$(http GET /engine/digest | sed -n 's/.*"digest":"\([0-9a-f]*\)".*/\1/p')" = "$served_digest" ] ||
   fail "restarted without a config, the state differs"
 stop
@@ -162,6 +164,12 @@ fi
 "$eleven" format --adopt --data "$dir/data" --config "$dir/config.toml" > "$dir/adopt.out" 2>&1 ||
   { cat "$dir/adopt.out"; fail "adopt failed"; }
 cmp -s "$dir/data/MANIFEST" "$dir/MANIFEST.good" || fail "adopt recorded another manifest than format"
+# The adopted directory gained one entry, an operator key issued by the local operator.
+grep -q "^operator key 2 " "$dir/adopt.out" || { cat "$dir/adopt.out"; fail "adopt added no operator key"; }
+op_before=$(op_of "$dir/config.out")
 "$eleven" verify --data "$dir/data" > "$dir/plain.out" 2>&1 || { cat "$dir/plain.out"; fail "verify after adopt"; }
-[ "$(digest_of "$dir/plain.out")" = "$plain" ] || fail "another digest after adopt"
+[ "$(op_of "$dir/plain.out")" = $((op_before + 1)) ] || { cat "$dir/plain.out"; fail "adopt did not add one entry after op $op_before"; }
+"$eleven" inspect --data "$dir/data" --from $((op_before + 1)) --commands > "$dir/inspect.out" 2>&1 ||
+  { cat "$dir/inspect.out"; fail "inspect after adopt"; }
+grep -q "^    issuer 0     create_key role=operator scope=0$" "$dir/inspect.out" || { cat "$dir/inspect.out"; fail "adopt's entry"; }
 echo "manifest from the command line: ok"
