@@ -449,7 +449,6 @@ void Client::Impl::Finish(uint64_t id, const Status& status, std::span<const std
 }
 
 void Client::Impl::Broken(const std::string& why) {
-  (void)why;
   if (shut || (!connected && reconnecting)) return;
   connected = false;
   authenticating = false;
@@ -458,6 +457,14 @@ void Client::Impl::Broken(const std::string& why) {
   stream.socket().close(ignored);
   in_used = 0;
   on_wire = 0;
+  // Closed before Connect settled (its authenticate unanswered: e.g. a plain client on a TLS
+  // port, or a server at its connection limit): Connect fails instead of reconnecting, whose
+  // timer would also cancel Connect's timeout.
+  if (first_connect != nullptr) {
+    SettleFirst(Status::Unavailable("connect to " + options.address +
+                                    ": the server closed the connection (" + why + ")"));
+    return;
+  }
   // Everything sent on the broken connection goes again, in request-id order.
   unsent.clear();
   for (auto& [id, p] : pending) {

@@ -414,12 +414,25 @@ TEST(TlsTest, PlainTcpToATlsPortGetsNoAnswerAndOthersAreServed) {
     close(fd);
     EXPECT_EQ(https.Call("GET", "/healthz").status, 200);
   }
+  // A client that speaks plain TCP to the TLS port, authenticating with a key: the server
+  // closes it, and Connect fails (within its timeout) instead of reconnecting for ever.
+  {
+    client::ClientOptions options;
+    options.address = "127.0.0.1:" + std::to_string(server->binary_port());
+    options.key = "ek_" + std::string(43, 'A');
+    options.connect_timeout_ms = 5000;
+    std::unique_ptr<client::Client> plain;
+    const Status refused = client::Client::Connect(options, &plain);
+    EXPECT_EQ(refused.code(), StatusCode::kUnavailable) << refused.ToString();
+    EXPECT_NE(refused.message().find("closed the connection"), std::string::npos)
+        << refused.ToString();
+  }
   std::unique_ptr<client::Client> c;
   const Status connected =
       client::Client::Connect(TlsClientOptions(server->binary_port(), pki("ca.pem")), &c);
   ASSERT_TRUE(connected.ok()) << connected.ToString();
   EXPECT_TRUE(c->Ping().ok());
-  EXPECT_EQ(MetricOf(https.Call("GET", "/metrics").body, "eleven_tls_handshake_failures_total"), 2);
+  EXPECT_EQ(MetricOf(https.Call("GET", "/metrics").body, "eleven_tls_handshake_failures_total"), 3);
 }
 
 // Over http.connections, a TLS connection is closed at once (no plain 503 on a TLS port): its
