@@ -208,6 +208,7 @@ int RunBench(const BenchArgs& args) {
     options.address = args.connect;
     options.key = key;
     options.requests_in_flight_max = 1024;
+    options.tls_ca_file = args.tls_ca;
     if (!loops.empty()) options.loop = loops[i % loops.size()];
     const Status status = client::Client::Connect(options, &c->client);
     if (!status.ok()) {
@@ -272,6 +273,8 @@ void AddBenchCommand(CLI::App& app) {
   command->add_option("--rate", args->rate, "open loop at this many orders/s (0 = closed loop)")->capture_default_str();
   command->add_option("--seconds", args->seconds, "how long to run")->capture_default_str();
   command->add_option("--seed", args->seed, "W1 seed")->capture_default_str();
+  command->add_option("--tls-ca", args->tls_ca,
+                      "connect over TLS (a server with [tls]), trusting the CA certificates in this PEM file");
   command->add_flag("--load-catalog", args->load_catalog, "load the W1 catalog even if SKU 1 exists");
   AddKeyOptions(*command, &args->key, "an operator key (it loads the catalog and places the orders)");
   command->callback([args] { std::exit(RunBench(*args)); });

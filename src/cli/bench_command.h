@@ -26,6 +26,7 @@ struct BenchArgs {
   uint64_t seed = 1;
   bool load_catalog = false;   // load the W1 catalog even if the server has SKU 1
   KeyArgs key;                 // an operator key (it loads the catalog); none: anonymous
+  std::string tls_ca;          // connect over TLS, trusting this PEM CA file ("" = plain TCP)
 };
 
 int RunBench(const BenchArgs& args);

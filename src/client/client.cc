@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <atomic>
@@ -17,6 +18,7 @@
 
 #include "base/assert.h"
 #include "client/keys.h"
+#include "client/tls_stream.h"
 
 namespace eleven::client {
 
@@ -34,6 +36,37 @@ constexpr uint64_t kAuthRequestId = 0;
 Status Unauthenticated(const std::string& address) {
   return Status::FailedPrecondition("unauthenticated: the server at " + address +
                                     " refused the key (unknown, malformed or revoked)");
+}
+
+// The client's TLS context for `options` (tls_ca_file set): TLS 1.2 or later, the server
+// verified against the CA file, and the client certificate if given.
+Status MakeClientContext(const ClientOptions& options, std::unique_ptr<asio::ssl::context>* out) {
+  namespace ssl = asio::ssl;
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                           ssl::context::no_tlsv1_1,
+                       ec);
+  if (!ec) context->set_verify_mode(ssl::verify_peer, ec);
+  if (ec) return Status::IOError("TLS options: " + ec.message());
+  context->load_verify_file(options.tls_ca_file, ec);
+  if (ec)
+    return Status::InvalidArgument("tls_ca_file " + options.tls_ca_file + ": " + ec.message());
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return Status::InvalidArgument("tls_cert_file and tls_key_file go together");
+  }
+  if (!options.tls_cert_file.empty()) {
+    context->use_certificate_chain_file(options.tls_cert_file, ec);
+    if (ec)
+      return Status::InvalidArgument("tls_cert_file " + options.tls_cert_file + ": " +
+                                     ec.message());
+    context->use_private_key_file(options.tls_key_file, ssl::context::pem, ec);
+    if (ec)
+      return Status::InvalidArgument("tls_key_file " + options.tls_key_file + ": " + ec.message());
+  }
+  *out = std::move(context);
+  return Status::Ok();
 }
 
 Status StatusForFrame(protocol::FrameStatus status) {
@@ -79,7 +112,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   explicit Impl(const ClientOptions& o)
       : options(o), loop(o.loop ? o.loop : std::make_shared<EventLoop>()), io(loop->impl_->io),
-        socket(io), retry_timer(io), linger_timer(io), sweep_timer(io) {
+        stream(io), retry_timer(io), linger_timer(io), sweep_timer(io) {
     in.resize(protocol::kHeaderSize + options.reply_body_size_max);
     if (!options.key.empty()) {
       // authenticate: one record, the secret NUL-padded (docs/protocol.md, "Authentication").
@@ -128,6 +161,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   void OnAuthenticated(const protocol::FrameHeader& header, const std::byte* body);
   // Settles Connect's wait (once) and stops its timer.
   void SettleFirst(const Status& status);
+  // A new connection: connects `stream` afresh, and over TLS also shakes hands; `then` gets
+  // the first error (a handshake's prefixed "TLS handshake: ").
+  void Open(std::function<void(const boost::system::error_code&, const std::string& why)> then);
   void Shutdown();
   // ~Client (and a failed Connect): fails what waits, closes, and returns once no handler
   // holds the Impl any more.
@@ -136,7 +172,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   const ClientOptions options;
   const std::shared_ptr<EventLoop> loop;  // never the last reference (see Release)
   asio::io_context& io;
-  tcp::socket socket;
+  std::unique_ptr<asio::ssl::context> tls_context;  // set by Connect when options ask for TLS
+  net::Stream stream;                               // TCP, or TLS over it (outlived by the context)
+  std::string tls_server_name;                      // what the server's certificate must name
   tcp::endpoint endpoint;
   asio::steady_timer retry_timer;
   asio::steady_timer linger_timer;
@@ -303,7 +341,7 @@ void Client::Impl::WriteSome() {
     std::lock_guard<std::mutex> lock(mutex);
     stats.requests_sent += gather.size();
   }
-  asio::async_write(socket, gather,
+  asio::async_write(stream, gather,
                     [this, self = shared_from_this(), g = generation](
                         const boost::system::error_code& error, size_t) {
                       OnWrite(g == generation ? error : boost::system::error_code());
@@ -327,7 +365,7 @@ void Client::Impl::OnWrite(const boost::system::error_code& error) {
 }
 
 void Client::Impl::Read() {
-  socket.async_read_some(asio::buffer(in.data() + in_used, in.size() - in_used),
+  stream.async_read_some(asio::buffer(in.data() + in_used, in.size() - in_used),
                          [this, self = shared_from_this(), g = generation](
                              const boost::system::error_code& error, size_t size) {
                            if (g != generation) return;  // a handler of a closed connection
@@ -411,15 +449,22 @@ void Client::Impl::Finish(uint64_t id, const Status& status, std::span<const std
 }
 
 void Client::Impl::Broken(const std::string& why) {
-  (void)why;
   if (shut || (!connected && reconnecting)) return;
   connected = false;
   authenticating = false;
   generation++;
   boost::system::error_code ignored;
-  socket.close(ignored);
+  stream.socket().close(ignored);
   in_used = 0;
   on_wire = 0;
+  // Closed before Connect settled (its authenticate unanswered: e.g. a plain client on a TLS
+  // port, or a server at its connection limit): Connect fails instead of reconnecting, whose
+  // timer would also cancel Connect's timeout.
+  if (first_connect != nullptr) {
+    SettleFirst(Status::Unavailable("connect to " + options.address +
+                                    ": the server closed the connection (" + why + ")"));
+    return;
+  }
   // Everything sent on the broken connection goes again, in request-id order.
   unsent.clear();
   for (auto& [id, p] : pending) {
@@ -443,15 +488,12 @@ void Client::Impl::Reconnect() {
   retry_timer.expires_after(delay);
   retry_timer.async_wait([this, self = shared_from_this()](const boost::system::error_code& error) {
     if (error || shut) return;
-    socket = tcp::socket(io);
-    socket.async_connect(endpoint, [this, self](const boost::system::error_code& connect_error) {
+    Open([this, self](const boost::system::error_code& connect_error, const std::string&) {
       if (shut) return;
       if (connect_error) {
         Reconnect();
         return;
       }
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
       {
         std::lock_guard<std::mutex> lock(mutex);
         stats.reconnects++;
@@ -496,6 +538,29 @@ void Client::Impl::SweepTimeouts() {
   });
 }
 
+void Client::Impl::Open(
+    std::function<void(const boost::system::error_code&, const std::string&)> then) {
+  // The old connection's cancelled operations may still wait in the queue, and a TLS one's
+  // refer to its stream: it is kept until they have run.
+  auto old = std::make_shared<net::Stream>(std::move(stream));
+  asio::post(io, [old] {});
+  stream = tls_context ? net::Stream(io, *tls_context) : net::Stream(io);
+  stream.socket().async_connect(endpoint, [this, self = shared_from_this(), then = std::move(then)](
+                                              const boost::system::error_code& error) {
+    if (error || shut) return then(error, "");
+    boost::system::error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+    if (!stream.is_tls()) return then(error, "");
+    // The server's name for SNI and for checking its certificate (a DNS name or an address).
+    SSL_set_tlsext_host_name(stream.tls().native_handle(), tls_server_name.c_str());
+    stream.tls().set_verify_callback(asio::ssl::host_name_verification(tls_server_name), ignored);
+    stream.tls().async_handshake(asio::ssl::stream_base::client,
+                                 [self, then](const boost::system::error_code& handshake_error) {
+                                   then(handshake_error, handshake_error ? "TLS handshake: " : "");
+                                 });
+  });
+}
+
 void Client::Impl::FirstConnect(std::promise<Status>* done) {
   // Whichever of the connect (and authenticate) and the timer ends first settles `done`;
   // SettleFirst makes the other do nothing.
@@ -504,18 +569,16 @@ void Client::Impl::FirstConnect(std::promise<Status>* done) {
   retry_timer.async_wait([this, self = shared_from_this()](const boost::system::error_code& error) {
     if (error || first_connect == nullptr) return;
     boost::system::error_code ignored;
-    socket.close(ignored);
+    stream.socket().close(ignored);
     SettleFirst(Status::Unavailable("connect to " + options.address + ": no answer within " +
                                     std::to_string(options.connect_timeout_ms) + " ms"));
   });
-  socket.async_connect(endpoint, [this, self = shared_from_this()](const boost::system::error_code& error) {
+  Open([this, self = shared_from_this()](const boost::system::error_code& error, const std::string& why) {
     if (first_connect == nullptr) return;
     if (error) {
-      SettleFirst(Status::Unavailable("connect to " + options.address + ": " + error.message()));
+      SettleFirst(Status::Unavailable("connect to " + options.address + ": " + why + error.message()));
       return;
     }
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
     connected = true;
     Read();
     SweepTimeouts();
@@ -546,7 +609,7 @@ void Client::Impl::Authenticate() {
   // and WriteSome waits for `authenticating` anyway.
   ELEVEN_ASSERT(connected && !auth_frame.empty());
   authenticating = true;
-  asio::async_write(socket, asio::buffer(auth_frame),
+  asio::async_write(stream, asio::buffer(auth_frame),
                     [this, self = shared_from_this(), g = generation](const boost::system::error_code& error,
                                                                       size_t) {
                       if (g == generation && error) Broken("write: " + error.message());
@@ -578,7 +641,7 @@ void Client::Impl::OnAuthenticated(const protocol::FrameHeader& h, const std::by
     connected = false;
     generation++;
     boost::system::error_code ignored;
-    socket.close(ignored);
+    stream.socket().close(ignored);
     in_used = 0;
     on_wire = 0;
     for (auto& [id, p] : pending) p.sent = false;
@@ -602,7 +665,7 @@ void Client::Impl::Shutdown() {
   TakeIncoming();
   FailAll(Status::Unavailable("client closed"));
   boost::system::error_code ignored;
-  socket.close(ignored);
+  stream.socket().close(ignored);
   retry_timer.cancel();
   linger_timer.cancel();
   sweep_timer.cancel();
@@ -636,6 +699,15 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* cl
     return Status::InvalidArgument("cannot resolve " + options.address + ": " + ec.message());
   }
   impl->endpoint = *endpoints.begin();
+  if (!options.tls_ca_file.empty()) {
+    const Status tls = MakeClientContext(options, &impl->tls_context);
+    if (!tls.ok()) {
+      Impl::Release(std::move(impl));
+      return tls;
+    }
+    impl->tls_server_name = options.tls_server_name.empty() ? options.address.substr(0, colon)
+                                                            : options.tls_server_name;
+  }
   std::promise<Status> connected;
   asio::post(impl->io, [impl, &connected] { impl->FirstConnect(&connected); });
   const Status status = connected.get_future().get();

@@ -77,6 +77,17 @@ struct ClientOptions {
   uint32_t busy_retry_delay_ms = 2;
   uint32_t reply_body_size_max = 8190 * 168;
   std::shared_ptr<EventLoop> loop;  // null: the Client starts a thread of its own
+  // TLS (a server with [tls], docs/server.md): set tls_ca_file to connect over TLS 1.2 or
+  // later, trusting the CA certificates in that PEM file; the server's certificate must
+  // verify against them and name tls_server_name ("" = the host of `address`) as a DNS name
+  // or IP address. tls_cert_file and tls_key_file (PEM, both or neither) give a client
+  // certificate (mTLS: CN=eleven-key-<id> names a key, docs/access.md). A failed handshake
+  // fails Connect (Unavailable, with OpenSSL's reason); a bad file fails it with
+  // InvalidArgument naming the file.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;
 };
 
 using SubmitCallback = std::function<void(const Status&, std::span<const wire::Result>)>;

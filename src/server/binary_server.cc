@@ -6,6 +6,8 @@
 #include <deque>
 
 #include "base/assert.h"
+#include "client/tls_stream.h"
+#include "server/tls.h"
 
 namespace eleven::server {
 
@@ -24,16 +26,19 @@ constexpr auto kSweepPeriod = std::chrono::milliseconds(250);
 class BinaryConnection : public RequestSink,
                          public std::enable_shared_from_this<BinaryConnection> {
  public:
-  BinaryConnection(Core* core, BinaryListener* listener, tcp::socket socket, uint64_t id)
-      : core_(core), listener_(listener), socket_(std::move(socket)), id_(id) {
+  BinaryConnection(Core* core, BinaryListener* listener, net::Stream stream, uint64_t id)
+      : core_(core), listener_(listener), stream_(std::move(stream)), id_(id) {
     in_.resize(kReadBufferSizeMin);
     writing_items_.reserve(kGatherCountMax);
     gather_.reserve(kGatherCountMax);
     last_activity_ns_ = MonotonicNs();
   }
 
-  void Start() { MaybeRead(); }
+  void Start();
   void OnRequestDone(Request* request) override;
+  // The API key a verified TLS client certificate names (CN=eleven-key-<id>), 0 if none:
+  // known once the handshake is done, before the first frame is read.
+  uint32_t tls_key_id() const { return stream_.tls_key_id(); }
   void Close();
   // The sweep: true if this connection was idle too long (and has been told and closed).
   bool CloseIfIdle(uint64_t now_ns);
@@ -64,12 +69,13 @@ class BinaryConnection : public RequestSink,
 
   Core* const core_;
   BinaryListener* const listener_;
-  tcp::socket socket_;
+  net::Stream stream_;
   const uint64_t id_;
   std::vector<std::byte> in_;
   size_t in_used_ = 0;
   bool reading_ = false;
   bool writing_ = false;
+  bool handshaking_ = false;  // TLS: nothing is read or written before it is done
   bool closing_ = false;
   bool close_after_write_ = false;
   bool authenticated_ = false;
@@ -81,16 +87,32 @@ class BinaryConnection : public RequestSink,
   std::vector<asio::const_buffer> gather_;
 };
 
+void BinaryConnection::Start() {
+  if (!stream_.is_tls()) return MaybeRead();
+  handshaking_ = true;
+  stream_.tls().async_handshake(
+      asio::ssl::stream_base::server,
+      [self = shared_from_this()](const boost::system::error_code& error) {
+        self->handshaking_ = false;
+        if (self->closing_) return;
+        if (error) {  // plain bytes, a bad client certificate, ...
+          self->core_->io_metrics.tls_handshake_failures_total++;
+          return self->Close();
+        }
+        self->stream_.set_tls_key_id(tls::KeyIdOfPeer(self->stream_.tls().native_handle()));
+        self->last_activity_ns_ = MonotonicNs();
+        self->MaybeRead();
+      });
+}
+
 void BinaryConnection::MaybeRead() {
   // Whole frames may be waiting in the buffer from before a pause: take them first.
   if (!TakeFrames() || !CanRead()) return;
   if (in_used_ == in_.size()) return;  // a full buffer means TakeFrames grew it or paused
   reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
-      [self = shared_from_this()](const boost::system::error_code& error, size_t size) {
-        self->OnRead(error, size);
-      });
+  stream_.async_read_some(asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
+                          [self = shared_from_this()](const boost::system::error_code& error,
+                                                      size_t size) { self->OnRead(error, size); });
 }
 
 void BinaryConnection::OnRead(const boost::system::error_code& error, size_t size) {
@@ -288,7 +310,7 @@ void BinaryConnection::MaybeWrite() {
     }
   }
   writing_ = true;
-  asio::async_write(socket_, gather_,
+  asio::async_write(stream_, gather_,
                     [self = shared_from_this()](const boost::system::error_code& error, size_t) {
                       self->OnWrite(error);
                     });
@@ -315,8 +337,8 @@ void BinaryConnection::Close() {
   if (closing_) return;
   closing_ = true;
   boost::system::error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.socket().close(ignored);
   for (const Outgoing& out : queued_) {
     if (out.request == nullptr) continue;
     in_flight_--;
@@ -331,13 +353,17 @@ bool BinaryConnection::CloseIfIdle(uint64_t now_ns) {
   const uint64_t idle_ns = uint64_t{core_->config.idle_timeout_ms} * 1'000'000;
   if (closing_ || in_flight_ > 0 || now_ns - last_activity_ns_ < idle_ns) return false;
   core_->io_metrics.idle_closed_total++;
+  if (handshaking_) {  // no TLS session to tell it over
+    Close();
+    return true;
+  }
   ReplyStatus(protocol::FrameStatus::kIdleTimeout, 0, /*then_close=*/true);
   if (!writing_) Close();
   return true;
 }
 
-BinaryListener::BinaryListener(Core* core)
-    : core_(core), acceptor_(core->io), sweep_timer_(core->io) {}
+BinaryListener::BinaryListener(Core* core, asio::ssl::context* tls)
+    : core_(core), tls_(tls), acceptor_(core->io), sweep_timer_(core->io) {}
 
 BinaryListener::~BinaryListener() { CloseAll(); }
 
@@ -371,7 +397,9 @@ void BinaryListener::Accept() {
       } else {
         socket.set_option(tcp::no_delay(true), ignored);
         const uint64_t id = next_id_++;
-        auto connection = std::make_shared<BinaryConnection>(core_, this, std::move(socket), id);
+        net::Stream stream = tls_ != nullptr ? net::Stream(std::move(socket), *tls_)
+                                             : net::Stream(std::move(socket));
+        auto connection = std::make_shared<BinaryConnection>(core_, this, std::move(stream), id);
         connections_.emplace(id, connection);
         core_->io_metrics.binary_connections++;
         core_->io_metrics.binary_connections_total++;

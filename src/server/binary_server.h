@@ -8,7 +8,13 @@
 // TCP flow control pushes back on the client), the pool's requests and bytes in flight (a
 // "busy" reply), frame_body_size_max (the connection is told frame_too_large and closed),
 // idle_timeout_ms (a connection with nothing in flight that sent nothing for that long,
-// such as one that sent half a frame and went silent, is told idle_timeout and closed).
+// such as one that sent half a frame and went silent, is told idle_timeout and closed; one
+// still in its TLS handshake is closed untold).
+//
+// TLS ([tls], server/tls.h): with a context, every connection first completes a server
+// handshake (a failed one, e.g. plain bytes or a client certificate that does not verify,
+// closes it) and then speaks the protocol over it; net::Stream keeps the plain path at one
+// branch per read or write.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +32,8 @@ class BinaryConnection;
 
 class BinaryListener {
  public:
-  explicit BinaryListener(Core* core);
+  // `tls` (outliving the listener), or null for plain TCP.
+  BinaryListener(Core* core, asio::ssl::context* tls);
   ~BinaryListener();
   [[nodiscard]] Status Listen(const std::string& host, uint16_t port);
   uint16_t port() const { return port_; }
@@ -40,6 +47,7 @@ class BinaryListener {
   void Sweep();
 
   Core* const core_;
+  asio::ssl::context* const tls_;
   tcp::acceptor acceptor_;
   asio::steady_timer sweep_timer_;
   uint16_t port_ = 0;

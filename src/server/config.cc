@@ -160,6 +160,29 @@ void ReadMilestones(const toml::table& t, engine::FulfilmentConfig* f, std::stri
   f->milestone_count = uint32_t(array->size());
 }
 
+// [tls]: present means on, for both listeners unless `binary` or `http` says false.
+void ReadTls(const toml::table& t, TlsConfig* tls, std::string* e) {
+  const toml::node_view<const toml::node> node = t["tls"];
+  if (!node) return;
+  if (!node.is_table()) {
+    *e += "tls must be a table; ";
+    return;
+  }
+  tls->enabled = true;
+  Read(t, "tls", "cert_file", &tls->cert_file, e);
+  Read(t, "tls", "key_file", &tls->key_file, e);
+  Read(t, "tls", "client_ca_file", &tls->client_ca_file, e);
+  Read(t, "tls", "binary", &tls->binary, e);
+  Read(t, "tls", "http", &tls->http, e);
+  for (const auto& [key, value] : *node.as_table()) {
+    const std::string_view name = key.str();
+    if (name != "cert_file" && name != "key_file" && name != "client_ca_file" && name != "binary" &&
+        name != "http") {
+      *e += "tls." + std::string(name) + " is not a key of [tls]; ";
+    }
+  }
+}
+
 void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "server", "data", &c->data_dir, e);
   Read(t, "server", "listen", &c->listen, e);
@@ -219,6 +242,7 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "feed", "tick_ms", &c->feed_tick_ms, e);
   Read(t, "feed", "write_timeout_ms", &c->feed_write_timeout_ms, e);
   Read(t, "feed", "send_buffer_bytes", &c->feed_send_buffer_bytes, e);
+  ReadTls(t, &c->tls, e);
 }
 
 }  // namespace
@@ -319,6 +343,16 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.feed_write_timeout_ms == 0) return Status::InvalidArgument("feed.write_timeout_ms must be >= 1");
   if (c.feed_send_buffer_bytes < 4096) return Status::InvalidArgument("feed.send_buffer_bytes must be >= 4096");
   if (c.listen.empty() && c.http.empty()) return Status::InvalidArgument("nothing to listen on");
+  if (c.tls.enabled) {
+    if (c.tls.cert_file.empty())
+      return Status::InvalidArgument("[tls] needs cert_file (a PEM certificate)");
+    if (c.tls.key_file.empty())
+      return Status::InvalidArgument("[tls] needs key_file (a PEM private key)");
+    if (!c.tls.binary && !c.tls.http) {
+      return Status::InvalidArgument(
+          "[tls] with binary = false and http = false: remove the table instead");
+    }
+  }
   return Status::Ok();
 }
 

@@ -17,6 +17,19 @@
 
 namespace eleven::server {
 
+// [tls] (docs/server.md, "TLS"): TLS for the listeners it names, with OpenSSL; TLS 1.2 at
+// least. Files are PEM. With client_ca_file, clients are asked for a certificate: one signed
+// by that CA is verified (else the handshake fails), none is allowed, and a verified one whose
+// subject CN is "eleven-key-<id>" names API key <id> (tls::KeyIdOfPeer).
+struct TlsConfig {
+  bool enabled = false;        // a [tls] table was given
+  std::string cert_file;       // the server's certificate chain, leaf first
+  std::string key_file;        // its private key
+  std::string client_ca_file;  // "" = no client certificates asked for
+  bool binary = true;          // the binary protocol listener speaks TLS
+  bool http = true;            // the HTTP listener speaks TLS
+};
+
 struct ServerConfig {
   std::string data_dir;
   std::string listen = "127.0.0.1:7011";  // binary protocol; "" = off
@@ -86,6 +99,8 @@ struct ServerConfig {
   // autotuned up to megabytes, so a viewer that stops reading stalls within a few hundred
   // events, and the kernel memory of a full feed stays bounded.
   uint32_t feed_send_buffer_bytes = 65536;
+
+  TlsConfig tls;
 };
 
 // The state-shaping keys a TOML file may give (each a manifest key, replica/shape.h).

@@ -5,7 +5,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <cstdint>
+#include <memory>
 
 #include "base/clock.h"
 #include "server/api_keys.h"
@@ -21,8 +23,10 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct Core {
-  Core(const ServerConfig& server_config, EngineLoop* engine_loop, const EngineMetrics* metrics)
+  Core(const ServerConfig& server_config, EngineLoop* engine_loop, const EngineMetrics* metrics,
+       std::unique_ptr<asio::ssl::context> tls_context = nullptr)
       : config(server_config),
+        tls(std::move(tls_context)),
         pool(server_config.requests_in_flight_max, server_config.request_bytes_in_flight_max,
              server_config.request_bytes_retained_max),
         loop(engine_loop),
@@ -40,6 +44,9 @@ struct Core {
 
   asio::io_context io{1};
   const ServerConfig config;
+  // [tls]: the OpenSSL context of the listeners that speak TLS (config.tls says which);
+  // null without [tls].
+  const std::unique_ptr<asio::ssl::context> tls;
   protocol::FrameLimits limits;
   RequestPool pool;
   EngineLoop* const loop;

@@ -1,11 +1,12 @@
 #include "server/http_server.h"
 
+#include <array>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <array>
+#include <boost/beast/websocket/ssl.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -14,8 +15,35 @@
 #include <unordered_map>
 
 #include "base/assert.h"
+#include "client/tls_stream.h"
 #include "server/json_decode.h"
 #include "server/json_encode.h"
+#include "server/tls.h"
+
+namespace eleven::net {
+
+// How a WebSocket over a net::Stream closes (Beast's customization points, found by ADL):
+// the closing handshake's TCP (or TLS, then TCP) teardown, and a timed-out viewer's close.
+void teardown(boost::beast::role_type role, Stream& stream, boost::system::error_code& ec) {
+  using boost::beast::websocket::teardown;
+  if (stream.is_tls()) return teardown(role, stream.tls(), ec);
+  teardown(role, stream.socket(), ec);
+}
+
+template <class TeardownHandler>
+void async_teardown(boost::beast::role_type role, Stream& stream, TeardownHandler&& handler) {
+  using boost::beast::websocket::async_teardown;
+  if (stream.is_tls())
+    return async_teardown(role, stream.tls(), std::forward<TeardownHandler>(handler));
+  async_teardown(role, stream.socket(), std::forward<TeardownHandler>(handler));
+}
+
+void beast_close_socket(Stream& stream) {
+  boost::system::error_code ignored;
+  stream.socket().close(ignored);
+}
+
+}  // namespace eleven::net
 
 namespace eleven::server {
 
@@ -478,10 +506,13 @@ class Feed : public RequestSink, public std::enable_shared_from_this<Feed> {
 
 class HttpSession : public RequestSink, public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(Core* core, HttpListener::State* state, tcp::socket socket, uint64_t id)
-      : core_(core), state_(state), socket_(std::move(socket)), id_(id) {}
+  HttpSession(Core* core, HttpListener::State* state, net::Stream stream, uint64_t id)
+      : core_(core), state_(state), stream_(std::move(stream)), id_(id) {}
   ~HttpSession() override;
-  void Start() { Read(); }
+  void Start();
+  // The API key a verified TLS client certificate names (CN=eleven-key-<id>), 0 if none:
+  // known once the handshake is done, before the first request is read.
+  uint32_t tls_key_id() const { return stream_.tls_key_id(); }
   void Close() override;
   bool CloseIfIdle(uint64_t now_ns) override;
   void OnRequestDone(Request* request) override;
@@ -511,9 +542,9 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
 
   Core* const core_;
   HttpListener::State* const state_;
-  // The socket itself, not a beast::tcp_stream: the idle sweep does the timeouts (below), so
-  // the stream's timer and rate-policy layer around every operation is not needed.
-  tcp::socket socket_;
+  // The socket (or TLS over it), not a beast::tcp_stream: the idle sweep does the timeouts
+  // (below), so the stream's timer and rate-policy layer around every operation is not needed.
+  net::Stream stream_;
   const uint64_t id_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -546,8 +577,8 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
 // and Beast's keep-alive pings close a viewer that stopped answering.
 class WsFeedSession : public Connection, public std::enable_shared_from_this<WsFeedSession> {
  public:
-  WsFeedSession(Core* core, HttpListener::State* state, tcp::socket socket, uint64_t id)
-      : core_(core), state_(state), ws_(std::move(socket)), id_(id) {}
+  WsFeedSession(Core* core, HttpListener::State* state, net::Stream stream, uint64_t id)
+      : core_(core), state_(state), ws_(std::move(stream)), id_(id) {}
   ~WsFeedSession() override { ELEVEN_ASSERT(topic_ == nullptr); }
   // Subscribes (Feed::HasRoom must have said yes) and answers the upgrade request.
   void Start(http::request<http::string_body> request, TopicKind kind, uint64_t topic_id);
@@ -565,7 +596,7 @@ class WsFeedSession : public Connection, public std::enable_shared_from_this<WsF
 
   Core* const core_;
   HttpListener::State* const state_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<net::Stream> ws_;
   const uint64_t id_;
   Feed::Topic* topic_ = nullptr;
   bool open_ = false;  // the handshake is done
@@ -576,8 +607,14 @@ class WsFeedSession : public Connection, public std::enable_shared_from_this<WsF
 };
 
 struct HttpListener::State {
-  explicit State(Core* c) : core(c), acceptor(c->io), rate_timer(c->io), feed(std::make_shared<Feed>(c)) {}
+  State(Core* c, asio::ssl::context* tls_context)
+      : core(c),
+        tls(tls_context),
+        acceptor(c->io),
+        rate_timer(c->io),
+        feed(std::make_shared<Feed>(c)) {}
   Core* const core;
+  asio::ssl::context* const tls;  // null: plain HTTP
   tcp::acceptor acceptor;
   asio::steady_timer rate_timer;
   std::shared_ptr<Feed> feed;
@@ -733,6 +770,22 @@ static void SetFeedSendBuffer(tcp::socket& socket, const ServerConfig& config) {
 
 HttpSession::~HttpSession() { ELEVEN_ASSERT(topic_ == nullptr); }
 
+void HttpSession::Start() {
+  if (!stream_.is_tls()) return Read();
+  waiting_since_ns_ = MonotonicNs();  // a handshake that stalls is closed by the idle sweep
+  stream_.tls().async_handshake(
+      asio::ssl::stream_base::server,
+      [self = shared_from_this()](const boost::system::error_code& error) {
+        if (self->closed_) return;
+        if (error) {  // plain HTTP, a bad client certificate, ...
+          self->core_->io_metrics.tls_handshake_failures_total++;
+          return self->Close();
+        }
+        self->stream_.set_tls_key_id(tls::KeyIdOfPeer(self->stream_.tls().native_handle()));
+        self->Read();
+      });
+}
+
 bool HttpSession::CloseIfIdle(uint64_t now_ns) {
   if (!closed_ && topic_ != nullptr && FeedWriteTimedOut(*core_, &core_->io_metrics, now_ns)) {
     Close();
@@ -752,10 +805,9 @@ void HttpSession::Read() {
   parser_->body_limit(core_->config.http_body_size_max);
   parser_->header_limit(core_->config.http_header_size_max);
   waiting_since_ns_ = MonotonicNs();
-  http::async_read(socket_, buffer_, *parser_,
-                   [self = shared_from_this()](const beast::error_code& error, size_t) {
-                     self->OnRead(error);
-                   });
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](const beast::error_code& error, size_t) { self->OnRead(error); });
 }
 
 void HttpSession::OnRead(const beast::error_code& error) {
@@ -1028,9 +1080,9 @@ void HttpSession::Respond(http::status status, std::string body, const char* con
   const bool close = !keep_alive_;
   waiting_since_ns_ = MonotonicNs();
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(reply_head_), asio::buffer(reply_body_)};
-  asio::async_write(socket_, buffers, [self = shared_from_this(), close](const boost::system::error_code& error, size_t) {
-    self->OnWrite(error, close);
-  });
+  asio::async_write(stream_, buffers,
+                    [self = shared_from_this(), close](const boost::system::error_code& error,
+                                                       size_t) { self->OnWrite(error, close); });
 }
 
 void HttpSession::OnWrite(const beast::error_code& error, bool close) {
@@ -1049,7 +1101,7 @@ void HttpSession::HandleFeed(const Routed& routed) {
     return RespondError(503, "busy", "the feed is at its limit of subscribers or topics");
   }
   // From here the connection is a one-way stream of events until the viewer goes away.
-  SetFeedSendBuffer(socket_, core_->config);
+  SetFeedSendBuffer(stream_.socket(), core_->config);
   parser_.reset();
   buffer_.clear();
   buffer_.shrink_to_fit();
@@ -1059,17 +1111,18 @@ void HttpSession::HandleFeed(const Routed& routed) {
   sse_header_->keep_alive(false);
   event_writing_ = std::make_shared<const FeedEvent>();  // marks "writing" during the header
   feed_writing_since_ns = MonotonicNs();
-  http::async_write(socket_, *sse_header_, [self = shared_from_this()](const beast::error_code& error, size_t) {
-    self->sse_header_.reset();
-    self->event_writing_.reset();
-    self->feed_writing_since_ns = 0;
-    if (error) return self->Close();
-    if (!self->event_next_ && self->topic_ && self->topic_->last_event) {
-      self->event_next_ = self->topic_->last_event;
-    }
-    self->WriteEvent();
-    self->WatchFeedClose();
-  });
+  http::async_write(stream_, *sse_header_,
+                    [self = shared_from_this()](const beast::error_code& error, size_t) {
+                      self->sse_header_.reset();
+                      self->event_writing_.reset();
+                      self->feed_writing_since_ns = 0;
+                      if (error) return self->Close();
+                      if (!self->event_next_ && self->topic_ && self->topic_->last_event) {
+                        self->event_next_ = self->topic_->last_event;
+                      }
+                      self->WriteEvent();
+                      self->WatchFeedClose();
+                    });
 }
 
 // The same feed over WebSocket: this session's socket goes to a WsFeedSession, which takes
@@ -1080,8 +1133,8 @@ void HttpSession::UpgradeFeed(const Routed& routed) {
   }
   http::request<http::string_body> request = parser_->release();
   parser_.reset();
-  SetFeedSendBuffer(socket_, core_->config);
-  auto viewer = std::make_shared<WsFeedSession>(core_, state_, std::move(socket_), id_);
+  SetFeedSendBuffer(stream_.socket(), core_->config);
+  auto viewer = std::make_shared<WsFeedSession>(core_, state_, std::move(stream_), id_);
   closed_ = true;  // done here: the connection (and its count in the metrics) is the viewer's
   state_->sessions[id_] = viewer;  // our caller's handler still holds `self`
   viewer->Start(std::move(request), routed.topic, routed.id);
@@ -1097,7 +1150,7 @@ void HttpSession::WriteEvent() {
   event_writing_ = std::move(event_next_);
   event_next_.reset();
   feed_writing_since_ns = MonotonicNs();
-  asio::async_write(socket_, asio::buffer(event_writing_->sse),
+  asio::async_write(stream_, asio::buffer(event_writing_->sse),
                     [self = shared_from_this()](const boost::system::error_code& error, size_t) {
                       self->event_writing_.reset();
                       self->feed_writing_since_ns = 0;
@@ -1108,17 +1161,18 @@ void HttpSession::WriteEvent() {
 
 // A viewer sends nothing after its request; a read that ends tells us it has gone.
 void HttpSession::WatchFeedClose() {
-  socket_.async_read_some(asio::buffer(discard_),
-                                   [self = shared_from_this()](const boost::system::error_code& error, size_t) {
-                                     if (error) return self->Close();
-                                     self->WatchFeedClose();
-                                   });
+  stream_.async_read_some(
+      asio::buffer(discard_),
+      [self = shared_from_this()](const boost::system::error_code& error, size_t) {
+        if (error) return self->Close();
+        self->WatchFeedClose();
+      });
 }
 
 void HttpSession::Close() {
   if (closed_) return;
   closed_ = true;
-  state_->End(this, &topic_, socket_, id_);
+  state_->End(this, &topic_, stream_.socket(), id_);
 }
 
 // ---- WsFeedSession ---------------------------------------------------------------------
@@ -1172,7 +1226,7 @@ void WsFeedSession::Read() {
 void WsFeedSession::Close() {
   if (closed_) return;
   closed_ = true;
-  state_->End(this, &topic_, beast::get_lowest_layer(ws_).socket(), id_);
+  state_->End(this, &topic_, ws_.next_layer().socket(), id_);
 }
 
 // ---- HttpListener ----------------------------------------------------------------------
@@ -1186,16 +1240,17 @@ std::vector<std::string> HttpRoutes() {
 }
 
 // A connection over http.connections: one non-blocking write of a fixed 503 (whatever the
-// socket takes at once; nothing is read or parsed, nothing waits), then closed.
-static void RefuseOverLimit(tcp::socket& socket) {
+// socket takes at once; nothing is read or parsed, nothing waits), then closed. On a TLS
+// listener it is only closed: plain bytes would be no answer to a TLS client.
+static void RefuseOverLimit(tcp::socket& socket, bool tls) {
   static constexpr std::string_view kBody =
       R"({"error":"busy","message":"the server is at its limit of HTTP connections (http.connections); retry"})";
   static const std::string reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                                    "Content-Length: " + std::to_string(kBody.size()) +
                                    "\r\nConnection: close\r\n\r\n" + std::string(kBody);
   boost::system::error_code ignored;
-  socket.non_blocking(true, ignored);
-  if (!ignored) socket.write_some(asio::buffer(reply), ignored);
+  if (!tls) socket.non_blocking(true, ignored);
+  if (!tls && !ignored) socket.write_some(asio::buffer(reply), ignored);
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
 }
@@ -1207,11 +1262,13 @@ void HttpListener::State::Accept() {
       boost::system::error_code ignored;
       if (sessions.size() >= core->config.http_connection_count_max || core->stopping) {
         if (!core->stopping) core->io_metrics.http_connections_refused++;
-        RefuseOverLimit(socket);
+        RefuseOverLimit(socket, tls != nullptr);
       } else {
         socket.set_option(tcp::no_delay(true), ignored);
         const uint64_t id = next_id++;
-        auto session = std::make_shared<HttpSession>(core, this, std::move(socket), id);
+        net::Stream stream =
+            tls != nullptr ? net::Stream(std::move(socket), *tls) : net::Stream(std::move(socket));
+        auto session = std::make_shared<HttpSession>(core, this, std::move(stream), id);
         sessions.emplace(id, session);
         core->io_metrics.http_connections++;
         session->Start();
@@ -1238,7 +1295,8 @@ void HttpListener::State::RateTick() {
   });
 }
 
-HttpListener::HttpListener(Core* core) : state_(std::make_unique<State>(core)) {}
+HttpListener::HttpListener(Core* core, asio::ssl::context* tls)
+    : state_(std::make_unique<State>(core, tls)) {}
 HttpListener::~HttpListener() { CloseAll(); }
 
 Status HttpListener::Listen(const std::string& host, uint16_t port) {

@@ -1,5 +1,10 @@
 // The HTTP/JSON gateway and the live stock feed (Server-Sent Events), on Boost.Beast, on the
 // server's I/O thread. Routes and JSON shapes are in docs/openapi.yaml.
+//
+// TLS ([tls], server/tls.h): with a context, every connection first completes a server
+// handshake (a failed one, e.g. plain HTTP, closes it with no answer), then HTTP, SSE and
+// WebSocket run over it unchanged; net::Stream keeps the plain path at one branch per read or
+// write.
 #pragma once
 
 #include <memory>
@@ -17,7 +22,8 @@ std::vector<std::string> HttpRoutes();
 
 class HttpListener {
  public:
-  explicit HttpListener(Core* core);
+  // `tls` (outliving the listener), or null for plain HTTP.
+  HttpListener(Core* core, asio::ssl::context* tls);
   ~HttpListener();
   [[nodiscard]] Status Listen(const std::string& host, uint16_t port);
   uint16_t port() const;

@@ -127,6 +127,9 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_frame_errors_total", "counter", "malformed binary frames", io.frame_errors_total);
   Metric(&out, "eleven_busy_replies_total", "counter", "requests refused as busy", io.busy_replies_total);
   Metric(&out, "eleven_idle_closed_total", "counter", "connections closed for idleness", io.idle_closed_total);
+  Metric(&out, "eleven_tls_handshake_failures_total", "counter",
+         "TLS handshakes that failed (plain bytes, a client certificate that does not verify, ...)",
+         io.tls_handshake_failures_total);
   Metric(&out, "eleven_http_connections", "gauge", "open HTTP connections (feeds included)", io.http_connections);
   Metric(&out, "eleven_http_connections_refused_total", "counter",
          "HTTP connections over http.connections (answered 503 busy)", io.http_connections_refused);

@@ -86,6 +86,9 @@ struct IoMetrics {
   uint64_t frame_errors_total = 0;
   uint64_t busy_replies_total = 0;
   uint64_t idle_closed_total = 0;
+  // TLS handshakes that failed (plain bytes on a TLS port, a client certificate that does not
+  // verify, a client that refused ours), both listeners.
+  uint64_t tls_handshake_failures_total = 0;
   uint64_t feed_subscribers = 0;
   uint64_t feed_slow_closed_total = 0;  // viewers closed past feed.write_timeout_ms
   uint64_t feed_events_total = 0;

@@ -1,12 +1,11 @@
 #include "server/server.h"
 
-#include <algorithm>
-#include <cstdio>
-
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
+#include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <cstdio>
 #include <future>
 
 #include "base/assert.h"
@@ -14,6 +13,7 @@
 #include "server/core.h"
 #include "server/engine_loop.h"
 #include "server/http_server.h"
+#include "server/tls.h"
 #include "storage/env.h"
 
 namespace eleven::server {
@@ -27,6 +27,9 @@ struct Server::DoneWatcher {
 Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env* env) {
   ELEVEN_ASSERT(env != nullptr);
   ELEVEN_RETURN_IF_ERROR(ValidateServerConfig(given));
+  // Bad TLS files stop the start before the data directory is touched.
+  std::unique_ptr<asio::ssl::context> tls_context;
+  if (given.tls.enabled) ELEVEN_RETURN_IF_ERROR(tls::MakeServerContext(given.tls, &tls_context));
   // The shape is the data directory's: keys given that contradict it are refused before
   // anything is opened or written; the others are taken from it.
   replica::DataShape shape;
@@ -65,19 +68,22 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
   s->loop_ = std::make_unique<EngineLoop>(s->replica_.get(), config.requests_in_flight_max + 1,
                                           s->engine_metrics_.get(), config.clock,
                                           config.snapshot_journal_bytes, config.tick_ms);
-  s->core_ = std::make_unique<Core>(config, s->loop_.get(), s->engine_metrics_.get());
+  s->core_ = std::make_unique<Core>(config, s->loop_.get(), s->engine_metrics_.get(),
+                                    std::move(tls_context));
   s->core_->keys.Publish(ApiKeyTable::Of(s->replica_->engine()));
   s->loop_->set_keys(&s->core_->keys);
+  asio::ssl::context* const tls_binary = config.tls.binary ? s->core_->tls.get() : nullptr;
+  asio::ssl::context* const tls_http = config.tls.http ? s->core_->tls.get() : nullptr;
   std::string host;
   uint16_t port = 0;
   if (!config.listen.empty()) {
     ELEVEN_RETURN_IF_ERROR(ParseHostPort(config.listen, &host, &port));
-    s->binary_ = std::make_unique<BinaryListener>(s->core_.get());
+    s->binary_ = std::make_unique<BinaryListener>(s->core_.get(), tls_binary);
     ELEVEN_RETURN_IF_ERROR(s->binary_->Listen(host, port));
   }
   if (!config.http.empty()) {
     ELEVEN_RETURN_IF_ERROR(ParseHostPort(config.http, &host, &port));
-    s->http_ = std::make_unique<HttpListener>(s->core_.get());
+    s->http_ = std::make_unique<HttpListener>(s->core_.get(), tls_http);
     ELEVEN_RETURN_IF_ERROR(s->http_->Listen(host, port));
   }
   if (pipe(s->stop_pipe_) != 0) return Status::IOError("pipe");
