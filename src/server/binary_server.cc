@@ -79,6 +79,7 @@ class BinaryConnection : public RequestSink,
   bool closing_ = false;
   bool close_after_write_ = false;
   bool authenticated_ = false;
+  bool by_certificate_ = false;  // the caller is the key the client certificate names
   Caller caller_;
   uint32_t in_flight_ = 0;  // requests in the engine or in the write queue
   uint64_t last_activity_ns_ = 0;
@@ -162,11 +163,16 @@ bool BinaryConnection::TakeFrames() {
 }
 
 bool BinaryConnection::Authorized(const protocol::FrameHeader& h) {
-  if (!authenticated_ && core_->config.anonymous_operator && h.client_id == 0) {
+  if (!authenticated_ && tls_key_id() != 0) {
+    // A verified client certificate names the key (mTLS): no authenticate frame needed, and
+    // frames may leave client_id 0.
+    authenticated_ = core_->keys.Current()->FindId(tls_key_id(), &caller_);
+    by_certificate_ = authenticated_;
+  } else if (!authenticated_ && core_->config.anonymous_operator && h.client_id == 0) {
     authenticated_ = true;
     caller_ = Caller{0, wire::Role::kOperator, 0};
   }
-  bool ok = authenticated_ && h.client_id == caller_.key_id;
+  bool ok = authenticated_ && (h.client_id == caller_.key_id || (by_certificate_ && h.client_id == 0));
   if (ok && caller_.key_id != 0) ok = core_->keys.Current()->FindId(caller_.key_id, &caller_);
   if (!ok) {
     core_->io_metrics.unauthenticated_total++;
@@ -194,6 +200,7 @@ void BinaryConnection::Authenticate(const protocol::FrameHeader& h, const std::b
     return;
   }
   authenticated_ = true;
+  by_certificate_ = false;
   caller_ = caller;
   r->operation = op;
   r->kind = RequestKind::kQuery;

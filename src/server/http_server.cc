@@ -928,12 +928,21 @@ void HttpSession::Preflight() {
   Respond(http::status::no_content, "");
 }
 
-// Who sends the request: the key its Authorization header names (docs/access.md), or the
-// local operator where the config allows anonymous requests. False after answering 401.
+// Who sends the request (docs/access.md): the key its Authorization header names, else the key
+// its verified TLS client certificate names, else the local operator where the config allows
+// anonymous requests. False after answering 401.
 bool HttpSession::Authenticate() {
   const auto& request = parser_->get();
   const auto header = request.find(http::field::authorization);
   if (header == request.end()) {
+    // A verified client certificate naming a key (mTLS), else the local operator if allowed.
+    if (tls_key_id() != 0) {
+      if (core_->keys.Current()->FindId(tls_key_id(), &caller_)) return true;
+      core_->io_metrics.unauthenticated_total++;
+      RespondError(401, "unauthenticated",
+                   "the client certificate names key " + std::to_string(tls_key_id()) + ", which is unknown or revoked");
+      return false;
+    }
     if (core_->config.anonymous_operator) {
       caller_ = Caller{0, wire::Role::kOperator, 0};
       return true;

@@ -360,6 +360,12 @@ TEST(TlsTest, ClientCertificatesAreVerifiedAgainstTheClientCa) {
   auto server = StartServer(TlsConfigFor(dir.path(), pki, /*mtls=*/true));
   const uint16_t http_port = server->http_port();
   const uint16_t binary_port = server->binary_port();
+  {
+    // Key 7, which client7.pem names: a binary connection with that certificate is its.
+    HttpsClient https(pki("ca.pem"));
+    ASSERT_FALSE(https.Connect(http_port));
+    for (int k = 1; k <= 7; k++) ASSERT_EQ(https.Call("POST", "/keys", R"({"role":"viewer"})").status, 200);
+  }
   auto https_ok = [&](const std::string& cert, const std::string& key) {
     HttpsClient https(pki("ca.pem"), cert.empty() ? "" : pki(cert), key.empty() ? "" : pki(key));
     if (https.Connect(http_port)) return false;
@@ -391,6 +397,73 @@ TEST(TlsTest, ClientCertificatesAreVerifiedAgainstTheClientCa) {
   HttpsClient https(pki("ca.pem"));
   ASSERT_FALSE(https.Connect(http_port));
   EXPECT_GE(MetricOf(https.Call("GET", "/metrics").body, "eleven_tls_handshake_failures_total"), 4);
+}
+
+// A client certificate naming a key authenticates as that key on both listeners, with no
+// Bearer header or authenticate frame (docs/access.md, mTLS); a revoked key's certificate
+// does not; a Bearer header names the caller over the certificate.
+TEST(TlsTest, AClientCertificateNamesItsKey) {
+  TestPki pki;
+  TempDataDir dir;
+  ServerConfig config = TlsConfigFor(dir.path(), pki, /*mtls=*/true);
+  std::string operator_secret;
+  {
+    auto server = StartServer(config);  // the local operator sets up keys 1..7; 7 is merchant 1's
+    HttpsClient https(pki("ca.pem"));
+    ASSERT_FALSE(https.Connect(server->http_port()));
+    ASSERT_EQ(https.Call("POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status, 200);
+    for (int k = 1; k <= 6; k++) {
+      const HttpReply created = https.Call("POST", "/keys", k == 1 ? R"({"role":"operator"})" : R"({"role":"viewer"})");
+      ASSERT_EQ(created.status, 200) << created.body;
+      if (k == 1) operator_secret = created.body.substr(created.body.find("ek_"), 46);
+    }
+    ASSERT_EQ(https.Call("POST", "/keys", R"({"role":"merchant","merchant_id":1})").status, 200);
+  }
+  config.anonymous_operator = false;
+  auto server = StartServer(config);
+  {
+    HttpsClient https(pki("ca.pem"), pki("client7.pem"), pki("client7.key"));
+    ASSERT_FALSE(https.Connect(server->http_port()));
+    // Merchant 1's own credit: allowed (payments are off in this server, so 409 says that).
+    EXPECT_EQ(https.Call("GET", "/merchants/1/credit").status, 409);
+    EXPECT_EQ(https.Call("GET", "/merchants/2/credit").status, 403);
+    EXPECT_EQ(https.Call("GET", "/keys/1").status, 403);
+  }
+  {
+    HttpsClient https(pki("ca.pem"));  // no certificate, no key
+    ASSERT_FALSE(https.Connect(server->http_port()));
+    EXPECT_EQ(https.Call("GET", "/skus/1").status, 401);
+  }
+  client::ClientOptions options = TlsClientOptions(server->binary_port(), pki("ca.pem"));
+  options.tls_cert_file = pki("client7.pem");
+  options.tls_key_file = pki("client7.key");
+  std::unique_ptr<client::Client> c;
+  ASSERT_TRUE(client::Client::Connect(options, &c).ok());
+  std::vector<wire::Result> results;
+  const std::vector<wire::Command> merchant = {wire::MakeCreateMerchant(9, "CN", 0)};
+  ASSERT_TRUE(c->SubmitSync(merchant, &results).ok());
+  EXPECT_EQ(results.at(0).code, wire::Code::forbidden);  // a merchant key may not
+  const std::vector<wire::Command> sku = {wire::MakeCreateSku(70, 1, 990, 5, 0)};
+  ASSERT_TRUE(c->SubmitSync(sku, &results).ok());
+  EXPECT_EQ(results.at(0).code, wire::Code::ok);  // its own SKU
+  c.reset();
+  // Revoked: the certificate no longer names a caller.
+  {
+    HttpsClient https(pki("ca.pem"));
+    ASSERT_FALSE(https.Connect(server->http_port()));
+    http::request<http::string_body> revoke(http::verb::post, "/keys/7/revoke", 11);
+    revoke.set(http::field::host, "127.0.0.1");
+    revoke.set(http::field::content_type, "application/json");
+    revoke.set(http::field::authorization, "Bearer " + operator_secret);
+    revoke.prepare_payload();
+    http::write(https.stream(), revoke);
+    http::response<http::string_body> response;
+    http::read(https.stream(), https.buffer(), response);
+    ASSERT_EQ(response.result_int(), 200) << response.body();
+  }
+  HttpsClient https(pki("ca.pem"), pki("client7.pem"), pki("client7.key"));
+  ASSERT_FALSE(https.Connect(server->http_port()));
+  EXPECT_EQ(https.Call("GET", "/merchants/1/credit").status, 401);
 }
 
 // Plain TCP on a TLS port: an HTTP request gets no HTTP answer (the handshake fails and the
