@@ -556,6 +556,9 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
   std::string extra_headers_;  // of the next reply, each "\r\nName: value"
   // Who sent the request being handled (Authenticate).
   Caller caller_;
+  // The last secret this connection authenticated with, and its key (Authenticate).
+  std::string last_secret_;
+  uint32_t last_secret_key_id_ = 0;
   // The secret of the key a POST /keys in flight creates: the reply shows it, once.
   std::string new_secret_;
   // Since when the session waits on its client: for a request (reading) or for it to take a
@@ -954,13 +957,23 @@ bool HttpSession::Authenticate() {
   const std::string_view value(header->value().data(), header->value().size());
   constexpr std::string_view kScheme = "Bearer ";
   const bool bearer = value.size() > kScheme.size() && value.substr(0, kScheme.size()) == kScheme;
-  if (!bearer || !core_->keys.Current()->Find(value.substr(kScheme.size()), &caller_)) {
+  const std::string_view secret = bearer ? value.substr(kScheme.size()) : std::string_view();
+  // A keep-alive client sends the same key again: its id is remembered, so only a lookup by
+  // id (the key may have been revoked since) is left, not the secret's hash.
+  if (bearer && !last_secret_.empty() && secret == last_secret_ &&
+      core_->keys.Current()->FindId(last_secret_key_id_, &caller_)) {
+    return true;
+  }
+  last_secret_.clear();
+  if (!bearer || !core_->keys.Current()->Find(secret, &caller_)) {
     core_->io_metrics.unauthenticated_total++;
     extra_headers_ += "\r\nWWW-Authenticate: Bearer error=\"invalid_token\"";
     RespondError(401, "unauthenticated",
                  bearer ? "the key is unknown or revoked" : "the Authorization header must be Bearer <key>");
     return false;
   }
+  last_secret_.assign(secret);
+  last_secret_key_id_ = caller_.key_id;
   return true;
 }
 
