@@ -1,13 +1,15 @@
 // libFuzzer target: the binary protocol's frame decoder (src/client/protocol.h) on arbitrary
 // bytes, both as a request stream (what the server parses) and as a reply stream (what the
 // client parses). Every outcome must be one of need-more / frame / error, a frame must fit
-// in the input and satisfy the limits, and a stream must never loop without progress.
+// in the input and satisfy the limits, and a stream must never loop without progress. An
+// authenticate frame's body goes through what the server reads of it (the secret, its shape).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <algorithm>
 #include <span>
 
+#include "client/keys.h"
 #include "client/protocol.h"
 #include "wire/ledger.h"
 
@@ -36,6 +38,13 @@ void DrainRequests(std::span<const std::byte> input, const FrameLimits& limits) 
                                                 input.subspan(at + kHeaderSize, header.body_size));
     Check(entries <= std::max<uint32_t>(header.record_count, eleven::wire::kAccountTransfersMax));
     Check(ShapeOf(header.operation) != QueryShape::kList || header.record_count == 1);
+    if (header.operation == Operation::kAuthenticate) {
+      // What the server does with the body: the secret up to its NUL, checked for shape.
+      const std::string_view secret =
+          AuthenticateSecret(input.subspan(at + kHeaderSize, header.body_size));
+      Check(secret.size() <= sizeof(AuthenticateRecord::secret));
+      Check(!eleven::client::WellFormedKeySecret(secret) || secret.size() == eleven::client::kKeySecretSize);
+    }
     at += r.frame_size;
   }
 }

@@ -15,7 +15,7 @@ if [ -z "$clang" ]; then
 fi
 mkdir -p "$out/corpus-$target"
 case $target in
-  frame) sources="fuzz/frame_fuzz.cc src/client/protocol.cc"; libs="" ;;
+  frame) sources="fuzz/frame_fuzz.cc src/client/protocol.cc src/client/keys.cc"; libs="-lcrypto" ;;
   json)  sources="fuzz/json_fuzz.cc src/server/json_decode.cc src/wire/access.cc src/wire/fulfilment.cc src/wire/country.cc"; libs="-lsimdjson"
          cp -n "$src"/fuzz/corpus/json/* "$out/corpus-$target/" 2>/dev/null || true ;;
   packed) sources="fuzz/packed_fuzz.cc src/wire/packed.cc"; libs="" ;;

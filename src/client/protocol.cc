@@ -32,6 +32,12 @@ std::string_view FrameStatusName(FrameStatus status) {
   return "unknown";
 }
 
+std::string_view AuthenticateSecret(std::span<const std::byte> body) {
+  const size_t size = std::min(body.size(), sizeof(AuthenticateRecord::secret));
+  const auto* text = reinterpret_cast<const char*>(body.data());
+  return std::string_view(text, strnlen(text, size));
+}
+
 QueryShape ShapeOf(Operation operation) {
   switch (operation) {
     case Operation::kSubmit:

@@ -115,6 +115,9 @@ struct AuthenticatedRecord {
   uint8_t reserved[7];
 };
 static_assert(sizeof(AuthenticateRecord) == 64 && sizeof(AuthenticatedRecord) == 24);
+// The secret an authenticate frame's body carries: its bytes up to the first NUL (at most
+// 64). The body is one AuthenticateRecord.
+std::string_view AuthenticateSecret(std::span<const std::byte> body);
 static_assert(sizeof(PairQuery) == 16 && sizeof(AccountTransfersQuery) == 16);
 static_assert(sizeof(WarehouseStockRecord) == 24 && sizeof(DigestRecord) == 32);
 static_assert(sizeof(ClockRecord) == 16);

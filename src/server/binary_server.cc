@@ -183,9 +183,8 @@ bool BinaryConnection::Authorized(const protocol::FrameHeader& h) {
 
 // authenticate: answered here, on the I/O thread, from the published key table.
 void BinaryConnection::Authenticate(const protocol::FrameHeader& h, const std::byte* body) {
-  protocol::AuthenticateRecord record;
-  std::memcpy(&record, body, sizeof(record));
-  const std::string_view secret(record.secret, strnlen(record.secret, sizeof(record.secret)));
+  const std::string_view secret =
+      protocol::AuthenticateSecret(std::span(body, sizeof(protocol::AuthenticateRecord)));
   Caller caller;
   if (!core_->keys.Current()->Find(secret, &caller)) {
     core_->io_metrics.unauthenticated_total++;
