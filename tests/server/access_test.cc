@@ -38,16 +38,6 @@
 namespace eleven::server::testing {
 namespace {
 
-std::string Field(const std::string& body, std::string_view key) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(body).get(doc) != simdjson::SUCCESS) return "";
-  simdjson::dom::element value;
-  if (doc[key].get(value) != simdjson::SUCCESS) return "";
-  std::string_view text;
-  if (value.get(text) == simdjson::SUCCESS) return std::string(text);
-  return simdjson::to_string(value);
-}
 
 // The roles under test, in the order of a row's expectation string.
 enum Who { kOperator, kStorefront, kMerchant, kCourier, kViewer, kWhoCount };

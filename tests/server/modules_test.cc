@@ -19,17 +19,6 @@ namespace {
 
 using wire::Code;
 
-// The field `key` of a JSON object body (a number or a string, as text); "" if absent.
-std::string Field(const std::string& body, std::string_view key) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  if (parser.parse(body).get(doc) != simdjson::SUCCESS) return "";
-  simdjson::dom::element value;
-  if (doc[key].get(value) != simdjson::SUCCESS) return "";
-  std::string_view text;
-  if (value.get(text) == simdjson::SUCCESS) return std::string(text);
-  return simdjson::to_string(value);
-}
 
 // The length of the array field `key`; -1 if absent.
 int64_t Count(const std::string& body, std::string_view key) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <simdjson.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -221,6 +222,18 @@ HttpReply HttpCallWithin(uint16_t port, const std::string& method, const std::st
   reply.status = std::stoi(got.substr(9, 3));
   reply.body = got.substr(head_end + 4);
   return reply;
+}
+
+// The field `key` of a JSON object body (a number or a string, as text); "" if absent.
+std::string Field(const std::string& body, std::string_view key) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(body).get(doc) != simdjson::SUCCESS) return "";
+  simdjson::dom::element value;
+  if (doc[key].get(value) != simdjson::SUCCESS) return "";
+  std::string_view text;
+  if (value.get(text) == simdjson::SUCCESS) return std::string(text);
+  return simdjson::to_string(value);
 }
 
 double MetricValue(uint16_t http_port, const std::string& name) {

@@ -8,6 +8,7 @@
 #include <vector>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "client/client.h"
 #include "server/server.h"
@@ -67,6 +68,9 @@ HttpReply HttpCall(uint16_t port, const std::string& method, const std::string& 
 // might not answer at all.
 HttpReply HttpCallWithin(uint16_t port, const std::string& method, const std::string& target,
                          const std::string& body, int timeout_ms);
+
+// The field `key` of a JSON object body (a number or a string, as text); "" if absent.
+std::string Field(const std::string& body, std::string_view key);
 
 // A metric's value from /metrics, or -1 if absent.
 double MetricValue(uint16_t http_port, const std::string& name);
