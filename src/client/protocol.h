@@ -142,8 +142,13 @@ enum class FrameStatus : uint8_t {
   kUnauthenticated = 14,    // no authenticate yet, a key unknown or revoked, or a client_id
                             // other than the authenticated key's (docs/access.md)
   kRateLimited = 15,        // over the key's rate limit: retry later (the connection stays)
+  kNotLeader = 16,          // cluster mode: this node does not sequence writes; the body, if
+                            // any, is the leader's binary address "host:port" (docs/cluster.md)
 };
 std::string_view FrameStatusName(FrameStatus status);
+// A not_leader reply's body: the leader's binary address, ASCII "host:port", at most this long
+// (empty when the node knows no leader).
+inline constexpr uint32_t kLeaderAddressSizeMax = 64;
 
 struct FrameHeader {
   uint32_t magic;
