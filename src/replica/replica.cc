@@ -12,6 +12,7 @@
 
 #include "base/assert.h"
 #include "base/clock.h"
+#include "replica/journal_log.h"
 #include "storage/snapshot.h"
 #include "wire/packed.h"
 
@@ -86,8 +87,10 @@ Status AdoptDataDir(Env* env, const std::string& path, const DataShape& shape,
   return dir->Adopt(env, ShapeToManifest(shape));
 }
 
-Replica::Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& options)
-    : env_(env), dir_(std::move(dir)), options_(options) {
+Replica::Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& options,
+                 std::unique_ptr<Log> log)
+    : env_(env), dir_(std::move(dir)), options_(options), log_(std::move(log)) {
+  if (log_ == nullptr) log_ = std::make_unique<JournalLog>(env, dir_->path(), options.journal);
   ELEVEN_ASSERT(options.staging_size_bytes >=
                 sizeof(StagedHead) + wire::kCommandSize * options.engine.batch_command_count_max);
   for (Staging& s : staging_) s.bytes = std::make_unique<std::byte[]>(options.staging_size_bytes);
@@ -114,6 +117,16 @@ static Status OpenDataDirWaiting(Env* env, const std::string& path, uint32_t wai
 Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& options,
                      std::unique_ptr<Replica>* replica, RecoveryReport* report,
                      const RecoveryProgress& progress) {
+  return Open(env, path, options, nullptr, replica, report, progress);
+}
+
+Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& options,
+                     std::unique_ptr<Log> log, std::unique_ptr<Replica>* replica,
+                     RecoveryReport* report, const RecoveryProgress& progress) {
+  if (log != nullptr && options.snapshot_mode == ReplicaOptions::SnapshotMode::kFollower) {
+    return Status::InvalidArgument("the snapshot follower reads the local journal: a replica on the " +
+                                   std::string(log->name()) + " log writes its snapshots by fork");
+  }
   std::unique_ptr<DataDir> dir;
   ELEVEN_RETURN_IF_ERROR(OpenDataDirWaiting(env, path, options.lock_wait_ms, &dir));
   // Under the lock: the journal is replayed only into the shape the directory records.
@@ -121,7 +134,7 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
   ELEVEN_RETURN_IF_ERROR(ReadDataShape(env, path, &recorded));
   ELEVEN_RETURN_IF_ERROR(
       CheckShape(path, recorded, ShapeOf(options), AllShapeKeys("in the replica's options")));
-  std::unique_ptr<Replica> r(new Replica(env, std::move(dir), options));
+  std::unique_ptr<Replica> r(new Replica(env, std::move(dir), options, std::move(log)));
   *report = RecoveryReport{};
   ELEVEN_RETURN_IF_ERROR(r->Recover(report, progress));
   r->sync_thread_ = std::thread([raw = r.get()] { raw->SyncLoop(); });
@@ -166,8 +179,11 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
     if (load.found) ELEVEN_RETURN_IF_ERROR(follower_engine_->Restore(load.snapshot.body));
   }
   std::vector<std::byte>().swap(load.snapshot.body);  // not needed for the replay
+  // The journal writer appends version-2 entries: from here on, older builds must refuse
+  // the directory rather than misread it.
+  ELEVEN_RETURN_IF_ERROR(dir_->Upgrade(env_));
   ReplayReport replay;
-  ELEVEN_RETURN_IF_ERROR(ReplayJournal(env_, dir_->path(), engine_.get(), progress, &replay));
+  ELEVEN_RETURN_IF_ERROR(log_->Recover(engine_.get(), progress, &replay));
   report->entries_replayed = replay.entries;
   report->commands_replayed = replay.commands;
   report->bytes_replayed = replay.bytes;
@@ -175,18 +191,6 @@ Status Replica::Recover(RecoveryReport* report, const RecoveryProgress& progress
   report->replay_seconds = replay.seconds;
   report->torn_tail = replay.torn_tail;
 
-  // The journal writer appends version-2 entries: from here on, older builds must refuse
-  // the directory rather than misread it.
-  ELEVEN_RETURN_IF_ERROR(dir_->Upgrade(env_));
-  JournalRecovery journal;
-  ELEVEN_RETURN_IF_ERROR(JournalWriter::Open(env_, dir_->path(), options_.journal, &writer_, &journal));
-  // The journal may end before the snapshot only if its old segments were removed and
-  // nothing was written since; then the next op simply continues after the snapshot.
-  if (journal.op_last != engine_->last_op() && journal.op_last != 0) {
-    return Status::Corruption("journal ends at op " + std::to_string(journal.op_last) +
-                              " but the recovered state is at op " +
-                              std::to_string(engine_->last_op()));
-  }
   op_durable_.store(engine_->last_op(), std::memory_order_release);
   report->op_last = engine_->last_op();
   report->seconds = double(MonotonicNs() - started) / 1e9;
@@ -232,6 +236,26 @@ Status Replica::Submit(std::span<const wire::Command> commands, uint64_t now_us,
                                    " commands, not " + std::to_string(commands.size()));
   }
   return Append(commands, now_us, results, op);
+}
+
+Status Replica::ApplyLogged(uint64_t op, uint64_t timestamp_us,
+                            std::span<const wire::Command> commands,
+                            std::span<wire::Result> results) {
+  if (!failure_.ok()) return failure_;
+  ELEVEN_ASSERT(op_durable() == engine_->last_op());  // nothing of this node's own is pending
+  if (op != engine_->last_op() + 1) {
+    return Status::Corruption("the log delivered op " + std::to_string(op) + " after op " +
+                              std::to_string(engine_->last_op()));
+  }
+  ELEVEN_ASSERT(results.size() >= commands.size());
+  const auto error = engine_->Apply(op, timestamp_us, commands, results);
+  if (error != engine::BatchError::kNone) {
+    failure_ = Status::Corruption("the engine refused the log's entry at op " + std::to_string(op) +
+                                  " as a batch: " + std::string(engine::BatchErrorName(error)));
+    return failure_;
+  }
+  op_durable_.store(op, std::memory_order_release);
+  return Status::Ok();
 }
 
 Status Replica::Tick(uint64_t now_us, uint64_t* op) {
@@ -333,14 +357,15 @@ Status Replica::SyncStaging(const Staging& staging) {
     const std::span commands(reinterpret_cast<const wire::Command*>(staging.bytes.get() + at + sizeof(head)),
                              head.command_count);
     const size_t packed_bytes = wire::PackCommands(commands, packed_.get());
-    ELEVEN_RETURN_IF_ERROR(writer_->Append(head.op, head.timestamp_us, head.command_count,
-                                           ByteSpan(packed_.get(), packed_bytes),
-                                           static_cast<uint16_t>(BodyFormat::kPacked)));
+    ELEVEN_RETURN_IF_ERROR(log_->Append(LogEntry{.op = head.op,
+                                                 .timestamp_us = head.timestamp_us,
+                                                 .command_count = head.command_count,
+                                                 .packed = ByteSpan(packed_.get(), packed_bytes)}));
     at += sizeof(head) + body_bytes;
   }
   ELEVEN_ASSERT(at == staging.used_bytes);
   const uint64_t started = MonotonicNs();
-  Status synced = writer_->Sync();
+  Status synced = log_->Sync();
   journal_sync_us_.Record((MonotonicNs() - started) / 1000);
   return synced;
 }
@@ -360,14 +385,11 @@ void Replica::SyncLoop() {
     Status status = SyncStaging(*staging);
     if (status.ok() && remove_before > 0) {
       // Old segments go only after this sync: never while an entry they hold is unsynced.
-      status = RemoveJournalSegmentsBefore(env_, dir_->path(), remove_before, nullptr,
-                                           options_.journal.recycled_segments_max);
+      status = log_->Release(remove_before);
     }
     std::function<void(uint64_t)> callback;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      journal_bytes_.store(writer_->bytes_written(), std::memory_order_relaxed);
-      journal_syncs_.store(writer_->sync_count(), std::memory_order_relaxed);
       if (status.ok()) {
         op_durable_.store(staging->op_last, std::memory_order_release);
         staging->used_bytes = 0;

@@ -1,12 +1,19 @@
-// Replica: the engine, its journal and its snapshots put together. This is what an embedded
+// Replica: the engine, its log and its snapshots put together. This is what an embedded
 // user (the festival, `eleven w1`) and the server drive.
+//
+// The log (replica/log.h) is the local journal unless Open is given another one (a JetStream
+// stream in cluster mode, docs/cluster.md); below, "the journal" means whichever it is.
 //
 // One *engine thread* owns the Replica and calls everything below. Submit() stamps a batch
 // with the next op and the log time, appends it to a staging buffer and applies it to the
 // engine at once; its results are correct immediately but must not be released (shown to
 // anyone) until op_durable() has reached its op. A background *sync thread* takes the
-// staged entries, writes them to the journal and makes them durable with one fdatasync per
-// group (group commit), while the engine thread goes on applying the next batches.
+// staged entries, appends them to the log and makes them durable with one Log::Sync per
+// group (group commit: one fdatasync for the journal), while the engine thread goes on
+// applying the next batches.
+//
+// A replica that follows a log another node writes (a cluster follower) never submits: it
+// applies the entries the log delivers with ApplyLogged, which are durable already.
 //
 // Failure: if a journal write or sync fails (ENOSPC, EIO), the replica is failed for good:
 // op_durable() stops, journal_failed() turns true at once (any thread may ask), the durable
@@ -35,6 +42,7 @@
 #include "base/status.h"
 #include "engine/engine.h"
 #include "replica/follower.h"
+#include "replica/log.h"
 #include "replica/replay.h"
 #include "replica/shape.h"
 #include "storage/data_dir.h"
@@ -114,6 +122,12 @@ class Replica {
   [[nodiscard]] static Status Open(Env* env, const std::string& dir, const ReplicaOptions& options,
                                    std::unique_ptr<Replica>* replica, RecoveryReport* report,
                                    const RecoveryProgress& progress = nullptr);
+  // The same on `log` instead of the data directory's journal (the directory then holds the
+  // snapshots only). The snapshot follower reads the local journal: SnapshotMode::kFollower
+  // is refused (InvalidArgument) with another log.
+  [[nodiscard]] static Status Open(Env* env, const std::string& dir, const ReplicaOptions& options,
+                                   std::unique_ptr<Log> log, std::unique_ptr<Replica>* replica,
+                                   RecoveryReport* report, const RecoveryProgress& progress = nullptr);
   ~Replica();  // waits for the sync thread (syncing what is staged) and any snapshot child;
               // cancels a snapshot the follower is writing
 
@@ -127,6 +141,13 @@ class Replica {
   // engine does the time-driven work due by then (Engine::NextDueUs), and the journal records
   // it so a replay does the same. Durable and released like Submit's entries.
   [[nodiscard]] Status Tick(uint64_t now_us, uint64_t* op);
+  // Applies an entry the log already holds (`op` = op_submitted() + 1, at `timestamp_us`, no
+  // earlier than the last one's), as a follower of a log another node writes: the entry is
+  // not staged and is durable at once. Corruption if the engine refuses it as a batch (a log
+  // that is not this engine's). Never mixed with Submit/Tick entries not yet durable.
+  [[nodiscard]] Status ApplyLogged(uint64_t op, uint64_t timestamp_us,
+                                   std::span<const wire::Command> commands,
+                                   std::span<wire::Result> results);
   // Hands staged entries to the sync thread if it is idle (after each sync it also takes them
   // itself); never blocks but for the lock.
   void Flush();
@@ -159,13 +180,14 @@ class Replica {
   bool snapshot_follower() const { return follower_ != nullptr; }
 
   const engine::Engine& engine() const { return *engine_; }
+  std::string_view log_name() const { return log_->name(); }
   const std::string& dir() const { return dir_->path(); }
   // Journal figures (read on the engine thread; updated by the sync thread).
-  uint64_t journal_bytes_written() const { return journal_bytes_.load(std::memory_order_relaxed); }
+  uint64_t journal_bytes_written() const { return log_->bytes_written(); }
   // The journal after the newest snapshot that Open replayed: with the bytes written since, what
   // the next snapshot makes unnecessary to replay (a snapshot trigger counts both).
   uint64_t journal_bytes_replayed() const { return journal_bytes_replayed_; }
-  uint64_t journal_sync_count() const { return journal_syncs_.load(std::memory_order_relaxed); }
+  uint64_t journal_sync_count() const { return log_->sync_count(); }
   // How long each group commit's write + fdatasync took, in µs (any thread may read).
   const LogHistogram& journal_sync_histogram() const { return journal_sync_us_; }
   const Status& failure() const { return failure_; }
@@ -176,7 +198,8 @@ class Replica {
     uint64_t used_bytes = 0;
     uint64_t op_last = 0;
   };
-  Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& options);
+  Replica(Env* env, std::unique_ptr<DataDir> dir, const ReplicaOptions& options,
+          std::unique_ptr<Log> log);
   // Submit and Tick: stages, applies and publishes one entry of 0..batch max commands.
   [[nodiscard]] Status Append(std::span<const wire::Command> commands, uint64_t now_us,
                               std::span<wire::Result> results, uint64_t* op);
@@ -190,7 +213,7 @@ class Replica {
   const std::unique_ptr<DataDir> dir_;
   const ReplicaOptions options_;
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<JournalWriter> writer_;  // used only by the sync thread once it runs
+  std::unique_ptr<Log> log_;  // used only by the sync thread once it runs
 
   Staging staging_[2];
   std::unique_ptr<std::byte[]> packed_;  // the sync thread's: one entry's packed commands
@@ -205,8 +228,6 @@ class Replica {
   std::atomic<bool> journal_failed_{false};  // set with sync_failure_, before the callback
   std::function<void(uint64_t)> durable_callback_;
   std::atomic<uint64_t> op_durable_{0};
-  std::atomic<uint64_t> journal_bytes_{0};
-  std::atomic<uint64_t> journal_syncs_{0};
   uint64_t journal_bytes_replayed_ = 0;  // set by Recover
   LogHistogram journal_sync_us_;  // recorded by the sync thread
   Status failure_;          // engine-thread copy of the failure
