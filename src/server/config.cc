@@ -183,6 +183,37 @@ void ReadTls(const toml::table& t, TlsConfig* tls, std::string* e) {
   }
 }
 
+// [cluster]: present means cluster mode (docs/cluster.md).
+void ReadCluster(const toml::table& t, ServerConfig::Cluster* c, std::string* e) {
+  const toml::node_view<const toml::node> node = t["cluster"];
+  if (!node) return;
+  if (!node.is_table()) {
+    *e += "cluster must be a table; ";
+    return;
+  }
+  c->enabled = true;
+  Read(t, "cluster", "nats", &c->nats, e);
+  Read(t, "cluster", "shard", &c->shard, e);
+  Read(t, "cluster", "node", &c->node, e);
+  int64_t replicas = c->replicas;
+  Read(t, "cluster", "replicas", &replicas, e);
+  c->replicas = int(replicas);
+  Read(t, "cluster", "lease_ms", &c->lease_ms, e);
+  Read(t, "cluster", "ack_timeout_ms", &c->ack_timeout_ms, e);
+  Read(t, "cluster", "advertise_binary", &c->advertise_binary, e);
+  Read(t, "cluster", "advertise_http", &c->advertise_http, e);
+  for (const auto& [key, value] : *node.as_table()) {
+    const std::string_view name = key.str();
+    if (name != "nats" && name != "shard" && name != "node" && name != "replicas" && name != "lease_ms" &&
+        name != "ack_timeout_ms" && name != "advertise_binary" && name != "advertise_http") {
+      *e += "cluster." + std::string(name) + " is not a key of [cluster]; ";
+    }
+  }
+  if (c->nats.empty() || c->shard.empty() || c->node.empty()) {
+    *e += "[cluster] needs nats, shard and node; ";
+  }
+}
+
 void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "server", "data", &c->data_dir, e);
   Read(t, "server", "listen", &c->listen, e);
@@ -243,6 +274,7 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "feed", "write_timeout_ms", &c->feed_write_timeout_ms, e);
   Read(t, "feed", "send_buffer_bytes", &c->feed_send_buffer_bytes, e);
   ReadTls(t, &c->tls, e);
+  ReadCluster(t, &c->cluster, e);
 }
 
 }  // namespace

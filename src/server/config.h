@@ -101,6 +101,21 @@ struct ServerConfig {
   uint32_t feed_send_buffer_bytes = 65536;
 
   TlsConfig tls;
+
+  // Cluster mode (docs/cluster.md): [cluster] present means the replica's log is the shard's
+  // JetStream stream instead of the data directory's journal.
+  struct Cluster {
+    bool enabled = false;
+    std::string nats;    // nats-server URLs, comma-separated
+    std::string shard;
+    std::string node;    // this node's name
+    int replicas = 3;
+    int64_t lease_ms = 2000;
+    int64_t ack_timeout_ms = 5000;
+    // Where clients are sent to reach this node when it leads (default: listen and http).
+    std::string advertise_binary;
+    std::string advertise_http;
+  } cluster;
 };
 
 // The state-shaping keys a TOML file may give (each a manifest key, replica/shape.h).

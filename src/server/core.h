@@ -50,6 +50,8 @@ struct Core {
   protocol::FrameLimits limits;
   RequestPool pool;
   EngineLoop* const loop;
+  // Cluster mode: the node's role (null on a single node); any thread may ask it.
+  const replica::ReplicaRole* role = nullptr;
   const EngineMetrics* const engine_metrics;  // written by the engine thread
   IoMetrics io_metrics;
   // API keys: published by the engine thread, read here to authenticate (docs/access.md).

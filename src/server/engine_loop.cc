@@ -138,10 +138,33 @@ void EngineLoop::Push(Request* request) {
   }
 }
 
+void EngineLoop::Wake() {
+  if (wake_fd_ >= 0) WriteEventFd(wake_fd_);
+}
+
+// Cluster mode: what the node's role asks of the engine thread (replica/role.h).
+bool EngineLoop::TendRole() {
+  if (role_ == nullptr) return false;
+  if (batch_count_ > 0) SubmitBatch();  // a follower gathers none; a new leader, none yet
+  const replica::RoleWork work = role_->Tend(replica_, std::span(results_.data(), results_.size()));
+  if (work.entries_applied > 0) {
+    metrics_->followed_entries.Add(work.entries_applied);
+    metrics_->op_submitted.Set(replica_->op_submitted());
+  }
+  if (work.keys_changed && keys_ != nullptr) keys_->Publish(ApiKeyTable::Of(replica_->engine()));
+  if (work.role_changed) {
+    metrics_->cluster_leader.Set(role_->leading() ? 1 : 0);
+    metrics_->cluster_term.Set(role_->leading() ? role_->term() : 0);
+    metrics_->cluster_catch_up_ms.Set(role_->catch_up_ms());
+  }
+  return work.entries_applied > 0 || work.role_changed;
+}
+
 void EngineLoop::Run() {
   for (;;) {
     const bool stopping = stopping_.load(std::memory_order_acquire);
-    bool progress = Gather();
+    bool progress = !stopping && TendRole();
+    progress |= Gather();
     if (batch_count_ > 0) SubmitBatch();
     if (!progress && !stopping) progress = TendTicks();
     if (replica_->op_submitted() > replica_->op_durable()) replica_->Flush();
@@ -179,6 +202,7 @@ bool EngineLoop::Gather() {
 
 void EngineLoop::AddSubmit(Request* request) {
   ELEVEN_ASSERT(request->count >= 1 && request->count <= batch_command_count_max_);
+  if (role_ != nullptr && !role_->leading()) return RefuseNotLeader(request);
   // Who may apply what, checked against the state before the batch (docs/access.md). Sound:
   // what makes a command forbidden (an object's owner, a key's revocation) never changes
   // back, so the engine, which checks again at apply, would refuse it too. A request with a
@@ -224,6 +248,21 @@ void EngineLoop::RefuseSubmit(Request* request, wire::Code code) {
   }
   metrics_->results_by_code[static_cast<uint16_t>(code)].Add(request->count);
   request->op = replica_->op_submitted();  // released after what was submitted before it
+  Pass(request);
+}
+
+// A follower does not sequence: the request goes back at once, status not_leader, its body the
+// leader's binary address (docs/protocol.md), its count that address's length.
+void EngineLoop::RefuseNotLeader(Request* request) {
+  if (batch_count_ > 0) SubmitBatch();
+  std::string leader = role_->leader_binary_address();
+  if (leader.size() > protocol::kLeaderAddressSizeMax) leader.clear();
+  ELEVEN_ASSERT(request->buffer.size() >= protocol::kHeaderSize + leader.size());
+  std::memcpy(request->body(), leader.data(), leader.size());
+  request->count = uint32_t(leader.size());
+  request->status = protocol::FrameStatus::kNotLeader;
+  request->op = 0;  // nothing to wait for
+  metrics_->not_leader.Add(1);
   Pass(request);
 }
 
@@ -367,6 +406,7 @@ void EngineLoop::SignalPassed() {
 bool EngineLoop::TendTicks() {
   tick_wait_ms_ = kSleepMsMax;
   if (clock_mode_ != protocol::ClockMode::kWall || replica_->journal_failed()) return false;
+  if (role_ != nullptr && !role_->leading()) return false;  // a follower applies the leader's ticks
   const engine::Engine& engine = replica_->engine();
   // NextDueUs depends on the state alone: asked again only after the state changed.
   if (due_at_op_ != engine.last_op()) {

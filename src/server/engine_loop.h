@@ -52,6 +52,7 @@
 
 #include "base/status.h"
 #include "replica/replica.h"
+#include "replica/role.h"
 #include "server/api_keys.h"
 #include "server/metrics.h"
 #include "server/queries.h"
@@ -74,6 +75,12 @@ class EngineLoop {
   // Where the loop publishes the API key table after a batch that created or revoked a key
   // (docs/access.md). Before Start(); `keys` must outlive the loop.
   void set_keys(ApiKeyDirectory* keys) { keys_ = keys; }
+  // Cluster mode (docs/cluster.md): the node's role. While it does not lead, submits are
+  // answered not_leader with the leader's address and nothing is ticked; each pass lets the
+  // role apply what the log delivered. Before Start(); `role` must outlive the loop.
+  void set_role(replica::ReplicaRole* role) { role_ = role; }
+  // Any thread: wakes the loop (e.g. the log delivered an entry).
+  void Wake();
 
   [[nodiscard]] Status Start();
   // Stops taking requests, waits until everything submitted is durable and released, joins.
@@ -100,6 +107,8 @@ class EngineLoop {
   bool Gather();
   void AddSubmit(Request* request);
   void RefuseSubmit(Request* request, wire::Code code);
+  void RefuseNotLeader(Request* request);
+  bool TendRole();
   void SubmitBatch();
   void Answer(Request* request);
   void AnswerQuery(Request* request);
@@ -143,6 +152,7 @@ class EngineLoop {
   uint64_t passed_op_min_ = UINT64_MAX;  // the lowest op passed to the outbox this round
   QueryAnswerer answerer_;
   ApiKeyDirectory* keys_ = nullptr;
+  replica::ReplicaRole* role_ = nullptr;
   uint64_t client_clock_us_ = 0;  // client-clock mode: the log time of the next batch
   uint64_t journal_bytes_at_snapshot_ = 0;  // when the last snapshot was started
   uint64_t due_at_op_ = UINT64_MAX;         // the op the engine was at when due_us_ was asked

@@ -1085,6 +1085,14 @@ void HttpSession::OnRequestDone(Request* r) {
   }
   core_->pool.Give(r);
   if (closed_) return;
+  if (status == protocol::FrameStatus::kNotLeader) {
+    const replica::ReplicaRole* role = core_->role;
+    const std::string leader = role != nullptr ? role->leader_http_address() : "";
+    if (!leader.empty()) extra_headers_ += "\r\nEleven-Leader: " + leader;
+    return RespondError(503, "not_leader",
+                        leader.empty() ? "this node is a cluster follower and knows no leader now: retry shortly"
+                                       : "this node is a cluster follower: send writes to the leader at " + leader);
+  }
   if (status != protocol::FrameStatus::kOk) {
     return RespondError(503, protocol::FrameStatusName(status),
                         "the journal failed (" + std::string(StatusCodeName(core_->loop->journal_failure().code())) +

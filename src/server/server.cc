@@ -9,6 +9,7 @@
 #include <future>
 
 #include "base/assert.h"
+#include "cluster/node.h"
 #include "server/binary_server.h"
 #include "server/core.h"
 #include "server/engine_loop.h"
@@ -60,8 +61,29 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
     std::fprintf(stderr, "eleven serve: recovering, %llu journal entries replayed\n",
                  static_cast<unsigned long long>(replayed));
   };
-  ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, config.data_dir, options,
-                                                &s->replica_, &s->recovery_, progress));
+  cluster::ClusterNode* node = nullptr;
+  if (config.cluster.enabled) {
+    // The log is the shard's stream (docs/cluster.md); snapshots are forked (the snapshot
+    // follower reads the local journal).
+    options.snapshot_mode = replica::ReplicaOptions::SnapshotMode::kFork;
+    const cluster::NodeOptions node_options{
+        .nats_urls = config.cluster.nats,
+        .shard = config.cluster.shard,
+        .name = config.cluster.node,
+        .replicas = config.cluster.replicas,
+        .lease_ms = config.cluster.lease_ms,
+        .ack_timeout_ms = config.cluster.ack_timeout_ms,
+        .binary_address = config.cluster.advertise_binary,
+        .http_address = config.cluster.advertise_http};
+    std::unique_ptr<cluster::ClusterNode> opened;
+    ELEVEN_RETURN_IF_ERROR(cluster::ClusterNode::Open(node_options, env, config.data_dir, options, &opened,
+                                                      &s->replica_, &s->recovery_, progress));
+    node = opened.get();
+    s->role_ = std::move(opened);
+  } else {
+    ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, config.data_dir, options,
+                                                  &s->replica_, &s->recovery_, progress));
+  }
   s->engine_metrics_ = std::make_unique<EngineMetrics>();
   s->engine_metrics_->journal_sync_us = &s->replica_->journal_sync_histogram();
   // The rings hold every request the pool can hand out, plus the feed's own poll.
@@ -72,6 +94,11 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
                                     std::move(tls_context));
   s->core_->keys.Publish(ApiKeyTable::Of(s->replica_->engine()));
   s->loop_->set_keys(&s->core_->keys);
+  if (node != nullptr) {
+    s->loop_->set_role(node);
+    s->core_->role = node;
+    s->node_ = node;
+  }
   asio::ssl::context* const tls_binary = config.tls.binary ? s->core_->tls.get() : nullptr;
   asio::ssl::context* const tls_http = config.tls.http ? s->core_->tls.get() : nullptr;
   std::string host;
@@ -119,6 +146,26 @@ Status Server::Start() {
   WatchDone();
   if (binary_) binary_->Start();
   if (http_) http_->Start();
+  if (node_ != nullptr) {
+    // Where clients are sent when this node leads: the advertised addresses, else the bound ones.
+    const auto bound = [](const std::string& address, uint16_t port) {
+      if (address.empty()) return std::string();
+      std::string host;
+      uint16_t ignored = 0;
+      if (!ParseHostPort(address, &host, &ignored).ok()) return std::string();
+      return host + ":" + std::to_string(port);
+    };
+    const std::string binary = !config_.cluster.advertise_binary.empty() ? config_.cluster.advertise_binary
+                                                                          : bound(config_.listen, binary_port());
+    const std::string http =
+        !config_.cluster.advertise_http.empty() ? config_.cluster.advertise_http : bound(config_.http, http_port());
+    node_->Start(
+        [this] {
+          loop_->Wake();
+          if (!role_->exit_reason().empty()) RequestStop();
+        },
+        binary, http);
+  }
   running_ = true;
   io_thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(core_->io);

@@ -15,7 +15,12 @@
 
 #include "base/status.h"
 #include "replica/replica.h"
+#include "replica/role.h"
 #include "server/config.h"
+
+namespace eleven::cluster {
+class ClusterNode;
+}  // namespace eleven::cluster
 
 namespace eleven::server {
 
@@ -50,6 +55,11 @@ class Server {
   uint16_t binary_port() const;
   uint16_t http_port() const;
   const replica::RecoveryReport& recovery() const { return recovery_; }
+  // Cluster mode: why the node must stop ("" while it may run). Wait() returns when it is set;
+  // `eleven serve` then stops and exits with status 75, to be restarted as a follower.
+  std::string exit_reason() const { return role_ != nullptr ? role_->exit_reason() : ""; }
+  // Cluster mode: the node's role (null on a single node).
+  const replica::ReplicaRole* role() const { return role_.get(); }
   // The engine, for tests and tools: only while the server is stopped.
   const engine::Engine& engine() const;
 
@@ -59,6 +69,9 @@ class Server {
   void DrainDone();
 
   ServerConfig config_;
+  // Declared before the replica: the replica (its log uses the node's connection) goes first.
+  std::unique_ptr<replica::ReplicaRole> role_;
+  cluster::ClusterNode* node_ = nullptr;  // role_, as its class (started by Start)
   std::unique_ptr<replica::Replica> replica_;
   replica::RecoveryReport recovery_;
   std::unique_ptr<EngineMetrics> engine_metrics_;

@@ -1,0 +1,251 @@
+#include "cluster/node.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "base/assert.h"
+#include "base/clock.h"
+#include "replica/shape.h"
+#include "wire/packed.h"
+
+namespace eleven::cluster {
+
+namespace {
+
+// The value after "<name>=" in a holder value "node=a binary=h:p http=h:p", or "".
+std::string HolderField(const std::string& holder, const std::string& name) {
+  const std::string key = name + "=";
+  size_t at = 0;
+  while (at < holder.size()) {
+    const size_t end = std::min(holder.find(' ', at), holder.size());
+    if (holder.compare(at, key.size(), key) == 0) return holder.substr(at + key.size(), end - at - key.size());
+    at = end + 1;
+  }
+  return "";
+}
+
+bool ChangesKeys(std::span<const wire::Result> results) {
+  for (const wire::Result& r : results) {
+    if ((r.operation == wire::kCreateKey || r.operation == wire::kRevokeKey) && r.code == wire::Code::ok &&
+        !wire::IsReplay(r)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string ShapeHeader(const replica::DataShape& shape) {
+  std::string out;
+  for (const ManifestEntry& e : replica::ShapeToManifest(shape)) {
+    if (!out.empty()) out += "; ";
+    out += e.key + "=" + e.value;
+  }
+  return out;
+}
+
+Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string& dir,
+                         const replica::ReplicaOptions& replica_options,
+                         std::unique_ptr<ClusterNode>* node, std::unique_ptr<replica::Replica>* replica,
+                         replica::RecoveryReport* report, const replica::RecoveryProgress& progress) {
+  ELEVEN_RETURN_IF_ERROR(CheckShardName(options.shard));
+  if (options.name.empty()) return Status::InvalidArgument("a cluster node needs a name ([cluster] node)");
+  if (options.replicas < 1 || options.replicas > 5) {
+    return Status::InvalidArgument("[cluster] replicas is 1..5, not " + std::to_string(options.replicas));
+  }
+  if (options.lease_ms < 200 || options.lease_ms > 60000) {
+    return Status::InvalidArgument("[cluster] lease_ms is 200..60000, not " + std::to_string(options.lease_ms));
+  }
+  std::unique_ptr<ClusterNode> n(new ClusterNode(options));
+  ELEVEN_RETURN_IF_ERROR(NatsConnection::Connect(
+      NatsOptions{.urls = options.nats_urls, .name = "eleven-" + options.name + "-log",
+                  .timeout_ms = options.ack_timeout_ms},
+      &n->nats_));
+  // Lease requests must not outlast the lease: a renewal that waits longer is a lost one.
+  ELEVEN_RETURN_IF_ERROR(NatsConnection::Connect(
+      NatsOptions{.urls = options.nats_urls, .name = "eleven-" + options.name + "-lease",
+                  .timeout_ms = std::max<int64_t>(100, options.lease_ms / 4)},
+      &n->lease_nats_));
+  const uint64_t entry_max =
+      kEntryHeadSize + uint64_t{replica_options.engine.batch_command_count_max} * wire::kPackedCommandSizeMax;
+  const int64_t payload_max = natsConnection_GetMaxPayload(n->nats_->nc());
+  if (payload_max < int64_t(entry_max)) {
+    return Status::FailedPrecondition("the NATS servers carry messages of at most " + std::to_string(payload_max) +
+                                      " bytes; an entry of " +
+                                      std::to_string(replica_options.engine.batch_command_count_max) +
+                                      " commands may take " + std::to_string(entry_max) +
+                                      ": set max_payload: 8MB in nats-server's configuration");
+  }
+  ELEVEN_RETURN_IF_ERROR(EnsureStream(n->nats_.get(), options.shard, options.replicas));
+  ELEVEN_RETURN_IF_ERROR(Lease::Open(n->lease_nats_.get(), options.shard, options.replicas, options.lease_ms, &n->lease_));
+  replica::DataShape shape;
+  ELEVEN_RETURN_IF_ERROR(replica::ReadDataShape(env, dir, &shape));
+  auto log = std::make_unique<JetStreamLog>(
+      n->nats_.get(), JetStreamLogOptions{.shard = options.shard,
+                                          .replicas = options.replicas,
+                                          .command_count_max = replica_options.engine.batch_command_count_max,
+                                          .ack_timeout_ms = options.ack_timeout_ms,
+                                          .shape = ShapeHeader(shape)});
+  n->log_ = log.get();
+  ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, dir, replica_options, std::move(log), replica, report, progress));
+  *node = std::move(n);
+  return Status::Ok();
+}
+
+ClusterNode::~ClusterNode() {
+  stop_.store(true, std::memory_order_release);
+  cv_.notify_all();
+  if (lease_thread_.joinable()) lease_thread_.join();
+  if (lease_ != nullptr && term_.load() != 0) lease_->Release();
+}
+
+void ClusterNode::Start(std::function<void()> wake, std::string binary_address, std::string http_address) {
+  ELEVEN_ASSERT(!lease_thread_.joinable());
+  options_.binary_address = std::move(binary_address);
+  options_.http_address = std::move(http_address);
+  wake_ = std::move(wake);
+  log_->set_followed_callback(wake_);
+  lease_thread_ = std::thread([this] { LeaseLoop(); });
+}
+
+std::string ClusterNode::HolderValue() const {
+  return "node=" + options_.name + " binary=" + options_.binary_address + " http=" + options_.http_address;
+}
+
+std::string ClusterNode::leader_binary_address() const {
+  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mutex_));
+  return leader_binary_;
+}
+
+std::string ClusterNode::leader_http_address() const {
+  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mutex_));
+  return leader_http_;
+}
+
+std::string ClusterNode::exit_reason() const {
+  if (!exiting_.load(std::memory_order_acquire)) return "";
+  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mutex_));
+  return exit_reason_;
+}
+
+void ClusterNode::SetExit(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!exit_reason_.empty()) return;
+    exit_reason_ = reason;
+  }
+  exiting_.store(true, std::memory_order_release);
+  std::fprintf(stderr, "eleven serve: node %s of shard %s must stop: %s\n", options_.name.c_str(),
+               options_.shard.c_str(), reason.c_str());
+  if (wake_) wake_();
+}
+
+void ClusterNode::LeaseLoop() {
+  const auto period = std::chrono::milliseconds(std::max<int64_t>(10, options_.lease_ms / 4));
+  const uint64_t renew_within_ns = uint64_t(options_.lease_ms) * 3 / 4 * 1000000;
+  uint64_t renewed_ns = 0;
+  while (!stop_.load(std::memory_order_acquire) && !exiting_.load(std::memory_order_acquire)) {
+    if (term_.load(std::memory_order_acquire) == 0) {
+      bool taken = false;
+      uint64_t term = 0;
+      const uint64_t started = MonotonicNs();
+      const Status s = lease_->TryTake(HolderValue(), &taken, &term);
+      if (s.ok() && taken) {
+        renewed_ns = started;
+        taken_at_ns_.store(started, std::memory_order_relaxed);
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          leader_binary_ = options_.binary_address;
+          leader_http_ = options_.http_address;
+        }
+        term_.store(term, std::memory_order_release);
+        std::fprintf(stderr, "eleven serve: node %s took the lease of shard %s: term %llu\n",
+                     options_.name.c_str(), options_.shard.c_str(), static_cast<unsigned long long>(term));
+        if (wake_) wake_();
+      } else {
+        std::string holder;
+        uint64_t revision = 0;
+        const Status held = lease_->Holder(&holder, &revision);
+        std::lock_guard<std::mutex> lock(mutex_);
+        leader_binary_ = held.ok() ? HolderField(holder, "binary") : "";
+        leader_http_ = held.ok() ? HolderField(holder, "http") : "";
+      }
+    } else {
+      const uint64_t started = MonotonicNs();
+      const Status s = lease_->Renew();
+      if (s.ok()) {
+        renewed_ns = started;
+      } else if (s.code() == StatusCode::kFailedPrecondition) {
+        SetExit("deposed: " + s.message());
+        break;
+      }
+      if (MonotonicNs() - renewed_ns > renew_within_ns) {
+        SetExit("the lease was not renewed for " + std::to_string((MonotonicNs() - renewed_ns) / 1000000) +
+                " ms (" + s.ToString() + ")");
+        break;
+      }
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait_for(lock, period, [this] { return stop_.load(std::memory_order_acquire); });
+  }
+}
+
+replica::RoleWork ClusterNode::Tend(replica::Replica* replica, std::span<wire::Result> results) {
+  replica::RoleWork work;
+  if (exiting_.load(std::memory_order_acquire)) return work;
+  if (replica->journal_failed()) {
+    SetExit("the stream did not take an entry as expected: " + replica->journal_failure().ToString());
+    return work;
+  }
+  const auto apply = [&](const FollowedEntry& entry) {
+    Status s = entry.status;
+    if (s.ok()) s = replica->ApplyLogged(entry.op, entry.timestamp_us, entry.commands, results);
+    if (!s.ok()) {
+      SetExit("cannot apply the stream: " + s.ToString());
+      return false;
+    }
+    log_->NoteApplied(entry);
+    work.entries_applied++;
+    work.keys_changed |= ChangesKeys(results.first(entry.commands.size()));
+    return true;
+  };
+  FollowedEntry entry;
+  if (leading_) return work;
+  const uint64_t term = term_.load(std::memory_order_acquire);
+  if (term == 0) {
+    // A follower: what the stream delivered, a bounded number per pass.
+    constexpr uint64_t kEntriesPerPassMax = 256;
+    while (work.entries_applied < kEntriesPerPassMax && log_->NextFollowed(&entry)) {
+      if (!apply(entry)) return work;
+    }
+    return work;
+  }
+  // The lease is ours: apply the stream to its end, then write.
+  uint64_t last = 0;
+  Status s = log_->StreamLastOp(&last);
+  while (s.ok() && replica->op_submitted() < last) {
+    if (!log_->WaitFollowed(&entry, options_.ack_timeout_ms)) {
+      s = Status::Unavailable("the stream delivered nothing after op " + std::to_string(replica->op_submitted()) +
+                              " while catching up to op " + std::to_string(last));
+      break;
+    }
+    if (!apply(entry)) return work;
+  }
+  if (s.ok()) s = log_->Lead(term);
+  if (!s.ok()) {
+    SetExit("could not start leading term " + std::to_string(term) + ": " + s.ToString());
+    return work;
+  }
+  leading_ = true;
+  work.role_changed = true;
+  catch_up_ms_.store((MonotonicNs() - taken_at_ns_.load(std::memory_order_relaxed)) / 1000000,
+                     std::memory_order_relaxed);
+  std::fprintf(stderr, "eleven serve: node %s leads shard %s, term %llu, from op %llu (caught up in %llu ms)\n",
+               options_.name.c_str(), options_.shard.c_str(), static_cast<unsigned long long>(term),
+               static_cast<unsigned long long>(replica->op_submitted()),
+               static_cast<unsigned long long>(catch_up_ms_.load()));
+  return work;
+}
+
+}  // namespace eleven::cluster
