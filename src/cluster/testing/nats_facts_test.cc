@@ -220,7 +220,9 @@ std::string Describe(const Client::Ack& ack) {
          std::to_string(ack.code) + ", text \"" + ack.text + "\"";
 }
 
-void AddStream(Client& client, const std::string& name, const std::string& subject, int replicas) {
+// duplicates_window_ms 0: the server's default (2 minutes).
+void AddStream(Client& client, const std::string& name, const std::string& subject, int replicas,
+               int64_t duplicates_window_ms = 0) {
   jsStreamConfig config;
   jsStreamConfig_Init(&config);
   config.Name = name.c_str();
@@ -229,6 +231,7 @@ void AddStream(Client& client, const std::string& name, const std::string& subje
   config.SubjectsLen = 1;
   config.Storage = js_FileStorage;
   config.Replicas = replicas;
+  config.Duplicates = duplicates_window_ms * 1'000'000;  // nanoseconds
   jsStreamInfo* info = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   const natsStatus s = js_AddStream(&info, client.js(), &config, nullptr, &code);
@@ -413,8 +416,8 @@ TEST_F(NatsFacts, ChainedMsgIdsFenceEveryPipelinedEntry) {
 // b. What a new stream leader (or a whole restarted cluster) knows of the last message id,
 // and whether a writer can chain onto the true last entry by id or by sequence. Both cases
 // start from stream LOG holding entries "1-1".."1-5" at sequences 1..5.
-void FillLog(Client& client) {
-  AddStream(client, "LOG", "log", 3);
+void FillLog(Client& client, int64_t duplicates_window_ms = 0) {
+  AddStream(client, "LOG", "log", 3, duplicates_window_ms);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
   // An empty stream has no last msg id: expecting one is refused, whatever id it names. The
   // first entry of a stream is fenced by Nats-Expected-Last-Sequence 0 instead.
@@ -466,7 +469,7 @@ TEST_F(NatsFacts, LastMsgIdSurvivesStreamLeaderKill) {
   EXPECT_EQ(by_sequence.sequence, 7u);
 }
 
-TEST_F(NatsFacts, LastMsgIdSurvivesFullRestart) {
+TEST_F(NatsFacts, LastMsgIdSurvivesFullRestartWithinDuplicateWindow) {
   Client client(cluster_->urls());
   ASSERT_TRUE(client.ok()) << client.error();
   FillLog(client);
@@ -500,6 +503,42 @@ TEST_F(NatsFacts, LastMsgIdSurvivesFullRestart) {
   const Client::Ack chained = Publish(client, "log", {"3-8", "3-7", std::nullopt});
   EXPECT_TRUE(chained.accepted) << Describe(chained);
   EXPECT_EQ(chained.sequence, 8u);
+}
+
+// After a restart a stream rebuilds its last msg id lazily, from the entries inside its
+// duplicate window only (rebuildDedupe in nats-server's stream.go). Once the last entry is
+// older than the window, the restarted stream has no last msg id: expecting the true one is
+// refused; the expected last sequence is what still works.
+TEST_F(NatsFacts, LastMsgIdLostByFullRestartPastDuplicateWindow) {
+  constexpr int64_t kDuplicatesWindowMs = 500;
+  Client client(cluster_->urls());
+  ASSERT_TRUE(client.ok()) << client.error();
+  FillLog(client, kDuplicatesWindowMs);
+  ASSERT_FALSE(HasFatalFailure());
+  const int64_t last_publish_ms = NowMs();
+  for (int i = 0; i < cluster_->nodes(); ++i) {
+    ASSERT_TRUE(cluster_->Kill(i).ok());
+  }
+  // The restart takes seconds, far past the window; checked, not assumed.
+  const Status restarted = cluster_->RestartAll();
+  ASSERT_TRUE(restarted.ok()) << restarted.ToString();
+  const std::optional<StreamState> state = WaitForStreamLeader(client, "LOG", "");
+  ASSERT_TRUE(state) << "no stream leader after a full restart";
+  ASSERT_GT(NowMs() - last_publish_ms, 2 * kDuplicatesWindowMs);
+  EXPECT_EQ(state->last_sequence, 5u);
+
+  const Client::Ack by_id = Publish(client, "log", {"3-6", "1-5", std::nullopt});
+  std::printf("full restart past the duplicate window, expecting 1-5: %s\n", Describe(by_id).c_str());
+  EXPECT_FALSE(by_id.accepted) << Describe(by_id);
+  EXPECT_EQ(by_id.code, kWrongLastMsgId) << Describe(by_id);
+  EXPECT_TRUE(by_id.text.ends_with("wrong last msg ID: ")) << "the last id is empty: " << Describe(by_id);
+  const Client::Ack by_sequence = Publish(client, "log", {"3-6", std::nullopt, 5});
+  std::printf("then expecting last sequence 5: %s\n", Describe(by_sequence).c_str());
+  EXPECT_TRUE(by_sequence.accepted) << Describe(by_sequence);
+  EXPECT_EQ(by_sequence.sequence, 6u);
+  const Client::Ack chained = Publish(client, "log", {"3-7", "3-6", std::nullopt});
+  EXPECT_TRUE(chained.accepted) << Describe(chained);
+  EXPECT_EQ(chained.sequence, 7u);
 }
 
 // c. A message id repeated within the duplicate window is not stored again: the ack says
