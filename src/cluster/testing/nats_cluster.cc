@@ -30,6 +30,9 @@ constexpr int64_t kProbeConnectTimeoutMs = 500;
 constexpr int64_t kProbeRequestTimeoutMs = 1000;
 // How much of a failing server's log a Status carries.
 constexpr size_t kLogTailBytes = 3000;
+// Start() tries again on fresh ports when a server's log says one was taken.
+constexpr int kStartAttemptsMax = 3;
+constexpr const char* kPortTakenText = "address already in use";
 // File descriptors above this are closed in the child even without close_range(2).
 constexpr int kChildFdMax = 4096;
 
@@ -158,6 +161,22 @@ Status NatsCluster::Start(const NatsClusterOptions& options,
   if (options.max_payload_bytes == 0) {
     return Status::InvalidArgument("nats cluster: max_payload_bytes must be positive");
   }
+  // A port picked free can be taken by another process before nats-server binds it; then
+  // the whole start is tried again on fresh ports and fresh node directories.
+  Status status;
+  for (int attempt = 1; attempt <= kStartAttemptsMax; ++attempt) {
+    status = StartOnce(options, cluster);
+    if (status.ok() || status.message().find(kPortTakenText) == std::string::npos) break;
+    for (int i = 0; i < options.nodes; ++i) {
+      std::error_code error;
+      std::filesystem::remove_all(options.dir + "/n" + std::to_string(i), error);
+    }
+  }
+  return status;
+}
+
+Status NatsCluster::StartOnce(const NatsClusterOptions& options,
+                              std::unique_ptr<NatsCluster>* cluster) {
   std::vector<int> ports;
   ELEVEN_RETURN_IF_ERROR(PickFreePorts(2 * options.nodes, &ports));
   const std::vector<int> client_ports(ports.begin(), ports.begin() + options.nodes);
@@ -174,8 +193,9 @@ Status NatsCluster::Start(const NatsClusterOptions& options,
     node.cluster_port = cluster_ports[i];
     std::error_code error;
     std::filesystem::create_directories(node.dir + "/store", error);
-    if (error)
+    if (error) {
       return Status::IOError("nats cluster: creating " + node.dir + ": " + error.message());
+    }
     std::ofstream config(node.config_path, std::ios::trunc);
     config << ConfigText(options, options.nodes, i, node.dir + "/store", client_ports,
                          cluster_ports);

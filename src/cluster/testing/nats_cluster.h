@@ -6,7 +6,9 @@
 // shell; stdout and stderr go to "<dir>/n<i>/server.log"), and returns once JetStream answers
 // an account-info request through a connection to every node (for a cluster that needs the
 // meta leader elected). On failure it kills what it started and returns a Status that names
-// the node and carries the tail of its log.
+// the node and carries the tail of its log. A port picked free but taken by another process
+// before the server binds it ("address already in use" in the log) makes Start() try again
+// on fresh ports, up to 3 times.
 //
 // Ownership and lifetime: the NatsCluster owns its processes. The destructor SIGKILLs every
 // node still running (paused ones too) and reaps it, so a failing test leaves nothing behind.
@@ -86,6 +88,7 @@ class NatsCluster {
   };
 
   explicit NatsCluster(NatsClusterOptions options) : options_(std::move(options)) {}
+  static Status StartOnce(const NatsClusterOptions& options, std::unique_ptr<NatsCluster>* cluster);
   Status Spawn(int i);
   Status WaitReady(int i, int64_t deadline_ms);
   std::string LogTail(int i) const;

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -284,6 +285,16 @@ int NodeOf(const NatsCluster& cluster, const std::string& server_name) {
   return -1;
 }
 
+// The state letter of a process in /proc/<pid>/stat ('S' sleeping, 'T' stopped, ...), or
+// '?' if it cannot be read.
+char ProcessState(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : '?';
+}
+
 class NatsFacts : public ::testing::Test {
  protected:
   void StartCluster(int nodes) {
@@ -310,9 +321,13 @@ TEST_F(NatsFacts, FixtureKillPauseResumeRestart) {
   const int pid = cluster_->pid(1);
   ASSERT_GT(pid, 0);
   EXPECT_EQ(::kill(pid, 0), 0);
+  EXPECT_NE(ProcessState(pid), 'T');
+  EXPECT_NE(ProcessState(pid), '?');
   ASSERT_TRUE(cluster_->Pause(1).ok());
+  EXPECT_EQ(ProcessState(pid), 'T');
   EXPECT_EQ(cluster_->Pause(1).code(), StatusCode::kFailedPrecondition);
   ASSERT_TRUE(cluster_->Resume(1).ok());
+  EXPECT_NE(ProcessState(pid), 'T');
   EXPECT_EQ(cluster_->Restart(1).code(), StatusCode::kFailedPrecondition);
   ASSERT_TRUE(cluster_->Kill(1).ok());
   EXPECT_EQ(cluster_->pid(1), -1);
@@ -322,7 +337,8 @@ TEST_F(NatsFacts, FixtureKillPauseResumeRestart) {
   ASSERT_TRUE(restarted.ok()) << restarted.ToString();
   EXPECT_GT(cluster_->pid(1), 0);
   EXPECT_NE(cluster_->pid(1), pid);
-  // The destructor leaves no process behind.
+  // The destructor leaves no process behind, a paused one included.
+  ASSERT_TRUE(cluster_->Pause(2).ok());
   std::vector<int> pids;
   for (int i = 0; i < cluster_->nodes(); ++i) pids.push_back(cluster_->pid(i));
   cluster_.reset();
@@ -352,14 +368,15 @@ TEST(NatsFactsFixture, StartFailureCarriesLogTailAndSyncIntervalIsRefused) {
 
 // a. A deposed writer with entries in flight is fenced by message-id chaining: every one of
 // its pipelined entries is refused with 10070. With expected last sequences instead, only
-// the first is refused and the rest land after the new writer's entry.
-TEST_F(NatsFacts, ChainedMsgIdsFenceEveryPipelinedEntry) {
-  Client a(cluster_->url(0));
-  Client b(cluster_->url(1));
+// the first is refused and the rest land after the new writer's entry. Checked on a 3-node
+// cluster (R3 streams) and on a single server (R1).
+void CheckPipelinedWriterFencing(const NatsCluster& cluster, int replicas) {
+  Client a(cluster.url(0));
+  Client b(cluster.url(cluster.nodes() - 1));
   ASSERT_TRUE(a.ok()) << a.error();
   ASSERT_TRUE(b.ok()) << b.error();
-  AddStream(a, "FENCE", "fence", 3);
-  ASSERT_FALSE(HasFatalFailure());
+  AddStream(a, "FENCE", "fence", replicas);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
 
   const Client::Ack first = Publish(a, "fence", {"1-1", std::nullopt, std::nullopt});
   ASSERT_TRUE(first.accepted) << Describe(first);
@@ -385,8 +402,8 @@ TEST_F(NatsFacts, ChainedMsgIdsFenceEveryPipelinedEntry) {
   EXPECT_EQ(state->last_sequence, 2u);
 
   // The contrast: the same race fenced only by Nats-Expected-Last-Sequence.
-  AddStream(a, "SEQFENCE", "seqfence", 3);
-  ASSERT_FALSE(HasFatalFailure());
+  AddStream(a, "SEQFENCE", "seqfence", replicas);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
   ASSERT_TRUE(Publish(a, "seqfence", {"1-1", std::nullopt, 0}).accepted);
   ASSERT_TRUE(Publish(b, "seqfence", {"2-2", std::nullopt, 1}).accepted);
   for (int k = 2; k <= kPipelinedCount + 1; ++k) {
@@ -411,6 +428,19 @@ TEST_F(NatsFacts, ChainedMsgIdsFenceEveryPipelinedEntry) {
   ASSERT_TRUE(seq_state);
   EXPECT_EQ(seq_state->last_sequence, static_cast<uint64_t>(2 + kPipelinedCount - 1))
       << "the deposed writer's other entries landed after the new writer's";
+}
+
+TEST_F(NatsFacts, ChainedMsgIdsFenceEveryPipelinedEntry) { CheckPipelinedWriterFencing(*cluster_, 3); }
+
+TEST(NatsFactsSingleNode, ChainedMsgIdsFenceEveryPipelinedEntry) {
+  ScratchDir dir;
+  NatsClusterOptions options;
+  options.nodes = 1;
+  options.dir = dir.path();
+  std::unique_ptr<NatsCluster> cluster;
+  const Status status = NatsCluster::Start(options, &cluster);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  CheckPipelinedWriterFencing(*cluster, 1);
 }
 
 // b. What a new stream leader (or a whole restarted cluster) knows of the last message id,
