@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/bench_command.h"
+#include "cli/cluster_command.h"
 #include "cli/festival_command.h"
 #include "cli/keys_command.h"
 #include "cli/serve_command.h"
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   eleven::cli::AddFestivalCommand(app);
   eleven::cli::AddServeCommand(app);
   eleven::cli::AddKeysCommand(app);
+  eleven::cli::AddClusterCommand(app);
   eleven::cli::AddBenchCommand(app);
   eleven::cli::AddStorageCommands(app);
   eleven::cli::AddW1Command(app);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "server/server.h"
 
@@ -12,6 +13,9 @@ namespace eleven::cli {
 namespace {
 
 server::Server* g_server = nullptr;  // for the signal handler only
+
+// A cluster node that must stop to rebuild from the stream (EX_TEMPFAIL: a supervisor restarts it).
+constexpr int kExitRestart = 75;
 
 void OnSignal(int) {
   if (g_server != nullptr) g_server->RequestStop();  // async-signal-safe: one write(2)
@@ -57,9 +61,15 @@ int RunServe(const ServeArgs& args) {
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGPIPE, SIG_IGN);
   server->Wait();
+  const std::string exit_reason = server->exit_reason();
   std::printf("eleven serve: stopping (letting everything applied become durable)\n");
   server->Stop();
   g_server = nullptr;
+  if (!exit_reason.empty()) {
+    // Cluster mode: deposed, or the stream refused an entry; restarted, it follows (docs/cluster.md).
+    std::printf("eleven serve: exiting for a restart: %s\n", exit_reason.c_str());
+    return kExitRestart;
+  }
   return 0;
 }
 

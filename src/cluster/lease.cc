@@ -8,11 +8,12 @@ constexpr const char* kLeaderKey = "leader";
 
 std::string LeaseBucketName(const std::string& shard) { return "eleven_" + shard + "_lease"; }
 
-Status Lease::Open(NatsConnection* nats, const std::string& shard, int replicas, int64_t lease_ms,
-                   std::unique_ptr<Lease>* out) {
+Status Lease::Open(NatsConnection* admin, NatsConnection* nats, const std::string& shard, int replicas,
+                   int64_t lease_ms, std::unique_ptr<Lease>* out) {
   std::unique_ptr<Lease> lease(new Lease());
   const std::string bucket = LeaseBucketName(shard);
-  natsStatus s = js_KeyValue(&lease->kv_, nats->js(), bucket.c_str());
+  kvStore* created = nullptr;
+  natsStatus s = js_KeyValue(&created, admin->js(), bucket.c_str());
   if (s == NATS_NOT_FOUND) {
     kvConfig config;
     kvConfig_Init(&config);
@@ -21,8 +22,12 @@ Status Lease::Open(NatsConnection* nats, const std::string& shard, int replicas,
     config.TTL = lease_ms * 1000 * 1000;  // nanoseconds (nats.c 3.4)
     config.Replicas = replicas;
     config.StorageType = js_FileStorage;
-    s = js_CreateKeyValue(&lease->kv_, nats->js(), &config);
+    // Made by two nodes at once, the second create answers the bucket the first made.
+    s = js_CreateKeyValue(&created, admin->js(), &config);
   }
+  if (created != nullptr) kvStore_Destroy(created);
+  if (s != NATS_OK) return NatsError(s, "lease bucket " + bucket);
+  s = js_KeyValue(&lease->kv_, nats->js(), bucket.c_str());
   if (s != NATS_OK) return NatsError(s, "lease bucket " + bucket);
   *out = std::move(lease);
   return Status::Ok();

@@ -19,9 +19,10 @@ std::string LeaseBucketName(const std::string& shard);
 
 class Lease {
  public:
-  // Creates the bucket if it does not exist (history 1, TTL lease_ms, `replicas`).
-  [[nodiscard]] static Status Open(NatsConnection* nats, const std::string& shard, int replicas,
-                                   int64_t lease_ms, std::unique_ptr<Lease>* lease);
+  // Creates the bucket through `admin` if it does not exist (history 1, TTL lease_ms,
+  // `replicas`), then binds to it through `nats` (whose short timeout bounds each renewal).
+  [[nodiscard]] static Status Open(NatsConnection* admin, NatsConnection* nats, const std::string& shard,
+                                   int replicas, int64_t lease_ms, std::unique_ptr<Lease>* lease);
   ~Lease();
 
   // Takes the lease for `holder` if nobody holds it: *taken, and *term (the create's revision).

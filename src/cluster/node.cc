@@ -78,7 +78,7 @@ Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string
                                       ": set max_payload: 8MB in nats-server's configuration");
   }
   ELEVEN_RETURN_IF_ERROR(EnsureStream(n->nats_.get(), options.shard, options.replicas));
-  ELEVEN_RETURN_IF_ERROR(Lease::Open(n->lease_nats_.get(), options.shard, options.replicas, options.lease_ms, &n->lease_));
+  ELEVEN_RETURN_IF_ERROR(Lease::Open(n->nats_.get(), n->lease_nats_.get(), options.shard, options.replicas, options.lease_ms, &n->lease_));
   replica::DataShape shape;
   ELEVEN_RETURN_IF_ERROR(replica::ReadDataShape(env, dir, &shape));
   auto log = std::make_unique<JetStreamLog>(

@@ -1,0 +1,152 @@
+// Cluster mode end to end (docs/cluster.md): three in-process servers on one shard of a
+// 3-node JetStream cluster started by the test (nats-server on loopback).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "client/keys.h"
+#include "cluster/init.h"
+#include "cluster/nats.h"
+#include "cluster/testing/nats_cluster.h"
+#include "replica/first_key.h"
+#include "tests/server/test_util.h"
+#include "wire/make.h"
+
+namespace eleven::server::testing {
+namespace {
+
+constexpr int kNodes = 3;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = "/tmp/eleven-cluster-test-" + std::to_string(getpid());
+    std::filesystem::remove_all(root_);
+    ASSERT_TRUE(cluster::testing::NatsCluster::Start({.nodes = 3, .dir = root_ + "/nats"}, &nats_).ok());
+    for (int i = 0; i < kNodes; i++) {
+      configs_[i] = TestConfig(root_ + "/data" + std::to_string(i));
+      ServerConfig::Cluster& c = configs_[i].cluster;
+      c.enabled = true;
+      c.nats = nats_->urls();
+      c.shard = "t";
+      c.node = "e" + std::to_string(i);
+      c.lease_ms = 1000;
+      ASSERT_TRUE(FormatForConfig(configs_[i]).ok());
+    }
+    // The shard's genesis: the first node's directory with its first operator key.
+    replica::ReplicaOptions options;
+    options.engine = configs_[0].engine;
+    uint64_t key_id = 0;
+    const client::KeySecretHash hash = client::HashKeySecret(client::NewKeySecret());
+    ASSERT_TRUE(replica::AddOperatorKey(Env::Default(), configs_[0].data_dir, options, hash, 1, &key_id).ok());
+    std::unique_ptr<cluster::NatsConnection> connection;
+    ASSERT_TRUE(cluster::NatsConnection::Connect({.urls = nats_->urls()}, &connection).ok());
+    const Status init = cluster::InitShard(connection.get(), "t", 3, Env::Default(), configs_[0].data_dir);
+    ASSERT_TRUE(init.ok()) << init.ToString();
+    for (int i = 0; i < kNodes; i++) {
+      const Status opened = Server::Open(configs_[i], &servers_[i]);
+      ASSERT_TRUE(opened.ok()) << opened.ToString();
+      ASSERT_TRUE(servers_[i]->Start().ok());
+    }
+  }
+
+  void TearDown() override {
+    for (auto& s : servers_) s.reset();
+    nats_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  // The node that leads, once one does (-1 after 20 s).
+  int WaitLeader() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (int i = 0; i < kNodes; i++) {
+        if (servers_[i] && MetricValue(servers_[i]->http_port(), "eleven_cluster_leader") == 1) return i;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+  protocol::DigestRecord Digest(int node) {
+    auto c = ConnectClient(servers_[node]->binary_port());
+    protocol::DigestRecord d{};
+    EXPECT_TRUE(c->GetDigest(&d).ok());
+    return d;
+  }
+
+  std::string root_;
+  std::unique_ptr<cluster::testing::NatsCluster> nats_;
+  ServerConfig configs_[kNodes];
+  std::unique_ptr<Server> servers_[kNodes];
+};
+
+TEST_F(ClusterTest, FollowersApplyTheLeadersEntriesAndEveryReplicaEndsWithTheSameDigest) {
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  auto c = ConnectClient(servers_[leader]->binary_port());
+  std::vector<wire::Result> results;
+  ASSERT_TRUE(c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(1, "CN", 0),
+                                                       wire::MakeCreateSku(10, 1, 9900, 100000, 0)},
+                            &results).ok());
+  for (const auto& r : results) ASSERT_EQ(r.code, wire::Code::ok);
+  uint64_t accepted = 0;
+  for (int batch = 0; batch < 20; batch++) {
+    std::vector<wire::Command> orders;
+    for (int i = 0; i < 100; i++) {
+      const uint64_t key = uint64_t(batch) * 100 + i + 1;
+      orders.push_back(wire::MakePlaceOrder(key, 1, 1000 + key, 1, 1, {{10, 1}}));
+    }
+    ASSERT_TRUE(c->SubmitSync(orders, &results).ok());
+    for (const auto& r : results) accepted += r.code == wire::Code::ok;
+  }
+  EXPECT_EQ(accepted, 2000u);
+  const protocol::DigestRecord want = Digest(leader);
+  for (int i = 0; i < kNodes; i++) {
+    if (i == leader) continue;
+    protocol::DigestRecord got{};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    do {
+      got = Digest(i);
+      if (got.op >= want.op) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } while (std::chrono::steady_clock::now() < deadline);
+    // Nothing falls due during the test (the pay window is longer), so the leader writes no
+    // tick: the follower stops at the leader's op.
+    EXPECT_EQ(got.op, want.op) << "node " << i;
+    EXPECT_EQ(got.digest_low, want.digest_low) << "node " << i;
+    EXPECT_EQ(got.digest_high, want.digest_high) << "node " << i;
+    EXPECT_GT(MetricValue(servers_[i]->http_port(), "eleven_cluster_followed_entries_total"), 20);
+  }
+}
+
+TEST_F(ClusterTest, AFollowerAnswersWritesNotLeaderNamingTheLeaderAndAppliesNothing) {
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % kNodes;
+  const protocol::DigestRecord before = Digest(follower);
+  const HttpReply reply =
+      HttpCall(servers_[follower]->http_port(), "POST", "/merchants", R"({"merchant_id":7,"country":"CN"})");
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_EQ(Field(reply.body, "error"), "not_leader");
+  EXPECT_EQ(reply.headers.count("Eleven-Leader") ? reply.headers.at("Eleven-Leader") : "",
+            "127.0.0.1:" + std::to_string(servers_[leader]->http_port()));
+  // The binary protocol: status not_leader.
+  auto c = ConnectClient(servers_[follower]->binary_port(), 2000);
+  std::vector<wire::Result> results;
+  const Status submitted = c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(7, "CN", 0)}, &results);
+  EXPECT_FALSE(submitted.ok());
+  EXPECT_EQ(MetricValue(servers_[follower]->http_port(), "eleven_cluster_not_leader_total"), 2);
+  const protocol::DigestRecord after = Digest(follower);
+  EXPECT_EQ(after.digest_low, before.digest_low);
+  EXPECT_EQ(after.digest_high, before.digest_high);
+  // Reads are answered on the follower.
+  auto leader_client = ConnectClient(servers_[leader]->binary_port());
+  ASSERT_TRUE(leader_client->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(7, "CN", 0)}, &results).ok());
+  EXPECT_EQ(results[0].code, wire::Code::ok);
+}
+
+}  // namespace
+}  // namespace eleven::server::testing
