@@ -289,6 +289,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::string last_failure;   // why the last try failed or moved on, for HuntFailed
   size_t first_failures = 0;  // Connect: tries in a row whose node could not be reached
   std::string first_reasons;  // ... and why, for Connect's error
+  bool key_refused = false;   // Connect: a node refused the key (with several addresses)
   bool idle_closed = false;   // the server said idle_timeout: its close is no failure
   std::vector<std::byte> in;
   size_t in_used = 0;
@@ -606,7 +607,9 @@ void Client::Impl::TryFailed(const std::string& why) {
     first_reasons += (first_reasons.empty() ? "" : "; ") + last_failure;
     first_failures++;
     if (first_failures >= addresses.size()) {
-      SettleFirst(Status::Unavailable("connect to " + first_reasons));
+      SettleFirst(key_refused ? Status::FailedPrecondition(
+                                    "unauthenticated: no node accepted the key: " + first_reasons)
+                              : Status::Unavailable("connect to " + first_reasons));
       return;
     }
   }
@@ -841,6 +844,14 @@ void Client::Impl::OnAuthenticated(const protocol::FrameHeader& h, const std::by
   }
   const uint64_t known = client_id.load(std::memory_order_relaxed);
   if (code != wire::Code::ok || record.key_id == 0 || (known != 0 && record.key_id != known)) {
+    if (first_connect != nullptr && addresses.size() > 1) {
+      // Connect: perhaps a node that has not applied the key's creation yet; the next one
+      // may know it. Connect says unauthenticated if none did.
+      key_refused = true;
+      Drop();
+      TryFailed("refused the key (unknown, malformed or revoked)");
+      return;
+    }
     // Refused: what waits fails, and nothing reconnects until a new request comes.
     const Status refused = Unauthenticated(target);
     Drop();

@@ -29,7 +29,8 @@
 //
 // Failover (a replica set, docs/protocol.md "Failover"): ClientOptions::addresses (or a
 // comma-separated `address`) names the nodes. Connect tries them in turn, each for up to
-// connect_timeout_ms, until one connects (and accepts the key). A not_leader reply sends the
+// connect_timeout_ms, until one connects (and accepts the key; if none does, Connect fails
+// unauthenticated). A not_leader reply sends the
 // client to the leader its body names (even one not in the list), or to the next address
 // when it names none; a replica_failed or shutting_down reply, with several addresses, to
 // the next address; a broken connection, to the next address too. Each time every request

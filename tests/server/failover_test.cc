@@ -295,6 +295,77 @@ TEST(Failover, ConnectFollowsNotLeaderToTheLeaderAndAuthenticatesThere) {
   EXPECT_EQ(results[1].code, wire::Code::ok);
 }
 
+// With several addresses, Connect passes over a node that refuses the key (one that has not
+// applied its creation yet, say) to one that accepts it; when none does, it fails
+// unauthenticated, naming them.
+TEST(Failover, ConnectPassesOverANodeThatRefusesTheKey) {
+  TempDataDir dir_a, dir_b;
+  auto a = StartServer(TestConfig(dir_a.path()));
+  auto b = StartServer(TestConfig(dir_b.path()));
+  std::string key;
+  {
+    auto anonymous = ConnectClient(b->binary_port());
+    wire::Code code;
+    uint64_t key_id = 0;
+    ASSERT_TRUE(anonymous->CreateKey(wire::Role::kOperator, 0, &code, &key_id, &key).ok());
+    ASSERT_EQ(code, wire::Code::ok);
+  }
+  auto c = ConnectTo({AddressOf(*a), AddressOf(*b)}, key);
+  ASSERT_NE(c, nullptr);
+  EXPECT_NE(c->authenticated().key_id, 0u);
+  std::vector<wire::Result> results;
+  ASSERT_TRUE(c->SubmitSync(Catalog(), &results).ok());
+  EXPECT_EQ(results[0].code, wire::Code::ok);
+
+  ClientOptions options;
+  options.addresses = {AddressOf(*a), AddressOf(*a)};
+  options.key = key;
+  std::unique_ptr<Client> refused;
+  const Status s = Client::Connect(options, &refused);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(
+      s.message().find("unauthenticated: no node accepted the key: " + AddressOf(*a) + ": refused"),
+      std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(refused, nullptr);
+}
+
+// A node that takes the connection and never answers authenticate: Connect gives it
+// connect_timeout_ms, then goes on to the next address.
+TEST(Failover, ConnectPassesOverASilentNodeAfterItsTimeout) {
+  TempDataDir dir;
+  auto server = StartServer(TestConfig(dir.path()));
+  std::string key;
+  {
+    auto anonymous = ConnectClient(server->binary_port());
+    wire::Code code;
+    uint64_t key_id = 0;
+    ASSERT_TRUE(anonymous->CreateKey(wire::Role::kOperator, 0, &code, &key_id, &key).ok());
+  }
+  // Listening, never accepting: the kernel completes the connection; nothing answers.
+  const int silent = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(silent, 4), 0);
+  socklen_t size = sizeof(address);
+  ASSERT_EQ(getsockname(silent, reinterpret_cast<sockaddr*>(&address), &size), 0);
+  ClientOptions options;
+  options.addresses = {"127.0.0.1:" + std::to_string(ntohs(address.sin_port)), AddressOf(*server)};
+  options.key = key;
+  options.connect_timeout_ms = 300;
+  const auto start = Clock::now();
+  std::unique_ptr<Client> c;
+  const Status s = Client::Connect(options, &c);
+  const auto elapsed = Clock::now() - start;
+  close(silent);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GE(elapsed, std::chrono::milliseconds(options.connect_timeout_ms));
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  EXPECT_NE(c->authenticated().key_id, 0u);
+}
+
 // A node that knows no leader (an empty not_leader body): the next address is tried. The
 // first address is dead: Connect skips it.
 TEST(Failover, NotLeaderWithNoAddressTriesTheNextOne) {
