@@ -29,18 +29,18 @@
 //
 // Failover (a replica set, docs/protocol.md "Failover"): ClientOptions::addresses (or a
 // comma-separated `address`) names the nodes. Connect tries them in turn, each for up to
-// connect_timeout_ms, until one connects (and accepts the key; if none does, Connect fails
-// unauthenticated). A not_leader reply sends the
-// client to the leader its body names (even one not in the list), or to the next address
-// when it names none; a replica_failed or shutting_down reply, with several addresses, to
-// the next address; a broken connection, to the next address too. Each time every request
-// without a reply yet is re-sent there byte for byte, as above, so nothing is applied twice.
-// The hunt, from the moment a node last served until one serves again, is bounded like
-// reconnects: the first try at once, each later one after reconnect_delay_ms, at most
-// reconnect_attempts_max tries; then every waiting request fails with
-// Unavailable("no node of ... serves: ..."). With one address, replica_failed fails its
-// request with IOError("server replica_failed") and shutting_down with
-// Unavailable("server shutting_down"), as they always did.
+// connect_timeout_ms, until one connects and accepts the key (none accepting it fails
+// Connect unauthenticated). A not_leader reply sends the client to the leader its body
+// names (even one not in the list), or to the next address when it names none; with several
+// addresses, a replica_failed or shutting_down reply sends it to the next address, and so
+// does a connection that breaks with requests in flight (one closed with nothing in flight,
+// an idle close, is tried again first). Each time every request without a reply yet is
+// re-sent there byte for byte, as above, so nothing is applied twice. The hunt, from the
+// moment a node last served until one serves again, is bounded like reconnects: the first
+// try at once, each later one after reconnect_delay_ms, at most reconnect_attempts_max
+// tries; then every waiting request fails with Unavailable("no node of ... serves: ...").
+// With one address, replica_failed fails its request with IOError("server replica_failed")
+// and shutting_down with Unavailable("server shutting_down").
 #pragma once
 
 #include <cstddef>
