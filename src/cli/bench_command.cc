@@ -197,6 +197,11 @@ int RunBench(const BenchArgs& args) {
     std::fprintf(stderr, "eleven bench: %s\n", s.message().c_str());
     return 2;
   }
+  std::vector<std::string> addresses;  // one server, or a replica set's nodes
+  if (Status s = client::ParseAddresses(args.connect, &addresses); !s.ok()) {
+    std::fprintf(stderr, "eleven bench: --connect: %s\n", s.message().c_str());
+    return 2;
+  }
   std::vector<std::shared_ptr<client::EventLoop>> loops;  // outlive the connections
   for (uint32_t i = 0; i < args.io_threads; i++) {
     loops.push_back(std::make_shared<client::EventLoop>());
@@ -205,7 +210,7 @@ int RunBench(const BenchArgs& args) {
   for (uint32_t i = 0; i < args.connections; i++) {
     auto c = std::make_unique<Connection>();
     client::ClientOptions options;
-    options.address = args.connect;
+    options.addresses = addresses;
     options.key = key;
     options.requests_in_flight_max = 1024;
     options.tls_ca_file = args.tls_ca;
@@ -232,11 +237,16 @@ int RunBench(const BenchArgs& args) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   Histogram all;
   uint64_t accepted = 0, rejected = 0, failed = 0;
+  client::ClientStats moves;  // how the connections rode out breaks and failovers
   for (auto& c : conns) {
     all.Merge(c->histogram);
     accepted += c->accepted;
     rejected += c->rejected;
     failed += c->failed;
+    const client::ClientStats stats = c->client->stats();
+    moves.reconnects += stats.reconnects;
+    moves.redirects += stats.redirects;
+    moves.resends += stats.resends;
   }
   conns.clear();
   const uint64_t orders = accepted + rejected;
@@ -245,6 +255,13 @@ int RunBench(const BenchArgs& args) {
               static_cast<unsigned long long>(orders), seconds, per_second,
               static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(rejected),
               static_cast<unsigned long long>(failed));
+  if (moves.reconnects != 0 || moves.redirects != 0) {
+    std::printf(
+        "client: %llu reconnects, %llu not_leader redirects followed, %llu requests re-sent\n",
+        static_cast<unsigned long long>(moves.reconnects),
+        static_cast<unsigned long long>(moves.redirects),
+        static_cast<unsigned long long>(moves.resends));
+  }
   std::printf("latency p50 %llu us, p99 %llu us, p999 %llu us\n",
               static_cast<unsigned long long>(all.Percentile(0.5)), static_cast<unsigned long long>(all.Percentile(0.99)),
               static_cast<unsigned long long>(all.Percentile(0.999)));
@@ -263,7 +280,11 @@ int RunBench(const BenchArgs& args) {
 void AddBenchCommand(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* command = app.add_subcommand("bench", "run W1 against a server over the network");
-  command->add_option("--connect", args->connect, "server binary-protocol address host:port")->capture_default_str();
+  command
+      ->add_option("--connect", args->connect,
+                   "server binary-protocol address host:port, or a replica set's nodes "
+                   "host:port,host:port,... (the client finds the leader and follows failovers)")
+      ->capture_default_str();
   command->add_option("--connections", args->connections, "client connections")->capture_default_str();
   command->add_option("--batch", args->batch, "orders per request")->capture_default_str();
   command->add_option("--depth", args->depth, "closed loop: requests in flight per connection")->capture_default_str();

@@ -1,5 +1,6 @@
-// eleven bench --connect HOST:PORT: W1 (sim/w1.h) against a running server through the C++
-// client, with N connections (sharing --io-threads I/O threads) and batches of B orders,
+// eleven bench --connect HOST:PORT[,HOST:PORT...]: W1 (sim/w1.h) against a running server,
+// or a replica set's nodes (the client finds the leader and follows failovers), through the
+// C++ client, with N connections (sharing --io-threads I/O threads) and batches of B orders,
 // closed-loop (each connection keeps `depth` batches in flight) or open-loop at --rate
 // orders/s (latency measured from when each batch was due, so a slow server cannot hide its
 // queueing). Prints orders/s and latency
@@ -16,7 +17,7 @@
 namespace eleven::cli {
 
 struct BenchArgs {
-  std::string connect = "127.0.0.1:7011";
+  std::string connect = "127.0.0.1:7011";  // host:port, or several comma-separated
   uint32_t connections = 4;
   uint32_t batch = 1000;       // orders per request
   uint32_t depth = 2;          // closed loop: requests in flight per connection

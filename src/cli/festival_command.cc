@@ -7,8 +7,10 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/key_options.h"
+#include "client/client.h"
 #include "report/report.h"
 #include "server/config.h"
 #include "sim/festival.h"
@@ -101,6 +103,13 @@ int Run(const FestivalArgs& args) {
     std::fprintf(stderr, "eleven festival: --data is for the embedded engine; with --connect the data is the server's\n");
     return 2;
   }
+  if (std::vector<std::string> addresses; !args.connect.empty()) {
+    // One server or a replica set's nodes: the client takes the list as it is given.
+    if (Status parsed = client::ParseAddresses(args.connect, &addresses); !parsed.ok()) {
+      std::fprintf(stderr, "eleven festival: --connect: %s\n", parsed.message().c_str());
+      return 2;
+    }
+  }
   options.data_dir = args.data_dir;
   const bool temporary = options.data_dir.empty() && options.connect.empty();
   if (temporary) {
@@ -166,8 +175,9 @@ void AddFestivalCommand(CLI::App& app) {
   f->add_option("--data", args->data_dir, "data directory to create (default: a temporary one)");
   f->add_option("--out", args->out_dir, "where to write report.html and summary.json")->capture_default_str();
   f->add_option("--connect", args->connect,
-                "run against `eleven serve` at HOST:PORT instead of the embedded engine (a fresh server started "
-                "with --print-serve-config's file)");
+                "run against `eleven serve` at HOST:PORT instead of the embedded engine (a fresh "
+                "server started with --print-serve-config's file), or a replica set's nodes "
+                "HOST:PORT,HOST:PORT,... (the client finds the leader and follows failovers)");
   AddKeyOptions(*f, &args->key,
                 "an operator key (--connect: the festival sets up merchants, SKUs, warehouses and the clock "
                 "with it; embedded: created as the data directory's first key, as `eleven format` does)");

@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -14,7 +15,10 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "base/assert.h"
 #include "client/keys.h"
@@ -32,6 +36,42 @@ constexpr size_t kGatherCountMax = 64;
 constexpr auto kTimeoutSweep = std::chrono::milliseconds(20);
 // The authenticate frame's request id: requests count from 1, so a reply with 0 is its.
 constexpr uint64_t kAuthRequestId = 0;
+
+// host and port of "host:port" (the host may be a bracketed IPv6 address); false if it is not
+// that shape.
+bool SplitAddress(std::string_view address, std::string* host, std::string* port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == address.size()) return false;
+  std::string_view h = address.substr(0, colon);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  *host = std::string(h);
+  *port = std::string(address.substr(colon + 1));
+  return true;
+}
+
+// The leader's address a not_leader reply names: its body when that is "host:port" in
+// printable ASCII, else "" (no leader known, or a body the client cannot use).
+std::string LeaderIn(std::span<const std::byte> body) {
+  if (body.empty() || body.size() > protocol::kLeaderAddressSizeMax) return "";
+  std::string address(reinterpret_cast<const char*>(body.data()), body.size());
+  for (char c : address) {
+    if (c <= ' ' || c > '~' || c == ',') return "";
+  }
+  std::string host, port;
+  return SplitAddress(address, &host, &port) ? address : "";
+}
+
+// A node answering this stops serving: with several addresses the client goes to the next.
+bool GoingAway(protocol::FrameStatus status) {
+  return status == protocol::FrameStatus::kReplicaFailed ||
+         status == protocol::FrameStatus::kShuttingDown;
+}
+
+std::string Joined(const std::vector<std::string>& addresses) {
+  std::string joined;
+  for (const std::string& address : addresses) joined += (joined.empty() ? "" : ",") + address;
+  return joined;
+}
 
 Status Unauthenticated(const std::string& address) {
   return Status::FailedPrecondition("unauthenticated: the server at " + address +
@@ -110,9 +150,18 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     bool dead = false;     // timed out while being written: erased after the write
   };
 
-  explicit Impl(const ClientOptions& o)
-      : options(o), loop(o.loop ? o.loop : std::make_shared<EventLoop>()), io(loop->impl_->io),
-        stream(io), retry_timer(io), linger_timer(io), sweep_timer(io) {
+  Impl(const ClientOptions& o, std::vector<std::string> nodes)
+      : options(o),
+        addresses(std::move(nodes)),
+        loop(o.loop ? o.loop : std::make_shared<EventLoop>()),
+        io(loop->impl_->io),
+        stream(io),
+        resolver(io),
+        retry_timer(io),
+        try_timer(io),
+        linger_timer(io),
+        sweep_timer(io),
+        target(addresses.front()) {
     in.resize(protocol::kHeaderSize + options.reply_body_size_max);
     if (!options.key.empty()) {
       // authenticate: one record, the secret NUL-padded (docs/protocol.md, "Authentication").
@@ -128,8 +177,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   }
   // Owned by the Client and by its pending handlers; the last of them deletes it, and then
   // sets `freed` (if ~Client is waiting), once every member is gone.
-  static std::shared_ptr<Impl> Make(const ClientOptions& options) {
-    return std::shared_ptr<Impl>(new Impl(options), [](Impl* impl) {
+  static std::shared_ptr<Impl> Make(const ClientOptions& options,
+                                    std::vector<std::string> addresses) {
+    return std::shared_ptr<Impl>(new Impl(options, std::move(addresses)), [](Impl* impl) {
       std::promise<void>* freed = impl->freed;
       delete impl;
       if (freed != nullptr) freed->set_value();
@@ -149,34 +199,56 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   void OnRead(const boost::system::error_code& error, size_t size);
   void OnReply(const protocol::FrameHeader& header, const std::byte* body);
   void Finish(uint64_t id, const Status& status, std::span<const std::byte> body);
+  // The hunt for a node that serves (docs/protocol.md, "Failover"). Broken: the connection
+  // (or the try under way) broke; the next address is tried (the same node first when the
+  // connection had nothing in flight: an idle close). Moved: the node answered not_leader,
+  // or (with several addresses) replica_failed or shutting_down; `leader`, or the next
+  // address when it is empty, is tried. Both re-send everything unanswered there.
   void Broken(const std::string& why);
+  void Moved(const std::string& leader, const std::string& why);
+  // Closes the connection; what was sent on it goes again, in request-id order.
+  void Drop();
+  // The try at `target` failed (unreachable, closed, no answer): Connect gives up once every
+  // address failed so in a row; otherwise the next address is tried.
+  void TryFailed(const std::string& why);
+  // The address after the last one taken from the list (the same one when there is one).
+  void PickNext();
+  // Waits reconnect_delay_ms (not before the hunt's first try), then tries `target`; fails
+  // what waits once reconnect_attempts_max tries found no node that serves.
   void Reconnect();
+  void StartTry();
+  Status HuntFailed() const;
   void SweepTimeouts();
   void CutSingles();
   void FailAll(const Status& status);
   void FirstConnect(std::promise<Status>* done);
   // A new connection: authenticates first when there is a key, then writes what waits.
   void Connected();
+  // The connection is ready (authenticated, if there is a key): the try is over; what waits
+  // is written.
+  void Ready();
   void Authenticate();
   void OnAuthenticated(const protocol::FrameHeader& header, const std::byte* body);
   // Settles Connect's wait (once) and stops its timer.
   void SettleFirst(const Status& status);
-  // A new connection: connects `stream` afresh, and over TLS also shakes hands; `then` gets
-  // the first error (a handshake's prefixed "TLS handshake: ").
-  void Open(std::function<void(const boost::system::error_code&, const std::string& why)> then);
+  // A new connection to `address` (host:port): resolves it, connects `stream` afresh, and
+  // over TLS also shakes hands; `then` gets the first error (prefixed with what failed).
+  void Open(const std::string& address,
+            std::function<void(const boost::system::error_code&, const std::string& why)> then);
   void Shutdown();
   // ~Client (and a failed Connect): fails what waits, closes, and returns once no handler
   // holds the Impl any more.
   static void Release(std::shared_ptr<Impl> impl);
 
   const ClientOptions options;
+  const std::vector<std::string> addresses;  // the nodes (host:port), 1..kAddressCountMax
   const std::shared_ptr<EventLoop> loop;  // never the last reference (see Release)
   asio::io_context& io;
   std::unique_ptr<asio::ssl::context> tls_context;  // set by Connect when options ask for TLS
   net::Stream stream;                               // TCP, or TLS over it (outlived by the context)
-  std::string tls_server_name;                      // what the server's certificate must name
-  tcp::endpoint endpoint;
-  asio::steady_timer retry_timer;
+  tcp::resolver resolver;
+  asio::steady_timer retry_timer;  // the pause before a try
+  asio::steady_timer try_timer;    // a try's connect_timeout_ms
   asio::steady_timer linger_timer;
   asio::steady_timer sweep_timer;
   std::promise<void>* freed = nullptr;  // set by ~Client, which waits for it
@@ -208,7 +280,17 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   bool authenticating = false;  // the authenticate frame is out; nothing else is written
   std::promise<Status>* first_connect = nullptr;  // Connect waits on it until settled
   bool shut = false;  // ~Client ran Shutdown: handlers still pending only let go
+  // The hunt: tries since a node last served (answered a request with anything but
+  // not_leader, or replica_failed with several addresses).
   uint32_t attempts = 0;
+  std::string target;         // the node being tried or connected to
+  size_t address_index = 0;   // addresses[address_index]: the last node taken from the list
+  uint64_t try_serial = 0;    // bumps when a try ends: its late handlers ignore themselves
+  std::string last_failure;   // why the last try failed or moved on, for HuntFailed
+  size_t first_failures = 0;  // Connect: tries in a row whose node could not be reached
+  std::string first_reasons;  // ... and why, for Connect's error
+  bool key_refused = false;   // Connect: a node refused the key (with several addresses)
+  bool idle_closed = false;   // the server said idle_timeout: its close is no failure
   std::vector<std::byte> in;
   size_t in_used = 0;
   uint64_t generation = 0;  // bumps on each reconnect: stale handlers ignore themselves
@@ -380,6 +462,7 @@ void Client::Impl::OnRead(const boost::system::error_code& error, size_t size) {
   }
   in_used += size;
   size_t at = 0;
+  const uint64_t read_generation = generation;
   for (;;) {
     protocol::FrameHeader header;
     const auto parsed = protocol::ParseReply(std::span(in.data() + at, in_used - at),
@@ -390,6 +473,9 @@ void Client::Impl::OnRead(const boost::system::error_code& error, size_t size) {
       return;
     }
     OnReply(header, in.data() + at + protocol::kHeaderSize);
+    // The reply closed this connection (not_leader, a refused key): the rest of what was
+    // read belongs to it, and a new connection reads into `in` afresh.
+    if (generation != read_generation) return;
     at += parsed.frame_size;
   }
   std::memmove(in.data(), in.data() + at, in_used - at);
@@ -400,9 +486,27 @@ void Client::Impl::OnRead(const boost::system::error_code& error, size_t size) {
 
 void Client::Impl::OnReply(const protocol::FrameHeader& h, const std::byte* body) {
   auto it = pending.find(h.request_id);
-  if (h.status == protocol::FrameStatus::kIdleTimeout) return;  // the server closes next
+  if (h.status == protocol::FrameStatus::kIdleTimeout) {  // the server closes next
+    idle_closed = true;
+    return;
+  }
   if (h.request_id == kAuthRequestId && authenticating) return OnAuthenticated(h, body);
+  // Not the node that serves (whatever the request, even one timed out already): everything
+  // unanswered goes to the leader it names, or to the next address.
+  if (h.status == protocol::FrameStatus::kNotLeader) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stats.redirects++;
+    }
+    return Moved(LeaderIn(std::span(body, h.body_size)), "not_leader");
+  }
+  if (GoingAway(h.status) && addresses.size() > 1) {
+    // The node is going away: another one takes over (nothing was applied for a
+    // shutting_down; a replica_failed request's entry may be in the log: its resend replays).
+    return Moved("", std::string(protocol::FrameStatusName(h.status)));
+  }
   if (it == pending.end()) return;  // timed out already, or a status reply without an id
+  attempts = 0;                     // a node serves: the next hunt starts afresh
   if (on_wire > 0) on_wire--;
   // Busy, or over the key's rate limit: the connection stays; the request goes again later.
   if (h.status == protocol::FrameStatus::kBusy || h.status == protocol::FrameStatus::kRateLimited) {
@@ -450,28 +554,82 @@ void Client::Impl::Finish(uint64_t id, const Status& status, std::span<const std
 
 void Client::Impl::Broken(const std::string& why) {
   if (shut || (!connected && reconnecting)) return;
+  // Closed with nothing in flight (the node said idle_timeout, or its frame was lost in the
+  // close): the node is most likely still there and still the one, so it is tried again
+  // first; if it is gone, that try fails and the next address follows.
+  const bool idle = idle_closed || (on_wire == 0 && unsent.empty() && !authenticating);
+  Drop();
+  if (idle && first_connect == nullptr) {
+    last_failure = target + ": closed with nothing in flight";
+    // Not at once: a node that closes every connection it takes must not be hammered.
+    attempts = std::max<uint32_t>(attempts, 1);
+    Reconnect();
+    return;
+  }
+  TryFailed(first_connect != nullptr ? "the server closed the connection (" + why + ")" : why);
+}
+
+void Client::Impl::Moved(const std::string& leader, const std::string& why) {
+  if (shut) return;
+  Drop();
+  try_serial++;
+  try_timer.cancel();
+  last_failure = target + " answered " + why;
+  if (leader.empty()) {
+    PickNext();
+  } else {
+    target = leader;  // even one outside the list: the cluster knows its members
+  }
+  Reconnect();
+}
+
+void Client::Impl::Drop() {
   connected = false;
+  idle_closed = false;
   authenticating = false;
   generation++;
   boost::system::error_code ignored;
   stream.socket().close(ignored);
   in_used = 0;
   on_wire = 0;
-  // Closed before Connect settled (its authenticate unanswered: e.g. a plain client on a TLS
-  // port, or a server at its connection limit): Connect fails instead of reconnecting, whose
-  // timer would also cancel Connect's timeout.
-  if (first_connect != nullptr) {
-    SettleFirst(Status::Unavailable("connect to " + options.address +
-                                    ": the server closed the connection (" + why + ")"));
-    return;
-  }
-  // Everything sent on the broken connection goes again, in request-id order.
   unsent.clear();
   for (auto& [id, p] : pending) {
     p.sent = false;
     if (!p.dead) unsent.push_back(id);
   }
+}
+
+void Client::Impl::TryFailed(const std::string& why) {
+  try_serial++;
+  try_timer.cancel();
+  last_failure = target + ": " + why;
+  if (first_connect != nullptr) {
+    first_reasons += (first_reasons.empty() ? "" : "; ") + last_failure;
+    first_failures++;
+    if (first_failures >= addresses.size()) {
+      SettleFirst(key_refused ? Status::FailedPrecondition(
+                                    "unauthenticated: no node accepted the key: " + first_reasons)
+                              : Status::Unavailable("connect to " + first_reasons));
+      return;
+    }
+  }
+  PickNext();
   Reconnect();
+}
+
+void Client::Impl::PickNext() {
+  ELEVEN_ASSERT(!addresses.empty() && address_index < addresses.size());
+  address_index = (address_index + 1) % addresses.size();
+  target = addresses[address_index];
+}
+
+Status Client::Impl::HuntFailed() const {
+  if (addresses.size() == 1 && stats.redirects == 0) {
+    return Status::Unavailable("cannot reconnect to " + last_failure);
+  }
+  return Status::Unavailable("no node of " + Joined(addresses) +
+                             " serves: " + std::to_string(options.reconnect_attempts_max) +
+                             " tries, the last " + last_failure);
 }
 
 void Client::Impl::Reconnect() {
@@ -480,7 +638,16 @@ void Client::Impl::Reconnect() {
   if (attempts >= options.reconnect_attempts_max) {
     reconnecting = false;
     attempts = 0;
-    FailAll(Status::Unavailable("cannot reconnect to " + options.address));
+    Status failed;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      failed = HuntFailed();
+    }
+    if (first_connect != nullptr) {
+      SettleFirst(failed);
+    } else {
+      FailAll(failed);
+    }
     return;
   }
   const auto delay = std::chrono::milliseconds(attempts == 0 ? 0 : options.reconnect_delay_ms);
@@ -488,23 +655,39 @@ void Client::Impl::Reconnect() {
   retry_timer.expires_after(delay);
   retry_timer.async_wait([this, self = shared_from_this()](const boost::system::error_code& error) {
     if (error || shut) return;
-    Open([this, self](const boost::system::error_code& connect_error, const std::string&) {
-      if (shut) return;
-      if (connect_error) {
-        Reconnect();
-        return;
-      }
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        stats.reconnects++;
-        stats.resends += unsent.size();
-      }
-      connected = true;
-      reconnecting = false;
-      attempts = 0;
-      Read();
-      Connected();
-    });
+    StartTry();
+  });
+}
+
+// One try at `target`: ends in Connected (then the authenticate reply, if any), or in
+// TryFailed (no connection, or no answer within connect_timeout_ms).
+void Client::Impl::StartTry() {
+  const uint64_t serial = ++try_serial;
+  try_timer.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
+  try_timer.async_wait(
+      [this, self = shared_from_this(), serial](const boost::system::error_code& error) {
+        if (error || shut || serial != try_serial) return;
+        if (connected) Drop();  // connected, its authenticate unanswered
+        boost::system::error_code ignored;
+        stream.socket().close(ignored);
+        TryFailed("no answer within " + std::to_string(options.connect_timeout_ms) + " ms");
+      });
+  Open(target, [this, self = shared_from_this(), serial](const boost::system::error_code& error,
+                                                         const std::string& why) {
+    if (shut || serial != try_serial) return;
+    if (error) {
+      TryFailed(why + error.message());
+      return;
+    }
+    if (first_connect == nullptr) {
+      std::lock_guard<std::mutex> lock(mutex);
+      stats.reconnects++;
+      stats.resends += unsent.size();
+    }
+    connected = true;
+    reconnecting = false;
+    Read();
+    Connected();
   });
 }
 
@@ -539,51 +722,59 @@ void Client::Impl::SweepTimeouts() {
 }
 
 void Client::Impl::Open(
+    const std::string& address,
     std::function<void(const boost::system::error_code&, const std::string&)> then) {
   // The old connection's cancelled operations may still wait in the queue, and a TLS one's
   // refer to its stream: it is kept until they have run.
   auto old = std::make_shared<net::Stream>(std::move(stream));
   asio::post(io, [old] {});
   stream = tls_context ? net::Stream(io, *tls_context) : net::Stream(io);
-  stream.socket().async_connect(endpoint, [this, self = shared_from_this(), then = std::move(then)](
-                                              const boost::system::error_code& error) {
-    if (error || shut) return then(error, "");
-    boost::system::error_code ignored;
-    stream.socket().set_option(tcp::no_delay(true), ignored);
-    if (!stream.is_tls()) return then(error, "");
-    // The server's name for SNI and for checking its certificate (a DNS name or an address).
-    SSL_set_tlsext_host_name(stream.tls().native_handle(), tls_server_name.c_str());
-    stream.tls().set_verify_callback(asio::ssl::host_name_verification(tls_server_name), ignored);
-    stream.tls().async_handshake(asio::ssl::stream_base::client,
-                                 [self, then](const boost::system::error_code& handshake_error) {
-                                   then(handshake_error, handshake_error ? "TLS handshake: " : "");
-                                 });
-  });
+  std::string host, port;
+  if (!SplitAddress(address, &host, &port)) {
+    return asio::post(io, [then = std::move(then)] {
+      then(asio::error::make_error_code(asio::error::invalid_argument), "not host:port: ");
+    });
+  }
+  // What the server's certificate must name (a DNS name or an address), and SNI.
+  const std::string server_name = options.tls_server_name.empty() ? host : options.tls_server_name;
+  // A step that finds its try over (timed out) stops there: `stream` is another try's.
+  const uint64_t serial = try_serial;
+  resolver.async_resolve(
+      host, port,
+      [this, self = shared_from_this(), then = std::move(then), server_name, serial](
+          const boost::system::error_code& resolve_error,
+          const tcp::resolver::results_type& endpoints) mutable {
+        if (shut || serial != try_serial) return;
+        if (resolve_error) return then(resolve_error, "resolve: ");
+        if (endpoints.empty())
+          return then(asio::error::make_error_code(asio::error::host_not_found), "resolve: ");
+        stream.socket().async_connect(
+            *endpoints.begin(), [this, self, then = std::move(then), server_name,
+                                 serial](const boost::system::error_code& error) {
+              if (shut || serial != try_serial) return;
+              if (error) return then(error, "");
+              boost::system::error_code ignored;
+              stream.socket().set_option(tcp::no_delay(true), ignored);
+              if (!stream.is_tls()) return then(error, "");
+              SSL_set_tlsext_host_name(stream.tls().native_handle(), server_name.c_str());
+              stream.tls().set_verify_callback(asio::ssl::host_name_verification(server_name),
+                                               ignored);
+              stream.tls().async_handshake(
+                  asio::ssl::stream_base::client,
+                  [self, then](const boost::system::error_code& handshake_error) {
+                    then(handshake_error, handshake_error ? "TLS handshake: " : "");
+                  });
+            });
+      });
 }
 
 void Client::Impl::FirstConnect(std::promise<Status>* done) {
-  // Whichever of the connect (and authenticate) and the timer ends first settles `done`;
-  // SettleFirst makes the other do nothing.
+  // Tries the addresses in turn (each for up to connect_timeout_ms), following not_leader
+  // answers to authenticate, until one serves: SettleFirst settles `done` once.
   first_connect = done;
-  retry_timer.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
-  retry_timer.async_wait([this, self = shared_from_this()](const boost::system::error_code& error) {
-    if (error || first_connect == nullptr) return;
-    boost::system::error_code ignored;
-    stream.socket().close(ignored);
-    SettleFirst(Status::Unavailable("connect to " + options.address + ": no answer within " +
-                                    std::to_string(options.connect_timeout_ms) + " ms"));
-  });
-  Open([this, self = shared_from_this()](const boost::system::error_code& error, const std::string& why) {
-    if (first_connect == nullptr) return;
-    if (error) {
-      SettleFirst(Status::Unavailable("connect to " + options.address + ": " + why + error.message()));
-      return;
-    }
-    connected = true;
-    Read();
-    SweepTimeouts();
-    Connected();
-  });
+  attempts = 1;
+  SweepTimeouts();
+  StartTry();
 }
 
 void Client::Impl::SettleFirst(const Status& status) {
@@ -591,16 +782,24 @@ void Client::Impl::SettleFirst(const Status& status) {
   std::promise<Status>* done = first_connect;
   first_connect = nullptr;
   retry_timer.cancel();
+  try_timer.cancel();
   done->set_value(status);
 }
 
 void Client::Impl::Connected() {
   if (auth_frame.empty()) {
-    SettleFirst(Status::Ok());
-    WriteSome();
+    Ready();
     return;
   }
   Authenticate();
+}
+
+void Client::Impl::Ready() {
+  try_serial++;  // the try ended well: its timer does nothing
+  try_timer.cancel();
+  if (unsent.empty()) attempts = 0;  // nothing to ask the node: it is taken as it is
+  SettleFirst(Status::Ok());
+  WriteSome();
 }
 
 // Writes the authenticate frame alone; OnAuthenticated lets the rest go once it is answered.
@@ -625,6 +824,16 @@ void Client::Impl::OnAuthenticated(const protocol::FrameHeader& h, const std::by
     });
     return;
   }
+  if (h.status == protocol::FrameStatus::kNotLeader) {  // a node that answers nothing
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stats.redirects++;
+    }
+    return Moved(LeaderIn(std::span(body, h.body_size)), "not_leader");
+  }
+  if (GoingAway(h.status) && addresses.size() > 1) {
+    return Moved("", std::string(protocol::FrameStatusName(h.status)));
+  }
   constexpr protocol::Operation kOp = protocol::Operation::kAuthenticate;
   wire::Code code = wire::Code::unauthenticated;
   protocol::AuthenticatedRecord record{};
@@ -635,16 +844,19 @@ void Client::Impl::OnAuthenticated(const protocol::FrameHeader& h, const std::by
   }
   const uint64_t known = client_id.load(std::memory_order_relaxed);
   if (code != wire::Code::ok || record.key_id == 0 || (known != 0 && record.key_id != known)) {
+    if (first_connect != nullptr && addresses.size() > 1) {
+      // Connect: perhaps a node that has not applied the key's creation yet; the next one
+      // may know it. Connect says unauthenticated if none did.
+      key_refused = true;
+      Drop();
+      TryFailed("refused the key (unknown, malformed or revoked)");
+      return;
+    }
     // Refused: what waits fails, and nothing reconnects until a new request comes.
-    const Status refused = Unauthenticated(options.address);
-    authenticating = false;
-    connected = false;
-    generation++;
-    boost::system::error_code ignored;
-    stream.socket().close(ignored);
-    in_used = 0;
-    on_wire = 0;
-    for (auto& [id, p] : pending) p.sent = false;
+    const Status refused = Unauthenticated(target);
+    Drop();
+    try_serial++;
+    try_timer.cancel();
     SettleFirst(refused);
     FailAll(refused);
     return;
@@ -655,8 +867,7 @@ void Client::Impl::OnAuthenticated(const protocol::FrameHeader& h, const std::by
     auth = record;
   }
   authenticating = false;
-  SettleFirst(Status::Ok());
-  WriteSome();
+  Ready();
 }
 
 void Client::Impl::Shutdown() {
@@ -667,8 +878,10 @@ void Client::Impl::Shutdown() {
   boost::system::error_code ignored;
   stream.socket().close(ignored);
   retry_timer.cancel();
+  try_timer.cancel();
   linger_timer.cancel();
   sweep_timer.cancel();
+  resolver.cancel();
 }
 
 void Client::Impl::Release(std::shared_ptr<Impl> impl) {
@@ -687,26 +900,62 @@ void Client::Impl::Release(std::shared_ptr<Impl> impl) {
 
 Client::Client(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* client) {
-  const size_t colon = options.address.rfind(':');
-  if (colon == std::string::npos) return Status::InvalidArgument("address must be host:port");
-  std::shared_ptr<Impl> impl = Impl::Make(options);
-  boost::system::error_code ec;
-  tcp::resolver resolver(impl->io);
-  auto endpoints = resolver.resolve(options.address.substr(0, colon), options.address.substr(colon + 1), ec);
-  if (ec || endpoints.empty()) {
-    Impl::Release(std::move(impl));
-    return Status::InvalidArgument("cannot resolve " + options.address + ": " + ec.message());
+Status ParseAddresses(const std::string& list, std::vector<std::string>* addresses) {
+  ELEVEN_ASSERT(addresses != nullptr);
+  std::vector<std::string> parsed;
+  for (size_t from = 0;;) {
+    const size_t comma = list.find(',', from);
+    parsed.push_back(list.substr(from, comma == std::string::npos ? comma : comma - from));
+    if (comma == std::string::npos) break;
+    from = comma + 1;
   }
-  impl->endpoint = *endpoints.begin();
+  ELEVEN_RETURN_IF_ERROR(CheckAddresses(parsed));
+  *addresses = std::move(parsed);
+  return Status::Ok();
+}
+
+Status CheckAddresses(const std::vector<std::string>& addresses) {
+  if (addresses.empty() || addresses.size() > kAddressCountMax) {
+    return Status::InvalidArgument("1 to " + std::to_string(kAddressCountMax) + " addresses, not " +
+                                   std::to_string(addresses.size()));
+  }
+  std::string host, port;
+  for (const std::string& address : addresses) {
+    if (!SplitAddress(address, &host, &port)) {
+      return Status::InvalidArgument("address must be host:port: \"" + address + "\"");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* client) {
+  std::vector<std::string> addresses = options.addresses;
+  if (addresses.empty()) {
+    ELEVEN_RETURN_IF_ERROR(ParseAddresses(options.address, &addresses));
+  } else {
+    ELEVEN_RETURN_IF_ERROR(CheckAddresses(addresses));
+  }
+  if (addresses.size() == 1) {
+    // One node: a name that does not resolve is a mistake. With several, it is one node
+    // the hunt cannot reach (tried again later, perhaps resolving then).
+    std::string host, port;
+    const bool split = SplitAddress(addresses.front(), &host, &port);
+    ELEVEN_ASSERT(split);  // checked above
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    boost::system::error_code ec;
+    const auto endpoints = resolver.resolve(host, port, ec);
+    if (ec || endpoints.empty()) {
+      return Status::InvalidArgument("cannot resolve " + addresses.front() + ": " + ec.message());
+    }
+  }
+  std::shared_ptr<Impl> impl = Impl::Make(options, std::move(addresses));
   if (!options.tls_ca_file.empty()) {
     const Status tls = MakeClientContext(options, &impl->tls_context);
     if (!tls.ok()) {
       Impl::Release(std::move(impl));
       return tls;
     }
-    impl->tls_server_name = options.tls_server_name.empty() ? options.address.substr(0, colon)
-                                                            : options.tls_server_name;
   }
   std::promise<Status> connected;
   asio::post(impl->io, [impl, &connected] { impl->FirstConnect(&connected); });

@@ -26,8 +26,24 @@
 // merchant_exists for their second delivery. A "busy" reply is retried after a pause. A
 // request not answered within request_timeout_ms fails with Unavailable (it may still have
 // been applied: ask for the order by its idempotency key).
+//
+// Failover (a replica set, docs/protocol.md "Failover"): ClientOptions::addresses (or a
+// comma-separated `address`) names the nodes. Connect tries them in turn, each for up to
+// connect_timeout_ms, until one connects and accepts the key (none accepting it fails
+// Connect unauthenticated). A not_leader reply sends the client to the leader its body
+// names (even one not in the list), or to the next address when it names none; with several
+// addresses, a replica_failed or shutting_down reply sends it to the next address, and so
+// does a connection that breaks with requests in flight (one closed with nothing in flight,
+// an idle close, is tried again first). Each time every request without a reply yet is
+// re-sent there byte for byte, as above, so nothing is applied twice. The hunt, from the
+// moment a node last served until one serves again, is bounded like reconnects: the first
+// try at once, each later one after reconnect_delay_ms, at most reconnect_attempts_max
+// tries; then every waiting request fails with Unavailable("no node of ... serves: ...").
+// With one address, replica_failed fails its request with IOError("server replica_failed")
+// and shutting_down with Unavailable("server shutting_down").
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -60,8 +76,15 @@ class EventLoop {
   std::unique_ptr<Impl> impl_;
 };
 
+// The most nodes a client is given (ClientOptions::addresses).
+inline constexpr size_t kAddressCountMax = 16;
+
 struct ClientOptions {
-  std::string address = "127.0.0.1:7011";  // host:port
+  // The node, host:port; or several, comma-separated ("a:7011,b:7011,c:7011"), as `addresses`.
+  std::string address = "127.0.0.1:7011";
+  // The nodes of a replica set (1..kAddressCountMax, host:port each), tried in this order;
+  // when non-empty, `address` is not used.
+  std::vector<std::string> addresses;
   // An API key's secret ("ek_..."; docs/access.md). Empty: no authentication (anonymous,
   // accepted only by a loopback server configured to allow it).
   std::string key;
@@ -69,18 +92,18 @@ struct ClientOptions {
   uint32_t linger_us = 200;                 // Add(): wait this long for more commands
   uint32_t requests_in_flight_max = 64;     // more wait in the client until replies come
   uint32_t request_timeout_ms = 30000;
-  uint32_t connect_timeout_ms = 5000;
-  uint32_t reconnect_delay_ms = 20;
+  uint32_t connect_timeout_ms = 5000;  // each try at a node: connect, TLS, authenticate
+  uint32_t reconnect_delay_ms = 20;    // between tries (reconnects and followed redirects)
   // Then every waiting request fails: 1500 tries 20 ms apart ride out a 30 s restart
-  // (recovery of a long journal, or a slow machine).
+  // (recovery of a long journal, or a slow machine) or failover.
   uint32_t reconnect_attempts_max = 1500;
   uint32_t busy_retry_delay_ms = 2;
   uint32_t reply_body_size_max = 8190 * 168;
   std::shared_ptr<EventLoop> loop;  // null: the Client starts a thread of its own
   // TLS (a server with [tls], docs/server.md): set tls_ca_file to connect over TLS 1.2 or
   // later, trusting the CA certificates in that PEM file; the server's certificate must
-  // verify against them and name tls_server_name ("" = the host of `address`) as a DNS name
-  // or IP address. tls_cert_file and tls_key_file (PEM, both or neither) give a client
+  // verify against them and name tls_server_name ("" = the host of the node's address) as a DNS
+  // name or IP address. tls_cert_file and tls_key_file (PEM, both or neither) give a client
   // certificate (mTLS: CN=eleven-key-<id> names a key, docs/access.md). A failed handshake
   // fails Connect (Unavailable, with OpenSSL's reason); a bad file fails it with
   // InvalidArgument naming the file.
@@ -89,6 +112,13 @@ struct ClientOptions {
   std::string tls_key_file;
   std::string tls_server_name;
 };
+
+// A replica set's addresses from "host:port,host:port,..." (one or more, each host:port;
+// the host a name, an IPv4 address or a bracketed IPv6 one); InvalidArgument naming the bad
+// one otherwise.
+[[nodiscard]] Status ParseAddresses(const std::string& list, std::vector<std::string>* addresses);
+// The same check of a list already split: 1..kAddressCountMax addresses, each host:port.
+[[nodiscard]] Status CheckAddresses(const std::vector<std::string>& addresses);
 
 using SubmitCallback = std::function<void(const Status&, std::span<const wire::Result>)>;
 using CommandCallback = std::function<void(const Status&, const wire::Result&)>;
@@ -104,8 +134,9 @@ struct ClientStats {
   uint64_t requests_sent = 0;
   uint64_t resends = 0;
   uint64_t busy_replies = 0;
-  uint64_t reconnects = 0;
+  uint64_t reconnects = 0;  // connections made after the first
   uint64_t timeouts = 0;
+  uint64_t redirects = 0;  // not_leader replies followed
 };
 
 class Client {
