@@ -272,6 +272,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::map<uint64_t, Pending> pending;  // by request id: ordered, so re-sends keep the order
   std::deque<uint64_t> unsent;          // ids to write, in order
   uint32_t on_wire = 0;                 // sent and not answered on this connection
+  // The last frame read on this connection, or when on_wire last rose from 0: a node silent
+  // since then for silent_node_ms is left (ClientOptions::silent_node_ms).
+  Clock::time_point heard_at;
   std::vector<uint64_t> writing_ids;
   std::vector<asio::const_buffer> gather;
   bool writing = false;
@@ -413,6 +416,7 @@ void Client::Impl::WriteSome() {
     if (it == pending.end() || it->second.sent) continue;  // finished (timed out) meanwhile
     it->second.writing = true;
     it->second.sent = true;
+    if (on_wire == 0) heard_at = Clock::now();
     on_wire++;
     writing_ids.push_back(id);
     gather.emplace_back(it->second.frame.data(), it->second.frame.size());
@@ -461,6 +465,7 @@ void Client::Impl::OnRead(const boost::system::error_code& error, size_t size) {
     return;
   }
   in_used += size;
+  heard_at = Clock::now();
   size_t at = 0;
   const uint64_t read_generation = generation;
   for (;;) {
@@ -716,6 +721,14 @@ void Client::Impl::SweepTimeouts() {
         stats.timeouts++;
       }
       Finish(id, Status::Unavailable("no reply within " + std::to_string(options.request_timeout_ms) + " ms"), {});
+    }
+    if (addresses.size() > 1 && options.silent_node_ms > 0 && connected && on_wire > 0 &&
+        now - heard_at > std::chrono::milliseconds(options.silent_node_ms)) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        stats.silent_nodes++;
+      }
+      Moved("", "nothing for " + std::to_string(options.silent_node_ms) + " ms");
     }
     SweepTimeouts();
   });

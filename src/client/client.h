@@ -98,6 +98,10 @@ struct ClientOptions {
   // (recovery of a long journal, or a slow machine) or failover.
   uint32_t reconnect_attempts_max = 1500;
   uint32_t busy_retry_delay_ms = 2;
+  // With several addresses: a node that answers nothing for this long while requests wait on
+  // it (stalled, paused, cut off) is left for the next one, and they are re-sent there. 0 =
+  // never (a stalled node is then waited for, up to request_timeout_ms).
+  uint32_t silent_node_ms = 3000;
   uint32_t reply_body_size_max = 8190 * 168;
   std::shared_ptr<EventLoop> loop;  // null: the Client starts a thread of its own
   // TLS (a server with [tls], docs/server.md): set tls_ca_file to connect over TLS 1.2 or
@@ -136,6 +140,7 @@ struct ClientStats {
   uint64_t busy_replies = 0;
   uint64_t reconnects = 0;  // connections made after the first
   uint64_t timeouts = 0;
+  uint64_t silent_nodes = 0;  // nodes left after silent_node_ms without a reply
   uint64_t redirects = 0;  // not_leader replies followed
 };
 
