@@ -1075,6 +1075,9 @@ void HttpSession::OnRequestDone(Request* r) {
   if (status == protocol::FrameStatus::kOk) {
     body = r->kind == RequestKind::kSubmit ? SubmitReplyJson(*r, &code, &replayed)
                                            : QueryReplyJson(*r, &code);
+    // A read says the log op of the state it was answered from (a follower's lags the
+    // leader's: docs/cluster.md).
+    if (r->kind == RequestKind::kQuery) extra_headers_ += "\r\nEleven-Op: " + std::to_string(r->op);
   }
   if (!new_secret_.empty()) {
     // POST /keys: the secret, shown this once (only its hash was logged).

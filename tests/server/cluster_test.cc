@@ -133,19 +133,21 @@ TEST_F(ClusterTest, AFollowerAnswersWritesNotLeaderNamingTheLeaderAndAppliesNoth
   EXPECT_EQ(Field(reply.body, "error"), "not_leader");
   EXPECT_EQ(reply.headers.count("Eleven-Leader") ? reply.headers.at("Eleven-Leader") : "",
             "127.0.0.1:" + std::to_string(servers_[leader]->http_port()));
-  // The binary protocol: status not_leader.
-  auto c = ConnectClient(servers_[follower]->binary_port(), 2000);
-  std::vector<wire::Result> results;
-  const Status submitted = c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(7, "CN", 0)}, &results);
-  EXPECT_FALSE(submitted.ok());
-  EXPECT_EQ(MetricValue(servers_[follower]->http_port(), "eleven_cluster_not_leader_total"), 2);
   const protocol::DigestRecord after = Digest(follower);
+  EXPECT_EQ(after.op, before.op);
   EXPECT_EQ(after.digest_low, before.digest_low);
   EXPECT_EQ(after.digest_high, before.digest_high);
-  // Reads are answered on the follower.
-  auto leader_client = ConnectClient(servers_[leader]->binary_port());
-  ASSERT_TRUE(leader_client->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(7, "CN", 0)}, &results).ok());
+  // Reads are answered on the follower, saying the op they reflect.
+  const HttpReply read = HttpCall(servers_[follower]->http_port(), "GET", "/skus/1");
+  ASSERT_TRUE(read.headers.count("Eleven-Op")) << read.status;
+  EXPECT_EQ(read.headers.at("Eleven-Op"), std::to_string(after.op));
+  // The binary protocol: not_leader names the leader, and the client goes there.
+  auto c = ConnectClient(servers_[follower]->binary_port(), 5000);
+  std::vector<wire::Result> results;
+  ASSERT_TRUE(c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(7, "CN", 0)}, &results).ok());
   EXPECT_EQ(results[0].code, wire::Code::ok);
+  EXPECT_EQ(c->stats().redirects, 1u);
+  EXPECT_EQ(MetricValue(servers_[follower]->http_port(), "eleven_cluster_not_leader_total"), 2);
 }
 
 }  // namespace
