@@ -85,6 +85,27 @@ Status JetStreamLog::StreamLastOp(uint64_t* op) const {
   return Status::Ok();
 }
 
+Status JetStreamLog::StreamBounds(uint64_t* first, uint64_t* last) const {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = jsErrCode(0);
+  const natsStatus s = js_GetStreamInfo(&info, nats_->js(), stream_.c_str(), nullptr, &code);
+  if (s != NATS_OK) return NatsError(s, "stream info of " + stream_, code);
+  *first = info->State.FirstSeq;
+  *last = info->State.LastSeq;
+  jsStreamInfo_Destroy(info);
+  return Status::Ok();
+}
+
+Status JetStreamLog::TrimThrough(uint64_t op) {
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.Stream.Purge.Sequence = op + 1;  // up to, not including
+  jsErrCode code = jsErrCode(0);
+  const natsStatus s = js_PurgeStream(nats_->js(), stream_.c_str(), &options, &code);
+  if (s != NATS_OK) return NatsError(s, "trimming stream " + stream_ + " through op " + std::to_string(op), code);
+  return Status::Ok();
+}
+
 Status JetStreamLog::Recover(engine::Engine* engine, const replica::RecoveryProgress& progress,
                              replica::ReplayReport* report) {
   const uint64_t started = MonotonicNs();
@@ -388,8 +409,8 @@ Status JetStreamLog::Sync() {
 }
 
 Status JetStreamLog::Release(uint64_t) {
-  // The stream is the shard's, shared by its replicas: one replica's snapshot does not make
-  // entries unneeded (docs/cluster.md, "Retention").
+  // The stream is the shard's: one replica's snapshot does not make its entries unneeded.
+  // The leader trims it by every replica's newest snapshot (ClusterNode; docs/cluster.md).
   return Status::Ok();
 }
 

@@ -99,6 +99,13 @@ class JetStreamLog final : public replica::Log {
   [[nodiscard]] Status Append(const replica::LogEntry& entry) override;
   [[nodiscard]] Status Sync() override;
   [[nodiscard]] Status Release(uint64_t op_keep_from) override;
+  void SnapshotWritten(uint64_t op) override { snapshot_op_.store(op, std::memory_order_release); }
+  // Any thread: the op of this replica's newest snapshot written since it started (0: none).
+  uint64_t snapshot_op() const { return snapshot_op_.load(std::memory_order_acquire); }
+  // The stream's first and last ops now, asked of JetStream (first = last + 1 when empty).
+  [[nodiscard]] Status StreamBounds(uint64_t* first, uint64_t* last) const;
+  // Drops every entry with op <= `op` from the stream (JetStream purge up to a sequence).
+  [[nodiscard]] Status TrimThrough(uint64_t op);
 
   std::string_view name() const override { return "jetstream"; }
   uint64_t bytes_written() const override { return bytes_written_.load(std::memory_order_relaxed); }
@@ -141,6 +148,7 @@ class JetStreamLog final : public replica::Log {
   Status ack_failure_;      // guarded: the first ack that did not
   std::atomic<uint64_t> bytes_written_{0};
   std::atomic<uint64_t> sync_count_{0};
+  std::atomic<uint64_t> snapshot_op_{0};
 };
 
 }  // namespace eleven::cluster

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "base/assert.h"
 #include "base/clock.h"
@@ -32,6 +33,34 @@ bool ChangesKeys(std::span<const wire::Result> results) {
     }
   }
   return false;
+}
+
+}  // namespace
+
+std::string SnapshotBucketName(const std::string& shard) { return "eleven_" + shard + "_snapshots"; }
+
+namespace {
+
+// Binds (creating it through `admin` if need be) the snapshots bucket through `nats`.
+Status OpenSnapshotBucket(NatsConnection* admin, NatsConnection* nats, const std::string& shard, int replicas,
+                          kvStore** kv) {
+  const std::string bucket = SnapshotBucketName(shard);
+  kvStore* created = nullptr;
+  natsStatus s = js_KeyValue(&created, admin->js(), bucket.c_str());
+  if (s == NATS_NOT_FOUND) {
+    kvConfig config;
+    kvConfig_Init(&config);
+    config.Bucket = bucket.c_str();
+    config.History = 1;
+    config.Replicas = replicas;
+    config.StorageType = js_FileStorage;
+    s = js_CreateKeyValue(&created, admin->js(), &config);
+  }
+  if (created != nullptr) kvStore_Destroy(created);
+  if (s != NATS_OK) return NatsError(s, "snapshots bucket " + bucket);
+  s = js_KeyValue(kv, nats->js(), bucket.c_str());
+  if (s != NATS_OK) return NatsError(s, "snapshots bucket " + bucket);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -88,7 +117,14 @@ Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string
                                           .ack_timeout_ms = options.ack_timeout_ms,
                                           .shape = ShapeHeader(shape)});
   n->log_ = log.get();
+  ELEVEN_RETURN_IF_ERROR(
+      OpenSnapshotBucket(n->nats_.get(), n->lease_nats_.get(), options.shard, options.replicas, &n->snapshots_));
   ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, dir, replica_options, std::move(log), replica, report, progress));
+  // Registered before it serves: from now on the stream keeps what this replica needs.
+  const std::string op = std::to_string(report->snapshot_found ? report->snapshot_op : 0);
+  uint64_t revision = 0;
+  const natsStatus s = kvStore_PutString(&revision, n->snapshots_, options.name.c_str(), op.c_str());
+  if (s != NATS_OK) return NatsError(s, "registering node " + options.name + "'s snapshot op");
   *node = std::move(n);
   return Status::Ok();
 }
@@ -98,6 +134,7 @@ ClusterNode::~ClusterNode() {
   cv_.notify_all();
   if (lease_thread_.joinable()) lease_thread_.join();
   if (lease_ != nullptr && term_.load() != 0) lease_->Release();
+  if (snapshots_ != nullptr) kvStore_Destroy(snapshots_);
 }
 
 void ClusterNode::Start(std::function<void()> wake, std::string binary_address, std::string http_address) {
@@ -186,9 +223,44 @@ void ClusterNode::LeaseLoop() {
         break;
       }
     }
+    TendRetention(term_.load(std::memory_order_acquire) != 0);
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait_for(lock, period, [this] { return stop_.load(std::memory_order_acquire); });
   }
+}
+
+void ClusterNode::TendRetention(bool leading) {
+  const uint64_t op = log_->snapshot_op();
+  if (op != 0 && op != snapshot_op_published_) {
+    uint64_t revision = 0;
+    if (kvStore_PutString(&revision, snapshots_, options_.name.c_str(), std::to_string(op).c_str()) == NATS_OK) {
+      snapshot_op_published_ = op;
+    }
+  }
+  if (!leading || MonotonicNs() - trimmed_at_ns_ < uint64_t(kTrimIntervalMs) * 1000000) return;
+  trimmed_at_ns_ = MonotonicNs();
+  kvKeysList keys{};
+  if (kvStore_Keys(&keys, snapshots_, nullptr) != NATS_OK) return;
+  uint64_t oldest = UINT64_MAX;
+  for (int i = 0; i < keys.Count; i++) {
+    kvEntry* entry = nullptr;
+    if (kvStore_Get(&entry, snapshots_, keys.Keys[i]) != NATS_OK) {
+      oldest = 0;  // unreadable: keep everything this time
+      continue;
+    }
+    oldest = std::min<uint64_t>(oldest, std::strtoull(kvEntry_ValueString(entry), nullptr, 10));
+    kvEntry_Destroy(entry);
+  }
+  kvKeysList_Destroy(&keys);
+  if (oldest == UINT64_MAX || oldest <= trimmed_through_) return;
+  const Status trimmed = log_->TrimThrough(oldest);
+  if (!trimmed.ok()) {
+    std::fprintf(stderr, "eleven serve: %s\n", trimmed.ToString().c_str());
+    return;
+  }
+  trimmed_through_ = oldest;
+  std::fprintf(stderr, "eleven serve: stream of shard %s trimmed through op %llu (the oldest snapshot a replica needs)\n",
+               options_.shard.c_str(), static_cast<unsigned long long>(oldest));
 }
 
 replica::RoleWork ClusterNode::Tend(replica::Replica* replica, std::span<wire::Result> results) {

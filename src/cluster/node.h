@@ -5,6 +5,11 @@
 // its own (takes, renews and watches the lease every lease_ms / 4); the addresses and
 // exit_reason() from any thread.
 //
+// Retention: each replica records the op of its newest snapshot in the key-value bucket
+// eleven_<shard>_snapshots (key: its name; written when it starts and after each snapshot),
+// and the leader trims the stream, every kTrimIntervalMs, through the smallest of them: every
+// entry a registered replica may still need stays (docs/cluster.md, "Retention").
+//
 // Roles: a node starts as a follower. When its lease thread takes the lease (term T), the
 // engine thread's next Tend reads the stream's last op, applies the stream up to it, and
 // makes the log the writer of term T (JetStreamLog::Lead). A leader whose renewal fails, or
@@ -27,6 +32,10 @@
 #include "replica/role.h"
 
 namespace eleven::cluster {
+
+inline constexpr int64_t kTrimIntervalMs = 5000;
+
+std::string SnapshotBucketName(const std::string& shard);
 
 struct NodeOptions {
   std::string nats_urls;   // the nats-server nodes, comma-separated
@@ -75,6 +84,8 @@ class ClusterNode final : public replica::ReplicaRole {
  private:
   explicit ClusterNode(const NodeOptions& options) : options_(options) {}
   void LeaseLoop();
+  // Lease thread: records this replica's snapshot op; as the leader, trims the stream.
+  void TendRetention(bool leading);
   void SetExit(const std::string& reason);
   std::string HolderValue() const;
 
@@ -82,6 +93,10 @@ class ClusterNode final : public replica::ReplicaRole {
   std::unique_ptr<NatsConnection> nats_;        // the log's
   std::unique_ptr<NatsConnection> lease_nats_;  // the lease thread's (requests block)
   std::unique_ptr<Lease> lease_;
+  kvStore* snapshots_ = nullptr;  // the snapshots bucket, through lease_nats_
+  uint64_t snapshot_op_published_ = UINT64_MAX;  // lease thread
+  uint64_t trimmed_through_ = 0;                 // lease thread
+  uint64_t trimmed_at_ns_ = 0;                   // lease thread
   JetStreamLog* log_ = nullptr;  // owned by the replica
   std::function<void()> wake_;
 

@@ -52,6 +52,11 @@ class Log {
   // replica (a snapshot covers them): the log may drop them.
   [[nodiscard]] virtual Status Release(uint64_t op_keep_from) = 0;
 
+  // Engine thread: a snapshot of the state at `op` was written and checked in the data
+  // directory (entries up to `op` are no longer needed by this replica). After Release on
+  // the sync thread for the journal, which removes files; a shared log may tell the others.
+  virtual void SnapshotWritten(uint64_t op) { (void)op; }
+
   virtual std::string_view name() const = 0;  // "journal", "jetstream"
   virtual uint64_t bytes_written() const = 0;  // entry bytes appended since Recover
   virtual uint64_t sync_count() const = 0;     // Syncs done since Recover

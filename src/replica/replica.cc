@@ -477,6 +477,7 @@ Status Replica::PollSnapshot(bool wait, bool* done, SnapshotReport* report) {
     report->stall_ms = snapshot_stall_ms_;
     report->write_ms = double(MonotonicNs() - snapshot_started_ns_) / 1e6;
     report->replay_ms = snapshot.replay_ms;
+    log_->SnapshotWritten(snapshot.op);
     std::lock_guard<std::mutex> lock(mutex_);
     if (options_.remove_old_journal_segments) remove_segments_before_op_ = snapshot.write.journal_op_keep_from;
     return Status::Ok();
@@ -498,6 +499,7 @@ Status Replica::PollSnapshot(bool wait, bool* done, SnapshotReport* report) {
   report->size_bytes = child.size_bytes;
   report->stall_ms = snapshot_stall_ms_;
   report->write_ms = double(MonotonicNs() - snapshot_started_ns_) / 1e6;
+  log_->SnapshotWritten(snapshot_op_);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (options_.remove_old_journal_segments) remove_segments_before_op_ = child.journal_op_keep_from;

@@ -8,6 +8,7 @@
 
 #include "client/keys.h"
 #include "cluster/init.h"
+#include "cluster/jetstream_log.h"
 #include "cluster/nats.h"
 #include "cluster/testing/nats_cluster.h"
 #include "replica/first_key.h"
@@ -33,6 +34,7 @@ class ClusterTest : public ::testing::Test {
       c.shard = "t";
       c.node = "e" + std::to_string(i);
       c.lease_ms = 1000;
+      configs_[i].snapshot_journal_bytes = 32 << 10;  // snapshots (and trimming) within a test
       ASSERT_TRUE(FormatForConfig(configs_[i]).ok());
     }
     // The shard's genesis: the first node's directory with its first operator key.
@@ -68,6 +70,36 @@ class ClusterTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return -1;
+  }
+
+  // Places `batches` x 100 orders through the leader (keys from `first_key`).
+  void PlaceOrders(int leader, uint64_t first_key, int batches) {
+    auto c = ConnectClient(servers_[leader]->binary_port());
+    std::vector<wire::Result> results;
+    for (int b = 0; b < batches; b++) {
+      std::vector<wire::Command> orders;
+      for (int i = 0; i < 100; i++) {
+        const uint64_t key = first_key + uint64_t(b) * 100 + i;
+        orders.push_back(wire::MakePlaceOrder(key, 1, key, 1, 1, {{10, 1}}));
+      }
+      ASSERT_TRUE(c->SubmitSync(orders, &results).ok());
+      for (const auto& r : results) ASSERT_EQ(r.code, wire::Code::ok);
+    }
+  }
+
+  // Waits until `node` reached the leader's op, then compares their digests.
+  void ExpectSameDigest(int leader, int node) {
+    const protocol::DigestRecord want = Digest(leader);
+    protocol::DigestRecord got{};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    do {
+      got = Digest(node);
+      if (got.op >= want.op) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } while (std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(got.op, want.op) << "node " << node;
+    EXPECT_EQ(got.digest_low, want.digest_low) << "node " << node;
+    EXPECT_EQ(got.digest_high, want.digest_high) << "node " << node;
   }
 
   protocol::DigestRecord Digest(int node) {
@@ -148,6 +180,52 @@ TEST_F(ClusterTest, AFollowerAnswersWritesNotLeaderNamingTheLeaderAndAppliesNoth
   EXPECT_EQ(results[0].code, wire::Code::ok);
   EXPECT_EQ(c->stats().redirects, 1u);
   EXPECT_EQ(MetricValue(servers_[follower]->http_port(), "eleven_cluster_not_leader_total"), 2);
+}
+
+TEST_F(ClusterTest, TheStreamIsTrimmedByTheReplicasSnapshotsAndARestartedReplicaCatchesUpFromItsOwn) {
+  const int leader = WaitLeader();
+  ASSERT_GE(leader, 0);
+  auto c = ConnectClient(servers_[leader]->binary_port());
+  std::vector<wire::Result> results;
+  ASSERT_TRUE(c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(1, "CN", 0),
+                                                       wire::MakeCreateSku(10, 1, 100, 1000000, 0)},
+                            &results).ok());
+  PlaceOrders(leader, 1, 40);
+  // Every replica snapshots (each 32 KiB of entries); the leader trims through the oldest.
+  std::unique_ptr<cluster::NatsConnection> nats;
+  ASSERT_TRUE(cluster::NatsConnection::Connect({.urls = nats_->urls()}, &nats).ok());
+  cluster::JetStreamLog stream(nats.get(), {.shard = "t", .command_count_max = 8190});
+  uint64_t first = 0;
+  uint64_t last = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (uint64_t round = 0; std::chrono::steady_clock::now() < deadline; round++) {
+    PlaceOrders(leader, 100000 + round * 100, 1);  // more entries, more snapshots
+    ASSERT_TRUE(stream.StreamBounds(&first, &last).ok());
+    if (first > 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_GT(first, 1u) << "the stream was never trimmed";
+  std::printf("stream holds ops %llu..%llu\n", (unsigned long long)first, (unsigned long long)last);
+
+  // A follower stopped and started again restores its snapshot and the stream after it.
+  const int follower = (leader + 1) % kNodes;
+  servers_[follower].reset();
+  PlaceOrders(leader, 900000, 5);
+  ASSERT_TRUE(Server::Open(configs_[follower], &servers_[follower]).ok());
+  EXPECT_TRUE(servers_[follower]->recovery().snapshot_found);
+  EXPECT_GE(servers_[follower]->recovery().snapshot_op + 1, first);
+  ASSERT_TRUE(servers_[follower]->Start().ok());
+  ExpectSameDigest(leader, follower);
+
+  // A wiped replica finds the stream trimmed past it: a clear refusal, naming what it needs.
+  const int wiped = (leader + 2) % kNodes;
+  servers_[wiped].reset();
+  std::filesystem::remove_all(configs_[wiped].data_dir);
+  ASSERT_TRUE(FormatForConfig(configs_[wiped]).ok());
+  std::unique_ptr<Server> refused;
+  const Status opened = Server::Open(configs_[wiped], &refused);
+  EXPECT_EQ(opened.code(), StatusCode::kFailedPrecondition) << opened.ToString();
+  EXPECT_NE(opened.message().find("needs a snapshot at op"), std::string::npos) << opened.ToString();
 }
 
 }  // namespace
