@@ -180,6 +180,11 @@ Status JetStreamLog::Follow(uint64_t from_op) {
   }
   // The queue above bounds what waits; nats.c must not drop what the server sent meanwhile.
   s = natsSubscription_SetPendingLimits(subscription_, -1, -1);
+  // Told when nats.c will call OnMessage no more (StopFollowing waits for it).
+  if (s == NATS_OK) {
+    follow_completed_ = false;
+    s = natsSubscription_SetOnCompleteCB(subscription_, &JetStreamLog::OnFollowComplete, this);
+  }
   if (s != NATS_OK) return NatsError(s, "pending limits of the stream's consumer");
   return Status::Ok();
 }
@@ -191,12 +196,26 @@ void JetStreamLog::StopFollowing() {
     follow_stopping_ = true;
   }
   follow_cv_.notify_all();
-  // Unsubscribing waits for nothing: a callback running now sees follow_stopping_ and
-  // returns; Destroy then leaves no callback to come (nats.c holds a reference meanwhile).
-  natsSubscription_Unsubscribe(subscription_);
+  // A callback running now sees follow_stopping_ and returns; once nats.c says the
+  // subscription completed, none runs or will (bounded, should the connection be gone).
+  const bool unsubscribed = natsSubscription_Unsubscribe(subscription_) == NATS_OK;
+  {
+    std::unique_lock<std::mutex> lock(follow_mutex_);
+    if (unsubscribed) {
+      follow_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return follow_completed_; });
+    }
+  }
   natsSubscription_Destroy(subscription_);
   subscription_ = nullptr;
-  std::lock_guard<std::mutex> lock(follow_mutex_);  // a callback in its critical section ends
+}
+
+void JetStreamLog::OnFollowComplete(void* closure) {
+  auto* log = static_cast<JetStreamLog*>(closure);
+  {
+    std::lock_guard<std::mutex> lock(log->follow_mutex_);
+    log->follow_completed_ = true;
+  }
+  log->follow_cv_.notify_all();
 }
 
 void JetStreamLog::OnMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
@@ -232,7 +251,6 @@ void JetStreamLog::Deliver(natsMsg* msg) {
           "\n  directory: " + options_.shape);
     }
   }
-  std::function<void()> callback;
   {
     std::unique_lock<std::mutex> lock(follow_mutex_);
     follow_cv_.wait(lock, [&] { return followed_.size() < options_.follow_queue_max || follow_stopping_; });
@@ -243,10 +261,11 @@ void JetStreamLog::Deliver(natsMsg* msg) {
     }
     op_delivered_ = sequence;
     followed_.push_back(std::move(entry));
-    callback = followed_callback_;
+    // Under the lock: once StopFollowing has taken it, no callback is running or will run.
+    // The callback only wakes a thread (it never blocks).
+    if (followed_callback_) followed_callback_();
   }
   follow_cv_.notify_all();
-  if (callback) callback();
 }
 
 bool JetStreamLog::NextFollowed(FollowedEntry* entry) {

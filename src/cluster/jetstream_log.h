@@ -95,6 +95,9 @@ class JetStreamLog final : public replica::Log {
   // an entry after op_applied() was delivered meanwhile (another writer was still writing).
   [[nodiscard]] Status Lead(uint64_t term);
   bool leading() const { return term_ != 0; }
+  // Stops the consumer: no followed callback runs after it returns (Lead and the destructor
+  // do it too).
+  void StopFollowing();
 
   [[nodiscard]] Status Append(const replica::LogEntry& entry) override;
   [[nodiscard]] Status Sync() override;
@@ -113,11 +116,11 @@ class JetStreamLog final : public replica::Log {
 
  private:
   static void OnMessage(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
+  static void OnFollowComplete(void* closure);
   static void OnAck(jsCtx* js, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure);
   void Deliver(natsMsg* msg);
   void Acked(natsMsg* msg, jsPubAck* ack, jsPubAckErr* error);
   [[nodiscard]] Status Follow(uint64_t from_op);
-  void StopFollowing();
 
   NatsConnection* const nats_;
   const JetStreamLogOptions options_;
@@ -131,6 +134,7 @@ class JetStreamLog final : public replica::Log {
   std::deque<FollowedEntry> followed_;  // guarded by follow_mutex_
   uint64_t op_delivered_ = 0;           // guarded: the last op queued
   bool follow_stopping_ = false;        // guarded
+  bool follow_completed_ = false;       // guarded: nats.c calls OnMessage no more
   std::function<void()> followed_callback_;
   uint64_t op_applied_ = 0;  // engine thread
   std::string last_message_id_;

@@ -130,11 +130,17 @@ Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string
 }
 
 ClusterNode::~ClusterNode() {
+  Stop();
+  if (snapshots_ != nullptr) kvStore_Destroy(snapshots_);
+}
+
+void ClusterNode::Stop() {
   stop_.store(true, std::memory_order_release);
   cv_.notify_all();
   if (lease_thread_.joinable()) lease_thread_.join();
   if (lease_ != nullptr && term_.load() != 0) lease_->Release();
-  if (snapshots_ != nullptr) kvStore_Destroy(snapshots_);
+  term_.store(0, std::memory_order_release);
+  if (log_ != nullptr) log_->StopFollowing();
 }
 
 void ClusterNode::Start(std::function<void()> wake, std::string binary_address, std::string http_address) {

@@ -64,7 +64,10 @@ class ClusterNode final : public replica::ReplicaRole {
                                    std::unique_ptr<replica::Replica>* replica,
                                    replica::RecoveryReport* report,
                                    const replica::RecoveryProgress& progress = nullptr);
-  ~ClusterNode() override;  // stops the lease thread; a leader releases the lease
+  ~ClusterNode() override;  // Stop()
+  // Stops the lease thread (a leader releases the lease) and the log's consumer: no callback
+  // of either runs after it returns. Once the engine thread no longer uses the node.
+  void Stop();
 
   // Starts the lease thread. `wake` is called (from any thread) when the engine thread has
   // something to do: an entry to apply, the lease to take up, a reason to exit.

@@ -214,6 +214,9 @@ void Server::Stop() {
     if (http_) http_->StopAccepting();
   });
   loop_->Stop();  // everything applied is durable and released now
+  // The node's threads (lease) and the log's consumer call back into the loop: they stop
+  // before anything they use goes.
+  if (node_ != nullptr) node_->Stop();
   RunOnIo(core_->io, [this] {
     DrainDone();  // replies are queued for writing (best effort before the close below)
   });
