@@ -66,7 +66,8 @@ int RunServe(const ServeArgs& args) {
   server->Stop();
   g_server = nullptr;
   if (!exit_reason.empty()) {
-    // Cluster mode: deposed, or the stream refused an entry; restarted, it follows (docs/cluster.md).
+    // Cluster mode: deposed, or the stream refused an entry; restarted, it follows
+    // (docs/cluster.md).
     std::printf("eleven serve: exiting for a restart: %s\n", exit_reason.c_str());
     return kExitRestart;
   }

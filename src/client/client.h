@@ -141,7 +141,7 @@ struct ClientStats {
   uint64_t reconnects = 0;  // connections made after the first
   uint64_t timeouts = 0;
   uint64_t silent_nodes = 0;  // nodes left after silent_node_ms without a reply
-  uint64_t redirects = 0;  // not_leader replies followed
+  uint64_t redirects = 0;     // not_leader replies followed
 };
 
 class Client {

@@ -28,7 +28,8 @@ std::string_view FrameStatusName(FrameStatus status) {
     case FrameStatus::kIdleTimeout: return "idle_timeout";
     case FrameStatus::kUnauthenticated: return "unauthenticated";
     case FrameStatus::kRateLimited: return "rate_limited";
-    case FrameStatus::kNotLeader: return "not_leader";
+    case FrameStatus::kNotLeader:
+      return "not_leader";
   }
   return "unknown";
 }
@@ -198,7 +199,8 @@ ParseResult ParseReply(std::span<const std::byte> input, uint32_t body_size_max,
   if (status != FrameStatus::kOk) return Error(status);
   if (h.status == FrameStatus::kNotLeader) {
     // The body is the leader's address, if the node knows it (docs/cluster.md).
-    if (h.record_count != 0 || h.body_size > kLeaderAddressSizeMax) return Error(FrameStatus::kBadBodySize);
+    if (h.record_count != 0 || h.body_size > kLeaderAddressSizeMax)
+      return Error(FrameStatus::kBadBodySize);
     return FinishFrame(input, h);
   }
   const uint64_t expected =

@@ -126,24 +126,24 @@ static_assert(sizeof(ClockRecord) == 16);
 // the reply, since it cannot trust the framing any more.
 enum class FrameStatus : uint8_t {
   kOk = 0,
-  kBusy = 1,                // the server is full (requests or bytes in flight): retry later
+  kBusy = 1,  // the server is full (requests or bytes in flight): retry later
   kBadMagic = 2,
   kBadVersion = 3,
   kBadHeaderChecksum = 4,
   kBadBodyChecksum = 5,
-  kFrameTooLarge = 6,       // body_size above the server's frame_body_size_max
+  kFrameTooLarge = 6,  // body_size above the server's frame_body_size_max
   kBadOperation = 7,
-  kBadRecordCount = 8,      // 0 (for a non-ping), or above the per-operation limit
-  kBadBodySize = 9,         // body_size is not record_count x the record size
-  kBadReserved = 10,        // status/reserved field nonzero in a request
+  kBadRecordCount = 8,  // 0 (for a non-ping), or above the per-operation limit
+  kBadBodySize = 9,     // body_size is not record_count x the record size
+  kBadReserved = 10,    // status/reserved field nonzero in a request
   kShuttingDown = 11,
-  kReplicaFailed = 12,      // the journal failed; nothing more is accepted
-  kIdleTimeout = 13,        // sent before closing a connection silent for too long
-  kUnauthenticated = 14,    // no authenticate yet, a key unknown or revoked, or a client_id
-                            // other than the authenticated key's (docs/access.md)
-  kRateLimited = 15,        // over the key's rate limit: retry later (the connection stays)
-  kNotLeader = 16,          // cluster mode: this node does not sequence writes; the body, if
-                            // any, is the leader's binary address "host:port" (docs/cluster.md)
+  kReplicaFailed = 12,    // the journal failed; nothing more is accepted
+  kIdleTimeout = 13,      // sent before closing a connection silent for too long
+  kUnauthenticated = 14,  // no authenticate yet, a key unknown or revoked, or a client_id
+                          // other than the authenticated key's (docs/access.md)
+  kRateLimited = 15,      // over the key's rate limit: retry later (the connection stays)
+  kNotLeader = 16,        // cluster mode: this node does not sequence writes; the body, if
+                          // any, is the leader's binary address "host:port" (docs/cluster.md)
 };
 std::string_view FrameStatusName(FrameStatus status);
 // A not_leader reply's body: the leader's binary address, ASCII "host:port", at most this long

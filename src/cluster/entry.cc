@@ -33,8 +33,8 @@ void EncodeEntry(const replica::LogEntry& entry, std::vector<std::byte>* message
   }
 }
 
-Status DecodeEntry(ByteSpan message, uint64_t sequence, uint32_t command_count_max,
-                   EntryHead* head, std::vector<wire::Command>* commands) {
+Status DecodeEntry(ByteSpan message, uint64_t sequence, uint32_t command_count_max, EntryHead* head,
+                   std::vector<wire::Command>* commands) {
   const auto corrupt = [&](const std::string& what) {
     return Status::Corruption("stream message " + std::to_string(sequence) + " " + what);
   };
@@ -51,7 +51,8 @@ Status DecodeEntry(ByteSpan message, uint64_t sequence, uint32_t command_count_m
   const ByteSpan body = message.subspan(kEntryHeadSize);
   if (EntryChecksum(*head, body) != head->checksum) return corrupt("fails its checksum");
   if (head->op != sequence) {
-    return corrupt("holds op " + std::to_string(head->op) + ": the stream's sequence and ops disagree");
+    return corrupt("holds op " + std::to_string(head->op) +
+                   ": the stream's sequence and ops disagree");
   }
   if (head->command_count > command_count_max) {
     return corrupt("holds " + std::to_string(head->command_count) +

@@ -14,7 +14,7 @@ namespace eleven::cluster {
 // Publishes the genesis entry of `shard` from the data directory `dir` (formatted, its
 // journal starting with op 1). FailedPrecondition if the stream holds anything already (the
 // shard is initialized: nothing is written), or `dir` does not start with one create_key.
-[[nodiscard]] Status InitShard(NatsConnection* nats, const std::string& shard, int replicas, Env* env,
-                               const std::string& dir);
+[[nodiscard]] Status InitShard(NatsConnection* nats, const std::string& shard, int replicas,
+                               Env* env, const std::string& dir);
 
 }  // namespace eleven::cluster

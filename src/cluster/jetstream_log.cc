@@ -22,8 +22,11 @@ std::string SubjectName(const std::string& shard) { return "eleven." + shard + "
 
 Status CheckShardName(const std::string& shard) {
   bool ok = !shard.empty() && shard.size() <= 32;
-  for (char c : shard) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
-  if (!ok) return Status::InvalidArgument("a shard name is 1 to 32 of A-Z, a-z, 0-9, _ and -, not \"" + shard + "\"");
+  for (char c : shard)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+  if (!ok)
+    return Status::InvalidArgument("a shard name is 1 to 32 of A-Z, a-z, 0-9, _ and -, not \"" +
+                                   shard + "\"");
   return Status::Ok();
 }
 
@@ -65,7 +68,9 @@ Status EnsureStream(NatsConnection* nats, const std::string& shard, int replicas
 }
 
 JetStreamLog::JetStreamLog(NatsConnection* nats, const JetStreamLogOptions& options)
-    : nats_(nats), options_(options), stream_(StreamName(options.shard)),
+    : nats_(nats),
+      options_(options),
+      stream_(StreamName(options.shard)),
       subject_(SubjectName(options.shard)) {
   ELEVEN_ASSERT(nats != nullptr && options.command_count_max > 0 && options.follow_queue_max > 0);
 }
@@ -76,13 +81,8 @@ JetStreamLog::~JetStreamLog() {
 }
 
 Status JetStreamLog::StreamLastOp(uint64_t* op) const {
-  jsStreamInfo* info = nullptr;
-  jsErrCode code = jsErrCode(0);
-  const natsStatus s = js_GetStreamInfo(&info, nats_->js(), stream_.c_str(), nullptr, &code);
-  if (s != NATS_OK) return NatsError(s, "stream info of " + stream_, code);
-  *op = info->State.LastSeq;
-  jsStreamInfo_Destroy(info);
-  return Status::Ok();
+  uint64_t first = 0;
+  return StreamBounds(&first, op);
 }
 
 Status JetStreamLog::StreamBounds(uint64_t* first, uint64_t* last) const {
@@ -102,7 +102,8 @@ Status JetStreamLog::TrimThrough(uint64_t op) {
   options.Stream.Purge.Sequence = op + 1;  // up to, not including
   jsErrCode code = jsErrCode(0);
   const natsStatus s = js_PurgeStream(nats_->js(), stream_.c_str(), &options, &code);
-  if (s != NATS_OK) return NatsError(s, "trimming stream " + stream_ + " through op " + std::to_string(op), code);
+  if (s != NATS_OK)
+    return NatsError(s, "trimming stream " + stream_ + " through op " + std::to_string(op), code);
   return Status::Ok();
 }
 
@@ -119,17 +120,20 @@ Status JetStreamLog::Recover(engine::Engine* engine, const replica::RecoveryProg
   jsStreamInfo_Destroy(info);
   const uint64_t have = engine->last_op();
   if (last == 0) {
-    return Status::FailedPrecondition("stream " + stream_ + " is empty: initialize the shard first (eleven cluster init)");
+    return Status::FailedPrecondition(
+        "stream " + stream_ + " is empty: initialize the shard first (eleven cluster init)");
   }
   if (last < have) {
     return Status::FailedPrecondition("stream " + stream_ + " ends at op " + std::to_string(last) +
-                                      ", before this replica's state at op " + std::to_string(have) +
+                                      ", before this replica's state at op " +
+                                      std::to_string(have) +
                                       ": the data directory belongs to another stream");
   }
   if (have + 1 <= last && have + 1 < first) {
-    return Status::FailedPrecondition("stream " + stream_ + " starts at op " + std::to_string(first) +
-                                      " but this replica's state is at op " + std::to_string(have) +
-                                      ": it needs a snapshot at op " + std::to_string(first - 1) + " or later");
+    return Status::FailedPrecondition(
+        "stream " + stream_ + " starts at op " + std::to_string(first) +
+        " but this replica's state is at op " + std::to_string(have) +
+        ": it needs a snapshot at op " + std::to_string(first - 1) + " or later");
   }
   op_applied_ = have;
   ELEVEN_RETURN_IF_ERROR(Follow(have + 1));
@@ -139,15 +143,15 @@ Status JetStreamLog::Recover(engine::Engine* engine, const replica::RecoveryProg
     if (!WaitFollowed(&entry, options_.ack_timeout_ms)) {
       return Status::Unavailable("stream " + stream_ + " delivered nothing after op " +
                                  std::to_string(engine->last_op()) + " for " +
-                                 std::to_string(options_.ack_timeout_ms) + " ms; it holds up to op " +
-                                 std::to_string(last));
+                                 std::to_string(options_.ack_timeout_ms) +
+                                 " ms; it holds up to op " + std::to_string(last));
     }
     ELEVEN_RETURN_IF_ERROR(entry.status);
     const auto error = engine->Apply(entry.op, entry.timestamp_us, entry.commands, results);
     if (error != engine::BatchError::kNone) {
-      return Status::Corruption("stream " + stream_ + " op " + std::to_string(entry.op) +
-                                ": the engine refused it as a batch: " +
-                                std::string(engine::BatchErrorName(error)));
+      return Status::Corruption(
+          "stream " + stream_ + " op " + std::to_string(entry.op) +
+          ": the engine refused it as a batch: " + std::string(engine::BatchErrorName(error)));
     }
     NoteApplied(entry);
     report->entries++;
@@ -172,11 +176,12 @@ Status JetStreamLog::Follow(uint64_t from_op) {
   sub_options.Config.DeliverPolicy = js_DeliverByStartSequence;
   sub_options.Config.OptStartSeq = from_op;
   jsErrCode code = jsErrCode(0);
-  natsStatus s = js_Subscribe(&subscription_, nats_->js(), subject_.c_str(), &JetStreamLog::OnMessage,
-                              this, nullptr, &sub_options, &code);
+  natsStatus s = js_Subscribe(&subscription_, nats_->js(), subject_.c_str(),
+                              &JetStreamLog::OnMessage, this, nullptr, &sub_options, &code);
   if (s != NATS_OK) {
     subscription_ = nullptr;
-    return NatsError(s, "following stream " + stream_ + " from op " + std::to_string(from_op), code);
+    return NatsError(s, "following stream " + stream_ + " from op " + std::to_string(from_op),
+                     code);
   }
   // The queue above bounds what waits; nats.c must not drop what the server sent meanwhile.
   s = natsSubscription_SetPendingLimits(subscription_, -1, -1);
@@ -232,10 +237,13 @@ void JetStreamLog::Deliver(natsMsg* msg) {
     jsMsgMetaData_Destroy(meta);
   }
   const int size = natsMsg_GetDataLength(msg);
-  const ByteSpan data(reinterpret_cast<const std::byte*>(natsMsg_GetData(msg)), size_t(std::max(size, 0)));
+  const ByteSpan data(reinterpret_cast<const std::byte*>(natsMsg_GetData(msg)),
+                      size_t(std::max(size, 0)));
   EntryHead head{};
-  entry.status = sequence == 0 ? Status::Corruption("stream " + stream_ + " delivered a message without metadata")
-                               : DecodeEntry(data, sequence, options_.command_count_max, &head, &entry.commands);
+  entry.status =
+      sequence == 0
+          ? Status::Corruption("stream " + stream_ + " delivered a message without metadata")
+          : DecodeEntry(data, sequence, options_.command_count_max, &head, &entry.commands);
   entry.op = sequence;
   entry.bytes = data.size();
   entry.timestamp_us = head.timestamp_us;
@@ -246,18 +254,21 @@ void JetStreamLog::Deliver(natsMsg* msg) {
     if (natsMsgHeader_Get(msg, kShapeHeader, &shape) != NATS_OK || shape == nullptr ||
         options_.shape != shape) {
       entry.status = Status::FailedPrecondition(
-          "stream " + stream_ + " was initialized with another shape than this data directory's:\n" +
+          "stream " + stream_ +
+          " was initialized with another shape than this data directory's:\n" +
           "  stream:    " + (shape != nullptr ? std::string(shape) : std::string("(none)")) +
           "\n  directory: " + options_.shape);
     }
   }
   {
     std::unique_lock<std::mutex> lock(follow_mutex_);
-    follow_cv_.wait(lock, [&] { return followed_.size() < options_.follow_queue_max || follow_stopping_; });
+    follow_cv_.wait(
+        lock, [&] { return followed_.size() < options_.follow_queue_max || follow_stopping_; });
     if (follow_stopping_) return;
     if (entry.status.ok() && sequence != op_delivered_ + 1) {
-      entry.status = Status::Corruption("stream " + stream_ + " delivered op " + std::to_string(sequence) +
-                                        " after op " + std::to_string(op_delivered_));
+      entry.status =
+          Status::Corruption("stream " + stream_ + " delivered op " + std::to_string(sequence) +
+                             " after op " + std::to_string(op_delivered_));
     }
     op_delivered_ = sequence;
     followed_.push_back(std::move(entry));
@@ -282,7 +293,8 @@ bool JetStreamLog::NextFollowed(FollowedEntry* entry) {
 bool JetStreamLog::WaitFollowed(FollowedEntry* entry, int64_t timeout_ms) {
   {
     std::unique_lock<std::mutex> lock(follow_mutex_);
-    if (!follow_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !followed_.empty(); })) {
+    if (!follow_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                             [&] { return !followed_.empty(); })) {
       return false;
     }
     *entry = std::move(followed_.front());
@@ -310,9 +322,10 @@ Status JetStreamLog::Lead(uint64_t term) {
   {
     std::lock_guard<std::mutex> lock(follow_mutex_);
     if (!followed_.empty() || op_delivered_ > op_applied_) {
-      return Status::FailedPrecondition("stream " + stream_ + " delivered op " + std::to_string(op_delivered_) +
-                                        " after the lease was taken at op " + std::to_string(op_applied_) +
-                                        ": another writer was still writing");
+      return Status::FailedPrecondition(
+          "stream " + stream_ + " delivered op " + std::to_string(op_delivered_) +
+          " after the lease was taken at op " + std::to_string(op_applied_) +
+          ": another writer was still writing");
     }
   }
   jsOptions js_options;
@@ -330,12 +343,13 @@ Status JetStreamLog::Lead(uint64_t term) {
 }
 
 Status JetStreamLog::Append(const replica::LogEntry& entry) {
-  ELEVEN_ASSERT(term_ != 0);  // only a leader's replica submits
+  ELEVEN_ASSERT(term_ != 0);     // only a leader's replica submits
   ELEVEN_ASSERT(entry.op >= 2);  // op 1 is the genesis entry
   EncodeEntry(entry, &message_);
   natsMsg* msg = nullptr;
-  natsStatus s = natsMsg_Create(&msg, subject_.c_str(), nullptr,
-                                reinterpret_cast<const char*>(message_.data()), int(message_.size()));
+  natsStatus s =
+      natsMsg_Create(&msg, subject_.c_str(), nullptr,
+                     reinterpret_cast<const char*>(message_.data()), int(message_.size()));
   if (s != NATS_OK) return NatsError(s, "entry message");
   const std::string id = MessageId(term_, entry.op);
   jsPubOptions options;
@@ -381,15 +395,18 @@ void JetStreamLog::Acked(natsMsg* msg, jsPubAck* ack, jsPubAckErr* error) {
   if (!parsed) {
     failure = Status::Corruption("an ack for a message without an entry id");
   } else if (error != nullptr) {
-    const std::string what = "entry " + std::string(id) + " was refused by stream " + stream_ + ": " +
-                             (error->ErrText != nullptr ? error->ErrText : natsStatus_GetText(error->Err));
+    const std::string what =
+        "entry " + std::string(id) + " was refused by stream " + stream_ + ": " +
+        (error->ErrText != nullptr ? error->ErrText : natsStatus_GetText(error->Err));
     failure = error->ErrCode != 0
-                  ? Status::FailedPrecondition(what + " (JetStream error " + std::to_string(int(error->ErrCode)) + ")")
+                  ? Status::FailedPrecondition(what + " (JetStream error " +
+                                               std::to_string(int(error->ErrCode)) + ")")
                   : Status::Unavailable(what);
   } else if (ack == nullptr) {
     failure = Status::Unavailable("entry " + std::string(id) + ": no ack");
   } else if (ack->Duplicate) {
-    failure = Status::FailedPrecondition("entry " + std::string(id) + " was answered as a duplicate of sequence " +
+    failure = Status::FailedPrecondition("entry " + std::string(id) +
+                                         " was answered as a duplicate of sequence " +
                                          std::to_string(ack->Sequence));
   } else if (ack->Sequence != op) {
     failure = Status::FailedPrecondition("entry " + std::string(id) + " was stored at sequence " +
@@ -411,14 +428,14 @@ Status JetStreamLog::Sync() {
   // Each publish times out by itself (MaxWait); this bound only guards against a lost ack.
   uint64_t acked_before = acked_;
   for (;;) {
-    const bool done = ack_cv_.wait_for(lock, std::chrono::milliseconds(options_.ack_timeout_ms + 1000), [&] {
-      return acked_ == published_ || !ack_failure_.ok();
-    });
+    const bool done =
+        ack_cv_.wait_for(lock, std::chrono::milliseconds(options_.ack_timeout_ms + 1000),
+                         [&] { return acked_ == published_ || !ack_failure_.ok(); });
     if (done) break;
     if (acked_ == acked_before) {
-      ack_failure_ = Status::Unavailable("stream " + stream_ + ": no ack for " +
-                                         std::to_string(options_.ack_timeout_ms + 1000) + " ms with " +
-                                         std::to_string(published_ - acked_) + " entries in flight");
+      ack_failure_ = Status::Unavailable(
+          "stream " + stream_ + ": no ack for " + std::to_string(options_.ack_timeout_ms + 1000) +
+          " ms with " + std::to_string(published_ - acked_) + " entries in flight");
       break;
     }
     acked_before = acked_;

@@ -30,8 +30,8 @@
 namespace eleven::cluster {
 
 struct JetStreamLogOptions {
-  std::string shard;            // stream ELEVEN_<shard>, subject eleven.<shard>.log
-  int replicas = 3;             // of a stream this log creates
+  std::string shard;               // stream ELEVEN_<shard>, subject eleven.<shard>.log
+  int replicas = 3;                // of a stream this log creates
   uint32_t command_count_max = 0;  // the engine's batch limit (an entry holds no more)
   // An entry not acknowledged this long after it was published fails the log.
   int64_t ack_timeout_ms = 5000;
@@ -59,7 +59,7 @@ struct FollowedEntry {
   std::vector<wire::Command> commands;
   std::string message_id;
   uint64_t bytes = 0;  // the message's size
-  Status status;  // not ok: the stream delivered something that is not the next entry
+  Status status;       // not ok: the stream delivered something that is not the next entry
 };
 
 class JetStreamLog final : public replica::Log {
@@ -143,8 +143,8 @@ class JetStreamLog final : public replica::Log {
   uint64_t term_ = 0;
   jsCtx* publisher_ = nullptr;  // with the ack handler
   std::vector<std::byte> message_;
-  std::string previous_id_;       // sync thread: the id of the entry before the next
-  bool first_of_term_ = true;     // sync thread
+  std::string previous_id_;    // sync thread: the id of the entry before the next
+  bool first_of_term_ = true;  // sync thread
   std::mutex ack_mutex_;
   std::condition_variable ack_cv_;
   uint64_t published_ = 0;  // guarded by ack_mutex_: entries published (the sync thread's)

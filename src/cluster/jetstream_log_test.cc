@@ -32,10 +32,13 @@ class JetStreamLogTest : public ::testing::Test {
   void SetUp() override {
     root_ = "/tmp/eleven-jetstream-log-test-" + std::to_string(getpid());
     std::filesystem::remove_all(root_);
-    ASSERT_TRUE(testing::NatsCluster::Start({.nodes = 3, .dir = root_ + "/nats"}, &nats_cluster_).ok());
+    ASSERT_TRUE(
+        testing::NatsCluster::Start({.nodes = 3, .dir = root_ + "/nats"}, &nats_cluster_).ok());
     ASSERT_TRUE(NatsConnection::Connect({.urls = nats_cluster_->urls()}, &nats_).ok());
     const std::string dir = root_ + "/data";
-    ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir, replica::DataShape{SmallEngine(), replica::LogClock::kWall}).ok());
+    ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir,
+                                       replica::DataShape{SmallEngine(), replica::LogClock::kWall})
+                    .ok());
     replica::ReplicaOptions options;
     options.engine = SmallEngine();
     std::array<uint8_t, wire::kSecretHashSize> hash{};
@@ -53,17 +56,20 @@ class JetStreamLogTest : public ::testing::Test {
 
   std::unique_ptr<JetStreamLog> NewLog() {
     return std::make_unique<JetStreamLog>(
-        nats_.get(), JetStreamLogOptions{.shard = "f", .replicas = 3, .command_count_max = 8190, .ack_timeout_ms = 5000});
+        nats_.get(),
+        JetStreamLogOptions{
+            .shard = "f", .replicas = 3, .command_count_max = 8190, .ack_timeout_ms = 5000});
   }
 
   // One entry holding a create_merchant (of `merchant_id`, default the op), packed as the
   // replica packs it.
   static Status AppendMerchant(JetStreamLog* log, uint64_t op, uint64_t merchant_id = 0) {
-    const wire::Command command = wire::MakeCreateMerchant(merchant_id != 0 ? merchant_id : op, "CN", 0);
+    const wire::Command command =
+        wire::MakeCreateMerchant(merchant_id != 0 ? merchant_id : op, "CN", 0);
     std::byte packed[wire::kPackedCommandSizeMax];
     const size_t size = wire::PackCommands(std::span(&command, 1), packed);
-    return log->Append(replica::LogEntry{.op = op, .timestamp_us = 1000 + op, .command_count = 1,
-                                         .packed = ByteSpan(packed, size)});
+    return log->Append(replica::LogEntry{
+        .op = op, .timestamp_us = 1000 + op, .command_count = 1, .packed = ByteSpan(packed, size)});
   }
 
   std::string root_;
@@ -93,7 +99,8 @@ TEST_F(JetStreamLogTest, ADeposedWritersPipelinedEntriesAreAllRefusedByTheStream
   // What B's replica applies with it (a merchant no entry of A's creates).
   const wire::Command b_command = wire::MakeCreateMerchant(1012, "CN", 0);
   wire::Result b_result{};
-  ASSERT_EQ(engine_b.Apply(12, 1012, std::span(&b_command, 1), std::span(&b_result, 1)), engine::BatchError::kNone);
+  ASSERT_EQ(engine_b.Apply(12, 1012, std::span(&b_command, 1), std::span(&b_result, 1)),
+            engine::BatchError::kNone);
 
   // A, deposed without knowing it, pipelines 50 more entries: every one is refused.
   for (uint64_t op = 12; op < 62; op++) ASSERT_TRUE(AppendMerchant(a.get(), op).ok());
@@ -137,7 +144,9 @@ TEST_F(JetStreamLogTest, ANewLeaderWhoseReadIsStaleIsRefusedTooAndNothingLands) 
 
 TEST_F(JetStreamLogTest, AStreamInitializedTwiceKeepsItsGenesisAndAnotherShapeIsRefused) {
   const std::string dir2 = root_ + "/data2";
-  ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir2, replica::DataShape{SmallEngine(), replica::LogClock::kWall}).ok());
+  ASSERT_TRUE(replica::FormatDataDir(Env::Default(), dir2,
+                                     replica::DataShape{SmallEngine(), replica::LogClock::kWall})
+                  .ok());
   replica::ReplicaOptions options;
   options.engine = SmallEngine();
   std::array<uint8_t, wire::kSecretHashSize> hash{};
@@ -153,8 +162,9 @@ TEST_F(JetStreamLogTest, AStreamInitializedTwiceKeepsItsGenesisAndAnotherShapeIs
   engine::EngineConfig other = SmallEngine();
   other.sku_count_max = 512;
   auto log = std::make_unique<JetStreamLog>(
-      nats_.get(), JetStreamLogOptions{.shard = "f", .replicas = 3, .command_count_max = 8190,
-                                       .shape = "engine.skus_max=512"});
+      nats_.get(),
+      JetStreamLogOptions{
+          .shard = "f", .replicas = 3, .command_count_max = 8190, .shape = "engine.skus_max=512"});
   engine::Engine engine(other);
   replica::ReplayReport report;
   const Status recovered = log->Recover(&engine, nullptr, &report);

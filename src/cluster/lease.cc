@@ -8,10 +8,8 @@ constexpr const char* kLeaderKey = "leader";
 
 std::string LeaseBucketName(const std::string& shard) { return "eleven_" + shard + "_lease"; }
 
-Status Lease::Open(NatsConnection* admin, NatsConnection* nats, const std::string& shard, int replicas,
-                   int64_t lease_ms, std::unique_ptr<Lease>* out) {
-  std::unique_ptr<Lease> lease(new Lease());
-  const std::string bucket = LeaseBucketName(shard);
+Status OpenBucket(NatsConnection* admin, NatsConnection* nats, const std::string& bucket,
+                  int replicas, int64_t ttl_ms, kvStore** kv) {
   kvStore* created = nullptr;
   natsStatus s = js_KeyValue(&created, admin->js(), bucket.c_str());
   if (s == NATS_NOT_FOUND) {
@@ -19,16 +17,23 @@ Status Lease::Open(NatsConnection* admin, NatsConnection* nats, const std::strin
     kvConfig_Init(&config);
     config.Bucket = bucket.c_str();
     config.History = 1;
-    config.TTL = lease_ms * 1000 * 1000;  // nanoseconds (nats.c 3.4)
+    config.TTL = ttl_ms * 1000 * 1000;  // nanoseconds (nats.c 3.4)
     config.Replicas = replicas;
     config.StorageType = js_FileStorage;
-    // Made by two nodes at once, the second create answers the bucket the first made.
     s = js_CreateKeyValue(&created, admin->js(), &config);
   }
   if (created != nullptr) kvStore_Destroy(created);
-  if (s != NATS_OK) return NatsError(s, "lease bucket " + bucket);
-  s = js_KeyValue(&lease->kv_, nats->js(), bucket.c_str());
-  if (s != NATS_OK) return NatsError(s, "lease bucket " + bucket);
+  if (s != NATS_OK) return NatsError(s, "key-value bucket " + bucket);
+  s = js_KeyValue(kv, nats->js(), bucket.c_str());
+  if (s != NATS_OK) return NatsError(s, "key-value bucket " + bucket);
+  return Status::Ok();
+}
+
+Status Lease::Open(NatsConnection* admin, NatsConnection* nats, const std::string& shard,
+                   int replicas, int64_t lease_ms, std::unique_ptr<Lease>* out) {
+  std::unique_ptr<Lease> lease(new Lease());
+  ELEVEN_RETURN_IF_ERROR(
+      OpenBucket(admin, nats, LeaseBucketName(shard), replicas, lease_ms, &lease->kv_));
   *out = std::move(lease);
   return Status::Ok();
 }
@@ -51,7 +56,8 @@ Status Lease::Holder(std::string* holder, uint64_t* revision) {
 Status Lease::TryTake(const std::string& holder, bool* taken, uint64_t* term) {
   *taken = false;
   uint64_t revision = 0;
-  const natsStatus s = kvStore_Create(&revision, kv_, kLeaderKey, holder.data(), int(holder.size()));
+  const natsStatus s =
+      kvStore_Create(&revision, kv_, kLeaderKey, holder.data(), int(holder.size()));
   if (s == NATS_OK) {
     holder_ = holder;
     revision_ = revision;
@@ -70,7 +76,8 @@ Status Lease::TryTake(const std::string& holder, bool* taken, uint64_t* term) {
 Status Lease::Renew() {
   if (revision_ == 0) return Status::FailedPrecondition("the lease was not taken");
   uint64_t revision = 0;
-  const natsStatus s = kvStore_Update(&revision, kv_, kLeaderKey, holder_.data(), int(holder_.size()), revision_);
+  const natsStatus s =
+      kvStore_Update(&revision, kv_, kLeaderKey, holder_.data(), int(holder_.size()), revision_);
   if (s != NATS_OK) {
     const Status failed = NatsError(s, "renewing the lease");
     if (failed.code() == StatusCode::kUnavailable) return failed;

@@ -17,12 +17,20 @@ namespace eleven::cluster {
 
 std::string LeaseBucketName(const std::string& shard);
 
+// Binds to the key-value bucket `bucket` through `nats`, creating it first through `admin`
+// if it does not exist (history 1, file storage, `replicas`, values expiring after `ttl_ms`,
+// 0 = never). Two nodes creating it at once both get the one bucket.
+[[nodiscard]] Status OpenBucket(NatsConnection* admin, NatsConnection* nats,
+                                const std::string& bucket, int replicas, int64_t ttl_ms,
+                                kvStore** kv);
+
 class Lease {
  public:
   // Creates the bucket through `admin` if it does not exist (history 1, TTL lease_ms,
   // `replicas`), then binds to it through `nats` (whose short timeout bounds each renewal).
-  [[nodiscard]] static Status Open(NatsConnection* admin, NatsConnection* nats, const std::string& shard,
-                                   int replicas, int64_t lease_ms, std::unique_ptr<Lease>* lease);
+  [[nodiscard]] static Status Open(NatsConnection* admin, NatsConnection* nats,
+                                   const std::string& shard, int replicas, int64_t lease_ms,
+                                   std::unique_ptr<Lease>* lease);
   ~Lease();
 
   // Takes the lease for `holder` if nobody holds it: *taken, and *term (the create's revision).

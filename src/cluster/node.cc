@@ -19,7 +19,8 @@ std::string HolderField(const std::string& holder, const std::string& name) {
   size_t at = 0;
   while (at < holder.size()) {
     const size_t end = std::min(holder.find(' ', at), holder.size());
-    if (holder.compare(at, key.size(), key) == 0) return holder.substr(at + key.size(), end - at - key.size());
+    if (holder.compare(at, key.size(), key) == 0)
+      return holder.substr(at + key.size(), end - at - key.size());
     at = end + 1;
   }
   return "";
@@ -27,8 +28,8 @@ std::string HolderField(const std::string& holder, const std::string& name) {
 
 bool ChangesKeys(std::span<const wire::Result> results) {
   for (const wire::Result& r : results) {
-    if ((r.operation == wire::kCreateKey || r.operation == wire::kRevokeKey) && r.code == wire::Code::ok &&
-        !wire::IsReplay(r)) {
+    if ((r.operation == wire::kCreateKey || r.operation == wire::kRevokeKey) &&
+        r.code == wire::Code::ok && !wire::IsReplay(r)) {
       return true;
     }
   }
@@ -37,33 +38,9 @@ bool ChangesKeys(std::span<const wire::Result> results) {
 
 }  // namespace
 
-std::string SnapshotBucketName(const std::string& shard) { return "eleven_" + shard + "_snapshots"; }
-
-namespace {
-
-// Binds (creating it through `admin` if need be) the snapshots bucket through `nats`.
-Status OpenSnapshotBucket(NatsConnection* admin, NatsConnection* nats, const std::string& shard, int replicas,
-                          kvStore** kv) {
-  const std::string bucket = SnapshotBucketName(shard);
-  kvStore* created = nullptr;
-  natsStatus s = js_KeyValue(&created, admin->js(), bucket.c_str());
-  if (s == NATS_NOT_FOUND) {
-    kvConfig config;
-    kvConfig_Init(&config);
-    config.Bucket = bucket.c_str();
-    config.History = 1;
-    config.Replicas = replicas;
-    config.StorageType = js_FileStorage;
-    s = js_CreateKeyValue(&created, admin->js(), &config);
-  }
-  if (created != nullptr) kvStore_Destroy(created);
-  if (s != NATS_OK) return NatsError(s, "snapshots bucket " + bucket);
-  s = js_KeyValue(kv, nats->js(), bucket.c_str());
-  if (s != NATS_OK) return NatsError(s, "snapshots bucket " + bucket);
-  return Status::Ok();
+std::string SnapshotBucketName(const std::string& shard) {
+  return "eleven_" + shard + "_snapshots";
 }
-
-}  // namespace
 
 std::string ShapeHeader(const replica::DataShape& shape) {
   std::string out;
@@ -76,54 +53,67 @@ std::string ShapeHeader(const replica::DataShape& shape) {
 
 Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string& dir,
                          const replica::ReplicaOptions& replica_options,
-                         std::unique_ptr<ClusterNode>* node, std::unique_ptr<replica::Replica>* replica,
-                         replica::RecoveryReport* report, const replica::RecoveryProgress& progress) {
+                         std::unique_ptr<ClusterNode>* node,
+                         std::unique_ptr<replica::Replica>* replica,
+                         replica::RecoveryReport* report,
+                         const replica::RecoveryProgress& progress) {
   ELEVEN_RETURN_IF_ERROR(CheckShardName(options.shard));
-  if (options.name.empty()) return Status::InvalidArgument("a cluster node needs a name ([cluster] node)");
+  if (options.name.empty())
+    return Status::InvalidArgument("a cluster node needs a name ([cluster] node)");
   if (options.replicas < 1 || options.replicas > 5) {
-    return Status::InvalidArgument("[cluster] replicas is 1..5, not " + std::to_string(options.replicas));
+    return Status::InvalidArgument("[cluster] replicas is 1..5, not " +
+                                   std::to_string(options.replicas));
   }
   if (options.lease_ms < 200 || options.lease_ms > 60000) {
-    return Status::InvalidArgument("[cluster] lease_ms is 200..60000, not " + std::to_string(options.lease_ms));
+    return Status::InvalidArgument("[cluster] lease_ms is 200..60000, not " +
+                                   std::to_string(options.lease_ms));
   }
   std::unique_ptr<ClusterNode> n(new ClusterNode(options));
-  ELEVEN_RETURN_IF_ERROR(NatsConnection::Connect(
-      NatsOptions{.urls = options.nats_urls, .name = "eleven-" + options.name + "-log",
-                  .timeout_ms = options.ack_timeout_ms},
-      &n->nats_));
+  ELEVEN_RETURN_IF_ERROR(
+      NatsConnection::Connect(NatsOptions{.urls = options.nats_urls,
+                                          .name = "eleven-" + options.name + "-log",
+                                          .timeout_ms = options.ack_timeout_ms},
+                              &n->nats_));
   // Lease requests must not outlast the lease: a renewal that waits longer is a lost one.
   ELEVEN_RETURN_IF_ERROR(NatsConnection::Connect(
-      NatsOptions{.urls = options.nats_urls, .name = "eleven-" + options.name + "-lease",
+      NatsOptions{.urls = options.nats_urls,
+                  .name = "eleven-" + options.name + "-lease",
                   .timeout_ms = std::max<int64_t>(100, options.lease_ms / 4)},
       &n->lease_nats_));
   const uint64_t entry_max =
-      kEntryHeadSize + uint64_t{replica_options.engine.batch_command_count_max} * wire::kPackedCommandSizeMax;
+      kEntryHeadSize +
+      uint64_t{replica_options.engine.batch_command_count_max} * wire::kPackedCommandSizeMax;
   const int64_t payload_max = natsConnection_GetMaxPayload(n->nats_->nc());
   if (payload_max < int64_t(entry_max)) {
-    return Status::FailedPrecondition("the NATS servers carry messages of at most " + std::to_string(payload_max) +
-                                      " bytes; an entry of " +
-                                      std::to_string(replica_options.engine.batch_command_count_max) +
-                                      " commands may take " + std::to_string(entry_max) +
-                                      ": set max_payload: 8MB in nats-server's configuration");
+    return Status::FailedPrecondition(
+        "the NATS servers carry messages of at most " + std::to_string(payload_max) +
+        " bytes; an entry of " + std::to_string(replica_options.engine.batch_command_count_max) +
+        " commands may take " + std::to_string(entry_max) +
+        ": set max_payload: 8MB in nats-server's configuration");
   }
   ELEVEN_RETURN_IF_ERROR(EnsureStream(n->nats_.get(), options.shard, options.replicas));
-  ELEVEN_RETURN_IF_ERROR(Lease::Open(n->nats_.get(), n->lease_nats_.get(), options.shard, options.replicas, options.lease_ms, &n->lease_));
+  ELEVEN_RETURN_IF_ERROR(Lease::Open(n->nats_.get(), n->lease_nats_.get(), options.shard,
+                                     options.replicas, options.lease_ms, &n->lease_));
   replica::DataShape shape;
   ELEVEN_RETURN_IF_ERROR(replica::ReadDataShape(env, dir, &shape));
   auto log = std::make_unique<JetStreamLog>(
-      n->nats_.get(), JetStreamLogOptions{.shard = options.shard,
-                                          .replicas = options.replicas,
-                                          .command_count_max = replica_options.engine.batch_command_count_max,
-                                          .ack_timeout_ms = options.ack_timeout_ms,
-                                          .shape = ShapeHeader(shape)});
+      n->nats_.get(),
+      JetStreamLogOptions{.shard = options.shard,
+                          .replicas = options.replicas,
+                          .command_count_max = replica_options.engine.batch_command_count_max,
+                          .ack_timeout_ms = options.ack_timeout_ms,
+                          .shape = ShapeHeader(shape)});
   n->log_ = log.get();
+  ELEVEN_RETURN_IF_ERROR(OpenBucket(n->nats_.get(), n->lease_nats_.get(),
+                                    SnapshotBucketName(options.shard), options.replicas, 0,
+                                    &n->snapshots_));
   ELEVEN_RETURN_IF_ERROR(
-      OpenSnapshotBucket(n->nats_.get(), n->lease_nats_.get(), options.shard, options.replicas, &n->snapshots_));
-  ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, dir, replica_options, std::move(log), replica, report, progress));
+      replica::Replica::Open(env, dir, replica_options, std::move(log), replica, report, progress));
   // Registered before it serves: from now on the stream keeps what this replica needs.
   const std::string op = std::to_string(report->snapshot_found ? report->snapshot_op : 0);
   uint64_t revision = 0;
-  const natsStatus s = kvStore_PutString(&revision, n->snapshots_, options.name.c_str(), op.c_str());
+  const natsStatus s =
+      kvStore_PutString(&revision, n->snapshots_, options.name.c_str(), op.c_str());
   if (s != NATS_OK) return NatsError(s, "registering node " + options.name + "'s snapshot op");
   *node = std::move(n);
   return Status::Ok();
@@ -143,7 +133,8 @@ void ClusterNode::Stop() {
   if (log_ != nullptr) log_->StopFollowing();
 }
 
-void ClusterNode::Start(std::function<void()> wake, std::string binary_address, std::string http_address) {
+void ClusterNode::Start(std::function<void()> wake, std::string binary_address,
+                        std::string http_address) {
   ELEVEN_ASSERT(!lease_thread_.joinable());
   options_.binary_address = std::move(binary_address);
   options_.http_address = std::move(http_address);
@@ -153,7 +144,8 @@ void ClusterNode::Start(std::function<void()> wake, std::string binary_address, 
 }
 
 std::string ClusterNode::HolderValue() const {
-  return "node=" + options_.name + " binary=" + options_.binary_address + " http=" + options_.http_address;
+  return "node=" + options_.name + " binary=" + options_.binary_address +
+         " http=" + options_.http_address;
 }
 
 std::string ClusterNode::leader_binary_address() const {
@@ -204,7 +196,8 @@ void ClusterNode::LeaseLoop() {
         }
         term_.store(term, std::memory_order_release);
         std::fprintf(stderr, "eleven serve: node %s took the lease of shard %s: term %llu\n",
-                     options_.name.c_str(), options_.shard.c_str(), static_cast<unsigned long long>(term));
+                     options_.name.c_str(), options_.shard.c_str(),
+                     static_cast<unsigned long long>(term));
         if (wake_) wake_();
       } else {
         std::string holder;
@@ -224,8 +217,9 @@ void ClusterNode::LeaseLoop() {
         break;
       }
       if (MonotonicNs() - renewed_ns > renew_within_ns) {
-        SetExit("the lease was not renewed for " + std::to_string((MonotonicNs() - renewed_ns) / 1000000) +
-                " ms (" + s.ToString() + ")");
+        SetExit("the lease was not renewed for " +
+                std::to_string((MonotonicNs() - renewed_ns) / 1000000) + " ms (" + s.ToString() +
+                ")");
         break;
       }
     }
@@ -239,7 +233,8 @@ void ClusterNode::TendRetention(bool leading) {
   const uint64_t op = log_->snapshot_op();
   if (op != 0 && op != snapshot_op_published_) {
     uint64_t revision = 0;
-    if (kvStore_PutString(&revision, snapshots_, options_.name.c_str(), std::to_string(op).c_str()) == NATS_OK) {
+    if (kvStore_PutString(&revision, snapshots_, options_.name.c_str(),
+                          std::to_string(op).c_str()) == NATS_OK) {
       snapshot_op_published_ = op;
     }
   }
@@ -265,7 +260,9 @@ void ClusterNode::TendRetention(bool leading) {
     return;
   }
   trimmed_through_ = oldest;
-  std::fprintf(stderr, "eleven serve: stream of shard %s trimmed through op %llu (the oldest snapshot a replica needs)\n",
+  std::fprintf(stderr,
+               "eleven serve: stream of shard %s trimmed through op %llu (the oldest snapshot a "
+               "replica needs)\n",
                options_.shard.c_str(), static_cast<unsigned long long>(oldest));
 }
 
@@ -273,7 +270,8 @@ replica::RoleWork ClusterNode::Tend(replica::Replica* replica, std::span<wire::R
   replica::RoleWork work;
   if (exiting_.load(std::memory_order_acquire)) return work;
   if (replica->journal_failed()) {
-    SetExit("the stream did not take an entry as expected: " + replica->journal_failure().ToString());
+    SetExit("the stream did not take an entry as expected: " +
+            replica->journal_failure().ToString());
     return work;
   }
   const auto apply = [&](const FollowedEntry& entry) {
@@ -304,7 +302,8 @@ replica::RoleWork ClusterNode::Tend(replica::Replica* replica, std::span<wire::R
   Status s = log_->StreamLastOp(&last);
   while (s.ok() && replica->op_submitted() < last) {
     if (!log_->WaitFollowed(&entry, options_.ack_timeout_ms)) {
-      s = Status::Unavailable("the stream delivered nothing after op " + std::to_string(replica->op_submitted()) +
+      s = Status::Unavailable("the stream delivered nothing after op " +
+                              std::to_string(replica->op_submitted()) +
                               " while catching up to op " + std::to_string(last));
       break;
     }
@@ -319,10 +318,12 @@ replica::RoleWork ClusterNode::Tend(replica::Replica* replica, std::span<wire::R
   work.role_changed = true;
   catch_up_ms_.store((MonotonicNs() - taken_at_ns_.load(std::memory_order_relaxed)) / 1000000,
                      std::memory_order_relaxed);
-  std::fprintf(stderr, "eleven serve: node %s leads shard %s, term %llu, from op %llu (caught up in %llu ms)\n",
-               options_.name.c_str(), options_.shard.c_str(), static_cast<unsigned long long>(term),
-               static_cast<unsigned long long>(replica->op_submitted()),
-               static_cast<unsigned long long>(catch_up_ms_.load()));
+  std::fprintf(
+      stderr,
+      "eleven serve: node %s leads shard %s, term %llu, from op %llu (caught up in %llu ms)\n",
+      options_.name.c_str(), options_.shard.c_str(), static_cast<unsigned long long>(term),
+      static_cast<unsigned long long>(replica->op_submitted()),
+      static_cast<unsigned long long>(catch_up_ms_.load()));
   return work;
 }
 

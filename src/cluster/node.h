@@ -38,10 +38,10 @@ inline constexpr int64_t kTrimIntervalMs = 5000;
 std::string SnapshotBucketName(const std::string& shard);
 
 struct NodeOptions {
-  std::string nats_urls;   // the nats-server nodes, comma-separated
+  std::string nats_urls;  // the nats-server nodes, comma-separated
   std::string shard;
-  std::string name;        // this node's name (unique in the shard)
-  int replicas = 3;        // of the stream and the lease bucket
+  std::string name;  // this node's name (unique in the shard)
+  int replicas = 3;  // of the stream and the lease bucket
   int64_t lease_ms = 2000;
   int64_t ack_timeout_ms = 5000;
   std::string binary_address;  // what clients are redirected to ("host:port")
@@ -92,19 +92,19 @@ class ClusterNode final : public replica::ReplicaRole {
   void SetExit(const std::string& reason);
   std::string HolderValue() const;
 
-  NodeOptions options_;  // its addresses are set by Start
+  NodeOptions options_;                         // its addresses are set by Start
   std::unique_ptr<NatsConnection> nats_;        // the log's
   std::unique_ptr<NatsConnection> lease_nats_;  // the lease thread's (requests block)
   std::unique_ptr<Lease> lease_;
-  kvStore* snapshots_ = nullptr;  // the snapshots bucket, through lease_nats_
+  kvStore* snapshots_ = nullptr;                 // the snapshots bucket, through lease_nats_
   uint64_t snapshot_op_published_ = UINT64_MAX;  // lease thread
   uint64_t trimmed_through_ = 0;                 // lease thread
   uint64_t trimmed_at_ns_ = 0;                   // lease thread
-  JetStreamLog* log_ = nullptr;  // owned by the replica
+  JetStreamLog* log_ = nullptr;                  // owned by the replica
   std::function<void()> wake_;
 
-  bool leading_ = false;                  // engine thread
-  std::atomic<uint64_t> term_{0};         // set by the lease thread when it takes the lease
+  bool leading_ = false;           // engine thread
+  std::atomic<uint64_t> term_{0};  // set by the lease thread when it takes the lease
   std::atomic<uint64_t> taken_at_ns_{0};
   std::atomic<uint64_t> catch_up_ms_{0};
   std::atomic<bool> stop_{false};

@@ -57,7 +57,7 @@ class Log {
   // the sync thread for the journal, which removes files; a shared log may tell the others.
   virtual void SnapshotWritten(uint64_t op) { (void)op; }
 
-  virtual std::string_view name() const = 0;  // "journal", "jetstream"
+  virtual std::string_view name() const = 0;   // "journal", "jetstream"
   virtual uint64_t bytes_written() const = 0;  // entry bytes appended since Recover
   virtual uint64_t sync_count() const = 0;     // Syncs done since Recover
 };

@@ -2,11 +2,10 @@
 
 #include <sys/prctl.h>
 #include <sys/wait.h>
-
-#include <csignal>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <thread>
 
@@ -124,8 +123,9 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
                      std::unique_ptr<Log> log, std::unique_ptr<Replica>* replica,
                      RecoveryReport* report, const RecoveryProgress& progress) {
   if (log != nullptr && options.snapshot_mode == ReplicaOptions::SnapshotMode::kFollower) {
-    return Status::InvalidArgument("the snapshot follower reads the local journal: a replica on the " +
-                                   std::string(log->name()) + " log writes its snapshots by fork");
+    return Status::InvalidArgument(
+        "the snapshot follower reads the local journal: a replica on the " +
+        std::string(log->name()) + " log writes its snapshots by fork");
   }
   std::unique_ptr<DataDir> dir;
   ELEVEN_RETURN_IF_ERROR(OpenDataDirWaiting(env, path, options.lock_wait_ms, &dir));

@@ -127,7 +127,8 @@ class Replica {
   // is refused (InvalidArgument) with another log.
   [[nodiscard]] static Status Open(Env* env, const std::string& dir, const ReplicaOptions& options,
                                    std::unique_ptr<Log> log, std::unique_ptr<Replica>* replica,
-                                   RecoveryReport* report, const RecoveryProgress& progress = nullptr);
+                                   RecoveryReport* report,
+                                   const RecoveryProgress& progress = nullptr);
   ~Replica();  // waits for the sync thread (syncing what is staged) and any snapshot child;
               // cancels a snapshot the follower is writing
 

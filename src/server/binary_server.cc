@@ -278,7 +278,9 @@ void BinaryConnection::OnRequestDone(Request* r) {
   const bool ok = r->status == protocol::FrameStatus::kOk;
   // not_leader carries the leader's address as its body (its count is the address's length).
   const bool not_leader = r->status == protocol::FrameStatus::kNotLeader;
-  const size_t body_size = ok ? size_t{r->count} * protocol::ReplyRecordSize(r->operation) : not_leader ? r->count : 0;
+  const size_t body_size = ok           ? size_t{r->count} * protocol::ReplyRecordSize(r->operation)
+                           : not_leader ? r->count
+                                        : 0;
   ELEVEN_ASSERT(protocol::kHeaderSize + body_size <= r->buffer.size());
   const protocol::FrameHeader header =
       protocol::MakeHeader(r->operation, r->status, r->request_id, ok ? r->count : 0,

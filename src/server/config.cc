@@ -204,8 +204,9 @@ void ReadCluster(const toml::table& t, ServerConfig::Cluster* c, std::string* e)
   Read(t, "cluster", "advertise_http", &c->advertise_http, e);
   for (const auto& [key, value] : *node.as_table()) {
     const std::string_view name = key.str();
-    if (name != "nats" && name != "shard" && name != "node" && name != "replicas" && name != "lease_ms" &&
-        name != "ack_timeout_ms" && name != "advertise_binary" && name != "advertise_http") {
+    if (name != "nats" && name != "shard" && name != "node" && name != "replicas" &&
+        name != "lease_ms" && name != "ack_timeout_ms" && name != "advertise_binary" &&
+        name != "advertise_http") {
       *e += "cluster." + std::string(name) + " is not a key of [cluster]; ";
     }
   }

@@ -106,9 +106,9 @@ struct ServerConfig {
   // JetStream stream instead of the data directory's journal.
   struct Cluster {
     bool enabled = false;
-    std::string nats;    // nats-server URLs, comma-separated
+    std::string nats;  // nats-server URLs, comma-separated
     std::string shard;
-    std::string node;    // this node's name
+    std::string node;  // this node's name
     int replicas = 3;
     int64_t lease_ms = 2000;
     int64_t ack_timeout_ms = 5000;

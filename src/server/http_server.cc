@@ -1092,9 +1092,10 @@ void HttpSession::OnRequestDone(Request* r) {
     const replica::ReplicaRole* role = core_->role;
     const std::string leader = role != nullptr ? role->leader_http_address() : "";
     if (!leader.empty()) extra_headers_ += "\r\nEleven-Leader: " + leader;
-    return RespondError(503, "not_leader",
-                        leader.empty() ? "this node is a cluster follower and knows no leader now: retry shortly"
-                                       : "this node is a cluster follower: send writes to the leader at " + leader);
+    return RespondError(
+        503, "not_leader",
+        leader.empty() ? "this node is a cluster follower and knows no leader now: retry shortly"
+                       : "this node is a cluster follower: send writes to the leader at " + leader);
   }
   if (status != protocol::FrameStatus::kOk) {
     return RespondError(503, protocol::FrameStatusName(status),

@@ -88,13 +88,17 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_batches_total", "counter", "journal entries submitted", e.batches.Get());
   Metric(&out, "eleven_ticks_total", "counter",
          "entries with no commands written for time-driven work", e.ticks.Get());
-  Metric(&out, "eleven_cluster_followed_entries_total", "counter", "log entries applied as a cluster follower",
-         e.followed_entries.Get());
-  Metric(&out, "eleven_cluster_not_leader_total", "counter", "submits answered not_leader", e.not_leader.Get());
-  Metric(&out, "eleven_cluster_leader", "gauge", "1 while this node leads its shard", e.cluster_leader.Get());
-  Metric(&out, "eleven_cluster_term", "gauge", "the term this node leads (0 while it follows)", e.cluster_term.Get());
+  Metric(&out, "eleven_cluster_followed_entries_total", "counter",
+         "log entries applied as a cluster follower", e.followed_entries.Get());
+  Metric(&out, "eleven_cluster_not_leader_total", "counter", "submits answered not_leader",
+         e.not_leader.Get());
+  Metric(&out, "eleven_cluster_leader", "gauge", "1 while this node leads its shard",
+         e.cluster_leader.Get());
+  Metric(&out, "eleven_cluster_term", "gauge", "the term this node leads (0 while it follows)",
+         e.cluster_term.Get());
   Metric(&out, "eleven_cluster_catch_up_ms", "gauge",
-         "from taking the lease to leading (stream applied to its end), the last time", e.cluster_catch_up_ms.Get());
+         "from taking the lease to leading (stream applied to its end), the last time",
+         e.cluster_catch_up_ms.Get());
   Metric(&out, "eleven_queries_total", "counter", "queries, pings and feed polls answered", e.queries.Get());
   Help(&out, "eleven_results_total", "counter", "command results by code");
   for (int code = 0; code < kCodeCountMax; code++) {

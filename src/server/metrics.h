@@ -45,11 +45,11 @@ struct EngineMetrics {
   // Toward the next snapshot: journal replayed at start-up plus written, since the last one began.
   Counter journal_bytes_since_snapshot;
   // Cluster mode (docs/cluster.md).
-  Counter followed_entries;    // entries applied as a follower
-  Counter not_leader;          // submits answered not_leader
-  Counter cluster_leader;      // 1 while this node leads its shard
-  Counter cluster_term;        // the term it leads (0 as a follower)
-  Counter cluster_catch_up_ms; // from taking the lease to leading, the last time
+  Counter followed_entries;     // entries applied as a follower
+  Counter not_leader;           // submits answered not_leader
+  Counter cluster_leader;       // 1 while this node leads its shard
+  Counter cluster_term;         // the term it leads (0 as a follower)
+  Counter cluster_catch_up_ms;  // from taking the lease to leading, the last time
   std::array<Counter, kCodeCountMax> results_by_code;
   // The replica's group-commit durations (write + fdatasync), read when rendering.
   const LogHistogram* journal_sync_us = nullptr;

@@ -66,23 +66,23 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
     // The log is the shard's stream (docs/cluster.md); snapshots are forked (the snapshot
     // follower reads the local journal).
     options.snapshot_mode = replica::ReplicaOptions::SnapshotMode::kFork;
-    const cluster::NodeOptions node_options{
-        .nats_urls = config.cluster.nats,
-        .shard = config.cluster.shard,
-        .name = config.cluster.node,
-        .replicas = config.cluster.replicas,
-        .lease_ms = config.cluster.lease_ms,
-        .ack_timeout_ms = config.cluster.ack_timeout_ms,
-        .binary_address = config.cluster.advertise_binary,
-        .http_address = config.cluster.advertise_http};
+    const cluster::NodeOptions node_options{.nats_urls = config.cluster.nats,
+                                            .shard = config.cluster.shard,
+                                            .name = config.cluster.node,
+                                            .replicas = config.cluster.replicas,
+                                            .lease_ms = config.cluster.lease_ms,
+                                            .ack_timeout_ms = config.cluster.ack_timeout_ms,
+                                            .binary_address = config.cluster.advertise_binary,
+                                            .http_address = config.cluster.advertise_http};
     std::unique_ptr<cluster::ClusterNode> opened;
-    ELEVEN_RETURN_IF_ERROR(cluster::ClusterNode::Open(node_options, env, config.data_dir, options, &opened,
-                                                      &s->replica_, &s->recovery_, progress));
+    ELEVEN_RETURN_IF_ERROR(cluster::ClusterNode::Open(node_options, env, config.data_dir, options,
+                                                      &opened, &s->replica_, &s->recovery_,
+                                                      progress));
     node = opened.get();
     s->role_ = std::move(opened);
   } else {
-    ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, config.data_dir, options,
-                                                  &s->replica_, &s->recovery_, progress));
+    ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, config.data_dir, options, &s->replica_,
+                                                  &s->recovery_, progress));
   }
   s->engine_metrics_ = std::make_unique<EngineMetrics>();
   s->engine_metrics_->journal_sync_us = &s->replica_->journal_sync_histogram();
@@ -155,10 +155,12 @@ Status Server::Start() {
       if (!ParseHostPort(address, &host, &ignored).ok()) return std::string();
       return host + ":" + std::to_string(port);
     };
-    const std::string binary = !config_.cluster.advertise_binary.empty() ? config_.cluster.advertise_binary
-                                                                          : bound(config_.listen, binary_port());
-    const std::string http =
-        !config_.cluster.advertise_http.empty() ? config_.cluster.advertise_http : bound(config_.http, http_port());
+    const std::string binary = !config_.cluster.advertise_binary.empty()
+                                   ? config_.cluster.advertise_binary
+                                   : bound(config_.listen, binary_port());
+    const std::string http = !config_.cluster.advertise_http.empty()
+                                 ? config_.cluster.advertise_http
+                                 : bound(config_.http, http_port());
     node_->Start(
         [this] {
           loop_->Wake();

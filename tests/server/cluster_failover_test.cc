@@ -6,9 +6,9 @@
 // digest. The time to the next acknowledged write after each fault is printed, and the
 // median and max over the leader's failovers. The default run does each fault once;
 // ELEVEN_LONG=1 runs 200 drawn at random. ELEVEN_SEED replays the nemesis' draws (printed).
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -81,7 +81,8 @@ class ClusterFailoverTest : public ::testing::Test {
     root_ = "/tmp/eleven-cluster-failover-" + std::to_string(getpid());
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_);
-    ASSERT_TRUE(cluster::testing::NatsCluster::Start({.nodes = 3, .dir = root_ + "/nats"}, &nats_).ok());
+    ASSERT_TRUE(
+        cluster::testing::NatsCluster::Start({.nodes = 3, .dir = root_ + "/nats"}, &nats_).ok());
     const std::string shape = root_ + "/shape.toml";
     std::ofstream(shape) << "[engine]\nmerchants_max = 64\nskus_max = 256\ndrops_max = 16\n"
                             "order_slots = 262144\nholdings_max = 4096\n";
@@ -92,16 +93,20 @@ class ClusterFailoverTest : public ::testing::Test {
       n.log = n.dir + ".log";
       n.binary = FreePort();
       n.http = FreePort();
-      std::vector<std::string> format = {ELEVEN_BINARY, "format", "--data", n.dir, "--config", shape};
+      std::vector<std::string> format = {ELEVEN_BINARY, "format",   "--data",
+                                         n.dir,         "--config", shape};
       if (i == 0) format.insert(format.end(), {"--key-file", root_ + "/key"});
       ASSERT_EQ(RunToEnd(format, n.log), 0);
-      std::ofstream(n.config) << "[server]\nlisten = \"127.0.0.1:" << n.binary << "\"\nhttp = \"127.0.0.1:" << n.http
-                              << "\"\n[access]\nanonymous = \"operator\"\n[cluster]\nnats = \"" << nats_->urls()
-                              << "\"\nshard = \"f\"\nnode = \"e" << i << "\"\nlease_ms = " << kLeaseMs << "\n";
+      std::ofstream(n.config) << "[server]\nlisten = \"127.0.0.1:" << n.binary
+                              << "\"\nhttp = \"127.0.0.1:" << n.http
+                              << "\"\n[access]\nanonymous = \"operator\"\n[cluster]\nnats = \""
+                              << nats_->urls() << "\"\nshard = \"f\"\nnode = \"e" << i
+                              << "\"\nlease_ms = " << kLeaseMs << "\n";
       addresses_ += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(n.binary);
     }
-    ASSERT_EQ(RunToEnd({ELEVEN_BINARY, "cluster", "init", "--data", nodes_[0].dir, "--nats", nats_->urls(), "--shard", "f"},
-                  root_ + "/init.log"),
+    ASSERT_EQ(RunToEnd({ELEVEN_BINARY, "cluster", "init", "--data", nodes_[0].dir, "--nats",
+                        nats_->urls(), "--shard", "f"},
+                       root_ + "/init.log"),
               0);
     for (int i = 0; i < kNodes; i++) StartNode(i);
     supervisor_ = std::thread([this] { Supervise(); });
@@ -129,7 +134,8 @@ class ClusterFailoverTest : public ::testing::Test {
       const int fd = open(n.log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(fd, 1);
       dup2(fd, 2);
-      execl(ELEVEN_BINARY, ELEVEN_BINARY, "serve", "--data", n.dir.c_str(), "--config", n.config.c_str(), nullptr);
+      execl(ELEVEN_BINARY, ELEVEN_BINARY, "serve", "--data", n.dir.c_str(), "--config",
+            n.config.c_str(), nullptr);
       _exit(127);
     }
     n.pid = pid;
@@ -152,7 +158,8 @@ class ClusterFailoverTest : public ::testing::Test {
 
   int Leader() {
     for (int i = 0; i < kNodes; i++) {
-      if (nodes_[i].pid > 0 && MetricValue(uint16_t(nodes_[i].http), "eleven_cluster_leader") == 1) return i;
+      if (nodes_[i].pid > 0 && MetricValue(uint16_t(nodes_[i].http), "eleven_cluster_leader") == 1)
+        return i;
     }
     return -1;
   }
@@ -176,7 +183,8 @@ class ClusterFailoverTest : public ::testing::Test {
   std::atomic<int> restarts_{0};
 };
 
-TEST_F(ClusterFailoverTest, NemesisKillsAndPausesLeadersFollowersAndNatsNodesAndNoAcknowledgedOrderIsLost) {
+TEST_F(ClusterFailoverTest,
+       NemesisKillsAndPausesLeadersFollowersAndNatsNodesAndNoAcknowledgedOrderIsLost) {
   const uint64_t seed = TestSeed("ClusterFailoverTest");
   std::mt19937_64 random(seed);
   ASSERT_GE(WaitLeader(), 0);
@@ -190,7 +198,8 @@ TEST_F(ClusterFailoverTest, NemesisKillsAndPausesLeadersFollowersAndNatsNodesAnd
   std::vector<wire::Result> results;
   ASSERT_TRUE(c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(1, "CN", 0),
                                                        wire::MakeCreateSku(10, 1, 100, 1000000, 0)},
-                            &results).ok());
+                            &results)
+                  .ok());
 
   // The load: batches of 20 orders with fresh keys; what each acknowledged key got, and when.
   std::mutex mutex;
@@ -202,7 +211,8 @@ TEST_F(ClusterFailoverTest, NemesisKillsAndPausesLeadersFollowersAndNatsNodesAnd
     uint64_t next_key = 1;
     while (!stop_load) {
       std::vector<wire::Command> batch;
-      for (int i = 0; i < 20; i++, next_key++) batch.push_back(wire::MakePlaceOrder(next_key, 1, next_key, 1, 1, {{10, 1}}));
+      for (int i = 0; i < 20; i++, next_key++)
+        batch.push_back(wire::MakePlaceOrder(next_key, 1, next_key, 1, 1, {{10, 1}}));
       std::vector<wire::Result> r;
       const Status s = c->SubmitSync(batch, &r);
       std::lock_guard<std::mutex> lock(mutex);
@@ -232,10 +242,20 @@ TEST_F(ClusterFailoverTest, NemesisKillsAndPausesLeadersFollowersAndNatsNodesAnd
 
   // The nemesis: faults one after another at random moments. The default run does each kind
   // once, in this order; ELEVEN_LONG=1 runs kLongFaults drawn at random.
-  enum Fault { kKillLeader, kPauseLeader, kKillFollower, kPauseFollower, kKillNats, kPauseNats, kFaultKinds };
-  const char* const kFaultNames[] = {"SIGKILL leader", "SIGSTOP leader past its lease", "SIGKILL follower",
-                                     "SIGSTOP follower", "SIGKILL nats-server", "SIGSTOP nats-server"};
-  const bool is_long = std::getenv("ELEVEN_LONG") != nullptr && std::string(std::getenv("ELEVEN_LONG")) == "1";
+  enum Fault {
+    kKillLeader,
+    kPauseLeader,
+    kKillFollower,
+    kPauseFollower,
+    kKillNats,
+    kPauseNats,
+    kFaultKinds
+  };
+  const char* const kFaultNames[] = {"SIGKILL leader",      "SIGSTOP leader past its lease",
+                                     "SIGKILL follower",    "SIGSTOP follower",
+                                     "SIGKILL nats-server", "SIGSTOP nats-server"};
+  const bool is_long =
+      std::getenv("ELEVEN_LONG") != nullptr && std::string(std::getenv("ELEVEN_LONG")) == "1";
   constexpr int kLongFaults = 200;
   const int fault_count = is_long ? kLongFaults : kFaultKinds;
   std::vector<double> leader_failovers_ms;
@@ -270,7 +290,8 @@ TEST_F(ClusterFailoverTest, NemesisKillsAndPausesLeadersFollowersAndNatsNodesAnd
         const pid_t pid = nodes_[node].pid;
         kill(pid, SIGSTOP);
         to_ack_ms = first_ack_after(at);
-        std::this_thread::sleep_for(std::chrono::milliseconds(fault == kPauseLeader ? kLeaseMs : random() % 2000));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(fault == kPauseLeader ? kLeaseMs : random() % 2000));
         kill(pid, SIGCONT);
         if (fault == kPauseLeader) {
           const auto deadline = Clock::now() + std::chrono::seconds(20);
@@ -281,7 +302,8 @@ TEST_F(ClusterFailoverTest, NemesisKillsAndPausesLeadersFollowersAndNatsNodesAnd
             if (log.find("must stop") != std::string::npos) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
           }
-          EXPECT_NE(log.find("must stop"), std::string::npos) << "the resumed leader e" << node << " went on";
+          EXPECT_NE(log.find("must stop"), std::string::npos)
+              << "the resumed leader e" << node << " went on";
         }
         break;
       }
@@ -300,8 +322,10 @@ TEST_F(ClusterFailoverTest, NemesisKillsAndPausesLeadersFollowersAndNatsNodesAnd
       case kFaultKinds:
         break;
     }
-    std::printf("fault %d: %s (leader e%d, follower e%d, nats n%d): next acknowledged write after %.0f ms\n", f,
-                kFaultNames[fault], leader, follower, nats_node, to_ack_ms);
+    std::printf(
+        "fault %d: %s (leader e%d, follower e%d, nats n%d): next acknowledged write after %.0f "
+        "ms\n",
+        f, kFaultNames[fault], leader, follower, nats_node, to_ack_ms);
     EXPECT_GE(to_ack_ms, 0) << "no write was acknowledged after fault " << f;
     if (fault == kKillLeader || fault == kPauseLeader) leader_failovers_ms.push_back(to_ack_ms);
   }
@@ -332,7 +356,8 @@ TEST_F(ClusterFailoverTest, NemesisKillsAndPausesLeadersFollowersAndNatsNodesAnd
       client::ClientOptions o;
       o.address = "127.0.0.1:" + std::to_string(nodes_[i].binary);
       o.reconnect_attempts_max = 5;
-      if (client::Client::Connect(o, &nc).ok() && nc->GetDigest(&got).ok() && got.op >= want.op) break;
+      if (client::Client::Connect(o, &nc).ok() && nc->GetDigest(&got).ok() && got.op >= want.op)
+        break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     } while (Clock::now() < deadline);
     EXPECT_EQ(got.op, want.op) << "node e" << i;
@@ -359,8 +384,8 @@ TEST_F(ClusterFailoverTest, NemesisKillsAndPausesLeadersFollowersAndNatsNodesAnd
   ASSERT_TRUE(c->GetStats(&stats).ok());
   EXPECT_EQ(stats.orders_accepted, found) << "an order was applied twice";
   EXPECT_GT(acked.size(), 100u);
-  std::printf("%zu orders acknowledged, %llu present, %d restarts by the supervisor\n", acked.size(),
-              static_cast<unsigned long long>(found), restarts_.load());
+  std::printf("%zu orders acknowledged, %llu present, %d restarts by the supervisor\n",
+              acked.size(), static_cast<unsigned long long>(found), restarts_.load());
   EXPECT_GE(restarts_.load(), 1) << "no paused leader exited to rebuild";
 }
 

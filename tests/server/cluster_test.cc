@@ -25,7 +25,8 @@ class ClusterTest : public ::testing::Test {
   void SetUp() override {
     root_ = "/tmp/eleven-cluster-test-" + std::to_string(getpid());
     std::filesystem::remove_all(root_);
-    ASSERT_TRUE(cluster::testing::NatsCluster::Start({.nodes = 3, .dir = root_ + "/nats"}, &nats_).ok());
+    ASSERT_TRUE(
+        cluster::testing::NatsCluster::Start({.nodes = 3, .dir = root_ + "/nats"}, &nats_).ok());
     for (int i = 0; i < kNodes; i++) {
       configs_[i] = TestConfig(root_ + "/data" + std::to_string(i));
       ServerConfig::Cluster& c = configs_[i].cluster;
@@ -42,10 +43,13 @@ class ClusterTest : public ::testing::Test {
     options.engine = configs_[0].engine;
     uint64_t key_id = 0;
     const client::KeySecretHash hash = client::HashKeySecret(client::NewKeySecret());
-    ASSERT_TRUE(replica::AddOperatorKey(Env::Default(), configs_[0].data_dir, options, hash, 1, &key_id).ok());
+    ASSERT_TRUE(
+        replica::AddOperatorKey(Env::Default(), configs_[0].data_dir, options, hash, 1, &key_id)
+            .ok());
     std::unique_ptr<cluster::NatsConnection> connection;
     ASSERT_TRUE(cluster::NatsConnection::Connect({.urls = nats_->urls()}, &connection).ok());
-    const Status init = cluster::InitShard(connection.get(), "t", 3, Env::Default(), configs_[0].data_dir);
+    const Status init =
+        cluster::InitShard(connection.get(), "t", 3, Env::Default(), configs_[0].data_dir);
     ASSERT_TRUE(init.ok()) << init.ToString();
     for (int i = 0; i < kNodes; i++) {
       const Status opened = Server::Open(configs_[i], &servers_[i]);
@@ -65,7 +69,8 @@ class ClusterTest : public ::testing::Test {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
       for (int i = 0; i < kNodes; i++) {
-        if (servers_[i] && MetricValue(servers_[i]->http_port(), "eleven_cluster_leader") == 1) return i;
+        if (servers_[i] && MetricValue(servers_[i]->http_port(), "eleven_cluster_leader") == 1)
+          return i;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -122,7 +127,8 @@ TEST_F(ClusterTest, FollowersApplyTheLeadersEntriesAndEveryReplicaEndsWithTheSam
   std::vector<wire::Result> results;
   ASSERT_TRUE(c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(1, "CN", 0),
                                                        wire::MakeCreateSku(10, 1, 9900, 100000, 0)},
-                            &results).ok());
+                            &results)
+                  .ok());
   for (const auto& r : results) ASSERT_EQ(r.code, wire::Code::ok);
   uint64_t accepted = 0;
   for (int batch = 0; batch < 20; batch++) {
@@ -159,8 +165,8 @@ TEST_F(ClusterTest, AFollowerAnswersWritesNotLeaderNamingTheLeaderAndAppliesNoth
   ASSERT_GE(leader, 0);
   const int follower = (leader + 1) % kNodes;
   const protocol::DigestRecord before = Digest(follower);
-  const HttpReply reply =
-      HttpCall(servers_[follower]->http_port(), "POST", "/merchants", R"({"merchant_id":7,"country":"CN"})");
+  const HttpReply reply = HttpCall(servers_[follower]->http_port(), "POST", "/merchants",
+                                   R"({"merchant_id":7,"country":"CN"})");
   EXPECT_EQ(reply.status, 503);
   EXPECT_EQ(Field(reply.body, "error"), "not_leader");
   EXPECT_EQ(reply.headers.count("Eleven-Leader") ? reply.headers.at("Eleven-Leader") : "",
@@ -176,20 +182,24 @@ TEST_F(ClusterTest, AFollowerAnswersWritesNotLeaderNamingTheLeaderAndAppliesNoth
   // The binary protocol: not_leader names the leader, and the client goes there.
   auto c = ConnectClient(servers_[follower]->binary_port(), 5000);
   std::vector<wire::Result> results;
-  ASSERT_TRUE(c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(7, "CN", 0)}, &results).ok());
+  ASSERT_TRUE(
+      c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(7, "CN", 0)}, &results)
+          .ok());
   EXPECT_EQ(results[0].code, wire::Code::ok);
   EXPECT_EQ(c->stats().redirects, 1u);
   EXPECT_EQ(MetricValue(servers_[follower]->http_port(), "eleven_cluster_not_leader_total"), 2);
 }
 
-TEST_F(ClusterTest, TheStreamIsTrimmedByTheReplicasSnapshotsAndARestartedReplicaCatchesUpFromItsOwn) {
+TEST_F(ClusterTest,
+       TheStreamIsTrimmedByTheReplicasSnapshotsAndARestartedReplicaCatchesUpFromItsOwn) {
   const int leader = WaitLeader();
   ASSERT_GE(leader, 0);
   auto c = ConnectClient(servers_[leader]->binary_port());
   std::vector<wire::Result> results;
   ASSERT_TRUE(c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(1, "CN", 0),
                                                        wire::MakeCreateSku(10, 1, 100, 1000000, 0)},
-                            &results).ok());
+                            &results)
+                  .ok());
   PlaceOrders(leader, 1, 40);
   // Every replica snapshots (each 32 KiB of entries); the leader trims through the oldest.
   std::unique_ptr<cluster::NatsConnection> nats;
@@ -225,7 +235,8 @@ TEST_F(ClusterTest, TheStreamIsTrimmedByTheReplicasSnapshotsAndARestartedReplica
   std::unique_ptr<Server> refused;
   const Status opened = Server::Open(configs_[wiped], &refused);
   EXPECT_EQ(opened.code(), StatusCode::kFailedPrecondition) << opened.ToString();
-  EXPECT_NE(opened.message().find("needs a snapshot at op"), std::string::npos) << opened.ToString();
+  EXPECT_NE(opened.message().find("needs a snapshot at op"), std::string::npos)
+      << opened.ToString();
 }
 
 }  // namespace

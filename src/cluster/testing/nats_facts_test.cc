@@ -430,7 +430,9 @@ void CheckPipelinedWriterFencing(const NatsCluster& cluster, int replicas) {
       << "the deposed writer's other entries landed after the new writer's";
 }
 
-TEST_F(NatsFacts, ChainedMsgIdsFenceEveryPipelinedEntry) { CheckPipelinedWriterFencing(*cluster_, 3); }
+TEST_F(NatsFacts, ChainedMsgIdsFenceEveryPipelinedEntry) {
+  CheckPipelinedWriterFencing(*cluster_, 3);
+}
 
 TEST(NatsFactsSingleNode, ChainedMsgIdsFenceEveryPipelinedEntry) {
   ScratchDir dir;
@@ -558,10 +560,12 @@ TEST_F(NatsFacts, LastMsgIdLostByFullRestartPastDuplicateWindow) {
   EXPECT_EQ(state->last_sequence, 5u);
 
   const Client::Ack by_id = Publish(client, "log", {"3-6", "1-5", std::nullopt});
-  std::printf("full restart past the duplicate window, expecting 1-5: %s\n", Describe(by_id).c_str());
+  std::printf("full restart past the duplicate window, expecting 1-5: %s\n",
+              Describe(by_id).c_str());
   EXPECT_FALSE(by_id.accepted) << Describe(by_id);
   EXPECT_EQ(by_id.code, kWrongLastMsgId) << Describe(by_id);
-  EXPECT_TRUE(by_id.text.ends_with("wrong last msg ID: ")) << "the last id is empty: " << Describe(by_id);
+  EXPECT_TRUE(by_id.text.ends_with("wrong last msg ID: "))
+      << "the last id is empty: " << Describe(by_id);
   const Client::Ack by_sequence = Publish(client, "log", {"3-6", std::nullopt, 5});
   std::printf("then expecting last sequence 5: %s\n", Describe(by_sequence).c_str());
   EXPECT_TRUE(by_sequence.accepted) << Describe(by_sequence);
