@@ -107,8 +107,12 @@ Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string
   ELEVEN_RETURN_IF_ERROR(OpenBucket(n->nats_.get(), n->lease_nats_.get(),
                                     SnapshotBucketName(options.shard), options.replicas, 0,
                                     &n->snapshots_));
-  ELEVEN_RETURN_IF_ERROR(
-      replica::Replica::Open(env, dir, replica_options, std::move(log), replica, report, progress));
+  const Status opened =
+      replica::Replica::Open(env, dir, replica_options, std::move(log), replica, report, progress);
+  if (!opened.ok()) {
+    n->log_ = nullptr;  // went with the replica that could not open
+    return opened;
+  }
   // Registered before it serves: from now on the stream keeps what this replica needs.
   const std::string op = std::to_string(report->snapshot_found ? report->snapshot_op : 0);
   uint64_t revision = 0;

@@ -72,6 +72,7 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
                                             .replicas = config.cluster.replicas,
                                             .lease_ms = config.cluster.lease_ms,
                                             .ack_timeout_ms = config.cluster.ack_timeout_ms,
+                                            .publish_snapshots = config.cluster.publish_snapshots,
                                             .binary_address = config.cluster.advertise_binary,
                                             .http_address = config.cluster.advertise_http};
     std::unique_ptr<cluster::ClusterNode> opened;
@@ -120,6 +121,9 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
 
 Server::~Server() {
   Stop();
+  // The cluster node follows the replica's log: it goes while the log still exists.
+  node_ = nullptr;
+  role_.reset();
   // Everything holding an I/O object (listeners, the watcher, requests pointing at
   // connections, which live in core_'s pool) goes before the io_context inside core_.
   done_watcher_.reset();
