@@ -7,6 +7,7 @@
 #include "base/assert.h"
 #include "base/clock.h"
 #include "replica/shape.h"
+#include "storage/snapshot.h"
 #include "wire/packed.h"
 
 namespace eleven::cluster {
@@ -42,6 +43,10 @@ std::string SnapshotBucketName(const std::string& shard) {
   return "eleven_" + shard + "_snapshots";
 }
 
+std::string SnapshotFilesBucketName(const std::string& shard) {
+  return "eleven_" + shard + "_snapshot_files";
+}
+
 std::string ShapeHeader(const replica::DataShape& shape) {
   std::string out;
   for (const ManifestEntry& e : replica::ShapeToManifest(shape)) {
@@ -69,17 +74,19 @@ Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string
                                    std::to_string(options.lease_ms));
   }
   std::unique_ptr<ClusterNode> n(new ClusterNode(options));
-  ELEVEN_RETURN_IF_ERROR(
-      NatsConnection::Connect(NatsOptions{.urls = options.nats_urls,
-                                          .name = "eleven-" + options.name + "-log",
-                                          .timeout_ms = options.ack_timeout_ms},
-                              &n->nats_));
+  // Three connections: the log's, the lease's and the object store's (large chunks).
+  const auto connect = [&](const char* use, int64_t timeout_ms,
+                           std::unique_ptr<NatsConnection>* out) {
+    return NatsConnection::Connect(NatsOptions{.urls = options.nats_urls,
+                                               .name = "eleven-" + options.name + "-" + use,
+                                               .timeout_ms = timeout_ms},
+                                   out);
+  };
+  ELEVEN_RETURN_IF_ERROR(connect("log", options.ack_timeout_ms, &n->nats_));
   // Lease requests must not outlast the lease: a renewal that waits longer is a lost one.
-  ELEVEN_RETURN_IF_ERROR(NatsConnection::Connect(
-      NatsOptions{.urls = options.nats_urls,
-                  .name = "eleven-" + options.name + "-lease",
-                  .timeout_ms = std::max<int64_t>(100, options.lease_ms / 4)},
-      &n->lease_nats_));
+  ELEVEN_RETURN_IF_ERROR(
+      connect("lease", std::max<int64_t>(100, options.lease_ms / 4), &n->lease_nats_));
+  ELEVEN_RETURN_IF_ERROR(connect("files", options.ack_timeout_ms, &n->files_nats_));
   const uint64_t entry_max =
       kEntryHeadSize +
       uint64_t{replica_options.engine.batch_command_count_max} * wire::kPackedCommandSizeMax;
@@ -107,6 +114,14 @@ Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string
   ELEVEN_RETURN_IF_ERROR(OpenBucket(n->nats_.get(), n->lease_nats_.get(),
                                     SnapshotBucketName(options.shard), options.replicas, 0,
                                     &n->snapshots_));
+  ELEVEN_RETURN_IF_ERROR(ObjectStore::Open(
+      n->files_nats_.get(), SnapshotFilesBucketName(options.shard), options.replicas, &n->files_));
+  ELEVEN_RETURN_IF_ERROR(OpenBucket(n->nats_.get(), n->files_nats_.get(),
+                                    SnapshotBucketName(options.shard), options.replicas, 0,
+                                    &n->publish_snapshots_));
+  n->env_ = env;
+  n->dir_ = dir;
+  ELEVEN_RETURN_IF_ERROR(RestorePublishedSnapshot(n->files_.get(), log.get(), env, dir));
   const Status opened =
       replica::Replica::Open(env, dir, replica_options, std::move(log), replica, report, progress);
   if (!opened.ok()) {
@@ -126,12 +141,14 @@ Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string
 ClusterNode::~ClusterNode() {
   Stop();
   if (snapshots_ != nullptr) kvStore_Destroy(snapshots_);
+  if (publish_snapshots_ != nullptr) kvStore_Destroy(publish_snapshots_);
 }
 
 void ClusterNode::Stop() {
   stop_.store(true, std::memory_order_release);
   cv_.notify_all();
   if (lease_thread_.joinable()) lease_thread_.join();
+  if (publish_thread_.joinable()) publish_thread_.join();
   if (lease_ != nullptr && term_.load() != 0) lease_->Release();
   term_.store(0, std::memory_order_release);
   if (log_ != nullptr) log_->StopFollowing();
@@ -145,6 +162,7 @@ void ClusterNode::Start(std::function<void()> wake, std::string binary_address,
   wake_ = std::move(wake);
   log_->set_followed_callback(wake_);
   lease_thread_ = std::thread([this] { LeaseLoop(); });
+  if (options_.publish_snapshots) publish_thread_ = std::thread([this] { PublishLoop(); });
 }
 
 std::string ClusterNode::HolderValue() const {
@@ -197,6 +215,7 @@ void ClusterNode::LeaseLoop() {
           std::lock_guard<std::mutex> lock(mutex_);
           leader_binary_ = options_.binary_address;
           leader_http_ = options_.http_address;
+          leader_name_ = options_.name;
         }
         term_.store(term, std::memory_order_release);
         std::fprintf(stderr, "eleven serve: node %s took the lease of shard %s: term %llu\n",
@@ -210,6 +229,7 @@ void ClusterNode::LeaseLoop() {
         std::lock_guard<std::mutex> lock(mutex_);
         leader_binary_ = held.ok() ? HolderField(holder, "binary") : "";
         leader_http_ = held.ok() ? HolderField(holder, "http") : "";
+        leader_name_ = held.ok() ? HolderField(holder, "node") : "";
       }
     } else {
       const uint64_t started = MonotonicNs();
@@ -257,6 +277,18 @@ void ClusterNode::TendRetention(bool leading) {
     kvEntry_Destroy(entry);
   }
   kvKeysList_Destroy(&keys);
+  // Nor past the published snapshot: a wiped replica restores it and needs the entries after.
+  ObjectInfo published;
+  const Status found = files_->Info(kPublishedSnapshotObject, &published);
+  if (found.ok()) {
+    const auto op_header = published.headers.find(kPublishedSnapshotOpHeader);
+    oldest =
+        std::min<uint64_t>(oldest, op_header == published.headers.end()
+                                       ? 0
+                                       : std::strtoull(op_header->second.c_str(), nullptr, 10));
+  } else if (found.code() != StatusCode::kNotFound) {
+    return;  // unknown: trim nothing this time
+  }
   if (oldest == UINT64_MAX || oldest <= trimmed_through_) return;
   const Status trimmed = log_->TrimThrough(oldest);
   if (!trimmed.ok()) {
@@ -268,6 +300,105 @@ void ClusterNode::TendRetention(bool leading) {
                "eleven serve: stream of shard %s trimmed through op %llu (the oldest snapshot a "
                "replica needs)\n",
                options_.shard.c_str(), static_cast<unsigned long long>(oldest));
+}
+
+void ClusterNode::PublishLoop() {
+  while (!stop_.load(std::memory_order_acquire)) {
+    MaybePublishSnapshot();
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait_for(lock, std::chrono::seconds(1),
+                 [this] { return stop_.load(std::memory_order_acquire); });
+  }
+}
+
+void ClusterNode::MaybePublishSnapshot() {
+  const uint64_t op = log_->snapshot_op();
+  if (op == 0 || op <= snapshot_op_files_ || term_.load(std::memory_order_acquire) != 0) return;
+  std::string leader;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    leader = leader_name_;
+  }
+  if (leader.empty()) return;  // nobody leads: whom to leave it to is not known
+  // The first registered replica by name, the leader aside, publishes.
+  kvKeysList keys{};
+  if (kvStore_Keys(&keys, publish_snapshots_, nullptr) != NATS_OK) return;
+  std::string first;
+  for (int i = 0; i < keys.Count; i++) {
+    const std::string name = keys.Keys[i];
+    if (name != leader && (first.empty() || name < first)) first = name;
+  }
+  kvKeysList_Destroy(&keys);
+  if (first != options_.name) return;
+  std::vector<SnapshotFile> snapshots;
+  Status s = ListSnapshots(env_, dir_, &snapshots);
+  if (!s.ok() || snapshots.empty()) return;
+  const SnapshotFile& newest = snapshots.front();
+  ObjectInfo info;
+  if (files_->Info(kPublishedSnapshotObject, &info).ok()) {
+    const auto op_header = info.headers.find(kPublishedSnapshotOpHeader);
+    if (op_header != info.headers.end() &&
+        std::strtoull(op_header->second.c_str(), nullptr, 10) >= newest.op) {
+      snapshot_op_files_ = op;  // published already (by this node before a restart, say)
+      return;
+    }
+  }
+  const uint64_t started = MonotonicNs();
+  s = files_->PutFile(
+      env_, kPublishedSnapshotObject, newest.path,
+      {{kPublishedSnapshotOpHeader, std::to_string(newest.op)}, {"Eleven-Node", options_.name}},
+      &info);
+  if (!s.ok()) {
+    std::fprintf(stderr, "eleven serve: publishing the snapshot at op %llu: %s\n",
+                 static_cast<unsigned long long>(newest.op), s.ToString().c_str());
+    return;  // tried again in a second
+  }
+  snapshot_op_files_ = std::max(op, newest.op);
+  std::fprintf(stderr,
+               "eleven serve: published the snapshot at op %llu (%llu bytes, %llu chunks) to "
+               "%s in %llu ms\n",
+               static_cast<unsigned long long>(newest.op),
+               static_cast<unsigned long long>(info.size_bytes),
+               static_cast<unsigned long long>(info.chunks), files_->stream().c_str(),
+               static_cast<unsigned long long>((MonotonicNs() - started) / 1000000));
+}
+
+Status ClusterNode::RestorePublishedSnapshot(ObjectStore* files, JetStreamLog* log, Env* env,
+                                             const std::string& dir) {
+  std::vector<SnapshotFile> snapshots;
+  ELEVEN_RETURN_IF_ERROR(ListSnapshots(env, dir, &snapshots));
+  const uint64_t have = snapshots.empty() ? 0 : snapshots.front().op;
+  uint64_t first = 0;
+  uint64_t last = 0;
+  ELEVEN_RETURN_IF_ERROR(log->StreamBounds(&first, &last));
+  if (last == 0 || have + 1 >= first) return Status::Ok();  // the stream continues `dir`
+  ObjectInfo info;
+  const Status found = files->Info(kPublishedSnapshotObject, &info);
+  if (found.code() == StatusCode::kNotFound) return Status::Ok();  // recovery refuses, naming why
+  ELEVEN_RETURN_IF_ERROR(found);
+  const auto op_header = info.headers.find(kPublishedSnapshotOpHeader);
+  const uint64_t op =
+      op_header == info.headers.end() ? 0 : std::strtoull(op_header->second.c_str(), nullptr, 10);
+  if (op <= have || op + 1 < first) return Status::Ok();  // no help: recovery refuses
+  std::fprintf(stderr,
+               "eleven serve: the stream starts at op %llu, after this directory's state (op "
+               "%llu): restoring the published snapshot at op %llu (%llu bytes) from %s\n",
+               static_cast<unsigned long long>(first), static_cast<unsigned long long>(have),
+               static_cast<unsigned long long>(op),
+               static_cast<unsigned long long>(info.size_bytes), files->stream().c_str());
+  const std::string path = dir + "/" + SnapshotName(op);
+  ELEVEN_RETURN_IF_ERROR(files->GetFile(env, kPublishedSnapshotObject, path, &info));
+  SnapshotHeader header;
+  Status s = ReadSnapshot(env, path, &header, nullptr);
+  if (s.ok() && header.op != op) {
+    s = Status::Corruption("the published snapshot says op " + std::to_string(op) +
+                           " but its file holds op " + std::to_string(header.op));
+  }
+  if (!s.ok()) {
+    (void)env->RemoveFile(path);
+    return s;
+  }
+  return Status::Ok();
 }
 
 replica::RoleWork ClusterNode::Tend(replica::Replica* replica, std::span<wire::Result> results) {

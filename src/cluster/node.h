@@ -10,6 +10,12 @@
 // and the leader trims the stream, every kTrimIntervalMs, through the smallest of them: every
 // entry a registered replica may still need stays (docs/cluster.md, "Retention").
 //
+// Published snapshots: one follower (the first by name of the registered replicas that does
+// not hold the lease) publishes each snapshot it takes to the object store bucket
+// eleven_<shard>_snapshot_files as the object "snapshot", from a thread of its own; the leader
+// trims no further than that snapshot's op; a replica whose data directory the stream does not
+// continue restores it at Open (docs/cluster.md, "Published snapshots").
+//
 // Roles: a node starts as a follower. When its lease thread takes the lease (term T), the
 // engine thread's next Tend reads the stream's last op, applies the stream up to it, and
 // makes the log the writer of term T (JetStreamLog::Lead). A leader whose renewal fails, or
@@ -28,6 +34,7 @@
 #include "cluster/jetstream_log.h"
 #include "cluster/lease.h"
 #include "cluster/nats.h"
+#include "cluster/object_store.h"
 #include "replica/replica.h"
 #include "replica/role.h"
 
@@ -36,6 +43,9 @@ namespace eleven::cluster {
 inline constexpr int64_t kTrimIntervalMs = 5000;
 
 std::string SnapshotBucketName(const std::string& shard);
+std::string SnapshotFilesBucketName(const std::string& shard);
+inline constexpr char kPublishedSnapshotObject[] = "snapshot";
+inline constexpr char kPublishedSnapshotOpHeader[] = "Eleven-Op";
 
 struct NodeOptions {
   std::string nats_urls;  // the nats-server nodes, comma-separated
@@ -44,6 +54,7 @@ struct NodeOptions {
   int replicas = 3;  // of the stream and the lease bucket
   int64_t lease_ms = 2000;
   int64_t ack_timeout_ms = 5000;
+  bool publish_snapshots = true;  // as the follower chosen to (see above)
   std::string binary_address;  // what clients are redirected to ("host:port")
   std::string http_address;
 };
@@ -54,7 +65,8 @@ std::string ShapeHeader(const replica::DataShape& shape);
 class ClusterNode final : public replica::ReplicaRole {
  public:
   // Connects to NATS, makes sure the stream and the lease bucket exist, and opens the replica
-  // at `dir` on the stream (recovering: its snapshot, then the stream to its end). The
+  // at `dir` on the stream (recovering: its snapshot, then the stream to its end; first
+  // fetching the published snapshot if the stream does not continue `dir`'s newest). The
   // replica goes to *replica and must be destroyed before the node (its log uses the node's
   // connection). FailedPrecondition if the servers' max_payload cannot carry the largest
   // entry, or the stream's genesis names another shape than the directory's.
@@ -65,8 +77,8 @@ class ClusterNode final : public replica::ReplicaRole {
                                    replica::RecoveryReport* report,
                                    const replica::RecoveryProgress& progress = nullptr);
   ~ClusterNode() override;  // Stop()
-  // Stops the lease thread (a leader releases the lease) and the log's consumer: no callback
-  // of either runs after it returns. Once the engine thread no longer uses the node.
+  // Stops the lease and publishing threads (a leader releases the lease) and the log's consumer: no
+  // callback of either runs after it returns. Once the engine thread no longer uses the node.
   void Stop();
 
   // Starts the lease thread. `wake` is called (from any thread) when the engine thread has
@@ -90,6 +102,12 @@ class ClusterNode final : public replica::ReplicaRole {
   // Lease thread: records this replica's snapshot op; as the leader, trims the stream.
   void TendRetention(bool leading);
   void SetExit(const std::string& reason);
+  // Publishing thread: publishes this replica's newest snapshot if it is the one to.
+  void PublishLoop();
+  void MaybePublishSnapshot();
+  // Open: if the stream starts after `dir`'s newest snapshot, fetches the published one.
+  static Status RestorePublishedSnapshot(ObjectStore* files, JetStreamLog* log, Env* env,
+                                         const std::string& dir);
   std::string HolderValue() const;
 
   NodeOptions options_;                         // its addresses are set by Start
@@ -101,6 +119,13 @@ class ClusterNode final : public replica::ReplicaRole {
   uint64_t trimmed_through_ = 0;                 // lease thread
   uint64_t trimmed_at_ns_ = 0;                   // lease thread
   JetStreamLog* log_ = nullptr;                  // owned by the replica
+  Env* env_ = nullptr;
+  std::string dir_;
+  std::unique_ptr<NatsConnection> files_nats_;  // the object store's (chunks are large)
+  std::unique_ptr<ObjectStore> files_;
+  kvStore* publish_snapshots_ = nullptr;  // the snapshots bucket, through files_nats_
+  uint64_t snapshot_op_files_ = 0;        // publishing thread: newest op published
+  std::thread publish_thread_;
   std::function<void()> wake_;
 
   bool leading_ = false;           // engine thread
@@ -113,6 +138,7 @@ class ClusterNode final : public replica::ReplicaRole {
   std::condition_variable cv_;
   std::string leader_binary_;  // guarded by mutex_
   std::string leader_http_;    // guarded
+  std::string leader_name_;    // guarded
   std::string exit_reason_;    // guarded
   std::atomic<bool> exiting_{false};
 };

@@ -112,6 +112,8 @@ struct ServerConfig {
     int replicas = 3;
     int64_t lease_ms = 2000;
     int64_t ack_timeout_ms = 5000;
+    // Followers publish their snapshots to the shard's object store bucket (docs/cluster.md).
+    bool publish_snapshots = true;
     // Where clients are sent to reach this node when it leads (default: listen and http).
     std::string advertise_binary;
     std::string advertise_http;

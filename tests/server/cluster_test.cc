@@ -10,6 +10,8 @@
 #include "cluster/init.h"
 #include "cluster/jetstream_log.h"
 #include "cluster/nats.h"
+#include "cluster/node.h"
+#include "cluster/object_store.h"
 #include "cluster/testing/nats_cluster.h"
 #include "replica/first_key.h"
 #include "tests/server/test_util.h"
@@ -190,8 +192,7 @@ TEST_F(ClusterTest, AFollowerAnswersWritesNotLeaderNamingTheLeaderAndAppliesNoth
   EXPECT_EQ(MetricValue(servers_[follower]->http_port(), "eleven_cluster_not_leader_total"), 2);
 }
 
-TEST_F(ClusterTest,
-       TheStreamIsTrimmedByTheReplicasSnapshotsAndARestartedReplicaCatchesUpFromItsOwn) {
+TEST_F(ClusterTest, TheStreamIsTrimmedByTheReplicasSnapshotsAndARestartedOrWipedReplicaCatchesUp) {
   const int leader = WaitLeader();
   ASSERT_GE(leader, 0);
   auto c = ConnectClient(servers_[leader]->binary_port());
@@ -227,11 +228,34 @@ TEST_F(ClusterTest,
   ASSERT_TRUE(servers_[follower]->Start().ok());
   ExpectSameDigest(leader, follower);
 
-  // A wiped replica finds the stream trimmed past it: a clear refusal, naming what it needs.
+  // A wiped replica finds the stream trimmed past it and restores the published snapshot,
+  // which the stream continues (the leader trims no further than it).
   const int wiped = (leader + 2) % kNodes;
   servers_[wiped].reset();
   std::filesystem::remove_all(configs_[wiped].data_dir);
   ASSERT_TRUE(FormatForConfig(configs_[wiped]).ok());
+  std::unique_ptr<cluster::ObjectStore> files;
+  ASSERT_TRUE(
+      cluster::ObjectStore::Open(nats.get(), cluster::SnapshotFilesBucketName("t"), 3, &files)
+          .ok());
+  cluster::ObjectInfo published;
+  ASSERT_TRUE(files->Info(cluster::kPublishedSnapshotObject, &published).ok());
+  const uint64_t published_op = std::stoull(published.headers[cluster::kPublishedSnapshotOpHeader]);
+  ASSERT_TRUE(stream.StreamBounds(&first, &last).ok());
+  EXPECT_GE(published_op + 1, first);
+  const Status restored = Server::Open(configs_[wiped], &servers_[wiped]);
+  ASSERT_TRUE(restored.ok()) << restored.ToString();
+  EXPECT_TRUE(servers_[wiped]->recovery().snapshot_found);
+  EXPECT_EQ(servers_[wiped]->recovery().snapshot_op, published_op);
+  ASSERT_TRUE(servers_[wiped]->Start().ok());
+  PlaceOrders(leader, 950000, 5);
+  ExpectSameDigest(leader, wiped);
+
+  // With nothing published, a wiped replica is refused, naming the op it needs.
+  servers_[wiped].reset();
+  std::filesystem::remove_all(configs_[wiped].data_dir);
+  ASSERT_TRUE(FormatForConfig(configs_[wiped]).ok());
+  ASSERT_EQ(js_PurgeStream(nats->js(), files->stream().c_str(), nullptr, nullptr), NATS_OK);
   std::unique_ptr<Server> refused;
   const Status opened = Server::Open(configs_[wiped], &refused);
   EXPECT_EQ(opened.code(), StatusCode::kFailedPrecondition) << opened.ToString();
