@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "base/assert.h"
 #include "base/clock.h"
@@ -13,6 +14,7 @@ namespace {
 constexpr int32_t kMessageSizeMax = 8 << 20;
 constexpr int64_t kDuplicateWindowNs = int64_t{120} * 1000 * 1000 * 1000;
 constexpr int64_t kAsyncPublishPendingMax = 1 << 16;
+constexpr int64_t kEnsureStreamWaitMs = 10000;
 constexpr const char* kShapeHeader = "Eleven-Shape";
 
 }  // namespace
@@ -46,15 +48,25 @@ Status EnsureStream(NatsConnection* nats, const std::string& shard, int replicas
   config.MaxMsgSize = kMessageSizeMax;
   config.Duplicates = kDuplicateWindowNs;
   jsStreamInfo* info = nullptr;
-  jsErrCode code = jsErrCode(0);
-  natsStatus s = js_AddStream(&info, nats->js(), &config, nullptr, &code);
-  if (s == NATS_OK) {
-    jsStreamInfo_Destroy(info);
-    return Status::Ok();
+  // Right after a cluster forms, or while another node creates the stream, JetStream may
+  // answer neither call (no meta leader yet; a stream being placed): tried again for a while.
+  const uint64_t deadline_ns = MonotonicNs() + uint64_t(kEnsureStreamWaitMs) * 1000000;
+  for (;;) {
+    jsErrCode code = jsErrCode(0);
+    natsStatus s = js_AddStream(&info, nats->js(), &config, nullptr, &code);
+    if (s == NATS_OK) {
+      jsStreamInfo_Destroy(info);
+      return Status::Ok();
+    }
+    const Status created = NatsError(s, "creating stream " + name, code);
+    // It exists: it must be the shard's log as this build makes it.
+    s = js_GetStreamInfo(&info, nats->js(), name.c_str(), nullptr, &code);
+    if (s == NATS_OK) break;
+    if (MonotonicNs() > deadline_ns) {
+      return NatsError(s, created.message() + "; then its info", code);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  // It exists: it must be the shard's log as this build makes it.
-  s = js_GetStreamInfo(&info, nats->js(), name.c_str(), nullptr, &code);
-  if (s != NATS_OK) return NatsError(s, "creating stream " + name, code);
   const jsStreamConfig* have = info->Config;
   std::string differs;
   if (have->Storage != js_FileStorage) differs += " storage";

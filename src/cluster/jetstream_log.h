@@ -49,7 +49,8 @@ std::string SubjectName(const std::string& shard);
 [[nodiscard]] Status CheckShardName(const std::string& shard);
 
 // Creates the shard's stream if it does not exist (file storage, `replicas`, 8 MiB messages,
-// 2 min duplicate window); ok if it exists with those settings.
+// 2 min duplicate window); ok if it exists with those settings. Tries again for up to 10 s
+// while JetStream answers neither the create nor the info (a cluster just formed).
 [[nodiscard]] Status EnsureStream(NatsConnection* nats, const std::string& shard, int replicas);
 
 // An entry delivered by the stream to a follower.

@@ -347,7 +347,7 @@ void ClusterNode::MaybePublishSnapshot() {
   s = files_->PutFile(
       env_, kPublishedSnapshotObject, newest.path,
       {{kPublishedSnapshotOpHeader, std::to_string(newest.op)}, {"Eleven-Node", options_.name}},
-      &info);
+      ObjectEncoding::kZstd, &info);
   if (!s.ok()) {
     std::fprintf(stderr, "eleven serve: publishing the snapshot at op %llu: %s\n",
                  static_cast<unsigned long long>(newest.op), s.ToString().c_str());

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <simdjson.h>
+#include <zstd.h>
 
 #include <chrono>
 #include <ctime>
@@ -205,12 +206,14 @@ Status ObjectStore::PurgeSubject(const std::string& subject) {
 }
 
 Status ObjectStore::PutFile(Env* env, const std::string& name, const std::string& path,
-                            const std::map<std::string, std::string>& headers, ObjectInfo* info) {
+                            std::map<std::string, std::string> headers, ObjectEncoding encoding,
+                            ObjectInfo* info) {
   ObjectInfo old;
   const Status had = Info(name, &old);
   if (!had.ok() && had.code() != StatusCode::kNotFound) return had;
   std::unique_ptr<SequentialFile> file;
   ELEVEN_RETURN_IF_ERROR(env->NewSequentialFile(path, &file));
+  if (encoding == ObjectEncoding::kZstd) headers[kContentEncodingHeader] = "zstd";
   *info = ObjectInfo{.name = name, .nuid = NewNuid(), .headers = headers};
   const std::string chunk_subject = ChunkSubject(info->nuid);
   const auto fail = [&](Status s) {
@@ -218,30 +221,69 @@ Status ObjectStore::PutFile(Env* env, const std::string& name, const std::string
     return s;
   };
   Sha256 sha;
-  std::vector<std::byte> chunk(kObjectChunkSizeBytes);
-  for (;;) {
-    size_t read = 0;
-    size_t filled = 0;
-    do {  // a whole chunk, unless the file ends
-      Status s = file->Read(chunk.size() - filled, chunk.data() + filled, &read);
-      if (!s.ok()) return fail(s);
-      filled += read;
-    } while (read > 0 && filled < chunk.size());
-    if (filled == 0) break;
-    sha.Update(chunk.data(), filled);
+  std::string chunk;  // the stored bytes not yet published
+  const auto publish = [&](size_t size) -> Status {
+    sha.Update(chunk.data(), size);
     jsPubAck* ack = nullptr;
     jsErrCode code = jsErrCode(0);
     const natsStatus s = js_Publish(&ack, nats_->js(), chunk_subject.c_str(), chunk.data(),
-                                    int(filled), nullptr, &code);
+                                    int(size), nullptr, &code);
     if (ack != nullptr) jsPubAck_Destroy(ack);
     if (s != NATS_OK) {
-      return fail(NatsError(
+      return NatsError(
           s, "publishing chunk " + std::to_string(info->chunks) + " of " + name + " to " + bucket_,
-          code));
+          code);
     }
     info->chunks++;
-    info->size_bytes += filled;
-    if (filled < chunk.size()) break;
+    info->size_bytes += size;
+    chunk.erase(0, size);
+    return Status::Ok();
+  };
+  // Stored bytes go out in whole chunks; the last one may be short.
+  const auto store = [&](const void* data, size_t size, bool last) -> Status {
+    chunk.append(static_cast<const char*>(data), size);
+    while (chunk.size() >= kObjectChunkSizeBytes) {
+      ELEVEN_RETURN_IF_ERROR(publish(kObjectChunkSizeBytes));
+    }
+    if (last && !chunk.empty()) return publish(chunk.size());
+    return Status::Ok();
+  };
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> zstd(nullptr, &ZSTD_freeCCtx);
+  if (encoding == ObjectEncoding::kZstd) {
+    zstd.reset(ZSTD_createCCtx());
+    ELEVEN_ASSERT(zstd != nullptr);
+    ZSTD_CCtx_setParameter(zstd.get(), ZSTD_c_compressionLevel, 1);
+    ZSTD_CCtx_setParameter(zstd.get(), ZSTD_c_checksumFlag, 1);
+  }
+  std::vector<char> in(kObjectChunkSizeBytes * 4);
+  std::vector<char> out(ZSTD_CStreamOutSize());
+  for (bool last = false; !last;) {
+    size_t filled = 0;
+    size_t read = 0;
+    do {  // a whole buffer, unless the file ends
+      Status s =
+          file->Read(in.size() - filled, reinterpret_cast<std::byte*>(in.data()) + filled, &read);
+      if (!s.ok()) return fail(s);
+      filled += read;
+    } while (read > 0 && filled < in.size());
+    last = filled < in.size();
+    if (!zstd) {
+      Status s = store(in.data(), filled, last);
+      if (!s.ok()) return fail(s);
+      continue;
+    }
+    ZSTD_inBuffer input{in.data(), filled, 0};
+    for (bool done = false; !done;) {
+      ZSTD_outBuffer output{out.data(), out.size(), 0};
+      const size_t left =
+          ZSTD_compressStream2(zstd.get(), &output, &input, last ? ZSTD_e_end : ZSTD_e_continue);
+      if (ZSTD_isError(left)) {
+        return fail(Status::IOError("compressing " + path + ": " + ZSTD_getErrorName(left)));
+      }
+      done = last ? left == 0 : input.pos == input.size;
+      Status s = store(out.data(), output.pos, last && done);
+      if (!s.ok()) return fail(s);
+    }
   }
   info->digest = sha.Digest();
   std::string json =
@@ -278,6 +320,16 @@ Status ObjectStore::PutFile(Env* env, const std::string& name, const std::string
 Status ObjectStore::GetFile(Env* env, const std::string& name, const std::string& path,
                             ObjectInfo* info) {
   ELEVEN_RETURN_IF_ERROR(Info(name, info));
+  const auto encoding = info->headers.find(kContentEncodingHeader);
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> zstd(nullptr, &ZSTD_freeDCtx);
+  if (encoding != info->headers.end()) {
+    if (encoding->second != "zstd") {
+      return Status::FailedPrecondition("object " + name + " of " + bucket_ + " is encoded " +
+                                        encoding->second + "; this build reads zstd");
+    }
+    zstd.reset(ZSTD_createDCtx());
+    ELEVEN_ASSERT(zstd != nullptr);
+  }
   const std::string temp = path + ".tmp";
   std::unique_ptr<WritableFile> file;
   ELEVEN_RETURN_IF_ERROR(env->NewWritableFile(temp, &file));
@@ -299,6 +351,8 @@ Status ObjectStore::GetFile(Env* env, const std::string& name, const std::string
   }
   Sha256 sha;
   uint64_t size = 0;
+  size_t frame_left = 0;  // zstd: what the frame still needs (0 once it is whole)
+  std::vector<std::byte> out(zstd ? ZSTD_DStreamOutSize() : 0);
   Status status = Status::Ok();
   for (uint64_t i = 0; i < info->chunks && status.ok(); i++) {
     natsMsg* msg = nullptr;
@@ -312,7 +366,21 @@ Status ObjectStore::GetFile(Env* env, const std::string& name, const std::string
     const size_t length = size_t(natsMsg_GetDataLength(msg));
     sha.Update(data, length);
     size += length;
-    status = file->Append(ByteSpan(data, length));
+    if (!zstd) {
+      status = file->Append(ByteSpan(data, length));
+    } else {
+      ZSTD_inBuffer input{data, length, 0};
+      while (status.ok() && input.pos < input.size) {
+        ZSTD_outBuffer output{out.data(), out.size(), 0};
+        frame_left = ZSTD_decompressStream(zstd.get(), &output, &input);
+        if (ZSTD_isError(frame_left)) {
+          status = Status::Corruption("object " + name + " of " + bucket_ + ", chunk " +
+                                      std::to_string(i) + ": " + ZSTD_getErrorName(frame_left));
+        } else {
+          status = file->Append(ByteSpan(out.data(), output.pos));
+        }
+      }
+    }
     natsMsg_Destroy(msg);
   }
   if (sub != nullptr) {
@@ -329,6 +397,10 @@ Status ObjectStore::GetFile(Env* env, const std::string& name, const std::string
   if (digest != info->digest) {
     return fail(Status::Corruption("object " + name + " of " + bucket_ + ": digest " + digest +
                                    ", its description says " + info->digest));
+  }
+  if (zstd && (frame_left != 0 || size == 0)) {
+    return fail(
+        Status::Corruption("object " + name + " of " + bucket_ + ": its zstd frame ends early"));
   }
   status = file->Sync();
   if (status.ok()) status = file->Close();

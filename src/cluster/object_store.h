@@ -21,11 +21,14 @@
 namespace eleven::cluster {
 
 inline constexpr uint64_t kObjectChunkSizeBytes = uint64_t{256} << 10;
+inline constexpr char kContentEncodingHeader[] = "Content-Encoding";
+
+enum class ObjectEncoding { kIdentity, kZstd };
 
 struct ObjectInfo {
   std::string name;
-  std::string nuid;  // names the chunks' subject
-  uint64_t size_bytes = 0;
+  std::string nuid;         // names the chunks' subject
+  uint64_t size_bytes = 0;  // as stored (compressed, if it is)
   uint64_t chunks = 0;
   std::string digest;                          // "SHA-256=<base64url>"
   std::map<std::string, std::string> headers;  // one value per header
@@ -42,13 +45,17 @@ class ObjectStore {
   [[nodiscard]] Status Info(const std::string& name, ObjectInfo* info);
 
   // Stores the file at `path` as `name` (replacing an object of that name: the new chunks go
-  // first, then the description, then the old chunks are purged). On failure the chunks
-  // published so far are purged and the old object stays.
+  // first, then the description, then the old chunks are purged). kZstd stores the file
+  // compressed (one zstd frame with its checksum, level 1) and adds the header
+  // `Content-Encoding: zstd`. On failure the chunks published so far are purged and the old
+  // object stays.
   [[nodiscard]] Status PutFile(Env* env, const std::string& name, const std::string& path,
-                               const std::map<std::string, std::string>& headers, ObjectInfo* info);
+                               std::map<std::string, std::string> headers, ObjectEncoding encoding,
+                               ObjectInfo* info);
 
   // Writes the object `name` to `path`, whole or not at all (`<path>.tmp`, synced, renamed,
-  // directory synced), after checking its size and SHA-256 digest. *info describes it.
+  // directory synced), after checking its stored size and SHA-256 digest, decompressing it if
+  // its Content-Encoding is zstd. *info describes it.
   [[nodiscard]] Status GetFile(Env* env, const std::string& name, const std::string& path,
                                ObjectInfo* info);
 

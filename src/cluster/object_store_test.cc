@@ -80,7 +80,8 @@ TEST_F(ObjectStoreTest, AFileComesBackAsItWentAndASecondPutReplacesTheFirst) {
   const size_t size = 3 * kObjectChunkSizeBytes + 12345;
   const std::string first = WriteFile("first", size, 1);
   ObjectInfo put;
-  Status s = store_->PutFile(Env::Default(), "snapshot", first, {{"Eleven-Op", "42"}}, &put);
+  Status s = store_->PutFile(Env::Default(), "snapshot", first, {{"Eleven-Op", "42"}},
+                             ObjectEncoding::kIdentity, &put);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(put.chunks, 4u);
   EXPECT_EQ(put.size_bytes, size);
@@ -102,7 +103,8 @@ TEST_F(ObjectStoreTest, AFileComesBackAsItWentAndASecondPutReplacesTheFirst) {
 
   // A smaller second put: the description rolls up, the first object's chunks are purged.
   const std::string second = WriteFile("second", kObjectChunkSizeBytes / 2, 2);
-  s = store_->PutFile(Env::Default(), "snapshot", second, {{"Eleven-Op", "99"}}, &put);
+  s = store_->PutFile(Env::Default(), "snapshot", second, {{"Eleven-Op", "99"}},
+                      ObjectEncoding::kIdentity, &put);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(StreamMessages(), 2u);
   ASSERT_TRUE(store_->GetFile(Env::Default(), "snapshot", got, &info).ok());
@@ -111,8 +113,40 @@ TEST_F(ObjectStoreTest, AFileComesBackAsItWentAndASecondPutReplacesTheFirst) {
 
   // An empty file is an object of no chunks.
   const std::string empty = WriteFile("empty", 0, 3);
-  ASSERT_TRUE(store_->PutFile(Env::Default(), "empty", empty, {}, &put).ok());
+  ASSERT_TRUE(
+      store_->PutFile(Env::Default(), "empty", empty, {}, ObjectEncoding::kIdentity, &put).ok());
   EXPECT_EQ(put.chunks, 0u);
+  ASSERT_TRUE(store_->GetFile(Env::Default(), "empty", got, &info).ok());
+  EXPECT_EQ(Read(got), "");
+}
+
+TEST_F(ObjectStoreTest, ACompressedObjectComesBackAsTheFileItWas) {
+  // Mostly zeros, as a snapshot of half-empty tables is: stored much smaller, in chunks.
+  const size_t size = 40 * kObjectChunkSizeBytes;
+  std::string bytes(size, '\0');
+  std::mt19937 random(5);
+  for (size_t i = 0; i < size; i += 97) bytes[i] = static_cast<char>(random());
+  for (size_t i = size / 2; i < size / 2 + 3 * kObjectChunkSizeBytes; i++) {
+    bytes[i] = static_cast<char>(random());  // and an incompressible stretch: several chunks
+  }
+  const std::string path = root_ + "/files/sparse";
+  std::ofstream(path, std::ios::binary) << bytes;
+  ObjectInfo put;
+  Status s = store_->PutFile(Env::Default(), "sparse", path, {}, ObjectEncoding::kZstd, &put);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(put.headers[kContentEncodingHeader], "zstd");
+  EXPECT_LT(put.size_bytes, size / 4);
+  EXPECT_GE(put.chunks, 3u);
+  const std::string got = root_ + "/files/got";
+  ObjectInfo info;
+  s = store_->GetFile(Env::Default(), "sparse", got, &info);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(info.headers[kContentEncodingHeader], "zstd");
+  EXPECT_EQ(Read(got), bytes);
+
+  const std::string empty = WriteFile("empty", 0, 6);
+  ASSERT_TRUE(
+      store_->PutFile(Env::Default(), "empty", empty, {}, ObjectEncoding::kZstd, &put).ok());
   ASSERT_TRUE(store_->GetFile(Env::Default(), "empty", got, &info).ok());
   EXPECT_EQ(Read(got), "");
 }
@@ -120,7 +154,8 @@ TEST_F(ObjectStoreTest, AFileComesBackAsItWentAndASecondPutReplacesTheFirst) {
 TEST_F(ObjectStoreTest, AnObjectMissingChunksIsRefusedAndLeavesNoFile) {
   const std::string path = WriteFile("file", 2 * kObjectChunkSizeBytes, 4);
   ObjectInfo put;
-  ASSERT_TRUE(store_->PutFile(Env::Default(), "snapshot", path, {}, &put).ok());
+  ASSERT_TRUE(
+      store_->PutFile(Env::Default(), "snapshot", path, {}, ObjectEncoding::kIdentity, &put).ok());
   // Its chunks go (as if purged by hand): the description promises what is not there.
   jsOptions options;
   jsOptions_Init(&options);
