@@ -1,11 +1,14 @@
 // Cluster failover with real processes (docs/cluster.md): 3 nats-servers and 3 `eleven
 // serve` replicas on loopback, orders placed through the client with the three addresses,
 // while a nemesis SIGKILLs and pauses (SIGSTOP/SIGCONT, the stand-in for a node cut off) the
-// leader, a follower and a nats-server node. The checker: every acknowledged order is there
-// once, with its content; no order was applied twice; every replica ends with the same
-// digest. The time to the next acknowledged write after each fault is printed, and the
-// median and max over the leader's failovers. The default run does each fault once;
-// ELEVEN_LONG=1 runs 200 drawn at random. ELEVEN_SEED replays the nemesis' draws (printed).
+// leader, a follower and a nats-server node. Two loads run through it: plain orders, and a
+// flash sale (orders against a drop of 20,000 units, 2 per buyer, each acknowledged order then
+// paid). The checker: every acknowledged order is there once, with its content; no order was
+// applied twice; every acknowledged payment holds; the drop is not oversold, in total or per
+// buyer, and its units add up; every replica ends with the same digest. The time to the next
+// acknowledged write after each fault is printed, and the median and max over the leader's
+// failovers. The default run does each fault once; ELEVEN_LONG=1 runs 200 drawn at random.
+// ELEVEN_SEED replays the nemesis' draws (printed).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -38,6 +41,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kNodes = 3;
 constexpr int kLeaseMs = 1000;
+constexpr uint64_t kDropSku = 20;
+constexpr uint64_t kDrop = 100;
+constexpr uint32_t kDropQuota = 20000;
+constexpr uint64_t kDropKeyBase = uint64_t{1} << 40;
+
+uint64_t DropBuyer(uint64_t key) { return 1000000 + key % 20000; }
+uint16_t DropUnits(uint64_t key) { return uint16_t(1 + key % 2); }
 
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -196,15 +206,24 @@ TEST_F(ClusterFailoverTest,
   std::unique_ptr<client::Client> c;
   ASSERT_TRUE(client::Client::Connect(options, &c).ok());
   std::vector<wire::Result> results;
-  ASSERT_TRUE(c->SubmitSync(std::vector<wire::Command>{wire::MakeCreateMerchant(1, "CN", 0),
-                                                       wire::MakeCreateSku(10, 1, 100, 1000000, 0)},
-                            &results)
+  const uint64_t now_us = uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+  ASSERT_TRUE(c->SubmitSync(
+                   std::vector<wire::Command>{wire::MakeCreateMerchant(1, "CN", 0),
+                                              wire::MakeCreateSku(10, 1, 100, 1000000, 0),
+                                              wire::MakeCreateSku(kDropSku, 1, 200, kDropQuota, 0),
+                                              wire::MakeCreateDrop(kDrop, kDropSku, 150, kDropQuota,
+                                                                   0, now_us + 86400000000ull, 2)},
+                   &results)
                   .ok());
+  for (const wire::Result& r : results) ASSERT_EQ(r.code, wire::Code::ok);
 
   // The load: batches of 20 orders with fresh keys; what each acknowledged key got, and when.
   std::mutex mutex;
   std::map<uint64_t, uint64_t> acked;  // key -> order id
-  std::vector<Clock::time_point> ack_times;
+  // Each acknowledged plain batch: when it was sent, and when its answer came.
+  std::vector<std::pair<Clock::time_point, Clock::time_point>> ack_times;
   uint64_t sent_keys = 0;
   std::atomic<bool> stop_load{false};
   std::thread load([&] {
@@ -214,6 +233,7 @@ TEST_F(ClusterFailoverTest,
       for (int i = 0; i < 20; i++, next_key++)
         batch.push_back(wire::MakePlaceOrder(next_key, 1, next_key, 1, 1, {{10, 1}}));
       std::vector<wire::Result> r;
+      const auto sent = Clock::now();
       const Status s = c->SubmitSync(batch, &r);
       std::lock_guard<std::mutex> lock(mutex);
       sent_keys = next_key - 1;
@@ -221,18 +241,55 @@ TEST_F(ClusterFailoverTest,
       for (size_t i = 0; i < r.size(); i++) {
         if (r[i].code == wire::Code::ok) acked[batch[i].place_order.idempotency_key] = r[i].id;
       }
-      ack_times.push_back(Clock::now());
+      ack_times.emplace_back(sent, Clock::now());
     }
   });
+  // The flash sale: drop orders from 20,000 buyers, 1 or 2 units each; each acknowledged one is
+  // paid in the next batch.
+  std::map<uint64_t, uint64_t> drop_acked;  // key -> order id
+  std::map<uint64_t, bool> paid_acked;      // order id -> its payment was acknowledged
+  uint64_t drop_sent_keys = kDropKeyBase;
+  std::thread sale([&] {
+    uint64_t next_key = kDropKeyBase + 1;
+    while (!stop_load) {
+      std::vector<wire::Command> batch;
+      for (int i = 0; i < 20; i++, next_key++) {
+        batch.push_back(wire::MakePlaceOrder(next_key, 1, DropBuyer(next_key), 2, 3,
+                                             {{kDropSku, DropUnits(next_key)}}, kDrop));
+      }
+      std::vector<wire::Result> r;
+      Status s = c->SubmitSync(batch, &r);
+      std::vector<wire::Command> pay;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        drop_sent_keys = next_key - 1;
+        if (!s.ok()) continue;
+        for (size_t i = 0; i < r.size(); i++) {
+          if (r[i].code != wire::Code::ok) continue;
+          drop_acked[batch[i].place_order.idempotency_key] = r[i].id;
+          pay.push_back(
+              wire::MakePayOrder(r[i].id, 150 * DropUnits(batch[i].place_order.idempotency_key)));
+        }
+      }
+      if (pay.empty()) continue;
+      s = c->SubmitSync(pay, &r);
+      if (!s.ok()) continue;
+      std::lock_guard<std::mutex> lock(mutex);
+      for (size_t i = 0; i < r.size(); i++) {
+        if (r[i].code == wire::Code::ok) paid_acked[pay[i].pay_order.order_id] = true;
+      }
+    }
+  });
+  // The answer to the first batch sent after `t` (an answer already on its way when the fault
+  // struck does not count; a batch in flight at `t` and answered after a failover is followed
+  // by one sent after it, at most one round trip later).
   const auto first_ack_after = [&](Clock::time_point t) {
     const auto deadline = Clock::now() + std::chrono::seconds(30);
     while (Clock::now() < deadline) {
       {
         std::lock_guard<std::mutex> lock(mutex);
-        for (auto it = ack_times.rbegin(); it != ack_times.rend() && *it > t; ++it) {
-          if (std::next(it) == ack_times.rend() || *std::next(it) <= t) {
-            return std::chrono::duration<double, std::milli>(*it - t).count();
-          }
+        for (const auto& [sent, answered] : ack_times) {
+          if (sent > t) return std::chrono::duration<double, std::milli>(answered - t).count();
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -338,6 +395,7 @@ TEST_F(ClusterFailoverTest,
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   stop_load = true;
   load.join();
+  sale.join();
 
   // Every replica reaches the leader's op with the same digest.
   const int leader = WaitLeader();
@@ -380,9 +438,55 @@ TEST_F(ClusterFailoverTest,
     }
     found += code == wire::Code::ok;
   }
+  // The flash sale: acknowledged orders and payments hold; units add up; nothing oversold.
+  uint64_t drop_found = 0;
+  uint64_t units_held = 0;  // by pending and paid drop orders
+  uint64_t units_paid = 0;
+  std::map<uint64_t, uint64_t> units_by_buyer;
+  for (uint64_t key = kDropKeyBase + 1; key <= drop_sent_keys; key++) {
+    wire::Code code{};
+    wire::OrderRecord record{};
+    ASSERT_TRUE(c->GetOrderByKey(key, &code, &record).ok());
+    const auto it = drop_acked.find(key);
+    if (it != drop_acked.end()) {
+      ASSERT_EQ(code, wire::Code::ok) << "acknowledged drop order key " << key << " is missing";
+      EXPECT_EQ(record.order_id, it->second) << "key " << key;
+      EXPECT_EQ(record.drop_id, kDrop);
+      EXPECT_EQ(record.quantity[0], DropUnits(key));
+      if (paid_acked.count(record.order_id) != 0) {
+        EXPECT_EQ(record.state, wire::OrderState::kPaid) << "acknowledged payment of " << key;
+      }
+    }
+    if (code != wire::Code::ok || record.state == wire::OrderState::kRejected) continue;
+    drop_found++;
+    if (record.state == wire::OrderState::kPending || record.state == wire::OrderState::kPaid) {
+      units_held += record.quantity[0];
+      units_by_buyer[record.buyer_id] += record.quantity[0];
+    }
+    if (record.state == wire::OrderState::kPaid) units_paid += record.quantity[0];
+  }
+  wire::Code drop_code{};
+  wire::DropRecord drop{};
+  ASSERT_TRUE(c->GetDrop(kDrop, &drop_code, &drop).ok());
+  ASSERT_EQ(drop_code, wire::Code::ok);
+  EXPECT_EQ(uint64_t(drop.available) + drop.reserved + drop.sold + drop.returned, kDropQuota);
+  EXPECT_EQ(units_held, uint64_t(drop.reserved) + drop.sold) << "drop units do not add up";
+  EXPECT_EQ(units_paid, drop.sold);
+  EXPECT_LE(units_held, kDropQuota) << "oversold";
+  for (const auto& [buyer, units] : units_by_buyer) {
+    EXPECT_LE(units, 2u) << "buyer " << buyer << " got past the per-buyer limit";
+  }
+  std::printf(
+      "flash sale: %zu drop orders acknowledged, %llu present, %zu payments "
+      "acknowledged, %llu of %u units sold, %llu reserved\n",
+      drop_acked.size(), static_cast<unsigned long long>(drop_found), paid_acked.size(),
+      static_cast<unsigned long long>(units_paid), kDropQuota,
+      static_cast<unsigned long long>(drop.reserved));
+  EXPECT_GT(paid_acked.size(), 100u);
+
   wire::StatsRecord stats{};
   ASSERT_TRUE(c->GetStats(&stats).ok());
-  EXPECT_EQ(stats.orders_accepted, found) << "an order was applied twice";
+  EXPECT_EQ(stats.orders_accepted, found + drop_found) << "an order was applied twice";
   EXPECT_GT(acked.size(), 100u);
   std::printf("%zu orders acknowledged, %llu present, %d restarts by the supervisor\n",
               acked.size(), static_cast<unsigned long long>(found), restarts_.load());
