@@ -18,6 +18,7 @@ namespace eleven::cluster {
 inline constexpr uint32_t kEntryMagic = 0x56454c45;  // "ELEV"
 inline constexpr uint16_t kEntryVersion = 1;
 inline constexpr uint16_t kEntryBodyPacked = 1;
+inline constexpr uint16_t kEntryBodyPackedZstd = 2;  // the packed body, one zstd frame
 
 struct EntryHead {
   uint32_t magic;
@@ -32,13 +33,28 @@ struct EntryHead {
 static_assert(sizeof(EntryHead) == 40);
 inline constexpr size_t kEntryHeadSize = sizeof(EntryHead);
 
-// The message of `entry` (head + its packed body) into *message (resized).
-void EncodeEntry(const replica::LogEntry& entry, std::vector<std::byte>* message);
+// Compresses entry bodies (a zstd context, level 1); one per writing thread.
+class EntryCompressor {
+ public:
+  EntryCompressor();
+  ~EntryCompressor();
+  EntryCompressor(const EntryCompressor&) = delete;
+  EntryCompressor& operator=(const EntryCompressor&) = delete;
+  void* context() const { return context_; }
+
+ private:
+  void* context_;
+};
+
+// The message of `entry` (head + its packed body) into *message (resized): body format 1,
+// or 2 (the packed body compressed) with a compressor.
+void EncodeEntry(const replica::LogEntry& entry, std::vector<std::byte>* message,
+                 EntryCompressor* compressor = nullptr);
 
 // A decoded message: its head, and its commands unpacked into `commands`.
 // Corruption naming `sequence` (the stream sequence it was read at) if the message is not an
 // entry of this format, its checksum fails, its op is not `sequence`, or it holds more than
-// `command_count_max` commands.
+// `command_count_max` commands. Both body formats are read.
 [[nodiscard]] Status DecodeEntry(ByteSpan message, uint64_t sequence, uint32_t command_count_max,
                                  EntryHead* head, std::vector<wire::Command>* commands);
 

@@ -357,7 +357,10 @@ Status JetStreamLog::Lead(uint64_t term) {
 Status JetStreamLog::Append(const replica::LogEntry& entry) {
   ELEVEN_ASSERT(term_ != 0);     // only a leader's replica submits
   ELEVEN_ASSERT(entry.op >= 2);  // op 1 is the genesis entry
-  EncodeEntry(entry, &message_);
+  if (options_.compress_entries && compressor_ == nullptr) {
+    compressor_ = std::make_unique<EntryCompressor>();
+  }
+  EncodeEntry(entry, &message_, compressor_.get());
   natsMsg* msg = nullptr;
   natsStatus s =
       natsMsg_Create(&msg, subject_.c_str(), nullptr,

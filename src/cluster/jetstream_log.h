@@ -40,6 +40,9 @@ struct JetStreamLogOptions {
   // The shard's shape (docs/cluster.md, "Entries"): the genesis entry's Eleven-Shape header
   // must equal it. Empty: not checked.
   std::string shape;
+  // The leader writes entry bodies zstd-compressed (body format 2; docs/cluster.md,
+  // "Entries"). Readers take both formats whatever this says.
+  bool compress_entries = true;
 };
 
 // Stream and subject names of a shard.
@@ -144,6 +147,7 @@ class JetStreamLog final : public replica::Log {
   uint64_t term_ = 0;
   jsCtx* publisher_ = nullptr;  // with the ack handler
   std::vector<std::byte> message_;
+  std::unique_ptr<EntryCompressor> compressor_;  // if options_.compress_entries
   std::string previous_id_;    // sync thread: the id of the entry before the next
   bool first_of_term_ = true;  // sync thread
   std::mutex ack_mutex_;

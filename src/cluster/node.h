@@ -55,6 +55,7 @@ struct NodeOptions {
   int64_t lease_ms = 2000;
   int64_t ack_timeout_ms = 5000;
   bool publish_snapshots = true;  // as the follower chosen to (see above)
+  bool compress_entries = true;   // JetStreamLogOptions::compress_entries
   std::string binary_address;  // what clients are redirected to ("host:port")
   std::string http_address;
 };

@@ -114,6 +114,8 @@ struct ServerConfig {
     int64_t ack_timeout_ms = 5000;
     // Followers publish their snapshots to the shard's object store bucket (docs/cluster.md).
     bool publish_snapshots = true;
+    // The leader writes entry bodies zstd-compressed (docs/cluster.md, "Entries").
+    bool compress_entries = true;
     // Where clients are sent to reach this node when it leads (default: listen and http).
     std::string advertise_binary;
     std::string advertise_http;

@@ -73,6 +73,7 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
                                             .lease_ms = config.cluster.lease_ms,
                                             .ack_timeout_ms = config.cluster.ack_timeout_ms,
                                             .publish_snapshots = config.cluster.publish_snapshots,
+                                            .compress_entries = config.cluster.compress_entries,
                                             .binary_address = config.cluster.advertise_binary,
                                             .http_address = config.cluster.advertise_http};
     std::unique_ptr<cluster::ClusterNode> opened;

@@ -37,7 +37,7 @@ class ClusterTest : public ::testing::Test {
       c.shard = "t";
       c.node = "e" + std::to_string(i);
       c.lease_ms = 1000;
-      configs_[i].snapshot_journal_bytes = 32 << 10;  // snapshots (and trimming) within a test
+      configs_[i].snapshot_journal_bytes = 8 << 10;  // snapshots (and trimming) within a test
       ASSERT_TRUE(FormatForConfig(configs_[i]).ok());
     }
     // The shard's genesis: the first node's directory with its first operator key.
@@ -202,7 +202,7 @@ TEST_F(ClusterTest, TheStreamIsTrimmedByTheReplicasSnapshotsAndARestartedOrWiped
                             &results)
                   .ok());
   PlaceOrders(leader, 1, 40);
-  // Every replica snapshots (each 32 KiB of entries); the leader trims through the oldest.
+  // Every replica snapshots (each 8 KiB of stream); the leader trims through the oldest.
   std::unique_ptr<cluster::NatsConnection> nats;
   ASSERT_TRUE(cluster::NatsConnection::Connect({.urls = nats_->urls()}, &nats).ok());
   cluster::JetStreamLog stream(nats.get(), {.shard = "t", .command_count_max = 8190});
