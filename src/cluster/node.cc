@@ -27,6 +27,12 @@ std::string HolderField(const std::string& holder, const std::string& name) {
   return "";
 }
 
+// The op a published snapshot's description names (its Eleven-Op header); 0 if none.
+uint64_t PublishedOp(const ObjectInfo& info) {
+  const auto op = info.headers.find(kPublishedSnapshotOpHeader);
+  return op == info.headers.end() ? 0 : std::strtoull(op->second.c_str(), nullptr, 10);
+}
+
 bool ChangesKeys(std::span<const wire::Result> results) {
   for (const wire::Result& r : results) {
     if ((r.operation == wire::kCreateKey || r.operation == wire::kRevokeKey) &&
@@ -282,11 +288,7 @@ void ClusterNode::TendRetention(bool leading) {
   ObjectInfo published;
   const Status found = files_->Info(kPublishedSnapshotObject, &published);
   if (found.ok()) {
-    const auto op_header = published.headers.find(kPublishedSnapshotOpHeader);
-    oldest =
-        std::min<uint64_t>(oldest, op_header == published.headers.end()
-                                       ? 0
-                                       : std::strtoull(op_header->second.c_str(), nullptr, 10));
+    oldest = std::min(oldest, PublishedOp(published));
   } else if (found.code() != StatusCode::kNotFound) {
     return;  // unknown: trim nothing this time
   }
@@ -336,13 +338,9 @@ void ClusterNode::MaybePublishSnapshot() {
   if (!s.ok() || snapshots.empty()) return;
   const SnapshotFile& newest = snapshots.front();
   ObjectInfo info;
-  if (files_->Info(kPublishedSnapshotObject, &info).ok()) {
-    const auto op_header = info.headers.find(kPublishedSnapshotOpHeader);
-    if (op_header != info.headers.end() &&
-        std::strtoull(op_header->second.c_str(), nullptr, 10) >= newest.op) {
-      snapshot_op_files_ = op;  // published already (by this node before a restart, say)
-      return;
-    }
+  if (files_->Info(kPublishedSnapshotObject, &info).ok() && PublishedOp(info) >= newest.op) {
+    snapshot_op_files_ = op;  // published already (by this node before a restart, say)
+    return;
   }
   const uint64_t started = MonotonicNs();
   s = files_->PutFile(
@@ -377,9 +375,7 @@ Status ClusterNode::RestorePublishedSnapshot(ObjectStore* files, JetStreamLog* l
   const Status found = files->Info(kPublishedSnapshotObject, &info);
   if (found.code() == StatusCode::kNotFound) return Status::Ok();  // recovery refuses, naming why
   ELEVEN_RETURN_IF_ERROR(found);
-  const auto op_header = info.headers.find(kPublishedSnapshotOpHeader);
-  const uint64_t op =
-      op_header == info.headers.end() ? 0 : std::strtoull(op_header->second.c_str(), nullptr, 10);
+  const uint64_t op = PublishedOp(info);
   if (op <= have || op + 1 < first) return Status::Ok();  // no help: recovery refuses
   std::fprintf(stderr,
                "eleven serve: the stream starts at op %llu, after this directory's state (op "

@@ -44,6 +44,7 @@ constexpr int kLeaseMs = 1000;
 constexpr uint64_t kDropSku = 20;
 constexpr uint64_t kDrop = 100;
 constexpr uint32_t kDropQuota = 20000;
+constexpr int64_t kDropPriceFen = 150;
 constexpr uint64_t kDropKeyBase = uint64_t{1} << 40;
 
 uint64_t DropBuyer(uint64_t key) { return 1000000 + key % 20000; }
@@ -209,14 +210,15 @@ TEST_F(ClusterFailoverTest,
   const uint64_t now_us = uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count());
-  ASSERT_TRUE(c->SubmitSync(
-                   std::vector<wire::Command>{wire::MakeCreateMerchant(1, "CN", 0),
-                                              wire::MakeCreateSku(10, 1, 100, 1000000, 0),
-                                              wire::MakeCreateSku(kDropSku, 1, 200, kDropQuota, 0),
-                                              wire::MakeCreateDrop(kDrop, kDropSku, 150, kDropQuota,
-                                                                   0, now_us + 86400000000ull, 2)},
-                   &results)
-                  .ok());
+  ASSERT_TRUE(
+      c->SubmitSync(
+           std::vector<wire::Command>{
+               wire::MakeCreateMerchant(1, "CN", 0), wire::MakeCreateSku(10, 1, 100, 1000000, 0),
+               wire::MakeCreateSku(kDropSku, 1, 200, kDropQuota, 0),
+               wire::MakeCreateDrop(kDrop, kDropSku, kDropPriceFen, kDropQuota, 0,
+                                    now_us + 86400000000ull, 2)},
+           &results)
+          .ok());
   for (const wire::Result& r : results) ASSERT_EQ(r.code, wire::Code::ok);
 
   // The load: batches of 20 orders with fresh keys; what each acknowledged key got, and when.
@@ -267,8 +269,8 @@ TEST_F(ClusterFailoverTest,
         for (size_t i = 0; i < r.size(); i++) {
           if (r[i].code != wire::Code::ok) continue;
           drop_acked[batch[i].place_order.idempotency_key] = r[i].id;
-          pay.push_back(
-              wire::MakePayOrder(r[i].id, 150 * DropUnits(batch[i].place_order.idempotency_key)));
+          pay.push_back(wire::MakePayOrder(
+              r[i].id, kDropPriceFen * DropUnits(batch[i].place_order.idempotency_key)));
         }
       }
       if (pay.empty()) continue;
