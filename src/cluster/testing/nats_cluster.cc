@@ -131,6 +131,49 @@ Status ProbeJetStream(const std::string& url) {
   return result;
 }
 
+// Whether JetStream at `url` can place a stream on `replicas` nodes: creates the memory
+// stream ELEVEN_READY_PROBE of that many replicas, then deletes it. Right after a cluster
+// forms, JetStream answers account info before its meta group knows every peer, and a
+// replicated stream is refused ("no suitable peers for placement", 10005) for a while.
+Status ProbePlacement(const std::string& url, int replicas) {
+  natsOptions* options = nullptr;
+  natsConnection* connection = nullptr;
+  jsCtx* js = nullptr;
+  natsStatus s = natsOptions_Create(&options);
+  if (s == NATS_OK) s = natsOptions_SetURL(options, url.c_str());
+  if (s == NATS_OK) s = natsOptions_SetTimeout(options, kProbeConnectTimeoutMs);
+  if (s == NATS_OK) s = natsOptions_SetAllowReconnect(options, false);
+  if (s == NATS_OK) s = natsConnection_Connect(&connection, options);
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.Wait = kProbeRequestTimeoutMs;
+  if (s == NATS_OK) s = natsConnection_JetStream(&js, connection, &js_options);
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  if (s == NATS_OK) {
+    const char* subjects[] = {"_eleven.ready_probe"};
+    jsStreamConfig config;
+    jsStreamConfig_Init(&config);
+    config.Name = "ELEVEN_READY_PROBE";
+    config.Subjects = subjects;
+    config.SubjectsLen = 1;
+    config.Storage = js_MemoryStorage;
+    config.Replicas = replicas;
+    s = js_AddStream(nullptr, js, &config, nullptr, &js_error);
+    if (s == NATS_OK) s = js_DeleteStream(js, "ELEVEN_READY_PROBE", nullptr, &js_error);
+  }
+  Status result;
+  if (s != NATS_OK) {
+    const char* text = nats_GetLastError(nullptr);
+    result = Status::Unavailable("placing a stream of " + std::to_string(replicas) + " replicas: " +
+                                 natsStatus_GetText(s) + " (" + (text != nullptr ? text : "") +
+                                 ", jetstream error code " + std::to_string(js_error) + ")");
+  }
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(connection);
+  natsOptions_Destroy(options);
+  return result;
+}
+
 std::string DescribeExit(int wait_status) {
   if (WIFEXITED(wait_status)) return "exited with code " + std::to_string(WEXITSTATUS(wait_status));
   if (WIFSIGNALED(wait_status)) return "killed by signal " + std::to_string(WTERMSIG(wait_status));
@@ -208,6 +251,7 @@ Status NatsCluster::StartOnce(const NatsClusterOptions& options,
   for (int i = 0; i < options.nodes; ++i) ELEVEN_RETURN_IF_ERROR(result->Spawn(i));
   const int64_t deadline_ms = NowMs() + options.ready_timeout_ms;
   for (int i = 0; i < options.nodes; ++i) ELEVEN_RETURN_IF_ERROR(result->WaitReady(i, deadline_ms));
+  ELEVEN_RETURN_IF_ERROR(result->WaitPlacement(deadline_ms));
   *cluster = std::move(result);
   return Status::Ok();
 }
@@ -278,6 +322,19 @@ Status NatsCluster::Spawn(int i) {
   node.pid = child;
   node.paused = false;
   return Status::Ok();
+}
+
+Status NatsCluster::WaitPlacement(int64_t deadline_ms) {
+  Status last;
+  for (;;) {
+    last = ProbePlacement(url(0), nodes());
+    if (last.ok() || NowMs() >= deadline_ms) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(kReadyPollIntervalMs));
+  }
+  if (last.ok()) return last;
+  return Status::Unavailable("nats cluster: JetStream did not place a stream on all " +
+                             std::to_string(nodes()) + " nodes within " +
+                             std::to_string(options_.ready_timeout_ms) + " ms: " + last.message());
 }
 
 Status NatsCluster::WaitReady(int i, int64_t deadline_ms) {
@@ -367,6 +424,22 @@ Status NatsCluster::Resume(int i) {
   return Status::Ok();
 }
 
+Status NatsCluster::Stop(int i) {
+  ELEVEN_ASSERT(i >= 0 && i < nodes());
+  Node& node = nodes_[i];
+  if (node.pid < 0 || node.paused) {
+    return Status::FailedPrecondition("nats cluster: " + node.name + " is not running");
+  }
+  if (::kill(node.pid, SIGTERM) != 0) {
+    return Status::IOError("nats cluster: stop " + node.name + ": " + std::strerror(errno));
+  }
+  int wait_status = 0;
+  const pid_t reaped = WaitPid(node.pid, &wait_status, 0);
+  ELEVEN_ASSERT(reaped == node.pid);
+  node.pid = -1;
+  return Status::Ok();
+}
+
 Status NatsCluster::Restart(int i) {
   ELEVEN_ASSERT(i >= 0 && i < nodes());
   if (nodes_[i].pid > 0) {
@@ -383,7 +456,7 @@ Status NatsCluster::RestartAll() {
   }
   const int64_t deadline_ms = NowMs() + options_.ready_timeout_ms;
   for (int i = 0; i < nodes(); ++i) ELEVEN_RETURN_IF_ERROR(WaitReady(i, deadline_ms));
-  return Status::Ok();
+  return WaitPlacement(deadline_ms);
 }
 
 }  // namespace eleven::cluster::testing

@@ -41,7 +41,8 @@ struct NatsClusterOptions {
   std::string server_path = kNatsServerPath;
   // Extra lines put inside every node's `jetstream { }` block, verbatim (empty: none).
   std::string jetstream_extra_config;
-  // How long Start() and Restart() wait for JetStream to answer on a node.
+  // How long Start(), Restart() and RestartAll() wait for JetStream to answer on a node (and,
+  // for Start() and RestartAll(), to place a stream on every node).
   int64_t ready_timeout_ms = 30'000;
 };
 
@@ -64,6 +65,9 @@ class NatsCluster {
 
   // SIGKILL and reap (a paused node too). FailedPrecondition if the node is not running.
   Status Kill(int i);
+  // SIGTERM and reap: nats-server shuts down cleanly, its stores flushed. FailedPrecondition
+  // if the node is not running or paused.
+  Status Stop(int i);
   // SIGSTOP, returns once the process is stopped. FailedPrecondition if not running or paused.
   Status Pause(int i);
   // SIGCONT. FailedPrecondition if not paused.
@@ -71,7 +75,8 @@ class NatsCluster {
   // Starts node i again (after Kill) on the same ports, config and store dir, and returns once
   // JetStream answers through it. FailedPrecondition if it is running.
   Status Restart(int i);
-  // Starts every killed node again, then returns once JetStream answers through every node.
+  // Starts every killed node again, then returns once JetStream answers through every node
+  // and places a stream replicated on all of them.
   // The way back after killing a quorum or all of a cluster, where no node serves alone.
   Status RestartAll();
 
@@ -91,6 +96,8 @@ class NatsCluster {
   static Status StartOnce(const NatsClusterOptions& options, std::unique_ptr<NatsCluster>* cluster);
   Status Spawn(int i);
   Status WaitReady(int i, int64_t deadline_ms);
+  // Until node 0 places a stream replicated on every node (ProbePlacement), or the deadline.
+  Status WaitPlacement(int64_t deadline_ms);
   std::string LogTail(int i) const;
   void KillAll();
 

@@ -30,7 +30,9 @@ constexpr const char* kExpectedLastSequence = "Nats-Expected-Last-Sequence";
 constexpr jsErrCode kWrongLastMsgId = JSStreamWrongLastMsgIDErr;        // 10070
 constexpr jsErrCode kWrongLastSequence = JSStreamWrongLastSequenceErr;  // 10071
 constexpr int64_t kApiWaitMs = 5000;
-constexpr int64_t kLeaderWaitMs = 20'000;
+// A stream leader is elected in 4–7 s on a quiet machine; beside the rest of the suite on two
+// cores it has taken over 20 s, so elections are given a minute before a test says none came.
+constexpr int64_t kLeaderWaitMs = 60'000;
 constexpr int kPipelinedCount = 10;
 
 int64_t NowMs() {
@@ -506,8 +508,10 @@ TEST_F(NatsFacts, LastMsgIdSurvivesFullRestartWithinDuplicateWindow) {
   ASSERT_TRUE(client.ok()) << client.error();
   FillLog(client);
   ASSERT_FALSE(HasFatalFailure());
+  // Stopped cleanly: a SIGKILL of every node at once can lose the last acknowledged entries
+  // (docs/nats-facts.md), and these facts are about the last id, not that.
   for (int i = 0; i < cluster_->nodes(); ++i) {
-    ASSERT_TRUE(cluster_->Kill(i).ok());
+    ASSERT_TRUE(cluster_->Stop(i).ok());
   }
   const int64_t restart_ms = NowMs();
   const Status restarted = cluster_->RestartAll();
@@ -548,8 +552,10 @@ TEST_F(NatsFacts, LastMsgIdLostByFullRestartPastDuplicateWindow) {
   FillLog(client, kDuplicatesWindowMs);
   ASSERT_FALSE(HasFatalFailure());
   const int64_t last_publish_ms = NowMs();
+  // Stopped cleanly: a SIGKILL of every node at once can lose the last acknowledged entries
+  // (docs/nats-facts.md), and these facts are about the last id, not that.
   for (int i = 0; i < cluster_->nodes(); ++i) {
-    ASSERT_TRUE(cluster_->Kill(i).ok());
+    ASSERT_TRUE(cluster_->Stop(i).ok());
   }
   // The restart takes seconds, far past the window; checked, not assumed.
   const Status restarted = cluster_->RestartAll();
