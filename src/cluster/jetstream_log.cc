@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <thread>
+#include <unordered_map>
 
 #include "base/assert.h"
 #include "base/clock.h"
@@ -171,6 +173,105 @@ Status JetStreamLog::Recover(engine::Engine* engine, const replica::RecoveryProg
     if (progress && report->entries % 4096 == 0) progress(report->entries);
   }
   report->seconds = double(MonotonicNs() - started) / 1e9;
+  if (!options_.local_copy_dir.empty()) return RestoreTail(last);
+  return Status::Ok();
+}
+
+// The local copy's entries that continue the stream past `last_op` are published again, in
+// op order, each fenced as the leader's own are (expected last sequence and message id): the
+// stream takes them only if nothing else was written after `last_op`. The rest of the copy
+// is then removed; a copy that does not continue the stream is moved aside and named in the
+// log (docs/cluster.md, "What an ack means").
+Status JetStreamLog::RestoreTail(uint64_t last_op) {
+  Env* env = options_.env != nullptr ? options_.env : Env::Default();
+  const std::string& dir = options_.local_copy_dir;
+  std::vector<CopiedEntry> copied;
+  ELEVEN_RETURN_IF_ERROR(LocalCopy::ReadAll(env, dir, &copied));
+  if (copied.empty()) return Status::Ok();
+  // The id of the stream's last entry: the first copied entry to publish must name it.
+  natsMsg* last = nullptr;
+  jsErrCode code = jsErrCode(0);
+  natsStatus s = js_GetMsg(&last, nats_->js(), stream_.c_str(), last_op, nullptr, &code);
+  if (s != NATS_OK) return NatsError(s, "message " + std::to_string(last_op) + " of " + stream_, code);
+  const char* last_id = nullptr;
+  std::string id = natsMsgHeader_Get(last, "Nats-Msg-Id", &last_id) == NATS_OK && last_id != nullptr ? last_id : "";
+  natsMsg_Destroy(last);
+  // previous id -> the entry that follows it (of the latest term, if a copy holds two).
+  std::unordered_map<std::string, const CopiedEntry*> next;
+  uint64_t copied_last_op = 0;
+  for (const CopiedEntry& e : copied) {
+    copied_last_op = std::max(copied_last_op, e.op);
+    auto [it, added] = next.emplace(e.previous_id, &e);
+    uint64_t term = 0, op = 0, other_term = 0;
+    if (!added && ParseMessageId(e.id, &term, &op) && ParseMessageId(it->second->id, &other_term, &op) &&
+        term > other_term) {
+      it->second = &e;
+    }
+  }
+  uint64_t op = last_op;
+  std::string stopped;
+  for (auto it = next.find(id); it != next.end() && it->second->op == op + 1; it = next.find(id)) {
+    const CopiedEntry& e = *it->second;
+    natsMsg* msg = nullptr;
+    s = natsMsg_Create(&msg, subject_.c_str(), nullptr, reinterpret_cast<const char*>(e.message.data()),
+                       int(e.message.size()));
+    if (s != NATS_OK) return NatsError(s, "entry message");
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MsgId = e.id.c_str();
+    options.ExpectLastSeq = op;
+    if (!id.empty()) options.ExpectLastMsgId = id.c_str();
+    options.MaxWait = options_.ack_timeout_ms;
+    jsPubAck* ack = nullptr;
+    code = jsErrCode(0);
+    s = js_PublishMsg(&ack, nats_->js(), msg, &options, &code);
+    natsMsg_Destroy(msg);
+    const bool stored = s == NATS_OK && ack != nullptr && !ack->Duplicate && ack->Sequence == e.op;
+    jsPubAck_Destroy(ack);
+    if (!stored) {
+      stopped = "the stream refused entry " + e.id + " (" + natsStatus_GetText(s) +
+                (code != 0 ? ", JetStream error " + std::to_string(int(code)) : std::string()) +
+                "): another writer wrote after op " + std::to_string(op);
+      break;
+    }
+    op = e.op;
+    id = e.id;
+    restored_entries_++;
+  }
+  if (restored_entries_ > 0) {
+    std::fprintf(stderr,
+                 "eleven serve: stream %s had lost ops %llu..%llu; published them again from the local copy "
+                 "in %s\n",
+                 stream_.c_str(), static_cast<unsigned long long>(last_op + 1), static_cast<unsigned long long>(op),
+                 dir.c_str());
+  }
+  if (op >= copied_last_op && stopped.empty()) {
+    // The stream holds the copy's last op: the copy is spent if it holds the same entry.
+    const CopiedEntry* tail = nullptr;
+    for (const CopiedEntry& e : copied) {
+      if (e.op == copied_last_op) tail = &e;  // the last written, of the latest term
+    }
+    natsMsg* msg = nullptr;
+    code = jsErrCode(0);
+    s = js_GetMsg(&msg, nats_->js(), stream_.c_str(), copied_last_op, nullptr, &code);
+    const char* held = nullptr;
+    const bool same = s == NATS_OK && natsMsgHeader_Get(msg, "Nats-Msg-Id", &held) == NATS_OK &&
+                      held != nullptr && tail->id == held;
+    natsMsg_Destroy(msg);
+    if (same) return LocalCopy::RemoveAll(env, dir);
+    // (A stream trimmed past that op no longer says: kept aside too.)
+    stopped = "the stream holds another entry at op " + std::to_string(copied_last_op) + " than " + tail->id;
+  }
+  // Entries the stream does not hold: written and never acknowledged (a term that was
+  // refused or stopped), or acknowledged and lost from the stream while another writer went
+  // on.
+  const std::string aside = dir + ".unrestored-" + std::to_string(op) + "-" + std::to_string(std::time(nullptr));
+  ELEVEN_RETURN_IF_ERROR(env->RenameFile(dir, aside));
+  std::fprintf(stderr,
+               "eleven serve: the local copy holds entries (up to op %llu) that stream %s does not (it ends at "
+               "op %llu)%s%s; moved to %s\n",
+               static_cast<unsigned long long>(copied_last_op), stream_.c_str(), static_cast<unsigned long long>(op),
+               stopped.empty() ? "" : ": ", stopped.c_str(), aside.c_str());
   return Status::Ok();
 }
 
@@ -350,6 +451,10 @@ Status JetStreamLog::Lead(uint64_t term) {
   if (s != NATS_OK) return NatsError(s, "JetStream publisher");
   previous_id_ = last_message_id_;
   first_of_term_ = true;
+  if (!options_.local_copy_dir.empty()) {
+    ELEVEN_RETURN_IF_ERROR(LocalCopy::Open(options_.env != nullptr ? options_.env : Env::Default(),
+                                           options_.local_copy_dir, LocalCopyOptions{}, &copy_));
+  }
   term_ = term;
   return Status::Ok();
 }
@@ -367,6 +472,15 @@ Status JetStreamLog::Append(const replica::LogEntry& entry) {
                      reinterpret_cast<const char*>(message_.data()), int(message_.size()));
   if (s != NATS_OK) return NatsError(s, "entry message");
   const std::string id = MessageId(term_, entry.op);
+  if (copy_ != nullptr) {
+    const Status copied = copy_->Append(entry.op, id, previous_id_, message_);
+    if (!copied.ok()) {
+      natsMsg_Destroy(msg);
+      std::lock_guard<std::mutex> lock(ack_mutex_);
+      if (ack_failure_.ok()) ack_failure_ = copied;
+      return ack_failure_;
+    }
+  }
   jsPubOptions options;
   jsPubOptions_Init(&options);
   options.MsgId = id.c_str();
@@ -439,7 +553,10 @@ void JetStreamLog::Acked(natsMsg* msg, jsPubAck* ack, jsPubAckErr* error) {
 }
 
 Status JetStreamLog::Sync() {
+  // The local copy's fdatasync runs while the acks travel.
+  const Status copied = copy_ != nullptr ? copy_->Sync() : Status::Ok();
   std::unique_lock<std::mutex> lock(ack_mutex_);
+  if (!copied.ok() && ack_failure_.ok()) ack_failure_ = copied;
   // Each publish times out by itself (MaxWait); this bound only guards against a lost ack.
   uint64_t acked_before = acked_;
   for (;;) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cluster/entry.h"
+#include "cluster/local_copy.h"
 #include "cluster/nats.h"
 #include "replica/log.h"
 
@@ -43,6 +44,11 @@ struct JetStreamLogOptions {
   // The leader writes entry bodies zstd-compressed (body format 2; docs/cluster.md,
   // "Entries"). Readers take both formats whatever this says.
   bool compress_entries = true;
+  // The leader's local copy (local_copy.h; docs/cluster.md): empty: none. A reply then also
+  // waits for the copy's fdatasync, and Recover publishes again what the copy holds past the
+  // stream's end.
+  std::string local_copy_dir;
+  Env* env = nullptr;  // of the local copy
 };
 
 // Stream and subject names of a shard.
@@ -114,6 +120,9 @@ class JetStreamLog final : public replica::Log {
   // Drops every entry with op <= `op` from the stream (JetStream purge up to a sequence).
   [[nodiscard]] Status TrimThrough(uint64_t op);
 
+  // The entries Recover published again from the local copy (0 without one).
+  uint64_t restored_entries() const { return restored_entries_; }
+
   std::string_view name() const override { return "jetstream"; }
   uint64_t bytes_written() const override { return bytes_written_.load(std::memory_order_relaxed); }
   uint64_t sync_count() const override { return sync_count_.load(std::memory_order_relaxed); }
@@ -125,6 +134,7 @@ class JetStreamLog final : public replica::Log {
   void Deliver(natsMsg* msg);
   void Acked(natsMsg* msg, jsPubAck* ack, jsPubAckErr* error);
   [[nodiscard]] Status Follow(uint64_t from_op);
+  [[nodiscard]] Status RestoreTail(uint64_t last_op);
 
   NatsConnection* const nats_;
   const JetStreamLogOptions options_;
@@ -148,6 +158,8 @@ class JetStreamLog final : public replica::Log {
   jsCtx* publisher_ = nullptr;  // with the ack handler
   std::vector<std::byte> message_;
   std::unique_ptr<EntryCompressor> compressor_;  // if options_.compress_entries
+  std::unique_ptr<LocalCopy> copy_;              // if options_.local_copy_dir
+  uint64_t restored_entries_ = 0;
   std::string previous_id_;    // sync thread: the id of the entry before the next
   bool first_of_term_ = true;  // sync thread
   std::mutex ack_mutex_;

@@ -116,7 +116,9 @@ Status ClusterNode::Open(const NodeOptions& options, Env* env, const std::string
                           .command_count_max = replica_options.engine.batch_command_count_max,
                           .ack_timeout_ms = options.ack_timeout_ms,
                           .shape = ShapeHeader(shape),
-                          .compress_entries = options.compress_entries});
+                          .compress_entries = options.compress_entries,
+                          .local_copy_dir = options.local_fsync ? dir + "/cluster-copy" : "",
+                          .env = env});
   n->log_ = log.get();
   ELEVEN_RETURN_IF_ERROR(OpenBucket(n->nats_.get(), n->lease_nats_.get(),
                                     SnapshotBucketName(options.shard), options.replicas, 0,

@@ -56,6 +56,8 @@ struct NodeOptions {
   int64_t ack_timeout_ms = 5000;
   bool publish_snapshots = true;  // as the follower chosen to (see above)
   bool compress_entries = true;   // JetStreamLogOptions::compress_entries
+  // A leader's reply also waits for its local copy's fdatasync (<dir>/cluster-copy; local_copy.h).
+  bool local_fsync = false;
   std::string binary_address;  // what clients are redirected to ("host:port")
   std::string http_address;
 };

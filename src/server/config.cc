@@ -204,11 +204,14 @@ void ReadCluster(const toml::table& t, ServerConfig::Cluster* c, std::string* e)
   Read(t, "cluster", "advertise_http", &c->advertise_http, e);
   Read(t, "cluster", "publish_snapshots", &c->publish_snapshots, e);
   Read(t, "cluster", "compress_entries", &c->compress_entries, e);
+  Read(t, "cluster", "forward_writes", &c->forward_writes, e);
+  Read(t, "cluster", "local_fsync", &c->local_fsync, e);
   for (const auto& [key, value] : *node.as_table()) {
     const std::string_view name = key.str();
     if (name != "nats" && name != "shard" && name != "node" && name != "replicas" &&
         name != "lease_ms" && name != "ack_timeout_ms" && name != "advertise_binary" &&
-        name != "advertise_http" && name != "publish_snapshots" && name != "compress_entries") {
+        name != "advertise_http" && name != "publish_snapshots" && name != "compress_entries" &&
+        name != "forward_writes" && name != "local_fsync") {
       *e += "cluster." + std::string(name) + " is not a key of [cluster]; ";
     }
   }

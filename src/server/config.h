@@ -116,6 +116,11 @@ struct ServerConfig {
     bool publish_snapshots = true;
     // The leader writes entry bodies zstd-compressed (docs/cluster.md, "Entries").
     bool compress_entries = true;
+    // A follower's HTTP gateway sends writes on to the leader (docs/cluster.md).
+    bool forward_writes = true;
+    // A leader's reply also waits for the fdatasync of its local copy of the entry
+    // (docs/cluster.md, "What an ack means").
+    bool local_fsync = false;
     // Where clients are sent to reach this node when it leads (default: listen and http).
     std::string advertise_binary;
     std::string advertise_http;

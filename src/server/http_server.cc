@@ -16,6 +16,7 @@
 
 #include "base/assert.h"
 #include "client/tls_stream.h"
+#include "server/http_forward.h"
 #include "server/json_decode.h"
 #include "server/json_encode.h"
 #include "server/tls.h"
@@ -535,6 +536,9 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
   void HandleQuery(const Routed& routed);
   void HandleClock();
   Request* Take(size_t buffer_size);
+  bool ForwardToLeader(const std::string& leader);
+  void OnForwarded(const boost::system::error_code& error, LeaderForwarder::Response* response,
+                   const std::string& leader);
   void HandleFeed(const Routed& routed);
   void UpgradeFeed(const Routed& routed);
   void WriteEvent();
@@ -566,6 +570,9 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
   // idle timeout: a timer per connection, armed on every read as Beast's stream timeouts
   // are, cost more than the HTTP parsing itself.
   uint64_t waiting_since_ns_ = 0;
+  // A follower's writes go on to the leader over this (cluster.forward_writes).
+  std::shared_ptr<LeaderForwarder> forwarder_;
+  std::string forwarded_content_type_;
   // Feed mode.
   Feed::Topic* topic_ = nullptr;
   std::unique_ptr<http::response<http::empty_body>> sse_header_;
@@ -1091,6 +1098,7 @@ void HttpSession::OnRequestDone(Request* r) {
   if (status == protocol::FrameStatus::kNotLeader) {
     const replica::ReplicaRole* role = core_->role;
     const std::string leader = role != nullptr ? role->leader_http_address() : "";
+    if (!leader.empty() && ForwardToLeader(leader)) return;
     if (!leader.empty()) extra_headers_ += "\r\nEleven-Leader: " + leader;
     return RespondError(
         503, "not_leader",
@@ -1104,6 +1112,59 @@ void HttpSession::OnRequestDone(Request* r) {
   }
   Respond(static_cast<http::status>(wire::CodeHttpStatus(code)), std::move(body),
           "application/json", replayed);
+}
+
+// A write a follower was asked for goes on to the leader, with the client's key, and the
+// leader's reply comes back as it is (docs/cluster.md, "Roles on the wire"). Not over TLS
+// (the client's certificate cannot go with it), and never twice: a write another node sent
+// on carries Eleven-Forwarded-By and is answered not_leader here. False: answer not_leader.
+bool HttpSession::ForwardToLeader(const std::string& leader) {
+  const ServerConfig& config = core_->config;
+  const auto& request = parser_->get();
+  if (!config.cluster.forward_writes || stream_.is_tls() || request.count("Eleven-Forwarded-By") != 0) {
+    return false;
+  }
+  LeaderForwarder::Request upstream{request.method(), request.target(), 11};
+  upstream.set(http::field::host, leader);
+  upstream.set(http::field::content_type, request[http::field::content_type]);
+  if (request.count(http::field::authorization) != 0) {
+    upstream.set(http::field::authorization, request[http::field::authorization]);
+  }
+  upstream.set("Eleven-Forwarded-By", config.cluster.node);
+  upstream.body() = request.body();
+  if (!forwarder_) forwarder_ = std::make_shared<LeaderForwarder>(stream_.socket().get_executor());
+  core_->io_metrics.http_forwarded_total++;
+  const std::chrono::milliseconds timeout(config.cluster.lease_ms + config.cluster.ack_timeout_ms);
+  forwarder_->Forward(leader, std::move(upstream), timeout,
+                      [self = shared_from_this(), leader](const boost::system::error_code& error,
+                                                          LeaderForwarder::Response* response) {
+                        self->OnForwarded(error, response, leader);
+                      });
+  return true;
+}
+
+void HttpSession::OnForwarded(const boost::system::error_code& error, LeaderForwarder::Response* response,
+                              const std::string& leader) {
+  if (closed_) return;
+  if (error) {
+    core_->io_metrics.http_forward_failed_total++;
+    extra_headers_ += "\r\nEleven-Leader: " + leader;
+    return RespondError(503, "not_leader",
+                        "this node is a cluster follower, and sending the write on to the leader at " + leader +
+                            " failed (" + error.message() + "): retry; the same request is safe to send again");
+  }
+  // The leader's own not_leader (it was just deposed) names whom it knows.
+  if (response->count("Eleven-Leader") != 0) {
+    extra_headers_ += "\r\nEleven-Leader: " + std::string(response->at("Eleven-Leader"));
+  } else {
+    extra_headers_ += "\r\nEleven-Leader: " + leader;
+  }
+  if (response->count(http::field::retry_after) != 0) {
+    extra_headers_ += "\r\nRetry-After: " + std::string(response->at(http::field::retry_after));
+  }
+  const bool replayed = response->count("Idempotent-Replayed") != 0;
+  forwarded_content_type_ = std::string(response->at(http::field::content_type));
+  Respond(response->result(), std::move(response->body()), forwarded_content_type_.c_str(), replayed);
 }
 
 void HttpSession::Respond(http::status status, std::string body, const char* content_type,
@@ -1206,6 +1267,7 @@ void HttpSession::WatchFeedClose() {
 void HttpSession::Close() {
   if (closed_) return;
   closed_ = true;
+  if (forwarder_) forwarder_->Close();
   state_->End(this, &topic_, stream_.socket(), id_);
 }
 

@@ -144,6 +144,11 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
   Metric(&out, "eleven_http_connections", "gauge", "open HTTP connections (feeds included)", io.http_connections);
   Metric(&out, "eleven_http_connections_refused_total", "counter",
          "HTTP connections over http.connections (answered 503 busy)", io.http_connections_refused);
+  Metric(&out, "eleven_http_forwarded_total", "counter", "writes a cluster follower sent on to the leader",
+         io.http_forwarded_total);
+  Metric(&out, "eleven_http_forward_failed_total", "counter",
+         "writes sent on to the leader that it did not answer (answered 503 not_leader)",
+         io.http_forward_failed_total);
   Metric(&out, "eleven_feed_slow_closed_total", "counter",
          "feed viewers closed because an event was not written within feed.write_timeout_ms",
          io.feed_slow_closed_total);

@@ -83,6 +83,8 @@ struct IoMetrics {
   uint64_t binary_connections_refused = 0;
   uint64_t http_connections = 0;
   uint64_t http_connections_refused = 0;  // over http.connections: answered 503 and closed
+  uint64_t http_forwarded_total = 0;       // a follower's writes sent on to the leader
+  uint64_t http_forward_failed_total = 0;  // of those, not answered by the leader (503 not_leader)
   uint64_t http_requests_total = 0;
   // Requests refused 401 on either protocol: a key malformed, unknown or revoked.
   uint64_t unauthenticated_total = 0;

@@ -74,6 +74,7 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
                                             .ack_timeout_ms = config.cluster.ack_timeout_ms,
                                             .publish_snapshots = config.cluster.publish_snapshots,
                                             .compress_entries = config.cluster.compress_entries,
+                                            .local_fsync = config.cluster.local_fsync,
                                             .binary_address = config.cluster.advertise_binary,
                                             .http_address = config.cluster.advertise_http};
     std::unique_ptr<cluster::ClusterNode> opened;
