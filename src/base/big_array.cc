@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +14,8 @@ namespace eleven {
 namespace {
 
 constexpr size_t kHugePageSize = 2 << 20;
+constexpr size_t kPopulateSliceSize = size_t{256} << 20;  // a multiple of kHugePageSize
+std::atomic<uint64_t> g_mapped_bytes{0};
 #ifdef MADV_POPULATE_WRITE
 constexpr int kMadvPopulateWrite = MADV_POPULATE_WRITE;
 #else
@@ -30,14 +34,24 @@ void* MapZeroed(size_t size_bytes) {
   }
   // Advice only: without transparent huge pages the table still works, just slower.
   if (size_bytes >= kHugePageSize) madvise(data, size_bytes, MADV_HUGEPAGE);
-  // Fault every page in now. The kernel does it in one call where it can (Linux 5.14+; the
-  // pages come zeroed once); otherwise writing zeros maps them (mmap's pages read as zero).
-  if (madvise(data, size_bytes, kMadvPopulateWrite) != 0) std::memset(data, 0, size_bytes);
+  // Fault every page in now, a slice at a time (so a start-up can say how far it is). The
+  // kernel does it in one call where it can (Linux 5.14+; the pages come zeroed once);
+  // otherwise writing zeros maps them (mmap's pages read as zero).
+  for (size_t at = 0; at < size_bytes; at += kPopulateSliceSize) {
+    char* slice = static_cast<char*>(data) + at;
+    const size_t n = std::min(kPopulateSliceSize, size_bytes - at);
+    if (madvise(slice, n, kMadvPopulateWrite) != 0) std::memset(slice, 0, n);
+    g_mapped_bytes.fetch_add(n, std::memory_order_relaxed);
+  }
   return data;
 }
 
+uint64_t MappedBytes() { return g_mapped_bytes.load(std::memory_order_relaxed); }
+
 void Unmap(void* data, size_t size_bytes) {
-  if (data != nullptr) munmap(data, size_bytes);
+  if (data == nullptr) return;
+  munmap(data, size_bytes);
+  g_mapped_bytes.fetch_sub(size_bytes, std::memory_order_relaxed);
 }
 
 }  // namespace eleven

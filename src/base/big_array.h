@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include "base/assert.h"
@@ -18,6 +19,9 @@ namespace eleven {
 // running out of memory at start-up is fatal.
 void* MapZeroed(size_t size_bytes);
 void Unmap(void* data, size_t size_bytes);
+// The bytes MapZeroed has mapped and faulted in so far, less those unmapped (any thread; a
+// start-up reports its progress with it).
+uint64_t MappedBytes();
 
 template <typename T>
 class BigArray {

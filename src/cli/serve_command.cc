@@ -1,11 +1,16 @@
 #include "cli/serve_command.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
+#include "base/big_array.h"
 #include "server/server.h"
 
 namespace eleven::cli {
@@ -19,6 +24,41 @@ constexpr int kExitRestart = 75;
 
 void OnSignal(int) {
   if (g_server != nullptr) g_server->RequestStop();  // async-signal-safe: one write(2)
+}
+
+// Server::Open, saying every second how much of the engine's tables is allocated so far
+// (gigabytes take seconds to fault in), then how much they take.
+Status OpenReportingProgress(const server::ServerConfig& config, std::unique_ptr<server::Server>* server) {
+  constexpr double kGiB = double(uint64_t{1} << 30);
+  const uint64_t before = MappedBytes();
+  const auto started = std::chrono::steady_clock::now();
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool opened = false;
+  std::thread reporter([&] {
+    std::unique_lock<std::mutex> lock(mutex);
+    uint64_t reported = before;
+    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return opened; })) {
+      const uint64_t now = MappedBytes();
+      if (now == reported) continue;
+      reported = now;
+      std::fprintf(stderr, "eleven serve: allocating: %.1f GiB of tables so far\n", double(now - before) / kGiB);
+    }
+  });
+  const Status status = server::Server::Open(config, server);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    opened = true;
+  }
+  cv.notify_one();
+  reporter.join();
+  if (status.ok()) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::fprintf(stderr, "eleven serve: opened in %.1f s; the engine's tables (and its follower's) take %.1f GiB\n",
+                 seconds, double(MappedBytes() - before) / kGiB);
+  }
+  return status;
 }
 
 }  // namespace
@@ -41,7 +81,7 @@ int RunServe(const ServeArgs& args) {
     return 2;
   }
   std::unique_ptr<server::Server> server;
-  Status status = server::Server::Open(config, &server);
+  Status status = OpenReportingProgress(config, &server);
   if (status.ok()) status = server->Start();
   if (!status.ok()) {
     std::fprintf(stderr, "eleven serve: %s\n", status.ToString().c_str());

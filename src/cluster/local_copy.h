@@ -25,7 +25,9 @@ namespace eleven::cluster {
 
 struct LocalCopyOptions {
   int64_t segment_ms = 60'000;  // a new file after this long
-  int64_t keep_ms = 600'000;    // files last written longer ago than this go
+  // Files last written longer ago than this go: past nats-server 2.9's own syncs (its
+  // stream store every 60 s, its Raft log every 5 min).
+  int64_t keep_ms = 360'000;
 };
 
 // One copied entry: the message exactly as published, its id, and the id it expected before

@@ -16,7 +16,6 @@ namespace {
 constexpr size_t kReadBufferSizeMin = 64 << 10;  // grows to one frame when a frame is larger
 constexpr size_t kGatherCountMax = 64;            // replies per write(2)
 constexpr size_t kQueuedRepliesMax = 1024;        // then the connection stops reading
-constexpr int kListenBacklog = 1024;
 constexpr auto kSweepPeriod = std::chrono::milliseconds(250);
 
 }  // namespace
@@ -377,15 +376,11 @@ BinaryListener::BinaryListener(Core* core, asio::ssl::context* tls)
 
 BinaryListener::~BinaryListener() { CloseAll(); }
 
-Status BinaryListener::Listen(const std::string& host, uint16_t port) {
+Status BinaryListener::Listen(const std::string& host, uint16_t port, int bound_fd) {
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) return Status::InvalidArgument("bad listen address '" + host + "': " + ec.message());
-  const tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(kListenBacklog, ec);
+  acceptor_.assign(tcp::endpoint(address, port).protocol(), bound_fd, ec);
   if (ec) return Status::IOError("listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint(ec).port();
   return Status::Ok();

@@ -35,7 +35,9 @@ class BinaryListener {
   // `tls` (outliving the listener), or null for plain TCP.
   BinaryListener(Core* core, asio::ssl::context* tls);
   ~BinaryListener();
-  [[nodiscard]] Status Listen(const std::string& host, uint16_t port);
+  // Takes over `bound_fd`, a socket bound to host:port and listening (Server::Open binds
+  // its addresses before anything else, so an address in use stops the start at once).
+  [[nodiscard]] Status Listen(const std::string& host, uint16_t port, int bound_fd);
   uint16_t port() const { return port_; }
   void Start();  // on the I/O thread
   void StopAccepting();

@@ -19,6 +19,7 @@
 #include "server/http_forward.h"
 #include "server/json_decode.h"
 #include "server/json_encode.h"
+#include "server/openapi_document.h"
 #include "server/tls.h"
 
 namespace eleven::net {
@@ -54,7 +55,6 @@ namespace websocket = beast::websocket;
 
 namespace {
 
-constexpr int kListenBacklog = 4096;
 constexpr size_t kPathSegmentsMax = 4;
 constexpr size_t kPathIdsMax = 2;
 constexpr auto kRateWindow = std::chrono::seconds(1);
@@ -68,6 +68,8 @@ enum class Route : uint8_t {
   kNotFound,
   kMethodNotAllowed,
   kHealth,
+  kOpenApiJson,
+  kOpenApiYaml,
   kMetrics,
   kCommand,
   kQuery,
@@ -102,6 +104,8 @@ using Op = protocol::Operation;
 // Every route of docs/openapi.yaml; the first row whose pattern matches decides.
 constexpr RouteRow kRoutes[] = {
     {http::verb::get, "/healthz", Route::kHealth},
+    {http::verb::get, "/openapi.json", Route::kOpenApiJson},
+    {http::verb::get, "/openapi.yaml", Route::kOpenApiYaml},
     {http::verb::get, "/metrics", Route::kMetrics},
     {http::verb::post, "/clock", Route::kClock},
     // Catalog, drops, orders.
@@ -114,7 +118,7 @@ constexpr RouteRow kRoutes[] = {
     Get("/drops/{}", Op::kGetDrop),
     Post("/drops/{}/close", JC::kCloseDrop),
     Post("/orders", JC::kPlaceOrder),
-    Get("/orders/by-key/{}", Op::kGetOrderByKey),
+    Get("/order-keys/{}", Op::kGetOrderByKey),
     Get("/orders/{}", Op::kGetOrder),
     Post("/orders/{}/pay", JC::kPayOrder),
     Post("/orders/{}/cancel", JC::kCancelOrder),
@@ -529,6 +533,8 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
     Respond(static_cast<http::status>(status), ErrorJson(code, message));
   }
   void OnWrite(const beast::error_code& error, bool close);
+  void Linger();
+  void LingerRead();
   bool CrossSiteAllowed();
   void Preflight();
   bool Authenticate();
@@ -557,6 +563,12 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
   std::string reply_body_;
   bool keep_alive_ = true;
   bool closed_ = false;
+  // Lingering close (Linger): after a reply to a request not read whole.
+  static constexpr size_t kLingerBytesMax = size_t{16} << 20;
+  static constexpr size_t kLingerBufferSize = size_t{64} << 10;
+  bool linger_ = false;
+  size_t linger_left_ = 0;
+  std::unique_ptr<char[]> linger_buffer_;
   std::string extra_headers_;  // of the next reply, each "\r\nName: value"
   // Who sent the request being handled (Authenticate).
   Caller caller_;
@@ -830,6 +842,7 @@ void HttpSession::OnRead(const beast::error_code& error) {
   }
   if (error) {
     keep_alive_ = false;
+    linger_ = true;  // the rest of the request may still be on its way
     const bool too_big = error == http::error::body_limit || error == http::error::header_limit ||
                          error == http::error::buffer_overflow;
     RespondError(too_big ? 413 : 400, too_big ? "too_large" : "bad_http", error.message());
@@ -851,6 +864,9 @@ void HttpSession::Handle() {
     case Route::kMethodNotAllowed: return RespondError(405, "method_not_allowed", "wrong method for this path");
     case Route::kBadId: return RespondError(400, "invalid_request", "the id in the path must be an unsigned integer");
     case Route::kBadParams: return RespondError(400, "invalid_request", routed.message);
+    // The contract, to anyone: it holds nothing a key guards.
+    case Route::kOpenApiJson: return Respond(http::status::ok, std::string(OpenApiJson()), "application/json");
+    case Route::kOpenApiYaml: return Respond(http::status::ok, std::string(kOpenApiYaml), "application/yaml");
     case Route::kHealth: {
       // A failed journal is 503 with its reason (the file and errno), for load balancers.
       const bool failed = core_->loop->journal_failed();
@@ -1182,11 +1198,37 @@ void HttpSession::Respond(http::status status, std::string body, const char* con
 
 void HttpSession::OnWrite(const beast::error_code& error, bool close) {
   if (closed_) return;
+  if (!error && close && linger_ && !stream_.is_tls()) return Linger();
   if (error || close) {
     Close();
     return;
   }
   Read();
+}
+
+// After refusing a request it did not read whole (a body over the limit, bad HTTP): the
+// client may still be sending it, and closing with its bytes unread would reset the
+// connection and could destroy the reply before the client read it. So, as nginx's
+// lingering close does, the sending side is shut down and what arrives is read and dropped
+// until the client closes, kLingerBytesMax have come, or the idle sweep ends it.
+void HttpSession::Linger() {
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  waiting_since_ns_ = MonotonicNs();
+  linger_left_ = kLingerBytesMax;
+  linger_buffer_ = std::make_unique<char[]>(kLingerBufferSize);
+  LingerRead();
+}
+
+void HttpSession::LingerRead() {
+  stream_.socket().async_read_some(
+      asio::buffer(linger_buffer_.get(), kLingerBufferSize),
+      [self = shared_from_this()](const boost::system::error_code& error, size_t n) {
+        if (self->closed_) return;
+        if (error || n >= self->linger_left_) return self->Close();
+        self->linger_left_ -= n;
+        self->LingerRead();
+      });
 }
 
 void HttpSession::HandleFeed(const Routed& routed) {
@@ -1395,16 +1437,12 @@ HttpListener::HttpListener(Core* core, asio::ssl::context* tls)
     : state_(std::make_unique<State>(core, tls)) {}
 HttpListener::~HttpListener() { CloseAll(); }
 
-Status HttpListener::Listen(const std::string& host, uint16_t port) {
+Status HttpListener::Listen(const std::string& host, uint16_t port, int bound_fd) {
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) return Status::InvalidArgument("bad http address '" + host + "': " + ec.message());
-  const tcp::endpoint endpoint(address, port);
   auto& acceptor = state_->acceptor;
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(kListenBacklog, ec);
+  acceptor.assign(tcp::endpoint(address, port).protocol(), bound_fd, ec);
   if (ec) return Status::IOError("http listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   state_->port = acceptor.local_endpoint(ec).port();
   return Status::Ok();

@@ -25,7 +25,9 @@ class HttpListener {
   // `tls` (outliving the listener), or null for plain HTTP.
   HttpListener(Core* core, asio::ssl::context* tls);
   ~HttpListener();
-  [[nodiscard]] Status Listen(const std::string& host, uint16_t port);
+  // Takes over `bound_fd`, a socket bound to host:port and listening (Server::Open binds
+  // its addresses before anything else, so an address in use stops the start at once).
+  [[nodiscard]] Status Listen(const std::string& host, uint16_t port, int bound_fd);
   uint16_t port() const;
   void Start();
   void StopAccepting();

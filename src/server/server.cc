@@ -1,12 +1,17 @@
 #include "server/server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <future>
+#include <utility>
 
 #include "base/assert.h"
 #include "cluster/node.h"
@@ -18,6 +23,42 @@
 #include "storage/env.h"
 
 namespace eleven::server {
+
+namespace {
+
+// A socket bound to `address` and listening, closed unless a listener takes it over.
+struct BoundSocket {
+  int fd = -1;
+  ~BoundSocket() {
+    if (fd >= 0) close(fd);
+  }
+  int Release() { return std::exchange(fd, -1); }
+};
+
+// Binds and listens on `address` now, so that an address in use (or not this machine's)
+// stops the start at once, before the data directory is opened and its tables allocated.
+Status BindEarly(const char* what, const std::string& address, BoundSocket* socket_out) {
+  std::string host;
+  uint16_t port = 0;
+  ELEVEN_RETURN_IF_ERROR(ParseHostPort(address, &host, &port));
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument(std::string("bad ") + what + " address '" + host + "': " + ec.message());
+  const asio::ip::tcp::endpoint endpoint(ip, port);
+  const int fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::IOError(std::string(what) + " socket: " + std::strerror(errno));
+  socket_out->fd = fd;
+  const int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+      ::bind(fd, endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0 || ::listen(fd, 4096) != 0) {
+    const int error = errno;
+    return Status::IOError(std::string(what) + " listen on " + address + ": " + std::strerror(error) +
+                           (error == EADDRINUSE ? " (another process listens there; nothing was opened)" : ""));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 // Watches the engine loop's done eventfd on the I/O thread.
 struct Server::DoneWatcher {
@@ -39,6 +80,15 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
       replica::CheckShape(given.data_dir, shape, ShapeOfConfig(given), given.shape_given));
   ServerConfig config = given;
   SetShape(shape, &config);
+  BoundSocket binary_socket;
+  BoundSocket http_socket;
+  if (!config.listen.empty()) ELEVEN_RETURN_IF_ERROR(BindEarly("binary", config.listen, &binary_socket));
+  if (!config.http.empty()) ELEVEN_RETURN_IF_ERROR(BindEarly("http", config.http, &http_socket));
+  std::fprintf(stderr,
+               "eleven serve: opening %s: %u order slots, %u SKUs, %u merchants (its manifest's shape); "
+               "allocating its tables\n",
+               config.data_dir.c_str(), config.engine.order_slot_count, config.engine.sku_count_max,
+               config.engine.merchant_count_max);
   std::unique_ptr<Server> s(new Server());
   s->config_ = config;
   replica::ReplicaOptions options;
@@ -109,12 +159,12 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
   if (!config.listen.empty()) {
     ELEVEN_RETURN_IF_ERROR(ParseHostPort(config.listen, &host, &port));
     s->binary_ = std::make_unique<BinaryListener>(s->core_.get(), tls_binary);
-    ELEVEN_RETURN_IF_ERROR(s->binary_->Listen(host, port));
+    ELEVEN_RETURN_IF_ERROR(s->binary_->Listen(host, port, binary_socket.Release()));
   }
   if (!config.http.empty()) {
     ELEVEN_RETURN_IF_ERROR(ParseHostPort(config.http, &host, &port));
     s->http_ = std::make_unique<HttpListener>(s->core_.get(), tls_http);
-    ELEVEN_RETURN_IF_ERROR(s->http_->Listen(host, port));
+    ELEVEN_RETURN_IF_ERROR(s->http_->Listen(host, port, http_socket.Release()));
   }
   if (pipe(s->stop_pipe_) != 0) return Status::IOError("pipe");
   *out = std::move(s);

@@ -79,7 +79,7 @@ const std::vector<Row>& Rows() {
       {"POST", "/orders", "/orders",
        R"({"idempotency_key":{sku},"merchant_id":1,"buyer_id":53,"region":3,"city_tier":1,"lines":[{"sku_id":11,"quantity":1}]})",
        "AAFFF"},
-      {"GET", "/orders/by-key/{}", "/orders/by-key/{own}", "", "AOOFF"},
+      {"GET", "/order-keys/{}", "/order-keys/{own}", "", "AOOFF"},
       {"GET", "/orders/{}", "/orders/{own}", "", "AOOFF"},
       {"POST", "/orders/{}/pay", "/orders/{own}/pay",
        R"({"amount_fen":1000,"payment_method":"card"})", "AOFFF"},
@@ -273,7 +273,7 @@ class AccessTest : public ::testing::Test {
       return sku ? std::pair{"11", "12"} : std::pair{"1", "2"};
     }
     if (pattern == "/drops/{}/close") return {"21", "22"};
-    if (pattern == "/orders/by-key/{}") return {"1001", "1002"};
+    if (pattern == "/order-keys/{}") return {"1001", "1002"};
     if (pattern == "/orders/{}/pay" || pattern == "/orders/{}/cancel") return {"3", "4"};
     if (pattern.find("/orders/{}") == 0) return {"1", "2"};
     if (pattern.find("/accounts/{}") == 0) {
@@ -330,16 +330,18 @@ TEST_F(AccessTest, EveryRouteAndRoleGetsTheStatusTheRolesTableSays) {
   // The table and the server name the same routes.
   std::set<std::string> server_routes;
   for (const std::string& route : HttpRoutes()) server_routes.insert(route);
-  std::set<std::string> table_routes = {"GET /healthz"};
+  std::set<std::string> table_routes = {"GET /healthz", "GET /openapi.json", "GET /openapi.yaml"};
   for (const Row& row : Rows()) table_routes.insert(std::string(row.method) + " " + row.pattern);
   for (const std::string& route : server_routes)
     EXPECT_TRUE(table_routes.count(route)) << route << " has no row";
   for (const std::string& route : table_routes)
     EXPECT_TRUE(server_routes.count(route)) << route << " is no route";
 
-  // /healthz needs no key, and a bad one does not matter.
-  EXPECT_EQ(Call("GET", "/healthz", "", "").status, 200);
-  EXPECT_EQ(Call("GET", "/healthz", "", "ek_nonsense").status, 200);
+  // /healthz and the API's document need no key, and a bad one does not matter.
+  for (const char* open : {"/healthz", "/openapi.json", "/openapi.yaml"}) {
+    EXPECT_EQ(Call("GET", open, "", "").status, 200) << open;
+    EXPECT_EQ(Call("GET", open, "", "ek_nonsense").status, 200) << open;
+  }
 
   const std::string malformed = "ek_short";
   const std::string unknown = "ek_" + std::string(43, 'A');

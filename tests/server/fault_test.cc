@@ -13,9 +13,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "storage/fault_env.h"
 #include "tests/server/test_util.h"
@@ -124,7 +126,7 @@ TEST(ServerFaults, AFullDiskIsAnsweredAt503AndReportedNotHung) {
   // Nothing refused was recorded: a restart (the disk healthy again) has neither order.
   server = StartServer(TestConfig(dir.path()));
   ASSERT_NE(server, nullptr);
-  EXPECT_EQ(HttpCall(server->http_port(), "GET", "/orders/by-key/1").status, 404);
+  EXPECT_EQ(HttpCall(server->http_port(), "GET", "/order-keys/1").status, 404);
   const HttpReply sku = HttpCall(server->http_port(), "GET", "/skus/10");
   EXPECT_NE(sku.body.find("\"available\":100"), std::string::npos) << sku.body;
   EXPECT_EQ(HttpCall(server->http_port(), "POST", "/orders", kOrder1).status, 200);
@@ -228,6 +230,37 @@ TEST(ServerFaults, AConnectionOverTheLimitIsAnswered503AndCounted) {
   EXPECT_NE(page.find("\neleven_http_connections_refused_total 1\n"), std::string::npos) << page;
   close(held[0]);
   close(held[1]);
+}
+
+// A body over http.body_bytes_max is answered 413 at once, and a client that sends the whole
+// body before it reads gets that reply: the server reads and drops the rest before it closes
+// (closing at once would fail the client's sends, and reset the connection).
+TEST(ServerFaults, ABodyOverTheLimitIsAnswered413WhileTheClientStillSends) {
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.http_body_size_max = 64 << 10;
+  std::unique_ptr<Server> server = StartServer(config);
+  ASSERT_NE(server, nullptr);
+  for (int attempt = 0; attempt < 5; attempt++) {
+    const int fd = ConnectLoopback(server->http_port());
+    ASSERT_GE(fd, 0);
+    const size_t body_size = size_t{4} << 20;
+    const std::string head = "POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                             "Content-Length: " + std::to_string(body_size) + "\r\n\r\n";
+    // All of it is sent before the reply is read, as simple clients do: no send may fail (a
+    // server that closed at once would make them fail, EPIPE or a reset, and such a client
+    // never reads the reply), and the reply waits in our socket.
+    const std::string body(body_size, ' ');
+    ASSERT_TRUE(SendAll(fd, head.data(), head.size()));
+    EXPECT_TRUE(SendAll(fd, body.data(), body.size())) << "attempt " << attempt << ": " << std::strerror(errno);
+    shutdown(fd, SHUT_WR);
+    std::string reply;
+    char buffer[4096];
+    for (size_t n = 0; (n = RecvSome(fd, buffer, sizeof(buffer), 10000)) > 0;) reply.append(buffer, n);
+    close(fd);
+    EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << "attempt " << attempt << ": " << reply;
+    EXPECT_NE(reply.find("\"error\":\"too_large\""), std::string::npos) << reply;
+  }
 }
 
 }  // namespace

@@ -124,6 +124,17 @@ TEST(HttpTest, ServerAnswersAsOpenApiSays) {
   }
   for (const std::string& route : HttpRoutes()) EXPECT_TRUE(documented.count(route)) << route << " is not in docs/openapi.yaml";
   EXPECT_EQ(documented.size(), HttpRoutes().size());
+  // The server serves this very document, as JSON and as the YAML file.
+  const HttpReply json = HttpCall(server->http_port(), "GET", "/openapi.json");
+  EXPECT_EQ(json.status, 200);
+  EXPECT_EQ(json.content_type, "application/json");
+  EXPECT_EQ(json.body, text);
+  std::ifstream file(std::string(ELEVEN_SOURCE_DIR) + "/docs/openapi.yaml");
+  const std::string yaml((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const HttpReply served_yaml = HttpCall(server->http_port(), "GET", "/openapi.yaml");
+  EXPECT_EQ(served_yaml.status, 200);
+  EXPECT_EQ(served_yaml.content_type, "application/yaml");
+  EXPECT_EQ(served_yaml.body, yaml);
   // Undocumented paths and methods get JSON errors too.
   EXPECT_EQ(HttpCall(server->http_port(), "GET", "/nope").status, 404);
   EXPECT_EQ(HttpCall(server->http_port(), "DELETE", "/orders/1").status, 405);
