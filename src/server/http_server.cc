@@ -1179,7 +1179,9 @@ void HttpSession::OnForwarded(const boost::system::error_code& error, LeaderForw
     extra_headers_ += "\r\nRetry-After: " + std::string(response->at(http::field::retry_after));
   }
   const bool replayed = response->count("Idempotent-Replayed") != 0;
-  forwarded_content_type_ = std::string(response->at(http::field::content_type));
+  forwarded_content_type_ = response->count(http::field::content_type) != 0
+                                ? std::string(response->at(http::field::content_type))
+                                : "application/octet-stream";
   Respond(response->result(), std::move(response->body()), forwarded_content_type_.c_str(), replayed);
 }
 
