@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "base/assert.h"
@@ -99,13 +100,14 @@ std::string ConfigText(const NatsClusterOptions& options, int node_count, int i,
   return text;
 }
 
-// One readiness probe: connects to `url` and asks JetStream for the account info. Ok when it
-// answers; otherwise the reason, for the Status of a timed-out wait.
-Status ProbeJetStream(const std::string& url) {
+// One readiness probe: connects to `url`, makes a JetStream context and runs `ask` on it.
+// Ok when every step answers; otherwise `what` and the reason, for the Status of a timed-out
+// wait.
+Status Probe(const std::string& url, const std::string& what,
+             const std::function<natsStatus(jsCtx* js, jsErrCode* js_error)>& ask) {
   natsOptions* options = nullptr;
   natsConnection* connection = nullptr;
   jsCtx* js = nullptr;
-  jsAccountInfo* info = nullptr;
   natsStatus s = natsOptions_Create(&options);
   if (s == NATS_OK) s = natsOptions_SetURL(options, url.c_str());
   if (s == NATS_OK) s = natsOptions_SetTimeout(options, kProbeConnectTimeoutMs);
@@ -116,19 +118,27 @@ Status ProbeJetStream(const std::string& url) {
   js_options.Wait = kProbeRequestTimeoutMs;
   if (s == NATS_OK) s = natsConnection_JetStream(&js, connection, &js_options);
   jsErrCode js_error = static_cast<jsErrCode>(0);
-  if (s == NATS_OK) s = js_GetAccountInfo(&info, js, nullptr, &js_error);
+  if (s == NATS_OK) s = ask(js, &js_error);
   Status result;
   if (s != NATS_OK) {
     const char* text = nats_GetLastError(nullptr);
-    result = Status::Unavailable(std::string(natsStatus_GetText(s)) + " (" +
-                                 (text != nullptr ? text : "") + ", jetstream error code " +
-                                 std::to_string(js_error) + ")");
+    result = Status::Unavailable(what + natsStatus_GetText(s) + " (" + (text != nullptr ? text : "") +
+                                 ", jetstream error code " + std::to_string(js_error) + ")");
   }
-  jsAccountInfo_Destroy(info);
   jsCtx_Destroy(js);
   natsConnection_Destroy(connection);
   natsOptions_Destroy(options);
   return result;
+}
+
+// Whether JetStream at `url` answers the account info.
+Status ProbeJetStream(const std::string& url) {
+  return Probe(url, "", [](jsCtx* js, jsErrCode* js_error) {
+    jsAccountInfo* info = nullptr;
+    const natsStatus s = js_GetAccountInfo(&info, js, nullptr, js_error);
+    jsAccountInfo_Destroy(info);
+    return s;
+  });
 }
 
 // Whether JetStream at `url` can place a stream on `replicas` nodes: creates the memory
@@ -136,42 +146,20 @@ Status ProbeJetStream(const std::string& url) {
 // forms, JetStream answers account info before its meta group knows every peer, and a
 // replicated stream is refused ("no suitable peers for placement", 10005) for a while.
 Status ProbePlacement(const std::string& url, int replicas) {
-  natsOptions* options = nullptr;
-  natsConnection* connection = nullptr;
-  jsCtx* js = nullptr;
-  natsStatus s = natsOptions_Create(&options);
-  if (s == NATS_OK) s = natsOptions_SetURL(options, url.c_str());
-  if (s == NATS_OK) s = natsOptions_SetTimeout(options, kProbeConnectTimeoutMs);
-  if (s == NATS_OK) s = natsOptions_SetAllowReconnect(options, false);
-  if (s == NATS_OK) s = natsConnection_Connect(&connection, options);
-  jsOptions js_options;
-  jsOptions_Init(&js_options);
-  js_options.Wait = kProbeRequestTimeoutMs;
-  if (s == NATS_OK) s = natsConnection_JetStream(&js, connection, &js_options);
-  jsErrCode js_error = static_cast<jsErrCode>(0);
-  if (s == NATS_OK) {
-    const char* subjects[] = {"_eleven.ready_probe"};
-    jsStreamConfig config;
-    jsStreamConfig_Init(&config);
-    config.Name = "ELEVEN_READY_PROBE";
-    config.Subjects = subjects;
-    config.SubjectsLen = 1;
-    config.Storage = js_MemoryStorage;
-    config.Replicas = replicas;
-    s = js_AddStream(nullptr, js, &config, nullptr, &js_error);
-    if (s == NATS_OK) s = js_DeleteStream(js, "ELEVEN_READY_PROBE", nullptr, &js_error);
-  }
-  Status result;
-  if (s != NATS_OK) {
-    const char* text = nats_GetLastError(nullptr);
-    result = Status::Unavailable("placing a stream of " + std::to_string(replicas) + " replicas: " +
-                                 natsStatus_GetText(s) + " (" + (text != nullptr ? text : "") +
-                                 ", jetstream error code " + std::to_string(js_error) + ")");
-  }
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(connection);
-  natsOptions_Destroy(options);
-  return result;
+  return Probe(url, "placing a stream of " + std::to_string(replicas) + " replicas: ",
+               [replicas](jsCtx* js, jsErrCode* js_error) {
+                 const char* subjects[] = {"_eleven.ready_probe"};
+                 jsStreamConfig config;
+                 jsStreamConfig_Init(&config);
+                 config.Name = "ELEVEN_READY_PROBE";
+                 config.Subjects = subjects;
+                 config.SubjectsLen = 1;
+                 config.Storage = js_MemoryStorage;
+                 config.Replicas = replicas;
+                 natsStatus s = js_AddStream(nullptr, js, &config, nullptr, js_error);
+                 if (s == NATS_OK) s = js_DeleteStream(js, "ELEVEN_READY_PROBE", nullptr, js_error);
+                 return s;
+               });
 }
 
 std::string DescribeExit(int wait_status) {
