@@ -7,7 +7,7 @@
 // Fibonacci, hashing): ids handed out in sequence, as SKU ids usually are, land almost evenly
 // spaced, so a lookup seldom reads a second slot (a slot is a cache line) and its probe's
 // length seldom mispredicts; ids in no order land as under any other hash. On W1 it gained
-// 13% over the splitmix finaliser at a load of 1/4 (docs/benchmarks.md, twelfth session).
+// 13% over the splitmix finaliser at a load of 1/4 (docs/benchmarks.md, "Engine alone").
 // Row must be trivially copyable, start with `uint64_t id` (0 marks an empty slot; id 0 is
 // never stored) and hold no padding. Rows are never erased, so a row's index
 // is fixed from its insert on and can be stored elsewhere (orders, drops, holdings refer to

@@ -1082,6 +1082,9 @@ ELEVEN_GET_BY_ID(GetMerchantCredit, kGetMerchantCredit, wire::MerchantCreditReco
 ELEVEN_GET_BY_ID(GetBuyerCredit, kGetBuyerCredit, wire::BuyerCreditRecord)
 ELEVEN_GET_BY_ID(GetParcel, kGetParcel, wire::ParcelRecord)
 ELEVEN_GET_BY_ID(GetShipment, kGetShipment, wire::ShipmentRecord)
+ELEVEN_GET_BY_ID(GetMerchant, kGetMerchant, wire::MerchantRecord)
+ELEVEN_GET_BY_ID(GetWarehouse, kGetWarehouse, wire::WarehouseRecord)
+ELEVEN_GET_BY_ID(GetCourier, kGetCourier, wire::CourierRecord)
 #undef ELEVEN_GET_BY_ID
 
 Status Client::GetAccountTransfers(uint64_t account_id, uint8_t flags, uint32_t limit,

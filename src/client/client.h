@@ -171,6 +171,7 @@ class Client {
                                   std::vector<wire::Result>* results);
   [[nodiscard]] Status GetOrder(uint64_t order_id, wire::Code* code, wire::OrderRecord* record);
   [[nodiscard]] Status GetOrderByKey(uint64_t key, wire::Code* code, wire::OrderRecord* record);
+  [[nodiscard]] Status GetMerchant(uint64_t merchant_id, wire::Code* code, wire::MerchantRecord* record);
   [[nodiscard]] Status GetSku(uint64_t sku_id, wire::Code* code, wire::SkuRecord* record);
   [[nodiscard]] Status GetDrop(uint64_t drop_id, wire::Code* code, wire::DropRecord* record);
   // Ledger (docs/ledger.md). *code is ok or why not (e.g. account_not_found,
@@ -188,6 +189,8 @@ class Client {
                                            wire::Code* code, std::vector<wire::TransferRecord>* transfers);
   // Fulfilment (docs/fulfilment.md).
   [[nodiscard]] Status GetParcel(uint64_t waybill, wire::Code* code, wire::ParcelRecord* record);
+  [[nodiscard]] Status GetWarehouse(uint64_t warehouse_id, wire::Code* code, wire::WarehouseRecord* record);
+  [[nodiscard]] Status GetCourier(uint64_t courier_id, wire::Code* code, wire::CourierRecord* record);
   [[nodiscard]] Status GetShipment(uint64_t order_id, wire::Code* code, wire::ShipmentRecord* record);
   [[nodiscard]] Status GetTimeline(uint64_t waybill, wire::Code* code, std::vector<wire::TimelineEntry>* events);
   [[nodiscard]] Status GetFigures(wire::Code* code, wire::FiguresRecord* record);

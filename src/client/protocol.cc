@@ -82,6 +82,9 @@ size_t QueryRecordSize(Operation operation) {
     case Operation::kGetLimits: return sizeof(wire::LimitsRecord);
     case Operation::kAuthenticate: return sizeof(AuthenticatedRecord);
     case Operation::kGetKey: return sizeof(wire::KeyRecord);
+    case Operation::kGetMerchant: return sizeof(wire::MerchantRecord);
+    case Operation::kGetWarehouse: return sizeof(wire::WarehouseRecord);
+    case Operation::kGetCourier: return sizeof(wire::CourierRecord);
     case Operation::kSubmit:
     case Operation::kPing: return 0;
   }

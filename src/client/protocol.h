@@ -56,8 +56,12 @@ enum class Operation : uint8_t {
   // Access (docs/access.md).
   kAuthenticate = 25,  // single: one AuthenticateRecord (the secret); AuthenticatedRecord
   kGetKey = 26,        // key ids; wire::KeyRecord (operators only)
+  // Lookups of what the catalog and fulfilment were given.
+  kGetMerchant = 27,   // merchant ids; wire::MerchantRecord
+  kGetWarehouse = 28,  // warehouse ids; wire::WarehouseRecord
+  kGetCourier = 29,    // courier ids; wire::CourierRecord
 };
-inline constexpr uint8_t kOperationMax = 26;
+inline constexpr uint8_t kOperationMax = 29;
 
 // How an operation's request and reply are shaped (docs/protocol.md, "Queries").
 enum class QueryShape : uint8_t {

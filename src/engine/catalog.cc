@@ -89,6 +89,17 @@ wire::Result Engine::SetPrice(const wire::SetPrice& c) {
   return result;
 }
 
+wire::Code Engine::GetMerchant(uint64_t merchant_id, wire::MerchantRecord* out) const {
+  const uint32_t index = merchant_index_.Find(merchant_id);
+  if (index == kNoValue) return Code::merchant_not_found;
+  const Merchant& m = merchants_[index];
+  *out = wire::MerchantRecord{};
+  out->merchant_id = m.id;
+  std::memcpy(out->country, m.country, 2);
+  out->flags = m.flags;
+  return Code::ok;
+}
+
 wire::Code Engine::GetSku(uint64_t sku_id, wire::SkuRecord* out) const {
   const uint32_t index = skus_.Find(sku_id);
   if (index == kNoValue) return Code::sku_not_found;

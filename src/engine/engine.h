@@ -122,6 +122,7 @@ class Engine {
   // Queries. Each returns ok and fills `out`, or the code saying why not.
   wire::Code GetOrder(uint64_t order_id, wire::OrderRecord* out) const;
   wire::Code GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* out) const;
+  wire::Code GetMerchant(uint64_t merchant_id, wire::MerchantRecord* out) const;
   wire::Code GetSku(uint64_t sku_id, wire::SkuRecord* out) const;
   wire::Code GetDrop(uint64_t drop_id, wire::DropRecord* out) const;
   // Who an order belongs to (docs/access.md): the storefront that placed it (0: an operator,

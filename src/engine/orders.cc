@@ -710,9 +710,8 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   // prefetched too, as the hardware's stream prefetcher does not keep them ahead between the
   // random misses: the commands, and the order ring's slots, which PlaceOrder reads (the
   // slot's old order) and then writes. The group and the distances are the fastest measured
-  // on W1; they moved as the misses did (groups of 16 and distances of 32 and 16 were, before
-  // the streams were prefetched and SKU ids placed by multiplicative hashing). See
-  // docs/benchmarks.md, fourth and twelfth sessions.
+  // on W1 (docs/benchmarks.md, "Engine alone"); they depend on where the misses are, so
+  // they are measured again when the tables' layout changes.
   constexpr size_t kGroup = 2;
   constexpr size_t kSlotPrefetchDistance = 12;
   constexpr size_t kRowPrefetchDistance = 6;

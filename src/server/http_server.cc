@@ -110,6 +110,7 @@ constexpr RouteRow kRoutes[] = {
     {http::verb::post, "/clock", Route::kClock},
     // Catalog, drops, orders.
     Post("/merchants", JC::kCreateMerchant),
+    Get("/merchants/{}", Op::kGetMerchant),
     Post("/skus", JC::kCreateSku),
     Get("/skus/{}", Op::kGetSku),
     Post("/skus/{}/restock", JC::kRestock),
@@ -143,10 +144,12 @@ constexpr RouteRow kRoutes[] = {
     Post("/orders/{}/after-sales-refund", JC::kAfterSalesRefund),
     // Fulfilment (docs/fulfilment.md).
     Post("/warehouses", JC::kCreateWarehouse),
+    Get("/warehouses/{}", Op::kGetWarehouse),
     Post("/warehouses/{}/stock", JC::kStockWarehouse),
     Get("/warehouses/{}/stock/{}", Op::kGetWarehouseStock),
     Get("/warehouses/{}/hours/{}", Op::kGetWarehouseHour),
     Post("/couriers", JC::kCreateCourier),
+    Get("/couriers/{}", Op::kGetCourier),
     Post("/couriers/{}/coverage", JC::kSetCoverage),
     Get("/couriers/{}/hours/{}", Op::kGetCourierHour),
     Post("/regions/{}/point", JC::kSetRegionPoint),
@@ -357,6 +360,9 @@ std::string QueryReplyJson(const Request& r, wire::Code* code) {
     case Op::kSetClock:
       return One(record, ClockJson);
     case Op::kGetKey: return One(record, KeyJson);
+    case Op::kGetMerchant: return One(record, MerchantJson);
+    case Op::kGetWarehouse: return One(record, WarehouseJson);
+    case Op::kGetCourier: return One(record, CourierJson);
     case Op::kSubmit:
     case Op::kPing:
     case Op::kAuthenticate:

@@ -501,6 +501,46 @@ std::string KeyJson(const wire::KeyRecord& k) {
   });
 }
 
+std::string MerchantJson(const wire::MerchantRecord& m) {
+  return Object([&](JsonOut& j) {
+    j.Uint("merchant_id", m.merchant_id);
+    j.Text("country", std::string_view(m.country, 2));
+    j.Bool("overseas", (m.flags & 1) != 0);
+  });
+}
+
+std::string WarehouseJson(const wire::WarehouseRecord& w) {
+  return Object([&](JsonOut& j) {
+    j.Uint("warehouse_id", w.warehouse_id);
+    j.Uint("region", w.region);
+    j.Uint("city", w.city);
+    j.Int("x_km", w.x_km);
+    j.Int("y_km", w.y_km);
+    j.Uint("hourly_capacity", w.hourly_capacity);
+    j.Uint("daily_capacity", w.daily_capacity);
+    j.Bool("bonded", (w.flags & static_cast<uint8_t>(wire::WarehouseFlags::kBonded)) != 0);
+    j.Uint("hour_index", w.hour_index);
+    j.Uint("hour_used", w.hour_used);
+    j.Uint("day_index", w.day_index);
+    j.Uint("day_used", w.day_used);
+  });
+}
+
+std::string CourierJson(const wire::CourierRecord& c) {
+  return Object([&](JsonOut& j) {
+    j.Uint("courier_id", c.courier_id);
+    j.Text("name", std::string_view(c.name, strnlen(c.name, sizeof(c.name))));
+    j.Name("mode", NameOf(kCourierModeNames, static_cast<uint8_t>(c.mode)));
+    j.Uint("promised_days", c.promised_days);
+    j.Uint("hourly_capacity", c.hourly_capacity);
+    j.Int("cost_fen", c.cost_fen);
+    j.Uint("waybill_first", c.waybill_first);
+    j.Uint("waybill_count", c.waybill_count);
+    j.Uint("waybill_issued", c.waybill_issued);
+    j.Uint("regions_covered", c.regions_covered);
+  });
+}
+
 std::string ClockJson(const protocol::ClockRecord& c) {
   return Object([&](JsonOut& j) {
     j.Name("mode", c.mode == protocol::ClockMode::kClient ? "client" : "wall");

@@ -98,5 +98,8 @@ std::string DigestJson(const protocol::DigestRecord& digest);
 // POST /clock's reply: {"mode": "client"|"wall", "log_time_us": N}.
 std::string ClockJson(const protocol::ClockRecord& clock);
 std::string KeyJson(const wire::KeyRecord& key);
+std::string MerchantJson(const wire::MerchantRecord& merchant);
+std::string WarehouseJson(const wire::WarehouseRecord& warehouse);
+std::string CourierJson(const wire::CourierRecord& courier);
 
 }  // namespace eleven::server

@@ -21,7 +21,8 @@ bool IsLedgerQuery(Operation op) {
   return (op >= Operation::kGetAccount && op <= Operation::kGetAccountTransfers);
 }
 bool IsFulfilmentQuery(Operation op) {
-  return op >= Operation::kGetParcel && op <= Operation::kGetCourierHour;
+  return (op >= Operation::kGetParcel && op <= Operation::kGetCourierHour) || op == Operation::kGetWarehouse ||
+         op == Operation::kGetCourier;
 }
 
 // The code of a query whose module is off, or ok.
@@ -62,6 +63,8 @@ Code AnswerFulfilment(const engine::Fulfilment& fulfilment, Operation op, const 
       return fulfilment.QueryWarehouseHour(key[0], key[1], As<wire::HourFigure>(record));
     case Operation::kGetCourierHour:
       return fulfilment.QueryCourierHour(key[0], key[1], As<wire::HourFigure>(record));
+    case Operation::kGetWarehouse: return fulfilment.QueryWarehouse(key[0], As<wire::WarehouseRecord>(record));
+    case Operation::kGetCourier: return fulfilment.QueryCourier(key[0], As<wire::CourierRecord>(record));
     default: break;
   }
   ELEVEN_ASSERT(false);
@@ -89,6 +92,7 @@ Code AnswerEntry(const engine::Engine& engine, Operation op, const uint64_t* key
     case Operation::kGetStats: *As<wire::StatsRecord>(record) = engine::StatsRecordOf(engine.stats()); return Code::ok;
     case Operation::kGetLimits: *As<wire::LimitsRecord>(record) = engine::LimitsOf(engine.config()); return Code::ok;
     case Operation::kGetKey: return engine.GetKey(key[0], As<wire::KeyRecord>(record));
+    case Operation::kGetMerchant: return engine.GetMerchant(key[0], As<wire::MerchantRecord>(record));
     default: break;
   }
   if (IsLedgerQuery(op)) return AnswerLedger(*engine.ledger(), op, key[0], record);
@@ -132,6 +136,8 @@ wire::Code QueryAccess(const engine::Engine& engine, Operation op, const uint64_
   switch (op) {
     case Operation::kGetSku:
     case Operation::kGetDrop:
+    case Operation::kGetMerchant:
+    case Operation::kGetWarehouse:
     case Operation::kGetFigures:
     case Operation::kGetWarehouseHour:
     case Operation::kGetCourierHour:
@@ -152,6 +158,7 @@ wire::Code QueryAccess(const engine::Engine& engine, Operation op, const uint64_
       allowed = role == wire::Role::kMerchant && MerchantAccount(key[0], caller.scope_id);
       break;
     case Operation::kGetMerchantCredit: allowed = role == wire::Role::kMerchant && key[0] == caller.scope_id; break;
+    case Operation::kGetCourier: allowed = role == wire::Role::kViewer || (role == wire::Role::kCourier && key[0] == caller.scope_id); break;
     case Operation::kGetParcel:
     case Operation::kGetTimeline: allowed = OwnsParcel(engine, key[0], caller); break;
     case Operation::kGetWarehouseStock: {

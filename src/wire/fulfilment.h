@@ -242,6 +242,40 @@ struct FiguresRecord {
   uint64_t milestone_at_us[kMilestoneCountMax];    // log time it left; 0 = not yet
 };
 
+// get_warehouse (28): a warehouse as created, and its parcels dispatched in the hour and the
+// day its counters last moved (hour_index, day_index: log time / 1 h, / 24 h).
+struct WarehouseRecord {
+  uint64_t warehouse_id;
+  uint64_t hour_index;
+  uint64_t day_index;
+  int32_t x_km;
+  int32_t y_km;
+  uint32_t hourly_capacity;
+  uint32_t daily_capacity;
+  uint32_t hour_used;  // parcels allocated to it in hour_index
+  uint32_t day_used;   // ... in day_index
+  uint16_t region;
+  uint16_t city;
+  uint8_t flags;  // WarehouseFlags
+  uint8_t reserved[3];
+};
+
+// get_courier (29): a courier or lane as created, its waybills issued so far and the number
+// of regions it covers.
+struct CourierRecord {
+  uint64_t courier_id;
+  int64_t cost_fen;
+  uint64_t waybill_first;
+  uint64_t waybill_count;
+  uint64_t waybill_issued;
+  char name[kCourierNameSize];  // NUL-padded
+  uint32_t hourly_capacity;
+  uint32_t regions_covered;
+  CourierMode mode;
+  uint8_t promised_days;
+  uint8_t reserved[6];
+};
+
 // One warehouse's or courier's figures for one hour (hour = log time / 3600 s).
 struct HourFigure {
   uint64_t hour_index;
@@ -253,6 +287,7 @@ struct HourFigure {
 static_assert(sizeof(ParcelRecord) == 144 && sizeof(TimelineEntry) == 16);
 static_assert(sizeof(ShipmentRecord) == 80 && sizeof(HourFigure) == 24);
 static_assert(sizeof(FiguresRecord) == 208);
+static_assert(sizeof(WarehouseRecord) == 56 && sizeof(CourierRecord) == 72);
 static_assert(std::has_unique_object_representations_v<ParcelRecord>);
 
 // Copies a command's bytes into the record its operation names.

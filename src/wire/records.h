@@ -200,6 +200,14 @@ struct Result {
 };
 
 // Query answers (not logged; read from the state at a log position).
+
+// get_merchant (27).
+struct MerchantRecord {
+  uint64_t merchant_id;
+  char country[2];  // ISO 3166-1 alpha-2
+  uint8_t flags;    // MerchantFlags (overseas)
+  uint8_t reserved[5];
+};
 struct OrderRecord {
   uint64_t order_id;
   uint64_t idempotency_key;
@@ -253,6 +261,7 @@ struct DropRecord {
 };
 
 static_assert(sizeof(Command) == kCommandSize);
+static_assert(sizeof(MerchantRecord) == 16);
 static_assert(sizeof(CreateMerchant) == kCommandSize && sizeof(CreateSku) == kCommandSize);
 static_assert(sizeof(Restock) == kCommandSize && sizeof(SetPrice) == kCommandSize);
 static_assert(sizeof(CreateDrop) == kCommandSize && sizeof(CloseDrop) == kCommandSize);

@@ -105,6 +105,7 @@ const std::vector<Row>& Rows() {
       {"POST", "/merchants/{}/repay", "/merchants/{own}/repay",
        R"({"transfer_id":{sku},"amount_fen":1})", "AFOFF"},
       {"GET", "/merchants/{}/credit", "/merchants/{own}/credit", "", "AFOFF"},
+      {"GET", "/merchants/{}", "/merchants/{own}", "", "AAAAA"},
       {"GET", "/orders/{}/money", "/orders/{own}/money", "", "AOOFF"},
       {"GET", "/orders/{}/plan", "/orders/{own}/plan", "", "AOOFF"},
       {"POST", "/orders/{}/plan/repay", "/orders/{own}/plan/repay", R"({"transfer_id":{sku}})",
@@ -119,11 +120,13 @@ const std::vector<Row>& Rows() {
        "AFOFF"},
       {"GET", "/warehouses/{}/stock/{}", "/warehouses/31/stock/{own}", "", "AFOFF"},
       {"GET", "/warehouses/{}/hours/{}", "/warehouses/31/hours/0", "", "AAAAA"},
+      {"GET", "/warehouses/{}", "/warehouses/31", "", "AAAAA"},
       {"POST", "/couriers", "/couriers",
        R"({"courier_id":43,"name":"SF","mode":"express","promised_days":2,"hourly_capacity":10,"cost_fen":500,"waybill_first":9000000,"waybill_count":1000})",
        "AFFFF"},
       {"POST", "/couriers/{}/coverage", "/couriers/41/coverage", R"({"regions":[3]})", "AFFFF"},
       {"GET", "/couriers/{}/hours/{}", "/couriers/41/hours/0", "", "AAAAA"},
+      {"GET", "/couriers/{}", "/couriers/{own}", "", "AFFOA"},
       {"POST", "/regions/{}/point", "/regions/3/point", R"({"x_km":0,"y_km":0})", "AFFFF"},
       {"GET", "/parcels/{}", "/parcels/{own}", "", "AOOOF"},
       {"GET", "/parcels/{}/timeline", "/parcels/{own}/timeline", "", "AOOOF"},
@@ -274,6 +277,7 @@ class AccessTest : public ::testing::Test {
     }
     if (pattern == "/drops/{}/close") return {"21", "22"};
     if (pattern == "/order-keys/{}") return {"1001", "1002"};
+    if (pattern == "/couriers/{}") return {"41", "42"};
     if (pattern == "/orders/{}/pay" || pattern == "/orders/{}/cancel") return {"3", "4"};
     if (pattern.find("/orders/{}") == 0) return {"1", "2"};
     if (pattern.find("/accounts/{}") == 0) {
@@ -491,6 +495,9 @@ TEST_F(AccessTest, EveryBinaryOperationAndRoleGetsTheAnswerTheRolesTableSays) {
       {Operation::kGetStats, {}, {}, "AAAAA"},
       {Operation::kGetLimits, {}, {}, "AAAAA"},
       {Operation::kGetKey, id(5), id(5), "AFFFF"},
+      {Operation::kGetMerchant, id(1), id(2), "AAAAA"},
+      {Operation::kGetWarehouse, id(31), id(31), "AAAAA"},
+      {Operation::kGetCourier, id(41), id(42), "AFFOA"},
   };
   // Every operation but authenticate (tested below) has its row.
   std::set<uint8_t> covered;

@@ -253,6 +253,55 @@ TEST_F(ModulesTest, OrderPaidByInstalmentsShippedTrackedAndSettled) {
   EXPECT_EQ(Field(http_digest, "digest"), hex);
 }
 
+// The lookups answer what was created, over HTTP and the binary protocol alike, and name
+// what is missing.
+TEST_F(ModulesTest, MerchantsWarehousesAndCouriersAreLookedUpAsCreated) {
+  Post("/merchants", R"({"merchant_id":7,"country":"JP","overseas":true})");
+  Post("/warehouses",
+       R"({"warehouse_id":3,"region":11,"city":4,"x_km":-20,"y_km":35,"hourly_capacity":100,"daily_capacity":900,"bonded":true})");
+  Post("/couriers",
+       R"({"courier_id":5,"name":"SF","mode":"charter_air","promised_days":4,"hourly_capacity":70,"cost_fen":1200,"waybill_first":500,"waybill_count":100})");
+  Post("/couriers/5/coverage", R"({"regions":[3,4,11]})");
+
+  const std::string merchant = Get("/merchants/7");
+  EXPECT_EQ(Field(merchant, "country"), "JP") << merchant;
+  EXPECT_EQ(Field(merchant, "overseas"), "true") << merchant;
+  const std::string warehouse = Get("/warehouses/3");
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"region", "11"}, {"city", "4"}, {"x_km", "-20"}, {"y_km", "35"}, {"hourly_capacity", "100"},
+           {"daily_capacity", "900"}, {"bonded", "true"}, {"hour_used", "0"}, {"day_used", "0"}}) {
+    EXPECT_EQ(Field(warehouse, key), value) << key << ": " << warehouse;
+  }
+  const std::string courier = Get("/couriers/5");
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"name", "SF"}, {"mode", "charter_air"}, {"promised_days", "4"}, {"hourly_capacity", "70"},
+           {"cost_fen", "1200"}, {"waybill_first", "500"}, {"waybill_count", "100"}, {"waybill_issued", "0"},
+           {"regions_covered", "3"}}) {
+    EXPECT_EQ(Field(courier, key), value) << key << ": " << courier;
+  }
+  EXPECT_EQ(Field(Get("/merchants/8", 404), "error"), "merchant_not_found");
+  EXPECT_EQ(Field(Get("/warehouses/4", 404), "error"), "warehouse_not_found");
+  EXPECT_EQ(Field(Get("/couriers/6", 404), "error"), "courier_not_found");
+
+  wire::Code code = wire::Code::ok;
+  wire::MerchantRecord m{};
+  ASSERT_TRUE(client_->GetMerchant(7, &code, &m).ok());
+  EXPECT_EQ(code, Code::ok);
+  EXPECT_EQ(std::string(m.country, 2), "JP");
+  wire::WarehouseRecord w{};
+  ASSERT_TRUE(client_->GetWarehouse(3, &code, &w).ok());
+  EXPECT_EQ(code, Code::ok);
+  EXPECT_EQ(w.x_km, -20);
+  EXPECT_EQ(w.daily_capacity, 900u);
+  wire::CourierRecord c{};
+  ASSERT_TRUE(client_->GetCourier(5, &code, &c).ok());
+  EXPECT_EQ(code, Code::ok);
+  EXPECT_EQ(c.mode, wire::CourierMode::kCharterAir);
+  EXPECT_EQ(c.regions_covered, 3u);
+  ASSERT_TRUE(client_->GetCourier(6, &code, &c).ok());
+  EXPECT_EQ(code, Code::courier_not_found);
+}
+
 TEST_F(ModulesTest, MalformedModuleJsonChangesNothing) {
   EXPECT_EQ(Submit({Account(1), Account(2), Transfer(100, 1, 2, 500)}),
             (std::vector<Code>{Code::ok, Code::ok, Code::ok}));

@@ -3,6 +3,7 @@
 #include "engine/fulfilment/fulfilment.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "base/assert.h"
@@ -500,6 +501,46 @@ wire::FiguresRecord Fulfilment::QueryFigures() const {
 }
 
 // ---- Queries ----
+
+Code Fulfilment::QueryWarehouse(uint64_t warehouse_id, wire::WarehouseRecord* out) const {
+  ELEVEN_ASSERT(out != nullptr);
+  const uint32_t index = warehouse_index_.Find(warehouse_id);
+  if (index == kNoValue) return Code::warehouse_not_found;
+  const Warehouse& w = warehouses_[index];
+  *out = wire::WarehouseRecord{};
+  out->warehouse_id = w.id;
+  out->hour_index = w.hour_index;
+  out->day_index = w.day_index;
+  out->x_km = w.x_km;
+  out->y_km = w.y_km;
+  out->hourly_capacity = w.hourly_capacity;
+  out->daily_capacity = w.daily_capacity;
+  out->hour_used = w.hour_used;
+  out->day_used = w.day_used;
+  out->region = w.region;
+  out->city = w.city;
+  out->flags = w.flags;
+  return Code::ok;
+}
+
+Code Fulfilment::QueryCourier(uint64_t courier_id, wire::CourierRecord* out) const {
+  ELEVEN_ASSERT(out != nullptr);
+  const uint32_t index = courier_index_.Find(courier_id);
+  if (index == kNoValue) return Code::courier_not_found;
+  const Courier& c = couriers_[index];
+  *out = wire::CourierRecord{};
+  out->courier_id = c.id;
+  out->cost_fen = c.cost_fen;
+  out->waybill_first = c.waybill_first;
+  out->waybill_count = c.waybill_count;
+  out->waybill_issued = c.waybill_issued;
+  std::memcpy(out->name, c.name, sizeof(out->name));
+  out->hourly_capacity = c.hourly_capacity;
+  for (const uint64_t word : c.coverage) out->regions_covered += static_cast<uint32_t>(std::popcount(word));
+  out->mode = c.mode;
+  out->promised_days = c.promised_days;
+  return Code::ok;
+}
 
 Code Fulfilment::QueryParcel(uint64_t waybill, wire::ParcelRecord* out) const {
   ELEVEN_ASSERT(out != nullptr);

@@ -148,6 +148,8 @@ class Fulfilment {
 
   // ---- Queries (read-only) ----
   [[nodiscard]] wire::Code QueryParcel(uint64_t waybill, wire::ParcelRecord* out) const;
+  [[nodiscard]] wire::Code QueryWarehouse(uint64_t warehouse_id, wire::WarehouseRecord* out) const;
+  [[nodiscard]] wire::Code QueryCourier(uint64_t courier_id, wire::CourierRecord* out) const;
   // Copies the parcel's timeline (oldest first) into `out`; `*count` = entries copied.
   [[nodiscard]] wire::Code QueryTimeline(uint64_t waybill, std::span<wire::TimelineEntry> out,
                                          uint32_t* count) const;
