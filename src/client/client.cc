@@ -1102,6 +1102,14 @@ Status Client::GetTimeline(uint64_t waybill, wire::Code* code, std::vector<wire:
   return QueryListSync(protocol::Operation::kGetTimeline, std::span(&waybill, 1), code, events);
 }
 
+Status Client::GetSales(uint32_t drop_limit, wire::Code* code, std::vector<wire::SalesRecord>* sales) {
+  wire::SalesQuery query{};
+  query.drop_limit = drop_limit;
+  uint64_t key;
+  std::memcpy(&key, &query, sizeof(key));
+  return QueryListSync(protocol::Operation::kGetSales, std::span(&key, 1), code, sales);
+}
+
 Status Client::GetFigures(wire::Code* code, wire::FiguresRecord* record) {
   return QuerySync(protocol::Operation::kGetFigures, {}, code, record, sizeof(*record));
 }

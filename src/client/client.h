@@ -194,6 +194,9 @@ class Client {
   [[nodiscard]] Status GetShipment(uint64_t order_id, wire::Code* code, wire::ShipmentRecord* record);
   [[nodiscard]] Status GetTimeline(uint64_t waybill, wire::Code* code, std::vector<wire::TimelineEntry>* events);
   [[nodiscard]] Status GetFigures(wire::Code* code, wire::FiguresRecord* record);
+  // The sales figures (docs/read-side.md, "Live figures"): every bucket with a sale, then up
+  // to `drop_limit` (0..kSalesDropsMax) drops, newest first. Viewers and operators.
+  [[nodiscard]] Status GetSales(uint32_t drop_limit, wire::Code* code, std::vector<wire::SalesRecord>* sales);
   [[nodiscard]] Status GetWarehouseStock(uint64_t warehouse_id, uint64_t sku_id, wire::Code* code,
                                          protocol::WarehouseStockRecord* record);
   [[nodiscard]] Status GetWarehouseHour(uint64_t warehouse_id, uint64_t hour_index, wire::Code* code,

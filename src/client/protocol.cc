@@ -49,7 +49,8 @@ QueryShape ShapeOf(Operation operation) {
     case Operation::kGetStats:
     case Operation::kGetLimits: return QueryShape::kKeyless;
     case Operation::kGetAccountTransfers:
-    case Operation::kGetTimeline: return QueryShape::kList;
+    case Operation::kGetTimeline:
+    case Operation::kGetSales: return QueryShape::kList;
     case Operation::kSetClock:
     case Operation::kAuthenticate: return QueryShape::kSingle;
     default: return QueryShape::kByKey;
@@ -85,6 +86,7 @@ size_t QueryRecordSize(Operation operation) {
     case Operation::kGetMerchant: return sizeof(wire::MerchantRecord);
     case Operation::kGetWarehouse: return sizeof(wire::WarehouseRecord);
     case Operation::kGetCourier: return sizeof(wire::CourierRecord);
+    case Operation::kGetSales: return sizeof(wire::SalesRecord);
     case Operation::kSubmit:
     case Operation::kPing: return 0;
   }
@@ -103,6 +105,7 @@ size_t RequestRecordSize(Operation operation) {
     case Operation::kGetWarehouseHour:
     case Operation::kGetCourierHour: return sizeof(PairQuery);
     case Operation::kGetAccountTransfers: return sizeof(AccountTransfersQuery);
+    case Operation::kGetSales: return sizeof(wire::SalesQuery);
     case Operation::kAuthenticate: return sizeof(AuthenticateRecord);
     default: return kQueryIdSize;
   }
@@ -118,6 +121,12 @@ size_t ReplyRecordSize(Operation operation) {
 
 uint32_t ReplyEntryCountMax(Operation operation, uint32_t record_count, std::span<const std::byte> body) {
   if (operation == Operation::kGetTimeline) return wire::kTimelineEventCountMax;
+  if (operation == Operation::kGetSales) {
+    ELEVEN_ASSERT(body.size() >= sizeof(wire::SalesQuery));
+    wire::SalesQuery query;
+    std::memcpy(&query, body.data(), sizeof(query));
+    return wire::kSalesFixedEntriesMax + std::min(query.drop_limit, wire::kSalesDropsMax);
+  }
   if (operation != Operation::kGetAccountTransfers) return record_count;
   ELEVEN_ASSERT(body.size() >= sizeof(AccountTransfersQuery));
   AccountTransfersQuery query;

@@ -60,8 +60,10 @@ enum class Operation : uint8_t {
   kGetMerchant = 27,   // merchant ids; wire::MerchantRecord
   kGetWarehouse = 28,  // warehouse ids; wire::WarehouseRecord
   kGetCourier = 29,    // courier ids; wire::CourierRecord
+  // Live figures (docs/read-side.md).
+  kGetSales = 30,  // list: one wire::SalesQuery; entries of wire::SalesRecord
 };
-inline constexpr uint8_t kOperationMax = 29;
+inline constexpr uint8_t kOperationMax = 30;
 
 // How an operation's request and reply are shaped (docs/protocol.md, "Queries").
 enum class QueryShape : uint8_t {

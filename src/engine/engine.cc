@@ -16,6 +16,8 @@ Engine::Engine(const EngineConfig& config)
       merchant_index_(config.merchant_count_max),
       skus_(config.sku_count_max),
       drops_(BigArray<Drop>(config.drop_count_max)),
+      drop_sales_(BigArray<SalesFigures>(config.drop_count_max)),
+      sales_(std::make_unique<EngineSales>()),
       drop_index_(config.drop_count_max),
       close_heap_(BigArray<uint32_t>(config.drop_count_max)),
       orders_(BigArray<Order>(config.order_slot_count)),
@@ -78,6 +80,13 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
     }
     const size_t consumed = ledger_->Apply(commands.first(run), now_us, results.first(run));
     ELEVEN_ASSERT(consumed >= 1 && consumed <= run);
+    for (size_t i = 0; i < consumed; i++) {  // a refund after settlement, for the sales figures
+      if (commands[i].operation == wire::kAfterSalesRefund && results[i].code == Code::ok &&
+          !wire::IsReplay(results[i])) {
+        const auto& refund = wire::AsRecord<wire::AfterSalesRefund>(commands[i]);
+        CountRefund(refund.order_id, refund.amount_fen);
+      }
+    }
     return consumed;
   }
   if (op >= kFulfilmentOperationFirst && op <= kFulfilmentOperationLast) {
@@ -134,6 +143,9 @@ Digest128 Engine::Digest() const {
   d.Update(skus_.rows(), skus_.slot_bytes());
   d.UpdateValue(drop_count_);
   d.Update(drops_.get(), sizeof(Drop) * drop_count_);
+  static_assert(std::has_unique_object_representations_v<EngineSales>);
+  d.UpdateValue(*sales_);
+  d.Update(drop_sales_.get(), sizeof(SalesFigures) * drop_count_);
   d.UpdateValue(close_heap_count_);
   d.Update(close_heap_.get(), sizeof(uint32_t) * close_heap_count_);
   d.UpdateValue(next_order_id_);

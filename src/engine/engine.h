@@ -92,6 +92,24 @@ enum class BatchError : uint8_t {
   kResultsTooSmall,     // fewer result slots than commands
 };
 
+// The sales figures of one bucket (docs/read-side.md, "Live figures"): wire::SalesRecord
+// without its dimension, key and net. Part of the state (and of the digest).
+struct SalesFigures {
+  int64_t gross_fen = 0;      // totals of paid orders
+  int64_t discounts_fen = 0;  // 0 until coupons exist
+  int64_t refunds_fen = 0;    // refunded after payment (cancellations, returns, after-sales)
+  uint64_t orders = 0;        // paid orders
+  uint64_t units = 0;         // their units
+};
+// Every bucket but the drops' (which sit beside the drops): by the buyer's city tier and
+// region and by the merchant's country (index (first letter - 'A') * 26 + second - 'A').
+struct EngineSales {
+  SalesFigures total;
+  SalesFigures city_tier[wire::kCityTierMax + 1];  // [0] unused
+  SalesFigures region[wire::kRegionMax + 1];       // [0] unused
+  SalesFigures country[26 * 26];
+};
+
 // Per-engine counters, part of the state (and of the digest).
 struct EngineStats {
   uint64_t orders_accepted = 0;
@@ -125,6 +143,12 @@ class Engine {
   wire::Code GetMerchant(uint64_t merchant_id, wire::MerchantRecord* out) const;
   wire::Code GetSku(uint64_t sku_id, wire::SkuRecord* out) const;
   wire::Code GetDrop(uint64_t drop_id, wire::DropRecord* out) const;
+  // The sales figures (docs/protocol.md, get_sales): every bucket with a sale (total first,
+  // then tiers, regions and countries by key), then up to `drop_limit` drops with a sale,
+  // newest drop first. Returns how many records it wrote; `out` holds
+  // wire::kSalesFixedEntriesMax + drop_limit.
+  uint32_t QuerySales(uint32_t drop_limit, std::span<wire::SalesRecord> out) const;
+  const EngineSales& sales() const { return *sales_; }
   // Who an order belongs to (docs/access.md): the storefront that placed it (0: an operator,
   // or an order the ring no longer holds) and its merchant (from its money record once the
   // ring dropped it). False if no such order is known.
@@ -284,6 +308,12 @@ class Engine {
   void AddHeld(uint32_t owner, uint64_t buyer, int32_t delta);
   void AddHeldChecked(uint32_t owner, uint64_t buyer, uint32_t held, uint32_t quantity);
   void CloseDrop(Drop& drop, uint64_t now_us);
+  // Sales figures: a paid order's sale, and a refund of `fen` of order `order_id` (its
+  // buckets found from the ring, or only the total and its merchant's country once the ring
+  // dropped it).
+  void CountSale(const Order& order);
+  void CountRefund(uint64_t order_id, int64_t fen);
+  void CheckSales() const;  // CheckInvariants
   bool ClosesBefore(uint32_t drop_a, uint32_t drop_b) const;  // close-heap order
 
   const EngineConfig config_;
@@ -299,6 +329,8 @@ class Engine {
 
   BigArray<Drop> drops_;
   uint32_t drop_count_ = 0;
+  BigArray<SalesFigures> drop_sales_;  // by drop index
+  std::unique_ptr<EngineSales> sales_;
   FixedMap<uint64_t> drop_index_;
   // Open and scheduled drops ordered by closes_at (a binary min-heap of drop indexes).
   BigArray<uint32_t> close_heap_;

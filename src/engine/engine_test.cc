@@ -312,6 +312,81 @@ TEST_F(EngineTest, PayCancelAndExpiry) {
   EXPECT_EQ(engine_.stats().orders_expired, 1u);
 }
 
+// What get_sales answers for dimension/key, or a record with orders = -1 when absent.
+wire::SalesRecord SalesOf(const std::vector<wire::SalesRecord>& sales, wire::SalesDimension dimension,
+                          uint64_t key) {
+  for (const wire::SalesRecord& s : sales) {
+    if (s.dimension == dimension && s.key == key) return s;
+  }
+  wire::SalesRecord absent{};
+  absent.orders = UINT64_MAX;
+  return absent;
+}
+
+uint64_t CountryKey(const char code[2]) {
+  uint64_t key = 0;
+  std::memcpy(&key, code, 2);
+  return key;
+}
+
+TEST_F(EngineTest, SalesFiguresCountPaidOrdersByTierRegionCountryAndDrop) {
+  Catalog();
+  ASSERT_EQ(One(2 * kSecond, wire::MakeCreateDrop(900, 20, 500, 3, 10 * kSecond, 20 * kSecond, 2)).code, Code::ok);
+  auto a = One(3 * kSecond, wire::MakePlaceOrder(1, 1, 7, 31, 3, {{10, 2}}));  // CN, 1,000 fen
+  auto b = One(3 * kSecond, wire::MakePlaceOrder(2, 2, 8, 44, 1, {{20, 1}}));  // JP, 700
+  auto c = One(3 * kSecond, wire::MakePlaceOrder(3, 1, 9, 31, 1, {{10, 1}}));  // never paid
+  auto d = One(11 * kSecond, wire::MakePlaceOrder(4, 2, 9, 44, 2, {{20, 2}}, 900));  // live: 1,000
+  for (const auto* r : {&a, &b, &c, &d}) ASSERT_EQ(r->code, Code::ok);
+  for (const auto* r : {&a, &b, &d}) ASSERT_EQ(One(12 * kSecond, wire::MakePayOrder(r->id, r->amount_fen)).code, Code::ok);
+  // Paying again is a replay: counted once.
+  ASSERT_TRUE(wire::IsReplay(One(12 * kSecond, wire::MakePayOrder(a.id, a.amount_fen))));
+
+  std::vector<wire::SalesRecord> sales(wire::kSalesFixedEntriesMax + 10);
+  sales.resize(engine_.QuerySales(10, sales));
+  using D = wire::SalesDimension;
+  ASSERT_EQ(sales.size(), 9u);  // total, tiers 1..3, regions 31 and 44, CN and JP, drop 900
+  EXPECT_EQ(sales[0].dimension, D::kTotal);
+  auto expect = [&](D dimension, uint64_t key, int64_t gross, uint64_t orders, uint64_t units) {
+    const wire::SalesRecord s = SalesOf(sales, dimension, key);
+    EXPECT_EQ(s.gross_fen, gross) << int(dimension) << " " << key;
+    EXPECT_EQ(s.net_fen, gross) << int(dimension) << " " << key;
+    EXPECT_EQ(s.refunds_fen, 0);
+    EXPECT_EQ(s.discounts_fen, 0);
+    EXPECT_EQ(s.orders, orders) << int(dimension) << " " << key;
+    EXPECT_EQ(s.units, units) << int(dimension) << " " << key;
+  };
+  expect(D::kTotal, 0, 2700, 3, 5);
+  expect(D::kCityTier, 1, 700, 1, 1);
+  expect(D::kCityTier, 2, 1000, 1, 2);
+  expect(D::kCityTier, 3, 1000, 1, 2);
+  expect(D::kRegion, 31, 1000, 1, 2);
+  expect(D::kRegion, 44, 1700, 2, 3);
+  expect(D::kCountry, CountryKey("CN"), 1000, 1, 2);
+  expect(D::kCountry, CountryKey("JP"), 1700, 2, 3);
+  expect(D::kDrop, 900, 1000, 1, 2);
+  EXPECT_EQ(engine_.sales().total.gross_fen, engine_.stats().gmv_paid_fen);
+  // Buckets come in a fixed order, and the drops only as many as asked for.
+  for (size_t i = 1; i < sales.size(); i++) {
+    EXPECT_TRUE(sales[i - 1].dimension < sales[i].dimension ||
+                (sales[i - 1].dimension == sales[i].dimension && sales[i - 1].key < sales[i].key));
+  }
+  std::vector<wire::SalesRecord> without_drops(wire::kSalesFixedEntriesMax);
+  EXPECT_EQ(engine_.QuerySales(0, without_drops), 8u);
+
+  // The figures are state: a snapshot carries them.
+  Engine::SnapshotParts parts;
+  engine_.SnapshotChunks(&parts);
+  std::vector<std::byte> bytes;
+  for (ByteSpan chunk : parts.chunks) bytes.insert(bytes.end(), chunk.begin(), chunk.end());
+  Engine restored(SmallConfig());
+  ASSERT_TRUE(restored.Restore(ByteSpan(bytes.data(), bytes.size())).ok());
+  std::vector<wire::SalesRecord> again(wire::kSalesFixedEntriesMax + 10);
+  again.resize(restored.QuerySales(10, again));
+  ASSERT_EQ(again.size(), sales.size());
+  EXPECT_EQ(std::memcmp(again.data(), sales.data(), sales.size() * sizeof(wire::SalesRecord)), 0);
+  EXPECT_EQ(restored.Digest(), engine_.Digest());
+}
+
 TEST_F(EngineTest, BuyerLimitIsFreedWhenAnOrderExpiresOrIsCancelled) {
   Catalog();
   auto a = One(2 * kSecond, wire::MakePlaceOrder(100, 1, 7, 31, 3, {{11, 1}}));

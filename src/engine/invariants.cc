@@ -17,6 +17,7 @@ void Engine::CheckInvariants() const {
   ELEVEN_ASSERT(expiry_cursor_ <= next_order_id_);
   ELEVEN_ASSERT(next_slot_ == next_order_id_ % config_.order_slot_count);
   ELEVEN_ASSERT(api_key_count_ <= config_.api_key_count_max);
+  CheckSales();
   for (uint32_t k = 0; k < api_key_count_; k++) {
     const ApiKeyRow& key = api_keys_[k];
     const auto role = static_cast<uint8_t>(key.role);

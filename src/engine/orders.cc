@@ -501,6 +501,7 @@ wire::Result Engine::PayOrder(const wire::PayOrder& c, uint64_t now_us) {
   order.state = OrderState::kPaid;
   stats_.orders_paid++;
   stats_.gmv_paid_fen += order.total_fen;
+  CountSale(order);
   result.state = order.state;
   return result;
 }

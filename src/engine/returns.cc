@@ -64,8 +64,14 @@ void Engine::SettleDelivered(const DeliveredOrder& delivered, uint64_t now_us) {
     // Already settled by auto-confirm with nothing to give back, already refunded, or (after
     // settlement) a merchant that cannot fund the refund: nothing more moves here; the
     // after-sales refund can still give it back (docs/returns.md).
-    (void)(refund_fen > 0 ? ledger_->ReturnOrder(order_id, refund_fen, now_us)
-                          : ledger_->ConfirmDelivery(order_id, now_us));
+    if (refund_fen > 0) {
+      if (ledger_->ReturnOrder(order_id, refund_fen, now_us) == Code::ok) CountRefund(order_id, refund_fen);
+    } else {
+      (void)ledger_->ConfirmDelivery(order_id, now_us);
+    }
+  } else if (in_ring && found->state == OrderState::kPaid && delivered.returned_count > 0) {
+    // Payments made elsewhere: the returned share is refunded there, and counted here.
+    CountRefund(order_id, all_returned ? found->total_fen : ReturnedShareFen(*found, delivered.returned_lines));
   }
   if (in_ring && found->state == OrderState::kPaid) {
     const_cast<Order*>(found)->state =
@@ -108,9 +114,15 @@ wire::Result Engine::CancelAfterPayment(uint64_t order_id, uint64_t now_us, wire
   if (found->state != OrderState::kPaid || !fulfilment_) return result;
   Code code = fulfilment_->CheckCancelShipment(order_id);
   if (code == Code::shipment_dispatched) code = Code::order_already_shipped;
-  if (code == Code::ok && ledger_) code = ledger_->CancelPaidOrder(order_id, now_us);
+  int64_t refund_fen = found->total_fen;  // payments made elsewhere: refunded there, whole
+  if (code == Code::ok && ledger_) {
+    wire::OrderMoneyRecord money{};
+    if (ledger_->LookupOrderMoney(order_id, &money) == Code::ok) refund_fen = money.amount_fen - money.refunded_fen;
+    code = ledger_->CancelPaidOrder(order_id, now_us);
+  }
   result.code = code;
   if (code != Code::ok) return result;
+  CountRefund(order_id, refund_fen);
   const Code cancelled = fulfilment_->CancelShipment(order_id, now_us);
   ELEVEN_ASSERT(cancelled == Code::ok);  // checked above; the ledger changed nothing of it
   Order& order = const_cast<Order&>(*found);

@@ -339,6 +339,37 @@ TEST_F(ReturnsTest, CancelABackloggedPaidOrder) {
   EXPECT_EQ(shipment.state, wire::ShipmentState::kAllocated);
 }
 
+// Refunds reach the sales figures once each, whichever way they are made: a cancellation
+// after payment, a returned parcel, an after-sales refund (and not its retry).
+TEST_F(ReturnsTest, SalesFiguresCountEachRefundOnce) {
+  const uint64_t cancelled = PaidOrder({{kSkuA, 3}}, PaymentMethod::kCard);  // 15,000
+  ASSERT_EQ(One(4 * kSecond, wire::MakeCancelOrder(cancelled)).code, Code::ok);
+  const uint64_t split = PaidOrder({{kSkuA, 1}, {kSkuB, 2}}, PaymentMethod::kCard);  // 11,000
+  const auto waybills = Waybills(split);
+  ASSERT_EQ(waybills.size(), 2u);
+  Ship(5 * kSecond, waybills[0]);
+  Ship(5 * kSecond, waybills[1]);
+  Deliver(6 * kSecond, waybills[0]);
+  Return(6 * kSecond, waybills[1]);
+  const int64_t returned = Money(split).refunded_fen;
+  ASSERT_TRUE(returned == 5000 || returned == 6000) << returned;
+  ASSERT_EQ(One(7 * kSecond, AfterSalesCmd(900, split, 1000)).code, Code::ok);
+  ASSERT_TRUE(wire::IsReplay(One(7 * kSecond, AfterSalesCmd(900, split, 1000))));
+
+  const SalesFigures& total = engine_.sales().total;
+  EXPECT_EQ(total.gross_fen, 26000);
+  EXPECT_EQ(total.orders, 2u);
+  EXPECT_EQ(total.units, 6u);
+  EXPECT_EQ(total.refunds_fen, 15000 + returned + 1000);
+  std::vector<wire::SalesRecord> sales(wire::kSalesFixedEntriesMax);
+  sales.resize(engine_.QuerySales(0, sales));
+  ASSERT_EQ(sales.size(), 4u);  // total, tier 3, region 11, CN
+  for (const wire::SalesRecord& s : sales) {
+    EXPECT_EQ(s.refunds_fen, total.refunds_fen) << int(s.dimension);
+    EXPECT_EQ(s.net_fen, 26000 - total.refunds_fen) << int(s.dimension);
+  }
+}
+
 TEST_F(ReturnsTest, AfterSalesRefundWithinTheWindowFromTheMerchant) {
   const uint64_t id = PaidOrder({{kSkuA, 2}}, PaymentMethod::kCard);
   const auto waybills = Waybills(id);

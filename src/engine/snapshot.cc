@@ -17,8 +17,9 @@ constexpr uint32_t kStateMagic = 0x54534C45;  // "ELST"
 // 4: SKU rows placed by multiplicative (Fibonacci) hashing of the id, not the splitmix one;
 // 5: every order slot keeps its request's fingerprint (idempotency keys reused with another
 // request are refused); 6: API keys (docs/access.md), and an accepted order keeps its
-// storefront where a rejected one keeps its fingerprint.
-constexpr uint32_t kStateVersion = 6;
+// storefront where a rejected one keeps its fingerprint; 7: the sales figures (EngineSales,
+// then one SalesFigures per drop).
+constexpr uint32_t kStateVersion = 7;
 
 struct StateHead {
   uint32_t magic;
@@ -103,6 +104,8 @@ void Engine::SnapshotChunks(SnapshotParts* parts) const {
   chunks->push_back(Bytes(merchants_.get(), sizeof(Merchant) * merchant_count_));
   chunks->push_back(Bytes(skus_.rows(), skus_.slot_bytes()));
   chunks->push_back(Bytes(drops_.get(), sizeof(Drop) * drop_count_));
+  chunks->push_back(Bytes(sales_.get(), sizeof(EngineSales)));
+  chunks->push_back(Bytes(drop_sales_.get(), sizeof(SalesFigures) * drop_count_));
   chunks->push_back(Bytes(close_heap_.get(), sizeof(uint32_t) * close_heap_count_));
   chunks->push_back(Bytes(orders_.get(), sizeof(Order) * config_.order_slot_count));
   chunks->push_back(Bytes(merchant_index_.slots(), merchant_index_.slot_bytes()));
@@ -142,6 +145,8 @@ Status Engine::Restore(ByteSpan state) {
             in.Take(merchants_.get(), sizeof(Merchant) * h.merchant_count) &&
             in.TakeMap(&skus_, h.sku_count) &&
             in.Take(drops_.get(), sizeof(Drop) * h.drop_count) &&
+            in.Take(sales_.get(), sizeof(EngineSales)) &&
+            in.Take(drop_sales_.get(), sizeof(SalesFigures) * h.drop_count) &&
             in.Take(close_heap_.get(), sizeof(uint32_t) * h.close_heap_count) &&
             in.Take(orders_.get(), sizeof(Order) * config_.order_slot_count) &&
             in.TakeMap(&merchant_index_, h.merchant_count) &&

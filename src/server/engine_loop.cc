@@ -150,6 +150,7 @@ bool EngineLoop::TendRole() {
   if (work.entries_applied > 0) {
     metrics_->followed_entries.Add(work.entries_applied);
     metrics_->op_submitted.Set(replica_->op_submitted());
+    metrics_->SetSales(replica_->engine().sales());
   }
   if (work.keys_changed && keys_ != nullptr) keys_->Publish(ApiKeyTable::Of(replica_->engine()));
   if (work.role_changed) {
@@ -299,6 +300,7 @@ void EngineLoop::SubmitBatch() {
       keys_->Publish(ApiKeyTable::Of(replica_->engine()));
     }
     metrics_->op_submitted.Set(op);
+    metrics_->SetSales(replica_->engine().sales());
   }
   batch_count_ = 0;
   batch_requests_.clear();
@@ -430,6 +432,7 @@ bool EngineLoop::TendTicks() {
   ELEVEN_ASSERT(op == engine.last_op());
   metrics_->ticks.Add(1);
   metrics_->op_submitted.Set(op);
+  metrics_->SetSales(replica_->engine().sales());
   return true;
 }
 

@@ -60,6 +60,7 @@ constexpr size_t kPathIdsMax = 2;
 constexpr auto kRateWindow = std::chrono::seconds(1);
 // GET /accounts/{id}/transfers without ?limit=.
 constexpr uint32_t kTransfersLimitDefault = 100;
+constexpr uint32_t kSalesDropsDefault = 100;  // GET /figures: drops with a sale, newest first
 // sink_tag of a submit request whose reply lists every result (an array body).
 constexpr uint64_t kBatchReply = 1;
 
@@ -158,6 +159,8 @@ constexpr RouteRow kRoutes[] = {
     Post("/parcels/{}/events", JC::kTrackParcel),
     Get("/orders/{}/shipment", Op::kGetShipment),
     Get("/fulfilment/figures", Op::kGetFigures),
+    // Live figures (docs/read-side.md).
+    Get("/figures", Op::kGetSales),
     // Access (docs/access.md).
     Post("/keys", JC::kCreateKey),
     Get("/keys/{}", Op::kGetKey),
@@ -167,6 +170,7 @@ constexpr RouteRow kRoutes[] = {
     // Live feeds.
     Stream("/feed/skus/{}", TopicKind::kSku),
     Stream("/feed/drops/{}", TopicKind::kDrop),
+    Stream("/feed/figures", TopicKind::kFigures),
 };
 
 struct Routed {
@@ -202,19 +206,29 @@ bool Segments(std::string_view path, std::array<std::string_view, kPathSegmentsM
   return true;
 }
 
+// Calls take(name, number, value) for each name=value pair of a query string (`number`:
+// the value is an unsigned integer, in `value`); stops at the first pair it refuses.
+template <typename Take>
+bool ForEachParam(std::string_view params, Take take) {
+  while (!params.empty()) {
+    const size_t amp = params.find('&');
+    const std::string_view pair = params.substr(0, amp);
+    params = amp == std::string_view::npos ? std::string_view() : params.substr(amp + 1);
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    uint64_t value = 0;
+    const bool number = eq != std::string_view::npos && ParseId(pair.substr(eq + 1), &value);
+    if (!take(pair.substr(0, eq), number, value)) return false;
+  }
+  return true;
+}
+
 // GET /accounts/{id}/transfers?limit=&flags=: the query string into *query.
 bool ParseTransfersParams(std::string_view params, protocol::AccountTransfersQuery* query,
                           std::string_view* message) {
   query->limit = kTransfersLimitDefault;
   query->flags = 0;
-  while (!params.empty()) {
-    const size_t amp = params.find('&');
-    const std::string_view pair = params.substr(0, amp);
-    params = amp == std::string_view::npos ? std::string_view() : params.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    const std::string_view name = pair.substr(0, eq);
-    uint64_t value = 0;
-    const bool number = eq != std::string_view::npos && ParseId(pair.substr(eq + 1), &value);
+  return ForEachParam(params, [&](std::string_view name, bool number, uint64_t value) {
     if (name == "limit") {
       if (!number || value == 0 || value > wire::kAccountTransfersMax) {
         *message = "limit must be an integer from 1 to 8190";
@@ -227,17 +241,44 @@ bool ParseTransfersParams(std::string_view params, protocol::AccountTransfersQue
         return false;
       }
       query->flags = static_cast<uint8_t>(value);
-    } else if (!pair.empty()) {
+    } else {
       *message = "unknown query parameter (limit and flags are known)";
       return false;
     }
-  }
-  return true;
+    return true;
+  });
+}
+
+// GET /figures?drops=: the query string into *query.
+bool ParseSalesParams(std::string_view params, wire::SalesQuery* query, std::string_view* message) {
+  query->drop_limit = kSalesDropsDefault;
+  return ForEachParam(params, [&](std::string_view name, bool number, uint64_t value) {
+    if (name != "drops") {
+      *message = "unknown query parameter (drops is known)";
+      return false;
+    }
+    if (!number || value > wire::kSalesDropsMax) {
+      *message = "drops must be an integer from 0 to 1000";
+      return false;
+    }
+    query->drop_limit = static_cast<uint32_t>(value);
+    return true;
+  });
 }
 
 // A query route's request record from the path ids (and the query string).
 Routed QueryKey(Routed r, const uint64_t* ids, std::string_view params) {
   r.key_words = static_cast<uint32_t>(protocol::RequestRecordSize(r.query) / sizeof(uint64_t));
+  if (r.query == protocol::Operation::kGetSales) {
+    wire::SalesQuery query{};
+    if (!ParseSalesParams(params, &query, &r.message)) {
+      r.route = Route::kBadParams;
+      return r;
+    }
+    static_assert(sizeof(query) == sizeof(uint64_t));
+    std::memcpy(r.key.data(), &query, sizeof(query));
+    return r;
+  }
   if (r.query != protocol::Operation::kGetAccountTransfers) {
     for (uint32_t w = 0; w < r.key_words; w++) r.key[w] = ids[w];
     return r;
@@ -340,6 +381,7 @@ std::string QueryReplyJson(const Request& r, wire::Code* code) {
     case Op::kGetAccountTransfers:
       return TransfersJson(r.ids[0], Gather<wire::TransferRecord>(record, entry_size, r.count));
     case Op::kGetTimeline: return TimelineJson(r.ids[0], Gather<wire::TimelineEntry>(record, entry_size, r.count));
+    case Op::kGetSales: return SalesJson(r.op, Gather<wire::SalesRecord>(record, entry_size, r.count));
     case Op::kGetSku: return One(record, SkuJson);
     case Op::kGetDrop: return One(record, DropJson);
     case Op::kGetOrder:
@@ -472,8 +514,9 @@ class Connection {
   }
 };
 
-// The live stock feed: topics (a SKU or a drop) with their subscribers. Each tick, one feed
-// poll request reads every topic's record on the engine thread (held until durable like any
+// The live feeds: topics (a SKU's or a drop's stock, or the sales figures) with their
+// subscribers. Each tick, one feed poll request reads every stock topic's record on the
+// engine thread, and one get_sales query the figures (each held until durable like any
 // reply); a topic whose record changed since the last poll gets one event with the next
 // sequence number, written to each subscriber. A subscriber still writing the previous event
 // gets only the newest one afterwards (coalesced; the sequence number shows the gap).
@@ -505,13 +548,18 @@ class Feed : public RequestSink, public std::enable_shared_from_this<Feed> {
 
  private:
   void Tick();
+  void PollStock();
+  void PollSales();
   void Publish(Topic* topic, const std::byte* entry, uint64_t at_us);
+  void PublishSales(const Request& r);
 
   Core* const core_;
   asio::steady_timer tick_timer_;
   std::map<std::pair<TopicKind, uint64_t>, std::unique_ptr<Topic>> topics_;
   std::vector<Topic*> polled_;
   bool poll_in_flight_ = false;
+  bool sales_in_flight_ = false;
+  std::vector<wire::SalesRecord> sales_last_;  // what the last figures event showed
   uint32_t subscriber_count_ = 0;
 };
 
@@ -709,28 +757,68 @@ void Feed::Tick() {
     if (error) return;
     self->Tick();
   });
-  if (poll_in_flight_ || core_->stopping) return;
+  if (core_->stopping) return;
   // Topics nobody watches go now (never while a poll may point at them).
-  std::erase_if(topics_, [](const auto& entry) { return entry.second->subscribers.empty(); });
-  core_->io_metrics.feed_topics = topics_.size();
-  if (topics_.empty()) return;
-  Request* r = core_->pool.Take(protocol::kHeaderSize + topics_.size() * kFeedEntrySize);
-  if (r == nullptr) return;  // the server is full: this tick is skipped, the next one catches up
-  r->kind = RequestKind::kFeedPoll;
-  r->count = static_cast<uint32_t>(topics_.size());
-  r->received_ns = MonotonicNs();
+  if (!poll_in_flight_ && !sales_in_flight_) {
+    std::erase_if(topics_, [](const auto& entry) { return entry.second->subscribers.empty(); });
+    core_->io_metrics.feed_topics = topics_.size();
+  }
+  if (!poll_in_flight_) PollStock();
+  if (!sales_in_flight_) PollSales();
+}
+
+void Feed::PollStock() {
   polled_.clear();
   for (auto& [key, topic] : topics_) {
+    if (topic->kind != TopicKind::kFigures) polled_.push_back(topic.get());
+  }
+  if (polled_.empty()) return;
+  Request* r = core_->pool.Take(protocol::kHeaderSize + polled_.size() * kFeedEntrySize);
+  if (r == nullptr) return;  // the server is full: this tick is skipped, the next one catches up
+  r->kind = RequestKind::kFeedPoll;
+  r->count = static_cast<uint32_t>(polled_.size());
+  r->received_ns = MonotonicNs();
+  for (const Topic* topic : polled_) {
     r->ids.push_back(topic->id);
     r->topic_kinds.push_back(topic->kind);
-    polled_.push_back(topic.get());
   }
   r->sink = shared_from_this();
   poll_in_flight_ = true;
   core_->loop->Push(r);
 }
 
+// The figures of GET /figures (its default drops), read as a viewer: who may subscribe was
+// checked when they did.
+void Feed::PollSales() {
+  const auto it = topics_.find({TopicKind::kFigures, 0});
+  if (it == topics_.end() || it->second->subscribers.empty()) return;
+  wire::SalesQuery query{};
+  query.drop_limit = kSalesDropsDefault;
+  uint64_t key;
+  std::memcpy(&key, &query, sizeof(key));
+  const uint32_t entries_max = protocol::ReplyEntryCountMax(protocol::Operation::kGetSales, 1,
+                                                            std::as_bytes(std::span(&key, 1)));
+  Request* r = core_->pool.Take(protocol::kHeaderSize +
+                                entries_max * protocol::ReplyRecordSize(protocol::Operation::kGetSales));
+  if (r == nullptr) return;  // as above
+  r->kind = RequestKind::kQuery;
+  r->operation = protocol::Operation::kGetSales;
+  r->count = 1;
+  r->caller = Caller{.role = wire::Role::kViewer};
+  r->ids.assign(1, key);
+  r->received_ns = MonotonicNs();
+  r->sink = shared_from_this();
+  sales_in_flight_ = true;
+  core_->loop->Push(r);
+}
+
 void Feed::OnRequestDone(Request* r) {
+  if (r->kind == RequestKind::kQuery) {
+    sales_in_flight_ = false;
+    if (r->status == protocol::FrameStatus::kOk) PublishSales(*r);
+    core_->pool.Give(r);
+    return;
+  }
   poll_in_flight_ = false;
   if (r->status == protocol::FrameStatus::kOk) {
     ELEVEN_ASSERT(polled_.size() == r->count);
@@ -739,6 +827,32 @@ void Feed::OnRequestDone(Request* r) {
     for (uint32_t i = 0; i < r->count; i++) Publish(polled_[i], r->body() + i * kFeedEntrySize, at_us);
   }
   core_->pool.Give(r);
+}
+
+void Feed::PublishSales(const Request& r) {
+  const auto it = topics_.find({TopicKind::kFigures, 0});
+  if (it == topics_.end()) return;
+  Topic* topic = it->second.get();
+  const size_t entry_size = protocol::ReplyRecordSize(r.operation);
+  const std::byte* body = r.buffer.data() + protocol::kHeaderSize;
+  wire::Code code = wire::Code::ok;
+  if (r.count > 0) std::memcpy(&code, body, sizeof(code));
+  if (code != wire::Code::ok) return;  // not a figure to show (a viewer may read them)
+  std::vector<wire::SalesRecord> sales = Gather<wire::SalesRecord>(body + protocol::kQueryEntryHeadSize, entry_size, r.count);
+  if (topic->have && sales.size() == sales_last_.size() &&
+      std::memcmp(sales.data(), sales_last_.data(), sales.size() * sizeof(wire::SalesRecord)) == 0) {
+    return;
+  }
+  topic->have = true;
+  topic->seq++;
+  std::string figures = SalesJson(r.op, sales);
+  sales_last_ = std::move(sales);
+  std::string data = "{\"topic\":\"figures\",\"seq\":" + std::to_string(topic->seq) + "," + figures.substr(1);
+  auto event = std::make_shared<const FeedEvent>(
+      FeedEvent{"id: " + std::to_string(topic->seq) + "\nevent: figures\ndata: " + data + "\n\n", data});
+  topic->last_event = event;
+  for (Connection* session : topic->subscribers) session->SendEvent(event);
+  core_->io_metrics.feed_events_total += topic->subscribers.size();
 }
 
 void Feed::Publish(Topic* topic, const std::byte* entry, uint64_t at_us) {
@@ -1105,8 +1219,9 @@ void HttpSession::OnRequestDone(Request* r) {
     body = r->kind == RequestKind::kSubmit ? SubmitReplyJson(*r, &code, &replayed)
                                            : QueryReplyJson(*r, &code);
     // A read says the log op of the state it was answered from (a follower's lags the
-    // leader's: docs/cluster.md).
-    if (r->kind == RequestKind::kQuery) extra_headers_ += "\r\nEleven-Op: " + std::to_string(r->op);
+    // leader's: docs/cluster.md); a write, the op of the entry that applied it (or, refused
+    // before the log, of the state it was checked against).
+    if (r->op != 0) extra_headers_ += "\r\nEleven-Op: " + std::to_string(r->op);
   }
   if (!new_secret_.empty()) {
     // POST /keys: the secret, shown this once (only its hash was logged).
@@ -1240,6 +1355,10 @@ void HttpSession::LingerRead() {
 }
 
 void HttpSession::HandleFeed(const Routed& routed) {
+  if (routed.topic == TopicKind::kFigures && caller_.role != wire::Role::kOperator &&
+      caller_.role != wire::Role::kViewer) {
+    return RespondError(403, "forbidden", "the sales figures are for operators and viewers");
+  }
   if (websocket::is_upgrade(parser_->get())) return UpgradeFeed(routed);
   topic_ = state_->feed->Subscribe(this, routed.topic, routed.id);
   if (topic_ == nullptr) {

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <iterator>
+#include <vector>
 
 #include "server/json_names.h"
 
@@ -453,6 +455,47 @@ std::string FiguresJson(const wire::FiguresRecord& f) {
       item.Uint("parcels", f.milestone_parcels[i]);
       item.Uint("at_us", f.milestone_at_us[i]);
     });
+  });
+}
+
+namespace {
+
+void SalesFields(JsonOut& j, const wire::SalesRecord& s) {
+  j.Int("gross_fen", s.gross_fen);
+  j.Int("discounts_fen", s.discounts_fen);
+  j.Int("refunds_fen", s.refunds_fen);
+  j.Int("net_fen", s.net_fen);
+  j.Uint("orders", s.orders);
+  j.Uint("units", s.units);
+}
+
+}  // namespace
+
+std::string SalesJson(uint64_t op, std::span<const wire::SalesRecord> sales) {
+  using D = wire::SalesDimension;
+  return Object([&](JsonOut& j) {
+    j.Uint("op", op);
+    for (const wire::SalesRecord& s : sales) {
+      if (s.dimension == D::kTotal) j.Raw("total", Object([&](JsonOut& t) { SalesFields(t, s); }));
+    }
+    auto list = [&](std::string_view key, D dimension, auto name) {
+      std::vector<const wire::SalesRecord*> of;
+      for (const wire::SalesRecord& s : sales) {
+        if (s.dimension == dimension) of.push_back(&s);
+      }
+      ObjectList(j, key, of.size(), [&](JsonOut& item, size_t i) {
+        name(item, *of[i]);
+        SalesFields(item, *of[i]);
+      });
+    };
+    list("by_city_tier", D::kCityTier, [](JsonOut& item, const wire::SalesRecord& s) { item.Uint("city_tier", s.key); });
+    list("by_region", D::kRegion, [](JsonOut& item, const wire::SalesRecord& s) { item.Uint("region", s.key); });
+    list("by_country", D::kCountry, [](JsonOut& item, const wire::SalesRecord& s) {
+      char code[2];
+      std::memcpy(code, &s.key, 2);
+      item.Name("country", std::string_view(code, 2));
+    });
+    list("by_drop", D::kDrop, [](JsonOut& item, const wire::SalesRecord& s) { item.Uint("drop_id", s.key); });
   });
 }
 

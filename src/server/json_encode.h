@@ -91,6 +91,9 @@ std::string ShipmentJson(const wire::ShipmentRecord& shipment);
 // {"waybill":...,"events":[...]}, oldest first.
 std::string TimelineJson(uint64_t waybill, std::span<const wire::TimelineEntry> events);
 std::string FiguresJson(const wire::FiguresRecord& figures);
+// GET /figures: {"op":...,"total":{...},"by_city_tier":[...],"by_region":[...],
+// "by_country":[...],"by_drop":[...]} from get_sales' records, exact to `op`.
+std::string SalesJson(uint64_t op, std::span<const wire::SalesRecord> sales);
 std::string StockJson(const protocol::WarehouseStockRecord& stock);
 std::string HourJson(const wire::HourFigure& hour);
 // {"op":...,"timestamp_us":...,"digest":"<32 hex digits>"}.

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "engine/engine.h"
 #include "wire/codes.h"
 
 namespace eleven::server {
@@ -78,6 +79,51 @@ void LatencyHistogram::Render(const char* name, std::string* out) const {
   *out += std::string(name) + "_count " + std::to_string(total_) + "\n";
 }
 
+void EngineMetrics::SetSales(const engine::EngineSales& sales) {
+  auto set = [](SalesCounters& to, const engine::SalesFigures& f) {
+    to.gross_fen.Set(uint64_t(f.gross_fen));
+    to.discounts_fen.Set(uint64_t(f.discounts_fen));
+    to.refunds_fen.Set(uint64_t(f.refunds_fen));
+    to.net_fen.Set(uint64_t(f.gross_fen - f.discounts_fen - f.refunds_fen));
+    to.orders.Set(f.orders);
+    to.units.Set(f.units);
+  };
+  set(sales_total, sales.total);
+  for (int t = 1; t <= wire::kCityTierMax; t++) set(sales_by_tier[t], sales.city_tier[t]);
+}
+
+namespace {
+
+// eleven_sales_<figure> in all, and eleven_sales_by_city_tier_<figure>{city_tier="t"}.
+void RenderSales(const EngineMetrics& e, std::string* out) {
+  using C = EngineMetrics::SalesCounters;
+  struct Figure {
+    const char* name;
+    const char* help;
+    const Counter C::*counter;
+  };
+  static constexpr Figure kFigures[] = {
+      {"gross_fen", "totals of paid orders", &C::gross_fen},
+      {"discounts_fen", "coupon discounts", &C::discounts_fen},
+      {"refunds_fen", "refunded after payment", &C::refunds_fen},
+      {"net_fen", "gross - discounts - refunds", &C::net_fen},
+      {"orders", "paid orders", &C::orders},
+      {"units", "units of paid orders", &C::units},
+  };
+  for (const Figure& f : kFigures) {
+    const std::string total = std::string("eleven_sales_") + f.name;
+    Metric(out, total.c_str(), "gauge", f.help, (e.sales_total.*f.counter).Get());
+    const std::string by_tier = std::string("eleven_sales_by_city_tier_") + f.name;
+    Help(out, by_tier.c_str(), "gauge", (std::string(f.help) + ", by the buyer's city tier").c_str());
+    for (int t = 1; t <= wire::kCityTierMax; t++) {
+      *out += by_tier + "{city_tier=\"" + std::to_string(t) + "\"} " +
+              std::to_string((e.sales_by_tier[t].*f.counter).Get()) + "\n";
+    }
+  }
+}
+
+}  // namespace
+
 std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t requests_in_use,
                           uint64_t request_bytes_in_flight) {
   std::string out;
@@ -100,6 +146,7 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
          "from taking the lease to leading (stream applied to its end), the last time",
          e.cluster_catch_up_ms.Get());
   Metric(&out, "eleven_queries_total", "counter", "queries, pings and feed polls answered", e.queries.Get());
+  RenderSales(e, &out);
   Help(&out, "eleven_results_total", "counter", "command results by code");
   for (int code = 0; code < kCodeCountMax; code++) {
     const uint64_t n = e.results_by_code[code].Get();

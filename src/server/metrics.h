@@ -10,6 +10,11 @@
 #include <string>
 
 #include "base/histogram.h"
+#include "wire/records.h"
+
+namespace eleven::engine {
+struct EngineSales;
+}
 
 namespace eleven::server {
 
@@ -51,6 +56,14 @@ struct EngineMetrics {
   Counter cluster_term;         // the term it leads (0 as a follower)
   Counter cluster_catch_up_ms;  // from taking the lease to leading, the last time
   std::array<Counter, kCodeCountMax> results_by_code;
+  // The sales figures (docs/read-side.md) in all and by city tier, as of op_submitted; by
+  // region, country and drop they are GET /figures' (too many series for /metrics).
+  struct SalesCounters {
+    Counter gross_fen, discounts_fen, refunds_fen, net_fen, orders, units;
+  };
+  SalesCounters sales_total;
+  std::array<SalesCounters, wire::kCityTierMax + 1> sales_by_tier;  // [0] unused
+  void SetSales(const engine::EngineSales& sales);
   // The replica's group-commit durations (write + fdatasync), read when rendering.
   const LogHistogram* journal_sync_us = nullptr;
 };

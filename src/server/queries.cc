@@ -143,7 +143,8 @@ wire::Code QueryAccess(const engine::Engine& engine, Operation op, const uint64_
     case Operation::kGetCourierHour:
     case Operation::kGetStats:
     case Operation::kGetLimits: allowed = true; break;
-    case Operation::kGetDigest: allowed = role == wire::Role::kViewer; break;
+    case Operation::kGetDigest:
+    case Operation::kGetSales: allowed = role == wire::Role::kViewer; break;
     case Operation::kGetOrder:
     case Operation::kGetOrderMoney:
     case Operation::kGetPlan:
@@ -190,7 +191,8 @@ void PutEntry(std::byte* entry, size_t entry_size, Code code, const void* record
 }  // namespace
 
 QueryAnswerer::QueryAnswerer()
-    : transfers_(std::make_unique<wire::TransferRecord[]>(wire::kAccountTransfersMax)) {}
+    : transfers_(std::make_unique<wire::TransferRecord[]>(wire::kAccountTransfersMax)),
+      sales_(std::make_unique<wire::SalesRecord[]>(wire::kSalesFixedEntriesMax + wire::kSalesDropsMax)) {}
 
 uint32_t QueryAnswerer::Answer(const engine::Engine& engine, Operation op,
                                std::span<const uint64_t> keys, uint32_t count,
@@ -233,6 +235,17 @@ uint32_t QueryAnswerer::AnswerList(const engine::Engine& engine, Operation op,
     if (code != Code::ok) n = 0;
     ELEVEN_ASSERT(n * entry_size <= body.size());
     for (uint32_t i = 0; i < n; i++) PutEntry(body.data() + i * entry_size, entry_size, code, &events[i]);
+  } else if (op == Operation::kGetSales) {
+    wire::SalesQuery query;
+    std::memcpy(&query, keys.data(), sizeof(query));
+    if (query.reserved != 0) code = Code::reserved_nonzero;
+    if (code == Code::ok && query.drop_limit > wire::kSalesDropsMax) code = Code::invalid_query;
+    if (code == Code::ok) {
+      n = engine.QuerySales(query.drop_limit,
+                            std::span(sales_.get(), wire::kSalesFixedEntriesMax + wire::kSalesDropsMax));
+    }
+    ELEVEN_ASSERT(n * entry_size <= body.size());
+    for (uint32_t i = 0; i < n; i++) PutEntry(body.data() + i * entry_size, entry_size, code, &sales_[i]);
   } else {
     ELEVEN_ASSERT(op == Operation::kGetAccountTransfers);
     protocol::AccountTransfersQuery query;

@@ -2,8 +2,9 @@
 // engine's records, the ledger's and fulfilment's, and the engine digest. Used by the engine
 // loop for binary and HTTP queries alike.
 //
-// Thread-safety: none; engine thread only (it reads the engine). Owns a scratch table for
-// account-transfer lists, allocated at construction, so answering allocates nothing.
+// Thread-safety: none; engine thread only (it reads the engine). Owns scratch tables for
+// account-transfer lists and sales figures, allocated at construction, so answering
+// allocates nothing.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +42,7 @@ class QueryAnswerer {
   uint32_t AnswerList(const engine::Engine& engine, protocol::Operation operation,
                       std::span<const uint64_t> keys, std::span<std::byte> body);
   std::unique_ptr<wire::TransferRecord[]> transfers_;  // kAccountTransfersMax
+  std::unique_ptr<wire::SalesRecord[]> sales_;  // kSalesFixedEntriesMax + kSalesDropsMax
 };
 
 }  // namespace eleven::server

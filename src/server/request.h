@@ -37,7 +37,9 @@ enum class RequestKind : uint8_t {
 };
 
 // Feed topics: what a feed poll reads.
-enum class TopicKind : uint8_t { kSku = 1, kDrop = 2 };
+// A feed's topic: a SKU's or a drop's stock (polled by kFeedPoll), or the sales figures
+// (docs/read-side.md; polled by a get_sales query).
+enum class TopicKind : uint8_t { kSku = 1, kDrop = 2, kFigures = 3 };
 inline constexpr size_t kFeedEntrySize =
     protocol::kQueryEntryHeadSize +
     (sizeof(wire::DropRecord) > sizeof(wire::SkuRecord) ? sizeof(wire::DropRecord)

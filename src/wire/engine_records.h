@@ -1,11 +1,13 @@
-// Records that describe the engine as a whole, for queries (docs/protocol.md, get_stats and
-// get_limits): its counters and the capacities it was started with. Little-endian, fixed
-// size; the engine fills them (engine::StatsRecordOf, engine::LimitsOf).
+// Records that describe the engine as a whole, for queries (docs/protocol.md, get_stats,
+// get_limits and get_sales): its counters, the capacities it was started with, and the sales
+// figures. Little-endian, fixed size; the engine fills them (engine::StatsRecordOf,
+// engine::LimitsOf, engine::Engine::QuerySales).
 #pragma once
 
 #include <cstdint>
 
 #include "wire/fulfilment.h"
+#include "wire/records.h"
 
 namespace eleven::wire {
 
@@ -58,5 +60,38 @@ struct LimitsRecord {
   uint64_t milestone_parcels[kMilestoneCountMax];
 };
 static_assert(sizeof(LimitsRecord) == 96 + 8 * kMilestoneCountMax);
+
+// Sales figures (docs/read-side.md, "Live figures"), exact to the op a reply is answered at.
+// A sale is counted when its order is paid: gross is its total at list (or live) price,
+// units its lines' quantities; refunds are what the order refunded later (cancelled after
+// payment, returned). Discounts are 0 until coupons exist. net = gross - discounts - refunds.
+enum class SalesDimension : uint8_t {
+  kTotal = 1,     // key 0
+  kCityTier = 2,  // key 1 .. kCityTierMax (the buyer's city tier)
+  kRegion = 3,    // key 1 .. kRegionMax (the buyer's region)
+  kCountry = 4,   // key: the merchant's ISO 3166-1 alpha-2 code, its two letters in bytes 0, 1
+  kDrop = 5,      // key: the drop id (orders placed in the drop)
+};
+struct SalesRecord {
+  SalesDimension dimension;
+  uint8_t reserved[7];
+  uint64_t key;
+  int64_t gross_fen;
+  int64_t discounts_fen;
+  int64_t refunds_fen;
+  int64_t net_fen;
+  uint64_t orders;  // paid orders
+  uint64_t units;   // their units
+};
+static_assert(sizeof(SalesRecord) == 64);
+// The request of get_sales: every dimension but drops in one reply, then up to `drop_limit`
+// drops, the newest drops with a sale first.
+struct SalesQuery {
+  uint32_t drop_limit;  // 0 .. kSalesDropsMax
+  uint32_t reserved;    // zero
+};
+inline constexpr uint32_t kSalesDropsMax = 1000;
+// total + tiers + regions + every two-letter code: the most entries before the drops.
+inline constexpr uint32_t kSalesFixedEntriesMax = 1 + kCityTierMax + kRegionMax + 26 * 26;
 
 }  // namespace eleven::wire

@@ -5,7 +5,7 @@
 // errors (unknown ids, a body of the wrong type, a bad key, a key of the wrong role, a body
 // too large).
 // Requests that are invalid on purpose are sent as they are; only the responses' violations
-// count. The two feed operations are event streams that never end: they are not proxied.
+// count. The feed operations are event streams that never end: they are not proxied.
 //
 // Usage: node contract.mjs ELEVEN_BINARY REPO_ROOT
 import { readFileSync, writeFileSync } from "node:fs";

@@ -133,12 +133,14 @@ const std::vector<Row>& Rows() {
       {"POST", "/parcels/{}/events", "/parcels/{own}/events", R"({"event":"picked"})", "AFFOF"},
       {"GET", "/orders/{}/shipment", "/orders/{own}/shipment", "", "AOOFF"},
       {"GET", "/fulfilment/figures", "/fulfilment/figures", "", "AAAAA"},
+      {"GET", "/figures", "/figures", "", "AFFFA"},
       {"POST", "/keys", "/keys", R"({"role":"viewer"})", "AFFFF"},
       {"GET", "/keys/{}", "/keys/{own}", "", "AFFFF"},
       {"POST", "/keys/{}/revoke", "/keys/{own}/revoke", "", "AFFFF"},
       {"GET", "/engine/digest", "/engine/digest", "", "AFFFA"},
       {"GET", "/feed/skus/{}", "/feed/skus/11", "", "AAAAA"},
       {"GET", "/feed/drops/{}", "/feed/drops/21", "", "AAAAA"},
+      {"GET", "/feed/figures", "/feed/figures", "", "AFFFA"},
   };
   return rows;
 }
@@ -498,6 +500,7 @@ TEST_F(AccessTest, EveryBinaryOperationAndRoleGetsTheAnswerTheRolesTableSays) {
       {Operation::kGetMerchant, id(1), id(2), "AAAAA"},
       {Operation::kGetWarehouse, id(31), id(31), "AAAAA"},
       {Operation::kGetCourier, id(41), id(42), "AFFOA"},
+      {Operation::kGetSales, BytesOf(wire::SalesQuery{.drop_limit = 10}), BytesOf(wire::SalesQuery{.drop_limit = 10}), "AFFFA"},
   };
   // Every operation but authenticate (tested below) has its row.
   std::set<uint8_t> covered;

@@ -253,6 +253,79 @@ TEST(HttpTest, FeedStreamsStockWithSequenceNumbers) {
   close(fd);
 }
 
+// The sales figures of GET /figures and their feed: what paid orders sold, by tier, region,
+// country and drop, exact to the op the reply names (its body and Eleven-Op); writes name
+// their op too.
+TEST(HttpTest, FiguresAndTheirFeedShowWhatPaidOrdersSold) {
+  TempDataDir dir;
+  auto server = StartServer(TestConfig(dir.path()));
+  const uint16_t port = server->http_port();
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":2,"country":"FR"})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/skus", R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":9})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/skus", R"({"sku_id":20,"merchant_id":2,"price_fen":800,"stock":9})").status, 200);
+  auto place = [&](int key, int merchant, int sku, int quantity, int region, int tier) {
+    const HttpReply placed = HttpCall(port, "POST", "/orders",
+        "{\"idempotency_key\":" + std::to_string(key) + ",\"merchant_id\":" + std::to_string(merchant) +
+        ",\"buyer_id\":7,\"region\":" + std::to_string(region) + ",\"city_tier\":" + std::to_string(tier) +
+        ",\"lines\":[{\"sku_id\":" + std::to_string(sku) + ",\"quantity\":" + std::to_string(quantity) + "}]}");
+    EXPECT_EQ(placed.status, 200) << placed.body;
+    EXPECT_GT(std::stoull(placed.headers.at("Eleven-Op")), 0u);  // a write names its op
+    return placed;
+  };
+  auto pay = [&](const HttpReply& placed) {
+    const HttpReply paid = HttpCall(port, "POST", "/orders/" + Field(placed.body, "id") + "/pay",
+                                    "{\"amount_fen\":" + Field(placed.body, "amount_fen") + "}");
+    EXPECT_EQ(paid.status, 200) << paid.body;
+    return std::stoull(paid.headers.at("Eleven-Op"));
+  };
+  const HttpReply a = place(1, 1, 10, 2, 31, 1);  // 1,000 fen
+  const HttpReply b = place(2, 2, 20, 1, 44, 2);  // 800 fen
+  const uint64_t paid_at = pay(a);
+
+  HttpReply figures = HttpCall(port, "GET", "/figures");
+  ASSERT_EQ(figures.status, 200) << figures.body;
+  EXPECT_EQ(Field(figures.body, "op"), figures.headers.at("Eleven-Op"));
+  EXPECT_GE(std::stoull(Field(figures.body, "op")), paid_at);
+  EXPECT_EQ(Field(Field(figures.body, "total"), "gross_fen"), "1000") << figures.body;
+  EXPECT_EQ(Field(Field(figures.body, "total"), "units"), "2") << figures.body;
+  EXPECT_NE(figures.body.find(R"("by_city_tier":[{"city_tier":1,"gross_fen":1000,"discounts_fen":0,"refunds_fen":0,"net_fen":1000,"orders":1,"units":2}])"),
+            std::string::npos) << figures.body;
+  EXPECT_NE(figures.body.find(R"("by_country":[{"country":"CN","gross_fen":1000)"), std::string::npos) << figures.body;
+  EXPECT_NE(figures.body.find(R"("by_region":[{"region":31,)"), std::string::npos) << figures.body;
+  EXPECT_EQ(HttpCall(port, "GET", "/figures?drops=1001").status, 400);
+  EXPECT_EQ(Field(HttpCall(port, "GET", "/figures?limit=3").body, "error"), "invalid_request");
+
+  // The feed: one event now, one more when the figures change.
+  const int fd = ConnectLoopback(port);
+  const std::string request = "GET /feed/figures HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, request.data(), request.size()));
+  std::string pending;
+  const std::string header = ReadUntil(fd, &pending, "\r\n\r\n");
+  EXPECT_NE(header.find("text/event-stream"), std::string::npos) << header;
+  std::string event = ReadUntil(fd, &pending, "\n\n");
+  EXPECT_NE(event.find("id: 1\nevent: figures\ndata: {\"topic\":\"figures\",\"seq\":1,"), std::string::npos) << event;
+  EXPECT_NE(event.find(R"("total":{"gross_fen":1000,)"), std::string::npos) << event;
+  const uint64_t second_paid_at = pay(b);
+  event = ReadUntil(fd, &pending, "\n\n");
+  EXPECT_NE(event.find("id: 2\n"), std::string::npos) << event;
+  const std::string data = event.substr(event.find("data: ") + 6);
+  EXPECT_EQ(Field(Field(data, "total"), "gross_fen"), "1800") << event;
+  const uint64_t event_op = std::stoull(Field(data, "op"));
+  EXPECT_GE(event_op, second_paid_at);
+  // What the feed showed is what GET /figures answers at the same op (nothing changed since).
+  figures = HttpCall(port, "GET", "/figures");
+  ASSERT_EQ(Field(figures.body, "op"), std::to_string(event_op));
+  EXPECT_EQ(data.substr(data.find("\"op\":")), figures.body.substr(1) + "\n\n");
+  close(fd);
+  // And /metrics, in all and by tier.
+  EXPECT_EQ(WaitForMetric(port, "eleven_sales_gross_fen", 1800), 1800);
+  EXPECT_EQ(MetricValue(port, "eleven_sales_net_fen"), 1800);
+  EXPECT_EQ(MetricValue(port, "eleven_sales_units"), 3);
+  EXPECT_NE(HttpCall(port, "GET", "/metrics").body.find("\neleven_sales_by_city_tier_gross_fen{city_tier=\"2\"} 800\n"),
+            std::string::npos);
+}
+
 TEST(HttpTest, FeedOverWebSocketSendsTheSameEventsAsJsonMessages) {
   namespace beast = boost::beast;
   namespace websocket = beast::websocket;
