@@ -100,6 +100,13 @@ wire::Code Engine::GetMerchant(uint64_t merchant_id, wire::MerchantRecord* out) 
   return Code::ok;
 }
 
+void Engine::ForEachSku(const std::function<void(uint64_t sku_id, uint64_t merchant_id)>& visit) const {
+  for (uint64_t slot = 0; slot < skus_.slot_count(); slot++) {
+    const Sku& s = skus_.rows()[slot];
+    if (s.id != 0) visit(s.id, s.merchant_id);
+  }
+}
+
 wire::Code Engine::GetSku(uint64_t sku_id, wire::SkuRecord* out) const {
   const uint32_t index = skus_.Find(sku_id);
   if (index == kNoValue) return Code::sku_not_found;

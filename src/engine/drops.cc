@@ -120,6 +120,12 @@ void Engine::CloseDueDrops(uint64_t now_us) {
 wire::Code Engine::GetDrop(uint64_t drop_id, wire::DropRecord* out) const {
   const uint32_t index = drop_index_.Find(drop_id);
   if (index == kNoValue) return Code::drop_not_found;
+  GetDropAt(index, out);
+  return Code::ok;
+}
+
+void Engine::GetDropAt(uint32_t index, wire::DropRecord* out) const {
+  ELEVEN_ASSERT(index < drop_count_);
   const Drop& d = drops_[index];
   *out = wire::DropRecord{};
   out->drop_id = d.id;
@@ -141,7 +147,6 @@ wire::Code Engine::GetDrop(uint64_t drop_id, wire::DropRecord* out) const {
   } else {
     out->state = wire::DropState::kScheduled;
   }
-  return Code::ok;
 }
 
 }  // namespace eleven::engine

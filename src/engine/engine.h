@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -143,6 +144,13 @@ class Engine {
   wire::Code GetMerchant(uint64_t merchant_id, wire::MerchantRecord* out) const;
   wire::Code GetSku(uint64_t sku_id, wire::SkuRecord* out) const;
   wire::Code GetDrop(uint64_t drop_id, wire::DropRecord* out) const;
+  // Drop number `index` (0 .. drop_count() - 1) in the order drops were created.
+  void GetDropAt(uint32_t index, wire::DropRecord* out) const;
+  // Every SKU, in no particular order (the read side's index; docs/read-side.md).
+  void ForEachSku(const std::function<void(uint64_t sku_id, uint64_t merchant_id)>& visit) const;
+  // The id the next place-order attempt gets: orders below it and within the last
+  // order_slot_count are in memory.
+  uint64_t next_order_id() const { return next_order_id_; }
   // The sales figures (docs/protocol.md, get_sales): every bucket with a sale (total first,
   // then tiers, regions and countries by key), then up to `drop_limit` drops with a sale,
   // newest drop first. Returns how many records it wrote; `out` holds

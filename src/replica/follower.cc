@@ -21,6 +21,7 @@ Follower::Follower(Env* env, std::string dir, const FollowerOptions& options,
       journal_failure_(std::move(journal_failure)),
       engine_(std::move(engine)) {
   if (engine_ != nullptr) op_followed_.store(engine_->last_op(), std::memory_order_relaxed);
+  if (options_.view != nullptr) options_.view->SetWake([this] { Wake(); });
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -31,6 +32,18 @@ Follower::~Follower() {
   }
   cv_.notify_all();
   thread_.join();
+  if (options_.view != nullptr) {
+    options_.view->Attach(nullptr);  // before its copy goes
+    options_.view->SetWake(nullptr);
+  }
+}
+
+void Follower::Wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  cv_.notify_all();
 }
 
 bool Follower::Request(uint64_t op) {
@@ -61,18 +74,23 @@ bool Follower::Poll(bool wait, FollowerSnapshot* snapshot) {
 void Follower::Run() {
   // Linux takes a thread id here: only this thread runs beneath the others.
   if (options_.nice != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.nice);
+  // The lists' indexes are built here, off the thread that opened the replica.
+  if (options_.view != nullptr && engine_ != nullptr) options_.view->Attach(engine_.get());
   for (;;) {
     uint64_t snapshot_op = 0;
     uint64_t durable = 0;
     {
       std::unique_lock lock(mutex_);
-      const auto woken = [this] { return stop_.load(std::memory_order_relaxed) || (request_op_ != 0 && !done_); };
+      const auto woken = [this] {
+        return stop_.load(std::memory_order_relaxed) || (request_op_ != 0 && !done_) || woken_;
+      };
       if (options_.interval_ms == 0) {
         cv_.wait(lock, woken);
       } else {
         cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms), woken);
       }
       if (stop_.load(std::memory_order_relaxed)) return;
+      woken_ = false;
       if (request_op_ != 0 && !done_) snapshot_op = request_op_;
       // Read under the lock, as Request writes: a request made after this read is for an op
       // (the last submitted) at or past it, so a catch-up to it never passes the op asked for.
@@ -129,6 +147,7 @@ Status Follower::CatchUp(uint64_t op) {
     engine_ = std::move(engine);
     position_.reset();
     op_followed_.store(engine_->last_op(), std::memory_order_relaxed);
+    if (options_.view != nullptr) options_.view->Attach(engine_.get());
   }
   if (engine_->last_op() > op) {
     // Its copy was loaded from a snapshot newer than what it is asked for.
@@ -136,10 +155,11 @@ Status Follower::CatchUp(uint64_t op) {
                                       ", past op " + std::to_string(op));
   }
   if (engine_->last_op() == op) return Status::Ok();
-  ReplayOptions replay{.op_to = op, .after = position_, .stop = &stop_};
+  ReplayOptions replay{.op_to = op, .after = position_, .stop = &stop_, .view = options_.view};
   ReplayReport report;
   status = ReplayJournal(env_, dir_, engine_.get(), replay, &report);
   if (!status.ok()) {
+    if (options_.view != nullptr) options_.view->Attach(nullptr);  // before its copy goes
     engine_.reset();  // at an unknown op, or stopped: loaded afresh next time
     position_.reset();
     return status;

@@ -30,6 +30,7 @@
 
 #include "base/status.h"
 #include "engine/engine.h"
+#include "view/read_view.h"
 #include "storage/env.h"
 #include "storage/journal.h"
 #include "storage/snapshot.h"
@@ -46,6 +47,9 @@ struct FollowerOptions {
   int nice = 10;
   // Its snapshot file is written in slices at a bounded rate (SnapshotWriteOptions).
   SnapshotWriteOptions write;
+  // If set, the lists' view of its state (view/read_view.h): attached to each copy it
+  // loads, told of each entry it applies, and able to wake it for a catch-up now.
+  view::ReadView* view = nullptr;
 };
 
 struct FollowerSnapshot {
@@ -77,6 +81,8 @@ class Follower {
   bool Poll(bool wait, FollowerSnapshot* snapshot);
   // The op its copy of the state is at (0 before it loaded one).
   uint64_t op_followed() const { return op_followed_.load(std::memory_order_relaxed); }
+  // Catches up with the durable journal now rather than at the next interval (any thread).
+  void Wake();
 
  private:
   void Run();
@@ -94,6 +100,7 @@ class Follower {
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> requested_{false};
+  bool woken_ = false;  // guarded by mutex_
   std::atomic<uint64_t> op_followed_{0};
   std::mutex mutex_;
   std::condition_variable cv_;

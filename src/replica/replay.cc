@@ -175,7 +175,14 @@ Status ReplayJournal(Env* env, const std::string& dir, engine::Engine* engine,
       ELEVEN_RETURN_IF_ERROR(read_status);
       break;
     }
-    const auto error = engine->Apply(entry->op, entry->timestamp_us, entry->commands, results);
+    engine::BatchError error;
+    if (options.view != nullptr) {
+      const auto lock = options.view->LockForApply();
+      error = engine->Apply(entry->op, entry->timestamp_us, entry->commands, results);
+      if (error == engine::BatchError::kNone) options.view->Applied(entry->commands);
+    } else {
+      error = engine->Apply(entry->op, entry->timestamp_us, entry->commands, results);
+    }
     if (error != engine::BatchError::kNone) {
       return Status::Corruption("journal entry " + std::to_string(entry->op) +
                                 " cannot follow the state: " + std::string(engine::BatchErrorName(error)));

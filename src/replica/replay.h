@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "engine/engine.h"
+#include "view/read_view.h"
 #include "storage/env.h"
 #include "storage/journal.h"
 #include "wire/records.h"
@@ -52,6 +53,9 @@ struct ReplayOptions {
   std::optional<JournalPosition> after;
   // Checked between entries: once true, replay stops and returns Unavailable.
   const std::atomic<bool>* stop = nullptr;
+  // If set, holds this view's lock around applying each entry and tells it what the entry
+  // held (ReadView::Applied): the snapshot follower's lists (docs/read-side.md).
+  view::ReadView* view = nullptr;
 };
 
 // Applies every journal entry after engine->last_op(), in op order. A reader thread reads

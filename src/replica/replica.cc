@@ -139,12 +139,14 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
   ELEVEN_RETURN_IF_ERROR(r->Recover(report, progress));
   r->sync_thread_ = std::thread([raw = r.get()] { raw->SyncLoop(); });
   if (options.snapshot_mode == ReplicaOptions::SnapshotMode::kFollower) {
+    r->read_view_ = std::make_unique<view::ReadView>(options.engine);
     r->follower_ = std::make_unique<Follower>(
         env, path,
         FollowerOptions{.engine = options.engine,
                         .interval_ms = options.follower_interval_ms,
                         .nice = options.follower_nice,
-                        .write = options.follower_write},
+                        .write = options.follower_write,
+                        .view = r->read_view_.get()},
         std::move(r->follower_engine_), [raw = r.get()] { return raw->op_durable(); },
         [raw = r.get()] { return raw->journal_failure(); });
   }

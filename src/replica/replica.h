@@ -179,6 +179,9 @@ class Replica {
   // kFollower: the op the follower's copy of the state is at (0 otherwise).
   uint64_t op_followed() const { return follower_ != nullptr ? follower_->op_followed() : 0; }
   bool snapshot_follower() const { return follower_ != nullptr; }
+  // kFollower: the lists' view of the follower's state (docs/read-side.md); null otherwise.
+  // Any thread may read it; it lives as long as the replica.
+  view::ReadView* read_view() const { return read_view_.get(); }
 
   const engine::Engine& engine() const { return *engine_; }
   std::string_view log_name() const { return log_->name(); }
@@ -234,6 +237,7 @@ class Replica {
   Status failure_;          // engine-thread copy of the failure
   std::thread sync_thread_;
 
+  std::unique_ptr<view::ReadView> read_view_;  // kFollower; outlives follower_, which feeds it
   std::unique_ptr<Follower> follower_;  // kFollower
   std::unique_ptr<engine::Engine> follower_engine_;  // made by Recover, then the follower's
   int snapshot_pid_ = 0;

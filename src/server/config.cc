@@ -274,6 +274,8 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "http", "connections", &c->http_connection_count_max, e);
   Read(t, "http", "body_bytes_max", &c->http_body_size_max, e);
   Read(t, "http", "header_bytes_max", &c->http_header_size_max, e);
+  Read(t, "read", "wait_ms", &c->read_wait_ms, e);
+  Read(t, "read", "scan_max", &c->read_scan_max, e);
   Read(t, "feed", "subscribers", &c->feed_subscriber_count_max, e);
   Read(t, "feed", "topics", &c->feed_topic_count_max, e);
   Read(t, "feed", "tick_ms", &c->feed_tick_ms, e);
@@ -379,6 +381,10 @@ Status ValidateServerConfig(const ServerConfig& c) {
                                    "): viewers would hold every connection");
   }
   if (c.feed_write_timeout_ms == 0) return Status::InvalidArgument("feed.write_timeout_ms must be >= 1");
+  if (c.read_wait_ms > 60000) return Status::InvalidArgument("read.wait_ms must be 0..60000");
+  if (c.read_scan_max < 100 || c.read_scan_max > 1000000) {
+    return Status::InvalidArgument("read.scan_max must be 100..1000000 (a page holds up to 100 items)");
+  }
   if (c.feed_send_buffer_bytes < 4096) return Status::InvalidArgument("feed.send_buffer_bytes must be >= 4096");
   if (c.listen.empty() && c.http.empty()) return Status::InvalidArgument("nothing to listen on");
   if (c.tls.enabled) {

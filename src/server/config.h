@@ -87,6 +87,10 @@ struct ServerConfig {
   uint32_t http_body_size_max = 16384;
   uint32_t http_header_size_max = 8192;
 
+  // Lists (docs/read-side.md): how long a request with min_op waits for the snapshot follower
+  // to reach it before 503 not_yet, and how many items one page visits at most.
+  uint32_t read_wait_ms = 1000;
+  uint32_t read_scan_max = 10000;
   // Feeds. Subscribers hold HTTP connections: below http_connection_count_max, so that a
   // full feed never locks other clients out.
   uint32_t feed_subscriber_count_max = 15360;

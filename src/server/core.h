@@ -52,6 +52,9 @@ struct Core {
   EngineLoop* const loop;
   // Cluster mode: the node's role (null on a single node); any thread may ask it.
   const replica::ReplicaRole* role = nullptr;
+  // The lists' view of the snapshot follower's state (docs/read-side.md); null without a
+  // follower (fork snapshots, cluster mode): lists then answer 503.
+  const view::ReadView* read_view = nullptr;
   const EngineMetrics* const engine_metrics;  // written by the engine thread
   IoMetrics io_metrics;
   // API keys: published by the engine thread, read here to authenticate (docs/access.md).

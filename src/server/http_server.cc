@@ -17,6 +17,7 @@
 #include "base/assert.h"
 #include "client/tls_stream.h"
 #include "server/http_forward.h"
+#include "server/http_lists.h"
 #include "server/json_decode.h"
 #include "server/json_encode.h"
 #include "server/openapi_document.h"
@@ -75,6 +76,7 @@ enum class Route : uint8_t {
   kCommand,
   kQuery,
   kFeed,
+  kList,
   kClock,
   kBadId,
   kBadParams
@@ -88,6 +90,7 @@ struct RouteRow {
   JsonCommand command = JsonCommand::kCreateMerchant;
   protocol::Operation query = protocol::Operation::kGetOrder;
   TopicKind topic = TopicKind::kSku;
+  view::ListKind list = view::ListKind::kBuyerOrders;
 };
 
 constexpr RouteRow Post(std::string_view pattern, JsonCommand command) {
@@ -98,6 +101,10 @@ constexpr RouteRow Get(std::string_view pattern, protocol::Operation query) {
 }
 constexpr RouteRow Stream(std::string_view pattern, TopicKind topic) {
   return {http::verb::get, pattern, Route::kFeed, JsonCommand::kCreateMerchant, protocol::Operation::kGetOrder, topic};
+}
+constexpr RouteRow List(std::string_view pattern, view::ListKind list) {
+  return {http::verb::get, pattern, Route::kList, JsonCommand::kCreateMerchant, protocol::Operation::kGetOrder,
+          TopicKind::kSku, list};
 }
 
 using JC = JsonCommand;
@@ -159,8 +166,13 @@ constexpr RouteRow kRoutes[] = {
     Post("/parcels/{}/events", JC::kTrackParcel),
     Get("/orders/{}/shipment", Op::kGetShipment),
     Get("/fulfilment/figures", Op::kGetFigures),
-    // Live figures (docs/read-side.md).
+    // Live figures and lists (docs/read-side.md).
     Get("/figures", Op::kGetSales),
+    List("/buyers/{}/orders", view::ListKind::kBuyerOrders),
+    List("/merchants/{}/orders", view::ListKind::kMerchantOrders),
+    List("/merchants/{}/skus", view::ListKind::kMerchantSkus),
+    List("/drops", view::ListKind::kDrops),
+    List("/couriers/{}/parcels", view::ListKind::kCourierParcels),
     // Access (docs/access.md).
     Post("/keys", JC::kCreateKey),
     Get("/keys/{}", Op::kGetKey),
@@ -178,7 +190,9 @@ struct Routed {
   JsonCommand command = JsonCommand::kCreateMerchant;
   protocol::Operation query = protocol::Operation::kGetOrder;
   TopicKind topic = TopicKind::kSku;
-  uint64_t id = 0;  // the first path id (commands and feeds)
+  view::ListKind list = view::ListKind::kBuyerOrders;
+  std::string_view params;  // the query string (lists read it when they are answered)
+  uint64_t id = 0;  // the first path id (commands, feeds and lists)
   // A query's request record as u64 words (docs/protocol.md, "Queries").
   std::array<uint64_t, 2> key{};
   uint32_t key_words = 0;
@@ -206,29 +220,12 @@ bool Segments(std::string_view path, std::array<std::string_view, kPathSegmentsM
   return true;
 }
 
-// Calls take(name, number, value) for each name=value pair of a query string (`number`:
-// the value is an unsigned integer, in `value`); stops at the first pair it refuses.
-template <typename Take>
-bool ForEachParam(std::string_view params, Take take) {
-  while (!params.empty()) {
-    const size_t amp = params.find('&');
-    const std::string_view pair = params.substr(0, amp);
-    params = amp == std::string_view::npos ? std::string_view() : params.substr(amp + 1);
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    uint64_t value = 0;
-    const bool number = eq != std::string_view::npos && ParseId(pair.substr(eq + 1), &value);
-    if (!take(pair.substr(0, eq), number, value)) return false;
-  }
-  return true;
-}
-
 // GET /accounts/{id}/transfers?limit=&flags=: the query string into *query.
 bool ParseTransfersParams(std::string_view params, protocol::AccountTransfersQuery* query,
                           std::string_view* message) {
   query->limit = kTransfersLimitDefault;
   query->flags = 0;
-  return ForEachParam(params, [&](std::string_view name, bool number, uint64_t value) {
+  return ForEachParam(params, [&](std::string_view name, std::string_view, bool number, uint64_t value) {
     if (name == "limit") {
       if (!number || value == 0 || value > wire::kAccountTransfersMax) {
         *message = "limit must be an integer from 1 to 8190";
@@ -252,7 +249,7 @@ bool ParseTransfersParams(std::string_view params, protocol::AccountTransfersQue
 // GET /figures?drops=: the query string into *query.
 bool ParseSalesParams(std::string_view params, wire::SalesQuery* query, std::string_view* message) {
   query->drop_limit = kSalesDropsDefault;
-  return ForEachParam(params, [&](std::string_view name, bool number, uint64_t value) {
+  return ForEachParam(params, [&](std::string_view name, std::string_view, bool number, uint64_t value) {
     if (name != "drops") {
       *message = "unknown query parameter (drops is known)";
       return false;
@@ -335,6 +332,8 @@ Routed RouteFor(http::verb method, std::string_view target) {
     r.command = row.command;
     r.query = row.query;
     r.topic = row.topic;
+    r.list = row.list;
+    r.params = params;
     r.id = ids[0];
     return row.route == Route::kQuery ? QueryKey(r, ids, params) : r;
   }
@@ -601,6 +600,8 @@ class HttpSession : public RequestSink, public Connection, public std::enable_sh
                    const std::string& leader);
   void HandleFeed(const Routed& routed);
   void UpgradeFeed(const Routed& routed);
+  void HandleList(const Routed& routed);
+  void AnswerList(const ListQuery& query, uint64_t deadline_ns);
   void WriteEvent();
   void WatchFeedClose();
 
@@ -1016,11 +1017,13 @@ void HttpSession::Handle() {
       core_->io_metrics.journal_failed = core_->loop->journal_failed() ? 1 : 0;
       return Respond(http::status::ok,
                      RenderMetrics(*core_->engine_metrics, core_->io_metrics, core_->pool.in_use(),
-                                   core_->pool.bytes_in_flight()),
+                                   core_->pool.bytes_in_flight(),
+                                   caller_.role == wire::Role::kOperator || caller_.role == wire::Role::kViewer),
                      "text/plain; version=0.0.4");
     case Route::kCommand: return HandleCommand(routed);
     case Route::kQuery: return HandleQuery(routed);
     case Route::kFeed: return HandleFeed(routed);
+    case Route::kList: return HandleList(routed);
     case Route::kClock:
       if (caller_.role != wire::Role::kOperator) {
         return RespondError(403, "forbidden", "only an operator may set the clock");
@@ -1352,6 +1355,58 @@ void HttpSession::LingerRead() {
         self->linger_left_ -= n;
         self->LingerRead();
       });
+}
+
+// A list page from the snapshot follower's view (docs/read-side.md), on this thread: the view
+// is read under its lock for one page. A request with min_op past the view waits for the
+// follower (woken now) up to read.wait_ms, polled on a timer: the thread serves others meanwhile.
+void HttpSession::HandleList(const Routed& routed) {
+  if (core_->read_view == nullptr) {
+    return RespondError(503, "lists_unavailable",
+                        "lists are answered by the snapshot follower: this server writes snapshots "
+                        "by fork ([snapshot] mode = \"fork\") or runs in cluster mode");
+  }
+  ListQuery query;
+  std::string message;
+  bool bad_cursor = false;
+  if (!ParseListQuery(routed.list, routed.id, routed.params, &query, &message, &bad_cursor)) {
+    return RespondError(400, bad_cursor ? "bad_cursor" : "invalid_request", message);
+  }
+  if (!RestrictToCaller(caller_, &query.request)) {
+    return RespondError(403, "forbidden", "this key's role may not read this list");
+  }
+  query.request.scan_max = core_->config.read_scan_max;
+  AnswerList(query, MonotonicNs() + uint64_t{core_->config.read_wait_ms} * 1'000'000);
+}
+
+void HttpSession::AnswerList(const ListQuery& query, uint64_t deadline_ns) {
+  const view::ReadView& view = *core_->read_view;
+  if (!view.ready() || view.op() < query.min_op) {
+    if (MonotonicNs() >= deadline_ns) {
+      extra_headers_ += "\r\nRetry-After: 1";
+      return RespondError(503, "not_yet",
+                          view.ready() ? "the lists are at op " + std::to_string(view.op()) + ", before min_op " +
+                                             std::to_string(query.min_op) + "; retry"
+                                       : "the lists' state is still being loaded; retry");
+    }
+    view.WakeFollower();
+    auto timer = std::make_shared<asio::steady_timer>(core_->io, std::chrono::milliseconds(2));
+    timer->async_wait([self = shared_from_this(), timer, query, deadline_ns](const boost::system::error_code& error) {
+      if (error || self->closed_) return;
+      self->AnswerList(query, deadline_ns);
+    });
+    return;
+  }
+  const view::ListPage page = view.List(query.request);
+  if (page.detached) {
+    extra_headers_ += "\r\nRetry-After: 1";
+    return RespondError(503, "not_yet", "the lists' state is being loaded again; retry");
+  }
+  if (page.code != wire::Code::ok) {
+    return RespondError(wire::CodeHttpStatus(page.code), wire::CodeName(page.code), "not found");
+  }
+  extra_headers_ += "\r\nEleven-Op: " + std::to_string(page.op);
+  Respond(http::status::ok, ListJson(query.request, page));
 }
 
 void HttpSession::HandleFeed(const Routed& routed) {

@@ -125,7 +125,7 @@ void RenderSales(const EngineMetrics& e, std::string* out) {
 }  // namespace
 
 std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t requests_in_use,
-                          uint64_t request_bytes_in_flight) {
+                          uint64_t request_bytes_in_flight, bool sales) {
   std::string out;
   out.reserve(8192);
   Metric(&out, "eleven_orders_accepted_total", "counter", "place-order commands accepted", e.orders_accepted.Get());
@@ -146,7 +146,7 @@ std::string RenderMetrics(const EngineMetrics& e, const IoMetrics& io, uint64_t 
          "from taking the lease to leading (stream applied to its end), the last time",
          e.cluster_catch_up_ms.Get());
   Metric(&out, "eleven_queries_total", "counter", "queries, pings and feed polls answered", e.queries.Get());
-  RenderSales(e, &out);
+  if (sales) RenderSales(e, &out);
   Help(&out, "eleven_results_total", "counter", "command results by code");
   for (int code = 0; code < kCodeCountMax; code++) {
     const uint64_t n = e.results_by_code[code].Get();

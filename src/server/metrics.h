@@ -124,8 +124,9 @@ struct IoMetrics {
   LatencyHistogram latency;
 };
 
-// The Prometheus text exposition of everything above.
+// The Prometheus text exposition of everything above; the sales figures only if `sales`
+// (operators and viewers may read them: docs/access.md).
 std::string RenderMetrics(const EngineMetrics& engine, const IoMetrics& io, uint64_t requests_in_use,
-                          uint64_t request_bytes_in_flight);
+                          uint64_t request_bytes_in_flight, bool sales);
 
 }  // namespace eleven::server

@@ -146,6 +146,7 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
   s->core_ = std::make_unique<Core>(config, s->loop_.get(), s->engine_metrics_.get(),
                                     std::move(tls_context));
   s->core_->keys.Publish(ApiKeyTable::Of(s->replica_->engine()));
+  s->core_->read_view = s->replica_->read_view();
   s->loop_->set_keys(&s->core_->keys);
   if (node != nullptr) {
     s->loop_->set_role(node);

@@ -134,6 +134,12 @@ const std::vector<Row>& Rows() {
       {"GET", "/orders/{}/shipment", "/orders/{own}/shipment", "", "AOOFF"},
       {"GET", "/fulfilment/figures", "/fulfilment/figures", "", "AAAAA"},
       {"GET", "/figures", "/figures", "", "AFFFA"},
+      // Lists (docs/read-side.md): a storefront's and a merchant's narrowed to their own orders.
+      {"GET", "/buyers/{}/orders", "/buyers/51/orders", "", "AAAFA"},
+      {"GET", "/merchants/{}/orders", "/merchants/{own}/orders", "", "AAOFA"},
+      {"GET", "/merchants/{}/skus", "/merchants/{own}/skus", "", "AAAAA"},
+      {"GET", "/drops", "/drops", "", "AAAAA"},
+      {"GET", "/couriers/{}/parcels", "/couriers/{own}/parcels", "", "AFFOA"},
       {"POST", "/keys", "/keys", R"({"role":"viewer"})", "AFFFF"},
       {"GET", "/keys/{}", "/keys/{own}", "", "AFFFF"},
       {"POST", "/keys/{}/revoke", "/keys/{own}/revoke", "", "AFFFF"},
@@ -279,7 +285,7 @@ class AccessTest : public ::testing::Test {
     }
     if (pattern == "/drops/{}/close") return {"21", "22"};
     if (pattern == "/order-keys/{}") return {"1001", "1002"};
-    if (pattern == "/couriers/{}") return {"41", "42"};
+    if (pattern == "/couriers/{}" || pattern == "/couriers/{}/parcels") return {"41", "42"};
     if (pattern == "/orders/{}/pay" || pattern == "/orders/{}/cancel") return {"3", "4"};
     if (pattern.find("/orders/{}") == 0) return {"1", "2"};
     if (pattern.find("/accounts/{}") == 0) {
@@ -331,6 +337,41 @@ class AccessTest : public ::testing::Test {
   std::string own_waybill_, other_waybill_;
   uint64_t next_id_ = 5000;  // fresh ids for bodies that create something
 };
+
+// Lists narrow to what a key may see (docs/access.md): a storefront lists the orders it
+// placed, a merchant its own, whatever the buyer; operators and viewers see all.
+// The sales figures are the platform's: /metrics shows them to operators and viewers only.
+TEST_F(AccessTest, MetricsShowTheSalesFiguresToOperatorsAndViewersOnly) {
+  for (Who who : {kOperator, kStorefront, kMerchant, kCourier, kViewer}) {
+    const HttpReply metrics = Call("GET", "/metrics", "", secrets_[who]);
+    ASSERT_EQ(metrics.status, 200) << kWhoNames[who];
+    const bool shown = metrics.body.find("\neleven_sales_gross_fen ") != std::string::npos;
+    EXPECT_EQ(shown, who == kOperator || who == kViewer) << kWhoNames[who];
+  }
+}
+
+TEST_F(AccessTest, ListsShowAStorefrontOrAMerchantOnlyTheirOwnOrders) {
+  const std::string min_op = "?min_op=" + Field(Digest(), "op");
+  auto ids = [&](Who who, const std::string& path) {
+    const HttpReply reply = Call("GET", path + min_op, "", secrets_[who]);
+    EXPECT_EQ(reply.status, 200) << path << ": " << reply.body;
+    std::string listed;
+    for (size_t at = reply.body.find("\"order_id\":"); at != std::string::npos;
+         at = reply.body.find("\"order_id\":", at + 1)) {
+      listed += reply.body.substr(at + 11, reply.body.find(',', at) - at - 11) + " ";
+    }
+    return listed;
+  };
+  EXPECT_EQ(ids(kOperator, "/buyers/52/orders"), "4 2 ");
+  EXPECT_EQ(ids(kViewer, "/buyers/51/orders"), "3 1 ");
+  EXPECT_EQ(ids(kStorefront, "/buyers/51/orders"), "3 1 ");
+  EXPECT_EQ(ids(kStorefront, "/buyers/52/orders"), "");
+  EXPECT_EQ(ids(kStorefront, "/merchants/2/orders"), "");
+  EXPECT_EQ(ids(kMerchant, "/buyers/52/orders"), "");
+  EXPECT_EQ(ids(kMerchant, "/merchants/1/orders"), "3 1 ");
+  EXPECT_EQ(Call("GET", "/merchants/2/orders", "", secrets_[kMerchant]).status, 403);
+  EXPECT_EQ(Call("GET", "/buyers/51/orders", "", secrets_[kCourier]).status, 403);
+}
 
 TEST_F(AccessTest, EveryRouteAndRoleGetsTheStatusTheRolesTableSays) {
   // The table and the server name the same routes.

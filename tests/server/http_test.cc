@@ -33,13 +33,15 @@ std::string ReadOpenApi() {
   return text.str();
 }
 
-// Substitutes each {name} in `path` with the example of the parameter of that name.
+// Substitutes each {name} in `path` with the example of the path parameter of that name.
 std::string FillPath(std::string path, simdjson::dom::element operation) {
   simdjson::dom::array params;
   if (operation["parameters"].get(params) != simdjson::SUCCESS) return path;
   for (auto param : params) {
-    std::string_view name;
+    std::string_view name, in;
     int64_t example = 0;
+    EXPECT_EQ(param["in"].get(in), simdjson::SUCCESS);
+    if (in != "path") continue;  // query parameters are optional: the request leaves them out
     EXPECT_EQ(param["name"].get(name), simdjson::SUCCESS);
     EXPECT_EQ(param["example"].get(example), simdjson::SUCCESS);
     const std::string key = "{" + std::string(name) + "}";
@@ -324,6 +326,119 @@ TEST(HttpTest, FiguresAndTheirFeedShowWhatPaidOrdersSold) {
   EXPECT_EQ(MetricValue(port, "eleven_sales_units"), 3);
   EXPECT_NE(HttpCall(port, "GET", "/metrics").body.find("\neleven_sales_by_city_tier_gross_fen{city_tier=\"2\"} 800\n"),
             std::string::npos);
+}
+
+// The lists (docs/read-side.md): a buyer's and a merchant's orders, a merchant's SKUs and the
+// drops, newest first, page by page with opaque cursors, exact to the op each page names;
+// min_op waits for the snapshot follower; bad parameters and cursors are 400 at once.
+TEST(HttpTest, ListsPageNewestFirstWithCursorsAndReadYourWrites) {
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.read_wait_ms = 300;
+  auto server = StartServer(config);
+  const uint16_t port = server->http_port();
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":1,"country":"CN"})").status, 200);
+  ASSERT_EQ(HttpCall(port, "POST", "/merchants", R"({"merchant_id":2,"country":"CN"})").status, 200);
+  for (const char* sku : {R"({"sku_id":10,"merchant_id":1,"price_fen":500,"stock":99})",
+                          R"({"sku_id":11,"merchant_id":1,"price_fen":500,"stock":99})",
+                          R"({"sku_id":20,"merchant_id":2,"price_fen":500,"stock":99})"}) {
+    ASSERT_EQ(HttpCall(port, "POST", "/skus", sku).status, 200);
+  }
+  ASSERT_EQ(HttpCall(port, "POST", "/drops",
+                     R"({"drop_id":5,"sku_id":10,"live_price_fen":400,"quota":5,"opens_at_us":0,"closes_at_us":9000000000000000})")
+                .status, 200);
+  std::vector<std::string> buyer7;  // order ids, newest first
+  uint64_t last_op = 0;
+  for (int i = 0; i < 7; i++) {
+    const int merchant = i < 5 ? 1 : 2;
+    const HttpReply placed = HttpCall(port, "POST", "/orders",
+        "{\"idempotency_key\":" + std::to_string(100 + i) + ",\"merchant_id\":" + std::to_string(merchant) +
+        ",\"buyer_id\":7,\"region\":3,\"city_tier\":1,\"lines\":[{\"sku_id\":" + (merchant == 1 ? "11" : "20") +
+        ",\"quantity\":1}]}");
+    ASSERT_EQ(placed.status, 200) << placed.body;
+    buyer7.insert(buyer7.begin(), Field(placed.body, "id"));
+    last_op = std::stoull(placed.headers.at("Eleven-Op"));
+  }
+  for (const std::string& id : {buyer7[3], buyer7[5]}) {  // two of merchant 1's
+    const HttpReply paid = HttpCall(port, "POST", "/orders/" + id + "/pay", R"({"amount_fen":500})");
+    ASSERT_EQ(paid.status, 200) << paid.body;
+    last_op = std::stoull(paid.headers.at("Eleven-Op"));
+  }
+  const std::string min_op = "min_op=" + std::to_string(last_op);
+
+  // A buyer's orders, three to a page: the cursor leads through all seven, newest first.
+  std::vector<std::string> listed;
+  std::string target = "/buyers/7/orders?limit=3&" + min_op;
+  for (int pages = 1;; pages++) {
+    const HttpReply page = HttpCall(port, "GET", target);
+    ASSERT_EQ(page.status, 200) << page.body;
+    EXPECT_GE(std::stoull(Field(page.body, "op")), last_op);  // read-your-writes
+    EXPECT_EQ(Field(page.body, "op"), page.headers.at("Eleven-Op"));
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(page.body).get(doc), simdjson::SUCCESS);
+    for (auto item : doc["items"].get_array()) listed.push_back(std::to_string(uint64_t(item["order_id"])));
+    const std::string cursor = Field(page.body, "next_cursor");
+    EXPECT_EQ(Field(page.body, "truncated"), "false");
+    if (cursor.empty()) {
+      EXPECT_EQ(pages, 3);
+      break;
+    }
+    ASSERT_LT(pages, 3) << page.body;
+    target = "/buyers/7/orders?limit=3&cursor=" + cursor;
+  }
+  EXPECT_EQ(listed, buyer7);
+  // A merchant's paid orders; its SKUs; the open drops.
+  const HttpReply paid = HttpCall(port, "GET", "/merchants/1/orders?state=paid&" + min_op);
+  ASSERT_EQ(paid.status, 200) << paid.body;
+  EXPECT_NE(paid.body.find("\"order_id\":" + buyer7[3] + ","), std::string::npos) << paid.body;
+  EXPECT_NE(paid.body.find("\"order_id\":" + buyer7[5] + ","), std::string::npos) << paid.body;
+  EXPECT_EQ(paid.body.find("\"state\":\"pending\""), std::string::npos) << paid.body;
+  const HttpReply skus = HttpCall(port, "GET", "/merchants/1/skus?" + min_op);
+  ASSERT_EQ(skus.status, 200) << skus.body;
+  EXPECT_LT(skus.body.find("\"sku_id\":11"), skus.body.find("\"sku_id\":10")) << skus.body;
+  EXPECT_EQ(skus.body.find("\"sku_id\":20"), std::string::npos) << skus.body;
+  const HttpReply drops = HttpCall(port, "GET", "/drops?state=open&" + min_op);
+  ASSERT_EQ(drops.status, 200) << drops.body;
+  EXPECT_NE(drops.body.find("\"drop_id\":5"), std::string::npos) << drops.body;
+  EXPECT_NE(HttpCall(port, "GET", "/drops?state=closed&" + min_op).body.find("\"items\":[]"), std::string::npos);
+
+  // Refusals, at once.
+  auto error = [&](const std::string& path) {
+    const HttpReply reply = HttpCall(port, "GET", path);
+    return std::to_string(reply.status) + " " + Field(reply.body, "error");
+  };
+  EXPECT_EQ(error("/buyers/7/orders?limit=0"), "400 invalid_request");
+  EXPECT_EQ(error("/buyers/7/orders?limit=101"), "400 invalid_request");
+  EXPECT_EQ(error("/buyers/7/orders?state=shipped"), "400 invalid_request");
+  EXPECT_EQ(error("/merchants/1/skus?state=paid"), "400 invalid_request");
+  EXPECT_EQ(error("/buyers/7/orders?colour=red"), "400 invalid_request");
+  EXPECT_EQ(error("/buyers/7/orders?cursor=zz"), "400 bad_cursor");
+  const std::string cursor = Field(HttpCall(port, "GET", "/buyers/7/orders?limit=1").body, "next_cursor");
+  ASSERT_FALSE(cursor.empty());
+  EXPECT_EQ(error("/buyers/8/orders?cursor=" + cursor), "400 bad_cursor");  // another list
+  EXPECT_EQ(error("/buyers/7/orders?state=paid&cursor=" + cursor), "400 bad_cursor");  // another filter
+  std::string damaged = cursor;
+  damaged[30] = damaged[30] == '0' ? '1' : '0';
+  EXPECT_EQ(error("/buyers/7/orders?cursor=" + damaged), "400 bad_cursor");
+  EXPECT_EQ(error("/merchants/99/orders"), "404 merchant_not_found");
+  EXPECT_EQ(error("/couriers/1/parcels"), "409 fulfilment_disabled");
+  // An op the log will not reach within read.wait_ms: 503 not_yet, and when to retry.
+  const HttpReply later = HttpCall(port, "GET", "/buyers/7/orders?min_op=" + std::to_string(last_op + 1000000));
+  EXPECT_EQ(later.status, 503);
+  EXPECT_EQ(Field(later.body, "error"), "not_yet");
+  EXPECT_EQ(later.headers.at("Retry-After"), "1");
+}
+
+// Without a snapshot follower there is no state for lists: 503 lists_unavailable, at once.
+TEST(HttpTest, ListsNeedTheSnapshotFollower) {
+  TempDataDir dir;
+  ServerConfig config = TestConfig(dir.path());
+  config.snapshot_follower = false;
+  auto server = StartServer(config);
+  const HttpReply reply = HttpCall(server->http_port(), "GET", "/drops");
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_EQ(Field(reply.body, "error"), "lists_unavailable");
 }
 
 TEST(HttpTest, FeedOverWebSocketSendsTheSameEventsAsJsonMessages) {

@@ -563,6 +563,23 @@ TEST_F(ModulesTest, ReturnsCancellationsAndAfterSalesRefunds) {
   EXPECT_EQ(Field(c_money, "state"), "refunded") << c_money;
   EXPECT_EQ(Field(c_money, "merchant_net_fen"), "0");
   EXPECT_EQ(Field(Get("/merchants/1/credit"), "wallet_fen"), std::to_string(net - 1500));
+
+  // The sales figures count each refund once: A's whole, B's two after-sales refunds, C's whole.
+  const std::string figures = Get("/figures");
+  EXPECT_NE(figures.find(R"("total":{"gross_fen":36000,"discounts_fen":0,"refunds_fen":25500,"net_fen":10500,"orders":3,"units":3})"),
+            std::string::npos) << figures;
+  EXPECT_NE(figures.find(R"("by_city_tier":[{"city_tier":4,"gross_fen":36000,"discounts_fen":0,"refunds_fen":25500,)"),
+            std::string::npos) << figures;
+  // The courier's parcels, the last waybill issued first, and by state.
+  const std::string min_op = "min_op=" + Field(Get("/engine/digest"), "op");
+  const std::string parcels = Get("/couriers/1/parcels?" + min_op);
+  const std::string a_waybill = waybill_of(a), b_waybill = waybill_of(b), c_waybill = waybill_of(c_order);
+  EXPECT_LT(parcels.find("\"waybill\":" + c_waybill), parcels.find("\"waybill\":" + b_waybill)) << parcels;
+  EXPECT_LT(parcels.find("\"waybill\":" + b_waybill), parcels.find("\"waybill\":" + a_waybill)) << parcels;
+  const std::string returned = Get("/couriers/1/parcels?state=returned&" + min_op);
+  EXPECT_NE(returned.find("\"waybill\":" + c_waybill), std::string::npos) << returned;
+  EXPECT_EQ(returned.find("\"waybill\":" + b_waybill), std::string::npos) << returned;
+  EXPECT_EQ(Field(Get("/couriers/2/parcels", 404), "error"), "courier_not_found");
 }
 }  // namespace
 }  // namespace eleven::server::testing
