@@ -139,7 +139,7 @@ Status Replica::Open(Env* env, const std::string& path, const ReplicaOptions& op
   ELEVEN_RETURN_IF_ERROR(r->Recover(report, progress));
   r->sync_thread_ = std::thread([raw = r.get()] { raw->SyncLoop(); });
   if (options.snapshot_mode == ReplicaOptions::SnapshotMode::kFollower) {
-    r->read_view_ = std::make_unique<view::ReadView>(options.engine);
+    if (options.read_view) r->read_view_ = std::make_unique<view::ReadView>(options.engine);
     r->follower_ = std::make_unique<Follower>(
         env, path,
         FollowerOptions{.engine = options.engine,

@@ -86,6 +86,9 @@ struct ReplicaOptions {
   uint32_t follower_interval_ms = 100;  // FollowerOptions::interval_ms
   int follower_nice = 10;               // FollowerOptions::nice
   SnapshotWriteOptions follower_write;  // FollowerOptions::write
+  // kFollower: keep the lists' view beside the follower's copy (read_view(); its indexes take
+  // 40 bytes an order slot plus 32 for the buyers' heads, docs/read-side.md).
+  bool read_view = true;
 };
 
 struct RecoveryReport {

@@ -274,6 +274,7 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "http", "connections", &c->http_connection_count_max, e);
   Read(t, "http", "body_bytes_max", &c->http_body_size_max, e);
   Read(t, "http", "header_bytes_max", &c->http_header_size_max, e);
+  Read(t, "read", "lists", &c->read_lists, e);
   Read(t, "read", "wait_ms", &c->read_wait_ms, e);
   Read(t, "read", "scan_max", &c->read_scan_max, e);
   Read(t, "feed", "subscribers", &c->feed_subscriber_count_max, e);

@@ -89,6 +89,7 @@ struct ServerConfig {
 
   // Lists (docs/read-side.md): how long a request with min_op waits for the snapshot follower
   // to reach it before 503 not_yet, and how many items one page visits at most.
+  bool read_lists = true;  // keep the lists' view beside the snapshot follower
   uint32_t read_wait_ms = 1000;
   uint32_t read_scan_max = 10000;
   // Feeds. Subscribers hold HTTP connections: below http_connection_count_max, so that a

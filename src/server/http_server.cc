@@ -1363,8 +1363,8 @@ void HttpSession::LingerRead() {
 void HttpSession::HandleList(const Routed& routed) {
   if (core_->read_view == nullptr) {
     return RespondError(503, "lists_unavailable",
-                        "lists are answered by the snapshot follower: this server writes snapshots "
-                        "by fork ([snapshot] mode = \"fork\") or runs in cluster mode");
+                        "lists are answered beside the snapshot follower: this server has none "
+                        "([snapshot] mode = \"fork\", [read] lists = false, or cluster mode)");
   }
   ListQuery query;
   std::string message;

@@ -100,6 +100,7 @@ Status Server::Open(const ServerConfig& given, std::unique_ptr<Server>* out, Env
   options.snapshot_mode = config.snapshot_follower ? replica::ReplicaOptions::SnapshotMode::kFollower
                                                    : replica::ReplicaOptions::SnapshotMode::kFork;
   options.follower_nice = config.snapshot_follower_nice;
+  options.read_view = config.read_lists;
   options.follower_write = {.slice_size_bytes = config.snapshot_slice_bytes,
                             .bytes_per_second_max = config.snapshot_write_bytes_per_second};
   // Enough recycled segments to hold the journal written between two snapshots: then every

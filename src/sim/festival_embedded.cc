@@ -51,6 +51,7 @@ class EmbeddedBackend final : public FestivalBackend {
     options.clock = replica::LogClock::kClient;
     ELEVEN_RETURN_IF_ERROR(replica::FormatDataDir(env, data_dir_, replica::ShapeOf(options)));
     if (snapshot_follower_) options.snapshot_mode = replica::ReplicaOptions::SnapshotMode::kFollower;
+    options.read_view = false;  // the embedded day serves no lists: no indexes beside it
     replica::RecoveryReport report;
     ELEVEN_RETURN_IF_ERROR(replica::Replica::Open(env, data_dir_, options, &replica_, &report));
     if (!key_.empty()) ELEVEN_RETURN_IF_ERROR(AddKey());

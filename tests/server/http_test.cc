@@ -430,15 +430,19 @@ TEST(HttpTest, ListsPageNewestFirstWithCursorsAndReadYourWrites) {
   EXPECT_EQ(later.headers.at("Retry-After"), "1");
 }
 
-// Without a snapshot follower there is no state for lists: 503 lists_unavailable, at once.
-TEST(HttpTest, ListsNeedTheSnapshotFollower) {
-  TempDataDir dir;
-  ServerConfig config = TestConfig(dir.path());
-  config.snapshot_follower = false;
-  auto server = StartServer(config);
-  const HttpReply reply = HttpCall(server->http_port(), "GET", "/drops");
-  EXPECT_EQ(reply.status, 503);
-  EXPECT_EQ(Field(reply.body, "error"), "lists_unavailable");
+// Without a snapshot follower, or with its view switched off, there is no state for lists:
+// 503 lists_unavailable, at once.
+TEST(HttpTest, ListsNeedTheSnapshotFollowersView) {
+  for (const bool fork : {true, false}) {
+    TempDataDir dir;
+    ServerConfig config = TestConfig(dir.path());
+    config.snapshot_follower = !fork;
+    config.read_lists = fork;  // the fork server would keep a view if it could
+    auto server = StartServer(config);
+    const HttpReply reply = HttpCall(server->http_port(), "GET", "/drops");
+    EXPECT_EQ(reply.status, 503) << fork;
+    EXPECT_EQ(Field(reply.body, "error"), "lists_unavailable") << fork;
+  }
 }
 
 TEST(HttpTest, FeedOverWebSocketSendsTheSameEventsAsJsonMessages) {
