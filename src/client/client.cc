@@ -1088,12 +1088,15 @@ ELEVEN_GET_BY_ID(GetCourier, kGetCourier, wire::CourierRecord)
 #undef ELEVEN_GET_BY_ID
 
 Status Client::GetAccountTransfers(uint64_t account_id, uint8_t flags, uint32_t limit,
-                                   wire::Code* code, std::vector<wire::TransferRecord>* transfers) {
+                                   wire::Code* code, std::vector<wire::TransferRecord>* transfers,
+                                   uint64_t after_transfer_id) {
   protocol::AccountTransfersQuery query{};
   query.account_id = account_id;
   query.flags = flags;
   query.limit = limit;
-  uint64_t key[2];
+  query.after_transfer_id = after_transfer_id;
+  uint64_t key[3];
+  static_assert(sizeof(key) == sizeof(query));
   std::memcpy(key, &query, sizeof(key));
   return QueryListSync(protocol::Operation::kGetAccountTransfers, key, code, transfers);
 }

@@ -163,7 +163,7 @@ class Client {
   // A query, `keys` being its request records as u64 words (docs/protocol.md, "Queries"):
   // by-key operations take 1..1024 records (an id each, or a PairQuery of two words); list
   // operations one record (kGetTimeline a waybill, kGetAccountTransfers an
-  // AccountTransfersQuery of two words); keyless operations and kPing none.
+  // AccountTransfersQuery of three words); keyless operations and kPing none.
   void Query(protocol::Operation operation, std::span<const uint64_t> keys, QueryCallback callback);
 
   // Blocking helpers (not from a callback).
@@ -183,10 +183,12 @@ class Client {
   [[nodiscard]] Status GetMerchantCredit(uint64_t merchant_id, wire::Code* code,
                                          wire::MerchantCreditRecord* record);
   [[nodiscard]] Status GetBuyerCredit(uint64_t buyer_id, wire::Code* code, wire::BuyerCreditRecord* record);
-  // The account's transfers, newest first, at most `limit` (1..kAccountTransfersMax); flags:
-  // wire::AccountTransfersFlags (0 = both sides).
+  // The account's transfers, newest first, at most `limit` (1..kAccountTransfersMax), after
+  // transfer `after_transfer_id` (0: from the newest; the last of a page for the next one);
+  // flags: wire::AccountTransfersFlags (0 = both sides).
   [[nodiscard]] Status GetAccountTransfers(uint64_t account_id, uint8_t flags, uint32_t limit,
-                                           wire::Code* code, std::vector<wire::TransferRecord>* transfers);
+                                           wire::Code* code, std::vector<wire::TransferRecord>* transfers,
+                                           uint64_t after_transfer_id = 0);
   // Fulfilment (docs/fulfilment.md).
   [[nodiscard]] Status GetParcel(uint64_t waybill, wire::Code* code, wire::ParcelRecord* record);
   [[nodiscard]] Status GetWarehouse(uint64_t warehouse_id, wire::Code* code, wire::WarehouseRecord* record);

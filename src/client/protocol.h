@@ -85,6 +85,7 @@ struct AccountTransfersQuery {
   uint8_t flags;  // wire::AccountTransfersFlags: 1 = as debit account, 2 = as credit, 0 = both
   uint8_t reserved[3];  // zero (else the entry's code is reserved_nonzero)
   uint32_t limit;       // 1 .. wire::kAccountTransfersMax entries, newest first
+  uint64_t after_transfer_id;  // 0: from the newest; else after this transfer of the account
 };
 // Reply records that have no record of their own in wire/.
 struct WarehouseStockRecord {
@@ -124,7 +125,7 @@ static_assert(sizeof(AuthenticateRecord) == 64 && sizeof(AuthenticatedRecord) ==
 // The secret an authenticate frame's body carries: its bytes up to the first NUL (at most
 // 64). The body is one AuthenticateRecord.
 std::string_view AuthenticateSecret(std::span<const std::byte> body);
-static_assert(sizeof(PairQuery) == 16 && sizeof(AccountTransfersQuery) == 16);
+static_assert(sizeof(PairQuery) == 16 && sizeof(AccountTransfersQuery) == 24);
 static_assert(sizeof(WarehouseStockRecord) == 24 && sizeof(DigestRecord) == 32);
 static_assert(sizeof(ClockRecord) == 16);
 

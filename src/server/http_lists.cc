@@ -28,7 +28,7 @@ uint32_t CursorCheck(const CursorBytes& c) {
   return static_cast<uint32_t>(Fmix64(c.owner ^ Fmix64(c.after ^ Fmix64(head + 0x656C6576656EULL))));
 }
 
-bool DecodeCursor(std::string_view text, CursorBytes* c) {
+bool DecodeCursorBytes(std::string_view text, CursorBytes* c) {
   if (text.size() != 2 * sizeof(CursorBytes)) return false;
   uint8_t bytes[sizeof(CursorBytes)];
   for (size_t i = 0; i < sizeof(bytes); i++) {
@@ -49,7 +49,8 @@ std::span<const std::string_view> StateNames(ListKind kind) {
     case ListKind::kMerchantOrders: return kOrderStates;  // rejected attempts are not listed
     case ListKind::kDrops: return kDropStates;
     case ListKind::kCourierParcels: return kParcelStateNames;
-    case ListKind::kMerchantSkus: break;
+    case ListKind::kMerchantSkus:
+    case ListKind::kAccountTransfers: break;
   }
   return {};
 }
@@ -98,16 +99,21 @@ bool ParseListQuery(ListKind kind, uint64_t owner, std::string_view params, List
     return true;
   });
   if (!read) return false;
-  if (!cursor.empty()) {
-    CursorBytes c;
-    if (!DecodeCursor(cursor, &c) || c.kind != static_cast<uint8_t>(kind) || c.owner != owner ||
-        c.filter != r.filter || c.after == 0) {
-      *bad_cursor = true;
-      *message = "the cursor is damaged, or from another list or filter: use next_cursor as it came";
-      return false;
-    }
-    r.after = c.after;
+  if (!cursor.empty() && !DecodeCursor(r, cursor, &r.after)) {
+    *bad_cursor = true;
+    *message = kBadCursorMessage;
+    return false;
   }
+  return true;
+}
+
+bool DecodeCursor(const view::ListRequest& request, std::string_view text, uint64_t* after) {
+  CursorBytes c;
+  if (!DecodeCursorBytes(text, &c) || c.kind != static_cast<uint8_t>(request.kind) ||
+      c.owner != request.owner || c.filter != request.filter || c.after == 0) {
+    return false;
+  }
+  *after = c.after;
   return true;
 }
 
@@ -143,6 +149,7 @@ bool RestrictToCaller(const Caller& caller, view::ListRequest* r) {
       if (caller.role == Role::kStorefront) r->storefront = caller.scope_id;
       return caller.role == Role::kStorefront || (caller.role == Role::kMerchant && r->owner == caller.scope_id);
     case ListKind::kCourierParcels: return caller.role == Role::kCourier && r->owner == caller.scope_id;
+    case ListKind::kAccountTransfers: break;  // checked on the engine thread (QueryAccess)
   }
   return false;
 }

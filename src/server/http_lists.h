@@ -39,6 +39,8 @@ struct ListQuery {
 };
 
 inline constexpr uint32_t kListLimitDefault = 20;
+inline constexpr const char* kBadCursorMessage =
+    "the cursor is damaged, or from another list or filter: use next_cursor as it came";
 
 // Reads limit (1..100), cursor, state (a name of the list's items' states) and min_op for a
 // list of `kind` owned by `owner`. False with *message: what was wrong; *bad_cursor says
@@ -49,6 +51,8 @@ bool ParseListQuery(view::ListKind kind, uint64_t owner, std::string_view params
 // The opaque cursor of the page after `after` (48 hex digits: the list's kind, filter and
 // owner, the position, and a check over them).
 std::string EncodeCursor(const view::ListRequest& request, uint64_t after);
+// The position a cursor continues after, if it is intact and of this list and filter.
+bool DecodeCursor(const view::ListRequest& request, std::string_view text, uint64_t* after);
 
 // Narrows `request` to what `caller` may see (docs/access.md, "Roles"); false: forbidden.
 bool RestrictToCaller(const Caller& caller, view::ListRequest* request);

@@ -194,9 +194,10 @@ struct Routed {
   std::string_view params;  // the query string (lists read it when they are answered)
   uint64_t id = 0;  // the first path id (commands, feeds and lists)
   // A query's request record as u64 words (docs/protocol.md, "Queries").
-  std::array<uint64_t, 2> key{};
+  std::array<uint64_t, 3> key{};
   uint32_t key_words = 0;
   std::string_view message;  // kBadParams: what was wrong
+  bool bad_cursor = false;   // kBadParams: the cursor was (400 bad_cursor, not invalid_request)
 };
 
 bool ParseId(std::string_view text, uint64_t* id) {
@@ -220,12 +221,22 @@ bool Segments(std::string_view path, std::array<std::string_view, kPathSegmentsM
   return true;
 }
 
-// GET /accounts/{id}/transfers?limit=&flags=: the query string into *query.
+// The list request an account's transfers' cursors are made for.
+view::ListRequest TransfersList(const protocol::AccountTransfersQuery& query) {
+  return view::ListRequest{.kind = view::ListKind::kAccountTransfers, .owner = query.account_id, .filter = query.flags};
+}
+
+// GET /accounts/{id}/transfers?limit=&flags=&cursor=: the query string into *query.
 bool ParseTransfersParams(std::string_view params, protocol::AccountTransfersQuery* query,
-                          std::string_view* message) {
+                          std::string_view* message, bool* bad_cursor) {
   query->limit = kTransfersLimitDefault;
   query->flags = 0;
-  return ForEachParam(params, [&](std::string_view name, std::string_view, bool number, uint64_t value) {
+  std::string_view cursor;
+  const bool read = ForEachParam(params, [&](std::string_view name, std::string_view text, bool number, uint64_t value) {
+    if (name == "cursor") {
+      cursor = text;
+      return true;
+    }
     if (name == "limit") {
       if (!number || value == 0 || value > wire::kAccountTransfersMax) {
         *message = "limit must be an integer from 1 to 8190";
@@ -239,11 +250,18 @@ bool ParseTransfersParams(std::string_view params, protocol::AccountTransfersQue
       }
       query->flags = static_cast<uint8_t>(value);
     } else {
-      *message = "unknown query parameter (limit and flags are known)";
+      *message = "unknown query parameter (limit, flags and cursor are known)";
       return false;
     }
     return true;
   });
+  if (!read) return false;
+  if (!cursor.empty() && !DecodeCursor(TransfersList(*query), cursor, &query->after_transfer_id)) {
+    *bad_cursor = true;
+    *message = kBadCursorMessage;
+    return false;
+  }
+  return true;
 }
 
 // GET /figures?drops=: the query string into *query.
@@ -282,7 +300,7 @@ Routed QueryKey(Routed r, const uint64_t* ids, std::string_view params) {
   }
   protocol::AccountTransfersQuery query{};
   query.account_id = ids[0];
-  if (!ParseTransfersParams(params, &query, &r.message)) {
+  if (!ParseTransfersParams(params, &query, &r.message, &r.bad_cursor)) {
     r.route = Route::kBadParams;
     return r;
   }
@@ -377,8 +395,17 @@ std::string QueryReplyJson(const Request& r, wire::Code* code) {
   }
   const std::byte* record = body + protocol::kQueryEntryHeadSize;
   switch (op) {
-    case Op::kGetAccountTransfers:
-      return TransfersJson(r.ids[0], Gather<wire::TransferRecord>(record, entry_size, r.count));
+    case Op::kGetAccountTransfers: {
+      protocol::AccountTransfersQuery query;
+      ELEVEN_ASSERT(r.ids.size() * sizeof(uint64_t) == sizeof(query));
+      std::memcpy(&query, r.ids.data(), sizeof(query));
+      const auto transfers = Gather<wire::TransferRecord>(record, entry_size, r.count);
+      // A full page may have more after it (the next page may be empty).
+      const std::string next = transfers.size() == query.limit && !transfers.empty()
+                                   ? EncodeCursor(TransfersList(query), transfers.back().transfer_id)
+                                   : std::string();
+      return TransfersJson(query.account_id, transfers, next);
+    }
     case Op::kGetTimeline: return TimelineJson(r.ids[0], Gather<wire::TimelineEntry>(record, entry_size, r.count));
     case Op::kGetSales: return SalesJson(r.op, Gather<wire::SalesRecord>(record, entry_size, r.count));
     case Op::kGetSku: return One(record, SkuJson);
@@ -984,7 +1011,7 @@ void HttpSession::Handle() {
     case Route::kNotFound: return RespondError(404, "not_found", "no such path");
     case Route::kMethodNotAllowed: return RespondError(405, "method_not_allowed", "wrong method for this path");
     case Route::kBadId: return RespondError(400, "invalid_request", "the id in the path must be an unsigned integer");
-    case Route::kBadParams: return RespondError(400, "invalid_request", routed.message);
+    case Route::kBadParams: return RespondError(400, routed.bad_cursor ? "bad_cursor" : "invalid_request", routed.message);
     // The contract, to anyone: it holds nothing a key guards.
     case Route::kOpenApiJson: return Respond(http::status::ok, std::string(OpenApiJson()), "application/json");
     case Route::kOpenApiYaml: return Respond(http::status::ok, std::string(kOpenApiYaml), "application/yaml");

@@ -323,10 +323,12 @@ std::string TransferJson(const wire::TransferRecord& t) {
   return Object([&](JsonOut& j) { TransferFields(j, t); });
 }
 
-std::string TransfersJson(uint64_t account_id, std::span<const wire::TransferRecord> transfers) {
+std::string TransfersJson(uint64_t account_id, std::span<const wire::TransferRecord> transfers,
+                          const std::string& next_cursor) {
   return Object([&](JsonOut& j) {
     j.Uint("account_id", account_id);
     ObjectList(j, "transfers", transfers.size(), [&](JsonOut& item, size_t i) { TransferFields(item, transfers[i]); });
+    if (!next_cursor.empty()) j.Name("next_cursor", next_cursor);
   });
 }
 

@@ -83,8 +83,10 @@ std::string OrderMoneyJson(const wire::OrderMoneyRecord& money);
 std::string PlanJson(const wire::PlanRecord& plan);
 std::string MerchantCreditJson(const wire::MerchantCreditRecord& credit);
 std::string BuyerCreditJson(const wire::BuyerCreditRecord& credit);
-// {"account_id":...,"transfers":[...]}, newest first.
-std::string TransfersJson(uint64_t account_id, std::span<const wire::TransferRecord> transfers);
+// {"account_id":...,"transfers":[...],"next_cursor":"..."}, newest first; next_cursor only
+// when `next_cursor` is not empty.
+std::string TransfersJson(uint64_t account_id, std::span<const wire::TransferRecord> transfers,
+                          const std::string& next_cursor);
 // Fulfilment records (docs/fulfilment.md).
 std::string ParcelJson(const wire::ParcelRecord& parcel);
 std::string ShipmentJson(const wire::ShipmentRecord& shipment);

@@ -258,7 +258,7 @@ uint32_t QueryAnswerer::AnswerList(const engine::Engine& engine, Operation op,
     }
     size_t found = 0;
     if (code == Code::ok) {
-      code = engine.ledger()->AccountTransfers(query.account_id, query.flags,
+      code = engine.ledger()->AccountTransfers(query.account_id, query.flags, query.after_transfer_id,
                                                std::span(transfers_.get(), query.limit), &found);
     }
     n = code == Code::ok ? static_cast<uint32_t>(found) : 0;

@@ -96,6 +96,7 @@ ListPage ReadView::List(const ListRequest& r) const {
     case ListKind::kMerchantSkus: ListSkus(r, &page); break;
     case ListKind::kDrops: ListDrops(r, &page); break;
     case ListKind::kCourierParcels: ListParcels(r, &page); break;
+    case ListKind::kAccountTransfers: ELEVEN_ASSERT(false);  // the ledger's (server/queries.cc)
   }
   return page;
 }

@@ -41,8 +41,10 @@ enum class ListKind : uint8_t {
   kMerchantSkus = 3,    // owner: merchant id
   kDrops = 4,           // filter: drop state (1 upcoming, 2 open, 3 closed)
   kCourierParcels = 5,  // owner: courier id; filter: parcel state
+  // Answered by the engine thread from the ledger's own chains, not by the view; named here
+  // so that its cursors are the lists' (owner: account id; filter: the side flags).
+  kAccountTransfers = 6,
 };
-inline constexpr uint8_t kListKindMax = 5;
 
 struct ListRequest {
   ListKind kind = ListKind::kBuyerOrders;

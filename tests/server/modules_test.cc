@@ -145,6 +145,21 @@ TEST_F(ModulesTest, AccountsAndTransfersOverProtocolAndHttp) {
   EXPECT_EQ(Count(two, "transfers"), 2) << two;
   EXPECT_EQ(Count(Get("/accounts/2/transfers?flags=1"), "transfers"), 0);  // 2 was never debited
   EXPECT_EQ(Count(Get("/accounts/2/transfers?flags=2&limit=8190"), "transfers"), 5);
+  // Page by page: a full page carries a cursor for the next, the last one none.
+  EXPECT_NE(two.find(R"("transfer_id":104,)"), std::string::npos) << two;
+  const std::string next = Get("/accounts/1/transfers?limit=2&cursor=" + Field(two, "next_cursor"));
+  EXPECT_NE(next.find(R"("transfer_id":102,)"), std::string::npos) << next;
+  const std::string last = Get("/accounts/1/transfers?limit=2&cursor=" + Field(next, "next_cursor"));
+  EXPECT_EQ(Count(last, "transfers"), 1) << last;
+  EXPECT_NE(last.find(R"("transfer_id":100,)"), std::string::npos) << last;
+  EXPECT_EQ(Field(last, "next_cursor"), "") << last;
+  EXPECT_EQ(Field(Get("/accounts/2/transfers?cursor=" + Field(two, "next_cursor"), 400), "error"), "bad_cursor");
+  EXPECT_EQ(Field(Get("/accounts/1/transfers?flags=1&cursor=" + Field(two, "next_cursor"), 400), "error"), "bad_cursor");
+  // And over the protocol, after a transfer.
+  ASSERT_TRUE(client_->GetAccountTransfers(1, 0, 10, &code, &transfers, 102).ok());
+  EXPECT_EQ(code, Code::ok);
+  ASSERT_EQ(transfers.size(), 2u);
+  EXPECT_EQ(transfers[0].transfer_id, 101u);
 }
 
 TEST_F(ModulesTest, OrderPaidByInstalmentsShippedTrackedAndSettled) {

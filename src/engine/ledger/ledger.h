@@ -156,9 +156,11 @@ class Ledger {
   // Queries (read only). Each returns ok or the *_not_found code.
   [[nodiscard]] wire::Code LookupAccount(uint64_t account_id, wire::AccountRecord* out) const;
   [[nodiscard]] wire::Code LookupTransfer(uint64_t transfer_id, wire::TransferRecord* out) const;
-  // The account's transfers, newest first, at most out.size() (<= kAccountTransfersMax).
-  // flags: wire::AccountTransfersFlags (0 = both sides).
-  [[nodiscard]] wire::Code AccountTransfers(uint64_t account_id, uint8_t flags,
+  // The account's transfers, newest first, at most out.size() (<= kAccountTransfersMax),
+  // starting after transfer `after_id` of the account (0: from the newest; transfer_not_found
+  // if no such transfer, invalid_query if it is not the account's). flags:
+  // wire::AccountTransfersFlags (0 = both sides).
+  [[nodiscard]] wire::Code AccountTransfers(uint64_t account_id, uint8_t flags, uint64_t after_id,
                                             std::span<wire::TransferRecord> out,
                                             size_t* count) const;
   [[nodiscard]] wire::Code LookupOrderMoney(uint64_t order_id, wire::OrderMoneyRecord* out) const;

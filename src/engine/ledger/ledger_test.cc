@@ -571,16 +571,31 @@ TEST_F(LedgerTest, AccountTransfersNewestFirstWithLimit) {
   }
   std::vector<wire::TransferRecord> out(4);
   size_t count = 0;
-  ASSERT_EQ(ledger_.AccountTransfers(2, 0, out, &count), Code::ok);
+  ASSERT_EQ(ledger_.AccountTransfers(2, 0, 0, out, &count), Code::ok);
   ASSERT_EQ(count, 4u);
   EXPECT_EQ(out[0].transfer_id, 10u);
   EXPECT_EQ(out[3].transfer_id, 7u);
-  ASSERT_EQ(ledger_.AccountTransfers(2, wire::kQueryCredits, out, &count), Code::ok);
+  // The next pages start after the last one shown, on either side of the account.
+  ASSERT_EQ(ledger_.AccountTransfers(2, 0, 7, out, &count), Code::ok);
+  ASSERT_EQ(count, 4u);
+  EXPECT_EQ(out[0].transfer_id, 6u);
+  EXPECT_EQ(out[3].transfer_id, 3u);
+  ASSERT_EQ(ledger_.AccountTransfers(2, 0, 3, out, &count), Code::ok);
+  ASSERT_EQ(count, 2u);
+  EXPECT_EQ(out[1].transfer_id, 1u);
+  ASSERT_EQ(ledger_.AccountTransfers(2, wire::kQueryCredits, 0, out, &count), Code::ok);
   ASSERT_EQ(count, 4u);
   EXPECT_EQ(out[0].transfer_id, 9u);
   EXPECT_EQ(out[3].transfer_id, 3u);
-  EXPECT_EQ(ledger_.AccountTransfers(99, 0, out, &count), Code::account_not_found);
-  EXPECT_EQ(ledger_.AccountTransfers(2, 4, out, &count), Code::invalid_query);
+  ASSERT_EQ(ledger_.AccountTransfers(2, wire::kQueryCredits, 3, out, &count), Code::ok);
+  ASSERT_EQ(count, 1u);
+  EXPECT_EQ(out[0].transfer_id, 1u);
+  EXPECT_EQ(ledger_.AccountTransfers(99, 0, 0, out, &count), Code::account_not_found);
+  EXPECT_EQ(ledger_.AccountTransfers(2, 4, 0, out, &count), Code::invalid_query);
+  EXPECT_EQ(ledger_.AccountTransfers(2, 0, 77, out, &count), Code::transfer_not_found);
+  ASSERT_EQ(Codes({CreateAccountCmd(4), CreateAccountCmd(5)}), (std::vector<Code>{Code::ok, Code::ok}));
+  ASSERT_EQ(Transfer(11, 4, 5, 1), Code::ok);
+  EXPECT_EQ(ledger_.AccountTransfers(2, 0, 11, out, &count), Code::invalid_query);  // not account 2's
 }
 
 // ---- capacity ----

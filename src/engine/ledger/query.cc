@@ -69,7 +69,7 @@ Code Ledger::LookupTransfer(uint64_t transfer_id, wire::TransferRecord* out) con
   return Code::ok;
 }
 
-Code Ledger::AccountTransfers(uint64_t account_id, uint8_t flags,
+Code Ledger::AccountTransfers(uint64_t account_id, uint8_t flags, uint64_t after_id,
                               std::span<wire::TransferRecord> out, size_t* count) const {
   ELEVEN_ASSERT(count != nullptr);
   *count = 0;
@@ -82,6 +82,13 @@ Code Ledger::AccountTransfers(uint64_t account_id, uint8_t flags,
   const bool debits = flags == 0 || (flags & wire::kQueryDebits);
   const bool credits = flags == 0 || (flags & wire::kQueryCredits);
   uint32_t index = accounts_[account].transfer_head;
+  if (after_id != 0) {  // a page after the one that ended with transfer `after_id`
+    const uint32_t after = transfer_index_.Find(after_id);
+    if (after == kNoValue) return Code::transfer_not_found;
+    const Transfer& t = transfers_[after];
+    if (t.debit != account && t.credit != account) return Code::invalid_query;
+    index = t.debit == account ? t.next_debit : t.next_credit;
+  }
   // The list holds every transfer of the account; walk at most until `out` is full. A
   // one-sided query may walk past the other side's transfers: bounded by the account's
   // transfer count, which transfer_count_max bounds.
