@@ -161,6 +161,9 @@ class Engine {
   // or an order the ring no longer holds) and its merchant (from its money record once the
   // ring dropped it). False if no such order is known.
   bool OrderParties(uint64_t order_id, uint64_t* storefront, uint64_t* merchant_id) const;
+  // An accepted order's buyer and merchant id, reading its row only (the read side's index);
+  // false for a rejected attempt or an order the ring does not hold.
+  bool OrderOwners(uint64_t order_id, uint64_t* buyer, uint64_t* merchant_id) const;
 
   // API keys (docs/access.md). GetKey fills a record without the secret's hash.
   wire::Code GetKey(uint64_t key_id, wire::KeyRecord* out) const;

@@ -609,6 +609,14 @@ wire::Code Engine::GetOrder(uint64_t order_id, wire::OrderRecord* out) const {
   return code;
 }
 
+bool Engine::OrderOwners(uint64_t order_id, uint64_t* buyer, uint64_t* merchant_id) const {
+  const Order* order = nullptr;
+  if (FindOrder(order_id, &order) != Code::ok || order->merchant_index == kNoValue) return false;
+  *buyer = order->buyer;
+  *merchant_id = merchants_[order->merchant_index].id;
+  return true;
+}
+
 bool Engine::OrderParties(uint64_t order_id, uint64_t* storefront, uint64_t* merchant_id) const {
   *storefront = 0;
   *merchant_id = 0;

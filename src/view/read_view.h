@@ -116,6 +116,7 @@ class ReadView {
   mutable std::shared_mutex mutex_;
   const engine::Engine* engine_ = nullptr;  // guarded by mutex_
   uint64_t indexed_to_ = 0;                 // orders below this id are indexed
+  bool used_ = false;                       // the tables may hold entries
   BigArray<OrderLink> links_;               // by order slot
   FixedMap<uint64_t> buyer_head_;           // buyer -> slot of their newest order
   FixedMap<uint64_t> merchant_head_;        // merchant -> slot of its newest order
