@@ -39,20 +39,25 @@ bool DecodeCursorBytes(std::string_view text, CursorBytes* c) {
   return c->reserved == 0 && c->check == CursorCheck(*c);
 }
 
-// The state names a list's filter takes, index = the state's value.
+// The state names of a list's items (index = the state's value); empty: no state filter.
 std::span<const std::string_view> StateNames(ListKind kind) {
-  static constexpr std::string_view kOrderStates[] = {"", "pending", "paid", "cancelled", "expired",
-                                                      "", "delivered", "returned"};
-  static constexpr std::string_view kDropStates[] = {"", "scheduled", "open", "closed"};
   switch (kind) {
     case ListKind::kBuyerOrders:
-    case ListKind::kMerchantOrders: return kOrderStates;  // rejected attempts are not listed
-    case ListKind::kDrops: return kDropStates;
+    case ListKind::kMerchantOrders: return kOrderStateNames;
+    case ListKind::kDrops: return kDropStateNames;
     case ListKind::kCourierParcels: return kParcelStateNames;
     case ListKind::kMerchantSkus:
     case ListKind::kAccountTransfers: break;
   }
   return {};
+}
+
+// Whether a filter may name state `value`: an order is never "none", and rejected attempts
+// are not listed (they are not orders).
+bool Filterable(ListKind kind, uint8_t value) {
+  const bool orders = kind == ListKind::kBuyerOrders || kind == ListKind::kMerchantOrders;
+  return !orders || (value != static_cast<uint8_t>(wire::OrderState::kNone) &&
+                     value != static_cast<uint8_t>(wire::OrderState::kRejected));
 }
 
 }  // namespace
@@ -83,10 +88,13 @@ bool ParseListQuery(ListKind kind, uint64_t owner, std::string_view params, List
     } else if (name == "cursor") {
       cursor = value;
     } else if (name == "state" && !StateNames(kind).empty()) {
-      if (!ValueOf(StateNames(kind), value, &r.filter)) {
+      if (!ValueOf(StateNames(kind), value, &r.filter) || !Filterable(kind, r.filter)) {
         std::string names;
-        for (std::string_view n : StateNames(kind)) {
-          if (!n.empty()) names += (names.empty() ? "" : ", ") + std::string(n);
+        const auto all = StateNames(kind);
+        for (size_t v = 0; v < all.size(); v++) {
+          if (!all[v].empty() && Filterable(kind, static_cast<uint8_t>(v))) {
+            names += (names.empty() ? "" : ", ") + std::string(all[v]);
+          }
         }
         *message = "state must be one of " + names;
         return false;

@@ -145,26 +145,11 @@ std::string Object(Fill fill) {
 }  // namespace
 
 std::string_view OrderStateName(wire::OrderState state) {
-  switch (state) {
-    case wire::OrderState::kNone: return "none";
-    case wire::OrderState::kPending: return "pending";
-    case wire::OrderState::kPaid: return "paid";
-    case wire::OrderState::kCancelled: return "cancelled";
-    case wire::OrderState::kExpired: return "expired";
-    case wire::OrderState::kRejected: return "rejected";
-    case wire::OrderState::kDelivered: return "delivered";
-    case wire::OrderState::kReturned: return "returned";
-  }
-  return "unknown";
+  return NameOf(kOrderStateNames, static_cast<uint8_t>(state));
 }
 
 std::string_view DropStateName(wire::DropState state) {
-  switch (state) {
-    case wire::DropState::kScheduled: return "scheduled";
-    case wire::DropState::kOpen: return "open";
-    case wire::DropState::kClosed: return "closed";
-  }
-  return "unknown";
+  return NameOf(kDropStateNames, static_cast<uint8_t>(state));
 }
 
 std::string ErrorJson(std::string_view code, std::string_view message) {

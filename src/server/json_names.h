@@ -24,6 +24,10 @@ inline constexpr std::string_view kPlanStateNames[] = {"", "active", "repaid", "
 inline constexpr std::string_view kRoleNames[] = {"", "operator", "storefront", "merchant", "courier", "viewer"};
 inline constexpr std::string_view kKeyStateNames[] = {"", "active", "revoked"};
 inline constexpr std::string_view kShipmentStateNames[] = {"none", "backlogged", "allocated", "completed"};
+// wire::OrderState and wire::DropState.
+inline constexpr std::string_view kOrderStateNames[] = {"none",     "pending",   "paid",     "cancelled",
+                                                        "expired",  "rejected",  "delivered", "returned"};
+inline constexpr std::string_view kDropStateNames[] = {"", "scheduled", "open", "closed"};
 
 // names[value], or "unknown" when the value has no name.
 inline std::string_view NameOf(std::span<const std::string_view> names, uint8_t value) {
