@@ -204,7 +204,11 @@ struct PayOrderMoney {
   // The storefront that placed the order (0: an operator): its buyer's wallet and credit
   // serve one storefront (docs/access.md).
   uint32_t storefront;
-  uint8_t reserved[76];
+  uint32_t reserved1;
+  // 0 .. amount_fen - 1: the platform coupons' share of the price, paid into escrow by the
+  // platform's marketing account; the buyer pays amount_fen - subsidy_fen (docs/ledger.md).
+  int64_t subsidy_fen;
+  uint8_t reserved[64];
   Trailer trailer;  // issuer (docs/access.md)
 };
 
@@ -310,11 +314,15 @@ struct OrderMoneyRecord {
   int64_t merchant_fee_fen;  // instalments with the merchant paying: to the credit provider
   int64_t withheld_fen;      // settled: to the merchant's credit line
   int64_t merchant_net_fen;  // settled: to the merchant's wallet
-  int64_t refunded_fen;      // given back to the buyer: returns, cancellation, after sales
+  // Refunded of amount_fen: returns, cancellation, after sales. The buyer received
+  // refunded_fen - subsidy_refunded_fen of it; the rest went back to the marketing account.
+  int64_t refunded_fen;
   PaymentMethod method;
   uint8_t instalment_periods;
   OrderMoneyState state;
   uint8_t reserved0[5];
+  int64_t subsidy_fen;           // paid by the platform's marketing account (< amount_fen)
+  int64_t subsidy_refunded_fen;  // returned to it: floor(subsidy_fen * refunded_fen / amount_fen)
 };
 
 struct PlanRecord {
@@ -365,9 +373,14 @@ static_assert(sizeof(LedgerCommand) == kCommandSize);
 static_assert(offsetof(CreateTransfer, transfer_id) == 8 && offsetof(CreateTransfer, amount_fen) == 32);
 static_assert(offsetof(CreateTransfer, timeout_us) == 48 && offsetof(CreateTransfer, reserved) == 64);
 static_assert(offsetof(PayOrderMoney, amount_fen) == 32 && offsetof(PayOrderMoney, storefront) == 40);
+static_assert(offsetof(PayOrderMoney, subsidy_fen) == 48 && offsetof(PayOrderMoney, reserved) == 56);
+static_assert(offsetof(PayOrderMoney, trailer) == 120);
 static_assert(offsetof(SetMerchantCreditLine, withhold_bp) == 2);
 static_assert(sizeof(AccountRecord) == 64 && sizeof(TransferRecord) == 80);
-static_assert(sizeof(OrderMoneyRecord) == 96 && sizeof(PlanRecord) == 80);
+static_assert(sizeof(OrderMoneyRecord) == 112 && sizeof(PlanRecord) == 80);
+static_assert(offsetof(OrderMoneyRecord, refunded_fen) == 80 && offsetof(OrderMoneyRecord, method) == 88);
+static_assert(offsetof(OrderMoneyRecord, subsidy_fen) == 96 &&
+              offsetof(OrderMoneyRecord, subsidy_refunded_fen) == 104);
 static_assert(sizeof(MerchantCreditRecord) == 64 && sizeof(BuyerCreditRecord) == 40);
 static_assert(std::is_trivially_copyable_v<LedgerCommand>);
 
@@ -407,7 +420,8 @@ inline Code CheckLedgerStructure(const LedgerCommand& c) {
     const SetMerchantCreditLine& s = c.set_merchant_credit_line;
     clean = s.reserved0 == 0 && s.reserved1 == 0 && AllZero(s.reserved, sizeof s.reserved);
   } else if (c.operation == kPayOrderMoney) {
-    clean = AllZero(c.pay_order_money.reserved0, 5) && AllZero(c.pay_order_money.reserved, sizeof c.pay_order_money.reserved);
+    const PayOrderMoney& p = c.pay_order_money;
+    clean = AllZero(p.reserved0, 5) && p.reserved1 == 0 && AllZero(p.reserved, sizeof p.reserved);
   } else if (c.operation == kRefundOrderMoney || c.operation == kConfirmDelivery) {
     clean = AllZero(c.order_money.reserved0, 7) && AllZero(c.order_money.reserved, sizeof c.order_money.reserved);
   } else if (c.operation == kRepayInstalment) {

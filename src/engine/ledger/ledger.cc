@@ -129,10 +129,15 @@ Ledger::Ledger(const LedgerConfig& config)
   undo_ = BigArray<Undo>(undo_count_max_);
 
   // The system accounts: escrow, commission and fee income can never go below zero; the bank
-  // and card clearing face the outside world and carry no limit.
-  const uint8_t flags[kSystemAccountCount] = {0, 0, wire::kDebitsMustNotExceedCredits,
+  // and card clearing face the outside world and carry no limit; marketing spends the
+  // platform's budget on coupon subsidies and carries no limit either (a debit balance).
+  const uint8_t flags[kSystemAccountCount] = {0,
+                                              0,
                                               wire::kDebitsMustNotExceedCredits,
-                                              wire::kDebitsMustNotExceedCredits};
+                                              wire::kDebitsMustNotExceedCredits,
+                                              wire::kDebitsMustNotExceedCredits,
+                                              0};
+  static_assert(static_cast<uint32_t>(SystemAccount::kMarketing) == kSystemAccountCount);
   for (uint32_t i = 0; i < kSystemAccountCount; i++) {
     uint64_t id = AccountIdOf(IdSpace::kSystem, i + 1);
     uint32_t index = InsertAccount(id, wire::kLedgerCny, static_cast<uint16_t>(i + 1), flags[i], 0);
@@ -300,15 +305,18 @@ Code Ledger::AnswerReplay(const wire::LedgerCommand& c, wire::Result* result) co
     result->at_us = op == wire::kPayOrderMoney ? order.paid_at_us : order.closed_at_us;
     return Code::ok;
   }
-  // The transfer commands: create_transfer, the party transfers, repay_instalment.
-  const uint64_t transfer_id = op == wire::kCreateTransfer    ? c.create_transfer.transfer_id
-                               : op == wire::kRepayInstalment ? c.repay_instalment.transfer_id
-                                                              : c.party_transfer.transfer_id;
+  // The transfer commands: create_transfer, the party transfers, repay_instalment,
+  // after_sales_refund.
+  const uint64_t transfer_id = op == wire::kCreateTransfer     ? c.create_transfer.transfer_id
+                               : op == wire::kRepayInstalment  ? c.repay_instalment.transfer_id
+                               : op == wire::kAfterSalesRefund ? c.after_sales_refund.refund_id
+                                                               : c.party_transfer.transfer_id;
   const uint32_t t = transfer_index_.Find(transfer_id);
   ELEVEN_ASSERT(t != kNoValue);
   const Transfer& transfer = transfers_[t];
   result->id = transfer_id;
-  result->amount_fen = transfer.amount;
+  // An after-sales refund's amount may be split between the buyer's leg and the subsidy's.
+  result->amount_fen = op == wire::kAfterSalesRefund ? AfterSalesAmount(t) : transfer.amount;
   result->at_us = transfer.created_at_us;
   result->state = static_cast<wire::OrderState>(transfer.state);
   if (op == wire::kRepayInstalment) {

@@ -34,7 +34,7 @@ namespace eleven::engine {
 inline constexpr uint64_t kMicrosPerDay = 86'400'000'000;
 
 struct LedgerConfig {
-  // User accounts + 5 system accounts + 2 per buyer (wallet, Huabei receivable) + 2 per
+  // User accounts + 6 system accounts + 2 per buyer (wallet, Huabei receivable) + 2 per
   // merchant (wallet, loan). 2^20 accounts * 72 bytes = 72 MiB plus a 32 MiB index.
   uint32_t account_count_max = 1u << 20;
   // Transfers are kept for idempotency and queries (TigerBeetle keeps them for ever; the
@@ -42,7 +42,8 @@ struct LedgerConfig {
   uint32_t transfer_count_max = 1u << 22;
   uint32_t buyer_count_max = 1u << 18;
   uint32_t merchant_count_max = 1u << 16;
-  // Order payments, kept until the order archive lands; each paid order reserves 6 transfers.
+  // Order payments, kept until the order archive lands; each paid order reserves 6 transfers
+  // (7 with a platform subsidy).
   uint32_t order_count_max = 1u << 20;
   uint32_t plan_count_max = 1u << 18;
   // The longest linked chain = the largest batch (8190 commands in a 1 MiB message).
@@ -84,13 +85,18 @@ enum class SystemAccount : uint8_t {
   kEscrow = 3,        // paid, not yet settled orders
   kCommission = 4,    // the platform's commission income
   kFeeIncome = 5,     // the credit provider's instalment fee income
+  kMarketing = 6,     // the platform's marketing budget: coupon subsidies out, their returns in
 };
-inline constexpr uint32_t kSystemAccountCount = 5;
+inline constexpr uint32_t kSystemAccountCount = 6;
 inline constexpr uint64_t SystemAccountId(SystemAccount a) {
   return AccountIdOf(IdSpace::kSystem, static_cast<uint8_t>(a));
 }
 // Transfers the ledger makes itself have ids with this top bit set, and their index below.
 inline constexpr uint64_t kGeneratedTransferTag = uint64_t{1} << 63;
+// The subsidy leg of an after-sales refund that also pays the buyer has the id
+// kSubsidyLegTag | refund_id (the refund's id is on the buyer's leg), so a retry of the refund
+// finds both legs by id (docs/returns.md).
+inline constexpr uint64_t kSubsidyLegTag = uint64_t{1} << 62;
 
 // The `code` of transfers the payments layer makes, so statements can say what each was.
 enum class MoneyCode : uint16_t {
@@ -109,6 +115,8 @@ enum class MoneyCode : uint16_t {
   kRefundRepaid = 13,
   kRefundBuyerFee = 14,
   kAfterSalesRefund = 15,  // merchant wallet -> the buyer's side, after settlement
+  kCouponSubsidy = 16,     // marketing -> escrow: the platform coupons' share of a payment
+  kSubsidyReturned = 17,   // escrow or merchant wallet -> marketing: that share of a refund
 };
 
 class Ledger {
@@ -139,10 +147,13 @@ class Ledger {
 
   // The order engine's calls (each atomic; also reachable as commands 40..42). `storefront`:
   // the one that placed the order (0: an operator), whose buyers' money it may spend.
+  // `amount_fen` is what escrow holds and the merchant is settled on; `subsidy_fen` (0 ..
+  // amount_fen - 1) of it is paid by the marketing account (platform coupons), the rest by the
+  // buyer through `method`. Refunds give the subsidy back pro rata (docs/ledger.md).
   [[nodiscard]] wire::Code PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
                                     int64_t amount_fen, wire::PaymentMethod method,
                                     uint8_t instalment_periods, uint64_t now_us,
-                                    uint64_t storefront = 0);
+                                    uint64_t storefront = 0, int64_t subsidy_fen = 0);
   [[nodiscard]] wire::Code RefundOrder(uint64_t order_id, uint64_t now_us);
   [[nodiscard]] wire::Code ConfirmDelivery(uint64_t order_id, uint64_t now_us);
   // Returns and cancellations after payment (refunds.cc; docs/returns.md). Each is atomic.
@@ -283,9 +294,20 @@ class Ledger {
 
   // ---- returns and refunds (refunds.cc) ----
   wire::Code DoAfterSalesRefund(const wire::AfterSalesRefund& r, wire::Result* result);
-  wire::Code AfterSalesExists(const wire::AfterSalesRefund& r, const Transfer& e) const;
-  // Refunds `refund_fen` of the order to the buyer's side from `source` (escrow or the
-  // merchant's wallet), the last leg with transfer id `last_id` (0 = generated).
+  wire::Code AfterSalesExists(const wire::AfterSalesRefund& r, uint32_t existing) const;
+  // What the after-sales refund whose id is on transfer `existing` refunded: that leg and, if
+  // the refund's subsidy went back on a leg of its own, that one too.
+  int64_t AfterSalesAmount(uint32_t existing) const;
+  // The subsidy's share of refunding `refund_fen` more of the order (docs/ledger.md): moved
+  // from `source` to the marketing account (no transfer if it is 0) and recorded in the
+  // order, which the caller has saved for undo; *returned_fen is the share. Its leg's id:
+  // generated when `last_id` is 0, else `last_id` if the share is the whole refund (the
+  // buyer gets nothing, so this is the last leg), else kSubsidyLegTag | last_id.
+  wire::Code ReturnSubsidy(uint32_t order_index, uint32_t source, int64_t refund_fen,
+                           uint64_t last_id, int64_t* returned_fen);
+  // Refunds `refund_fen` of the order from `source` (escrow or the merchant's wallet): the
+  // subsidy's share to the marketing account, the rest to the buyer's side, the last leg
+  // with transfer id `last_id` (0 = generated).
   wire::Code RefundPart(uint32_t order_index, uint32_t source, int64_t refund_fen,
                         uint64_t last_id, MoneyCode code);
   wire::Code ReducePlan(uint32_t order_index, uint32_t source, int64_t refund_fen,
@@ -309,8 +331,8 @@ class Ledger {
   BigArray<Transfer> transfers_;
   uint32_t transfer_count_ = 0;
   FixedMap<uint64_t> transfer_index_;
-  // Transfers promised to paid, unsettled orders (6 each: refund and settlement legs), so a
-  // settlement in Tick can never find the transfer table full.
+  // Transfers promised to paid, unsettled orders (6 each, 7 with a subsidy: refund and
+  // settlement legs), so a settlement in Tick can never find the transfer table full.
   uint32_t transfers_reserved_ = 0;
   BigArray<Buyer> buyers_;
   uint32_t buyer_count_ = 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "base/assert.h"
 #include "engine/ledger/ledger.h"
 
 namespace eleven::engine {
@@ -80,7 +81,11 @@ struct Ledger::Order {
   int64_t merchant_fee;
   int64_t withheld;
   int64_t net;
-  int64_t refunded;   // given back to the buyer so far (returns, cancellation, after sales)
+  int64_t refunded;   // refunded of amount so far (returns, cancellation, after sales)
+  int64_t subsidy;    // paid by the marketing account at payment, 0 .. amount - 1
+  // Given back to the marketing account so far: SubsidyShare(subsidy, refunded, amount).
+  // The buyer received refunded - subsidy_refunded.
+  int64_t subsidy_refunded;
   uint32_t buyer;     // index
   uint32_t merchant;  // index
   uint32_t plan;      // index, or kNone
@@ -126,21 +131,25 @@ struct Ledger::Undo {
   UndoKind kind;
   uint8_t reserved0[3];
   uint32_t index;  // kReserved: the old transfers_reserved_
-  alignas(8) uint8_t old[88];
+  alignas(8) uint8_t old[104];
 };
 
 static_assert(sizeof(Ledger::Account) == 72 && sizeof(Ledger::Transfer) == 88);
 static_assert(sizeof(Ledger::Buyer) == 32 && sizeof(Ledger::Merchant) == 56);
-static_assert(sizeof(Ledger::Order) == 88 && sizeof(Ledger::Plan) == 64);
+static_assert(sizeof(Ledger::Order) == 104 && sizeof(Ledger::Plan) == 64);
 static_assert(sizeof(Ledger::Transfer) <= sizeof(Ledger::Undo::old));
+static_assert(sizeof(Ledger::Order) <= sizeof(Ledger::Undo::old));
+static_assert(sizeof(Ledger::Undo) == 112);
 static_assert(std::is_trivially_copyable_v<Ledger::Transfer>);
 
 // Undo entries one chain member may need: create_transfer saves two accounts, a pending
 // transfer and inserts itself (4); create_account inserts one (1).
 inline constexpr uint32_t kUndoPerChainMemberMax = 4;
-// Undo entries one payments command may need (pay by instalments with new buyer and
-// merchant: 6 inserts, 2 moves of 3, plan, order, buyer, reserved = 15; settlement: order,
-// reserved, merchant, 4 moves of 3 = 15). Twice that, for margin; asserted on every push.
+// Undo entries one payments command may need. The most: a partial return of a subsidised
+// instalment order (reserved, order, 3 refund moves of 3, plan; then the settlement: reserved,
+// order, merchant, 4 moves of 3 = 27); pay by instalments with a subsidy and a new buyer and
+// merchant: 6 inserts, 3 moves of 3, plan, order, buyer, reserved = 19. Asserted on every
+// push.
 inline constexpr uint32_t kUndoPerPaymentMax = 32;
 // A Tick's settlements and expiries are applied one by one, each within this budget.
 inline constexpr uint32_t kSettleTransferCount = 4;  // commission, fee, withheld, net
@@ -148,6 +157,24 @@ inline constexpr uint32_t kSettleTransferCount = 4;  // commission, fee, withhel
 // (docs/returns.md) makes up to two refund legs and then the four settlement legs, so the
 // engine's return path can never find the transfer table full.
 inline constexpr uint32_t kOrderTransferReserve = kSettleTransferCount + 2;
+// A subsidised order reserves one more: the subsidy's leg back to the marketing account, in a
+// partial return (three refund legs, then four settlement legs) or a full refund (at most
+// four legs: instalments repaid, principal, buyer fee, subsidy).
+inline constexpr uint32_t kSubsidyTransferReserve = 1;
+inline uint32_t OrderTransferReserve(const Ledger::Order& order) {
+  return kOrderTransferReserve + (order.subsidy > 0 ? kSubsidyTransferReserve : 0);
+}
+
+// The part of a subsidy returned once `refunded_fen` of the order's `amount_fen` is refunded:
+// floor(subsidy * refunded / amount), in 128 bits (each factor is up to 1e14). Cumulative, so
+// the refunds' shares sum to exactly the subsidy when everything is refunded.
+inline int64_t SubsidyShare(int64_t subsidy_fen, int64_t refunded_fen, int64_t amount_fen) {
+  ELEVEN_ASSERT(amount_fen > 0 && subsidy_fen >= 0 && subsidy_fen < amount_fen);
+  ELEVEN_ASSERT(refunded_fen >= 0 && refunded_fen <= amount_fen);
+  const auto share = static_cast<int64_t>(static_cast<__int128>(subsidy_fen) * refunded_fen / amount_fen);
+  ELEVEN_DASSERT(share <= subsidy_fen && (refunded_fen < amount_fen || share == subsidy_fen));
+  return share;
+}
 
 // Whether moving `amount` from dr to cr (pending or posted) keeps every balance in int64 and
 // every balance flag true: ok, or the overflows_* / exceeds_* code. Defined in ledger.cc.

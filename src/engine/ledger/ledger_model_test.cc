@@ -5,7 +5,8 @@
 // batch, every account's balances must match and the invariants hold: total debits equal
 // total credits (pending and posted), no account breaks its flags, escrow equals the money
 // of paid-but-unsettled orders, every instalment schedule sums to principal plus fee, every
-// loan's outstanding equals drawdowns less repayments. A second Ledger fed the same batches
+// loan's outstanding equals drawdowns less repayments, the marketing account is out exactly
+// the subsidies not yet returned and each order's returned subsidy is floor(S * R / A). A second Ledger fed the same batches
 // must give byte-identical results and an equal digest (determinism).
 //
 // Prints its seed; ELEVEN_SEED=<n> replays the run with that seed; ELEVEN_LONG=1 runs many
@@ -57,7 +58,10 @@ struct MOrder {
   wire::OrderMoneyState state{};
   int64_t refunded = 0;
   uint64_t closed_at = 0;  // settled or refunded
+  int64_t subsidy = 0, subsidy_refunded = 0;
 };
+// Transfers a paid order keeps reserved: its refund and settlement legs, and the subsidy's.
+int64_t Reserve(const MOrder& o) { return o.subsidy > 0 ? 7 : 6; }
 struct MPlan {
   uint64_t buyer = 0;
   int64_t principal = 0, fee = 0, repaid = 0;
@@ -86,11 +90,12 @@ struct Model {
   std::map<uint64_t, MPlan> plans;  // by order id
   std::set<std::pair<uint64_t, uint32_t>> expiries;  // (expires_at, index) -> transfer by index
   std::map<uint32_t, uint64_t> id_of_index;
+  std::map<uint64_t, int64_t> after_sales;  // refund id -> the amount refunded
 
   explicit Model(const LedgerConfig& c) : config(c) {
     const uint8_t flags[] = {0, 0, wire::kDebitsMustNotExceedCredits,
-                             wire::kDebitsMustNotExceedCredits, wire::kDebitsMustNotExceedCredits};
-    for (uint8_t i = 1; i <= 5; i++) {
+                             wire::kDebitsMustNotExceedCredits, wire::kDebitsMustNotExceedCredits, 0};
+    for (uint8_t i = 1; i <= 6; i++) {
       accounts[SystemAccountId(SystemAccount(i))] = MAccount{0, 0, 0, 0, 0, wire::kLedgerCny, i, flags[i - 1]};
     }
   }
@@ -363,16 +368,19 @@ Code ModelPay(Model& m, const wire::PayOrderMoney& p) {
     return Code::invalid_instalment_periods;
   }
   if (!ValidAmount(p.amount_fen)) return Code::invalid_amount;
-  if (inst && p.amount_fen < p.instalment_periods) return Code::instalment_amount_too_small;
+  if (p.subsidy_fen < 0 || p.subsidy_fen >= p.amount_fen) return Code::invalid_amount;
+  const int64_t principal = p.amount_fen - p.subsidy_fen;  // what the buyer pays
+  if (inst && principal < p.instalment_periods) return Code::instalment_amount_too_small;
   if (m.orders.count(p.order_id)) {
     const MOrder& o = m.orders[p.order_id];
     bool same = o.buyer == p.buyer_id && o.merchant == p.merchant_id && o.amount == p.amount_fen &&
-                o.method == p.method && o.periods == p.instalment_periods;
+                o.method == p.method && o.periods == p.instalment_periods && o.subsidy == p.subsidy_fen;
     return same ? Code::order_payment_exists : Code::order_payment_exists_with_different_fields;
   }
   if (m.orders.size() == m.config.order_count_max) return Code::ledger_orders_full;
   if (inst && m.plans.size() == m.config.plan_count_max) return Code::plans_full;
-  if (!m.Room(8)) return Code::transfers_full;
+  const bool subsidised = p.subsidy_fen > 0;
+  if (!m.Room(subsidised ? 10 : 8)) return Code::transfers_full;
   Code c = ModelEnsureBuyer(m, p.buyer_id);
   if (c == Code::ok) c = ModelEnsureMerchant(m, p.merchant_id);
   if (c != Code::ok) return c;
@@ -380,30 +388,34 @@ Code ModelPay(Model& m, const wire::PayOrderMoney& p) {
   const uint64_t rec = AccountIdOf(IdSpace::kBuyerReceivable, p.buyer_id);
   MOrder o{p.buyer_id, p.merchant_id, m.now, p.amount_fen, 0, p.method, p.instalment_periods,
            wire::OrderMoneyState::kPaid};
+  o.subsidy = p.subsidy_fen;
   if (p.method == PaymentMethod::kBalance) {
-    c = ModelMove(m, AccountIdOf(IdSpace::kBuyerWallet, p.buyer_id), escrow, p.amount_fen, 0, p.order_id, MoneyCode::kOrderPayment);
+    c = ModelMove(m, AccountIdOf(IdSpace::kBuyerWallet, p.buyer_id), escrow, principal, 0, p.order_id, MoneyCode::kOrderPayment);
   } else if (p.method == PaymentMethod::kCard) {
-    c = ModelMove(m, m.Sys(SystemAccount::kCardClearing), escrow, p.amount_fen, 0, p.order_id, MoneyCode::kOrderPayment);
+    c = ModelMove(m, m.Sys(SystemAccount::kCardClearing), escrow, principal, 0, p.order_id, MoneyCode::kOrderPayment);
   } else {
     int k = wire::InstalmentPlanIndex(p.instalment_periods);
     bool buyer_pays = p.method == PaymentMethod::kInstalmentBuyerFee;
-    int64_t fee = buyer_pays ? Bp(p.amount_fen, m.config.buyer_fee_bp[k]) : 0;
-    o.merchant_fee = buyer_pays ? 0 : Bp(p.amount_fen, m.config.merchant_fee_bp[k]);
-    if (Owed(m, rec) + p.amount_fen + fee > m.buyers[p.buyer_id]) return Code::credit_limit_exceeded;
-    c = ModelMove(m, rec, escrow, p.amount_fen, 0, p.order_id, MoneyCode::kOrderPayment);
+    int64_t fee = buyer_pays ? Bp(principal, m.config.buyer_fee_bp[k]) : 0;
+    o.merchant_fee = buyer_pays ? 0 : Bp(principal, m.config.merchant_fee_bp[k]);
+    if (Owed(m, rec) + principal + fee > m.buyers[p.buyer_id]) return Code::credit_limit_exceeded;
+    c = ModelMove(m, rec, escrow, principal, 0, p.order_id, MoneyCode::kOrderPayment);
     if (c == Code::ok && fee > 0) c = ModelMove(m, rec, m.Sys(SystemAccount::kFeeIncome), fee, 0, p.order_id, MoneyCode::kBuyerFee);
-    if (c == Code::ok) m.plans[p.order_id] = MPlan{p.buyer_id, p.amount_fen, fee, 0, p.instalment_periods, 0, wire::PlanState::kActive};
+    if (c == Code::ok) m.plans[p.order_id] = MPlan{p.buyer_id, principal, fee, 0, p.instalment_periods, 0, wire::PlanState::kActive};
+  }
+  if (c == Code::ok && subsidised) {
+    c = ModelMove(m, m.Sys(SystemAccount::kMarketing), escrow, p.subsidy_fen, 0, p.order_id, MoneyCode::kCouponSubsidy);
   }
   if (c != Code::ok) return c;
   m.orders[p.order_id] = o;
   m.order_seq.push_back(p.order_id);
-  m.reserved += 6;
+  m.reserved += Reserve(o);
   return Code::ok;
 }
 
 Code ModelSettle(Model& m, uint64_t order_id) {
   MOrder& o = m.orders[order_id];
-  m.reserved -= o.refunded > 0 ? 4 : 6;  // a partial return took 2 of the 6 before
+  m.reserved -= o.refunded > 0 ? 4 : Reserve(o);  // a partial return took the rest before
   MMerchant& mm = m.merchants[o.merchant];
   const uint64_t escrow = m.Sys(SystemAccount::kEscrow);
   const uint64_t loan = AccountIdOf(IdSpace::kMerchantLoan, o.merchant);
@@ -435,16 +447,22 @@ Code ModelRefundOrConfirm(Model& m, wire::Operation op, uint64_t order_id) {
   if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
   if (o.state == wire::OrderMoneyState::kSettled) return Code::order_already_settled;
   if (op == wire::kConfirmDelivery) return ModelSettle(m, order_id);
-  m.reserved -= 6;
+  m.reserved -= Reserve(o);
   o.refunded = o.amount;
   o.closed_at = m.now;
   const uint64_t escrow = m.Sys(SystemAccount::kEscrow);
   const uint64_t wallet = AccountIdOf(IdSpace::kBuyerWallet, o.buyer);
   Code c = Code::ok;
+  // The whole subsidy back first, then what the buyer paid.
+  if (o.subsidy > 0) {
+    c = ModelMove(m, escrow, m.Sys(SystemAccount::kMarketing), o.subsidy, 0, order_id, MoneyCode::kSubsidyReturned);
+    if (c != Code::ok) return c;
+    o.subsidy_refunded = o.subsidy;
+  }
   if (o.method == PaymentMethod::kBalance) {
-    c = ModelMove(m, escrow, wallet, o.amount, 0, order_id, MoneyCode::kRefund);
+    c = ModelMove(m, escrow, wallet, o.amount - o.subsidy, 0, order_id, MoneyCode::kRefund);
   } else if (o.method == PaymentMethod::kCard) {
-    c = ModelMove(m, escrow, m.Sys(SystemAccount::kCardClearing), o.amount, 0, order_id, MoneyCode::kRefund);
+    c = ModelMove(m, escrow, m.Sys(SystemAccount::kCardClearing), o.amount - o.subsidy, 0, order_id, MoneyCode::kRefund);
   } else {
     MPlan& pl = m.plans[order_id];
     const uint64_t rec = AccountIdOf(IdSpace::kBuyerReceivable, o.buyer);
@@ -514,20 +532,36 @@ Code ModelReducePlan(Model& m, uint64_t order_id, uint64_t source, int64_t refun
   return Code::ok;
 }
 
+// How often a refund's subsidy share was part of it, all of it, or none of it.
+uint64_t subsidy_split_refunds = 0, subsidy_only_refunds = 0, subsidy_free_refunds = 0;
+
 Code ModelRefundPart(Model& m, uint64_t order_id, uint64_t source, int64_t refund, uint64_t last_id, MoneyCode code) {
   MOrder& o = m.orders[order_id];
+  // The subsidy returned so far is floor(S * R / A) of the refunded R; this refund moves the
+  // difference, and the buyer gets the rest.
+  const int64_t share =
+      int64_t(__int128(o.subsidy) * (o.refunded + refund) / o.amount) - o.subsidy_refunded;
+  const int64_t buyer = refund - share;
   o.refunded += refund;
+  o.subsidy_refunded += share;
+  if (o.subsidy > 0) (share == 0 ? subsidy_free_refunds : buyer == 0 ? subsidy_only_refunds : subsidy_split_refunds)++;
+  if (share > 0) {
+    const uint64_t id = last_id == 0 ? 0 : buyer == 0 ? last_id : kSubsidyLegTag | last_id;
+    Code c = ModelMove(m, source, m.Sys(SystemAccount::kMarketing), share, id, order_id, MoneyCode::kSubsidyReturned);
+    if (c != Code::ok) return c;
+  }
+  if (buyer == 0) return Code::ok;
   if (o.method == PaymentMethod::kBalance) {
-    return ModelMove(m, source, AccountIdOf(IdSpace::kBuyerWallet, o.buyer), refund, last_id, order_id, code);
+    return ModelMove(m, source, AccountIdOf(IdSpace::kBuyerWallet, o.buyer), buyer, last_id, order_id, code);
   }
   if (o.method == PaymentMethod::kCard) {
-    return ModelMove(m, source, m.Sys(SystemAccount::kCardClearing), refund, last_id, order_id, code);
+    return ModelMove(m, source, m.Sys(SystemAccount::kCardClearing), buyer, last_id, order_id, code);
   }
-  return ModelReducePlan(m, order_id, source, refund, last_id, code);
+  return ModelReducePlan(m, order_id, source, buyer, last_id, code);
 }
 
 Code ModelRefundSettled(Model& m, uint64_t order_id, int64_t refund, uint64_t last_id) {
-  if (!m.Room(3)) return Code::transfers_full;
+  if (!m.Room(m.orders[order_id].subsidy > 0 ? 4 : 3)) return Code::transfers_full;
   const uint64_t merchant = m.orders[order_id].merchant;
   const uint64_t wallet = AccountIdOf(IdSpace::kMerchantWallet, merchant);
   const uint64_t loan = AccountIdOf(IdSpace::kMerchantLoan, merchant);
@@ -548,7 +582,7 @@ Code ModelDoReturn(Model& m, uint64_t order_id, int64_t refund) {
   MOrder& o = m.orders[order_id];
   if (refund == o.amount) return ModelRefundOrConfirm(m, wire::kRefundOrderMoney, order_id);
   if (refund == 0) return ModelSettle(m, order_id);
-  m.reserved -= 2;
+  m.reserved -= Reserve(o) - 4;
   Code c = ModelRefundPart(m, order_id, m.Sys(SystemAccount::kEscrow), refund, 0, MoneyCode::kRefund);
   if (c != Code::ok) return c;
   return ModelSettle(m, order_id);
@@ -582,9 +616,14 @@ Code ModelAfterSales(Model& m, const wire::AfterSalesRefund& r) {
   if (m.transfers.count(r.refund_id)) {
     const MTransfer& e = m.transfers[r.refund_id];
     if (e.flags) return Code::transfer_exists_with_different_flags;
-    if (e.code != uint16_t(MoneyCode::kAfterSalesRefund)) return Code::transfer_exists_with_different_code;
+    // The refund's id is on the buyer's leg, or on the subsidy's when that was all of it.
+    const bool subsidy_leg = e.code == uint16_t(MoneyCode::kSubsidyReturned) && e.cr == m.Sys(SystemAccount::kMarketing);
+    if (e.code != uint16_t(MoneyCode::kAfterSalesRefund) && !subsidy_leg) return Code::transfer_exists_with_different_code;
     if (e.user_data != r.order_id) return Code::transfer_exists_with_different_user_data;
-    if (e.amount != r.amount_fen) return Code::transfer_exists_with_different_amount;
+    const auto asked = m.after_sales.find(r.refund_id);
+    if ((asked != m.after_sales.end() ? asked->second : e.amount) != r.amount_fen) {
+      return Code::transfer_exists_with_different_amount;
+    }
     return Code::transfer_exists;
   }
   if (!m.orders.count(r.order_id)) return Code::order_payment_not_found;
@@ -593,7 +632,9 @@ Code ModelAfterSales(Model& m, const wire::AfterSalesRefund& r) {
   if (o.state != wire::OrderMoneyState::kSettled) return Code::order_not_settled;
   if (m.now - o.closed_at > m.config.after_sales_window_us) return Code::refund_window_closed;
   if (r.amount_fen > o.amount - o.refunded) return Code::refund_exceeds_paid;
-  return ModelRefundSettled(m, r.order_id, r.amount_fen, r.refund_id);
+  const Code c = ModelRefundSettled(m, r.order_id, r.amount_fen, r.refund_id);
+  if (c == Code::ok) m.after_sales[r.refund_id] = r.amount_fen;
+  return c;
 }
 
 Code ModelOne(Model& m, const wire::LedgerCommand& c) {
@@ -727,15 +768,6 @@ void ModelTick(Model& m, uint64_t now) {
 
 // ---- the generator -------------------------------------------------------------------------
 
-wire::Command AfterSalesCmd(uint64_t refund_id, uint64_t order_id, int64_t amount_fen) {
-  wire::LedgerCommand c{};
-  c.after_sales_refund.operation = wire::kAfterSalesRefund;
-  c.after_sales_refund.refund_id = refund_id;
-  c.after_sales_refund.order_id = order_id;
-  c.after_sales_refund.amount_fen = amount_fen;
-  return wire::AsCommand(c);
-}
-
 struct Gen {
   std::mt19937_64 rng;
   uint64_t recent_pending[8] = {};  // ids of pending transfers asked for, to post or void
@@ -785,7 +817,14 @@ struct Gen {
     uint8_t periods = wire::IsInstalment(method) ? wire::kInstalmentPlans[Below(4)] : 0;
     if (Chance(3)) periods = uint8_t(Below(30));
     if (Chance(2)) method = PaymentMethod(Below(7));
-    return PayCmd(Party(80), Party(8), Party(4), Chance(5) ? int64_t(Below(30)) : Amount(), method, periods);
+    const int64_t amount = Chance(5) ? int64_t(Below(30)) : Amount();
+    // Platform coupons: often none, often some, sometimes nearly all of the price (so a
+    // refund's share can be all the subsidy's), now and then out of range.
+    int64_t subsidy = 0;
+    if (amount > 1 && Chance(40)) subsidy = int64_t(Below(uint64_t(amount)));
+    if (amount > 1 && Chance(10)) subsidy = std::max<int64_t>(0, amount - 1 - int64_t(Below(3)));
+    if (Chance(3)) subsidy = Chance(50) ? -1 : amount + int64_t(Below(2));
+    return PayCmd(Party(80), Party(8), Party(4), amount, method, periods, subsidy);
   }
   // Commands sent lately, to send again: as they were (a retry, which must replay when the
   // first was applied) or with one field changed (another request under the same id).
@@ -797,6 +836,8 @@ struct Gen {
       // A field other than the operation and the id: bytes 16..47 hold the accounts, parties,
       // amounts and user data of every ledger command.
       c.bytes[16 + Below(32)] ^= uint8_t(1 + Below(255));
+    } else if (c.operation == wire::kPayOrderMoney && Chance(25)) {
+      c.bytes[48] ^= 1;  // the subsidy, by one fen
     }
     return c;
   }
@@ -855,19 +896,33 @@ void CheckInvariants(const Ledger& ledger, const Model& m) {
   ASSERT_EQ(dp, cp);
   ASSERT_EQ(dpo, cpo);
   int64_t unsettled = 0;
+  int64_t subsidies_out = 0;  // paid by marketing and not yet returned
   for (uint32_t i = 0; i < ledger.order_count(); i++) {
     wire::OrderMoneyRecord o = ledger.OrderAt(i);
+    const MOrder& e = m.orders.at(o.order_id);
     if (o.state == wire::OrderMoneyState::kPaid) unsettled += o.amount_fen - o.refunded_fen;
-    ASSERT_EQ(o.state, m.orders.at(o.order_id).state);
-    ASSERT_EQ(o.refunded_fen, m.orders.at(o.order_id).refunded);
+    ASSERT_EQ(o.state, e.state);
+    ASSERT_EQ(o.refunded_fen, e.refunded);
     ASSERT_LE(o.refunded_fen, o.amount_fen);
     if (o.state == wire::OrderMoneyState::kPaid) {
       ASSERT_EQ(o.refunded_fen, 0);
     }
+    ASSERT_EQ(o.subsidy_fen, e.subsidy);
+    ASSERT_EQ(o.subsidy_refunded_fen, e.subsidy_refunded) << o.order_id;
+    ASSERT_GE(o.subsidy_refunded_fen, 0);
+    ASSERT_LE(o.subsidy_refunded_fen, o.subsidy_fen);
+    ASSERT_LT(o.subsidy_fen, o.amount_fen);
+    ASSERT_EQ(o.subsidy_refunded_fen,
+              int64_t(__int128(o.subsidy_fen) * o.refunded_fen / o.amount_fen)) << o.order_id;
+    subsidies_out += o.subsidy_fen - o.subsidy_refunded_fen;
   }
   wire::AccountRecord escrow{};
   ASSERT_EQ(ledger.LookupAccount(SystemAccountId(SystemAccount::kEscrow), &escrow), Code::ok);
   ASSERT_EQ(escrow.credits_posted_fen - escrow.debits_posted_fen, unsettled);
+  wire::AccountRecord marketing{};
+  ASSERT_EQ(ledger.LookupAccount(SystemAccountId(SystemAccount::kMarketing), &marketing), Code::ok);
+  ASSERT_EQ(marketing.debits_pending_fen + marketing.credits_pending_fen, 0);
+  ASSERT_EQ(marketing.debits_posted_fen - marketing.credits_posted_fen, subsidies_out);
   std::map<uint64_t, int64_t> owed_by_buyer;  // what active plans still owe
   for (uint32_t i = 0; i < ledger.plan_count(); i++) {
     wire::PlanRecord p = ledger.PlanAt(i);
@@ -1042,6 +1097,14 @@ TEST(LedgerModel, RandomBatchesMatchTheModel) {
     EXPECT_GT(replay_tally[op], 0u) << "never replayed: operation " << int(op);
   }
   EXPECT_GT(post_or_void_replays, 0u);
+  // Refunds of subsidised orders of every shape: the subsidy's share none, part or all of it.
+  std::printf("subsidised refunds: share none %llu, part %llu, all %llu\n",
+              static_cast<unsigned long long>(subsidy_free_refunds),
+              static_cast<unsigned long long>(subsidy_split_refunds),
+              static_cast<unsigned long long>(subsidy_only_refunds));
+  EXPECT_GT(subsidy_free_refunds, 0u);
+  EXPECT_GT(subsidy_split_refunds, 0u);
+  EXPECT_GT(subsidy_only_refunds, 0u);
   // And a changed request under a used id was refused, never replayed.
   for (Code code :
        {Code::account_exists_with_different_flags, Code::transfer_exists_with_different_amount,

@@ -28,7 +28,8 @@ using wire::PaymentMethod;
 
 // Mostly valid traffic, so the state grows every kind of record: accounts, single-phase and
 // pending transfers (with and without timeouts) and their posts and voids, linked chains,
-// deposits, credit lines, order payments of every method, refunds, confirmations, repayments.
+// deposits, credit lines, order payments of every method (some with a platform subsidy),
+// refunds, confirmations, after-sales refunds, repayments.
 struct Traffic {
   std::mt19937_64 rng;
   uint64_t next_transfer_id = 1;
@@ -62,8 +63,9 @@ struct Traffic {
   wire::Command Payment() {
     auto method = PaymentMethod(1 + Below(4));
     uint8_t periods = wire::IsInstalment(method) ? wire::kInstalmentPlans[Below(4)] : 0;
-    return PayCmd(next_order_id++, 1 + Below(8), 1 + Below(4), 100 + int64_t(Below(50'000)), method,
-                  periods);
+    const int64_t amount = 100 + int64_t(Below(50'000));
+    const int64_t subsidy = Chance(40) ? int64_t(Below(uint64_t(amount) - 25)) : 0;
+    return PayCmd(next_order_id++, 1 + Below(8), 1 + Below(4), amount, method, periods, subsidy);
   }
 
   wire::Command Next() {
@@ -79,6 +81,7 @@ struct Traffic {
     if (k < 78) return Payment();
     if (k < 82) return OrderCmd(wire::kRefundOrderMoney, Order());
     if (k < 88) return OrderCmd(wire::kConfirmDelivery, Order());
+    if (k < 92) return AfterSalesCmd(next_transfer_id++, Order(), 1 + int64_t(Below(3'000)));
     return RepayCmd(next_transfer_id++, Order(), uint8_t(1 + Below(2)));
   }
 
@@ -190,10 +193,84 @@ TEST(LedgerSnapshot, RestoredCopiesBehaveLikeTheOriginal) {
   for (size_t i = 1; i < ledgers.size(); i++) EXPECT_EQ(expected, DigestOf(*ledgers[i])) << i;
   EXPECT_GT(ledgers[0]->order_count(), 20u);  // the run reached the payments layer
   EXPECT_GT(plans_seen, 0u);
+  uint32_t subsidised = 0;
+  for (uint32_t i = 0; i < ledgers[0]->order_count(); i++) subsidised += ledgers[0]->OrderAt(i).subsidy_fen > 0;
+  EXPECT_GT(subsidised, 0u);
   for (wire::Operation op : {wire::kCreateAccount, wire::kCreateTransfer, wire::kDeposit,
                              wire::kDrawDown, wire::kPayOrderMoney, wire::kRefundOrderMoney,
-                             wire::kConfirmDelivery, wire::kRepayInstalment}) {
+                             wire::kConfirmDelivery, wire::kRepayInstalment, wire::kAfterSalesRefund}) {
     EXPECT_GT(ok_by_operation[uint8_t(op)], 0u) << "operation " << int(op) << " never succeeded";
+  }
+}
+
+// Subsidised orders in every state (paid; partly returned, then settled; refunded in full;
+// refunded after sale, the buyer's share of one refund nothing) survive a snapshot: the copy
+// has the same digest and order money, and refunds after the restore give the subsidy back
+// exactly as the original does.
+TEST(LedgerSnapshot, SubsidisedOrdersRoundTrip) {
+  const LedgerConfig config = SnapshotConfig();
+  std::vector<std::unique_ptr<Ledger>> ledgers;
+  ledgers.push_back(std::make_unique<Ledger>(config));
+  Ledger& original = *ledgers[0];
+  uint64_t now = 1'000'000;
+  const std::vector<wire::Command> setup = {
+      PartyCmd(wire::kDeposit, 1, 1, 100'000),
+      SetLineCmd(1, 100'000, 1'000),
+      PayCmd(1, 1, 1, 30'001, PaymentMethod::kBalance, 0, 5'000),
+      PayCmd(2, 2, 1, 10'000, PaymentMethod::kCard, 0, 2'500),
+      PayCmd(3, 3, 1, 20'000, PaymentMethod::kInstalmentMerchantFee, 6, 3'000),
+      PayCmd(4, 4, 1, 9'000, PaymentMethod::kInstalmentBuyerFee, 3, 8'000),
+      PayCmd(5, 1, 1, 100, PaymentMethod::kBalance, 0, 60),
+      PayCmd(6, 1, 1, 5'000, PaymentMethod::kCard),
+      OrderCmd(wire::kRefundOrderMoney, 4),
+      OrderCmd(wire::kConfirmDelivery, 5),
+      AfterSalesCmd(10, 5, 1),
+      AfterSalesCmd(11, 5, 1),  // all of it the subsidy's: floor(60 * 2 / 100) - 0 = 1
+  };
+  for (const wire::Result& r : ApplyAll(original, setup, now)) {
+    ASSERT_EQ(r.code, Code::ok) << int(r.operation) << " " << wire::CodeName(r.code);
+  }
+  ASSERT_EQ(original.ReturnOrder(1, 1, now), Code::ok);
+  wire::AccountRecord marketing{};
+  ASSERT_EQ(original.LookupAccount(SystemAccountId(SystemAccount::kMarketing), &marketing), Code::ok);
+  // Out: 5,000 + 2,500 + 3,000 + 60 - 1; order 4's 8,000 came back with its refund.
+  ASSERT_EQ(marketing.debits_posted_fen - marketing.credits_posted_fen, 10'559);
+
+  std::vector<std::byte> state = Snapshot(original);
+  auto restored = std::make_unique<Ledger>(config);
+  const Status status = restored->Restore(state);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  ASSERT_EQ(DigestOf(original), DigestOf(*restored));
+  ASSERT_EQ(restored->order_count(), original.order_count());
+  for (uint32_t i = 0; i < original.order_count(); i++) {
+    const wire::OrderMoneyRecord a = original.OrderAt(i);
+    const wire::OrderMoneyRecord b = restored->OrderAt(i);
+    EXPECT_EQ(0, std::memcmp(&a, &b, sizeof a)) << "order " << a.order_id;
+  }
+  ledgers.push_back(std::move(restored));
+
+  // From here both get the same: the rest of order 1 after sale, a return of order 2, a
+  // cancellation of order 3, a retry of the refund that was all subsidy, the rest of order 5.
+  now += kMicrosPerDay;
+  ASSERT_NO_FATAL_FAILURE(Step(ledgers, {AfterSalesCmd(12, 1, 30'000), AfterSalesCmd(11, 5, 1),
+                                         AfterSalesCmd(13, 5, 98)},
+                               now));
+  for (const std::unique_ptr<Ledger>& ledger : ledgers) {
+    ASSERT_EQ(ledger->ReturnOrder(2, 4'000, now), Code::ok);
+    ASSERT_EQ(ledger->CancelPaidOrder(3, now), Code::ok);
+  }
+  EXPECT_EQ(DigestOf(*ledgers[0]), DigestOf(*ledgers[1]));
+  for (const std::unique_ptr<Ledger>& ledger : ledgers) {
+    wire::OrderMoneyRecord money{};
+    for (uint64_t order : {1, 3, 4, 5}) {
+      ASSERT_EQ(ledger->LookupOrderMoney(order, &money), Code::ok);
+      EXPECT_EQ(money.refunded_fen, money.amount_fen) << order;
+      EXPECT_EQ(money.subsidy_refunded_fen, money.subsidy_fen) << order;
+    }
+    ASSERT_EQ(ledger->LookupOrderMoney(2, &money), Code::ok);
+    EXPECT_EQ(money.subsidy_refunded_fen, 1'000);  // floor(2500 * 4000 / 10000)
+    ASSERT_EQ(ledger->LookupAccount(SystemAccountId(SystemAccount::kMarketing), &marketing), Code::ok);
+    EXPECT_EQ(marketing.debits_posted_fen - marketing.credits_posted_fen, 1'500);
   }
 }
 
@@ -252,11 +329,16 @@ TEST_F(LedgerSnapshotRefusal, DamagedBytesAreCorruption) {
   bad_version[4] ^= std::byte{2};
   EXPECT_EQ(RestoreInto(SnapshotConfig(), bad_version).code(), StatusCode::kCorruption);
   EXPECT_EQ(RestoreInto(SnapshotConfig(), {}).code(), StatusCode::kCorruption);
-  // A snapshot of version 1 (before order refunds and after_sales_window_us) is refused.
-  std::vector<std::byte> version_1 = state_;
-  const uint32_t one = 1;
-  std::memcpy(&version_1[4], &one, sizeof one);
-  EXPECT_EQ(RestoreInto(SnapshotConfig(), version_1).code(), StatusCode::kCorruption);
+  // Snapshots of versions 1 (before order refunds and after_sales_window_us) and 2 (before
+  // the marketing account and order subsidies) are refused.
+  for (const uint32_t old_version : {1u, 2u}) {
+    std::vector<std::byte> old = state_;
+    std::memcpy(&old[4], &old_version, sizeof old_version);
+    const Status s = RestoreInto(SnapshotConfig(), old);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << old_version;
+    EXPECT_NE(s.message().find("unknown version " + std::to_string(old_version)), std::string::npos)
+        << s.message();
+  }
 }
 
 TEST_F(LedgerSnapshotRefusal, AnotherAfterSalesWindowIsRefused) {

@@ -531,6 +531,340 @@ TEST_F(LedgerTest, InstalmentsBuyerPaysTheFeeAndRefund) {
   EXPECT_EQ(One(RepayCmd(3, 51, 1)), Code::plan_not_found);
 }
 
+// ---- platform subsidies (coupons paid by the marketing account) ----
+
+const uint64_t kMarketing = SystemAccountId(SystemAccount::kMarketing);
+const uint64_t kCardClearing = SystemAccountId(SystemAccount::kCardClearing);
+uint64_t Wallet(uint64_t buyer) { return AccountIdOf(IdSpace::kBuyerWallet, buyer); }
+uint64_t MerchantWallet(uint64_t merchant) { return AccountIdOf(IdSpace::kMerchantWallet, merchant); }
+
+class SubsidyTest : public LedgerTest {
+ protected:
+  wire::OrderMoneyRecord Money(uint64_t order_id) {
+    wire::OrderMoneyRecord r{};
+    EXPECT_EQ(ledger_.LookupOrderMoney(order_id, &r), Code::ok) << order_id;
+    return r;
+  }
+  std::vector<wire::TransferRecord> Transfers(uint64_t account_id) {  // newest first
+    std::vector<wire::TransferRecord> out(64);
+    size_t count = 0;
+    EXPECT_EQ(ledger_.AccountTransfers(account_id, 0, 0, out, &count), Code::ok);
+    out.resize(count);
+    return out;
+  }
+  wire::Result Result(const wire::Command& c) { return ApplyAll(ledger_, {c}, now_)[0]; }
+};
+
+TEST_F(SubsidyTest, MarketingIsASystemAccountWithoutALimit) {
+  EXPECT_EQ(ledger_.account_count(), kSystemAccountCount);
+  EXPECT_EQ(kSystemAccountCount, 6u);
+  const wire::AccountRecord marketing = Acct(kMarketing);
+  EXPECT_EQ(marketing.account_id, (uint64_t{1} << 56) + 6);
+  EXPECT_EQ(marketing.flags, 0);  // like the bank: it may run a debit balance
+  EXPECT_EQ(marketing.code, 6);
+  EXPECT_EQ(marketing.ledger, wire::kLedgerCny);
+  EXPECT_EQ(Acct(kBank).flags, 0);
+  // A user transfer cannot move the platform's budget.
+  ASSERT_EQ(One(CreateAccountCmd(1)), Code::ok);
+  EXPECT_EQ(Transfer(1, kMarketing, 1, 5), Code::account_reserved_for_payments);
+}
+
+TEST_F(SubsidyTest, PaymentByBalance) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 10'000)), Code::ok);
+  // The buyer pays amount - subsidy: 10,001 of the wallet's 10,000 is refused.
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 13'001, PaymentMethod::kBalance, 0, 3'000)), Code::exceeds_credits);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 13'000, PaymentMethod::kBalance, 0, 3'000)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 0);
+  EXPECT_EQ(Balance(kEscrow), 13'000);  // the whole amount is in escrow
+  EXPECT_EQ(Balance(kMarketing), -3'000);
+  EXPECT_TRUE(Replayed(PayCmd(50, 7, 9, 13'000, PaymentMethod::kBalance, 0, 3'000)));
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 13'000, PaymentMethod::kBalance, 0, 2'999)),
+            Code::order_payment_exists_with_different_fields);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 13'000, PaymentMethod::kBalance)),
+            Code::order_payment_exists_with_different_fields);
+  const wire::OrderMoneyRecord money = Money(50);
+  EXPECT_EQ(money.amount_fen, 13'000);
+  EXPECT_EQ(money.subsidy_fen, 3'000);
+  EXPECT_EQ(money.subsidy_refunded_fen, 0);
+  const std::vector<wire::TransferRecord> legs = Transfers(kMarketing);
+  ASSERT_EQ(legs.size(), 1u);
+  EXPECT_EQ(legs[0].code, static_cast<uint16_t>(MoneyCode::kCouponSubsidy));
+  EXPECT_EQ(legs[0].debit_account_id, kMarketing);
+  EXPECT_EQ(legs[0].credit_account_id, kEscrow);
+  EXPECT_EQ(legs[0].amount_fen, 3'000);
+  EXPECT_EQ(legs[0].user_data, 50u);
+  // The merchant is settled on the whole amount, as without the coupon.
+  EXPECT_EQ(One(OrderCmd(wire::kConfirmDelivery, 50)), Code::ok);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 13'000 - 260);
+  EXPECT_EQ(Balance(kCommission), 260);
+  EXPECT_EQ(Balance(kEscrow), 0);
+  EXPECT_EQ(Balance(kMarketing), -3'000);
+}
+
+TEST_F(SubsidyTest, PaymentByCardAndFullRefund) {
+  EXPECT_EQ(ledger_.PayOrder(50, 7, 9, 10'000, PaymentMethod::kCard, 0, now_, 0, 3'000), Code::ok);
+  EXPECT_EQ(Acct(kCardClearing).debits_posted_fen, 7'000);
+  EXPECT_EQ(Balance(kEscrow), 10'000);
+  EXPECT_EQ(Balance(kMarketing), -3'000);
+  // A full refund gives the subsidy back to marketing and the buyer what the buyer paid.
+  EXPECT_EQ(One(OrderCmd(wire::kRefundOrderMoney, 50)), Code::ok);
+  EXPECT_EQ(Acct(kCardClearing).credits_posted_fen, 7'000);
+  EXPECT_EQ(Balance(kMarketing), 0);
+  EXPECT_EQ(Balance(kEscrow), 0);
+  const wire::OrderMoneyRecord money = Money(50);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kRefunded);
+  EXPECT_EQ(money.refunded_fen, 10'000);
+  EXPECT_EQ(money.subsidy_refunded_fen, 3'000);
+  const std::vector<wire::TransferRecord> legs = Transfers(kMarketing);
+  ASSERT_EQ(legs.size(), 2u);
+  EXPECT_EQ(legs[0].code, static_cast<uint16_t>(MoneyCode::kSubsidyReturned));
+  EXPECT_EQ(legs[0].debit_account_id, kEscrow);
+  EXPECT_EQ(legs[0].amount_fen, 3'000);
+}
+
+TEST_F(SubsidyTest, FullRefundByBalance) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 8'000)), Code::ok);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 10'000, PaymentMethod::kBalance, 0, 2'001)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 8'000 - 7'999);
+  EXPECT_EQ(ledger_.RefundOrder(50, now_), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 8'000);  // A - S back, not A
+  EXPECT_EQ(Balance(kMarketing), 0);
+  EXPECT_EQ(Balance(kEscrow), 0);
+}
+
+TEST_F(SubsidyTest, InstalmentsMerchantPaysTheFeeOnThePrincipal) {
+  // The plan finances amount - subsidy = 80,000; the limit is checked against that.
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 79'999)), Code::ok);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 100'000, PaymentMethod::kInstalmentMerchantFee, 24, 20'000)),
+            Code::credit_limit_exceeded);
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 80'000)), Code::ok);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 100'000, PaymentMethod::kInstalmentMerchantFee, 24, 20'000)),
+            Code::ok);
+  wire::PlanRecord plan{};
+  ASSERT_EQ(ledger_.LookupPlan(50, &plan), Code::ok);
+  EXPECT_EQ(plan.principal_fen, 80'000);
+  EXPECT_EQ(plan.fee_fen, 0);
+  EXPECT_EQ(plan.total_fen, 80'000);
+  wire::BuyerCreditRecord credit{};
+  ASSERT_EQ(ledger_.LookupBuyerCredit(7, &credit), Code::ok);
+  EXPECT_EQ(credit.outstanding_fen, 80'000);
+  EXPECT_EQ(Balance(kEscrow), 100'000);
+  EXPECT_EQ(Balance(kMarketing), -20'000);
+  EXPECT_EQ(Money(50).merchant_fee_fen, 12'000);  // 15% of the principal, not of the amount
+  EXPECT_EQ(One(OrderCmd(wire::kConfirmDelivery, 50)), Code::ok);
+  // Commission on the amount, the fee on the principal.
+  EXPECT_EQ(Balance(MerchantWallet(9)), 100'000 - 2'000 - 12'000);
+  EXPECT_EQ(Balance(kFeeIncome), 12'000);
+  EXPECT_EQ(Balance(kEscrow), 0);
+}
+
+TEST_F(SubsidyTest, InstalmentsBuyerPaysTheFeeOnThePrincipalAndRefund) {
+  // principal 8,000 + 2.5% fee 200 = 8,200.
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 8'199)), Code::ok);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 10'000, PaymentMethod::kInstalmentBuyerFee, 3, 2'000)),
+            Code::credit_limit_exceeded);
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 8'200)), Code::ok);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 10'000, PaymentMethod::kInstalmentBuyerFee, 3, 2'000)), Code::ok);
+  wire::PlanRecord plan{};
+  ASSERT_EQ(ledger_.LookupPlan(50, &plan), Code::ok);
+  EXPECT_EQ(plan.principal_fen, 8'000);
+  EXPECT_EQ(plan.fee_fen, 200);
+  EXPECT_EQ(plan.total_fen, 8'200);
+  EXPECT_EQ(Balance(kFeeIncome), 200);
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 5'000)), Code::ok);
+  EXPECT_EQ(One(RepayCmd(2, 50, 1)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 5'000 - 2'734);
+  EXPECT_EQ(One(OrderCmd(wire::kRefundOrderMoney, 50)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 5'000);
+  EXPECT_EQ(Balance(kMarketing), 0);
+  EXPECT_EQ(Balance(kEscrow), 0);
+  EXPECT_EQ(Balance(kFeeIncome), 0);
+  wire::BuyerCreditRecord credit{};
+  ASSERT_EQ(ledger_.LookupBuyerCredit(7, &credit), Code::ok);
+  EXPECT_EQ(credit.outstanding_fen, 0);
+  ASSERT_EQ(ledger_.LookupPlan(50, &plan), Code::ok);
+  EXPECT_EQ(plan.state, wire::PlanState::kCancelled);
+}
+
+TEST_F(SubsidyTest, Refusals) {
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 100, PaymentMethod::kCard, 0, -1)), Code::invalid_amount);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 100, PaymentMethod::kCard, 0, 100)), Code::invalid_amount);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 100, PaymentMethod::kCard, 0, 101)), Code::invalid_amount);
+  EXPECT_EQ(ledger_.PayOrder(50, 7, 9, 100, PaymentMethod::kCard, 0, now_, 0, 100), Code::invalid_amount);
+  // 25 fen over 24 periods is enough, but not the 23 the buyer finances.
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 1'000)), Code::ok);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 25, PaymentMethod::kInstalmentMerchantFee, 24, 2)),
+            Code::instalment_amount_too_small);
+  // The subsidy sits in bytes the record reserved; the rest of them must stay zero.
+  wire::Command bad = PayCmd(50, 7, 9, 100, PaymentMethod::kCard, 0, 10);
+  bad.bytes[44] = 1;  // PayOrderMoney::reserved1
+  EXPECT_EQ(One(bad), Code::reserved_nonzero);
+  bad = PayCmd(50, 7, 9, 100, PaymentMethod::kCard, 0, 10);
+  bad.bytes[56] = 1;  // the first byte of PayOrderMoney::reserved
+  EXPECT_EQ(One(bad), Code::reserved_nonzero);
+  EXPECT_EQ(ledger_.order_count(), 0u);
+  EXPECT_EQ(Balance(kMarketing), 0);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 25, PaymentMethod::kInstalmentMerchantFee, 24, 1)), Code::ok);
+}
+
+// A = 30,001, S = 5,000, refunds of 1, 9,999 and 20,001: the subsidy comes back as
+// floor(S * R / A) of the refunded R so far, 0 then 1,666 then 5,000, to the fen.
+TEST_F(SubsidyTest, PartialRefundsReturnTheSubsidyExactly) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 25'001)), Code::ok);
+  EXPECT_EQ(One(SetLineCmd(9, 100'000, 0)), Code::ok);  // the merchant can fund a shortfall
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 30'001, PaymentMethod::kBalance, 0, 5'000)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 0);
+  // A parcel of 1 fen back before settlement: no subsidy share yet (floor(5000/30001) = 0).
+  EXPECT_EQ(ledger_.ReturnOrder(50, 1, now_), Code::ok);
+  wire::OrderMoneyRecord money = Money(50);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kSettled);
+  EXPECT_EQ(money.refunded_fen, 1);
+  EXPECT_EQ(money.subsidy_refunded_fen, 0);
+  EXPECT_EQ(Balance(Wallet(7)), 1);
+  EXPECT_EQ(Balance(kMarketing), -5'000);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 30'000 - 600);  // settled on the 30,000 kept
+  // An after-sales refund of 9,999: floor(5000 * 10000 / 30001) = 1,666 to marketing.
+  const wire::Result after_sales = Result(AfterSalesCmd(100, 50, 9'999));
+  EXPECT_EQ(after_sales.code, Code::ok);
+  EXPECT_EQ(after_sales.amount_fen, 9'999);
+  money = Money(50);
+  EXPECT_EQ(money.refunded_fen, 10'000);
+  EXPECT_EQ(money.subsidy_refunded_fen, 1'666);
+  EXPECT_EQ(Balance(Wallet(7)), 1 + 8'333);
+  EXPECT_EQ(Balance(kMarketing), -5'000 + 1'666);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 29'400 - 9'999);
+  // The rest, 20,001, comes back as a parcel after settlement: all of the subsidy is home.
+  EXPECT_EQ(ledger_.ReturnOrder(50, 20'001, now_), Code::ok);
+  money = Money(50);
+  EXPECT_EQ(money.refunded_fen, 30'001);
+  EXPECT_EQ(money.subsidy_refunded_fen, 5'000);
+  EXPECT_EQ(Balance(Wallet(7)), 25'001);  // every fen the buyer paid
+  EXPECT_EQ(Balance(kMarketing), 0);
+  wire::MerchantCreditRecord merchant{};
+  ASSERT_EQ(ledger_.LookupMerchantCredit(9, &merchant), Code::ok);
+  EXPECT_EQ(merchant.wallet_fen, 0);
+  EXPECT_EQ(merchant.outstanding_fen, 600);  // the shortfall, drawn on the line
+  const std::vector<wire::TransferRecord> legs = Transfers(kMarketing);
+  ASSERT_EQ(legs.size(), 3u);
+  EXPECT_EQ(legs[0].amount_fen, 3'334);
+  EXPECT_EQ(legs[1].amount_fen, 1'666);
+  for (int k = 0; k < 2; k++) {
+    EXPECT_EQ(legs[k].code, static_cast<uint16_t>(MoneyCode::kSubsidyReturned));
+    EXPECT_EQ(legs[k].debit_account_id, MerchantWallet(9));
+  }
+  EXPECT_EQ(ledger_.ReturnOrder(50, 1, now_), Code::refund_exceeds_paid);
+  EXPECT_EQ(ledger_.CancelPaidOrder(50, now_), Code::order_already_refunded);
+  const wire::Result again = Result(AfterSalesCmd(100, 50, 9'999));
+  EXPECT_TRUE(again.code == Code::ok && wire::IsReplay(again));
+  EXPECT_EQ(again.amount_fen, 9'999);
+}
+
+// The same refunds of an instalment purchase: the plan owes the buyer's share less each time.
+TEST_F(SubsidyTest, PartialRefundsReduceThePlanByTheBuyersShare) {
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 25'001)), Code::ok);
+  EXPECT_EQ(One(SetLineCmd(9, 100'000, 0)), Code::ok);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 30'001, PaymentMethod::kInstalmentMerchantFee, 3, 5'000)),
+            Code::ok);
+  auto owed = [&] {
+    wire::BuyerCreditRecord credit{};
+    EXPECT_EQ(ledger_.LookupBuyerCredit(7, &credit), Code::ok);
+    return credit.outstanding_fen;
+  };
+  EXPECT_EQ(owed(), 25'001);
+  EXPECT_EQ(ledger_.ReturnOrder(50, 1, now_), Code::ok);
+  EXPECT_EQ(owed(), 25'000);
+  EXPECT_EQ(One(AfterSalesCmd(100, 50, 9'999)), Code::ok);
+  EXPECT_EQ(owed(), 25'000 - 8'333);
+  EXPECT_EQ(One(AfterSalesCmd(101, 50, 20'001)), Code::ok);
+  EXPECT_EQ(owed(), 0);
+  wire::PlanRecord plan{};
+  ASSERT_EQ(ledger_.LookupPlan(50, &plan), Code::ok);
+  EXPECT_EQ(plan.principal_fen, 0);
+  EXPECT_EQ(plan.state, wire::PlanState::kRepaid);
+  EXPECT_EQ(Balance(kMarketing), 0);
+  EXPECT_EQ(Money(50).subsidy_refunded_fen, 5'000);
+}
+
+TEST_F(SubsidyTest, ReturnThenSettlement) {
+  // Two orders alike but for the coupon: the merchant gets the same from each.
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 10'000, PaymentMethod::kCard, 0, 2'500)), Code::ok);
+  EXPECT_EQ(One(PayCmd(51, 8, 10, 10'000, PaymentMethod::kCard)), Code::ok);
+  EXPECT_EQ(ledger_.ReturnOrder(50, 4'000, now_), Code::ok);
+  EXPECT_EQ(ledger_.ReturnOrder(51, 4'000, now_), Code::ok);
+  // floor(2500 * 4000 / 10000) = 1,000 back to marketing, 3,000 to the card.
+  const wire::OrderMoneyRecord money = Money(50);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kSettled);
+  EXPECT_EQ(money.refunded_fen, 4'000);
+  EXPECT_EQ(money.subsidy_refunded_fen, 1'000);
+  EXPECT_EQ(Balance(kMarketing), -1'500);
+  EXPECT_EQ(Acct(kCardClearing).credits_posted_fen, 3'000 + 4'000);
+  EXPECT_EQ(money.commission_fen, 120);
+  EXPECT_EQ(money.merchant_net_fen, 5'880);
+  EXPECT_EQ(Balance(MerchantWallet(9)), Balance(MerchantWallet(10)));
+  EXPECT_EQ(Money(51).merchant_net_fen, money.merchant_net_fen);
+  EXPECT_EQ(Balance(kEscrow), 0);
+}
+
+// After settlement the merchant's wallet pays the refund: the subsidy's share to marketing,
+// the rest to the buyer. A retry moves nothing and is answered with the amount asked, also
+// when the refund's legs are split or all of it is the subsidy's.
+TEST_F(SubsidyTest, AfterSalesRefundAfterSettlement) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 40)), Code::ok);
+  EXPECT_EQ(One(SetLineCmd(9, 1'000, 0)), Code::ok);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 100, PaymentMethod::kBalance, 0, 60)), Code::ok);
+  EXPECT_EQ(One(OrderCmd(wire::kConfirmDelivery, 50)), Code::ok);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 98);
+  // R 0 -> 1: floor(60 * 1 / 100) = 0, all to the buyer.
+  EXPECT_EQ(One(AfterSalesCmd(200, 50, 1)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 1);
+  EXPECT_EQ(Balance(kMarketing), -60);
+  // R 1 -> 2: floor(120 / 100) = 1, all to marketing; the refund's id is on that leg.
+  EXPECT_EQ(One(AfterSalesCmd(201, 50, 1)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 1);
+  EXPECT_EQ(Balance(kMarketing), -59);
+  wire::TransferRecord t{};
+  ASSERT_EQ(ledger_.LookupTransfer(201, &t), Code::ok);
+  EXPECT_EQ(t.code, static_cast<uint16_t>(MoneyCode::kSubsidyReturned));
+  EXPECT_EQ(t.debit_account_id, MerchantWallet(9));
+  EXPECT_EQ(t.credit_account_id, kMarketing);
+  // R 2 -> 12: floor(720 / 100) - 1 = 6 to marketing, 4 to the buyer.
+  EXPECT_EQ(One(AfterSalesCmd(202, 50, 10)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 5);
+  EXPECT_EQ(Balance(kMarketing), -53);
+  ASSERT_EQ(ledger_.LookupTransfer(202, &t), Code::ok);
+  EXPECT_EQ(t.code, static_cast<uint16_t>(MoneyCode::kAfterSalesRefund));
+  EXPECT_EQ(t.amount_fen, 4);
+  ASSERT_EQ(ledger_.LookupTransfer(kSubsidyLegTag | 202, &t), Code::ok);
+  EXPECT_EQ(t.code, static_cast<uint16_t>(MoneyCode::kSubsidyReturned));
+  EXPECT_EQ(t.amount_fen, 6);
+  const uint32_t transfers = ledger_.transfer_count();
+  const std::pair<uint64_t, int64_t> refunds[] = {{200, 1}, {201, 1}, {202, 10}};
+  for (auto [id, amount] : refunds) {
+    const wire::Result again = Result(AfterSalesCmd(id, 50, amount));
+    EXPECT_EQ(again.code, Code::ok) << id;
+    EXPECT_TRUE(wire::IsReplay(again)) << id;
+    EXPECT_EQ(again.amount_fen, amount) << id;
+    EXPECT_EQ(One(AfterSalesCmd(id, 50, amount + 1)), Code::transfer_exists_with_different_amount);
+  }
+  EXPECT_EQ(One(AfterSalesCmd(202, 50, 4)), Code::transfer_exists_with_different_amount);
+  EXPECT_EQ(ledger_.transfer_count(), transfers);
+  // A user transfer coded like a subsidy leg is no refund.
+  ASSERT_EQ(Codes({CreateAccountCmd(1), CreateAccountCmd(2)}), (std::vector<Code>{Code::ok, Code::ok}));
+  ASSERT_EQ(One(TransferCmd({.id = 203, .debit = 1, .credit = 2, .amount = 1, .code = 17, .user_data = 50})),
+            Code::ok);
+  EXPECT_EQ(One(AfterSalesCmd(203, 50, 1)), Code::transfer_exists_with_different_code);
+  // The rest, 88: floor(60 * 100 / 100) - 7 = 53 to marketing, 35 to the buyer; the
+  // merchant's wallet (86 left) draws the other 2 on its line.
+  EXPECT_EQ(One(AfterSalesCmd(204, 50, 88)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 40);
+  EXPECT_EQ(Balance(kMarketing), 0);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 0);
+  const wire::OrderMoneyRecord money = Money(50);
+  EXPECT_EQ(money.refunded_fen, 100);
+  EXPECT_EQ(money.subsidy_refunded_fen, 60);
+  EXPECT_EQ(One(AfterSalesCmd(205, 50, 1)), Code::refund_exceeds_paid);
+}
+
 // ---- merchant credit ----
 
 TEST_F(LedgerTest, MerchantCreditDrawdownAndWithholding) {
@@ -626,6 +960,51 @@ TEST(LedgerCapacity, PartialReturnFitsTheReservation) {
   EXPECT_EQ(money.refunded_fen, 40);
   EXPECT_EQ(money.commission_fen + money.merchant_net_fen, 60);
   EXPECT_EQ(ledger.ReturnOrder(1, 61, 3), Code::refund_exceeds_paid);
+}
+
+TEST(LedgerCapacity, SubsidisedPaymentReservesOneMore) {
+  // Payment, buyer fee and subsidy legs asked, and 7 reserved: 10 (an unsubsidised one, 8).
+  LedgerConfig config = SmallConfig();
+  config.transfer_count_max = 9;
+  Ledger nine(config);
+  EXPECT_EQ(nine.PayOrder(1, 7, 9, 100, PaymentMethod::kCard, 0, 1, 0, 10), Code::transfers_full);
+  EXPECT_EQ(nine.PayOrder(1, 7, 9, 100, PaymentMethod::kCard, 0, 1), Code::ok);
+  config.transfer_count_max = 10;
+  Ledger ten(config);
+  EXPECT_EQ(ten.PayOrder(1, 7, 9, 100, PaymentMethod::kCard, 0, 1, 0, 10), Code::ok);
+  EXPECT_EQ(ten.transfer_count(), 2u);  // the buyer's payment and the subsidy
+  EXPECT_EQ(ten.ConfirmDelivery(1, 2), Code::ok);
+}
+
+// A partial return of a subsidised instalment order with every leg there is — repaid money
+// back, the subsidy's share, the refund, commission, merchant fee, withheld, net — fits the
+// order's reservation when every other transfer slot is taken.
+TEST(LedgerCapacity, SubsidisedPartialReturnFitsTheReservation) {
+  LedgerConfig config = SmallConfig();
+  config.transfer_count_max = 64;
+  Ledger ledger(config);
+  const uint64_t now = 1;
+  auto setup = ApplyAll(ledger,
+                        {SetLineCmd(9, 100'000, 5'000), PartyCmd(wire::kDrawDown, 1, 9, 10'000),
+                         SetBuyerLimitCmd(7, 1'000'000), PartyCmd(wire::kDeposit, 2, 7, 100'000),
+                         PayCmd(50, 7, 9, 10'000, PaymentMethod::kInstalmentMerchantFee, 3, 2'000),
+                         RepayCmd(3, 50, 0), CreateAccountCmd(1), CreateAccountCmd(2)},
+                        now);
+  for (const wire::Result& r : setup) ASSERT_EQ(r.code, Code::ok) << wire::CodeName(r.code);
+  uint64_t id = 100;
+  while (ApplyAll(ledger, {TransferCmd({.id = id++, .debit = 1, .credit = 2, .amount = 1})}, now)[0].code ==
+         Code::ok) {
+  }
+  const uint32_t before = ledger.transfer_count();
+  EXPECT_EQ(before, config.transfer_count_max - 7);
+  EXPECT_EQ(ledger.ReturnOrder(50, 5'000, now), Code::ok);
+  EXPECT_EQ(ledger.transfer_count(), before + 7);
+  wire::OrderMoneyRecord money{};
+  ASSERT_EQ(ledger.LookupOrderMoney(50, &money), Code::ok);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kSettled);
+  EXPECT_EQ(money.subsidy_refunded_fen, 1'000);
+  EXPECT_GT(money.withheld_fen, 0);
+  EXPECT_GT(money.merchant_fee_fen, 0);
 }
 
 TEST(LedgerCapacity, OrdersFull) {

@@ -75,7 +75,7 @@ inline wire::Command SetLineCmd(uint64_t merchant_id, int64_t limit_fen, uint16_
 
 inline wire::Command PayCmd(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
                             int64_t amount_fen, wire::PaymentMethod method,
-                            uint8_t periods = 0) {
+                            uint8_t periods = 0, int64_t subsidy_fen = 0) {
   wire::LedgerCommand c{};
   wire::PayOrderMoney& p = c.pay_order_money;
   p.operation = wire::kPayOrderMoney;
@@ -85,6 +85,7 @@ inline wire::Command PayCmd(uint64_t order_id, uint64_t buyer_id, uint64_t merch
   p.buyer_id = buyer_id;
   p.merchant_id = merchant_id;
   p.amount_fen = amount_fen;
+  p.subsidy_fen = subsidy_fen;
   return wire::AsCommand(c);
 }
 
@@ -92,6 +93,15 @@ inline wire::Command OrderCmd(wire::Operation op, uint64_t order_id) {
   wire::LedgerCommand c{};
   c.order_money.operation = op;
   c.order_money.order_id = order_id;
+  return wire::AsCommand(c);
+}
+
+inline wire::Command AfterSalesCmd(uint64_t refund_id, uint64_t order_id, int64_t amount_fen) {
+  wire::LedgerCommand c{};
+  c.after_sales_refund.operation = wire::kAfterSalesRefund;
+  c.after_sales_refund.refund_id = refund_id;
+  c.after_sales_refund.order_id = order_id;
+  c.after_sales_refund.amount_fen = amount_fen;
   return wire::AsCommand(c);
 }
 

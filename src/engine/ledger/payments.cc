@@ -22,6 +22,7 @@ constexpr uint32_t kCardClearing = static_cast<uint32_t>(SystemAccount::kCardCle
 constexpr uint32_t kEscrow = static_cast<uint32_t>(SystemAccount::kEscrow) - 1;
 constexpr uint32_t kCommissionAccount = static_cast<uint32_t>(SystemAccount::kCommission) - 1;
 constexpr uint32_t kFeeIncome = static_cast<uint32_t>(SystemAccount::kFeeIncome) - 1;
+constexpr uint32_t kMarketing = static_cast<uint32_t>(SystemAccount::kMarketing) - 1;
 
 bool ValidPartyId(uint64_t id) { return id != 0 && id < wire::kUserIdLimit; }
 bool ValidAmount(int64_t amount_fen) {
@@ -265,8 +266,10 @@ Code Ledger::CheckPayOrder(const wire::PayOrderMoney& p) const {
     return Code::invalid_instalment_periods;
   }
   if (!ValidAmount(p.amount_fen)) return Code::invalid_amount;
+  // The buyer pays at least one fen: a payment is the buyer's, however large the coupons.
+  if (p.subsidy_fen < 0 || p.subsidy_fen >= p.amount_fen) return Code::invalid_amount;
   // At least one fen per instalment, so every instalment is a real transfer.
-  if (wire::IsInstalment(p.method) && p.amount_fen < p.instalment_periods) {
+  if (wire::IsInstalment(p.method) && p.amount_fen - p.subsidy_fen < p.instalment_periods) {
     return Code::instalment_amount_too_small;
   }
   return Code::ok;
@@ -283,13 +286,16 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
     result->amount_fen = o.amount;
     bool same = buyers_[o.buyer].id == p.buyer_id && merchants_[o.merchant].id == p.merchant_id &&
                 o.amount == p.amount_fen && o.method == p.method &&
-                o.periods == p.instalment_periods;
+                o.periods == p.instalment_periods && o.subsidy == p.subsidy_fen;
     return same ? Code::order_payment_exists : Code::order_payment_exists_with_different_fields;
   }
   if (order_count_ == config_.order_count_max) return Code::ledger_orders_full;
   if (wire::IsInstalment(p.method) && plan_count_ == config_.plan_count_max) return Code::plans_full;
-  // The payment (and a buyer's fee), plus the settlement or refund legs reserved for later.
-  if (!TransferRoom(2 + kOrderTransferReserve)) return Code::transfers_full;
+  // The payment (and a buyer's fee, and the subsidy), plus the settlement or refund legs
+  // reserved for later.
+  const bool subsidised = p.subsidy_fen > 0;
+  const uint32_t reserve = kOrderTransferReserve + (subsidised ? kSubsidyTransferReserve : 0);
+  if (!TransferRoom(2 + (subsidised ? 1 : 0) + reserve)) return Code::transfers_full;
   uint32_t buyer = kNoValue;
   uint32_t merchant = kNoValue;
   Code code = EnsureBuyer(p.buyer_id, &buyer);
@@ -304,18 +310,24 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
   const uint32_t order_index = order_count_;
   int64_t merchant_fee = 0;
   uint32_t plan = kNone;
+  // The buyer pays the price less the platform's coupons; the marketing account pays those.
+  const int64_t buyer_fen = p.amount_fen - p.subsidy_fen;
   if (p.method == PaymentMethod::kBalance) {
-    code = Move(buyers_[buyer].wallet, kEscrow, p.amount_fen, 0, p.order_id, MoneyCode::kOrderPayment);
+    code = Move(buyers_[buyer].wallet, kEscrow, buyer_fen, 0, p.order_id, MoneyCode::kOrderPayment);
   } else if (p.method == PaymentMethod::kCard) {
-    code = Move(kCardClearing, kEscrow, p.amount_fen, 0, p.order_id, MoneyCode::kOrderPayment);
+    code = Move(kCardClearing, kEscrow, buyer_fen, 0, p.order_id, MoneyCode::kOrderPayment);
   } else {
     code = OpenPlan(p, buyer, order_index, &merchant_fee, &plan);
+  }
+  if (code == Code::ok && subsidised) {
+    code = Move(kMarketing, kEscrow, p.subsidy_fen, 0, p.order_id, MoneyCode::kCouponSubsidy);
   }
   if (code != Code::ok) return code;
 
   Order o{};
   o.order_id = p.order_id;
   o.amount = p.amount_fen;
+  o.subsidy = p.subsidy_fen;
   o.paid_at_us = now_us_;
   o.merchant_fee = merchant_fee;
   o.buyer = buyer;
@@ -334,8 +346,9 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
     SaveBuyer(buyer);
     buyers_[buyer].storefront = p.storefront;
   }
+  ELEVEN_ASSERT(reserve == OrderTransferReserve(orders_[order_index]));
   SaveReserved();
-  transfers_reserved_ += kOrderTransferReserve;
+  transfers_reserved_ += reserve;
   result->amount_fen = p.amount_fen;
   result->state = static_cast<wire::OrderState>(wire::OrderMoneyState::kPaid);
   return Code::ok;
@@ -346,23 +359,27 @@ Code Ledger::OpenPlan(const wire::PayOrderMoney& p, uint32_t buyer, uint32_t ord
   const int plan_kind = wire::InstalmentPlanIndex(p.instalment_periods);
   ELEVEN_ASSERT(plan_kind >= 0 && plan_count_ < config_.plan_count_max);
   const bool buyer_pays = p.method == PaymentMethod::kInstalmentBuyerFee;
-  const int64_t buyer_fee = buyer_pays ? BasisPoints(p.amount_fen, config_.buyer_fee_bp[plan_kind]) : 0;
-  *merchant_fee_fen = buyer_pays ? 0 : BasisPoints(p.amount_fen, config_.merchant_fee_bp[plan_kind]);
+  // The plan finances what the buyer pays: the price less the platform's coupons. Both fees
+  // are on that principal.
+  const int64_t principal = p.amount_fen - p.subsidy_fen;
+  ELEVEN_ASSERT(principal >= p.instalment_periods);
+  const int64_t buyer_fee = buyer_pays ? BasisPoints(principal, config_.buyer_fee_bp[plan_kind]) : 0;
+  *merchant_fee_fen = buyer_pays ? 0 : BasisPoints(principal, config_.merchant_fee_bp[plan_kind]);
   Buyer& b = buyers_[buyer];
   const int64_t owed = Outstanding(b.receivable);
   // owed <= limit is not guaranteed (limits may be lowered), so compare without subtracting.
-  if (owed + p.amount_fen + buyer_fee > b.credit_limit) return Code::credit_limit_exceeded;
-  // The credit provider pays the whole price into escrow now; the buyer owes it (and a fee).
-  Code code = Move(b.receivable, kEscrow, p.amount_fen, 0, p.order_id, MoneyCode::kOrderPayment);
+  if (owed + principal + buyer_fee > b.credit_limit) return Code::credit_limit_exceeded;
+  // The credit provider pays the principal into escrow now; the buyer owes it (and a fee).
+  Code code = Move(b.receivable, kEscrow, principal, 0, p.order_id, MoneyCode::kOrderPayment);
   if (code == Code::ok && buyer_fee > 0) {
     code = Move(b.receivable, kFeeIncome, buyer_fee, 0, p.order_id, MoneyCode::kBuyerFee);
   }
   if (code != Code::ok) return code;
   Plan pl{};
   pl.order_id = p.order_id;
-  pl.principal = p.amount_fen;
+  pl.principal = principal;
   pl.fee = buyer_fee;
-  pl.total = p.amount_fen + buyer_fee;
+  pl.total = principal + buyer_fee;
   pl.started_at_us = now_us_;
   pl.buyer = buyer;
   pl.order = order;
@@ -386,16 +403,25 @@ Code Ledger::DoRefund(uint64_t order_id, wire::Result* result) {
   Order& o = orders_[index];
   if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
   if (o.state == wire::OrderMoneyState::kSettled) return Code::order_already_settled;
-  ELEVEN_ASSERT(transfers_reserved_ >= kOrderTransferReserve);
+  // A paid order has refunded nothing: a partial return settles the rest at once.
+  ELEVEN_ASSERT(o.refunded == 0 && o.subsidy_refunded == 0);
+  const uint32_t reserve = OrderTransferReserve(o);
+  ELEVEN_ASSERT(transfers_reserved_ >= reserve);
   SaveReserved();
-  transfers_reserved_ -= kOrderTransferReserve;  // the refund legs use the reservation
+  transfers_reserved_ -= reserve;  // the refund legs use the reservation
   SaveOrder(index);
-  Code code = Code::ok;
+  // The whole subsidy back to the marketing account, the rest as the buyer paid it.
+  int64_t subsidy_back = 0;
+  Code code = ReturnSubsidy(index, kEscrow, o.amount, 0, &subsidy_back);
+  if (code != Code::ok) return code;
+  const int64_t buyer_fen = o.amount - subsidy_back;
+  ELEVEN_ASSERT(subsidy_back == o.subsidy && buyer_fen > 0);
   if (o.method == PaymentMethod::kBalance) {
-    code = Move(kEscrow, buyers_[o.buyer].wallet, o.amount, 0, order_id, MoneyCode::kRefund);
+    code = Move(kEscrow, buyers_[o.buyer].wallet, buyer_fen, 0, order_id, MoneyCode::kRefund);
   } else if (o.method == PaymentMethod::kCard) {
-    code = Move(kEscrow, kCardClearing, o.amount, 0, order_id, MoneyCode::kRefund);
+    code = Move(kEscrow, kCardClearing, buyer_fen, 0, order_id, MoneyCode::kRefund);
   } else {
+    ELEVEN_ASSERT(plans_[o.plan].principal == buyer_fen);
     code = RefundPlan(o);
   }
   if (code != Code::ok) return code;
@@ -448,7 +474,7 @@ Code Ledger::Settle(uint32_t order_index) {
   Order& o = orders_[order_index];
   ELEVEN_ASSERT(o.state == wire::OrderMoneyState::kPaid);
   // A partial return (DoReturn) released the reservation's refund part before its legs.
-  const uint32_t release = o.refunded > 0 ? kSettleTransferCount : kOrderTransferReserve;
+  const uint32_t release = o.refunded > 0 ? kSettleTransferCount : OrderTransferReserve(o);
   ELEVEN_ASSERT(transfers_reserved_ >= release);
   SaveReserved();
   transfers_reserved_ -= release;
@@ -581,7 +607,7 @@ Code Ledger::RunAtomic(const wire::LedgerCommand& command, uint64_t now_us, wire
 
 Code Ledger::PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
                       int64_t amount_fen, PaymentMethod method, uint8_t instalment_periods,
-                      uint64_t now_us, uint64_t storefront) {
+                      uint64_t now_us, uint64_t storefront, int64_t subsidy_fen) {
   wire::LedgerCommand c{};
   c.pay_order_money.operation = wire::kPayOrderMoney;
   c.pay_order_money.method = method;
@@ -590,6 +616,7 @@ Code Ledger::PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id
   c.pay_order_money.buyer_id = buyer_id;
   c.pay_order_money.merchant_id = merchant_id;
   c.pay_order_money.amount_fen = amount_fen;
+  c.pay_order_money.subsidy_fen = subsidy_fen;
   ELEVEN_ASSERT(storefront <= wire::kStorefrontIdMax);
   c.pay_order_money.storefront = static_cast<uint32_t>(storefront);
   wire::Result result;

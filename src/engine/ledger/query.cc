@@ -117,10 +117,13 @@ wire::OrderMoneyRecord Ledger::OrderAt(uint32_t index) const {
   r.withheld_fen = o.withheld;
   r.merchant_net_fen = o.net;
   r.refunded_fen = o.refunded;
+  r.subsidy_fen = o.subsidy;
+  r.subsidy_refunded_fen = o.subsidy_refunded;
   r.method = o.method;
   r.instalment_periods = o.periods;
   r.state = o.state;
   ELEVEN_DASSERT(r.state != wire::OrderMoneyState{});
+  ELEVEN_DASSERT(r.subsidy_refunded_fen >= 0 && r.subsidy_refunded_fen <= r.subsidy_fen);
   return r;
 }
 

@@ -18,7 +18,9 @@ namespace {
 
 constexpr uint32_t kCardClearing = static_cast<uint32_t>(SystemAccount::kCardClearing) - 1;
 constexpr uint32_t kEscrow = static_cast<uint32_t>(SystemAccount::kEscrow) - 1;
-// An after-sales refund makes at most: a draw down, repaid money back, the refund.
+constexpr uint32_t kMarketing = static_cast<uint32_t>(SystemAccount::kMarketing) - 1;
+// An after-sales refund makes at most: a draw down, repaid money back, the refund; and the
+// subsidy's share back to the marketing account when the order had one.
 constexpr uint32_t kAfterSalesTransferCount = 3;
 
 bool ValidPartyId(uint64_t id) { return id != 0 && id < wire::kUserIdLimit; }
@@ -77,13 +79,32 @@ Code Ledger::DoReturn(uint32_t order_index, int64_t refund_fen) {
   if (refund_fen == 0) return Settle(order_index);
   // The legs below use the refund part of the order's reservation; Settle releases the rest
   // (it sees refunded > 0).
-  constexpr uint32_t kRefundPart = kOrderTransferReserve - kSettleTransferCount;
-  ELEVEN_ASSERT(transfers_reserved_ >= kOrderTransferReserve);
+  const uint32_t reserve = OrderTransferReserve(o);
+  ELEVEN_ASSERT(transfers_reserved_ >= reserve && reserve > kSettleTransferCount);
   SaveReserved();
-  transfers_reserved_ -= kRefundPart;
+  transfers_reserved_ -= reserve - kSettleTransferCount;
   const Code code = RefundPart(order_index, kEscrow, refund_fen, 0, MoneyCode::kRefund);
   if (code != Code::ok) return code;
   return Settle(order_index);
+}
+
+Code Ledger::ReturnSubsidy(uint32_t order_index, uint32_t source, int64_t refund_fen,
+                           uint64_t last_id, int64_t* returned_fen) {
+  Order& o = orders_[order_index];
+  ELEVEN_ASSERT(refund_fen > 0 && refund_fen <= o.amount - o.refunded);
+  ELEVEN_DASSERT(o.subsidy_refunded == SubsidyShare(o.subsidy, o.refunded, o.amount));
+  // Cumulative, so rounding never drifts: after this refund the marketing account has had
+  // back floor(subsidy * refunded / amount) in all.
+  const int64_t share =
+      SubsidyShare(o.subsidy, o.refunded + refund_fen, o.amount) - o.subsidy_refunded;
+  ELEVEN_ASSERT(share >= 0 && share <= refund_fen);
+  *returned_fen = share;
+  if (share == 0) return Code::ok;
+  const uint64_t id = last_id == 0 ? 0 : share == refund_fen ? last_id : kSubsidyLegTag | last_id;
+  const Code code = Move(source, kMarketing, share, id, o.order_id, MoneyCode::kSubsidyReturned);
+  if (code != Code::ok) return code;
+  o.subsidy_refunded += share;
+  return Code::ok;
 }
 
 Code Ledger::RefundPart(uint32_t order_index, uint32_t source, int64_t refund_fen, uint64_t last_id,
@@ -92,15 +113,21 @@ Code Ledger::RefundPart(uint32_t order_index, uint32_t source, int64_t refund_fe
   ELEVEN_ASSERT(refund_fen > 0 && refund_fen <= o.amount - o.refunded);
   ELEVEN_ASSERT(o.state != OrderMoneyState::kRefunded);
   SaveOrder(order_index);
+  // The subsidy's share first, so the buyer's leg (carrying last_id) is the refund's last.
+  int64_t subsidy_back = 0;
+  const Code returned = ReturnSubsidy(order_index, source, refund_fen, last_id, &subsidy_back);
+  if (returned != Code::ok) return returned;
   o.refunded += refund_fen;
+  const int64_t buyer_fen = refund_fen - subsidy_back;
+  if (buyer_fen == 0) return Code::ok;  // all of it was the subsidy's (ReturnSubsidy took last_id)
   const Buyer& b = buyers_[o.buyer];
   if (o.method == PaymentMethod::kBalance) {
-    return Move(source, b.wallet, refund_fen, last_id, o.order_id, code);
+    return Move(source, b.wallet, buyer_fen, last_id, o.order_id, code);
   }
   if (o.method == PaymentMethod::kCard) {
-    return Move(source, kCardClearing, refund_fen, last_id, o.order_id, code);
+    return Move(source, kCardClearing, buyer_fen, last_id, o.order_id, code);
   }
-  return ReducePlan(order_index, source, refund_fen, last_id, code);
+  return ReducePlan(order_index, source, buyer_fen, last_id, code);
 }
 
 // Part of an instalment purchase refunded: the buyer owes that much less on the plan; what
@@ -153,21 +180,36 @@ Code Ledger::FundFromMerchant(uint32_t merchant_index, int64_t amount_fen) {
 Code Ledger::RefundSettled(uint32_t order_index, int64_t refund_fen, uint64_t last_id) {
   const Order& o = orders_[order_index];
   ELEVEN_ASSERT(o.state == OrderMoneyState::kSettled && refund_fen > 0);
-  if (!TransferRoom(kAfterSalesTransferCount)) return Code::transfers_full;
+  if (!TransferRoom(kAfterSalesTransferCount + (o.subsidy > 0 ? 1 : 0))) return Code::transfers_full;
   Code code = FundFromMerchant(o.merchant, refund_fen);
   if (code != Code::ok) return code;
   return RefundPart(order_index, merchants_[o.merchant].wallet, refund_fen, last_id,
                     MoneyCode::kAfterSalesRefund);
 }
 
-Code Ledger::AfterSalesExists(const wire::AfterSalesRefund& r, const Transfer& e) const {
+int64_t Ledger::AfterSalesAmount(uint32_t existing) const {
+  ELEVEN_ASSERT(existing < transfer_count_);
+  const Transfer& e = transfers_[existing];
+  // The refund's id is on the buyer's leg, and the subsidy's share, if any, on its tagged
+  // leg; or, when the buyer got nothing, all of it is on the subsidy's leg.
+  if (e.code != static_cast<uint16_t>(MoneyCode::kAfterSalesRefund)) return e.amount;
+  ELEVEN_DASSERT(e.id < wire::kUserIdLimit);
+  const uint32_t leg = transfer_index_.Find(kSubsidyLegTag | e.id);
+  if (leg == kNoValue) return e.amount;
+  ELEVEN_ASSERT(transfers_[leg].code == static_cast<uint16_t>(MoneyCode::kSubsidyReturned));
+  return e.amount + transfers_[leg].amount;
+}
+
+Code Ledger::AfterSalesExists(const wire::AfterSalesRefund& r, uint32_t existing) const {
+  const Transfer& e = transfers_[existing];
   ELEVEN_DASSERT(e.id == r.refund_id);
   if (e.flags != 0) return Code::transfer_exists_with_different_flags;
-  if (e.code != static_cast<uint16_t>(MoneyCode::kAfterSalesRefund)) {
-    return Code::transfer_exists_with_different_code;
-  }
+  const bool buyer_leg = e.code == static_cast<uint16_t>(MoneyCode::kAfterSalesRefund);
+  const bool subsidy_leg =
+      e.code == static_cast<uint16_t>(MoneyCode::kSubsidyReturned) && e.credit == kMarketing;
+  if (!buyer_leg && !subsidy_leg) return Code::transfer_exists_with_different_code;
   if (e.user_data != r.order_id) return Code::transfer_exists_with_different_user_data;
-  if (e.amount != r.amount_fen) return Code::transfer_exists_with_different_amount;
+  if (AfterSalesAmount(existing) != r.amount_fen) return Code::transfer_exists_with_different_amount;
   return Code::transfer_exists;
 }
 
@@ -179,8 +221,8 @@ Code Ledger::DoAfterSalesRefund(const wire::AfterSalesRefund& r, wire::Result* r
   if (r.amount_fen <= 0 || r.amount_fen > wire::kLedgerAmountMaxFen) return Code::invalid_amount;
   const uint32_t existing = transfer_index_.Find(r.refund_id);
   if (existing != kNoValue) {
-    result->amount_fen = transfers_[existing].amount;
-    return AfterSalesExists(r, transfers_[existing]);
+    result->amount_fen = AfterSalesAmount(existing);
+    return AfterSalesExists(r, existing);
   }
   const uint32_t index = order_index_.Find(r.order_id);
   if (index == kNoValue) return Code::order_payment_not_found;

@@ -1,4 +1,4 @@
-// The ledger's state as bytes, for snapshots. The layout (version 2), chunk by chunk:
+// The ledger's state as bytes, for snapshots. The layout (version 3), chunk by chunk:
 //
 //   state    = head accounts transfers buyers merchants orders plans expiries
 //              account-map transfer-map buyer-map merchant-map order-map
@@ -25,7 +25,8 @@ namespace eleven::engine {
 namespace {
 
 constexpr uint32_t kLedgerStateMagic = 0x474C4C45;  // "ELLG"
-constexpr uint32_t kLedgerStateVersion = 2;  // 2: order refunds, after_sales_window_us
+// 2: order refunds, after_sales_window_us; 3: the marketing account, order subsidies.
+constexpr uint32_t kLedgerStateVersion = 3;
 
 struct LedgerStateHead {
   uint32_t magic;
