@@ -270,6 +270,9 @@ class Ledger {
   // points into its table.
   Status CheckRestored() const;
   Status CheckRestoredHeap() const;
+  // The order money: amounts in range, each subsidy's returned part as the refund rule
+  // gives it, the marketing account's balance and the transfer reservation as the orders say.
+  Status CheckRestoredOrders() const;
 
   // ---- payments (payments.cc) ----
   // Moves money between two accounts as a posted transfer; id 0 = a generated id.

@@ -373,5 +373,56 @@ TEST_F(LedgerSnapshotRefusal, InconsistentTablesAreCorruption) {
   EXPECT_EQ(RestoreInto(SnapshotConfig(), richer).code(), StatusCode::kCorruption);
 }
 
+// Subsidy state that breaks its rules: an order's returned subsidy off by a fen, the
+// marketing account out more than the orders say (the total still balancing), more transfers
+// reserved than the paid orders hold.
+TEST_F(LedgerSnapshotRefusal, SubsidyStateThatDisagreesIsCorruption) {
+  constexpr size_t kHeadSize = 144;  // sizeof(LedgerStateHead)
+  constexpr size_t kCountsAt = 104;  // account, transfer, reserved, buyer, merchant, order counts
+  uint32_t counts[6] = {};
+  std::memcpy(counts, &state_[kCountsAt], sizeof counts);
+  ASSERT_EQ(counts[0], account_count_);
+  ASSERT_GT(counts[5], 0u);  // orders
+  const size_t orders_at = kHeadSize + sizeof(Ledger::Account) * counts[0] +
+                           sizeof(Ledger::Transfer) * counts[1] + sizeof(Ledger::Buyer) * counts[3] +
+                           sizeof(Ledger::Merchant) * counts[4];
+  Ledger::Order order{};
+  uint32_t subsidised = 0;
+  for (; subsidised < counts[5]; subsidised++) {
+    std::memcpy(&order, &state_[orders_at + sizeof order * subsidised], sizeof order);
+    if (order.subsidy > 0) break;
+  }
+  ASSERT_LT(subsidised, counts[5]) << "the traffic paid no order with a subsidy";
+  ASSERT_TRUE(RestoreInto(SnapshotConfig(), state_).ok());
+
+  std::vector<std::byte> returned = state_;
+  order.subsidy_refunded += order.subsidy_refunded < order.subsidy ? 1 : -1;
+  std::memcpy(&returned[orders_at + sizeof order * subsidised], &order, sizeof order);
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), returned).code(), StatusCode::kCorruption);
+
+  // A fen of the bank's debits moved to marketing's: debits still equal credits.
+  std::vector<std::byte> spent = state_;
+  const size_t debits_posted = offsetof(Ledger::Account, debits_posted);
+  const size_t bank_at = kHeadSize + sizeof(Ledger::Account) * (uint32_t(SystemAccount::kBank) - 1);
+  const size_t marketing_at = kHeadSize + sizeof(Ledger::Account) * (uint32_t(SystemAccount::kMarketing) - 1);
+  int64_t bank = 0;
+  int64_t spent_fen = 0;
+  std::memcpy(&bank, &spent[bank_at + debits_posted], sizeof bank);
+  std::memcpy(&spent_fen, &spent[marketing_at + debits_posted], sizeof spent_fen);
+  ASSERT_GT(bank, 0);
+  bank -= 1;
+  spent_fen += 1;
+  std::memcpy(&spent[bank_at + debits_posted], &bank, sizeof bank);
+  std::memcpy(&spent[marketing_at + debits_posted], &spent_fen, sizeof spent_fen);
+  const Status status = RestoreInto(SnapshotConfig(), spent);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("marketing"), std::string::npos) << status.message();
+
+  std::vector<std::byte> reserved = state_;
+  const uint32_t more = counts[2] + 1;
+  std::memcpy(&reserved[kCountsAt + 8], &more, sizeof more);
+  EXPECT_EQ(RestoreInto(SnapshotConfig(), reserved).code(), StatusCode::kCorruption);
+}
+
 }  // namespace
 }  // namespace eleven::engine

@@ -282,7 +282,40 @@ Status Ledger::CheckRestored() const {
     links = IndexOk(plans_[i].buyer, buyer_count_) && IndexOk(plans_[i].order, order_count_);
   }
   if (!links) return Status::Corruption("ledger state: a record points outside its table");
+  Status orders = CheckRestoredOrders();
+  if (!orders.ok()) return orders;
   return CheckRestoredHeap();
+}
+
+Status Ledger::CheckRestoredOrders() const {
+  __int128 subsidy_out = 0;  // sum of subsidy - subsidy_refunded: up to 2^32 orders of 1e14
+  uint64_t reserved = 0;
+  for (uint32_t i = 0; i < order_count_; i++) {
+    const Order& o = orders_[i];
+    const bool in_range = o.amount > 0 && o.amount <= wire::kLedgerAmountMaxFen &&
+                          o.subsidy >= 0 && o.subsidy < o.amount && o.refunded >= 0 &&
+                          o.refunded <= o.amount;
+    // Range first: SubsidyShare asserts its arguments.
+    if (!in_range || o.subsidy_refunded != SubsidyShare(o.subsidy, o.refunded, o.amount)) {
+      return Status::Corruption("ledger state: an order's money is out of range");
+    }
+    subsidy_out += o.subsidy - o.subsidy_refunded;
+    if (o.state == wire::OrderMoneyState::kPaid) {
+      // A partial return settles the rest at once, so a paid order has refunded nothing.
+      if (o.refunded != 0) return Status::Corruption("ledger state: a paid order was refunded");
+      reserved += OrderTransferReserve(o);
+    }
+  }
+  // Nothing but the subsidies moves the marketing account's money.
+  const Account& marketing = accounts_[static_cast<uint32_t>(SystemAccount::kMarketing) - 1];
+  if (marketing.debits_pending != 0 || marketing.credits_pending != 0 ||
+      __int128{marketing.debits_posted} - marketing.credits_posted != subsidy_out) {
+    return Status::Corruption("ledger state: the marketing account does not match the subsidies");
+  }
+  if (reserved != transfers_reserved_) {
+    return Status::Corruption("ledger state: reserved transfers do not match the paid orders");
+  }
+  return Status::Ok();
 }
 
 // The timeout heap: entries name existing transfers with their deadline, in heap order on
