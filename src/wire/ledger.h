@@ -373,12 +373,14 @@ static_assert(sizeof(LedgerCommand) == kCommandSize);
 static_assert(offsetof(CreateTransfer, transfer_id) == 8 && offsetof(CreateTransfer, amount_fen) == 32);
 static_assert(offsetof(CreateTransfer, timeout_us) == 48 && offsetof(CreateTransfer, reserved) == 64);
 static_assert(offsetof(PayOrderMoney, amount_fen) == 32 && offsetof(PayOrderMoney, storefront) == 40);
-static_assert(offsetof(PayOrderMoney, subsidy_fen) == 48 && offsetof(PayOrderMoney, reserved) == 56);
+static_assert(offsetof(PayOrderMoney, subsidy_fen) == 48 &&
+              offsetof(PayOrderMoney, reserved) == 56);
 static_assert(offsetof(PayOrderMoney, trailer) == 120);
 static_assert(offsetof(SetMerchantCreditLine, withhold_bp) == 2);
 static_assert(sizeof(AccountRecord) == 64 && sizeof(TransferRecord) == 80);
 static_assert(sizeof(OrderMoneyRecord) == 112 && sizeof(PlanRecord) == 80);
-static_assert(offsetof(OrderMoneyRecord, refunded_fen) == 80 && offsetof(OrderMoneyRecord, method) == 88);
+static_assert(offsetof(OrderMoneyRecord, refunded_fen) == 80 &&
+              offsetof(OrderMoneyRecord, method) == 88);
 static_assert(offsetof(OrderMoneyRecord, subsidy_fen) == 96 &&
               offsetof(OrderMoneyRecord, subsidy_refunded_fen) == 104);
 static_assert(sizeof(MerchantCreditRecord) == 64 && sizeof(BuyerCreditRecord) == 40);

@@ -81,8 +81,8 @@ struct Ledger::Order {
   int64_t merchant_fee;
   int64_t withheld;
   int64_t net;
-  int64_t refunded;   // refunded of amount so far (returns, cancellation, after sales)
-  int64_t subsidy;    // paid by the marketing account at payment, 0 .. amount - 1
+  int64_t refunded;  // refunded of amount so far (returns, cancellation, after sales)
+  int64_t subsidy;   // paid by the marketing account at payment, 0 .. amount - 1
   // Given back to the marketing account so far: SubsidyShare(subsidy, refunded, amount).
   // The buyer received refunded - subsidy_refunded.
   int64_t subsidy_refunded;
@@ -171,7 +171,8 @@ inline uint32_t OrderTransferReserve(const Ledger::Order& order) {
 inline int64_t SubsidyShare(int64_t subsidy_fen, int64_t refunded_fen, int64_t amount_fen) {
   ELEVEN_ASSERT(amount_fen > 0 && subsidy_fen >= 0 && subsidy_fen < amount_fen);
   ELEVEN_ASSERT(refunded_fen >= 0 && refunded_fen <= amount_fen);
-  const auto share = static_cast<int64_t>(static_cast<__int128>(subsidy_fen) * refunded_fen / amount_fen);
+  const auto share =
+      static_cast<int64_t>(static_cast<__int128>(subsidy_fen) * refunded_fen / amount_fen);
   ELEVEN_DASSERT(share <= subsidy_fen && (refunded_fen < amount_fen || share == subsidy_fen));
   return share;
 }

@@ -6,8 +6,9 @@
 // total credits (pending and posted), no account breaks its flags, escrow equals the money
 // of paid-but-unsettled orders, every instalment schedule sums to principal plus fee, every
 // loan's outstanding equals drawdowns less repayments, the marketing account is out exactly
-// the subsidies not yet returned and each order's returned subsidy is floor(S * R / A). A second Ledger fed the same batches
-// must give byte-identical results and an equal digest (determinism).
+// the subsidies not yet returned and each order's returned subsidy is floor(S * R / A). A
+// second Ledger fed the same batches must give byte-identical results and an equal digest
+// (determinism).
 //
 // Prints its seed; ELEVEN_SEED=<n> replays the run with that seed; ELEVEN_LONG=1 runs many
 // more; ELEVEN_VERBOSE=1 prints every run's seed (an assertion in the Ledger aborts the process).
@@ -544,7 +545,9 @@ Code ModelRefundPart(Model& m, uint64_t order_id, uint64_t source, int64_t refun
   const int64_t buyer = refund - share;
   o.refunded += refund;
   o.subsidy_refunded += share;
-  if (o.subsidy > 0) (share == 0 ? subsidy_free_refunds : buyer == 0 ? subsidy_only_refunds : subsidy_split_refunds)++;
+  if (o.subsidy > 0) {
+    (share == 0 ? subsidy_free_refunds : buyer == 0 ? subsidy_only_refunds : subsidy_split_refunds)++;
+  }
   if (share > 0) {
     const uint64_t id = last_id == 0 ? 0 : buyer == 0 ? last_id : kSubsidyLegTag | last_id;
     Code c = ModelMove(m, source, m.Sys(SystemAccount::kMarketing), share, id, order_id, MoneyCode::kSubsidyReturned);

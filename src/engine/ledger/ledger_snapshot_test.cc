@@ -194,11 +194,14 @@ TEST(LedgerSnapshot, RestoredCopiesBehaveLikeTheOriginal) {
   EXPECT_GT(ledgers[0]->order_count(), 20u);  // the run reached the payments layer
   EXPECT_GT(plans_seen, 0u);
   uint32_t subsidised = 0;
-  for (uint32_t i = 0; i < ledgers[0]->order_count(); i++) subsidised += ledgers[0]->OrderAt(i).subsidy_fen > 0;
+  for (uint32_t i = 0; i < ledgers[0]->order_count(); i++) {
+    subsidised += ledgers[0]->OrderAt(i).subsidy_fen > 0;
+  }
   EXPECT_GT(subsidised, 0u);
-  for (wire::Operation op : {wire::kCreateAccount, wire::kCreateTransfer, wire::kDeposit,
-                             wire::kDrawDown, wire::kPayOrderMoney, wire::kRefundOrderMoney,
-                             wire::kConfirmDelivery, wire::kRepayInstalment, wire::kAfterSalesRefund}) {
+  for (wire::Operation op :
+       {wire::kCreateAccount, wire::kCreateTransfer, wire::kDeposit, wire::kDrawDown,
+        wire::kPayOrderMoney, wire::kRefundOrderMoney, wire::kConfirmDelivery,
+        wire::kRepayInstalment, wire::kAfterSalesRefund}) {
     EXPECT_GT(ok_by_operation[uint8_t(op)], 0u) << "operation " << int(op) << " never succeeded";
   }
 }
@@ -232,7 +235,8 @@ TEST(LedgerSnapshot, SubsidisedOrdersRoundTrip) {
   }
   ASSERT_EQ(original.ReturnOrder(1, 1, now), Code::ok);
   wire::AccountRecord marketing{};
-  ASSERT_EQ(original.LookupAccount(SystemAccountId(SystemAccount::kMarketing), &marketing), Code::ok);
+  ASSERT_EQ(original.LookupAccount(SystemAccountId(SystemAccount::kMarketing), &marketing),
+            Code::ok);
   // Out: 5,000 + 2,500 + 3,000 + 60 - 1; order 4's 8,000 came back with its refund.
   ASSERT_EQ(marketing.debits_posted_fen - marketing.credits_posted_fen, 10'559);
 
@@ -252,9 +256,9 @@ TEST(LedgerSnapshot, SubsidisedOrdersRoundTrip) {
   // From here both get the same: the rest of order 1 after sale, a return of order 2, a
   // cancellation of order 3, a retry of the refund that was all subsidy, the rest of order 5.
   now += kMicrosPerDay;
-  ASSERT_NO_FATAL_FAILURE(Step(ledgers, {AfterSalesCmd(12, 1, 30'000), AfterSalesCmd(11, 5, 1),
-                                         AfterSalesCmd(13, 5, 98)},
-                               now));
+  ASSERT_NO_FATAL_FAILURE(
+      Step(ledgers,
+           {AfterSalesCmd(12, 1, 30'000), AfterSalesCmd(11, 5, 1), AfterSalesCmd(13, 5, 98)}, now));
   for (const std::unique_ptr<Ledger>& ledger : ledgers) {
     ASSERT_EQ(ledger->ReturnOrder(2, 4'000, now), Code::ok);
     ASSERT_EQ(ledger->CancelPaidOrder(3, now), Code::ok);
@@ -269,7 +273,8 @@ TEST(LedgerSnapshot, SubsidisedOrdersRoundTrip) {
     }
     ASSERT_EQ(ledger->LookupOrderMoney(2, &money), Code::ok);
     EXPECT_EQ(money.subsidy_refunded_fen, 1'000);  // floor(2500 * 4000 / 10000)
-    ASSERT_EQ(ledger->LookupAccount(SystemAccountId(SystemAccount::kMarketing), &marketing), Code::ok);
+    ASSERT_EQ(ledger->LookupAccount(SystemAccountId(SystemAccount::kMarketing), &marketing),
+              Code::ok);
     EXPECT_EQ(marketing.debits_posted_fen - marketing.credits_posted_fen, 1'500);
   }
 }
@@ -384,8 +389,8 @@ TEST_F(LedgerSnapshotRefusal, SubsidyStateThatDisagreesIsCorruption) {
   ASSERT_EQ(counts[0], account_count_);
   ASSERT_GT(counts[5], 0u);  // orders
   const size_t orders_at = kHeadSize + sizeof(Ledger::Account) * counts[0] +
-                           sizeof(Ledger::Transfer) * counts[1] + sizeof(Ledger::Buyer) * counts[3] +
-                           sizeof(Ledger::Merchant) * counts[4];
+                           sizeof(Ledger::Transfer) * counts[1] +
+                           sizeof(Ledger::Buyer) * counts[3] + sizeof(Ledger::Merchant) * counts[4];
   Ledger::Order order{};
   uint32_t subsidised = 0;
   for (; subsidised < counts[5]; subsidised++) {
@@ -404,7 +409,8 @@ TEST_F(LedgerSnapshotRefusal, SubsidyStateThatDisagreesIsCorruption) {
   std::vector<std::byte> spent = state_;
   const size_t debits_posted = offsetof(Ledger::Account, debits_posted);
   const size_t bank_at = kHeadSize + sizeof(Ledger::Account) * (uint32_t(SystemAccount::kBank) - 1);
-  const size_t marketing_at = kHeadSize + sizeof(Ledger::Account) * (uint32_t(SystemAccount::kMarketing) - 1);
+  const size_t marketing_at =
+      kHeadSize + sizeof(Ledger::Account) * (uint32_t(SystemAccount::kMarketing) - 1);
   int64_t bank = 0;
   int64_t spent_fen = 0;
   std::memcpy(&bank, &spent[bank_at + debits_posted], sizeof bank);

@@ -536,7 +536,9 @@ TEST_F(LedgerTest, InstalmentsBuyerPaysTheFeeAndRefund) {
 const uint64_t kMarketing = SystemAccountId(SystemAccount::kMarketing);
 const uint64_t kCardClearing = SystemAccountId(SystemAccount::kCardClearing);
 uint64_t Wallet(uint64_t buyer) { return AccountIdOf(IdSpace::kBuyerWallet, buyer); }
-uint64_t MerchantWallet(uint64_t merchant) { return AccountIdOf(IdSpace::kMerchantWallet, merchant); }
+uint64_t MerchantWallet(uint64_t merchant) {
+  return AccountIdOf(IdSpace::kMerchantWallet, merchant);
+}
 
 class SubsidyTest : public LedgerTest {
  protected:
@@ -572,7 +574,8 @@ TEST_F(SubsidyTest, MarketingIsASystemAccountWithoutALimit) {
 TEST_F(SubsidyTest, PaymentByBalance) {
   EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 10'000)), Code::ok);
   // The buyer pays amount - subsidy: 10,001 of the wallet's 10,000 is refused.
-  EXPECT_EQ(One(PayCmd(50, 7, 9, 13'001, PaymentMethod::kBalance, 0, 3'000)), Code::exceeds_credits);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 13'001, PaymentMethod::kBalance, 0, 3'000)),
+            Code::exceeds_credits);
   EXPECT_EQ(One(PayCmd(50, 7, 9, 13'000, PaymentMethod::kBalance, 0, 3'000)), Code::ok);
   EXPECT_EQ(Balance(Wallet(7)), 0);
   EXPECT_EQ(Balance(kEscrow), 13'000);  // the whole amount is in escrow
@@ -690,7 +693,8 @@ TEST_F(SubsidyTest, Refusals) {
   EXPECT_EQ(One(PayCmd(50, 7, 9, 100, PaymentMethod::kCard, 0, -1)), Code::invalid_amount);
   EXPECT_EQ(One(PayCmd(50, 7, 9, 100, PaymentMethod::kCard, 0, 100)), Code::invalid_amount);
   EXPECT_EQ(One(PayCmd(50, 7, 9, 100, PaymentMethod::kCard, 0, 101)), Code::invalid_amount);
-  EXPECT_EQ(ledger_.PayOrder(50, 7, 9, 100, PaymentMethod::kCard, 0, now_, 0, 100), Code::invalid_amount);
+  EXPECT_EQ(ledger_.PayOrder(50, 7, 9, 100, PaymentMethod::kCard, 0, now_, 0, 100),
+            Code::invalid_amount);
   // 25 fen over 24 periods is enough, but not the 23 the buyer finances.
   EXPECT_EQ(One(SetBuyerLimitCmd(7, 1'000)), Code::ok);
   EXPECT_EQ(One(PayCmd(50, 7, 9, 25, PaymentMethod::kInstalmentMerchantFee, 24, 2)),
@@ -849,8 +853,10 @@ TEST_F(SubsidyTest, AfterSalesRefundAfterSettlement) {
   EXPECT_EQ(One(AfterSalesCmd(202, 50, 4)), Code::transfer_exists_with_different_amount);
   EXPECT_EQ(ledger_.transfer_count(), transfers);
   // A user transfer coded like a subsidy leg is no refund.
-  ASSERT_EQ(Codes({CreateAccountCmd(1), CreateAccountCmd(2)}), (std::vector<Code>{Code::ok, Code::ok}));
-  ASSERT_EQ(One(TransferCmd({.id = 203, .debit = 1, .credit = 2, .amount = 1, .code = 17, .user_data = 50})),
+  ASSERT_EQ(Codes({CreateAccountCmd(1), CreateAccountCmd(2)}),
+            (std::vector<Code>{Code::ok, Code::ok}));
+  ASSERT_EQ(One(TransferCmd(
+                {.id = 203, .debit = 1, .credit = 2, .amount = 1, .code = 17, .user_data = 50})),
             Code::ok);
   EXPECT_EQ(One(AfterSalesCmd(203, 50, 1)), Code::transfer_exists_with_different_code);
   // The rest, 88: floor(60 * 100 / 100) - 7 = 53 to marketing, 35 to the buyer; the
@@ -992,8 +998,10 @@ TEST(LedgerCapacity, SubsidisedPartialReturnFitsTheReservation) {
                         now);
   for (const wire::Result& r : setup) ASSERT_EQ(r.code, Code::ok) << wire::CodeName(r.code);
   uint64_t id = 100;
-  while (ApplyAll(ledger, {TransferCmd({.id = id++, .debit = 1, .credit = 2, .amount = 1})}, now)[0].code ==
-         Code::ok) {
+  // Every other slot taken by user transfers, until the table says it is full.
+  for (Code code = Code::ok; code == Code::ok; id++) {
+    code = ApplyAll(ledger, {TransferCmd({.id = id, .debit = 1, .credit = 2, .amount = 1})}, now)[0]
+               .code;
   }
   const uint32_t before = ledger.transfer_count();
   EXPECT_EQ(before, config.transfer_count_max - 7);

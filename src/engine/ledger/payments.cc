@@ -363,7 +363,8 @@ Code Ledger::OpenPlan(const wire::PayOrderMoney& p, uint32_t buyer, uint32_t ord
   // are on that principal.
   const int64_t principal = p.amount_fen - p.subsidy_fen;
   ELEVEN_ASSERT(principal >= p.instalment_periods);
-  const int64_t buyer_fee = buyer_pays ? BasisPoints(principal, config_.buyer_fee_bp[plan_kind]) : 0;
+  const int64_t buyer_fee =
+      buyer_pays ? BasisPoints(principal, config_.buyer_fee_bp[plan_kind]) : 0;
   *merchant_fee_fen = buyer_pays ? 0 : BasisPoints(principal, config_.merchant_fee_bp[plan_kind]);
   Buyer& b = buyers_[buyer];
   const int64_t owed = Outstanding(b.receivable);

@@ -180,7 +180,8 @@ Code Ledger::FundFromMerchant(uint32_t merchant_index, int64_t amount_fen) {
 Code Ledger::RefundSettled(uint32_t order_index, int64_t refund_fen, uint64_t last_id) {
   const Order& o = orders_[order_index];
   ELEVEN_ASSERT(o.state == OrderMoneyState::kSettled && refund_fen > 0);
-  if (!TransferRoom(kAfterSalesTransferCount + (o.subsidy > 0 ? 1 : 0))) return Code::transfers_full;
+  const uint32_t legs_max = kAfterSalesTransferCount + (o.subsidy > 0 ? 1 : 0);
+  if (!TransferRoom(legs_max)) return Code::transfers_full;
   Code code = FundFromMerchant(o.merchant, refund_fen);
   if (code != Code::ok) return code;
   return RefundPart(order_index, merchants_[o.merchant].wallet, refund_fen, last_id,
@@ -209,7 +210,9 @@ Code Ledger::AfterSalesExists(const wire::AfterSalesRefund& r, uint32_t existing
       e.code == static_cast<uint16_t>(MoneyCode::kSubsidyReturned) && e.credit == kMarketing;
   if (!buyer_leg && !subsidy_leg) return Code::transfer_exists_with_different_code;
   if (e.user_data != r.order_id) return Code::transfer_exists_with_different_user_data;
-  if (AfterSalesAmount(existing) != r.amount_fen) return Code::transfer_exists_with_different_amount;
+  if (AfterSalesAmount(existing) != r.amount_fen) {
+    return Code::transfer_exists_with_different_amount;
+  }
   return Code::transfer_exists;
 }
 

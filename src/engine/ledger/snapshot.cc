@@ -292,9 +292,8 @@ Status Ledger::CheckRestoredOrders() const {
   uint64_t reserved = 0;
   for (uint32_t i = 0; i < order_count_; i++) {
     const Order& o = orders_[i];
-    const bool in_range = o.amount > 0 && o.amount <= wire::kLedgerAmountMaxFen &&
-                          o.subsidy >= 0 && o.subsidy < o.amount && o.refunded >= 0 &&
-                          o.refunded <= o.amount;
+    const bool in_range = o.amount > 0 && o.amount <= wire::kLedgerAmountMaxFen && o.subsidy >= 0 &&
+                          o.subsidy < o.amount && o.refunded >= 0 && o.refunded <= o.amount;
     // Range first: SubsidyShare asserts its arguments.
     if (!in_range || o.subsidy_refunded != SubsidyShare(o.subsidy, o.refunded, o.amount)) {
       return Status::Corruption("ledger state: an order's money is out of range");
