@@ -18,7 +18,7 @@ inline constexpr std::string_view kParcelStateNames[] = {
     "arrived_hub", "out_for_delivery", "delivered", "exception", "returned", "cancelled"};
 inline constexpr std::string_view kTransferStateNames[] = {
     "", "posted", "pending", "pending_posted", "pending_voided", "pending_expired"};
-inline constexpr std::string_view kOrderMoneyStateNames[] = {"", "paid", "refunded", "settled"};
+inline constexpr std::string_view kOrderMoneyStateNames[] = {"", "paid", "refunded", "settled", "converted"};
 inline constexpr std::string_view kPlanStateNames[] = {"", "active", "repaid", "cancelled", "overdue"};
 // wire::Role and wire::KeyState (docs/access.md).
 inline constexpr std::string_view kRoleNames[] = {"", "operator", "storefront", "merchant", "courier", "viewer"};

@@ -129,7 +129,10 @@ enum class TransferState : uint8_t {
   kPendingVoided = 4,
   kPendingExpired = 5,
 };
-enum class OrderMoneyState : uint8_t { kPaid = 1, kRefunded = 2, kSettled = 3 };
+// kConverted: a pre-sale deposit carried into another order's payment (docs/ledger.md,
+// "Pre-sale deposits"); terminal, it holds no escrow of its own.
+enum class OrderMoneyState : uint8_t { kPaid = 1, kRefunded = 2, kSettled = 3, kConverted = 4 };
+inline constexpr uint8_t kOrderMoneyStateMax = 4;
 enum class PlanState : uint8_t { kActive = 1, kRepaid = 2, kCancelled = 3, kOverdue = 4 };
 
 // ---- Commands (128 bytes each) -------------------------------------------------------------
@@ -208,7 +211,11 @@ struct PayOrderMoney {
   // 0 .. amount_fen - 1: the platform coupons' share of the price, paid into escrow by the
   // platform's marketing account; the buyer pays amount_fen - subsidy_fen (docs/ledger.md).
   int64_t subsidy_fen;
-  uint8_t reserved[64];
+  // 0, or the money id of a paid pre-sale deposit of the same buyer and merchant, carried into
+  // this payment: amount_fen includes it and the buyer pays amount_fen - its amount now
+  // (docs/ledger.md, "Pre-sale deposits"). Not with a subsidy.
+  uint64_t deposit_id;
+  uint8_t reserved[56];
   Trailer trailer;  // issuer (docs/access.md)
 };
 
@@ -315,7 +322,9 @@ struct OrderMoneyRecord {
   int64_t withheld_fen;      // settled: to the merchant's credit line
   int64_t merchant_net_fen;  // settled: to the merchant's wallet
   // Refunded of amount_fen: returns, cancellation, after sales. The buyer received
-  // refunded_fen - subsidy_refunded_fen of it; the rest went back to the marketing account.
+  // refunded_fen - subsidy_refunded_fen of it (deposit_refunded_fen of that the way the
+  // deposit was paid, the rest the way this payment was); the rest went back to the
+  // marketing account.
   int64_t refunded_fen;
   PaymentMethod method;
   uint8_t instalment_periods;
@@ -323,6 +332,12 @@ struct OrderMoneyRecord {
   uint8_t reserved0[5];
   int64_t subsidy_fen;           // paid by the platform's marketing account (< amount_fen)
   int64_t subsidy_refunded_fen;  // returned to it: floor(subsidy_fen * refunded_fen / amount_fen)
+  int64_t deposit_fen;  // a pre-sale deposit carried into this payment (< amount_fen; 0: none)
+  // Refunded the way the deposit was paid: floor(deposit_fen * refunded_fen / amount_fen).
+  int64_t deposit_refunded_fen;
+  // state kConverted: the order whose payment this deposit went into. Otherwise the money id
+  // of the deposit carried into this payment, 0 if none.
+  uint64_t deposit_id;
 };
 
 struct PlanRecord {
@@ -374,15 +389,19 @@ static_assert(offsetof(CreateTransfer, transfer_id) == 8 && offsetof(CreateTrans
 static_assert(offsetof(CreateTransfer, timeout_us) == 48 && offsetof(CreateTransfer, reserved) == 64);
 static_assert(offsetof(PayOrderMoney, amount_fen) == 32 && offsetof(PayOrderMoney, storefront) == 40);
 static_assert(offsetof(PayOrderMoney, subsidy_fen) == 48 &&
-              offsetof(PayOrderMoney, reserved) == 56);
+              offsetof(PayOrderMoney, deposit_id) == 56);
+static_assert(offsetof(PayOrderMoney, reserved) == 64);
 static_assert(offsetof(PayOrderMoney, trailer) == 120);
 static_assert(offsetof(SetMerchantCreditLine, withhold_bp) == 2);
 static_assert(sizeof(AccountRecord) == 64 && sizeof(TransferRecord) == 80);
-static_assert(sizeof(OrderMoneyRecord) == 112 && sizeof(PlanRecord) == 80);
+static_assert(sizeof(OrderMoneyRecord) == 136 && sizeof(PlanRecord) == 80);
 static_assert(offsetof(OrderMoneyRecord, refunded_fen) == 80 &&
               offsetof(OrderMoneyRecord, method) == 88);
 static_assert(offsetof(OrderMoneyRecord, subsidy_fen) == 96 &&
               offsetof(OrderMoneyRecord, subsidy_refunded_fen) == 104);
+static_assert(offsetof(OrderMoneyRecord, deposit_fen) == 112 &&
+              offsetof(OrderMoneyRecord, deposit_refunded_fen) == 120 &&
+              offsetof(OrderMoneyRecord, deposit_id) == 128);
 static_assert(sizeof(MerchantCreditRecord) == 64 && sizeof(BuyerCreditRecord) == 40);
 static_assert(std::is_trivially_copyable_v<LedgerCommand>);
 

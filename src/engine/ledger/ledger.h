@@ -43,7 +43,7 @@ struct LedgerConfig {
   uint32_t buyer_count_max = 1u << 18;
   uint32_t merchant_count_max = 1u << 16;
   // Order payments, kept until the order archive lands; each paid order reserves 6 transfers
-  // (7 with a platform subsidy).
+  // (7 with a platform subsidy or a pre-sale deposit).
   uint32_t order_count_max = 1u << 20;
   uint32_t plan_count_max = 1u << 18;
   // The longest linked chain = the largest batch (8190 commands in a 1 MiB message).
@@ -97,6 +97,9 @@ inline constexpr uint64_t kGeneratedTransferTag = uint64_t{1} << 63;
 // kSubsidyLegTag | refund_id (the refund's id is on the buyer's leg), so a retry of the refund
 // finds both legs by id (docs/returns.md).
 inline constexpr uint64_t kSubsidyLegTag = uint64_t{1} << 62;
+// Likewise the deposit leg of an after-sales refund of an order carrying a pre-sale deposit,
+// when the balance's way also gets something: kDepositLegTag | refund_id.
+inline constexpr uint64_t kDepositLegTag = uint64_t{1} << 61;
 
 // The `code` of transfers the payments layer makes, so statements can say what each was.
 enum class MoneyCode : uint16_t {
@@ -117,6 +120,9 @@ enum class MoneyCode : uint16_t {
   kAfterSalesRefund = 15,  // merchant wallet -> the buyer's side, after settlement
   kCouponSubsidy = 16,     // marketing -> escrow: the platform coupons' share of a payment
   kSubsidyReturned = 17,   // escrow or merchant wallet -> marketing: that share of a refund
+  // escrow or merchant wallet -> buyer wallet or card clearing: a carried pre-sale deposit's
+  // share of a refund, back the way the deposit was paid
+  kDepositRefund = 18,
 };
 
 class Ledger {
@@ -150,10 +156,19 @@ class Ledger {
   // `amount_fen` is what escrow holds and the merchant is settled on; `subsidy_fen` (0 ..
   // amount_fen - 1) of it is paid by the marketing account (platform coupons), the rest by the
   // buyer through `method`. Refunds give the subsidy back pro rata (docs/ledger.md).
+  // `deposit_id` (0: none) names a pre-sale deposit: the money of an earlier payment of the
+  // same buyer and merchant, paid by balance or card, still paid and never refunded, carrying
+  // no subsidy or deposit itself (else deposit_not_payable; order_payment_not_found if there
+  // is none). Its amount D (< amount_fen, and subsidy_fen must be 0) is carried into this
+  // payment: the buyer pays amount_fen - D through `method` (a plan's principal and fees on
+  // that), D stays in escrow as this order's, and the deposit's money becomes kConverted
+  // (its deposit_id then names this order). Refunds send floor(D * refunded / amount) back
+  // the way the deposit was paid (docs/ledger.md, "Pre-sale deposits").
   [[nodiscard]] wire::Code PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
                                     int64_t amount_fen, wire::PaymentMethod method,
                                     uint8_t instalment_periods, uint64_t now_us,
-                                    uint64_t storefront = 0, int64_t subsidy_fen = 0);
+                                    uint64_t storefront = 0, int64_t subsidy_fen = 0,
+                                    uint64_t deposit_id = 0);
   [[nodiscard]] wire::Code RefundOrder(uint64_t order_id, uint64_t now_us);
   [[nodiscard]] wire::Code ConfirmDelivery(uint64_t order_id, uint64_t now_us);
   // Returns and cancellations after payment (refunds.cc; docs/returns.md). Each is atomic.
@@ -161,6 +176,8 @@ class Ledger {
   // is the returned lines' share: a paid order refunds it and settles the rest; a settled
   // order refunds it from the merchant (no window). CancelPaidOrder refunds everything not yet
   // refunded (escrow if paid, the merchant if settled). Codes as the after-sales refund.
+  // Every call on a converted deposit's money (RefundOrder, ConfirmDelivery, these two) is
+  // refused deposit_converted: its money belongs to the order that took it.
   [[nodiscard]] wire::Code ReturnOrder(uint64_t order_id, int64_t refund_fen, uint64_t now_us);
   [[nodiscard]] wire::Code CancelPaidOrder(uint64_t order_id, uint64_t now_us);
 
@@ -270,9 +287,12 @@ class Ledger {
   // points into its table.
   Status CheckRestored() const;
   Status CheckRestoredHeap() const;
-  // The order money: amounts in range, each subsidy's returned part as the refund rule
-  // gives it, the marketing account's balance and the transfer reservation as the orders say.
+  // The order money: amounts in range, each subsidy's returned part and each deposit's
+  // refunded part as the refund rule gives it, every carried deposit linked both ways to its
+  // converted record, escrow, the marketing account's balance and the transfer reservation as
+  // the orders say.
   Status CheckRestoredOrders() const;
+  Status CheckRestoredDeposit(uint32_t order_index) const;
 
   // ---- payments (payments.cc) ----
   // Moves money between two accounts as a posted transfer; id 0 = a generated id.
@@ -286,8 +306,14 @@ class Ledger {
   wire::Code EnsureMerchant(uint64_t merchant_id, uint32_t* index);
   wire::Code DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result);
   wire::Code CheckPayOrder(const wire::PayOrderMoney& p) const;
-  wire::Code OpenPlan(const wire::PayOrderMoney& p, uint32_t buyer, uint32_t order,
-                      int64_t* merchant_fee_fen, uint32_t* plan);
+  // The deposit a payment carries: *index its order money, or kNone when p.deposit_id is 0.
+  wire::Code CheckDeposit(const wire::PayOrderMoney& p, uint32_t* index) const;
+  // Closes the deposit at `deposit_index` as carried into order `order_id`: kConverted, its
+  // reservation released (the caller reserves for the new order).
+  void ConvertDeposit(uint32_t deposit_index, uint64_t order_id);
+  // Opens the plan financing `principal_fen` of the payment (both fees on it).
+  wire::Code OpenPlan(const wire::PayOrderMoney& p, int64_t principal_fen, uint32_t buyer,
+                      uint32_t order, int64_t* merchant_fee_fen, uint32_t* plan);
   wire::Code DoRefund(uint64_t order_id, wire::Result* result);
   wire::Code RefundPlan(const Order& order);
   wire::Code DoConfirm(uint64_t order_id, wire::Result* result);
@@ -299,7 +325,7 @@ class Ledger {
   wire::Code DoAfterSalesRefund(const wire::AfterSalesRefund& r, wire::Result* result);
   wire::Code AfterSalesExists(const wire::AfterSalesRefund& r, uint32_t existing) const;
   // What the after-sales refund whose id is on transfer `existing` refunded: that leg and, if
-  // the refund's subsidy went back on a leg of its own, that one too.
+  // the refund's subsidy or deposit share went back on a leg of its own, that one too.
   int64_t AfterSalesAmount(uint32_t existing) const;
   // The subsidy's share of refunding `refund_fen` more of the order (docs/ledger.md): moved
   // from `source` to the marketing account (no transfer if it is 0) and recorded in the
@@ -308,9 +334,15 @@ class Ledger {
   // buyer gets nothing, so this is the last leg), else kSubsidyLegTag | last_id.
   wire::Code ReturnSubsidy(uint32_t order_index, uint32_t source, int64_t refund_fen,
                            uint64_t last_id, int64_t* returned_fen);
+  // The same for a carried deposit's share: moved from `source` back the way the deposit was
+  // paid (its buyer's wallet or card clearing), with code kDepositRefund; ids as the subsidy's
+  // with kDepositLegTag. A subsidy and a deposit never meet in one order.
+  wire::Code ReturnDeposit(uint32_t order_index, uint32_t source, int64_t refund_fen,
+                           uint64_t last_id, int64_t* returned_fen);
   // Refunds `refund_fen` of the order from `source` (escrow or the merchant's wallet): the
-  // subsidy's share to the marketing account, the rest to the buyer's side, the last leg
-  // with transfer id `last_id` (0 = generated).
+  // subsidy's share to the marketing account, a deposit's share the deposit's way, the rest
+  // to the buyer's side as this payment was made, the last leg with transfer id `last_id`
+  // (0 = generated).
   wire::Code RefundPart(uint32_t order_index, uint32_t source, int64_t refund_fen,
                         uint64_t last_id, MoneyCode code);
   wire::Code ReducePlan(uint32_t order_index, uint32_t source, int64_t refund_fen,
@@ -334,8 +366,9 @@ class Ledger {
   BigArray<Transfer> transfers_;
   uint32_t transfer_count_ = 0;
   FixedMap<uint64_t> transfer_index_;
-  // Transfers promised to paid, unsettled orders (6 each, 7 with a subsidy: refund and
-  // settlement legs), so a settlement in Tick can never find the transfer table full.
+  // Transfers promised to paid, unsettled orders (6 each, 7 with a subsidy or a deposit:
+  // refund and settlement legs), so a settlement in Tick can never find the transfer table
+  // full.
   uint32_t transfers_reserved_ = 0;
   BigArray<Buyer> buyers_;
   uint32_t buyer_count_ = 0;

@@ -86,13 +86,23 @@ struct Ledger::Order {
   // Given back to the marketing account so far: SubsidyShare(subsidy, refunded, amount).
   // The buyer received refunded - subsidy_refunded.
   int64_t subsidy_refunded;
+  // A pre-sale deposit carried into this payment (docs/ledger.md, "Pre-sale deposits"):
+  // 0 .. amount - 1, already in escrow when this order was paid; never with a subsidy.
+  int64_t deposit;
+  // Refunded the way the deposit was paid so far: SubsidyShare(deposit, refunded, amount).
+  // Of refunded - subsidy_refunded, the rest went the way this payment was made.
+  int64_t deposit_refunded;
+  // state kConverted: the order id whose payment took this deposit. Otherwise the money id
+  // of the deposit carried into this payment (deposit > 0), or 0.
+  uint64_t deposit_id;
   uint32_t buyer;     // index
   uint32_t merchant;  // index
   uint32_t plan;      // index, or kNone
   wire::PaymentMethod method;
   uint8_t periods;
   wire::OrderMoneyState state;
-  uint8_t reserved0;
+  // How the carried deposit was paid (kBalance or kCard), where its refunds go; 0 without one.
+  wire::PaymentMethod deposit_method;
 };
 
 struct Ledger::Plan {
@@ -131,25 +141,26 @@ struct Ledger::Undo {
   UndoKind kind;
   uint8_t reserved0[3];
   uint32_t index;  // kReserved: the old transfers_reserved_
-  alignas(8) uint8_t old[104];
+  alignas(8) uint8_t old[128];
 };
 
 static_assert(sizeof(Ledger::Account) == 72 && sizeof(Ledger::Transfer) == 88);
 static_assert(sizeof(Ledger::Buyer) == 32 && sizeof(Ledger::Merchant) == 56);
-static_assert(sizeof(Ledger::Order) == 104 && sizeof(Ledger::Plan) == 64);
+static_assert(sizeof(Ledger::Order) == 128 && sizeof(Ledger::Plan) == 64);
 static_assert(sizeof(Ledger::Transfer) <= sizeof(Ledger::Undo::old));
 static_assert(sizeof(Ledger::Order) <= sizeof(Ledger::Undo::old));
-static_assert(sizeof(Ledger::Undo) == 112);
+static_assert(sizeof(Ledger::Undo) == 136);
 static_assert(std::is_trivially_copyable_v<Ledger::Transfer>);
 
 // Undo entries one chain member may need: create_transfer saves two accounts, a pending
 // transfer and inserts itself (4); create_account inserts one (1).
 inline constexpr uint32_t kUndoPerChainMemberMax = 4;
 // Undo entries one payments command may need. The most: a partial return of a subsidised
-// instalment order (reserved, order, 3 refund moves of 3, plan; then the settlement: reserved,
-// order, merchant, 4 moves of 3 = 27); pay by instalments with a subsidy and a new buyer and
-// merchant: 6 inserts, 3 moves of 3, plan, order, buyer, reserved = 19. Asserted on every
-// push.
+// (or deposit-carrying) instalment order (reserved, order, 3 refund moves of 3, plan; then the
+// settlement: reserved, order, merchant, 4 moves of 3 = 27); pay by instalments with a
+// subsidy and a new buyer and merchant: 6 inserts, 3 moves of 3, plan, order, buyer, reserved
+// = 19 (with a deposit instead: no inserts for the parties, 2 moves, the deposit's order and
+// reserved, fewer). Asserted on every push.
 inline constexpr uint32_t kUndoPerPaymentMax = 32;
 // A Tick's settlements and expiries are applied one by one, each within this budget.
 inline constexpr uint32_t kSettleTransferCount = 4;  // commission, fee, withheld, net
@@ -161,8 +172,13 @@ inline constexpr uint32_t kOrderTransferReserve = kSettleTransferCount + 2;
 // partial return (three refund legs, then four settlement legs) or a full refund (at most
 // four legs: instalments repaid, principal, buyer fee, subsidy).
 inline constexpr uint32_t kSubsidyTransferReserve = 1;
+// An order carrying a pre-sale deposit reserves one more likewise: the deposit's leg back the
+// way the deposit was paid (a subsidy and a deposit never meet in one order).
+inline constexpr uint32_t kDepositTransferReserve = 1;
 inline uint32_t OrderTransferReserve(const Ledger::Order& order) {
-  return kOrderTransferReserve + (order.subsidy > 0 ? kSubsidyTransferReserve : 0);
+  ELEVEN_DASSERT(order.subsidy == 0 || order.deposit == 0);
+  return kOrderTransferReserve + (order.subsidy > 0 ? kSubsidyTransferReserve : 0) +
+         (order.deposit > 0 ? kDepositTransferReserve : 0);
 }
 
 // The part of a subsidy returned once `refunded_fen` of the order's `amount_fen` is refunded:
@@ -175,6 +191,11 @@ inline int64_t SubsidyShare(int64_t subsidy_fen, int64_t refunded_fen, int64_t a
       static_cast<int64_t>(static_cast<__int128>(subsidy_fen) * refunded_fen / amount_fen);
   ELEVEN_DASSERT(share <= subsidy_fen && (refunded_fen < amount_fen || share == subsidy_fen));
   return share;
+}
+// The part of a carried deposit refunded the deposit's way once `refunded_fen` of the order's
+// `amount_fen` is refunded: the subsidy's rule, floor(deposit * refunded / amount).
+inline int64_t DepositShare(int64_t deposit_fen, int64_t refunded_fen, int64_t amount_fen) {
+  return SubsidyShare(deposit_fen, refunded_fen, amount_fen);
 }
 
 // Whether moving `amount` from dr to cr (pending or posted) keeps every balance in int64 and

@@ -334,9 +334,9 @@ TEST_F(LedgerSnapshotRefusal, DamagedBytesAreCorruption) {
   bad_version[4] ^= std::byte{2};
   EXPECT_EQ(RestoreInto(SnapshotConfig(), bad_version).code(), StatusCode::kCorruption);
   EXPECT_EQ(RestoreInto(SnapshotConfig(), {}).code(), StatusCode::kCorruption);
-  // Snapshots of versions 1 (before order refunds and after_sales_window_us) and 2 (before
-  // the marketing account and order subsidies) are refused.
-  for (const uint32_t old_version : {1u, 2u}) {
+  // Snapshots of versions 1 (before order refunds and after_sales_window_us), 2 (before
+  // the marketing account and order subsidies) and 3 (before pre-sale deposits) are refused.
+  for (const uint32_t old_version : {1u, 2u, 3u}) {
     std::vector<std::byte> old = state_;
     std::memcpy(&old[4], &old_version, sizeof old_version);
     const Status s = RestoreInto(SnapshotConfig(), old);

@@ -704,7 +704,7 @@ TEST_F(SubsidyTest, Refusals) {
   bad.bytes[44] = 1;  // PayOrderMoney::reserved1
   EXPECT_EQ(One(bad), Code::reserved_nonzero);
   bad = PayCmd(50, 7, 9, 100, PaymentMethod::kCard, 0, 10);
-  bad.bytes[56] = 1;  // the first byte of PayOrderMoney::reserved
+  bad.bytes[64] = 1;  // the first byte of PayOrderMoney::reserved
   EXPECT_EQ(One(bad), Code::reserved_nonzero);
   EXPECT_EQ(ledger_.order_count(), 0u);
   EXPECT_EQ(Balance(kMarketing), 0);
@@ -871,6 +871,348 @@ TEST_F(SubsidyTest, AfterSalesRefundAfterSettlement) {
   EXPECT_EQ(One(AfterSalesCmd(205, 50, 1)), Code::refund_exceeds_paid);
 }
 
+// ---- pre-sale deposits (an earlier payment carried into an order's payment) ----
+
+// A deposit's money id, as the order engine numbers them: 2^55 + n, below the user id limit.
+constexpr uint64_t kDeposit1 = (uint64_t{1} << 55) + 1;
+constexpr uint64_t kDeposit2 = (uint64_t{1} << 55) + 2;
+
+class LedgerDepositTest : public SubsidyTest {
+ protected:
+  // Pays `deposit_fen` for buyer 7 at merchant 9 as the order engine does for a pre-sale.
+  Code PayDeposit(uint64_t id, int64_t deposit_fen, PaymentMethod method) {
+    return ledger_.PayOrder(id, 7, 9, deposit_fen, method, 0, now_);
+  }
+  Code PayWithDeposit(uint64_t order_id, int64_t amount_fen, PaymentMethod method,
+                      uint64_t deposit_id, uint8_t periods = 0) {
+    return ledger_.PayOrder(order_id, 7, 9, amount_fen, method, periods, now_, 0, 0, deposit_id);
+  }
+  int64_t CardIn() { return Acct(kCardClearing).debits_posted_fen; }
+  int64_t CardOut() { return Acct(kCardClearing).credits_posted_fen; }
+};
+
+TEST_F(LedgerDepositTest, CardDepositThenBalanceByWalletAndFullRefund) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 10'000)), Code::ok);
+  ASSERT_EQ(PayDeposit(kDeposit1, 300, PaymentMethod::kCard), Code::ok);
+  const uint32_t transfers = ledger_.transfer_count();
+  now_ += 20 * kMicrosPerDay;
+  // The buyer pays A - D = 7,200 now; the 300 is already in escrow and does not move.
+  ASSERT_EQ(PayWithDeposit(50, 7'500, PaymentMethod::kBalance, kDeposit1), Code::ok);
+  EXPECT_EQ(ledger_.transfer_count(), transfers + 1);
+  EXPECT_EQ(Balance(Wallet(7)), 10'000 - 7'200);
+  EXPECT_EQ(CardIn(), 300);
+  EXPECT_EQ(Balance(kEscrow), 7'500);
+  const wire::OrderMoneyRecord deposit = Money(kDeposit1);
+  EXPECT_EQ(deposit.state, wire::OrderMoneyState::kConverted);
+  EXPECT_EQ(deposit.closed_at_us, now_);
+  EXPECT_EQ(deposit.deposit_id, 50u);  // the order that took it
+  EXPECT_EQ(deposit.amount_fen, 300);
+  EXPECT_EQ(deposit.refunded_fen, 0);
+  EXPECT_EQ(deposit.deposit_fen, 0);
+  wire::OrderMoneyRecord money = Money(50);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kPaid);
+  EXPECT_EQ(money.amount_fen, 7'500);
+  EXPECT_EQ(money.deposit_fen, 300);
+  EXPECT_EQ(money.deposit_id, kDeposit1);
+  EXPECT_EQ(money.deposit_refunded_fen, 0);
+  EXPECT_EQ(money.method, PaymentMethod::kBalance);
+  // Retries: the same payment (with the same deposit) is a replay, and so is the deposit's own.
+  EXPECT_TRUE(Replayed(PayCmd(50, 7, 9, 7'500, PaymentMethod::kBalance, 0, 0, kDeposit1)));
+  EXPECT_TRUE(Replayed(PayCmd(kDeposit1, 7, 9, 300, PaymentMethod::kCard)));
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 7'500, PaymentMethod::kBalance)),
+            Code::order_payment_exists_with_different_fields);
+  // The deposit's money is the order's now: nothing may be done with it on its own.
+  EXPECT_EQ(ledger_.RefundOrder(kDeposit1, now_), Code::deposit_converted);
+  EXPECT_EQ(ledger_.ConfirmDelivery(kDeposit1, now_), Code::deposit_converted);
+  EXPECT_EQ(ledger_.ReturnOrder(kDeposit1, 100, now_), Code::deposit_converted);
+  EXPECT_EQ(ledger_.CancelPaidOrder(kDeposit1, now_), Code::deposit_converted);
+  EXPECT_EQ(One(AfterSalesCmd(300, kDeposit1, 1)), Code::deposit_converted);
+  EXPECT_EQ(One(OrderCmd(wire::kRefundOrderMoney, kDeposit1)), Code::deposit_converted);
+  EXPECT_EQ(PayWithDeposit(51, 7'500, PaymentMethod::kBalance, kDeposit1),
+            Code::deposit_not_payable);
+  // A full refund: D back to the card, A - D to the wallet.
+  EXPECT_EQ(ledger_.RefundOrder(50, now_), Code::ok);
+  EXPECT_EQ(CardOut(), 300);
+  EXPECT_EQ(Balance(Wallet(7)), 10'000);
+  EXPECT_EQ(Balance(kEscrow), 0);
+  money = Money(50);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kRefunded);
+  EXPECT_EQ(money.refunded_fen, 7'500);
+  EXPECT_EQ(money.deposit_refunded_fen, 300);
+  const std::vector<wire::TransferRecord> legs = Transfers(kCardClearing);
+  ASSERT_EQ(legs.size(), 2u);
+  EXPECT_EQ(legs[0].code, static_cast<uint16_t>(MoneyCode::kDepositRefund));
+  EXPECT_EQ(legs[0].debit_account_id, kEscrow);
+  EXPECT_EQ(legs[0].amount_fen, 300);
+  EXPECT_EQ(legs[0].user_data, 50u);
+  EXPECT_EQ(Money(kDeposit1).state, wire::OrderMoneyState::kConverted);
+}
+
+TEST_F(LedgerDepositTest, BalanceDepositThenCardSettlesTheWholeAmount) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 1'000)), Code::ok);
+  ASSERT_EQ(PayDeposit(kDeposit1, 1'000, PaymentMethod::kBalance), Code::ok);
+  ASSERT_EQ(PayWithDeposit(50, 10'000, PaymentMethod::kCard, kDeposit1), Code::ok);
+  EXPECT_EQ(CardIn(), 9'000);
+  EXPECT_EQ(Balance(kEscrow), 10'000);
+  // The merchant is settled on the whole amount, deposit included, once.
+  EXPECT_EQ(ledger_.ConfirmDelivery(50, now_), Code::ok);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 10'000 - 200);
+  EXPECT_EQ(Balance(kCommission), 200);
+  EXPECT_EQ(Balance(kEscrow), 0);
+  EXPECT_EQ(Money(50).state, wire::OrderMoneyState::kSettled);
+  EXPECT_EQ(Money(kDeposit1).state, wire::OrderMoneyState::kConverted);
+  // Auto-confirm passes over the converted deposit.
+  ledger_.Tick(now_ + 11 * kMicrosPerDay);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 10'000 - 200);
+}
+
+TEST_F(LedgerDepositTest, InstalmentsMerchantPaysTheFeeOnTheBalance) {
+  ASSERT_EQ(PayDeposit(kDeposit1, 20'000, PaymentMethod::kCard), Code::ok);
+  // The plan finances A - D = 80,000; the limit is checked against that.
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 79'999)), Code::ok);
+  EXPECT_EQ(PayWithDeposit(50, 100'000, PaymentMethod::kInstalmentMerchantFee, kDeposit1, 24),
+            Code::credit_limit_exceeded);
+  EXPECT_EQ(Money(kDeposit1).state, wire::OrderMoneyState::kPaid);  // rolled back whole
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 80'000)), Code::ok);
+  ASSERT_EQ(PayWithDeposit(50, 100'000, PaymentMethod::kInstalmentMerchantFee, kDeposit1, 24),
+            Code::ok);
+  wire::PlanRecord plan{};
+  ASSERT_EQ(ledger_.LookupPlan(50, &plan), Code::ok);
+  EXPECT_EQ(plan.principal_fen, 80'000);
+  EXPECT_EQ(plan.total_fen, 80'000);
+  EXPECT_EQ(Balance(kEscrow), 100'000);
+  EXPECT_EQ(Money(50).merchant_fee_fen, 12'000);  // 15% of the principal
+  EXPECT_EQ(ledger_.ConfirmDelivery(50, now_), Code::ok);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 100'000 - 2'000 - 12'000);
+  EXPECT_EQ(Balance(kEscrow), 0);
+}
+
+TEST_F(LedgerDepositTest, InstalmentsBuyerPaysTheFeeOnTheBalanceAndFullRefund) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 7'000)), Code::ok);
+  ASSERT_EQ(PayDeposit(kDeposit1, 2'000, PaymentMethod::kBalance), Code::ok);
+  // principal 8,000 + 2.5% fee 200 = 8,200.
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 8'200)), Code::ok);
+  ASSERT_EQ(PayWithDeposit(50, 10'000, PaymentMethod::kInstalmentBuyerFee, kDeposit1, 3), Code::ok);
+  wire::PlanRecord plan{};
+  ASSERT_EQ(ledger_.LookupPlan(50, &plan), Code::ok);
+  EXPECT_EQ(plan.principal_fen, 8'000);
+  EXPECT_EQ(plan.fee_fen, 200);
+  EXPECT_EQ(One(RepayCmd(2, 50, 1)), Code::ok);  // 2,734
+  EXPECT_EQ(Balance(Wallet(7)), 5'000 - 2'734);
+  EXPECT_EQ(ledger_.RefundOrder(50, now_), Code::ok);
+  // The deposit and the repaid instalment back to the wallet; the plan owes nothing.
+  EXPECT_EQ(Balance(Wallet(7)), 7'000);
+  EXPECT_EQ(Balance(kEscrow), 0);
+  EXPECT_EQ(Balance(kFeeIncome), 0);
+  wire::BuyerCreditRecord credit{};
+  ASSERT_EQ(ledger_.LookupBuyerCredit(7, &credit), Code::ok);
+  EXPECT_EQ(credit.outstanding_fen, 0);
+  ASSERT_EQ(ledger_.LookupPlan(50, &plan), Code::ok);
+  EXPECT_EQ(plan.state, wire::PlanState::kCancelled);
+  EXPECT_EQ(Money(50).deposit_refunded_fen, 2'000);
+}
+
+TEST_F(LedgerDepositTest, Refusals) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 100'000)), Code::ok);
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 2, 8, 100'000)), Code::ok);
+  EXPECT_EQ(One(SetBuyerLimitCmd(7, 100'000)), Code::ok);
+  ASSERT_EQ(PayDeposit(kDeposit1, 300, PaymentMethod::kCard), Code::ok);
+  const uint32_t transfers = ledger_.transfer_count();
+  EXPECT_EQ(PayWithDeposit(50, 7'500, PaymentMethod::kCard, kDeposit2),
+            Code::order_payment_not_found);
+  EXPECT_EQ(PayWithDeposit(50, 7'500, PaymentMethod::kCard, wire::kUserIdLimit), Code::invalid_id);
+  // Another buyer's, another merchant's.
+  EXPECT_EQ(ledger_.PayOrder(50, 8, 9, 7'500, PaymentMethod::kCard, 0, now_, 0, 0, kDeposit1),
+            Code::deposit_not_payable);
+  EXPECT_EQ(ledger_.PayOrder(50, 7, 10, 7'500, PaymentMethod::kCard, 0, now_, 0, 0, kDeposit1),
+            Code::deposit_not_payable);
+  // Not more than the deposit; no subsidy with it.
+  EXPECT_EQ(PayWithDeposit(50, 300, PaymentMethod::kCard, kDeposit1), Code::deposit_not_payable);
+  EXPECT_EQ(PayWithDeposit(50, 299, PaymentMethod::kCard, kDeposit1), Code::deposit_not_payable);
+  EXPECT_EQ(ledger_.PayOrder(50, 7, 9, 7'500, PaymentMethod::kCard, 0, now_, 0, 1, kDeposit1),
+            Code::deposit_not_payable);
+  EXPECT_EQ(One(PayCmd(50, 7, 9, 7'500, PaymentMethod::kCard, 0, 1, kDeposit1)),
+            Code::deposit_not_payable);
+  // 323 fen over 24 periods is enough, but not the 23 the buyer finances.
+  EXPECT_EQ(PayWithDeposit(50, 323, PaymentMethod::kInstalmentMerchantFee, kDeposit1, 24),
+            Code::instalment_amount_too_small);
+  // A wallet too short for A - D: nothing of the payment or the conversion remains.
+  EXPECT_EQ(ledger_.PayOrder(50, 7, 9, 100'301, PaymentMethod::kBalance, 0, now_, 0, 0, kDeposit1),
+            Code::exceeds_credits);
+  EXPECT_EQ(ledger_.transfer_count(), transfers);
+  EXPECT_EQ(ledger_.order_count(), 1u);
+  const wire::OrderMoneyRecord deposit = Money(kDeposit1);
+  EXPECT_EQ(deposit.state, wire::OrderMoneyState::kPaid);
+  EXPECT_EQ(deposit.deposit_id, 0u);
+  EXPECT_EQ(deposit.closed_at_us, 0u);
+
+  // A deposit refunded, settled, paid by instalments, or carrying a subsidy: not payable.
+  EXPECT_EQ(PayDeposit(kDeposit2, 300, PaymentMethod::kCard), Code::ok);
+  EXPECT_EQ(ledger_.RefundOrder(kDeposit2, now_), Code::ok);
+  EXPECT_EQ(PayWithDeposit(51, 7'500, PaymentMethod::kCard, kDeposit2), Code::deposit_not_payable);
+  const uint64_t settled = kDeposit2 + 1;
+  EXPECT_EQ(PayDeposit(settled, 300, PaymentMethod::kCard), Code::ok);
+  EXPECT_EQ(ledger_.ConfirmDelivery(settled, now_), Code::ok);
+  EXPECT_EQ(PayWithDeposit(51, 7'500, PaymentMethod::kCard, settled), Code::deposit_not_payable);
+  const uint64_t returned = kDeposit2 + 2;  // partly returned, the rest settled at once
+  EXPECT_EQ(PayDeposit(returned, 300, PaymentMethod::kCard), Code::ok);
+  EXPECT_EQ(ledger_.ReturnOrder(returned, 100, now_), Code::ok);
+  EXPECT_EQ(PayWithDeposit(51, 7'500, PaymentMethod::kCard, returned), Code::deposit_not_payable);
+  const uint64_t instalments = kDeposit2 + 3;
+  EXPECT_EQ(
+      ledger_.PayOrder(instalments, 7, 9, 300, PaymentMethod::kInstalmentMerchantFee, 3, now_),
+      Code::ok);
+  EXPECT_EQ(PayWithDeposit(51, 7'500, PaymentMethod::kCard, instalments),
+            Code::deposit_not_payable);
+  const uint64_t subsidised = kDeposit2 + 4;
+  EXPECT_EQ(ledger_.PayOrder(subsidised, 7, 9, 300, PaymentMethod::kCard, 0, now_, 0, 100),
+            Code::ok);
+  EXPECT_EQ(PayWithDeposit(51, 7'500, PaymentMethod::kCard, subsidised), Code::deposit_not_payable);
+  // An order carrying a deposit is no deposit itself; a converted one cannot be carried twice.
+  ASSERT_EQ(PayWithDeposit(51, 7'500, PaymentMethod::kCard, kDeposit1), Code::ok);
+  EXPECT_EQ(PayWithDeposit(52, 9'000, PaymentMethod::kCard, 51), Code::deposit_not_payable);
+  EXPECT_EQ(PayWithDeposit(52, 9'000, PaymentMethod::kCard, kDeposit1), Code::deposit_not_payable);
+  EXPECT_EQ(ledger_.order_count(), 7u);
+}
+
+// A = 7,500 with D = 300 carried, refunds of 1, 2,811 and 4,688 (a parcel back before
+// settlement, an after-sales refund, a parcel back after settlement): the deposit's way has
+// had floor(300 * R / 7,500) back after R refunded, 0 then 112 then 300, to the fen.
+TEST_F(LedgerDepositTest, PartialRefundsSplitExactly) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 7'200)), Code::ok);
+  EXPECT_EQ(One(SetLineCmd(9, 100'000, 0)), Code::ok);  // the merchant can fund a shortfall
+  ASSERT_EQ(PayDeposit(kDeposit1, 300, PaymentMethod::kCard), Code::ok);
+  ASSERT_EQ(PayWithDeposit(50, 7'500, PaymentMethod::kBalance, kDeposit1), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 0);
+  // 1 fen back before settlement: floor(300 / 7,500) = 0, all of it to the wallet.
+  EXPECT_EQ(ledger_.ReturnOrder(50, 1, now_), Code::ok);
+  wire::OrderMoneyRecord money = Money(50);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kSettled);
+  EXPECT_EQ(money.refunded_fen, 1);
+  EXPECT_EQ(money.deposit_refunded_fen, 0);
+  EXPECT_EQ(Balance(Wallet(7)), 1);
+  EXPECT_EQ(CardOut(), 0);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 7'499 - 149);  // settled on the 7,499 kept
+  // After sales, 2,811: floor(300 * 2,812 / 7,500) = 112 to the card, 2,699 to the wallet.
+  const wire::Result after_sales = Result(AfterSalesCmd(100, 50, 2'811));
+  EXPECT_EQ(after_sales.code, Code::ok);
+  EXPECT_EQ(after_sales.amount_fen, 2'811);
+  money = Money(50);
+  EXPECT_EQ(money.refunded_fen, 2'812);
+  EXPECT_EQ(money.deposit_refunded_fen, 112);
+  EXPECT_EQ(CardOut(), 112);
+  EXPECT_EQ(Balance(Wallet(7)), 1 + 2'699);
+  wire::TransferRecord t{};
+  ASSERT_EQ(ledger_.LookupTransfer(100, &t), Code::ok);
+  EXPECT_EQ(t.code, static_cast<uint16_t>(MoneyCode::kAfterSalesRefund));
+  EXPECT_EQ(t.amount_fen, 2'699);
+  ASSERT_EQ(ledger_.LookupTransfer(kDepositLegTag | 100, &t), Code::ok);
+  EXPECT_EQ(t.code, static_cast<uint16_t>(MoneyCode::kDepositRefund));
+  EXPECT_EQ(t.debit_account_id, MerchantWallet(9));
+  EXPECT_EQ(t.credit_account_id, kCardClearing);
+  EXPECT_EQ(t.amount_fen, 112);
+  // The rest, 4,688, comes back as a parcel after settlement: 188 more to the card.
+  EXPECT_EQ(ledger_.ReturnOrder(50, 4'688, now_), Code::ok);
+  money = Money(50);
+  EXPECT_EQ(money.refunded_fen, 7'500);
+  EXPECT_EQ(money.deposit_refunded_fen, 300);
+  EXPECT_EQ(CardOut(), 300);             // the whole deposit, the way it was paid
+  EXPECT_EQ(Balance(Wallet(7)), 7'200);  // the whole balance, the way it was paid
+  wire::MerchantCreditRecord merchant{};
+  ASSERT_EQ(ledger_.LookupMerchantCredit(9, &merchant), Code::ok);
+  EXPECT_EQ(merchant.wallet_fen, 0);
+  EXPECT_EQ(merchant.outstanding_fen, 149);  // the shortfall, drawn on the line
+  const std::vector<wire::TransferRecord> legs = Transfers(kCardClearing);
+  ASSERT_EQ(legs.size(), 3u);  // the deposit's payment and its two refund legs
+  EXPECT_EQ(legs[0].amount_fen, 188);
+  EXPECT_EQ(legs[1].amount_fen, 112);
+  const wire::Result again = Result(AfterSalesCmd(100, 50, 2'811));
+  EXPECT_TRUE(again.code == Code::ok && wire::IsReplay(again));
+  EXPECT_EQ(again.amount_fen, 2'811);
+  EXPECT_EQ(One(AfterSalesCmd(100, 50, 2'699)), Code::transfer_exists_with_different_amount);
+}
+
+TEST_F(LedgerDepositTest, ReturnThenSettlement) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 2'500)), Code::ok);
+  ASSERT_EQ(PayDeposit(kDeposit1, 2'500, PaymentMethod::kBalance), Code::ok);
+  ASSERT_EQ(PayWithDeposit(50, 10'000, PaymentMethod::kCard, kDeposit1), Code::ok);
+  EXPECT_EQ(ledger_.PayOrder(51, 8, 10, 10'000, PaymentMethod::kCard, 0, now_), Code::ok);
+  EXPECT_EQ(ledger_.ReturnOrder(50, 4'000, now_), Code::ok);
+  EXPECT_EQ(ledger_.ReturnOrder(51, 4'000, now_), Code::ok);
+  // floor(2,500 * 4,000 / 10,000) = 1,000 back to the wallet, 3,000 to the card.
+  const wire::OrderMoneyRecord money = Money(50);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kSettled);
+  EXPECT_EQ(money.refunded_fen, 4'000);
+  EXPECT_EQ(money.deposit_refunded_fen, 1'000);
+  EXPECT_EQ(Balance(Wallet(7)), 1'000);
+  EXPECT_EQ(CardOut(), 3'000 + 4'000);
+  // The merchant gets the same as from an order paid whole.
+  EXPECT_EQ(money.commission_fen, 120);
+  EXPECT_EQ(money.merchant_net_fen, 5'880);
+  EXPECT_EQ(Money(51).merchant_net_fen, money.merchant_net_fen);
+  EXPECT_EQ(Balance(MerchantWallet(9)), Balance(MerchantWallet(10)));
+  EXPECT_EQ(Balance(kEscrow), 0);
+}
+
+// After settlement the merchant's wallet pays: the deposit's share back to the wallet it came
+// from, the rest to the card. A retry is answered with the amount asked, also when the legs
+// are split or all of it is the deposit's; a user transfer coded like a deposit leg is none.
+TEST_F(LedgerDepositTest, AfterSalesRefundAfterSettlement) {
+  EXPECT_EQ(One(PartyCmd(wire::kDeposit, 1, 7, 60)), Code::ok);
+  EXPECT_EQ(One(SetLineCmd(9, 1'000, 0)), Code::ok);
+  ASSERT_EQ(PayDeposit(kDeposit1, 60, PaymentMethod::kBalance), Code::ok);
+  ASSERT_EQ(PayWithDeposit(50, 100, PaymentMethod::kCard, kDeposit1), Code::ok);
+  EXPECT_EQ(ledger_.ConfirmDelivery(50, now_), Code::ok);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 98);
+  // R 0 -> 1: floor(60 / 100) = 0, all to the card.
+  EXPECT_EQ(One(AfterSalesCmd(200, 50, 1)), Code::ok);
+  EXPECT_EQ(CardOut(), 1);
+  EXPECT_EQ(Balance(Wallet(7)), 0);
+  // R 1 -> 2: floor(120 / 100) = 1, all the deposit's; the refund's id is on that leg.
+  EXPECT_EQ(One(AfterSalesCmd(201, 50, 1)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 1);
+  wire::TransferRecord t{};
+  ASSERT_EQ(ledger_.LookupTransfer(201, &t), Code::ok);
+  EXPECT_EQ(t.code, static_cast<uint16_t>(MoneyCode::kDepositRefund));
+  EXPECT_EQ(t.debit_account_id, MerchantWallet(9));
+  EXPECT_EQ(t.credit_account_id, Wallet(7));
+  // R 2 -> 12: floor(720 / 100) - 1 = 6 to the wallet, 4 to the card.
+  EXPECT_EQ(One(AfterSalesCmd(202, 50, 10)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 7);
+  EXPECT_EQ(CardOut(), 5);
+  ASSERT_EQ(ledger_.LookupTransfer(202, &t), Code::ok);
+  EXPECT_EQ(t.code, static_cast<uint16_t>(MoneyCode::kAfterSalesRefund));
+  EXPECT_EQ(t.amount_fen, 4);
+  ASSERT_EQ(ledger_.LookupTransfer(kDepositLegTag | 202, &t), Code::ok);
+  EXPECT_EQ(t.amount_fen, 6);
+  const uint32_t transfers = ledger_.transfer_count();
+  const std::pair<uint64_t, int64_t> refunds[] = {{200, 1}, {201, 1}, {202, 10}};
+  for (auto [id, amount] : refunds) {
+    const wire::Result again = Result(AfterSalesCmd(id, 50, amount));
+    EXPECT_EQ(again.code, Code::ok) << id;
+    EXPECT_TRUE(wire::IsReplay(again)) << id;
+    EXPECT_EQ(again.amount_fen, amount) << id;
+    EXPECT_EQ(One(AfterSalesCmd(id, 50, amount + 1)), Code::transfer_exists_with_different_amount);
+  }
+  EXPECT_EQ(ledger_.transfer_count(), transfers);
+  ASSERT_EQ(Codes({CreateAccountCmd(1), CreateAccountCmd(2)}),
+            (std::vector<Code>{Code::ok, Code::ok}));
+  ASSERT_EQ(One(TransferCmd(
+                {.id = 203, .debit = 1, .credit = 2, .amount = 1, .code = 18, .user_data = 50})),
+            Code::ok);
+  EXPECT_EQ(One(AfterSalesCmd(203, 50, 1)), Code::transfer_exists_with_different_code);
+  // The rest, 88: 60 - 7 = 53 to the wallet, 35 to the card; the merchant's wallet (86 left)
+  // draws the other 2 on its line.
+  EXPECT_EQ(One(AfterSalesCmd(204, 50, 88)), Code::ok);
+  EXPECT_EQ(Balance(Wallet(7)), 60);
+  EXPECT_EQ(CardOut(), 40);
+  EXPECT_EQ(Balance(MerchantWallet(9)), 0);
+  const wire::OrderMoneyRecord money = Money(50);
+  EXPECT_EQ(money.refunded_fen, 100);
+  EXPECT_EQ(money.deposit_refunded_fen, 60);
+  EXPECT_EQ(One(AfterSalesCmd(205, 50, 1)), Code::refund_exceeds_paid);
+}
+
 // ---- merchant credit ----
 
 TEST_F(LedgerTest, MerchantCreditDrawdownAndWithholding) {
@@ -1011,6 +1353,60 @@ TEST(LedgerCapacity, SubsidisedPartialReturnFitsTheReservation) {
   ASSERT_EQ(ledger.LookupOrderMoney(50, &money), Code::ok);
   EXPECT_EQ(money.state, wire::OrderMoneyState::kSettled);
   EXPECT_EQ(money.subsidy_refunded_fen, 1'000);
+  EXPECT_GT(money.withheld_fen, 0);
+  EXPECT_GT(money.merchant_fee_fen, 0);
+}
+
+TEST(LedgerCapacity, PaymentWithADepositReservesOneMore) {
+  // The deposit: 1 transfer and 6 reserved. The payment carrying it gives those 6 back, asks
+  // room for its 2 legs and reserves 7: 1 + 2 + 7 = 10.
+  const uint64_t deposit = (uint64_t{1} << 55) + 1;
+  LedgerConfig config = SmallConfig();
+  config.transfer_count_max = 9;
+  Ledger nine(config);
+  ASSERT_EQ(nine.PayOrder(deposit, 7, 9, 10, PaymentMethod::kCard, 0, 1), Code::ok);
+  EXPECT_EQ(nine.PayOrder(1, 7, 9, 100, PaymentMethod::kCard, 0, 1, 0, 0, deposit),
+            Code::transfers_full);
+  config.transfer_count_max = 10;
+  Ledger ten(config);
+  ASSERT_EQ(ten.PayOrder(deposit, 7, 9, 10, PaymentMethod::kCard, 0, 1), Code::ok);
+  EXPECT_EQ(ten.PayOrder(1, 7, 9, 100, PaymentMethod::kCard, 0, 1, 0, 0, deposit), Code::ok);
+  EXPECT_EQ(ten.transfer_count(), 2u);
+  EXPECT_EQ(ten.RefundOrder(1, 2), Code::ok);  // the deposit's leg and the card's
+  EXPECT_EQ(ten.transfer_count(), 4u);
+}
+
+// A partial return of an instalment order carrying a deposit with every leg there is — the
+// deposit's share, repaid money back, the refund, commission, merchant fee, withheld, net —
+// fits the order's reservation when every other transfer slot is taken.
+TEST(LedgerCapacity, PartialReturnWithADepositFitsTheReservation) {
+  LedgerConfig config = SmallConfig();
+  config.transfer_count_max = 64;
+  Ledger ledger(config);
+  const uint64_t now = 1;
+  const uint64_t deposit = (uint64_t{1} << 55) + 1;
+  auto setup =
+      ApplyAll(ledger,
+               {SetLineCmd(9, 100'000, 5'000), PartyCmd(wire::kDrawDown, 1, 9, 10'000),
+                SetBuyerLimitCmd(7, 1'000'000), PartyCmd(wire::kDeposit, 2, 7, 100'000),
+                PayCmd(deposit, 7, 9, 2'000, PaymentMethod::kBalance),
+                PayCmd(50, 7, 9, 10'000, PaymentMethod::kInstalmentMerchantFee, 3, 0, deposit),
+                RepayCmd(3, 50, 0), CreateAccountCmd(1), CreateAccountCmd(2)},
+               now);
+  for (const wire::Result& r : setup) ASSERT_EQ(r.code, Code::ok) << wire::CodeName(r.code);
+  uint64_t id = 100;
+  for (Code code = Code::ok; code == Code::ok; id++) {
+    code = ApplyAll(ledger, {TransferCmd({.id = id, .debit = 1, .credit = 2, .amount = 1})}, now)[0]
+               .code;
+  }
+  const uint32_t before = ledger.transfer_count();
+  EXPECT_EQ(before, config.transfer_count_max - 7);
+  EXPECT_EQ(ledger.ReturnOrder(50, 5'000, now), Code::ok);
+  EXPECT_EQ(ledger.transfer_count(), before + 7);
+  wire::OrderMoneyRecord money{};
+  ASSERT_EQ(ledger.LookupOrderMoney(50, &money), Code::ok);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kSettled);
+  EXPECT_EQ(money.deposit_refunded_fen, 1'000);
   EXPECT_GT(money.withheld_fen, 0);
   EXPECT_GT(money.merchant_fee_fen, 0);
 }

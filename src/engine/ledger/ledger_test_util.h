@@ -75,7 +75,7 @@ inline wire::Command SetLineCmd(uint64_t merchant_id, int64_t limit_fen, uint16_
 
 inline wire::Command PayCmd(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
                             int64_t amount_fen, wire::PaymentMethod method, uint8_t periods = 0,
-                            int64_t subsidy_fen = 0) {
+                            int64_t subsidy_fen = 0, uint64_t deposit_id = 0) {
   wire::LedgerCommand c{};
   wire::PayOrderMoney& p = c.pay_order_money;
   p.operation = wire::kPayOrderMoney;
@@ -86,6 +86,7 @@ inline wire::Command PayCmd(uint64_t order_id, uint64_t buyer_id, uint64_t merch
   p.merchant_id = merchant_id;
   p.amount_fen = amount_fen;
   p.subsidy_fen = subsidy_fen;
+  p.deposit_id = deposit_id;
   return wire::AsCommand(c);
 }
 

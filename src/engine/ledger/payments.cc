@@ -259,6 +259,7 @@ Code Ledger::CheckPayOrder(const wire::PayOrderMoney& p) const {
   if (!ValidPartyId(p.order_id) || !ValidPartyId(p.buyer_id) || !ValidPartyId(p.merchant_id)) {
     return Code::invalid_id;
   }
+  if (p.deposit_id != 0 && !ValidPartyId(p.deposit_id)) return Code::invalid_id;
   auto method = static_cast<uint8_t>(p.method);
   if (method == 0 || method > wire::kPaymentMethodMax) return Code::invalid_payment_method;
   if (wire::IsInstalment(p.method) ? wire::InstalmentPlanIndex(p.instalment_periods) < 0
@@ -275,6 +276,45 @@ Code Ledger::CheckPayOrder(const wire::PayOrderMoney& p) const {
   return Code::ok;
 }
 
+Code Ledger::CheckDeposit(const wire::PayOrderMoney& p, uint32_t* index) const {
+  *index = kNone;
+  if (p.deposit_id == 0) return Code::ok;
+  const uint32_t found = order_index_.Find(p.deposit_id);
+  if (found == kNoValue) return Code::order_payment_not_found;
+  const Order& d = orders_[found];
+  // Only money still whole in escrow can join another payment: paid, nothing refunded, not
+  // settled or carried already. It must be the same buyer's, for the same merchant, paid the
+  // simple way (its refunds go back to the wallet or the card), and be only a deposit.
+  const bool whole = d.state == wire::OrderMoneyState::kPaid && d.refunded == 0;
+  const bool same_parties =
+      buyers_[d.buyer].id == p.buyer_id && merchants_[d.merchant].id == p.merchant_id;
+  const bool simple = (d.method == PaymentMethod::kBalance || d.method == PaymentMethod::kCard) &&
+                      d.subsidy == 0 && d.deposit == 0;
+  // The payment is more than the deposit (the buyer pays at least one fen now), and a
+  // subsidy never joins a deposit (one pro-rata source per order).
+  const bool fits = d.amount < p.amount_fen && p.subsidy_fen == 0;
+  if (!whole || !same_parties || !simple || !fits) return Code::deposit_not_payable;
+  ELEVEN_DASSERT(d.plan == kNone && d.closed_at_us == 0);
+  if (wire::IsInstalment(p.method) && p.amount_fen - d.amount < p.instalment_periods) {
+    return Code::instalment_amount_too_small;
+  }
+  *index = found;
+  return Code::ok;
+}
+
+void Ledger::ConvertDeposit(uint32_t deposit_index, uint64_t order_id) {
+  Order& d = orders_[deposit_index];
+  ELEVEN_ASSERT(d.state == wire::OrderMoneyState::kPaid && d.refunded == 0 && d.deposit == 0);
+  const uint32_t release = OrderTransferReserve(d);
+  ELEVEN_ASSERT(transfers_reserved_ >= release);
+  SaveReserved();
+  transfers_reserved_ -= release;
+  SaveOrder(deposit_index);
+  d.state = wire::OrderMoneyState::kConverted;
+  d.closed_at_us = now_us_;
+  d.deposit_id = order_id;
+}
+
 Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
   result->id = p.order_id;
   Code check = CheckPayOrder(p);
@@ -284,18 +324,28 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
     const Order& o = orders_[existing];
     result->state = static_cast<wire::OrderState>(o.state);
     result->amount_fen = o.amount;
+    // A converted deposit's deposit_id names the order that took it, not one it carries.
+    const uint64_t carried = o.state == wire::OrderMoneyState::kConverted ? 0 : o.deposit_id;
     bool same = buyers_[o.buyer].id == p.buyer_id && merchants_[o.merchant].id == p.merchant_id &&
                 o.amount == p.amount_fen && o.method == p.method &&
-                o.periods == p.instalment_periods && o.subsidy == p.subsidy_fen;
+                o.periods == p.instalment_periods && o.subsidy == p.subsidy_fen &&
+                carried == p.deposit_id;
     return same ? Code::order_payment_exists : Code::order_payment_exists_with_different_fields;
   }
+  uint32_t deposit = kNone;
+  check = CheckDeposit(p, &deposit);
+  if (check != Code::ok) return check;
+  const int64_t deposit_fen = deposit == kNone ? 0 : orders_[deposit].amount;
   if (order_count_ == config_.order_count_max) return Code::ledger_orders_full;
   if (wire::IsInstalment(p.method) && plan_count_ == config_.plan_count_max) return Code::plans_full;
   // The payment (and a buyer's fee, and the subsidy), plus the settlement or refund legs
-  // reserved for later.
+  // reserved for later; a carried deposit gives its own reservation back.
   const bool subsidised = p.subsidy_fen > 0;
-  const uint32_t reserve = kOrderTransferReserve + (subsidised ? kSubsidyTransferReserve : 0);
-  if (!TransferRoom(2 + (subsidised ? 1 : 0) + reserve)) return Code::transfers_full;
+  const uint32_t reserve = kOrderTransferReserve + (subsidised ? kSubsidyTransferReserve : 0) +
+                           (deposit_fen > 0 ? kDepositTransferReserve : 0);
+  const uint32_t released = deposit == kNone ? 0 : OrderTransferReserve(orders_[deposit]);
+  ELEVEN_ASSERT(released < 2 + reserve && transfers_reserved_ >= released);
+  if (!TransferRoom(2 + (subsidised ? 1 : 0) + reserve - released)) return Code::transfers_full;
   uint32_t buyer = kNoValue;
   uint32_t merchant = kNoValue;
   Code code = EnsureBuyer(p.buyer_id, &buyer);
@@ -310,14 +360,16 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
   const uint32_t order_index = order_count_;
   int64_t merchant_fee = 0;
   uint32_t plan = kNone;
-  // The buyer pays the price less the platform's coupons; the marketing account pays those.
-  const int64_t buyer_fen = p.amount_fen - p.subsidy_fen;
+  // The buyer pays the price less the platform's coupons (the marketing account pays those)
+  // and less a carried deposit (already in escrow).
+  const int64_t buyer_fen = p.amount_fen - p.subsidy_fen - deposit_fen;
+  ELEVEN_ASSERT(buyer_fen > 0 && (p.subsidy_fen == 0 || deposit_fen == 0));
   if (p.method == PaymentMethod::kBalance) {
     code = Move(buyers_[buyer].wallet, kEscrow, buyer_fen, 0, p.order_id, MoneyCode::kOrderPayment);
   } else if (p.method == PaymentMethod::kCard) {
     code = Move(kCardClearing, kEscrow, buyer_fen, 0, p.order_id, MoneyCode::kOrderPayment);
   } else {
-    code = OpenPlan(p, buyer, order_index, &merchant_fee, &plan);
+    code = OpenPlan(p, buyer_fen, buyer, order_index, &merchant_fee, &plan);
   }
   if (code == Code::ok && subsidised) {
     code = Move(kMarketing, kEscrow, p.subsidy_fen, 0, p.order_id, MoneyCode::kCouponSubsidy);
@@ -328,6 +380,9 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
   o.order_id = p.order_id;
   o.amount = p.amount_fen;
   o.subsidy = p.subsidy_fen;
+  o.deposit = deposit_fen;
+  o.deposit_id = p.deposit_id;
+  o.deposit_method = deposit == kNone ? PaymentMethod{} : orders_[deposit].method;
   o.paid_at_us = now_us_;
   o.merchant_fee = merchant_fee;
   o.buyer = buyer;
@@ -346,6 +401,7 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
     SaveBuyer(buyer);
     buyers_[buyer].storefront = p.storefront;
   }
+  if (deposit != kNone) ConvertDeposit(deposit, p.order_id);
   ELEVEN_ASSERT(reserve == OrderTransferReserve(orders_[order_index]));
   SaveReserved();
   transfers_reserved_ += reserve;
@@ -354,15 +410,15 @@ Code Ledger::DoPayOrder(const wire::PayOrderMoney& p, wire::Result* result) {
   return Code::ok;
 }
 
-Code Ledger::OpenPlan(const wire::PayOrderMoney& p, uint32_t buyer, uint32_t order,
-                      int64_t* merchant_fee_fen, uint32_t* plan) {
+Code Ledger::OpenPlan(const wire::PayOrderMoney& p, int64_t principal_fen, uint32_t buyer,
+                      uint32_t order, int64_t* merchant_fee_fen, uint32_t* plan) {
   const int plan_kind = wire::InstalmentPlanIndex(p.instalment_periods);
   ELEVEN_ASSERT(plan_kind >= 0 && plan_count_ < config_.plan_count_max);
   const bool buyer_pays = p.method == PaymentMethod::kInstalmentBuyerFee;
-  // The plan finances what the buyer pays: the price less the platform's coupons. Both fees
-  // are on that principal.
-  const int64_t principal = p.amount_fen - p.subsidy_fen;
-  ELEVEN_ASSERT(principal >= p.instalment_periods);
+  // The plan finances what the buyer pays now: the price less the platform's coupons and a
+  // carried deposit. Both fees are on that principal.
+  const int64_t principal = principal_fen;
+  ELEVEN_ASSERT(principal >= p.instalment_periods && principal <= p.amount_fen);
   const int64_t buyer_fee =
       buyer_pays ? BasisPoints(principal, config_.buyer_fee_bp[plan_kind]) : 0;
   *merchant_fee_fen = buyer_pays ? 0 : BasisPoints(principal, config_.merchant_fee_bp[plan_kind]);
@@ -404,19 +460,23 @@ Code Ledger::DoRefund(uint64_t order_id, wire::Result* result) {
   Order& o = orders_[index];
   if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
   if (o.state == wire::OrderMoneyState::kSettled) return Code::order_already_settled;
+  if (o.state == wire::OrderMoneyState::kConverted) return Code::deposit_converted;
   // A paid order has refunded nothing: a partial return settles the rest at once.
-  ELEVEN_ASSERT(o.refunded == 0 && o.subsidy_refunded == 0);
+  ELEVEN_ASSERT(o.refunded == 0 && o.subsidy_refunded == 0 && o.deposit_refunded == 0);
   const uint32_t reserve = OrderTransferReserve(o);
   ELEVEN_ASSERT(transfers_reserved_ >= reserve);
   SaveReserved();
   transfers_reserved_ -= reserve;  // the refund legs use the reservation
   SaveOrder(index);
-  // The whole subsidy back to the marketing account, the rest as the buyer paid it.
+  // The whole subsidy back to the marketing account, a whole carried deposit the way it was
+  // paid, the rest as the buyer paid it.
   int64_t subsidy_back = 0;
+  int64_t deposit_back = 0;
   Code code = ReturnSubsidy(index, kEscrow, o.amount, 0, &subsidy_back);
+  if (code == Code::ok) code = ReturnDeposit(index, kEscrow, o.amount, 0, &deposit_back);
   if (code != Code::ok) return code;
-  const int64_t buyer_fen = o.amount - subsidy_back;
-  ELEVEN_ASSERT(subsidy_back == o.subsidy && buyer_fen > 0);
+  const int64_t buyer_fen = o.amount - subsidy_back - deposit_back;
+  ELEVEN_ASSERT(subsidy_back == o.subsidy && deposit_back == o.deposit && buyer_fen > 0);
   if (o.method == PaymentMethod::kBalance) {
     code = Move(kEscrow, buyers_[o.buyer].wallet, buyer_fen, 0, order_id, MoneyCode::kRefund);
   } else if (o.method == PaymentMethod::kCard) {
@@ -464,6 +524,7 @@ Code Ledger::DoConfirm(uint64_t order_id, wire::Result* result) {
   const Order& o = orders_[index];
   if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
   if (o.state == wire::OrderMoneyState::kSettled) return Code::order_already_settled;
+  if (o.state == wire::OrderMoneyState::kConverted) return Code::deposit_converted;
   Code code = Settle(index);
   if (code != Code::ok) return code;
   result->amount_fen = o.net;
@@ -608,7 +669,8 @@ Code Ledger::RunAtomic(const wire::LedgerCommand& command, uint64_t now_us, wire
 
 Code Ledger::PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id,
                       int64_t amount_fen, PaymentMethod method, uint8_t instalment_periods,
-                      uint64_t now_us, uint64_t storefront, int64_t subsidy_fen) {
+                      uint64_t now_us, uint64_t storefront, int64_t subsidy_fen,
+                      uint64_t deposit_id) {
   wire::LedgerCommand c{};
   c.pay_order_money.operation = wire::kPayOrderMoney;
   c.pay_order_money.method = method;
@@ -618,6 +680,7 @@ Code Ledger::PayOrder(uint64_t order_id, uint64_t buyer_id, uint64_t merchant_id
   c.pay_order_money.merchant_id = merchant_id;
   c.pay_order_money.amount_fen = amount_fen;
   c.pay_order_money.subsidy_fen = subsidy_fen;
+  c.pay_order_money.deposit_id = deposit_id;
   ELEVEN_ASSERT(storefront <= wire::kStorefrontIdMax);
   c.pay_order_money.storefront = static_cast<uint32_t>(storefront);
   wire::Result result;

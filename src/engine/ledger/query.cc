@@ -119,11 +119,15 @@ wire::OrderMoneyRecord Ledger::OrderAt(uint32_t index) const {
   r.refunded_fen = o.refunded;
   r.subsidy_fen = o.subsidy;
   r.subsidy_refunded_fen = o.subsidy_refunded;
+  r.deposit_fen = o.deposit;
+  r.deposit_refunded_fen = o.deposit_refunded;
+  r.deposit_id = o.deposit_id;
   r.method = o.method;
   r.instalment_periods = o.periods;
   r.state = o.state;
   ELEVEN_DASSERT(r.state != wire::OrderMoneyState{});
   ELEVEN_DASSERT(r.subsidy_refunded_fen >= 0 && r.subsidy_refunded_fen <= r.subsidy_fen);
+  ELEVEN_DASSERT(r.deposit_refunded_fen >= 0 && r.deposit_refunded_fen <= r.deposit_fen);
   return r;
 }
 

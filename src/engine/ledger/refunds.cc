@@ -20,8 +20,10 @@ constexpr uint32_t kCardClearing = static_cast<uint32_t>(SystemAccount::kCardCle
 constexpr uint32_t kEscrow = static_cast<uint32_t>(SystemAccount::kEscrow) - 1;
 constexpr uint32_t kMarketing = static_cast<uint32_t>(SystemAccount::kMarketing) - 1;
 // An after-sales refund makes at most: a draw down, repaid money back, the refund; and the
-// subsidy's share back to the marketing account when the order had one.
+// subsidy's share back to the marketing account, or a carried deposit's share back the
+// deposit's way, when the order had one.
 constexpr uint32_t kAfterSalesTransferCount = 3;
+constexpr uint32_t kIdSpaceMerchantWallet = static_cast<uint32_t>(IdSpace::kMerchantWallet);
 
 bool ValidPartyId(uint64_t id) { return id != 0 && id < wire::kUserIdLimit; }
 
@@ -47,6 +49,7 @@ Code Ledger::ReturnOrder(uint64_t order_id, int64_t refund_fen, uint64_t now_us)
     if (index == kNoValue) return Code::order_payment_not_found;
     const Order& o = orders_[index];
     if (o.state == OrderMoneyState::kRefunded) return Code::order_already_refunded;
+    if (o.state == OrderMoneyState::kConverted) return Code::deposit_converted;
     if (refund_fen < 0 || refund_fen > o.amount - o.refunded) return Code::refund_exceeds_paid;
     if (o.state == OrderMoneyState::kPaid) return DoReturn(index, refund_fen);
     // Settled first (auto-confirm came before the parcels did): the merchant gives it back.
@@ -59,6 +62,7 @@ Code Ledger::CancelPaidOrder(uint64_t order_id, uint64_t now_us) {
     const uint32_t index = order_index_.Find(order_id);
     if (index == kNoValue) return Code::order_payment_not_found;
     const Order& o = orders_[index];
+    if (o.state == OrderMoneyState::kConverted) return Code::deposit_converted;
     const int64_t left = o.amount - o.refunded;
     if (o.state == OrderMoneyState::kRefunded || left == 0) return Code::order_already_refunded;
     if (o.state == OrderMoneyState::kPaid) return DoReturn(index, left);
@@ -107,19 +111,51 @@ Code Ledger::ReturnSubsidy(uint32_t order_index, uint32_t source, int64_t refund
   return Code::ok;
 }
 
+Code Ledger::ReturnDeposit(uint32_t order_index, uint32_t source, int64_t refund_fen,
+                           uint64_t last_id, int64_t* returned_fen) {
+  Order& o = orders_[order_index];
+  ELEVEN_ASSERT(refund_fen > 0 && refund_fen <= o.amount - o.refunded);
+  ELEVEN_DASSERT(o.deposit_refunded == DepositShare(o.deposit, o.refunded, o.amount));
+  // Cumulative like the subsidy's: after this refund the deposit's way has had
+  // floor(deposit * refunded / amount) in all.
+  const int64_t share =
+      DepositShare(o.deposit, o.refunded + refund_fen, o.amount) - o.deposit_refunded;
+  ELEVEN_ASSERT(share >= 0 && share <= refund_fen);
+  *returned_fen = share;
+  if (share == 0) return Code::ok;
+  ELEVEN_ASSERT(o.subsidy == 0);  // one pro-rata source per order, so the leg ids never meet
+  const uint64_t id = last_id == 0 ? 0 : share == refund_fen ? last_id : kDepositLegTag | last_id;
+  // Back the way the deposit was paid: its buyer's wallet, or the card.
+  ELEVEN_ASSERT(o.deposit_method == PaymentMethod::kBalance ||
+                o.deposit_method == PaymentMethod::kCard);
+  const uint32_t back_to =
+      o.deposit_method == PaymentMethod::kBalance ? buyers_[o.buyer].wallet : kCardClearing;
+  const Code code = Move(source, back_to, share, id, o.order_id, MoneyCode::kDepositRefund);
+  if (code != Code::ok) return code;
+  o.deposit_refunded += share;
+  return Code::ok;
+}
+
 Code Ledger::RefundPart(uint32_t order_index, uint32_t source, int64_t refund_fen, uint64_t last_id,
                         MoneyCode code) {
   Order& o = orders_[order_index];
   ELEVEN_ASSERT(refund_fen > 0 && refund_fen <= o.amount - o.refunded);
   ELEVEN_ASSERT(o.state != OrderMoneyState::kRefunded);
   SaveOrder(order_index);
-  // The subsidy's share first, so the buyer's leg (carrying last_id) is the refund's last.
+  // The subsidy's or the deposit's share first, so the leg the way this payment was made
+  // (carrying last_id) is the refund's last.
   int64_t subsidy_back = 0;
-  const Code returned = ReturnSubsidy(order_index, source, refund_fen, last_id, &subsidy_back);
+  int64_t deposit_back = 0;
+  Code returned = ReturnSubsidy(order_index, source, refund_fen, last_id, &subsidy_back);
+  if (returned == Code::ok) {
+    returned = ReturnDeposit(order_index, source, refund_fen, last_id, &deposit_back);
+  }
   if (returned != Code::ok) return returned;
   o.refunded += refund_fen;
-  const int64_t buyer_fen = refund_fen - subsidy_back;
-  if (buyer_fen == 0) return Code::ok;  // all of it was the subsidy's (ReturnSubsidy took last_id)
+  const int64_t buyer_fen = refund_fen - subsidy_back - deposit_back;
+  ELEVEN_ASSERT(buyer_fen >= 0 && (subsidy_back == 0 || deposit_back == 0));
+  // All of it was the subsidy's or the deposit's (whose leg took last_id).
+  if (buyer_fen == 0) return Code::ok;
   const Buyer& b = buyers_[o.buyer];
   if (o.method == PaymentMethod::kBalance) {
     return Move(source, b.wallet, buyer_fen, last_id, o.order_id, code);
@@ -180,7 +216,7 @@ Code Ledger::FundFromMerchant(uint32_t merchant_index, int64_t amount_fen) {
 Code Ledger::RefundSettled(uint32_t order_index, int64_t refund_fen, uint64_t last_id) {
   const Order& o = orders_[order_index];
   ELEVEN_ASSERT(o.state == OrderMoneyState::kSettled && refund_fen > 0);
-  const uint32_t legs_max = kAfterSalesTransferCount + (o.subsidy > 0 ? 1 : 0);
+  const uint32_t legs_max = kAfterSalesTransferCount + (o.subsidy > 0 || o.deposit > 0 ? 1 : 0);
   if (!TransferRoom(legs_max)) return Code::transfers_full;
   Code code = FundFromMerchant(o.merchant, refund_fen);
   if (code != Code::ok) return code;
@@ -191,14 +227,23 @@ Code Ledger::RefundSettled(uint32_t order_index, int64_t refund_fen, uint64_t la
 int64_t Ledger::AfterSalesAmount(uint32_t existing) const {
   ELEVEN_ASSERT(existing < transfer_count_);
   const Transfer& e = transfers_[existing];
-  // The refund's id is on the buyer's leg, and the subsidy's share, if any, on its tagged
-  // leg; or, when the buyer got nothing, all of it is on the subsidy's leg.
+  // The refund's id is on the buyer's leg (the way this payment was made), and the subsidy's
+  // or a carried deposit's share, if any, on its tagged leg; or, when that way got nothing,
+  // all of it is on the subsidy's or the deposit's leg.
   if (e.code != static_cast<uint16_t>(MoneyCode::kAfterSalesRefund)) return e.amount;
   ELEVEN_DASSERT(e.id < wire::kUserIdLimit);
-  const uint32_t leg = transfer_index_.Find(kSubsidyLegTag | e.id);
-  if (leg == kNoValue) return e.amount;
-  ELEVEN_ASSERT(transfers_[leg].code == static_cast<uint16_t>(MoneyCode::kSubsidyReturned));
-  return e.amount + transfers_[leg].amount;
+  const uint32_t subsidy_leg = transfer_index_.Find(kSubsidyLegTag | e.id);
+  if (subsidy_leg != kNoValue) {
+    ELEVEN_ASSERT(transfers_[subsidy_leg].code ==
+                  static_cast<uint16_t>(MoneyCode::kSubsidyReturned));
+    return e.amount + transfers_[subsidy_leg].amount;
+  }
+  const uint32_t deposit_leg = transfer_index_.Find(kDepositLegTag | e.id);
+  if (deposit_leg != kNoValue) {
+    ELEVEN_ASSERT(transfers_[deposit_leg].code == static_cast<uint16_t>(MoneyCode::kDepositRefund));
+    return e.amount + transfers_[deposit_leg].amount;
+  }
+  return e.amount;
 }
 
 Code Ledger::AfterSalesExists(const wire::AfterSalesRefund& r, uint32_t existing) const {
@@ -208,7 +253,10 @@ Code Ledger::AfterSalesExists(const wire::AfterSalesRefund& r, uint32_t existing
   const bool buyer_leg = e.code == static_cast<uint16_t>(MoneyCode::kAfterSalesRefund);
   const bool subsidy_leg =
       e.code == static_cast<uint16_t>(MoneyCode::kSubsidyReturned) && e.credit == kMarketing;
-  if (!buyer_leg && !subsidy_leg) return Code::transfer_exists_with_different_code;
+  // A deposit's share with the refund's id came out of the merchant's wallet.
+  const bool deposit_leg = e.code == static_cast<uint16_t>(MoneyCode::kDepositRefund) &&
+                           (accounts_[e.debit].id >> wire::kIdSpaceShift) == kIdSpaceMerchantWallet;
+  if (!buyer_leg && !subsidy_leg && !deposit_leg) return Code::transfer_exists_with_different_code;
   if (e.user_data != r.order_id) return Code::transfer_exists_with_different_user_data;
   if (AfterSalesAmount(existing) != r.amount_fen) {
     return Code::transfer_exists_with_different_amount;
@@ -231,6 +279,7 @@ Code Ledger::DoAfterSalesRefund(const wire::AfterSalesRefund& r, wire::Result* r
   if (index == kNoValue) return Code::order_payment_not_found;
   const Order& o = orders_[index];
   if (o.state == OrderMoneyState::kRefunded) return Code::order_already_refunded;
+  if (o.state == OrderMoneyState::kConverted) return Code::deposit_converted;
   if (o.state != OrderMoneyState::kSettled) return Code::order_not_settled;
   ELEVEN_ASSERT(now_us_ >= o.closed_at_us);
   if (now_us_ - o.closed_at_us > config_.after_sales_window_us) return Code::refund_window_closed;

@@ -1,4 +1,4 @@
-// The ledger's state as bytes, for snapshots. The layout (version 3), chunk by chunk:
+// The ledger's state as bytes, for snapshots. The layout (version 4), chunk by chunk:
 //
 //   state    = head accounts transfers buyers merchants orders plans expiries
 //              account-map transfer-map buyer-map merchant-map order-map
@@ -25,8 +25,9 @@ namespace eleven::engine {
 namespace {
 
 constexpr uint32_t kLedgerStateMagic = 0x474C4C45;  // "ELLG"
-// 2: order refunds, after_sales_window_us; 3: the marketing account, order subsidies.
-constexpr uint32_t kLedgerStateVersion = 3;
+// 2: order refunds, after_sales_window_us; 3: the marketing account, order subsidies;
+// 4: pre-sale deposits carried into payments (Order 128 bytes, the converted state).
+constexpr uint32_t kLedgerStateVersion = 4;
 
 struct LedgerStateHead {
   uint32_t magic;
@@ -289,21 +290,36 @@ Status Ledger::CheckRestored() const {
 
 Status Ledger::CheckRestoredOrders() const {
   __int128 subsidy_out = 0;  // sum of subsidy - subsidy_refunded: up to 2^32 orders of 1e14
+  __int128 in_escrow = 0;    // sum of the paid orders' amounts
   uint64_t reserved = 0;
   for (uint32_t i = 0; i < order_count_; i++) {
     const Order& o = orders_[i];
+    const auto state = static_cast<uint8_t>(o.state);
     const bool in_range = o.amount > 0 && o.amount <= wire::kLedgerAmountMaxFen && o.subsidy >= 0 &&
-                          o.subsidy < o.amount && o.refunded >= 0 && o.refunded <= o.amount;
-    // Range first: SubsidyShare asserts its arguments.
-    if (!in_range || o.subsidy_refunded != SubsidyShare(o.subsidy, o.refunded, o.amount)) {
+                          o.subsidy < o.amount && o.deposit >= 0 && o.deposit < o.amount &&
+                          (o.subsidy == 0 || o.deposit == 0) && o.refunded >= 0 &&
+                          o.refunded <= o.amount && state >= 1 &&
+                          state <= wire::kOrderMoneyStateMax;
+    // Range first: SubsidyShare and DepositShare assert their arguments.
+    if (!in_range || o.subsidy_refunded != SubsidyShare(o.subsidy, o.refunded, o.amount) ||
+        o.deposit_refunded != DepositShare(o.deposit, o.refunded, o.amount)) {
       return Status::Corruption("ledger state: an order's money is out of range");
     }
+    Status deposit = CheckRestoredDeposit(i);
+    if (!deposit.ok()) return deposit;
     subsidy_out += o.subsidy - o.subsidy_refunded;
     if (o.state == wire::OrderMoneyState::kPaid) {
       // A partial return settles the rest at once, so a paid order has refunded nothing.
       if (o.refunded != 0) return Status::Corruption("ledger state: a paid order was refunded");
       reserved += OrderTransferReserve(o);
+      in_escrow += o.amount;
     }
+  }
+  // Escrow holds exactly the paid orders' money (a converted deposit's is its order's).
+  const Account& escrow = accounts_[static_cast<uint32_t>(SystemAccount::kEscrow) - 1];
+  if (escrow.debits_pending != 0 || escrow.credits_pending != 0 ||
+      __int128{escrow.credits_posted} - escrow.debits_posted != in_escrow) {
+    return Status::Corruption("ledger state: escrow does not match the paid orders");
   }
   // Nothing but the subsidies moves the marketing account's money.
   const Account& marketing = accounts_[static_cast<uint32_t>(SystemAccount::kMarketing) - 1];
@@ -313,6 +329,41 @@ Status Ledger::CheckRestoredOrders() const {
   }
   if (reserved != transfers_reserved_) {
     return Status::Corruption("ledger state: reserved transfers do not match the paid orders");
+  }
+  return Status::Ok();
+}
+
+// A converted deposit and the order that carries it name each other, agree on buyer, merchant
+// and amount, and the deposit was paid before, by balance or card; a converted record holds
+// nothing else. An order without a deposit names none.
+Status Ledger::CheckRestoredDeposit(uint32_t order_index) const {
+  const Order& o = orders_[order_index];
+  const bool converted = o.state == wire::OrderMoneyState::kConverted;
+  const bool simple_method =
+      o.method == wire::PaymentMethod::kBalance || o.method == wire::PaymentMethod::kCard;
+  const Status broken = Status::Corruption("ledger state: a deposit and its order do not match");
+  if (converted) {
+    const uint32_t to = order_index_.Find(o.deposit_id);
+    if (o.refunded != 0 || o.subsidy != 0 || o.deposit != 0 || !simple_method || o.plan != kNone ||
+        o.deposit_method != wire::PaymentMethod{} || to == kNoValue || to <= order_index) {
+      return broken;
+    }
+    const Order& t = orders_[to];
+    const bool linked = t.state != wire::OrderMoneyState::kConverted && t.deposit == o.amount &&
+                        t.deposit_id == o.order_id && t.deposit_method == o.method &&
+                        t.buyer == o.buyer && t.merchant == o.merchant;
+    return linked ? Status::Ok() : broken;
+  }
+  if (o.deposit == 0) {
+    const bool none = o.deposit_id == 0 && o.deposit_method == wire::PaymentMethod{};
+    return none ? Status::Ok() : broken;
+  }
+  // Carries a deposit: the converted record (checked from its side) must name this order.
+  const uint32_t from = order_index_.Find(o.deposit_id);
+  if (from == kNoValue || from >= order_index ||
+      orders_[from].state != wire::OrderMoneyState::kConverted ||
+      orders_[from].deposit_id != o.order_id) {
+    return broken;
   }
   return Status::Ok();
 }
