@@ -6,7 +6,9 @@
 // total credits (pending and posted), no account breaks its flags, escrow equals the money
 // of paid-but-unsettled orders, every instalment schedule sums to principal plus fee, every
 // loan's outstanding equals drawdowns less repayments, the marketing account is out exactly
-// the subsidies not yet returned and each order's returned subsidy is floor(S * R / A). A
+// the subsidies not yet returned and each order's returned subsidy is floor(S * R / A), each
+// pre-sale deposit carried into an order's payment is converted (holding nothing of its own)
+// and the part of it refunded is floor(D * R / A). A
 // second Ledger fed the same batches must give byte-identical results and an equal digest
 // (determinism).
 //
@@ -60,9 +62,14 @@ struct MOrder {
   int64_t refunded = 0;
   uint64_t closed_at = 0;  // settled or refunded
   int64_t subsidy = 0, subsidy_refunded = 0;
+  // A carried pre-sale deposit, and on a converted deposit the order that took it.
+  int64_t deposit = 0, deposit_refunded = 0;
+  uint64_t deposit_id = 0;
+  PaymentMethod deposit_method{};
 };
-// Transfers a paid order keeps reserved: its refund and settlement legs, and the subsidy's.
-int64_t Reserve(const MOrder& o) { return o.subsidy > 0 ? 7 : 6; }
+// Transfers a paid order keeps reserved: its refund and settlement legs, and the subsidy's or
+// the deposit's.
+int64_t Reserve(const MOrder& o) { return o.subsidy > 0 || o.deposit > 0 ? 7 : 6; }
 struct MPlan {
   uint64_t buyer = 0;
   int64_t principal = 0, fee = 0, repaid = 0;
@@ -360,8 +367,33 @@ Code ModelParty(Model& m, const wire::PartyTransfer& p, int64_t* out_amount) {
   return Code::ok;
 }
 
+// How many payments carried a deposit, and how often one was refused.
+uint64_t deposits_converted = 0;
+
+// The deposit a payment names (Ledger::CheckDeposit): its amount in *deposit_fen, 0 for none.
+Code ModelCheckDeposit(Model& m, const wire::PayOrderMoney& p, int64_t* deposit_fen) {
+  *deposit_fen = 0;
+  if (p.deposit_id == 0) return Code::ok;
+  auto it = m.orders.find(p.deposit_id);
+  if (it == m.orders.end()) return Code::order_payment_not_found;
+  const MOrder& d = it->second;
+  const bool whole = d.state == wire::OrderMoneyState::kPaid && d.refunded == 0;
+  const bool parties = d.buyer == p.buyer_id && d.merchant == p.merchant_id;
+  const bool simple = (d.method == PaymentMethod::kBalance || d.method == PaymentMethod::kCard) &&
+                      d.subsidy == 0 && d.deposit == 0;
+  if (!whole || !parties || !simple || d.amount >= p.amount_fen || p.subsidy_fen != 0) {
+    return Code::deposit_not_payable;
+  }
+  if (wire::IsInstalment(p.method) && p.amount_fen - d.amount < p.instalment_periods) {
+    return Code::instalment_amount_too_small;
+  }
+  *deposit_fen = d.amount;
+  return Code::ok;
+}
+
 Code ModelPay(Model& m, const wire::PayOrderMoney& p) {
   if (!ValidId(p.order_id) || !ValidId(p.buyer_id) || !ValidId(p.merchant_id)) return Code::invalid_id;
+  if (p.deposit_id != 0 && !ValidId(p.deposit_id)) return Code::invalid_id;
   uint8_t method = uint8_t(p.method);
   if (method == 0 || method > 4) return Code::invalid_payment_method;
   bool inst = method >= 3;
@@ -370,18 +402,24 @@ Code ModelPay(Model& m, const wire::PayOrderMoney& p) {
   }
   if (!ValidAmount(p.amount_fen)) return Code::invalid_amount;
   if (p.subsidy_fen < 0 || p.subsidy_fen >= p.amount_fen) return Code::invalid_amount;
-  const int64_t principal = p.amount_fen - p.subsidy_fen;  // what the buyer pays
-  if (inst && principal < p.instalment_periods) return Code::instalment_amount_too_small;
+  if (inst && p.amount_fen - p.subsidy_fen < p.instalment_periods)
+    return Code::instalment_amount_too_small;
   if (m.orders.count(p.order_id)) {
     const MOrder& o = m.orders[p.order_id];
+    const uint64_t carried = o.state == wire::OrderMoneyState::kConverted ? 0 : o.deposit_id;
     bool same = o.buyer == p.buyer_id && o.merchant == p.merchant_id && o.amount == p.amount_fen &&
-                o.method == p.method && o.periods == p.instalment_periods && o.subsidy == p.subsidy_fen;
+                o.method == p.method && o.periods == p.instalment_periods &&
+                o.subsidy == p.subsidy_fen && carried == p.deposit_id;
     return same ? Code::order_payment_exists : Code::order_payment_exists_with_different_fields;
   }
+  int64_t deposit = 0;
+  Code checked = ModelCheckDeposit(m, p, &deposit);
+  if (checked != Code::ok) return checked;
   if (m.orders.size() == m.config.order_count_max) return Code::ledger_orders_full;
   if (inst && m.plans.size() == m.config.plan_count_max) return Code::plans_full;
   const bool subsidised = p.subsidy_fen > 0;
-  if (!m.Room(subsidised ? 10 : 8)) return Code::transfers_full;
+  // The payment's legs and its reservation; a carried deposit hands its 6 back.
+  if (!m.Room(deposit > 0 ? 2 + 7 - 6 : subsidised ? 10 : 8)) return Code::transfers_full;
   Code c = ModelEnsureBuyer(m, p.buyer_id);
   if (c == Code::ok) c = ModelEnsureMerchant(m, p.merchant_id);
   if (c != Code::ok) return c;
@@ -390,6 +428,12 @@ Code ModelPay(Model& m, const wire::PayOrderMoney& p) {
   MOrder o{p.buyer_id, p.merchant_id, m.now, p.amount_fen, 0, p.method, p.instalment_periods,
            wire::OrderMoneyState::kPaid};
   o.subsidy = p.subsidy_fen;
+  o.deposit = deposit;
+  if (deposit > 0) {
+    o.deposit_id = p.deposit_id;
+    o.deposit_method = m.orders[p.deposit_id].method;
+  }
+  const int64_t principal = p.amount_fen - p.subsidy_fen - deposit;  // what the buyer pays now
   if (p.method == PaymentMethod::kBalance) {
     c = ModelMove(m, AccountIdOf(IdSpace::kBuyerWallet, p.buyer_id), escrow, principal, 0, p.order_id, MoneyCode::kOrderPayment);
   } else if (p.method == PaymentMethod::kCard) {
@@ -408,6 +452,14 @@ Code ModelPay(Model& m, const wire::PayOrderMoney& p) {
     c = ModelMove(m, m.Sys(SystemAccount::kMarketing), escrow, p.subsidy_fen, 0, p.order_id, MoneyCode::kCouponSubsidy);
   }
   if (c != Code::ok) return c;
+  if (deposit > 0) {  // converted: its money is this order's now, its reservation too
+    MOrder& d = m.orders[p.deposit_id];
+    m.reserved -= Reserve(d);
+    d.state = wire::OrderMoneyState::kConverted;
+    d.closed_at = m.now;
+    d.deposit_id = p.order_id;
+    deposits_converted++;
+  }
   m.orders[p.order_id] = o;
   m.order_seq.push_back(p.order_id);
   m.reserved += Reserve(o);
@@ -447,6 +499,7 @@ Code ModelRefundOrConfirm(Model& m, wire::Operation op, uint64_t order_id) {
   MOrder& o = m.orders[order_id];
   if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
   if (o.state == wire::OrderMoneyState::kSettled) return Code::order_already_settled;
+  if (o.state == wire::OrderMoneyState::kConverted) return Code::deposit_converted;
   if (op == wire::kConfirmDelivery) return ModelSettle(m, order_id);
   m.reserved -= Reserve(o);
   o.refunded = o.amount;
@@ -460,10 +513,20 @@ Code ModelRefundOrConfirm(Model& m, wire::Operation op, uint64_t order_id) {
     if (c != Code::ok) return c;
     o.subsidy_refunded = o.subsidy;
   }
+  // The whole deposit back the way it was paid.
+  if (o.deposit > 0) {
+    const uint64_t back =
+        o.deposit_method == PaymentMethod::kBalance ? wallet : m.Sys(SystemAccount::kCardClearing);
+    c = ModelMove(m, escrow, back, o.deposit, 0, order_id, MoneyCode::kDepositRefund);
+    if (c != Code::ok) return c;
+    o.deposit_refunded = o.deposit;
+  }
+  const int64_t paid = o.amount - o.subsidy - o.deposit;
   if (o.method == PaymentMethod::kBalance) {
-    c = ModelMove(m, escrow, wallet, o.amount - o.subsidy, 0, order_id, MoneyCode::kRefund);
+    c = ModelMove(m, escrow, wallet, paid, 0, order_id, MoneyCode::kRefund);
   } else if (o.method == PaymentMethod::kCard) {
-    c = ModelMove(m, escrow, m.Sys(SystemAccount::kCardClearing), o.amount - o.subsidy, 0, order_id, MoneyCode::kRefund);
+    c = ModelMove(m, escrow, m.Sys(SystemAccount::kCardClearing), paid, 0, order_id,
+                  MoneyCode::kRefund);
   } else {
     MPlan& pl = m.plans[order_id];
     const uint64_t rec = AccountIdOf(IdSpace::kBuyerReceivable, o.buyer);
@@ -533,8 +596,10 @@ Code ModelReducePlan(Model& m, uint64_t order_id, uint64_t source, int64_t refun
   return Code::ok;
 }
 
-// How often a refund's subsidy share was part of it, all of it, or none of it.
+// How often a refund's subsidy share was part of it, all of it, or none of it; likewise a
+// carried deposit's.
 uint64_t subsidy_split_refunds = 0, subsidy_only_refunds = 0, subsidy_free_refunds = 0;
+uint64_t deposit_split_refunds = 0, deposit_only_refunds = 0, deposit_free_refunds = 0;
 
 Code ModelRefundPart(Model& m, uint64_t order_id, uint64_t source, int64_t refund, uint64_t last_id, MoneyCode code) {
   MOrder& o = m.orders[order_id];
@@ -542,15 +607,32 @@ Code ModelRefundPart(Model& m, uint64_t order_id, uint64_t source, int64_t refun
   // difference, and the buyer gets the rest.
   const int64_t share =
       int64_t(__int128(o.subsidy) * (o.refunded + refund) / o.amount) - o.subsidy_refunded;
-  const int64_t buyer = refund - share;
+  // A carried deposit's part likewise: floor(D * R / A) of the refunded R, back its way.
+  const int64_t deposit_share =
+      int64_t(__int128(o.deposit) * (o.refunded + refund) / o.amount) - o.deposit_refunded;
+  const int64_t buyer = refund - share - deposit_share;
   o.refunded += refund;
   o.subsidy_refunded += share;
+  o.deposit_refunded += deposit_share;
   if (o.subsidy > 0) {
     (share == 0 ? subsidy_free_refunds : buyer == 0 ? subsidy_only_refunds : subsidy_split_refunds)++;
+  }
+  if (o.deposit > 0) {
+    (deposit_share == 0 ? deposit_free_refunds
+     : buyer == 0       ? deposit_only_refunds
+                        : deposit_split_refunds)++;
   }
   if (share > 0) {
     const uint64_t id = last_id == 0 ? 0 : buyer == 0 ? last_id : kSubsidyLegTag | last_id;
     Code c = ModelMove(m, source, m.Sys(SystemAccount::kMarketing), share, id, order_id, MoneyCode::kSubsidyReturned);
+    if (c != Code::ok) return c;
+  }
+  if (deposit_share > 0) {
+    const uint64_t id = last_id == 0 ? 0 : buyer == 0 ? last_id : kDepositLegTag | last_id;
+    const uint64_t back = o.deposit_method == PaymentMethod::kBalance
+                              ? AccountIdOf(IdSpace::kBuyerWallet, o.buyer)
+                              : m.Sys(SystemAccount::kCardClearing);
+    Code c = ModelMove(m, source, back, deposit_share, id, order_id, MoneyCode::kDepositRefund);
     if (c != Code::ok) return c;
   }
   if (buyer == 0) return Code::ok;
@@ -564,7 +646,8 @@ Code ModelRefundPart(Model& m, uint64_t order_id, uint64_t source, int64_t refun
 }
 
 Code ModelRefundSettled(Model& m, uint64_t order_id, int64_t refund, uint64_t last_id) {
-  if (!m.Room(m.orders[order_id].subsidy > 0 ? 4 : 3)) return Code::transfers_full;
+  const MOrder& o = m.orders[order_id];
+  if (!m.Room(o.subsidy > 0 || o.deposit > 0 ? 4 : 3)) return Code::transfers_full;
   const uint64_t merchant = m.orders[order_id].merchant;
   const uint64_t wallet = AccountIdOf(IdSpace::kMerchantWallet, merchant);
   const uint64_t loan = AccountIdOf(IdSpace::kMerchantLoan, merchant);
@@ -598,7 +681,9 @@ Code ModelReturnOrCancel(Model& m, uint64_t order_id, int64_t refund, bool cance
   MOrder& o = copy.orders[order_id];
   Code c = Code::ok;
   if (cancel) refund = o.amount - o.refunded;
-  if (o.state == wire::OrderMoneyState::kRefunded || (cancel && refund == 0)) {
+  if (o.state == wire::OrderMoneyState::kConverted) {
+    c = Code::deposit_converted;
+  } else if (o.state == wire::OrderMoneyState::kRefunded || (cancel && refund == 0)) {
     c = Code::order_already_refunded;
   } else if (refund < 0 || refund > o.amount - o.refunded) {
     c = Code::refund_exceeds_paid;
@@ -619,9 +704,14 @@ Code ModelAfterSales(Model& m, const wire::AfterSalesRefund& r) {
   if (m.transfers.count(r.refund_id)) {
     const MTransfer& e = m.transfers[r.refund_id];
     if (e.flags) return Code::transfer_exists_with_different_flags;
-    // The refund's id is on the buyer's leg, or on the subsidy's when that was all of it.
+    // The refund's id is on the buyer's leg, or on the subsidy's or the deposit's when that
+    // was all of it.
     const bool subsidy_leg = e.code == uint16_t(MoneyCode::kSubsidyReturned) && e.cr == m.Sys(SystemAccount::kMarketing);
-    if (e.code != uint16_t(MoneyCode::kAfterSalesRefund) && !subsidy_leg) return Code::transfer_exists_with_different_code;
+    const bool deposit_leg = e.code == uint16_t(MoneyCode::kDepositRefund) &&
+                             (e.dr >> wire::kIdSpaceShift) == uint64_t(IdSpace::kMerchantWallet);
+    if (e.code != uint16_t(MoneyCode::kAfterSalesRefund) && !subsidy_leg && !deposit_leg) {
+      return Code::transfer_exists_with_different_code;
+    }
     if (e.user_data != r.order_id) return Code::transfer_exists_with_different_user_data;
     const auto asked = m.after_sales.find(r.refund_id);
     if ((asked != m.after_sales.end() ? asked->second : e.amount) != r.amount_fen) {
@@ -632,6 +722,7 @@ Code ModelAfterSales(Model& m, const wire::AfterSalesRefund& r) {
   if (!m.orders.count(r.order_id)) return Code::order_payment_not_found;
   const MOrder& o = m.orders[r.order_id];
   if (o.state == wire::OrderMoneyState::kRefunded) return Code::order_already_refunded;
+  if (o.state == wire::OrderMoneyState::kConverted) return Code::deposit_converted;
   if (o.state != wire::OrderMoneyState::kSettled) return Code::order_not_settled;
   if (m.now - o.closed_at > m.config.after_sales_window_us) return Code::refund_window_closed;
   if (r.amount_fen > o.amount - o.refunded) return Code::refund_exceeds_paid;
@@ -786,6 +877,17 @@ struct Gen {
     return 1 + Below(12);
   }
   uint64_t TransferId() { return Chance(2) ? 0 : 1 + Below(300); }
+  uint64_t OrderId() {
+    if (Chance(15)) return DepositId();
+    const uint64_t c = carried[Below(std::size(carried))];
+    return Chance(30) && c != 0 ? c : Party(80);
+  }
+  // Any amount, a few hundred fen, or one to three (many small refunds: the shares of a
+  // subsidy or a deposit nearly all of the price come back one fen at a time).
+  int64_t AfterSalesAmount() {
+    if (Chance(20)) return 1 + int64_t(Below(3));
+    return Chance(50) ? Amount() : 1 + int64_t(Below(500));
+  }
   uint64_t Party(uint64_t n) { return Chance(1) ? 0 : 1 + Below(n); }
 
   wire::Command Account() {
@@ -827,8 +929,51 @@ struct Gen {
     if (amount > 1 && Chance(40)) subsidy = int64_t(Below(uint64_t(amount)));
     if (amount > 1 && Chance(10)) subsidy = std::max<int64_t>(0, amount - 1 - int64_t(Below(3)));
     if (Chance(3)) subsidy = Chance(50) ? -1 : amount + int64_t(Below(2));
+    if (Chance(25)) return Deposit();
+    if (Chance(35)) return CarryDeposit(method, periods, subsidy);
     return PayCmd(Party(80), Party(8), Party(4), amount, method, periods, subsidy);
   }
+  // Pre-sale deposits: fresh money ids 2^55 + 1, 2 ..., small amounts, by balance or card (now
+  // and then by instalments or with a subsidy, which makes them uncarriable); the latest few
+  // are remembered with their parties so a later payment can carry one.
+  static constexpr uint64_t kDepositBase = uint64_t{1} << 55;
+  struct DepositSent {
+    uint64_t id = 0, buyer = 0, merchant = 0;
+    int64_t amount = 0;
+  };
+  DepositSent deposits[6];
+  uint64_t deposit_count = 0;
+  const DepositSent& SomeDeposit() { return deposits[Below(std::size(deposits))]; }
+  uint64_t DepositId() {
+    const uint64_t id = SomeDeposit().id;
+    return id != 0 ? id : kDepositBase + 1 + Below(4);
+  }
+  wire::Command Deposit() {
+    DepositSent& d = deposits[deposit_count % std::size(deposits)];
+    d = {kDepositBase + ++deposit_count, Party(8), Party(4),
+         1 + int64_t(Below(Chance(20)   ? 20'000
+                           : Chance(30) ? 10
+                                        : 2'000))};
+    PaymentMethod method = Chance(50) ? PaymentMethod::kBalance : PaymentMethod::kCard;
+    uint8_t periods = 0;
+    if (Chance(5)) method = PaymentMethod::kInstalmentMerchantFee, periods = 3;
+    return PayCmd(d.id, d.buyer, d.merchant, d.amount, method, periods, Chance(5) ? 1 : 0);
+  }
+  // A payment carrying a deposit: mostly that deposit's buyer and merchant and more than its
+  // amount (sometimes by one to three fen, so refunds' shares can be all the deposit's); now
+  // and then another buyer or merchant, too little, a subsidy, an order that is no deposit.
+  wire::Command CarryDeposit(PaymentMethod method, uint8_t periods, int64_t subsidy) {
+    const DepositSent d = Chance(5) ? DepositSent{Party(80), 0, 0, 0} : SomeDeposit();
+    int64_t amount = d.amount + 1 + int64_t(Below(Chance(40) ? 3 : 30'000));
+    if (Chance(5)) amount = d.amount - int64_t(Below(2));
+    const uint64_t buyer = Chance(95) && d.buyer != 0 ? d.buyer : Party(8);
+    const uint64_t merchant = Chance(95) && d.merchant != 0 ? d.merchant : Party(4);
+    const uint64_t order_id = Party(80);
+    carried[Below(std::size(carried))] = order_id;
+    return PayCmd(order_id, buyer, merchant, amount, method, periods, Chance(90) ? 0 : subsidy,
+                  d.id != 0 ? d.id : DepositId());
+  }
+  uint64_t carried[6] = {};  // orders lately paid with a deposit, to refund
   // Commands sent lately, to send again: as they were (a retry, which must replay when the
   // first was applied) or with one field changed (another request under the same id).
   static constexpr size_t kSentKept = 64;
@@ -840,7 +985,7 @@ struct Gen {
       // amounts and user data of every ledger command.
       c.bytes[16 + Below(32)] ^= uint8_t(1 + Below(255));
     } else if (c.operation == wire::kPayOrderMoney && Chance(25)) {
-      c.bytes[48] ^= 1;  // the subsidy, by one fen
+      c.bytes[Chance(50) ? 48 : 56] ^= 1;  // the subsidy by one fen, or the deposit named
     }
     return c;
   }
@@ -865,9 +1010,12 @@ struct Gen {
     else if (k < 63) c = SetBuyerLimitCmd(Party(8), Chance(5) ? -1 : int64_t(Below(400'000)));
     else if (k < 65) c = SetLineCmd(Party(4), Chance(5) ? -1 : int64_t(Below(200'000)), uint16_t(Below(Chance(5) ? 20'000 : 10'001)));
     else if (k < 80) c = Payment();
-    else if (k < 85) c = OrderCmd(wire::kRefundOrderMoney, Party(80));
-    else if (k < 88) c = OrderCmd(wire::kConfirmDelivery, Party(80));
-    else if (k < 94) c = AfterSalesCmd(TransferId(), Party(80), Chance(50) ? Amount() : 1 + int64_t(Below(500)));
+    else if (k < 85)
+      c = OrderCmd(wire::kRefundOrderMoney, OrderId());
+    else if (k < 88)
+      c = OrderCmd(wire::kConfirmDelivery, OrderId());
+    else if (k < 94)
+      c = AfterSalesCmd(TransferId(), OrderId(), AfterSalesAmount());
     else c = RepayCmd(TransferId(), Party(80), uint8_t(Chance(30) ? 0 : Below(5)));
     if (Chance(1)) c.bytes[120] = 1;  // a reserved byte set
     if (Chance(1)) c.bytes[0] = uint8_t(45 + Below(19));  // unknown or query operation
@@ -918,6 +1066,31 @@ void CheckInvariants(const Ledger& ledger, const Model& m) {
     ASSERT_EQ(o.subsidy_refunded_fen,
               int64_t(__int128(o.subsidy_fen) * o.refunded_fen / o.amount_fen)) << o.order_id;
     subsidies_out += o.subsidy_fen - o.subsidy_refunded_fen;
+    ASSERT_EQ(o.deposit_fen, e.deposit) << o.order_id;
+    ASSERT_EQ(o.deposit_refunded_fen, e.deposit_refunded) << o.order_id;
+    ASSERT_EQ(o.deposit_id, e.deposit_id) << o.order_id;
+    ASSERT_GE(o.deposit_refunded_fen, 0);
+    ASSERT_LE(o.deposit_refunded_fen, o.deposit_fen);
+    ASSERT_LT(o.deposit_fen, o.amount_fen);
+    ASSERT_TRUE(o.deposit_fen == 0 || o.subsidy_fen == 0) << o.order_id;
+    ASSERT_EQ(o.deposit_refunded_fen,
+              int64_t(__int128(o.deposit_fen) * o.refunded_fen / o.amount_fen))
+        << o.order_id;
+    if (o.state == wire::OrderMoneyState::kConverted) {
+      // Its money is the carrying order's: nothing refunded, nothing of its own in escrow.
+      ASSERT_EQ(o.refunded_fen, 0) << o.order_id;
+      ASSERT_EQ(o.deposit_fen, 0) << o.order_id;
+      wire::OrderMoneyRecord to{};
+      ASSERT_EQ(ledger.LookupOrderMoney(o.deposit_id, &to), Code::ok) << o.order_id;
+      ASSERT_EQ(to.deposit_id, o.order_id);
+      ASSERT_EQ(to.deposit_fen, o.amount_fen);
+      ASSERT_NE(to.state, wire::OrderMoneyState::kConverted);
+    } else if (o.deposit_fen > 0) {
+      wire::OrderMoneyRecord from{};
+      ASSERT_EQ(ledger.LookupOrderMoney(o.deposit_id, &from), Code::ok) << o.order_id;
+      ASSERT_EQ(from.state, wire::OrderMoneyState::kConverted) << o.order_id;
+      ASSERT_EQ(from.deposit_id, o.order_id);
+    }
   }
   wire::AccountRecord escrow{};
   ASSERT_EQ(ledger.LookupAccount(SystemAccountId(SystemAccount::kEscrow), &escrow), Code::ok);
@@ -1036,12 +1209,13 @@ void RunOne(uint64_t seed, int batch_count) {
     ASSERT_NO_FATAL_FAILURE(CheckInvariants(ledger, model)) << "seed " << seed << " batch " << b;
     // The order engine's returns and cancellations after payment (docs/returns.md).
     for (int k = int(gen.Below(4)); k > 0; k--) {
-      const uint64_t order_id = gen.Party(80);
+      const uint64_t order_id = gen.OrderId();
       const bool cancel = gen.Chance(30);
       auto it = model.orders.find(order_id);
       int64_t refund = it == model.orders.end() ? int64_t(gen.Below(1000))
                        : gen.Chance(30)         ? it->second.amount - it->second.refunded
-                                                : int64_t(gen.Below(uint64_t(it->second.amount) + 2));
+                       : gen.Chance(20)         ? int64_t(1 + gen.Below(3))
+                                        : int64_t(gen.Below(uint64_t(it->second.amount) + 2));
       if (gen.Chance(5)) refund = -1;
       const Code got = cancel ? ledger.CancelPaidOrder(order_id, now) : ledger.ReturnOrder(order_id, refund, now);
       const Code twin_got = cancel ? twin.CancelPaidOrder(order_id, now) : twin.ReturnOrder(order_id, refund, now);
@@ -1108,6 +1282,19 @@ TEST(LedgerModel, RandomBatchesMatchTheModel) {
   EXPECT_GT(subsidy_free_refunds, 0u);
   EXPECT_GT(subsidy_split_refunds, 0u);
   EXPECT_GT(subsidy_only_refunds, 0u);
+  // Deposits carried into payments, refused, and refunds of carrying orders of every shape.
+  std::printf("deposits converted %llu; their refunds: share none %llu, part %llu, all %llu\n",
+              static_cast<unsigned long long>(deposits_converted),
+              static_cast<unsigned long long>(deposit_free_refunds),
+              static_cast<unsigned long long>(deposit_split_refunds),
+              static_cast<unsigned long long>(deposit_only_refunds));
+  EXPECT_GT(deposits_converted, 0u);
+  EXPECT_GT(deposit_free_refunds, 0u);
+  EXPECT_GT(deposit_split_refunds, 0u);
+  EXPECT_GT(deposit_only_refunds, 0u);
+  for (Code code : {Code::deposit_not_payable, Code::deposit_converted}) {
+    EXPECT_GT(code_tally[code], 0u) << "never produced: " << wire::CodeName(code);
+  }
   // And a changed request under a used id was refused, never replayed.
   for (Code code :
        {Code::account_exists_with_different_flags, Code::transfer_exists_with_different_amount,
