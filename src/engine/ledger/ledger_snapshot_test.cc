@@ -28,8 +28,9 @@ using wire::PaymentMethod;
 
 // Mostly valid traffic, so the state grows every kind of record: accounts, single-phase and
 // pending transfers (with and without timeouts) and their posts and voids, linked chains,
-// deposits, credit lines, order payments of every method (some with a platform subsidy),
-// refunds, confirmations, after-sales refunds, repayments.
+// deposits, credit lines, order payments of every method (some with a platform subsidy, some
+// pre-sale deposits and payments carrying them), refunds, confirmations, after-sales
+// refunds, repayments.
 struct Traffic {
   std::mt19937_64 rng;
   uint64_t next_transfer_id = 1;
@@ -65,8 +66,26 @@ struct Traffic {
     uint8_t periods = wire::IsInstalment(method) ? wire::kInstalmentPlans[Below(4)] : 0;
     const int64_t amount = 100 + int64_t(Below(50'000));
     const int64_t subsidy = Chance(40) ? int64_t(Below(uint64_t(amount) - 25)) : 0;
+    if (Chance(15)) {  // a pre-sale deposit of buyer b at merchant b % 4 + 1
+      const uint64_t b = 1 + Below(8);
+      deposits.push_back({kDepositBase + deposits.size() + 1, b, 1 + int64_t(Below(2'000))});
+      const Deposit& d = deposits.back();
+      return PayCmd(d.id, b, b % 4 + 1, d.amount,
+                    Chance(50) ? PaymentMethod::kCard : PaymentMethod::kBalance);
+    }
+    if (Chance(25) && !deposits.empty()) {  // the balance of one, carrying it
+      const Deposit& d = deposits[Below(deposits.size())];
+      return PayCmd(next_order_id++, d.buyer, d.buyer % 4 + 1, d.amount + amount, method, periods,
+                    0, d.id);
+    }
     return PayCmd(next_order_id++, 1 + Below(8), 1 + Below(4), amount, method, periods, subsidy);
   }
+  static constexpr uint64_t kDepositBase = uint64_t{1} << 55;
+  struct Deposit {
+    uint64_t id, buyer;
+    int64_t amount;
+  };
+  std::vector<Deposit> deposits;
 
   wire::Command Next() {
     int k = int(Below(100));
@@ -198,6 +217,11 @@ TEST(LedgerSnapshot, RestoredCopiesBehaveLikeTheOriginal) {
     subsidised += ledgers[0]->OrderAt(i).subsidy_fen > 0;
   }
   EXPECT_GT(subsidised, 0u);
+  uint32_t converted = 0;
+  for (uint32_t i = 0; i < ledgers[0]->order_count(); i++) {
+    converted += ledgers[0]->OrderAt(i).state == wire::OrderMoneyState::kConverted;
+  }
+  EXPECT_GT(converted, 0u);
   for (wire::Operation op :
        {wire::kCreateAccount, wire::kCreateTransfer, wire::kDeposit, wire::kDrawDown,
         wire::kPayOrderMoney, wire::kRefundOrderMoney, wire::kConfirmDelivery,
@@ -279,6 +303,89 @@ TEST(LedgerSnapshot, SubsidisedOrdersRoundTrip) {
   }
 }
 
+// Orders carrying pre-sale deposits in every state (paid; partly returned, then settled;
+// refunded in full; refunded after sale, one refund all the deposit's), their converted
+// deposits, and a deposit not yet carried survive a snapshot: the copy has the same digest
+// and order money, carries the waiting deposit and refunds the deposits' shares exactly as
+// the original does.
+TEST(LedgerSnapshot, ConvertedDepositsRoundTrip) {
+  const LedgerConfig config = SnapshotConfig();
+  std::vector<std::unique_ptr<Ledger>> ledgers;
+  ledgers.push_back(std::make_unique<Ledger>(config));
+  Ledger& original = *ledgers[0];
+  uint64_t now = 1'000'000;
+  const uint64_t d = uint64_t{1} << 55;  // deposit money ids d + 1 ..
+  const std::vector<wire::Command> setup = {
+      PartyCmd(wire::kDeposit, 1, 1, 100'000),
+      SetLineCmd(1, 100'000, 1'000),
+      PayCmd(d + 1, 1, 1, 300, PaymentMethod::kCard),
+      PayCmd(d + 2, 2, 1, 2'500, PaymentMethod::kCard),
+      PayCmd(d + 3, 3, 1, 3'000, PaymentMethod::kCard),
+      PayCmd(d + 4, 1, 1, 60, PaymentMethod::kBalance),
+      PayCmd(d + 5, 1, 1, 500, PaymentMethod::kBalance),  // waits, carried after the restore
+      PayCmd(1, 1, 1, 7'500, PaymentMethod::kBalance, 0, 0, d + 1),
+      PayCmd(2, 2, 1, 10'000, PaymentMethod::kCard, 0, 0, d + 2),
+      PayCmd(3, 3, 1, 20'000, PaymentMethod::kInstalmentMerchantFee, 6, 0, d + 3),
+      PayCmd(4, 1, 1, 100, PaymentMethod::kCard, 0, 0, d + 4),
+      OrderCmd(wire::kConfirmDelivery, 4),
+      AfterSalesCmd(10, 4, 1),
+      AfterSalesCmd(11, 4, 1),  // all of it the deposit's: floor(60 * 2 / 100) - 0 = 1
+  };
+  for (const wire::Result& r : ApplyAll(original, setup, now)) {
+    ASSERT_EQ(r.code, Code::ok) << int(r.operation) << " " << wire::CodeName(r.code);
+  }
+  ASSERT_EQ(original.ReturnOrder(1, 1, now), Code::ok);
+
+  std::vector<std::byte> state = Snapshot(original);
+  auto restored = std::make_unique<Ledger>(config);
+  const Status status = restored->Restore(state);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  ASSERT_EQ(DigestOf(original), DigestOf(*restored));
+  ASSERT_EQ(restored->order_count(), original.order_count());
+  for (uint32_t i = 0; i < original.order_count(); i++) {
+    const wire::OrderMoneyRecord a = original.OrderAt(i);
+    const wire::OrderMoneyRecord b = restored->OrderAt(i);
+    EXPECT_EQ(0, std::memcmp(&a, &b, sizeof a)) << "order " << a.order_id;
+  }
+  wire::OrderMoneyRecord money{};
+  ASSERT_EQ(restored->LookupOrderMoney(d + 3, &money), Code::ok);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kConverted);
+  EXPECT_EQ(money.deposit_id, 3u);
+  ledgers.push_back(std::move(restored));
+
+  // From here both get the same: the rest of order 1 after sale, a return of order 2, a
+  // cancellation of order 3, a retry of the refund that was all deposit, the rest of order 4,
+  // the waiting deposit carried and refunded.
+  now += kMicrosPerDay;
+  ASSERT_NO_FATAL_FAILURE(
+      Step(ledgers,
+           {AfterSalesCmd(12, 1, 7'499), AfterSalesCmd(11, 4, 1), AfterSalesCmd(13, 4, 98),
+            PayCmd(5, 1, 1, 1'000, PaymentMethod::kCard, 0, 0, d + 5),
+            OrderCmd(wire::kRefundOrderMoney, 5)},
+           now));
+  for (const std::unique_ptr<Ledger>& ledger : ledgers) {
+    ASSERT_EQ(ledger->ReturnOrder(2, 4'000, now), Code::ok);
+    ASSERT_EQ(ledger->CancelPaidOrder(3, now), Code::ok);
+  }
+  EXPECT_EQ(DigestOf(*ledgers[0]), DigestOf(*ledgers[1]));
+  for (const std::unique_ptr<Ledger>& ledger : ledgers) {
+    for (uint64_t order : {1, 3, 4, 5}) {
+      ASSERT_EQ(ledger->LookupOrderMoney(order, &money), Code::ok);
+      EXPECT_EQ(money.refunded_fen, money.amount_fen) << order;
+      EXPECT_EQ(money.deposit_refunded_fen, money.deposit_fen) << order;
+    }
+    ASSERT_EQ(ledger->LookupOrderMoney(2, &money), Code::ok);
+    EXPECT_EQ(money.deposit_refunded_fen, 1'000);  // floor(2500 * 4000 / 10000)
+    ASSERT_EQ(ledger->LookupOrderMoney(d + 5, &money), Code::ok);
+    EXPECT_EQ(money.state, wire::OrderMoneyState::kConverted);
+    EXPECT_EQ(money.deposit_id, 5u);
+    // Buyer 1's wallet has back the balance deposits (60 and 500) and order 1's balance.
+    wire::BuyerCreditRecord buyer{};
+    ASSERT_EQ(ledger->LookupBuyerCredit(1, &buyer), Code::ok);
+    EXPECT_EQ(buyer.wallet_fen, 100'000);
+  }
+}
+
 class LedgerSnapshotRefusal : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -291,6 +398,13 @@ class LedgerSnapshotRefusal : public ::testing::Test {
       ApplyAll(ledger, traffic.Batch(), now);
     }
     ASSERT_GT(ledger.transfer_count(), 0u);
+    // A deposit carried into an order's payment and refunded in part, for the refusals of
+    // broken deposit state.
+    const uint64_t deposit = (uint64_t{1} << 55) + 1000;
+    ASSERT_EQ(ledger.PayOrder(deposit, 1, 1, 300, PaymentMethod::kCard, 0, now), Code::ok);
+    ASSERT_EQ(ledger.PayOrder(1'000, 1, 1, 7'500, PaymentMethod::kCard, 0, now, 0, 0, deposit),
+              Code::ok);
+    ASSERT_EQ(ledger.ReturnOrder(1'000, 2'812, now), Code::ok);
     account_count_ = ledger.account_count();
     state_ = Snapshot(ledger);
   }
@@ -428,6 +542,59 @@ TEST_F(LedgerSnapshotRefusal, SubsidyStateThatDisagreesIsCorruption) {
   const uint32_t more = counts[2] + 1;
   std::memcpy(&reserved[kCountsAt + 8], &more, sizeof more);
   EXPECT_EQ(RestoreInto(SnapshotConfig(), reserved).code(), StatusCode::kCorruption);
+}
+
+// Deposit state that breaks its rules: a carrying order's refunded deposit off by a fen, a
+// converted deposit naming another order or back to paid (its escrow counted twice), a
+// carrying order naming a deposit that does not name it back.
+TEST_F(LedgerSnapshotRefusal, DepositStateThatDisagreesIsCorruption) {
+  constexpr size_t kHeadSize = 144;  // sizeof(LedgerStateHead)
+  constexpr size_t kCountsAt = 104;  // account, transfer, reserved, buyer, merchant, order counts
+  uint32_t counts[6] = {};
+  std::memcpy(counts, &state_[kCountsAt], sizeof counts);
+  ASSERT_EQ(counts[0], account_count_);
+  const size_t orders_at = kHeadSize + sizeof(Ledger::Account) * counts[0] +
+                           sizeof(Ledger::Transfer) * counts[1] +
+                           sizeof(Ledger::Buyer) * counts[3] + sizeof(Ledger::Merchant) * counts[4];
+  ASSERT_GE(counts[5], 2u);
+  // The setup's last two orders: the deposit, converted, then the order carrying it.
+  const size_t deposit_at = orders_at + sizeof(Ledger::Order) * (counts[5] - 2);
+  const size_t carrier_at = orders_at + sizeof(Ledger::Order) * (counts[5] - 1);
+  Ledger::Order deposit{};
+  Ledger::Order carrier{};
+  std::memcpy(&deposit, &state_[deposit_at], sizeof deposit);
+  std::memcpy(&carrier, &state_[carrier_at], sizeof carrier);
+  ASSERT_EQ(deposit.state, wire::OrderMoneyState::kConverted);
+  ASSERT_EQ(deposit.deposit_id, carrier.order_id);
+  ASSERT_EQ(carrier.deposit, 300);
+  ASSERT_EQ(carrier.deposit_refunded, 112);  // floor(300 * 2812 / 7500)
+  ASSERT_TRUE(RestoreInto(SnapshotConfig(), state_).ok());
+
+  auto with = [&](size_t at, const Ledger::Order& order) {
+    std::vector<std::byte> state = state_;
+    std::memcpy(&state[at], &order, sizeof order);
+    return RestoreInto(SnapshotConfig(), state);
+  };
+  Ledger::Order broken = carrier;
+  broken.deposit_refunded += 1;
+  EXPECT_EQ(with(carrier_at, broken).code(), StatusCode::kCorruption);
+  broken = carrier;
+  broken.deposit_id = 1;  // an order that is no converted deposit
+  EXPECT_EQ(with(carrier_at, broken).code(), StatusCode::kCorruption);
+  broken = deposit;
+  broken.deposit_id = 1;
+  EXPECT_EQ(with(deposit_at, broken).code(), StatusCode::kCorruption);
+  broken = deposit;
+  broken.state = wire::OrderMoneyState::kSettled;  // nothing else says it was settled
+  Status status = with(deposit_at, broken);
+  EXPECT_EQ(status.code(), StatusCode::kCorruption);
+  EXPECT_NE(status.message().find("deposit"), std::string::npos) << status.message();
+  broken.state = wire::OrderMoneyState::kPaid;
+  broken.deposit_id = 0;
+  EXPECT_EQ(with(deposit_at, broken).code(), StatusCode::kCorruption);
+  broken = deposit;
+  broken.state = wire::OrderMoneyState{5};
+  EXPECT_EQ(with(deposit_at, broken).code(), StatusCode::kCorruption);
 }
 
 }  // namespace
