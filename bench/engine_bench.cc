@@ -1,17 +1,21 @@
 // W1 applied to the engine in batches, one core, no I/O: the ceiling everything else
 // (journal, network) is measured against. Each repetition starts from a fresh engine with
 // the W1 catalog loaded (not timed) and applies the same first N orders of seed 1.
+// BM_W1ApplyCoupons is the same with 30% of the orders redeeming a platform coupon their
+// buyer claimed beforehand (the claims are not timed; docs/promotions.md).
 //
 //   build/release/bench/engine_bench --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <unordered_map>
 #include <vector>
 
 #include "base/big_array.h"
 #include "engine/engine.h"
 #include "sim/w1.h"
 #include "sim/w1_engine.h"
+#include "wire/make.h"
 
 namespace {
 
@@ -33,14 +37,9 @@ const eleven::BigArray<eleven::wire::Command>& W1Orders() {
   return orders;
 }
 
-void BM_W1Apply(benchmark::State& state) {
-  const size_t batch_size = static_cast<size_t>(state.range(0));
-  const auto& orders = W1Orders();
-  Engine engine(eleven::sim::W1EngineConfig(kOrderCount));
-  if (!eleven::sim::LoadW1Catalog(engine).ok()) {
-    state.SkipWithError("catalog load failed");
-    return;
-  }
+// The timed part of both benchmarks: `orders` in batches of `batch_size` from log time 2 s.
+void ApplyTimed(benchmark::State& state, Engine& engine, const eleven::BigArray<eleven::wire::Command>& orders,
+                size_t batch_size) {
   std::vector<eleven::wire::Result> results(batch_size);
   size_t at = 0;
   uint64_t accepted = 0;
@@ -63,8 +62,89 @@ void BM_W1Apply(benchmark::State& state) {
   state.counters["rejected"] = static_cast<double>(at - accepted);
 }
 
+void BM_W1Apply(benchmark::State& state) {
+  const size_t batch_size = static_cast<size_t>(state.range(0));
+  const auto& orders = W1Orders();
+  Engine engine(eleven::sim::W1EngineConfig(kOrderCount));
+  if (!eleven::sim::LoadW1Catalog(engine).ok()) {
+    state.SkipWithError("catalog load failed");
+    return;
+  }
+  ApplyTimed(state, engine, orders, batch_size);
+}
+
 // 3,000,000 orders per repetition: 366 batches of 8190.
 BENCHMARK(BM_W1Apply)->Arg(8190)->Iterations(366)->Unit(benchmark::kMillisecond);
+
+// The coupon variant: order i carries a coupon when i % 10 < 3, a fixed 1-fen platform coupon
+// (every W1 order is worth more, so each redeems it). A buyer's k-th coupon order names
+// coupon kCouponIdBase + k, which the buyer claimed beforehand: each claim is redeemed once.
+constexpr uint64_t kCouponIdBase = 1000;
+constexpr uint64_t kTimedOrders = 366 * 8190;
+struct CouponRun {
+  eleven::BigArray<eleven::wire::Command> orders{kOrderCount};
+  std::vector<eleven::wire::Command> setup;  // create the coupons, then every claim
+  uint64_t coupon_orders = 0;
+};
+const CouponRun& W1CouponRun() {
+  static const CouponRun run = [] {
+    CouponRun r;
+    const auto& plain = W1Orders();
+    std::unordered_map<uint64_t, uint32_t> per_buyer;
+    uint32_t coupons = 0;
+    for (uint64_t i = 0; i < kOrderCount; i++) {
+      eleven::wire::Command c = plain[i];
+      if (i % 10 < 3 && i < kTimedOrders && c.place_order.line_count < eleven::wire::kOrderLineCountMax) {
+        const uint32_t k = per_buyer[c.place_order.buyer_id]++;
+        coupons = std::max(coupons, k + 1);
+        eleven::wire::AddCoupon(c, kCouponIdBase + k);
+        r.setup.push_back(eleven::wire::MakeClaimCoupon(kCouponIdBase + k, c.place_order.buyer_id));
+        r.coupon_orders++;
+      }
+      r.orders[i] = c;
+    }
+    std::vector<eleven::wire::Command> creates;
+    for (uint32_t k = 0; k < coupons; k++) {
+      creates.push_back(eleven::wire::MakeCreateCoupon(kCouponIdBase + k, 0, eleven::wire::CouponKind::kFixed, 1,
+                                                       0, 2'000'000'000, 0, UINT64_MAX));
+    }
+    r.setup.insert(r.setup.begin(), creates.begin(), creates.end());
+    return r;
+  }();
+  return run;
+}
+
+void BM_W1ApplyCoupons(benchmark::State& state) {
+  const size_t batch_size = static_cast<size_t>(state.range(0));
+  const CouponRun& run = W1CouponRun();
+  eleven::engine::EngineConfig config = eleven::sim::W1EngineConfig(kOrderCount);
+  config.coupon_claim_count_max = static_cast<uint32_t>(run.coupon_orders + 1024);
+  config.coupon_order_count_max = static_cast<uint32_t>(run.coupon_orders + 1024);
+  Engine engine(config);
+  if (!eleven::sim::LoadW1Catalog(engine).ok()) {
+    state.SkipWithError("catalog load failed");
+    return;
+  }
+  std::vector<eleven::wire::Result> results(batch_size);
+  uint64_t timestamp_us = 1'500'000;
+  for (size_t at = 0; at < run.setup.size(); at += batch_size) {  // claims: not timed
+    const size_t n = std::min(batch_size, run.setup.size() - at);
+    if (engine.Apply(engine.last_op() + 1, timestamp_us, std::span(&run.setup[at], n), results) !=
+        BatchError::kNone) {
+      state.SkipWithError("claims refused");
+      return;
+    }
+    for (size_t i = 0; i < n; i++) {
+      if (results[i].code != eleven::wire::Code::ok) {
+        state.SkipWithError("a claim failed");
+        return;
+      }
+    }
+  }
+  ApplyTimed(state, engine, run.orders, batch_size);
+  state.counters["coupon_orders"] = static_cast<double>(run.coupon_orders);
+}
+BENCHMARK(BM_W1ApplyCoupons)->Arg(8190)->Iterations(366)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -1,5 +1,5 @@
 // libFuzzer target: the HTTP gateway's JSON request decoder (src/server/json_decode.h) on
-// arbitrary bodies for every command route (orders, payments, fulfilment; arrays for the
+// arbitrary bodies for every command route (orders, coupons, payments, fulfilment; arrays for the
 // batch routes). It must either refuse with a code and a message and no commands, or produce
 // 1..kJsonCommandCountMax commands whose reserved bytes are zero and whose operation is the
 // route's.
@@ -33,7 +33,8 @@ constexpr wire::Operation kOperations[] = {
     wire::kConfirmDelivery, wire::kRepayInstalment, wire::kAfterSalesRefund, wire::kCreateWarehouse,
     wire::kStockWarehouse,
     wire::kCreateCourier, wire::kSetCoverage, wire::kSetRegionPoint, wire::kTrackParcel,
-    wire::kCreateKey, wire::kRevokeKey};
+    wire::kCreateKey, wire::kRevokeKey, wire::Operation::kCreateCoupon, wire::Operation::kClaimCoupon,
+    wire::Operation::kCreatePresale, wire::Operation::kPayDeposit, wire::Operation::kPayBalance};
 static_assert(std::size(kOperations) == server::kJsonCommandCount);
 
 // Reserved bytes zero and a known operation, per module.

@@ -49,6 +49,16 @@ inline void AddEngineOptions(CLI::App& command, EngineOptions* options) {
       &engine::EngineConfig::batch_command_count_max, "commands in one batch");
   add("--api-keys-max", "engine.api_keys_max", &engine::EngineConfig::api_key_count_max,
       "API keys ever created (docs/access.md)");
+  add("--coupons-max", "engine.coupons_max", &engine::EngineConfig::coupon_count_max,
+      "coupons ever created (docs/promotions.md)");
+  add("--coupon-claims-max", "engine.coupon_claims_max",
+      &engine::EngineConfig::coupon_claim_count_max, "coupon claims ever made");
+  add("--coupon-orders-max", "engine.coupon_orders_max",
+      &engine::EngineConfig::coupon_order_count_max, "orders with coupons kept in memory");
+  add("--presales-max", "engine.presales_max", &engine::EngineConfig::presale_count_max,
+      "pre-sales ever created (docs/promotions.md)");
+  add("--deposits-max", "engine.deposits_max", &engine::EngineConfig::deposit_count_max,
+      "pre-sale deposits ever paid");
 }
 
 inline void AddClockOption(CLI::App& command, EngineOptions* options) {

@@ -1085,6 +1085,8 @@ ELEVEN_GET_BY_ID(GetShipment, kGetShipment, wire::ShipmentRecord)
 ELEVEN_GET_BY_ID(GetMerchant, kGetMerchant, wire::MerchantRecord)
 ELEVEN_GET_BY_ID(GetWarehouse, kGetWarehouse, wire::WarehouseRecord)
 ELEVEN_GET_BY_ID(GetCourier, kGetCourier, wire::CourierRecord)
+ELEVEN_GET_BY_ID(GetCoupon, kGetCoupon, wire::CouponRecord)
+ELEVEN_GET_BY_ID(GetPresale, kGetPresale, wire::PresaleRecord)
 #undef ELEVEN_GET_BY_ID
 
 Status Client::GetAccountTransfers(uint64_t account_id, uint8_t flags, uint32_t limit,
@@ -1125,6 +1127,8 @@ Status Client::GetFigures(wire::Code* code, wire::FiguresRecord* record) {
 ELEVEN_GET_BY_PAIR(GetWarehouseStock, kGetWarehouseStock, protocol::WarehouseStockRecord)
 ELEVEN_GET_BY_PAIR(GetWarehouseHour, kGetWarehouseHour, wire::HourFigure)
 ELEVEN_GET_BY_PAIR(GetCourierHour, kGetCourierHour, wire::HourFigure)
+ELEVEN_GET_BY_PAIR(GetCouponClaim, kGetCouponClaim, wire::CouponClaimRecord)
+ELEVEN_GET_BY_PAIR(GetDeposit, kGetDeposit, wire::DepositRecord)
 #undef ELEVEN_GET_BY_PAIR
 
 Status Client::KeylessSync(protocol::Operation operation, void* record, size_t record_size) {

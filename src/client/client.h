@@ -174,6 +174,14 @@ class Client {
   [[nodiscard]] Status GetMerchant(uint64_t merchant_id, wire::Code* code, wire::MerchantRecord* record);
   [[nodiscard]] Status GetSku(uint64_t sku_id, wire::Code* code, wire::SkuRecord* record);
   [[nodiscard]] Status GetDrop(uint64_t drop_id, wire::Code* code, wire::DropRecord* record);
+  // Coupons (docs/promotions.md): a coupon, and a buyer's claim of one.
+  [[nodiscard]] Status GetCoupon(uint64_t coupon_id, wire::Code* code, wire::CouponRecord* record);
+  [[nodiscard]] Status GetCouponClaim(uint64_t coupon_id, uint64_t buyer_id, wire::Code* code,
+                                      wire::CouponClaimRecord* record);
+  // Pre-sales: a pre-sale, and a buyer's deposit on one.
+  [[nodiscard]] Status GetPresale(uint64_t presale_id, wire::Code* code, wire::PresaleRecord* record);
+  [[nodiscard]] Status GetDeposit(uint64_t presale_id, uint64_t buyer_id, wire::Code* code,
+                                  wire::DepositRecord* record);
   // Ledger (docs/ledger.md). *code is ok or why not (e.g. account_not_found,
   // payments_disabled); the record is filled when it is ok.
   [[nodiscard]] Status GetAccount(uint64_t account_id, wire::Code* code, wire::AccountRecord* record);

@@ -87,6 +87,10 @@ size_t QueryRecordSize(Operation operation) {
     case Operation::kGetWarehouse: return sizeof(wire::WarehouseRecord);
     case Operation::kGetCourier: return sizeof(wire::CourierRecord);
     case Operation::kGetSales: return sizeof(wire::SalesRecord);
+    case Operation::kGetCoupon: return sizeof(wire::CouponRecord);
+    case Operation::kGetCouponClaim: return sizeof(wire::CouponClaimRecord);
+    case Operation::kGetPresale: return sizeof(wire::PresaleRecord);
+    case Operation::kGetDeposit: return sizeof(wire::DepositRecord);
     case Operation::kSubmit:
     case Operation::kPing: return 0;
   }
@@ -103,7 +107,9 @@ size_t RequestRecordSize(Operation operation) {
     case Operation::kGetLimits: return 0;
     case Operation::kGetWarehouseStock:
     case Operation::kGetWarehouseHour:
-    case Operation::kGetCourierHour: return sizeof(PairQuery);
+    case Operation::kGetCourierHour:
+    case Operation::kGetCouponClaim:
+    case Operation::kGetDeposit: return sizeof(PairQuery);
     case Operation::kGetAccountTransfers: return sizeof(AccountTransfersQuery);
     case Operation::kGetSales: return sizeof(wire::SalesQuery);
     case Operation::kAuthenticate: return sizeof(AuthenticateRecord);

@@ -62,8 +62,14 @@ enum class Operation : uint8_t {
   kGetCourier = 29,    // courier ids; wire::CourierRecord
   // Live figures (docs/read-side.md).
   kGetSales = 30,  // list: one wire::SalesQuery; entries of wire::SalesRecord
+  // Coupons (docs/promotions.md).
+  kGetCoupon = 31,       // coupon ids; wire::CouponRecord
+  kGetCouponClaim = 32,  // PairQuery {coupon id, buyer id}; wire::CouponClaimRecord
+  // Pre-sales (docs/promotions.md, "Pre-sale").
+  kGetPresale = 33,  // pre-sale ids; wire::PresaleRecord
+  kGetDeposit = 34,  // PairQuery {pre-sale id, buyer id}; wire::DepositRecord
 };
-inline constexpr uint8_t kOperationMax = 30;
+inline constexpr uint8_t kOperationMax = 34;
 
 // How an operation's request and reply are shaped (docs/protocol.md, "Queries").
 enum class QueryShape : uint8_t {
@@ -78,7 +84,7 @@ QueryShape ShapeOf(Operation operation);
 // Request keys of the queries that take more than one id.
 struct PairQuery {
   uint64_t id;   // warehouse or courier id
-  uint64_t key;  // SKU id (kGetWarehouseStock) or hour index (= log time / 1 h)
+  uint64_t key;  // SKU id (kGetWarehouseStock), hour index (= log time / 1 h) or buyer id (kGetCouponClaim, kGetDeposit)
 };
 struct AccountTransfersQuery {
   uint64_t account_id;

@@ -94,6 +94,13 @@ wire::Code Engine::AuthorizeFor(const wire::Command& command, const Principal& p
     }
     case static_cast<uint8_t>(Operation::kPlaceOrder):
       return storefront ? Code::ok : Code::forbidden;
+    case static_cast<uint8_t>(Operation::kCreateCoupon):  // platform coupons: operators only
+      return merchant && command.create_coupon.merchant_id == p.scope_id ? Code::ok : Code::forbidden;
+    case static_cast<uint8_t>(Operation::kClaimCoupon):
+      return storefront ? Code::ok : Code::forbidden;
+    case static_cast<uint8_t>(Operation::kCreatePresale):
+    case static_cast<uint8_t>(Operation::kPayDeposit):
+    case static_cast<uint8_t>(Operation::kPayBalance): return PresaleAccess(command, p);
     case static_cast<uint8_t>(Operation::kPayOrder):
       return storefront ? OrderOwnedBy(command.pay_order.order_id, p, false) : Code::forbidden;
     case static_cast<uint8_t>(Operation::kCancelOrder):

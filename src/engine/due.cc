@@ -37,6 +37,7 @@ uint64_t Engine::NextDueUs() const {
       break;
     }
   }
+  if (presale_count_ > 0) due = std::min(due, PresaleDueUs());
   if (ledger_) due = std::min(due, ledger_->NextDueUs());
   // Fulfilment: warehouse and courier capacity is counted per hour and per day (days roll on
   // an hour boundary), so a backlog may drain when the next hour starts.

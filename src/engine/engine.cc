@@ -23,6 +23,15 @@ Engine::Engine(const EngineConfig& config)
       orders_(BigArray<Order>(config.order_slot_count)),
       key_index_(config.order_slot_count),
       holdings_(config.holding_count_max),
+      coupons_(BigArray<CouponRow>(config.coupon_count_max)),
+      coupon_index_(config.coupon_count_max),
+      claims_(BigArray<ClaimRow>(config.coupon_claim_count_max)),
+      claim_index_(config.coupon_claim_count_max),
+      coupon_orders_(BigArray<CouponOrderRow>(config.coupon_order_count_max)),
+      presales_(BigArray<PresaleRow>(config.presale_count_max)),
+      presale_index_(config.presale_count_max),
+      deposits_(BigArray<DepositRow>(config.deposit_count_max)),
+      deposit_index_(config.deposit_count_max),
       api_keys_(BigArray<ApiKeyRow>(config.api_key_count_max)),
       ledger_(config.ledger_enabled ? std::make_unique<Ledger>(config.ledger) : nullptr),
       fulfilment_(config.fulfilment_enabled ? std::make_unique<Fulfilment>(config.fulfilment)
@@ -31,6 +40,10 @@ Engine::Engine(const EngineConfig& config)
   ELEVEN_ASSERT(config.order_slot_count >= 2);
   ELEVEN_ASSERT(config.batch_command_count_max > 0);
   ELEVEN_ASSERT(config.pay_window_us > 0);
+  ELEVEN_ASSERT(config.coupon_count_max > 0 && config.coupon_claim_count_max > 0 &&
+                config.coupon_order_count_max > 0);
+  ELEVEN_ASSERT(config.presale_count_max > 0 && config.deposit_count_max > 0 &&
+                config.deposit_count_max < (uint32_t{1} << 31));
 }
 
 Engine::~Engine() = default;
@@ -69,24 +82,29 @@ size_t Engine::ExecuteModule(std::span<const wire::Command> commands, uint64_t n
     // With fulfilment on, confirm_delivery first checks the parcels (returns.cc).
     auto checked = [this](wire::Operation o) { return fulfilment_ && o == wire::kConfirmDelivery; };
     if (checked(operation)) return ConfirmShipped(commands, now_us, results);
+    // An after-sales refund is applied alone, so the sales figures count what its buyer got
+    // (the platform's coupon subsidy goes back to the platform).
+    if (operation == wire::kAfterSalesRefund) {
+      const auto& refund = wire::AsRecord<wire::AfterSalesRefund>(commands[0]);
+      const int64_t before = BuyerRefundedFen(refund.order_id);
+      ELEVEN_ASSERT(ledger_->Apply(commands.first(1), now_us, results.first(1)) == 1);
+      if (results[0].code == Code::ok && !wire::IsReplay(results[0])) {
+        CountRefund(refund.order_id, BuyerRefundedFen(refund.order_id) - before);
+      }
+      return 1;
+    }
     // The run of ledger commands (a linked chain lives inside one run), up to the next
     // command that is not the ledger's to apply.
     size_t run = 0;
     // Each member is authorized as the first was (Apply): a refused one ends the run.
     while (run < commands.size() && IsLedgerOperation(static_cast<uint8_t>(commands[run].operation)) &&
            !IsOwnedByEngine(commands[run].operation) && !checked(commands[run].operation) &&
+           commands[run].operation != wire::kAfterSalesRefund &&
            (run == 0 || Authorize(commands[run]) == Code::ok)) {
       run++;
     }
     const size_t consumed = ledger_->Apply(commands.first(run), now_us, results.first(run));
     ELEVEN_ASSERT(consumed >= 1 && consumed <= run);
-    for (size_t i = 0; i < consumed; i++) {  // a refund after settlement, for the sales figures
-      if (commands[i].operation == wire::kAfterSalesRefund && results[i].code == Code::ok &&
-          !wire::IsReplay(results[i])) {
-        const auto& refund = wire::AsRecord<wire::AfterSalesRefund>(commands[i]);
-        CountRefund(refund.order_id, refund.amount_fen);
-      }
-    }
     return consumed;
   }
   if (op >= kFulfilmentOperationFirst && op <= kFulfilmentOperationLast) {
@@ -126,6 +144,11 @@ wire::Result Engine::Execute(const wire::Command& command, uint64_t now_us) {
     case Operation::kPlaceOrder: break;  // Apply applies them itself
     case Operation::kPayOrder: return PayOrder(command.pay_order, now_us);
     case Operation::kCancelOrder: return CancelOrder(command.cancel_order, now_us);
+    case Operation::kCreateCoupon: return CreateCoupon(command.create_coupon, now_us);
+    case Operation::kClaimCoupon: return ClaimCoupon(command.claim_coupon, now_us);
+    case Operation::kCreatePresale: return CreatePresale(command.create_presale, now_us);
+    case Operation::kPayDeposit: return PayDeposit(command.pay_deposit, now_us);
+    case Operation::kPayBalance: return PayBalance(command.pay_balance, now_us);
   }
   ELEVEN_ASSERT(false && "CheckStructure admits only known operations; Apply places orders");
   return {};
@@ -157,6 +180,20 @@ Digest128 Engine::Digest() const {
   d.Update(holdings_.slots(), sizeof(*holdings_.slots()) * holdings_.slot_count());
   d.UpdateValue(api_key_count_);
   d.Update(api_keys_.get(), sizeof(ApiKeyRow) * api_key_count_);
+  d.UpdateValue(coupon_count_);
+  d.Update(coupons_.get(), sizeof(CouponRow) * coupon_count_);
+  d.UpdateValue(claim_count_);
+  d.Update(claims_.get(), sizeof(ClaimRow) * claim_count_);
+  d.UpdateValue(coupon_order_head_);
+  d.UpdateValue(coupon_order_count_);
+  for (uint32_t k = 0; k < coupon_order_count_; k++) {  // the live part of the ring, in order
+    const uint32_t i = (coupon_order_head_ + k) % config_.coupon_order_count_max;
+    d.UpdateValue(coupon_orders_[i]);
+  }
+  d.UpdateValue(presale_count_);
+  d.Update(presales_.get(), sizeof(PresaleRow) * presale_count_);
+  d.UpdateValue(deposit_count_);
+  d.Update(deposits_.get(), sizeof(DepositRow) * deposit_count_);
   if (ledger_) ledger_->Digest(d);
   if (fulfilment_) fulfilment_->Digest(d);
   return d.Finish();
@@ -178,6 +215,11 @@ wire::LimitsRecord LimitsOf(const EngineConfig& c) {
   r.order_slot_count = c.order_slot_count;
   r.holding_count_max = c.holding_count_max;
   r.batch_command_count_max = c.batch_command_count_max;
+  r.coupon_count_max = c.coupon_count_max;
+  r.coupon_claim_count_max = c.coupon_claim_count_max;
+  r.coupon_order_count_max = c.coupon_order_count_max;
+  r.presale_count_max = c.presale_count_max;
+  r.deposit_count_max = c.deposit_count_max;
   r.ledger_enabled = c.ledger_enabled ? 1 : 0;
   r.fulfilment_enabled = c.fulfilment_enabled ? 1 : 0;
   r.account_count_max = c.ledger.account_count_max;

@@ -41,6 +41,11 @@ struct MerchantRow;
 struct SkuRow;
 struct DropRow;
 struct OrderRow;
+struct CouponRow;
+struct ClaimRow;
+struct CouponOrderRow;
+struct PresaleRow;
+struct DepositRow;
 
 struct EngineConfig {
   uint32_t merchant_count_max = 1 << 17;
@@ -56,6 +61,14 @@ struct EngineConfig {
   uint32_t batch_command_count_max = 8190;
   // API keys ever created (docs/access.md); ids are never reused.
   uint32_t api_key_count_max = 4096;
+  // Coupons (docs/promotions.md): coupons ever created, claims ever made (a day's), and
+  // orders with coupons kept beside the order ring (an entry leaves with its order's slot).
+  uint32_t coupon_count_max = 1 << 16;
+  uint32_t coupon_claim_count_max = 1 << 20;
+  uint32_t coupon_order_count_max = 1 << 20;
+  // Pre-sales ever created and deposits ever paid (docs/promotions.md, "Pre-sale").
+  uint32_t presale_count_max = 4096;
+  uint32_t deposit_count_max = 1 << 20;
   // Payments: with the ledger on, paying an order moves money (wire/ledger.h); off, a payment
   // is recorded as made elsewhere. Fulfilment: on, every paid order is allocated to
   // warehouses and couriers (or backlogged), and delivery settles it in the ledger.
@@ -97,8 +110,8 @@ enum class BatchError : uint8_t {
 // without its dimension, key and net. Part of the state (and of the digest).
 struct SalesFigures {
   int64_t gross_fen = 0;      // totals of paid orders
-  int64_t discounts_fen = 0;  // 0 until coupons exist
-  int64_t refunds_fen = 0;    // refunded after payment (cancellations, returns, after-sales)
+  int64_t discounts_fen = 0;  // coupons' discounts of paid orders (docs/promotions.md)
+  int64_t refunds_fen = 0;    // refunded to buyers after payment (cancellations, returns, after-sales)
   uint64_t orders = 0;        // paid orders
   uint64_t units = 0;         // their units
 };
@@ -144,6 +157,11 @@ class Engine {
   wire::Code GetMerchant(uint64_t merchant_id, wire::MerchantRecord* out) const;
   wire::Code GetSku(uint64_t sku_id, wire::SkuRecord* out) const;
   wire::Code GetDrop(uint64_t drop_id, wire::DropRecord* out) const;
+  wire::Code GetCoupon(uint64_t coupon_id, wire::CouponRecord* out) const;
+  wire::Code GetCouponClaim(uint64_t coupon_id, uint64_t buyer_id, wire::CouponClaimRecord* out) const;
+  uint32_t coupon_count() const { return coupon_count_; }
+  wire::Code GetPresale(uint64_t presale_id, wire::PresaleRecord* out) const;
+  wire::Code GetDeposit(uint64_t presale_id, uint64_t buyer_id, wire::DepositRecord* out) const;
   // Drop number `index` (0 .. drop_count() - 1) in the order drops were created.
   void GetDropAt(uint32_t index, wire::DropRecord* out) const;
   // Every SKU, in no particular order (the read side's index; docs/read-side.md).
@@ -246,6 +264,10 @@ class Engine {
   struct Lookahead {
     uint32_t key_tag;
     uint32_t sku[wire::kOrderLineCountMax];
+    // An order with coupons: per coupon its row (slot stage) and its claim's row (row stage);
+    // kNoValue where none was found. Hints too (CheckCoupons confirms them).
+    uint32_t coupon[wire::kOrderCouponCountMax];
+    uint32_t claim[wire::kOrderCouponCountMax];
   };
   // Entries by command position modulo the size, which exceeds the farthest prefetch.
   static constexpr size_t kLookaheadSize = 64;
@@ -257,8 +279,14 @@ class Engine {
     uint32_t merchant_index;
     uint32_t drop_index;  // kNoValue: no drop
     uint32_t drop_held;   // units of the drop the buyer holds (a drop with a limit)
-    int64_t total_fen;
+    int64_t total_fen;    // what the buyer pays: the lines' value less the coupons' discounts
+    // Coupons (CheckCoupons): by kPlatform and kShop, the claim redeemed (kNoValue: none) and
+    // its discount.
+    uint32_t claim[2];
+    int64_t discount_fen[2];
   };
+  static constexpr int kPlatform = 0;
+  static constexpr int kShop = 1;
 
   void PrefetchSlots(const wire::Command& command, Lookahead& ahead) const;
   void PrefetchRows(const wire::Command& command, Lookahead& ahead) const;
@@ -277,18 +305,58 @@ class Engine {
   void DrainDelivered(uint64_t now_us);
   // Returns and cancellations after payment (returns.cc; docs/returns.md).
   void SettleDelivered(const DeliveredOrder& delivered, uint64_t now_us);
-  int64_t ReturnedShareFen(const Order& order, uint8_t returned_lines) const;
+  // The returned lines' share of `whole_fen` (what escrow holds for the order, or its total).
+  int64_t ReturnedShareFen(const Order& order, uint8_t returned_lines, int64_t whole_fen) const;
+  // What the ledger has given back to the order's buyer so far (refunds less the platform's
+  // subsidy returned; docs/promotions.md); 0 for an order without payment.
+  int64_t BuyerRefundedFen(uint64_t order_id) const;
   void ReleasePaidOrder(Order& order);  // gives a paid order's units back
   wire::Result CancelAfterPayment(uint64_t order_id, uint64_t now_us, wire::Result result);
   size_t ConfirmShipped(std::span<const wire::Command> commands, uint64_t now_us,
                         std::span<wire::Result> results);
   wire::Code PayThroughModules(const Order& order, const wire::PayOrder& c, uint64_t now_us);
+  wire::Code PayPresaleOrder(const Order& order, const wire::PayBalance& c, uint64_t deposit_money_id,
+                             uint64_t now_us);
+  OrderToShip ShipmentOf(const Order& order) const;
   wire::Result CreateMerchant(const wire::CreateMerchant& c);
   wire::Result CreateSku(const wire::CreateSku& c);
   wire::Result Restock(const wire::Restock& c);
   wire::Result SetPrice(const wire::SetPrice& c);
   wire::Result CreateDrop(const wire::CreateDrop& c, uint64_t now_us);
   wire::Result CloseDropCommand(const wire::CloseDrop& c, uint64_t now_us);
+  // Coupons (coupons.cc; docs/promotions.md).
+  wire::Result CreateCoupon(const wire::CreateCoupon& c, uint64_t now_us);
+  wire::Result ClaimCoupon(const wire::ClaimCoupon& c, uint64_t now_us);
+  // The coupons a place order names, against the order `plan` holds (its total the lines'
+  // value): ok and the claims and discounts in `plan`, or the code refusing the order.
+  wire::Code CheckCoupons(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead,
+                          OrderPlan* plan) const;
+  // The prefetch stages' part for an order with coupons (coupons.cc).
+  void PrefetchClaimSlots(const wire::PlaceOrder& c, Lookahead& ahead) const;
+  void PrefetchClaimRows(const wire::PlaceOrder& c, Lookahead& ahead) const;
+  void HoldCoupons(uint64_t order_id, const OrderPlan& plan);  // an accepted order's claims
+  void ReleaseCoupons(const Order& order);  // its unpaid order ended: the claims are usable again
+  void UseCoupons(const Order& order);      // its order was paid
+  void DropCouponOrder(uint64_t order_id);  // its ring slot is reused
+  // The coupons of an order that has them (Order::promotion is kCoupons), in memory while its slot is.
+  const CouponOrderRow& CouponOrderOf(uint64_t order_id) const;
+  bool SameCoupons(const Order& first, const wire::PlaceOrder& c) const;  // SameRequest
+  int64_t DiscountOf(const Order& order) const;  // both coupons' discounts; 0 without
+  void CheckCouponState() const;  // CheckInvariants
+  // Pre-sales (presales.cc; docs/promotions.md, "Pre-sale").
+  wire::Result CreatePresale(const wire::CreatePresale& c, uint64_t now_us);
+  wire::Result PayDeposit(const wire::PayDeposit& c, uint64_t now_us);
+  wire::Result PayBalance(const wire::PayBalance& c, uint64_t now_us);
+  // At the start of a batch: deposit windows that ended return their unsold quota, balance
+  // windows that ended forfeit their unpaid deposits (at most kForfeitsPerBatch deposits
+  // looked at a batch; the rest is due at once).
+  void ClosePresales(uint64_t now_us);
+  uint64_t PresaleDueUs() const;  // NextDueUs
+  wire::Code PresaleAccess(const wire::Command& command, const Principal& p) const;  // Authorize
+  const DepositRow* FindDeposit(uint64_t presale_id, uint64_t buyer_id) const;
+  // The pre-sale's deposits of deposited or paid units, per SKU slot (CheckInvariants).
+  void CheckPresales(std::vector<uint64_t>& reserved_by_sku, std::vector<uint64_t>& in_drops_by_sku) const;
+  static constexpr uint32_t kForfeitsPerBatch = 4096;
   // Writes its result into `out` (a batch's results slot): built in place, not copied.
   void PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us, const Lookahead& ahead,
                   wire::Result& out);
@@ -312,6 +380,7 @@ class Engine {
                       wire::Result* result);
   // Frees `slot`, the ring slot for `order_id`, if its occupant is final.
   bool TakeSlot(uint32_t slot, uint64_t order_id);
+  bool TakeSlotCold(uint32_t slot, uint64_t order_id);  // TakeSlot, called (pre-sale balances)
   wire::Result OrderResult(const Order& order, wire::Operation operation) const;
   bool SameRequest(const Order& first, const wire::PlaceOrder& c, uint64_t storefront) const;
   void FillOrderRecord(const Order& order, wire::OrderRecord* out) const;
@@ -356,6 +425,26 @@ class Engine {
   uint64_t KeyOfSlot(uint32_t slot) const;  // engine_state.h
 
   FixedMap<HoldingKey, HoldingHash> holdings_;  // value = units held
+
+  // Coupons: the table, the claims by (buyer, coupon index) (claims never leave), and the
+  // orders with coupons in order id order, a ring from coupon_order_head_.
+  BigArray<CouponRow> coupons_;
+  uint32_t coupon_count_ = 0;
+  FixedMap<uint64_t> coupon_index_;
+  BigArray<ClaimRow> claims_;
+  uint32_t claim_count_ = 0;
+  FixedMap<HoldingKey, HoldingHash> claim_index_;  // owner = coupon index
+  BigArray<CouponOrderRow> coupon_orders_;
+  uint32_t coupon_order_head_ = 0;
+  uint32_t coupon_order_count_ = 0;
+
+  // Pre-sales and their deposits (by (buyer, pre-sale index)).
+  BigArray<PresaleRow> presales_;
+  uint32_t presale_count_ = 0;
+  FixedMap<uint64_t> presale_index_;
+  BigArray<DepositRow> deposits_;
+  uint32_t deposit_count_ = 0;
+  FixedMap<HoldingKey, HoldingHash> deposit_index_;  // owner = pre-sale index
 
   std::array<Lookahead, kLookaheadSize> lookahead_{};  // scratch of the batch loop
 

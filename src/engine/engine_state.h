@@ -68,14 +68,102 @@ struct OrderRow {
   uint8_t city_tier;
   wire::OrderState state;
   uint8_t line_count;
-  uint8_t reserved0;
+  // 0: a place order without coupons; kCoupons: a CouponOrderRow holds its coupons;
+  // kPresale: made by a pre-sale's balance payment (no key; sku_index[kPresaleSlot] holds
+  // the pre-sale's index, its one line the first).
+  uint8_t promotion;
   wire::Code code;
+};
+inline constexpr uint8_t kCoupons = 1;
+inline constexpr uint8_t kPresale = 2;
+inline constexpr int kPresaleSlot = wire::kOrderLineCountMax - 1;
+
+// A coupon (docs/promotions.md). Never changes once created but for its counters.
+struct CouponRow {
+  uint64_t id;
+  uint64_t merchant_id;  // 0: platform
+  uint64_t drop_id;      // 0: any order
+  int64_t amount_fen;
+  int64_t threshold_fen;  // the value an order must reach (a fixed coupon: amount + 1)
+  uint64_t starts_at_us;
+  uint64_t ends_at_us;
+  int64_t discount_fen;  // given off its paid orders
+  // Invariant: held + redeemed <= claimed <= count.
+  uint32_t count;
+  uint32_t claimed;
+  uint32_t held;
+  uint32_t redeemed;
+  uint32_t drop_index;  // kNoValue: any order
+  wire::CouponKind kind;
+  uint8_t reserved0[3];
+};
+
+// One buyer's claim of one coupon.
+struct ClaimRow {
+  uint64_t buyer;
+  uint64_t order_id;  // the order holding or that used it; 0 while claimed
+  uint64_t claimed_at_us;
+  uint32_t coupon_index;
+  wire::ClaimState state;
+  uint8_t reserved0[3];
+};
+
+// A pre-sale (docs/promotions.md). Invariant: quota = available + deposited + converted +
+// returned; the SKU counts `available` in in_drops and `deposited` in reserved.
+struct PresaleRow {
+  uint64_t id;
+  int64_t price_fen;
+  int64_t deposit_fen;
+  int64_t deposit_value_fen;
+  uint64_t deposit_starts_us;
+  uint64_t deposit_ends_us;
+  uint64_t balance_starts_us;
+  uint64_t balance_ends_us;
+  int64_t forfeited_fen;
+  uint32_t sku_index;
+  uint32_t per_buyer_limit;
+  uint32_t quota;
+  uint32_t available;
+  uint32_t deposited;
+  uint32_t converted;
+  uint32_t returned;
+  uint32_t forfeited;
+  uint32_t deposits;
+  uint32_t first_deposit;   // deposits before this index are other pre-sales'
+  uint32_t forfeit_cursor;  // forfeiting: deposits before it are done
+  uint8_t deposits_closed;  // the deposit window's end was applied
+  uint8_t balance_closed;   // the balance window's end was applied, forfeits done
+  uint8_t reserved0[2];
+};
+
+// One buyer's deposit on one pre-sale.
+struct DepositRow {
+  uint64_t buyer;
+  uint64_t storefront;  // that paid it (0: an operator); the balance is its to pay
+  uint64_t order_id;    // the balance's order; 0 until then
+  uint64_t paid_at_us;
+  uint32_t presale_index;
+  uint32_t quantity;
+  wire::DepositState state;
+  uint8_t reserved0[7];
+};
+
+// An accepted order that redeemed coupons, kept while its ring slot holds it.
+struct CouponOrderRow {
+  uint64_t order_id;
+  int64_t discount_fen[2];  // [Engine::kPlatform], [Engine::kShop]
+  uint32_t claim[2];        // claim rows; kNoValue: none
 };
 
 static_assert(std::has_unique_object_representations_v<MerchantRow>);
 static_assert(std::has_unique_object_representations_v<SkuRow>);
 static_assert(std::has_unique_object_representations_v<DropRow>);
 static_assert(std::has_unique_object_representations_v<OrderRow>);
+static_assert(std::has_unique_object_representations_v<CouponRow>);
+static_assert(std::has_unique_object_representations_v<ClaimRow>);
+static_assert(std::has_unique_object_representations_v<CouponOrderRow>);
+static_assert(std::has_unique_object_representations_v<PresaleRow>);
+static_assert(std::has_unique_object_representations_v<DepositRow>);
 static_assert(sizeof(SkuRow) == 64);  // one cache line per slot
 static_assert(sizeof(OrderRow) == 112);
 

@@ -18,6 +18,7 @@ void Engine::CheckInvariants() const {
   ELEVEN_ASSERT(next_slot_ == next_order_id_ % config_.order_slot_count);
   ELEVEN_ASSERT(api_key_count_ <= config_.api_key_count_max);
   CheckSales();
+  CheckCouponState();
   for (uint32_t k = 0; k < api_key_count_; k++) {
     const ApiKeyRow& key = api_keys_[k];
     const auto role = static_cast<uint8_t>(key.role);
@@ -31,13 +32,17 @@ void Engine::CheckInvariants() const {
   std::vector<uint64_t> reserved_by_sku(skus_.slot_count(), 0);
   std::vector<uint64_t> reserved_by_drop(drop_count_, 0);
   uint64_t slots_used = 0;
+  uint64_t slots_keyed = 0;
   for (uint32_t slot = 0; slot < config_.order_slot_count; slot++) {
     const Order& order = orders_[slot];
     if (order.id == 0) continue;
     slots_used++;
     ELEVEN_ASSERT(order.id % config_.order_slot_count == slot);
     ELEVEN_ASSERT(order.id < next_order_id_);
-    ELEVEN_ASSERT(key_index_.Find(order.key, [this](uint32_t s) { return KeyOfSlot(s); }) == slot);
+    // A balance payment's order has no key (presales.cc).
+    ELEVEN_ASSERT(order.key == 0 ? order.promotion == kPresale
+                                 : key_index_.Find(order.key, [this](uint32_t s) { return KeyOfSlot(s); }) == slot);
+    slots_keyed += order.key != 0;
     ELEVEN_ASSERT((order.state == OrderState::kRejected) == (order.code != wire::Code::ok));
     if (order.state == OrderState::kPending) {
       // A pending order is never past its deadline once a batch has been applied.
@@ -51,9 +56,10 @@ void Engine::CheckInvariants() const {
       }
     }
   }
-  ELEVEN_ASSERT(key_index_.count() == slots_used);
+  ELEVEN_ASSERT(key_index_.count() == slots_keyed && slots_keyed <= slots_used);
 
   std::vector<uint64_t> in_drops_by_sku(skus_.slot_count(), 0);
+  CheckPresales(reserved_by_sku, in_drops_by_sku);
   for (uint32_t d = 0; d < drop_count_; d++) {
     const Drop& drop = drops_[d];
     ELEVEN_ASSERT(uint64_t{drop.available} + drop.reserved + drop.sold + drop.returned ==

@@ -37,7 +37,9 @@ using wire::Role;
 // Operation numbers as docs/wire-format.md, docs/ledger.md, docs/fulfilment.md and
 // docs/access.md give them, so the model does not lean on the engine's own tables.
 constexpr uint8_t kOpCreateSku = 2, kOpRestock = 3, kOpSetPrice = 4, kOpCreateDrop = 5,
-                  kOpCloseDrop = 6, kOpPlaceOrder = 7, kOpPayOrder = 8, kOpCancelOrder = 9;
+                  kOpCloseDrop = 6, kOpPlaceOrder = 7, kOpPayOrder = 8, kOpCancelOrder = 9,
+                  kOpCreateCoupon = 10, kOpClaimCoupon = 11,
+                  kOpCreatePresale = 12, kOpPayDeposit = 13, kOpPayBalance = 14;
 constexpr uint8_t kOpWithdraw = 35, kOpDrawDown = 38, kOpRepayCredit = 39, kOpPayOrderMoney = 40,
                   kOpRefundOrderMoney = 41, kOpConfirmDelivery = 42, kOpRepayInstalment = 43,
                   kOpAfterSalesRefund = 44;
@@ -462,6 +464,14 @@ struct Model {
         }
         return owns;
       }
+      // Coupons (docs/promotions.md): platform coupons are operators' only.
+      case kOpCreateCoupon:
+        return merchant && cmd.create_coupon.merchant_id == who.scope ? Code::ok : Code::forbidden;
+      case kOpClaimCoupon: return storefront ? Code::ok : Code::forbidden;
+      // Pre-sales: this run names none, so no SKU or deposit is found to own.
+      case kOpCreatePresale: return merchant ? Code::ok : Code::forbidden;
+      case kOpPayDeposit:
+      case kOpPayBalance: return storefront ? Code::ok : Code::forbidden;
       case kOpWithdraw:
       case kOpDrawDown:
       case kOpRepayCredit:
@@ -572,7 +582,7 @@ struct Model {
     if (op >= 32 && op <= 63) return Plain(Code::payments_disabled, cmd.operation, 0);
     if (op >= 64 && op <= 95) return Plain(Code::fulfilment_disabled, cmd.operation, 0);
     if (op >= 96 && op <= 127) return ApplyAccess(cmd, issuer, now);
-    if (op == 0 || op > kOpCancelOrder) return Plain(Code::invalid_operation, cmd.operation, 0);
+    if (op == 0 || op > kOpPayBalance) return Plain(Code::invalid_operation, cmd.operation, 0);
     if (!trailer_clean) {
       if (who.role == Role::kOperator) Met("trailer junk");
       return Plain(Code::reserved_nonzero, cmd.operation, 0);
@@ -581,6 +591,28 @@ struct Model {
       return Plain(wire::CheckStructure(cmd), cmd.operation, 0);
     }
     switch (cmd.operation) {
+      // This run sends coupon commands only as a garbage operation byte over zeros; the
+      // coupons have their own model (coupons_test.cc).
+      case Operation::kCreateCoupon:
+        EXPECT_EQ(cmd.create_coupon.coupon_id, 0u) << "coupons are modelled in coupons_test.cc";
+        return Plain(Code::invalid_id, cmd.operation, 0);
+      case Operation::kClaimCoupon: {
+        EXPECT_EQ(cmd.claim_coupon.coupon_id, 0u) << "coupons are modelled in coupons_test.cc";
+        wire::Result r = Plain(Code::invalid_id, cmd.operation, 0);
+        r.at_us = now;
+        return r;
+      }
+      // Pre-sales, likewise (presales_test.cc).
+      case Operation::kCreatePresale:
+        EXPECT_EQ(cmd.create_presale.presale_id, 0u) << "pre-sales are tested in presales_test.cc";
+        return Plain(Code::invalid_id, cmd.operation, 0);
+      case Operation::kPayDeposit:
+      case Operation::kPayBalance: {
+        EXPECT_EQ(cmd.pay_deposit.presale_id, 0u) << "pre-sales are tested in presales_test.cc";
+        wire::Result r = Plain(op == kOpPayDeposit ? Code::invalid_id : Code::presale_not_found, cmd.operation, 0);
+        r.at_us = now;
+        return r;
+      }
       case Operation::kCreateMerchant: {
         const auto& c = cmd.create_merchant;
         const Operation op = cmd.operation;
@@ -663,8 +695,9 @@ class CommandSource {
 
  private:
   static constexpr size_t kSentOrdersKept = 32;
-  // Place-order bytes that are reserved: reserved0, reserved1 and the trailer's reserved word.
-  static constexpr size_t kOrderReserved[] = {3, 6, 7, 124, 125, 126, 127};
+  // Place-order bytes that are reserved: reserved1 and the trailer's reserved word (byte 3 is
+  // the coupon count, which coupons_test.cc covers).
+  static constexpr size_t kOrderReserved[] = {6, 7, 124, 125, 126, 127};
   std::vector<wire::Command> sent_orders_;
 
   // A command, and its issuer.

@@ -45,9 +45,9 @@ constexpr uint64_t kQuantityMask[wire::kOrderLineCountMax + 1][2] = {
 static_assert(wire::kOrderLineCountMax == 8);
 
 // The bytes of a place order that a fingerprint covers: the first 40 (operation, line count,
-// city tier, region, key, merchant, buyer, drop; the reserved ones among them are zero by the
-// time it is taken), then the SKU ids and quantities, zero past the last line (the bytes of
-// unused lines are no part of the request).
+// city tier, coupon count, region, key, merchant, buyer, drop; the reserved ones among them
+// are zero by the time it is taken), then the SKU ids and coupon ids and the quantities, zero
+// past the last line and coupon (the bytes of unused lines are no part of the request).
 constexpr size_t kFingerprintHeadBytes = offsetof(wire::PlaceOrder, sku_id);
 static_assert(kFingerprintHeadBytes == 40);
 struct FingerprintInput {
@@ -68,7 +68,8 @@ static_assert(sizeof(FingerprintInput) == 120);
   FingerprintInput in;
   std::memcpy(in.head, &c, sizeof(in.head));
   const int lines = std::min<int>(c.line_count, wire::kOrderLineCountMax);
-  for (int l = 0; l < wire::kOrderLineCountMax; l++) in.sku_id[l] = l < lines ? c.sku_id[l] : 0;
+  const int ids = std::min<int>(c.line_count + c.coupon_count, wire::kOrderLineCountMax);
+  for (int l = 0; l < wire::kOrderLineCountMax; l++) in.sku_id[l] = l < ids ? c.sku_id[l] : 0;
   std::memcpy(in.quantity, c.quantity, sizeof(in.quantity));
   in.quantity[0] &= kQuantityMask[lines][0];
   in.quantity[1] &= kQuantityMask[lines][1];
@@ -82,9 +83,13 @@ static_assert(sizeof(FingerprintInput) == 120);
   if (old.id == 0) return true;
   if (!IsFinal(old.state)) return false;
   ELEVEN_ASSERT(old.id + config_.order_slot_count == order_id);
-  ELEVEN_ASSERT(key_index_.Erase(old.key, [this](uint32_t s) { return KeyOfSlot(s); }));
+  // A balance payment's order has no key (its deposit is its key).
+  if (old.key != 0) ELEVEN_ASSERT(key_index_.Erase(old.key, [this](uint32_t s) { return KeyOfSlot(s); }));
+  if (old.promotion == kCoupons) DropCouponOrder(old.id);
   return true;
 }
+
+bool Engine::TakeSlotCold(uint32_t slot, uint64_t order_id) { return TakeSlot(slot, order_id); }
 
 uint32_t Engine::Held(uint32_t owner, uint64_t buyer) const {
   uint32_t held = holdings_.Find(HoldingKey{buyer, owner, 0});
@@ -272,7 +277,7 @@ bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c, uint64_t
   for (int l = 0; l < first.line_count; l++) {
     if (c.sku_id[l] != skus_[first.sku_index[l]].id || c.quantity[l] != first.quantity[l]) return false;
   }
-  return true;
+  return SameCoupons(first, c);
 }
 
 [[gnu::always_inline]] inline void Engine::PlaceOrder(const wire::PlaceOrder& c, uint64_t now_us,
@@ -319,10 +324,12 @@ bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c, uint64_t
     return;
   }
   OrderPlan plan;
-  const Code code = CheckOrder(c, now_us, ahead, &plan);
+  Code code = CheckOrder(c, now_us, ahead, &plan);
+  if (c.coupon_count != 0 && code == Code::ok) code = CheckCoupons(c, now_us, ahead, &plan);
   const bool ok = code == Code::ok;
   if (ok) {
     ReserveLines(c, plan);
+    if (c.coupon_count != 0) HoldCoupons(order_id, plan);
     stats_.orders_accepted++;
     stats_.gmv_placed_fen += plan.total_fen;
   } else {
@@ -364,7 +371,7 @@ bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c, uint64_t
   order.city_tier = c.city_tier;
   order.state = ok ? OrderState::kPending : OrderState::kRejected;
   order.line_count = ok ? c.line_count : 0;
-  order.reserved0 = 0;
+  order.promotion = ok && c.coupon_count != 0 ? kCoupons : 0;
   order.code = code;
   next_order_id_++;
   next_slot_ = next_slot_ + 1 == config_.order_slot_count ? 0 : next_slot_ + 1;
@@ -374,6 +381,7 @@ bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c, uint64_t
 
 void Engine::ReleaseOrder(Order& order) {
   ELEVEN_ASSERT(order.state == OrderState::kPending);
+  if (order.promotion == kCoupons) ReleaseCoupons(order);
   for (int l = 0; l < order.line_count; l++) {
     Sku& sku = skus_[order.sku_index[l]];
     const uint32_t quantity = order.quantity[l];
@@ -498,6 +506,7 @@ wire::Result Engine::PayOrder(const wire::PayOrder& c, uint64_t now_us) {
       drops_[order.drop_index].sold += quantity;
     }
   }
+  if (order.promotion == kCoupons) UseCoupons(order);
   order.state = OrderState::kPaid;
   stats_.orders_paid++;
   stats_.gmv_paid_fen += order.total_fen;
@@ -508,20 +517,10 @@ wire::Result Engine::PayOrder(const wire::PayOrder& c, uint64_t now_us) {
 
 // Moves the money (ledger on) and allocates the parcels (fulfilment on) of a payable order,
 // all or nothing: a shipment the fulfilment refuses refunds the payment just made.
-wire::Code Engine::PayThroughModules(const Order& order, const wire::PayOrder& c, uint64_t now_us) {
-  const uint64_t merchant_id = merchants_[order.merchant_index].id;
-  if (!ledger_) {
-    if (c.payment_method != 0 || c.instalment_periods != 0) return Code::payments_disabled;
-  } else {
-    const Code paid = ledger_->PayOrder(order.id, order.buyer, merchant_id, order.total_fen,
-                                        static_cast<wire::PaymentMethod>(c.payment_method),
-                                        c.instalment_periods, now_us, StorefrontOf(order));
-    if (paid != Code::ok) return paid;
-  }
-  if (!fulfilment_) return Code::ok;
+OrderToShip Engine::ShipmentOf(const Order& order) const {
   OrderToShip ship{};
   ship.order_id = order.id;
-  ship.merchant_id = merchant_id;
+  ship.merchant_id = merchants_[order.merchant_index].id;
   ship.region = order.region;
   ship.city_tier = order.city_tier;
   ship.cross_border = (merchants_[order.merchant_index].flags & uint8_t(wire::MerchantFlags::kOverseas)) != 0;
@@ -530,7 +529,48 @@ wire::Code Engine::PayThroughModules(const Order& order, const wire::PayOrder& c
     ship.lines[l].sku_id = skus_[order.sku_index[l]].id;
     ship.lines[l].quantity = order.quantity[l];
   }
-  const Code shipped = fulfilment_->OnOrderPaid(ship, now_us);
+  return ship;
+}
+
+// A pre-sale's balance (presales.cc): fulfilment is asked first whether it would take the
+// order, so that the ledger, which carries the deposit into the order's payment, is never
+// undone.
+wire::Code Engine::PayPresaleOrder(const Order& order, const wire::PayBalance& c, uint64_t deposit_money_id,
+                                   uint64_t now_us) {
+  if (!ledger_ && (c.payment_method != 0 || c.instalment_periods != 0)) return Code::payments_disabled;
+  const OrderToShip ship = ShipmentOf(order);
+  if (fulfilment_) {
+    const Code room = fulfilment_->CheckTake(ship);
+    if (room != Code::ok) return room;
+  }
+  if (ledger_) {
+    const Code paid = ledger_->PayOrder(order.id, order.buyer, ship.merchant_id, order.total_fen,
+                                        static_cast<wire::PaymentMethod>(c.payment_method), c.instalment_periods,
+                                        now_us, StorefrontOf(order), 0, deposit_money_id);
+    if (paid != Code::ok) return paid;
+  }
+  if (fulfilment_) {
+    const Code shipped = fulfilment_->OnOrderPaid(ship, now_us);
+    ELEVEN_ASSERT(shipped == Code::ok || shipped == Code::shipment_backlogged);  // CheckTake said so
+  }
+  return Code::ok;
+}
+
+wire::Code Engine::PayThroughModules(const Order& order, const wire::PayOrder& c, uint64_t now_us) {
+  const uint64_t merchant_id = merchants_[order.merchant_index].id;
+  if (!ledger_) {
+    if (c.payment_method != 0 || c.instalment_periods != 0) return Code::payments_disabled;
+  } else {
+    // Escrow holds the order's total and the platform coupon's discount, which the platform's
+    // marketing account pays (docs/promotions.md, "Money").
+    const int64_t subsidy = order.promotion == kCoupons ? CouponOrderOf(order.id).discount_fen[kPlatform] : 0;
+    const Code paid = ledger_->PayOrder(order.id, order.buyer, merchant_id, order.total_fen + subsidy,
+                                        static_cast<wire::PaymentMethod>(c.payment_method),
+                                        c.instalment_periods, now_us, StorefrontOf(order), subsidy);
+    if (paid != Code::ok) return paid;
+  }
+  if (!fulfilment_) return Code::ok;
+  const Code shipped = fulfilment_->OnOrderPaid(ShipmentOf(order), now_us);
   if (shipped == Code::ok || shipped == Code::shipment_backlogged) return Code::ok;
   if (ledger_) ELEVEN_ASSERT(ledger_->RefundOrder(order.id, now_us) == Code::ok);
   return shipped;
@@ -600,6 +640,15 @@ void Engine::FillOrderRecord(const Order& order, wire::OrderRecord* out) const {
     out->sku_id[l] = skus_[order.sku_index[l]].id;
     out->quantity[l] = order.quantity[l];
   }
+  if (order.promotion != kCoupons) return;
+  const CouponOrderRow& row = CouponOrderOf(order.id);
+  auto coupon_id = [&](uint32_t claim) {
+    return claim == kNoValue ? 0 : coupons_[claims_[claim].coupon_index].id;
+  };
+  out->platform_coupon_id = coupon_id(row.claim[kPlatform]);
+  out->shop_coupon_id = coupon_id(row.claim[kShop]);
+  out->platform_discount_fen = row.discount_fen[kPlatform];
+  out->shop_discount_fen = row.discount_fen[kShop];
 }
 
 wire::Code Engine::GetOrder(uint64_t order_id, wire::OrderRecord* out) const {
@@ -656,6 +705,7 @@ wire::Code Engine::GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* ou
     ahead.sku[l] = static_cast<uint32_t>(skus_.Home(order.sku_id[l]));
     skus_.PrefetchHome(ahead.sku[l]);
   }
+  if (order.coupon_count != 0) PrefetchClaimSlots(order, ahead);
 }
 
 [[gnu::always_inline]] inline void Engine::PrefetchRows(const wire::Command& command,
@@ -670,6 +720,7 @@ wire::Code Engine::GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* ou
     if (sku == kNoValue || skus_[sku].per_buyer_limit == 0) continue;
     holdings_.Prefetch(HoldingKey{order.buyer_id, sku, 0});
   }
+  if (order.coupon_count != 0) PrefetchClaimRows(order, ahead);
 }
 
 // A command's bytes (two cache lines).
@@ -709,6 +760,7 @@ BatchError Engine::Apply(uint64_t op, uint64_t timestamp_us,
   last_timestamp_us_ = timestamp_us;
   CloseDueDrops(timestamp_us);
   ExpireDueOrders(timestamp_us);
+  if (presale_count_ > 0) ClosePresales(timestamp_us);
   if (ledger_) ledger_->Tick(timestamp_us);
   if (fulfilment_) fulfilment_->Tick(timestamp_us);
 

@@ -24,9 +24,10 @@ bool Shipped(ParcelState state) {
 
 }  // namespace
 
-// The returned lines' share of what the order cost: total x V(returned) / V(all), V = the
-// lines' value at the unit prices of today (the drop's live price for its line).
-int64_t Engine::ReturnedShareFen(const Order& order, uint8_t returned_lines) const {
+// The returned lines' share of `whole_fen`: whole x V(returned) / V(all) rounded down, V =
+// the lines' value at the unit prices of today (the drop's live price for its line). Coupons'
+// discounts are so split across the lines in proportion to their value (docs/promotions.md).
+int64_t Engine::ReturnedShareFen(const Order& order, uint8_t returned_lines, int64_t whole_fen) const {
   ELEVEN_ASSERT(order.line_count >= 1 && order.line_count <= wire::kOrderLineCountMax);
   __int128 part = 0;
   __int128 whole = 0;
@@ -40,9 +41,15 @@ int64_t Engine::ReturnedShareFen(const Order& order, uint8_t returned_lines) con
     if ((returned_lines >> l & 1) != 0) part += value;
   }
   if (whole <= 0) return 0;
-  const __int128 share = static_cast<__int128>(order.total_fen) * part / whole;
-  ELEVEN_ASSERT(share >= 0 && share <= order.total_fen);
+  const __int128 share = static_cast<__int128>(whole_fen) * part / whole;
+  ELEVEN_ASSERT(share >= 0 && share <= whole_fen);
   return static_cast<int64_t>(share);
+}
+
+int64_t Engine::BuyerRefundedFen(uint64_t order_id) const {
+  wire::OrderMoneyRecord money{};
+  if (ledger_->LookupOrderMoney(order_id, &money) != Code::ok) return 0;
+  return money.refunded_fen - money.subsidy_refunded_fen;
 }
 
 // An order every parcel of which is delivered or returned: the money follows the parcels.
@@ -59,19 +66,23 @@ void Engine::SettleDelivered(const DeliveredOrder& delivered, uint64_t now_us) {
     if (paid && all_returned) {
       refund_fen = money.amount_fen - money.refunded_fen;
     } else if (paid && delivered.returned_count > 0 && in_ring) {
-      refund_fen = ReturnedShareFen(*found, delivered.returned_lines);
+      refund_fen = ReturnedShareFen(*found, delivered.returned_lines, money.amount_fen);
     }
     // Already settled by auto-confirm with nothing to give back, already refunded, or (after
     // settlement) a merchant that cannot fund the refund: nothing more moves here; the
     // after-sales refund can still give it back (docs/returns.md).
     if (refund_fen > 0) {
-      if (ledger_->ReturnOrder(order_id, refund_fen, now_us) == Code::ok) CountRefund(order_id, refund_fen);
+      const int64_t before = money.refunded_fen - money.subsidy_refunded_fen;
+      if (ledger_->ReturnOrder(order_id, refund_fen, now_us) == Code::ok) {
+        CountRefund(order_id, BuyerRefundedFen(order_id) - before);
+      }
     } else {
       (void)ledger_->ConfirmDelivery(order_id, now_us);
     }
   } else if (in_ring && found->state == OrderState::kPaid && delivered.returned_count > 0) {
     // Payments made elsewhere: the returned share is refunded there, and counted here.
-    CountRefund(order_id, all_returned ? found->total_fen : ReturnedShareFen(*found, delivered.returned_lines));
+    CountRefund(order_id, all_returned ? found->total_fen
+                                       : ReturnedShareFen(*found, delivered.returned_lines, found->total_fen));
   }
   if (in_ring && found->state == OrderState::kPaid) {
     const_cast<Order*>(found)->state =
@@ -116,9 +127,9 @@ wire::Result Engine::CancelAfterPayment(uint64_t order_id, uint64_t now_us, wire
   if (code == Code::shipment_dispatched) code = Code::order_already_shipped;
   int64_t refund_fen = found->total_fen;  // payments made elsewhere: refunded there, whole
   if (code == Code::ok && ledger_) {
-    wire::OrderMoneyRecord money{};
-    if (ledger_->LookupOrderMoney(order_id, &money) == Code::ok) refund_fen = money.amount_fen - money.refunded_fen;
+    const int64_t before = BuyerRefundedFen(order_id);
     code = ledger_->CancelPaidOrder(order_id, now_us);
+    refund_fen = BuyerRefundedFen(order_id) - before;
   }
   result.code = code;
   if (code != Code::ok) return result;

@@ -219,6 +219,54 @@ TEST_F(ReturnsTest, PartlyReturnedSplitShipmentSettlesOnlyWhatWasDelivered) {
   EXPECT_EQ(Escrow(), 0);
 }
 
+// A returned parcel of an order with both coupons (docs/promotions.md, "Rounding rule"):
+// lines 5,000 + 3,000 = 8,000; the shop's 500 off leaves escrow A = 7,500; the platform's
+// 1,000 off (its subsidy S) leaves the buyer 6,500 to pay. Returning line B (3,000 of 8,000)
+// refunds R = floor(7,500 x 3/8) = 2,812 of escrow: floor(1,000 x 2,812 / 7,500) = 374 of it
+// to the platform, 2,438 to the buyer; the merchant is settled on 7,500 - 2,812 = 4,688.
+TEST_F(ReturnsTest, PartReturnOfADiscountedOrderSplitsTheDiscountsByValue) {
+  const uint64_t kEnd = 100 * kDay;
+  std::vector<wire::Command> setup = {
+      wire::MakeCreateCoupon(1, 0, wire::CouponKind::kFixed, 1000, 0, 10, 0, kEnd),
+      wire::MakeCreateCoupon(2, kMerchant, wire::CouponKind::kThreshold, 500, 5000, 10, 0, kEnd),
+      wire::MakeClaimCoupon(1, kBuyer), wire::MakeClaimCoupon(2, kBuyer),
+      testing::PartyCmd(wire::kDeposit, 1, kBuyer, 20000)};
+  for (const auto& r : Run(kSecond, setup)) ASSERT_EQ(r.code, Code::ok) << wire::CodeName(r.code);
+  wire::Command order = wire::MakePlaceOrder(next_key_++, kMerchant, kBuyer, 11, 3, {{kSkuA, 1}, {kSkuB, 1}});
+  wire::AddCoupon(order, 1);
+  wire::AddCoupon(order, 2);
+  const auto placed = One(2 * kSecond, order);
+  ASSERT_EQ(placed.code, Code::ok) << wire::CodeName(placed.code);
+  ASSERT_EQ(placed.amount_fen, 6500);
+  ASSERT_EQ(One(2 * kSecond, wire::MakePayOrder(placed.id, 6500, uint8_t(PaymentMethod::kBalance), 0)).code, Code::ok);
+  const int64_t marketing = SystemAccountId(SystemAccount::kMarketing);
+  EXPECT_EQ(BuyerWallet(), 13500);
+  EXPECT_EQ(Balance(marketing), -1000);
+  EXPECT_EQ(Escrow(), 7500);
+  const auto waybills = Waybills(placed.id);
+  ASSERT_EQ(waybills.size(), 2u);
+  wire::ParcelRecord parcel{};
+  ASSERT_EQ(engine_.fulfilment()->QueryParcel(waybills[1], &parcel), Code::ok);
+  const uint64_t b_parcel = parcel.sku_id[0] == kSkuB ? waybills[1] : waybills[0];
+  const uint64_t a_parcel = b_parcel == waybills[1] ? waybills[0] : waybills[1];
+  Ship(4 * kSecond, a_parcel);
+  Ship(4 * kSecond, b_parcel);
+  Deliver(5 * kSecond, a_parcel);
+  Return(6 * kSecond, b_parcel);
+  const auto money = Money(placed.id);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kSettled);
+  EXPECT_EQ(money.refunded_fen, 2812);
+  EXPECT_EQ(money.subsidy_refunded_fen, 374);
+  EXPECT_EQ(BuyerWallet(), 13500 + 2438);
+  EXPECT_EQ(Balance(marketing), -1000 + 374);
+  EXPECT_EQ(money.commission_fen + money.merchant_net_fen + money.withheld_fen + money.merchant_fee_fen, 4688);
+  EXPECT_EQ(Escrow(), 0);
+  const auto& t = engine_.sales().total;
+  EXPECT_EQ(t.gross_fen, 8000);
+  EXPECT_EQ(t.discounts_fen, 1500);
+  EXPECT_EQ(t.refunds_fen, 2438);
+}
+
 TEST_F(ReturnsTest, PartReturnOfAnInstalmentPurchaseShrinksThePlan) {
   ASSERT_EQ(One(kSecond, testing::SetBuyerLimitCmd(kBuyer, 100000)).code, Code::ok);
   const uint64_t id = PaidOrder({{kSkuA, 1}, {kSkuB, 2}}, PaymentMethod::kInstalmentMerchantFee, 3);

@@ -35,8 +35,10 @@ void Engine::CountSale(const Order& order) {
   ELEVEN_ASSERT(order.merchant_index != kNoValue);
   uint64_t units = 0;
   for (int l = 0; l < order.line_count; l++) units += order.quantity[l];
+  const int64_t discounts = DiscountOf(order);
   auto add = [&](SalesFigures& f) {
-    f.gross_fen += order.total_fen;
+    f.gross_fen += order.total_fen + discounts;
+    f.discounts_fen += discounts;
     f.orders++;
     f.units += units;
   };
@@ -98,12 +100,14 @@ uint32_t Engine::QuerySales(uint32_t drop_limit, std::span<wire::SalesRecord> ou
 // The figures agree with each other and with the counters (Engine::CheckInvariants).
 void Engine::CheckSales() const {
   const SalesFigures& total = sales_->total;
-  ELEVEN_ASSERT(total.gross_fen == stats_.gmv_paid_fen && total.orders == stats_.orders_paid);
-  ELEVEN_ASSERT(total.discounts_fen == 0);
+  // Paid orders' totals are net of their coupons' discounts.
+  ELEVEN_ASSERT(total.gross_fen - total.discounts_fen == stats_.gmv_paid_fen &&
+                total.orders == stats_.orders_paid);
   auto sum = [](const SalesFigures* begin, const SalesFigures* end) {
     SalesFigures s;
     for (const SalesFigures* f = begin; f != end; f++) {
       s.gross_fen += f->gross_fen;
+      s.discounts_fen += f->discounts_fen;
       s.refunds_fen += f->refunds_fen;
       s.orders += f->orders;
       s.units += f->units;
@@ -115,13 +119,15 @@ void Engine::CheckSales() const {
   const SalesFigures countries = sum(sales_->country, sales_->country + 26 * 26);
   const SalesFigures drops = sum(drop_sales_.get(), drop_sales_.get() + drop_count_);
   for (const SalesFigures* s : {&tiers, &regions, &countries}) {
-    ELEVEN_ASSERT(s->gross_fen == total.gross_fen && s->orders == total.orders && s->units == total.units);
+    ELEVEN_ASSERT(s->gross_fen == total.gross_fen && s->discounts_fen == total.discounts_fen &&
+                  s->orders == total.orders && s->units == total.units);
   }
   // A refund finds its country always, its tier, region and drop while the ring holds it.
   ELEVEN_ASSERT(countries.refunds_fen == total.refunds_fen);
   ELEVEN_ASSERT(tiers.refunds_fen <= total.refunds_fen && regions.refunds_fen <= total.refunds_fen);
   ELEVEN_ASSERT(drops.gross_fen <= total.gross_fen && drops.refunds_fen <= total.refunds_fen);
-  ELEVEN_ASSERT(total.refunds_fen <= total.gross_fen);
+  ELEVEN_ASSERT(drops.discounts_fen <= total.discounts_fen);
+  ELEVEN_ASSERT(total.refunds_fen <= total.gross_fen - total.discounts_fen);
   ELEVEN_ASSERT(sales_->city_tier[0].orders == 0 && sales_->region[0].orders == 0);
 }
 

@@ -18,8 +18,9 @@ constexpr uint32_t kStateMagic = 0x54534C45;  // "ELST"
 // 5: every order slot keeps its request's fingerprint (idempotency keys reused with another
 // request are refused); 6: API keys (docs/access.md), and an accepted order keeps its
 // storefront where a rejected one keeps its fingerprint; 7: the sales figures (EngineSales,
-// then one SalesFigures per drop).
-constexpr uint32_t kStateVersion = 7;
+// then one SalesFigures per drop); 8: coupons, their claims and the orders that redeemed them,
+// pre-sales and their deposits (docs/promotions.md).
+constexpr uint32_t kStateVersion = 8;
 
 struct StateHead {
   uint32_t magic;
@@ -46,6 +47,18 @@ struct StateHead {
   uint32_t holding_count;
   uint32_t api_key_count_max;
   uint32_t api_key_count;
+  uint32_t coupon_count_max;
+  uint32_t coupon_claim_count_max;
+  uint32_t coupon_order_count_max;
+  uint32_t coupon_count;
+  uint32_t claim_count;
+  uint32_t coupon_order_head;
+  uint32_t coupon_order_count;
+  uint32_t presale_count_max;
+  uint32_t deposit_count_max;
+  uint32_t presale_count;
+  uint32_t deposit_count;
+  uint32_t reserved1;
   // The modules' parts follow the engine's tables (0 bytes when a module is off).
   uint64_t ledger_bytes;
   uint64_t fulfilment_bytes;
@@ -94,6 +107,17 @@ void Engine::SnapshotChunks(SnapshotParts* parts) const {
   h.holding_count = holdings_.count();
   h.api_key_count_max = config_.api_key_count_max;
   h.api_key_count = api_key_count_;
+  h.coupon_count_max = config_.coupon_count_max;
+  h.coupon_claim_count_max = config_.coupon_claim_count_max;
+  h.coupon_order_count_max = config_.coupon_order_count_max;
+  h.coupon_count = coupon_count_;
+  h.claim_count = claim_count_;
+  h.coupon_order_head = coupon_order_head_;
+  h.coupon_order_count = coupon_order_count_;
+  h.presale_count_max = config_.presale_count_max;
+  h.deposit_count_max = config_.deposit_count_max;
+  h.presale_count = presale_count_;
+  h.deposit_count = deposit_count_;
   std::vector<std::byte>* head = &parts->engine_head;
   std::vector<ByteSpan>* chunks = &parts->chunks;
   head->resize(sizeof(h));
@@ -113,6 +137,15 @@ void Engine::SnapshotChunks(SnapshotParts* parts) const {
   chunks->push_back(Bytes(key_index_.slots(), key_index_.slot_bytes()));
   chunks->push_back(Bytes(holdings_.slots(), holdings_.slot_bytes()));
   chunks->push_back(Bytes(api_keys_.get(), sizeof(ApiKeyRow) * api_key_count_));
+  chunks->push_back(Bytes(coupons_.get(), sizeof(CouponRow) * coupon_count_));
+  chunks->push_back(Bytes(coupon_index_.slots(), coupon_index_.slot_bytes()));
+  chunks->push_back(Bytes(claims_.get(), sizeof(ClaimRow) * claim_count_));
+  chunks->push_back(Bytes(claim_index_.slots(), claim_index_.slot_bytes()));
+  chunks->push_back(Bytes(coupon_orders_.get(), sizeof(CouponOrderRow) * config_.coupon_order_count_max));
+  chunks->push_back(Bytes(presales_.get(), sizeof(PresaleRow) * presale_count_));
+  chunks->push_back(Bytes(presale_index_.slots(), presale_index_.slot_bytes()));
+  chunks->push_back(Bytes(deposits_.get(), sizeof(DepositRow) * deposit_count_));
+  chunks->push_back(Bytes(deposit_index_.slots(), deposit_index_.slot_bytes()));
   chunks->insert(chunks->end(), ledger_chunks.begin(), ledger_chunks.end());
   chunks->insert(chunks->end(), fulfilment_chunks.begin(), fulfilment_chunks.end());
 }
@@ -129,14 +162,21 @@ Status Engine::Restore(ByteSpan state) {
       h.drop_count_max != config_.drop_count_max || h.order_slot_count != config_.order_slot_count ||
       h.holding_count_max != config_.holding_count_max ||
       h.batch_command_count_max != config_.batch_command_count_max ||
-      h.pay_window_us != config_.pay_window_us || h.api_key_count_max != config_.api_key_count_max) {
+      h.pay_window_us != config_.pay_window_us || h.api_key_count_max != config_.api_key_count_max ||
+      h.coupon_count_max != config_.coupon_count_max ||
+      h.coupon_claim_count_max != config_.coupon_claim_count_max ||
+      h.coupon_order_count_max != config_.coupon_order_count_max ||
+      h.presale_count_max != config_.presale_count_max || h.deposit_count_max != config_.deposit_count_max) {
     return Status::InvalidArgument(
         "the snapshot was taken with a different engine configuration (capacities or pay "
         "window); start with the configuration the data directory was created with");
   }
   if (h.merchant_count > h.merchant_count_max || h.sku_count > h.sku_count_max ||
       h.drop_count > h.drop_count_max || h.close_heap_count > h.drop_count ||
-      h.api_key_count > h.api_key_count_max) {
+      h.api_key_count > h.api_key_count_max || h.coupon_count > h.coupon_count_max ||
+      h.claim_count > h.coupon_claim_count_max || h.coupon_order_head >= h.coupon_order_count_max ||
+      h.coupon_order_count > h.coupon_order_count_max || h.presale_count > h.presale_count_max ||
+      h.deposit_count > h.deposit_count_max) {
     return Status::Corruption("engine state: table counts exceed capacities");
   }
   StateReader in(state);
@@ -152,7 +192,16 @@ Status Engine::Restore(ByteSpan state) {
             in.TakeMap(&merchant_index_, h.merchant_count) &&
             in.TakeMap(&drop_index_, h.drop_count) && in.TakeMap(&key_index_, h.key_count) &&
             in.TakeMap(&holdings_, h.holding_count) &&
-            in.Take(api_keys_.get(), sizeof(ApiKeyRow) * h.api_key_count);
+            in.Take(api_keys_.get(), sizeof(ApiKeyRow) * h.api_key_count) &&
+            in.Take(coupons_.get(), sizeof(CouponRow) * h.coupon_count) &&
+            in.TakeMap(&coupon_index_, h.coupon_count) &&
+            in.Take(claims_.get(), sizeof(ClaimRow) * h.claim_count) &&
+            in.TakeMap(&claim_index_, h.claim_count) &&
+            in.Take(coupon_orders_.get(), sizeof(CouponOrderRow) * config_.coupon_order_count_max) &&
+            in.Take(presales_.get(), sizeof(PresaleRow) * h.presale_count) &&
+            in.TakeMap(&presale_index_, h.presale_count) &&
+            in.Take(deposits_.get(), sizeof(DepositRow) * h.deposit_count) &&
+            in.TakeMap(&deposit_index_, h.deposit_count);
   if (!ok) return Status::Corruption("engine state: tables do not match their counts");
   if ((h.ledger_enabled != 0) != (ledger_ != nullptr) ||
       (h.fulfilment_enabled != 0) != (fulfilment_ != nullptr)) {
@@ -184,6 +233,12 @@ Status Engine::Restore(ByteSpan state) {
   next_slot_ = static_cast<uint32_t>(next_order_id_ % config_.order_slot_count);
   expiry_cursor_ = h.expiry_cursor;
   api_key_count_ = h.api_key_count;
+  coupon_count_ = h.coupon_count;
+  claim_count_ = h.claim_count;
+  coupon_order_head_ = h.coupon_order_head;
+  coupon_order_count_ = h.coupon_order_count;
+  presale_count_ = h.presale_count;
+  deposit_count_ = h.deposit_count;
   // Checked right after reading back: a state that breaks an invariant is never served.
   CheckInvariants();
   return Status::Ok();

@@ -37,6 +37,11 @@ void VisitShape(S& s, Visit&& visit) {
   visit("engine.pay_window_us", e.pay_window_us);
   visit("engine.batch_commands_max", e.batch_command_count_max);
   visit("engine.api_keys_max", e.api_key_count_max);
+  visit("engine.coupons_max", e.coupon_count_max);
+  visit("engine.coupon_claims_max", e.coupon_claim_count_max);
+  visit("engine.coupon_orders_max", e.coupon_order_count_max);
+  visit("engine.presales_max", e.presale_count_max);
+  visit("engine.deposits_max", e.deposit_count_max);
   auto& l = e.ledger;
   visit("ledger.enabled", e.ledger_enabled);
   visit("ledger.accounts_max", l.account_count_max);

@@ -232,6 +232,11 @@ void ReadAll(const toml::table& t, ServerConfig* c, std::string* e) {
   Read(t, "engine", "pay_window_us", &c->engine.pay_window_us, e);
   Read(t, "engine", "batch_commands_max", &c->engine.batch_command_count_max, e);
   Read(t, "engine", "api_keys_max", &c->engine.api_key_count_max, e);
+  Read(t, "engine", "coupons_max", &c->engine.coupon_count_max, e);
+  Read(t, "engine", "coupon_claims_max", &c->engine.coupon_claim_count_max, e);
+  Read(t, "engine", "coupon_orders_max", &c->engine.coupon_order_count_max, e);
+  Read(t, "engine", "presales_max", &c->engine.presale_count_max, e);
+  Read(t, "engine", "deposits_max", &c->engine.deposit_count_max, e);
   Read(t, "engine", "staging_bytes", &c->staging_size_bytes, e);
   Read(t, "snapshot", "journal_bytes", &c->snapshot_journal_bytes, e);
   ReadSnapshotMode(t, c, e);
@@ -297,6 +302,11 @@ const std::vector<std::string> kTomlShapeKeys = {"engine.clock",
                                                  "engine.pay_window_us",
                                                  "engine.batch_commands_max",
                                                  "engine.api_keys_max",
+                                                 "engine.coupons_max",
+                                                 "engine.coupon_claims_max",
+                                                 "engine.coupon_orders_max",
+                                                 "engine.presales_max",
+                                                 "engine.deposits_max",
                                                  "ledger.enabled",
                                                  "ledger.accounts_max",
                                                  "ledger.transfers_max",
@@ -416,6 +426,11 @@ std::string EngineConfigToml(const engine::EngineConfig& e, protocol::ClockMode 
   line("pay_window_us", e.pay_window_us);
   line("batch_commands_max", e.batch_command_count_max);
   line("api_keys_max", e.api_key_count_max);
+  line("coupons_max", e.coupon_count_max);
+  line("coupon_claims_max", e.coupon_claim_count_max);
+  line("coupon_orders_max", e.coupon_order_count_max);
+  line("presales_max", e.presale_count_max);
+  line("deposits_max", e.deposit_count_max);
   out += std::string("\n[ledger]\nenabled = ") + (e.ledger_enabled ? "true" : "false") + "\n";
   line("accounts_max", e.ledger.account_count_max);
   line("transfers_max", e.ledger.transfer_count_max);

@@ -131,6 +131,17 @@ constexpr RouteRow kRoutes[] = {
     Get("/orders/{}", Op::kGetOrder),
     Post("/orders/{}/pay", JC::kPayOrder),
     Post("/orders/{}/cancel", JC::kCancelOrder),
+    // Coupons (docs/promotions.md).
+    Post("/coupons", JC::kCreateCoupon),
+    Get("/coupons/{}", Op::kGetCoupon),
+    Post("/coupons/{}/claims", JC::kClaimCoupon),
+    Get("/coupons/{}/claims/{}", Op::kGetCouponClaim),
+    // Pre-sales (docs/promotions.md, "Pre-sale").
+    Post("/presales", JC::kCreatePresale),
+    Get("/presales/{}", Op::kGetPresale),
+    Post("/presales/{}/deposits", JC::kPayDeposit),
+    Get("/presales/{}/deposits/{}", Op::kGetDeposit),
+    Post("/presales/{}/balance", JC::kPayBalance),
     // Payments (docs/ledger.md).
     Post("/accounts", JC::kCreateAccount),
     Get("/accounts/{}", Op::kGetAccount),
@@ -429,6 +440,10 @@ std::string QueryReplyJson(const Request& r, wire::Code* code) {
       return One(record, ClockJson);
     case Op::kGetKey: return One(record, KeyJson);
     case Op::kGetMerchant: return One(record, MerchantJson);
+    case Op::kGetCoupon: return One(record, CouponJson);
+    case Op::kGetCouponClaim: return One(record, CouponClaimJson);
+    case Op::kGetPresale: return One(record, PresaleJson);
+    case Op::kGetDeposit: return One(record, DepositJson);
     case Op::kGetWarehouse: return One(record, WarehouseJson);
     case Op::kGetCourier: return One(record, CourierJson);
     case Op::kSubmit:

@@ -33,9 +33,14 @@ enum Field : uint8_t {
   kEvent, kHub,
   // Access.
   kRole, kStorefrontId,
+  // Coupons.
+  kCouponId, kCouponKind, kCount, kThresholdFen, kStartsAtUs, kEndsAtUs, kCoupons,
+  // Pre-sales.
+  kPresaleId, kDepositFen, kDepositValueFen, kDepositStartsAtUs, kDepositEndsAtUs, kBalanceStartsAtUs,
+  kBalanceEndsAtUs,
   kFieldCount
 };
-static_assert(kFieldCount <= 64, "field sets are 64-bit masks");
+static_assert(kFieldCount <= 128, "field sets are 128-bit masks");
 
 enum class Kind : uint8_t {
   kUnsigned,  // 0 .. max
@@ -47,6 +52,7 @@ enum class Kind : uint8_t {
   kEnum,      // a name from `names`; otherwise `enum_code`
   kLines,
   kRegions,
+  kCoupons,   // a place order's coupon ids
 };
 
 struct FieldSpec {
@@ -154,6 +160,20 @@ constexpr std::array<FieldSpec, kFieldCount> kFields = {{
     U(kHub, "hub", UINT32_MAX),
     Named(kRole, "role", kRoleNames, "invalid_role"),
     UR(kStorefrontId, "storefront_id", 1, wire::kStorefrontIdMax, "invalid_key_scope"),
+    U(kCouponId, "coupon_id", UINT64_MAX),
+    Named(kCouponKind, "kind", kCouponKindNames, "invalid_coupon"),
+    UR(kCount, "count", 1, wire::kStockMax, "invalid_coupon"),
+    S(kThresholdFen, "threshold_fen", kI64Min, kI64Max),
+    U(kStartsAtUs, "starts_at_us", UINT64_MAX),
+    U(kEndsAtUs, "ends_at_us", UINT64_MAX),
+    {kCoupons, "coupons", Kind::kCoupons},
+    U(kPresaleId, "presale_id", UINT64_MAX),
+    S(kDepositFen, "deposit_fen", kI64Min, kI64Max),
+    S(kDepositValueFen, "deposit_value_fen", kI64Min, kI64Max),
+    U(kDepositStartsAtUs, "deposit_starts_at_us", UINT64_MAX),
+    U(kDepositEndsAtUs, "deposit_ends_at_us", UINT64_MAX),
+    U(kBalanceStartsAtUs, "balance_starts_at_us", UINT64_MAX),
+    U(kBalanceEndsAtUs, "balance_ends_at_us", UINT64_MAX),
 }};
 static_assert(uint8_t{wire::kTransferLinked} == uint8_t{wire::kAccountLinked});
 
@@ -165,7 +185,7 @@ constexpr bool FieldsInOrder() {
 }
 static_assert(FieldsInOrder(), "kFields is indexed by Field");
 
-using Fields = uint64_t;
+using Fields = unsigned __int128;
 constexpr Fields Bit(Field f) { return Fields{1} << f; }
 template <typename... F>
 constexpr Fields Set(F... f) {
@@ -192,7 +212,7 @@ constexpr std::array<Spec, kJsonCommandCount> kSpecs = {{
     Needs(Set(kPriceFen)),                                                               // set price
     Needs(Set(kDropId, kSkuId, kLivePriceFen, kQuota, kOpensAtUs, kClosesAtUs), Set(kPerBuyerLimit)),
     Needs(0),                                                                            // close drop
-    Needs(Set(kIdempotencyKey, kMerchantId, kBuyerId, kRegion, kCityTier, kLines), Set(kDropId)),
+    Needs(Set(kIdempotencyKey, kMerchantId, kBuyerId, kRegion, kCityTier, kLines), Set(kDropId, kCoupons)),
     Needs(Set(kAmountFen), Set(kPaymentMethod, kInstalmentPeriods)),                     // pay order
     Needs(0),                                                                            // cancel order
     Needs(Set(kAccountId, kLedger, kCode), Set(kUserData) | kAccountFlags),              // create account
@@ -216,8 +236,16 @@ constexpr std::array<Spec, kJsonCommandCount> kSpecs = {{
     Needs(Set(kEvent), Set(kHub)),                                                       // track parcel
     Needs(Set(kRole), Set(kStorefrontId, kMerchantId, kCourierId)),                      // create key
     Needs(0),                                                                            // revoke key
+    Needs(Set(kCouponId, kCouponKind, kAmountFen, kCount, kStartsAtUs, kEndsAtUs),
+          Set(kMerchantId, kThresholdFen, kDropId)),                                     // create coupon
+    Needs(Set(kBuyerId)),                                                                // claim coupon
+    Needs(Set(kPresaleId, kSkuId, kPriceFen, kDepositFen, kDepositValueFen, kQuota, kDepositStartsAtUs,
+              kDepositEndsAtUs, kBalanceStartsAtUs, kBalanceEndsAtUs),
+          Set(kPerBuyerLimit)),                                                          // create presale
+    Needs(Set(kBuyerId, kQuantity), Set(kPaymentMethod)),                                // pay deposit
+    Needs(Set(kBuyerId, kAmountFen, kRegion, kCityTier), Set(kPaymentMethod, kInstalmentPeriods)),  // pay balance
 }};
-static_assert(static_cast<size_t>(JsonCommand::kRevokeKey) + 1 == kJsonCommandCount);
+static_assert(static_cast<size_t>(JsonCommand::kPayBalance) + 1 == kJsonCommandCount);
 
 struct Values {
   std::array<uint64_t, kFieldCount> u{};
@@ -228,6 +256,8 @@ struct Values {
   uint8_t line_count = 0;
   std::array<uint64_t, wire::kOrderLineCountMax> line_sku{};
   std::array<uint16_t, wire::kOrderLineCountMax> line_quantity{};
+  uint8_t coupon_count = 0;
+  std::array<uint64_t, wire::kOrderCouponCountMax> coupon{};
   // Coverage: bit r = region r, in blocks of kCoverageBlockRegions.
   std::array<uint64_t, wire::kCoverageBlockCount * wire::kCoverageBlockRegions / 64> regions{};
 };
@@ -356,6 +386,25 @@ bool ReadLines(od::value value, Values* v, JsonDecodeError* error) {
   return true;
 }
 
+// A place order's coupons: an array of at most kOrderCouponCountMax coupon ids.
+bool ReadCoupons(od::value value, Values* v, JsonDecodeError* error) {
+  od::array coupons;
+  if (value.get_array().get(coupons) != simdjson::SUCCESS) return Invalid(error, "coupons must be an array");
+  for (auto element : coupons) {
+    uint64_t id = 0;
+    if (v->coupon_count == wire::kOrderCouponCountMax) {
+      return Fail(error, "invalid_coupon_count",
+                  "an order redeems at most " + std::to_string(wire::kOrderCouponCountMax) +
+                      " coupons (one platform, one shop)");
+    }
+    if (element.get_uint64().get(id) != simdjson::SUCCESS) {
+      return Invalid(error, "coupons[] must be coupon ids (unsigned integers)");
+    }
+    v->coupon[v->coupon_count++] = id;
+  }
+  return true;
+}
+
 // A courier's regions: an array of region codes 1..kRegionMax (repeats are harmless; at most
 // kRegionMax elements are read, so the loop is bounded).
 bool ReadRegions(od::value value, Values* v, JsonDecodeError* error) {
@@ -425,6 +474,7 @@ bool ReadValue(const FieldSpec& spec, od::value value, Values* v, JsonDecodeErro
     case Kind::kEnum: return ReadText(value, spec, v, error);
     case Kind::kLines: return ReadLines(value, v, error);
     case Kind::kRegions: return ReadRegions(value, v, error);
+    case Kind::kCoupons: return ReadCoupons(value, v, error);
   }
   return Invalid(error, "unknown field kind");
 }
@@ -478,6 +528,51 @@ wire::Command BuildOrderCommand(JsonCommand kind, uint64_t path_id, const Values
         c.place_order.sku_id[l] = v.line_sku[l];
         c.place_order.quantity[l] = v.line_quantity[l];
       }
+      for (int k = 0; k < v.coupon_count; k++) wire::AddCoupon(c, v.coupon[k]);
+      return c;
+    }
+    case JsonCommand::kCreateCoupon:
+      return wire::MakeCreateCoupon(u[kCouponId], u[kMerchantId], static_cast<wire::CouponKind>(u[kCouponKind]),
+                                    v.i[kAmountFen], v.i[kThresholdFen], static_cast<uint32_t>(u[kCount]),
+                                    u[kStartsAtUs], u[kEndsAtUs], u[kDropId]);
+    case JsonCommand::kClaimCoupon: return wire::MakeClaimCoupon(path_id, u[kBuyerId]);
+    case JsonCommand::kCreatePresale: {
+      wire::Command c{};
+      wire::CreatePresale& p = c.create_presale;
+      p.operation = wire::Operation::kCreatePresale;
+      p.per_buyer_limit = static_cast<uint32_t>(u[kPerBuyerLimit]);
+      p.presale_id = u[kPresaleId];
+      p.sku_id = u[kSkuId];
+      p.price_fen = v.i[kPriceFen];
+      p.deposit_fen = v.i[kDepositFen];
+      p.deposit_value_fen = v.i[kDepositValueFen];
+      p.quota = static_cast<uint32_t>(u[kQuota]);
+      p.deposit_starts_us = u[kDepositStartsAtUs];
+      p.deposit_ends_us = u[kDepositEndsAtUs];
+      p.balance_starts_us = u[kBalanceStartsAtUs];
+      p.balance_ends_us = u[kBalanceEndsAtUs];
+      return c;
+    }
+    case JsonCommand::kPayDeposit: {
+      wire::Command c{};
+      c.pay_deposit.operation = wire::Operation::kPayDeposit;
+      c.pay_deposit.payment_method = static_cast<uint8_t>(u[kPaymentMethod]);
+      c.pay_deposit.quantity = static_cast<uint32_t>(u[kQuantity]);
+      c.pay_deposit.presale_id = path_id;
+      c.pay_deposit.buyer_id = u[kBuyerId];
+      return c;
+    }
+    case JsonCommand::kPayBalance: {
+      wire::Command c{};
+      wire::PayBalance& b = c.pay_balance;
+      b.operation = wire::Operation::kPayBalance;
+      b.payment_method = static_cast<uint8_t>(u[kPaymentMethod]);
+      b.instalment_periods = static_cast<uint8_t>(u[kInstalmentPeriods]);
+      b.city_tier = static_cast<uint8_t>(u[kCityTier]);
+      b.region = static_cast<uint16_t>(u[kRegion]);
+      b.presale_id = path_id;
+      b.buyer_id = u[kBuyerId];
+      b.amount_fen = v.i[kAmountFen];
       return c;
     }
     case JsonCommand::kPayOrder:
@@ -646,7 +741,7 @@ size_t Build(JsonCommand kind, uint64_t path_id, const Values& v, std::span<wire
     c.operation = wire::kRevokeKey;
     c.key_id = path_id;
     out[0] = wire::ToCommand(c);
-  } else if (kind <= JsonCommand::kCancelOrder) {
+  } else if (kind <= JsonCommand::kCancelOrder || kind >= JsonCommand::kCreateCoupon) {
     out[0] = BuildOrderCommand(kind, path_id, v);
   } else if (kind <= JsonCommand::kAfterSalesRefund) {
     out[0] = BuildLedgerCommand(kind, path_id, v);

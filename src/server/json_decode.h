@@ -48,8 +48,13 @@ enum class JsonCommand : uint8_t {
   kTrackParcel,            // POST /parcels/{waybill}/events
   kCreateKey,              // POST /keys (the server fills in the secret's hash)
   kRevokeKey,              // POST /keys/{id}/revoke
+  kCreateCoupon,           // POST /coupons
+  kClaimCoupon,            // POST /coupons/{id}/claims
+  kCreatePresale,          // POST /presales
+  kPayDeposit,             // POST /presales/{id}/deposits
+  kPayBalance,             // POST /presales/{id}/balance
 };
-inline constexpr uint8_t kJsonCommandCount = 28;
+inline constexpr uint8_t kJsonCommandCount = 33;
 
 // Objects in one array body (a batch of accounts or transfers); also the most commands one
 // body decodes to, so `out` below needs this many.

@@ -57,6 +57,11 @@ std::string_view OperationName(wire::Operation operation) {
     case wire::Operation::kPlaceOrder: return "place_order";
     case wire::Operation::kPayOrder: return "pay_order";
     case wire::Operation::kCancelOrder: return "cancel_order";
+    case wire::Operation::kCreateCoupon: return "create_coupon";
+    case wire::Operation::kClaimCoupon: return "claim_coupon";
+    case wire::Operation::kCreatePresale: return "create_presale";
+    case wire::Operation::kPayDeposit: return "pay_deposit";
+    case wire::Operation::kPayBalance: return "pay_balance";
     default: break;
   }
   if (operation == wire::kCreateKey) return "create_key";
@@ -231,6 +236,78 @@ std::string OrderJson(const wire::OrderRecord& o) {
     j.Uint("region", o.region);
     j.Uint("city_tier", o.city_tier);
     Lines(j, o.sku_id, o.quantity, o.line_count);
+    // Coupons (docs/promotions.md): total_fen is net of both discounts.
+    j.Uint("platform_coupon_id", o.platform_coupon_id);
+    j.Int("platform_discount_fen", o.platform_discount_fen);
+    j.Uint("shop_coupon_id", o.shop_coupon_id);
+    j.Int("shop_discount_fen", o.shop_discount_fen);
+  });
+}
+
+std::string CouponJson(const wire::CouponRecord& c) {
+  return Object([&](JsonOut& j) {
+    j.Uint("coupon_id", c.coupon_id);
+    j.Uint("merchant_id", c.merchant_id);
+    j.Name("kind", NameOf(kCouponKindNames, static_cast<uint8_t>(c.kind)));
+    j.Int("amount_fen", c.amount_fen);
+    j.Int("threshold_fen", c.threshold_fen);
+    j.Uint("drop_id", c.drop_id);
+    j.Uint("starts_at_us", c.starts_at_us);
+    j.Uint("ends_at_us", c.ends_at_us);
+    j.Uint("count", c.count);
+    j.Uint("claimed", c.claimed);
+    j.Uint("held", c.held);
+    j.Uint("redeemed", c.redeemed);
+    j.Int("discount_fen", c.discount_fen);
+  });
+}
+
+std::string PresaleJson(const wire::PresaleRecord& p) {
+  return Object([&](JsonOut& j) {
+    j.Uint("presale_id", p.presale_id);
+    j.Uint("sku_id", p.sku_id);
+    j.Uint("merchant_id", p.merchant_id);
+    j.Int("price_fen", p.price_fen);
+    j.Int("deposit_fen", p.deposit_fen);
+    j.Int("deposit_value_fen", p.deposit_value_fen);
+    j.Uint("deposit_starts_at_us", p.deposit_starts_us);
+    j.Uint("deposit_ends_at_us", p.deposit_ends_us);
+    j.Uint("balance_starts_at_us", p.balance_starts_us);
+    j.Uint("balance_ends_at_us", p.balance_ends_us);
+    j.Uint("quota", p.quota);
+    j.Uint("available", p.available);
+    j.Uint("deposited", p.deposited);
+    j.Uint("converted", p.converted);
+    j.Uint("returned", p.returned);
+    j.Uint("forfeited", p.forfeited);
+    j.Int("forfeited_fen", p.forfeited_fen);
+    j.Uint("per_buyer_limit", p.per_buyer_limit);
+    j.Uint("deposits", p.deposits);
+    j.Name("state", NameOf(kPresaleStateNames, static_cast<uint8_t>(p.state)));
+  });
+}
+
+std::string DepositJson(const wire::DepositRecord& d) {
+  return Object([&](JsonOut& j) {
+    j.Uint("presale_id", d.presale_id);
+    j.Uint("buyer_id", d.buyer_id);
+    j.Name("state", NameOf(kDepositStateNames, static_cast<uint8_t>(d.state)));
+    j.Uint("quantity", d.quantity);
+    j.Int("deposit_fen", d.deposit_fen);
+    j.Int("balance_fen", d.balance_fen);
+    j.Uint("money_id", d.money_id);
+    j.Uint("order_id", d.order_id);
+    j.Uint("paid_at_us", d.paid_at_us);
+  });
+}
+
+std::string CouponClaimJson(const wire::CouponClaimRecord& c) {
+  return Object([&](JsonOut& j) {
+    j.Uint("coupon_id", c.coupon_id);
+    j.Uint("buyer_id", c.buyer_id);
+    j.Name("state", NameOf(kClaimStateNames, static_cast<uint8_t>(c.state)));
+    j.Uint("order_id", c.order_id);
+    j.Uint("claimed_at_us", c.claimed_at_us);
   });
 }
 
@@ -333,6 +410,11 @@ std::string OrderMoneyJson(const wire::OrderMoneyRecord& m) {
     j.Int("withheld_fen", m.withheld_fen);
     j.Int("merchant_net_fen", m.merchant_net_fen);
     j.Int("refunded_fen", m.refunded_fen);
+    j.Int("subsidy_fen", m.subsidy_fen);
+    j.Int("subsidy_refunded_fen", m.subsidy_refunded_fen);
+    j.Int("deposit_fen", m.deposit_fen);
+    j.Int("deposit_refunded_fen", m.deposit_refunded_fen);
+    j.Uint("deposit_id", m.deposit_id);
   });
 }
 

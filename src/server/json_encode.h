@@ -76,6 +76,12 @@ std::string ResultJson(const wire::Result& result);
 std::string OrderJson(const wire::OrderRecord& order);
 std::string SkuJson(const wire::SkuRecord& sku);
 std::string DropJson(const wire::DropRecord& drop);
+// Coupons (docs/promotions.md).
+std::string CouponJson(const wire::CouponRecord& coupon);
+std::string CouponClaimJson(const wire::CouponClaimRecord& claim);
+// Pre-sales (docs/promotions.md, "Pre-sale").
+std::string PresaleJson(const wire::PresaleRecord& presale);
+std::string DepositJson(const wire::DepositRecord& deposit);
 // Ledger records (docs/ledger.md); flags are written as arrays of their names.
 std::string AccountJson(const wire::AccountRecord& account);
 std::string TransferJson(const wire::TransferRecord& transfer);

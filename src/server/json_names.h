@@ -28,6 +28,12 @@ inline constexpr std::string_view kShipmentStateNames[] = {"none", "backlogged",
 inline constexpr std::string_view kOrderStateNames[] = {"none",     "pending",   "paid",     "cancelled",
                                                         "expired",  "rejected",  "delivered", "returned"};
 inline constexpr std::string_view kDropStateNames[] = {"", "scheduled", "open", "closed"};
+// wire::CouponKind and wire::ClaimState (docs/promotions.md).
+inline constexpr std::string_view kCouponKindNames[] = {"", "fixed", "threshold"};
+inline constexpr std::string_view kClaimStateNames[] = {"", "claimed", "held", "used"};
+// wire::PresaleState and wire::DepositState.
+inline constexpr std::string_view kPresaleStateNames[] = {"", "scheduled", "deposits", "waiting", "balance", "closed"};
+inline constexpr std::string_view kDepositStateNames[] = {"", "paid", "converted", "forfeited"};
 
 // names[value], or "unknown" when the value has no name.
 inline std::string_view NameOf(std::span<const std::string_view> names, uint8_t value) {

@@ -104,7 +104,7 @@ void RenderSales(const EngineMetrics& e, std::string* out) {
   };
   static constexpr Figure kFigures[] = {
       {"gross_fen", "totals of paid orders", &C::gross_fen},
-      {"discounts_fen", "coupon discounts", &C::discounts_fen},
+      {"discounts_fen", "coupon discounts and pre-sale deposit inflation", &C::discounts_fen},
       {"refunds_fen", "refunded after payment", &C::refunds_fen},
       {"net_fen", "gross - discounts - refunds", &C::net_fen},
       {"orders", "paid orders", &C::orders},

@@ -93,6 +93,11 @@ Code AnswerEntry(const engine::Engine& engine, Operation op, const uint64_t* key
     case Operation::kGetLimits: *As<wire::LimitsRecord>(record) = engine::LimitsOf(engine.config()); return Code::ok;
     case Operation::kGetKey: return engine.GetKey(key[0], As<wire::KeyRecord>(record));
     case Operation::kGetMerchant: return engine.GetMerchant(key[0], As<wire::MerchantRecord>(record));
+    case Operation::kGetCoupon: return engine.GetCoupon(key[0], As<wire::CouponRecord>(record));
+    case Operation::kGetCouponClaim:
+      return engine.GetCouponClaim(key[0], key[1], As<wire::CouponClaimRecord>(record));
+    case Operation::kGetPresale: return engine.GetPresale(key[0], As<wire::PresaleRecord>(record));
+    case Operation::kGetDeposit: return engine.GetDeposit(key[0], key[1], As<wire::DepositRecord>(record));
     default: break;
   }
   if (IsLedgerQuery(op)) return AnswerLedger(*engine.ledger(), op, key[0], record);
@@ -137,6 +142,8 @@ wire::Code QueryAccess(const engine::Engine& engine, Operation op, const uint64_
     case Operation::kGetSku:
     case Operation::kGetDrop:
     case Operation::kGetMerchant:
+    case Operation::kGetCoupon:
+    case Operation::kGetPresale:
     case Operation::kGetWarehouse:
     case Operation::kGetFigures:
     case Operation::kGetWarehouseHour:
@@ -162,6 +169,20 @@ wire::Code QueryAccess(const engine::Engine& engine, Operation op, const uint64_
     case Operation::kGetCourier: allowed = role == wire::Role::kViewer || (role == wire::Role::kCourier && key[0] == caller.scope_id); break;
     case Operation::kGetParcel:
     case Operation::kGetTimeline: allowed = OwnsParcel(engine, key[0], caller); break;
+    case Operation::kGetCouponClaim: {  // storefronts act for buyers; a merchant sees its coupons'
+      wire::CouponRecord coupon;
+      allowed = role == wire::Role::kStorefront ||
+                (role == wire::Role::kMerchant &&
+                 (engine.GetCoupon(key[0], &coupon) != Code::ok || coupon.merchant_id == caller.scope_id));
+      break;
+    }
+    case Operation::kGetDeposit: {  // storefronts act for buyers; a merchant sees its pre-sales'
+      wire::PresaleRecord presale;
+      allowed = role == wire::Role::kStorefront ||
+                (role == wire::Role::kMerchant &&
+                 (engine.GetPresale(key[0], &presale) != Code::ok || presale.merchant_id == caller.scope_id));
+      break;
+    }
     case Operation::kGetWarehouseStock: {
       wire::SkuRecord sku;
       allowed = role == wire::Role::kMerchant &&

@@ -11,6 +11,7 @@ std::string_view CodeName(Code code) {
 #include "wire/ledger_codes.inc"
 #include "wire/fulfilment_codes.inc"
 #include "wire/access_codes.inc"
+#include "wire/promotions_codes.inc"
 #undef ELEVEN_CODE
   }
   return "unknown";
@@ -25,6 +26,7 @@ int CodeHttpStatus(Code code) {
 #include "wire/ledger_codes.inc"
 #include "wire/fulfilment_codes.inc"
 #include "wire/access_codes.inc"
+#include "wire/promotions_codes.inc"
 #undef ELEVEN_CODE
   }
   return 500;
@@ -40,6 +42,7 @@ bool CodeFromName(std::string_view name, Code* code) {
 #include "wire/ledger_codes.inc"
 #include "wire/fulfilment_codes.inc"
 #include "wire/access_codes.inc"
+#include "wire/promotions_codes.inc"
 #undef ELEVEN_CODE
   return false;
 }

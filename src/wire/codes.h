@@ -7,15 +7,17 @@
 
 namespace eleven::wire {
 
-// The codes are listed in codes.inc (order engine, 0..99), ledger_codes.inc (100..199) and
-// fulfilment_codes.inc (200..299) and access_codes.inc (300..399), each line ELEVEN_CODE(name, number, http_status); the
-// HTTP status is what the gateway answers with.
+// The codes are listed in codes.inc (order engine, 0..99), ledger_codes.inc (100..199),
+// fulfilment_codes.inc (200..299), access_codes.inc (300..399) and promotions_codes.inc
+// (400..499), each line ELEVEN_CODE(name, number, http_status); the HTTP status is what the
+// gateway answers with.
 enum class Code : uint16_t {
 #define ELEVEN_CODE(name, number, http) name = number,
 #include "wire/codes.inc"
 #include "wire/ledger_codes.inc"
 #include "wire/fulfilment_codes.inc"
 #include "wire/access_codes.inc"
+#include "wire/promotions_codes.inc"
 #undef ELEVEN_CODE
 };
 

@@ -58,13 +58,22 @@ struct LimitsRecord {
   uint32_t backlog_count_max;
   uint32_t delivered_outbox_count_max;
   uint64_t milestone_parcels[kMilestoneCountMax];
+  // Coupons (docs/promotions.md).
+  uint32_t coupon_count_max;
+  uint32_t coupon_claim_count_max;
+  uint32_t coupon_order_count_max;
+  // Pre-sales.
+  uint32_t presale_count_max;
+  uint32_t deposit_count_max;
+  uint32_t reserved1;
 };
-static_assert(sizeof(LimitsRecord) == 96 + 8 * kMilestoneCountMax);
+static_assert(sizeof(LimitsRecord) == 120 + 8 * kMilestoneCountMax);
 
 // Sales figures (docs/read-side.md, "Live figures"), exact to the op a reply is answered at.
-// A sale is counted when its order is paid: gross is its total at list (or live) price,
-// units its lines' quantities; refunds are what the order refunded later (cancelled after
-// payment, returned). Discounts are 0 until coupons exist. net = gross - discounts - refunds.
+// A sale is counted when its order is paid: gross is its lines' value at list (or live)
+// price, discounts its coupons' (docs/promotions.md), units its lines' quantities; refunds
+// are what its buyer got back later (cancelled after payment, returned, after-sales).
+// net = gross - discounts - refunds.
 enum class SalesDimension : uint8_t {
   kTotal = 1,     // key 0
   kCityTier = 2,  // key 1 .. kCityTierMax (the buyer's city tier)

@@ -117,4 +117,44 @@ inline Command MakeCancelOrder(uint64_t order_id) {
   return c;
 }
 
+// Coupons (docs/promotions.md). threshold_fen: 0 for a fixed coupon.
+inline Command MakeCreateCoupon(uint64_t coupon_id, uint64_t merchant_id, CouponKind kind,
+                                int64_t amount_fen, int64_t threshold_fen, uint32_t count,
+                                uint64_t starts_at_us, uint64_t ends_at_us, uint64_t drop_id = 0) {
+  Command c{};
+  CreateCoupon& o = c.create_coupon;
+  o.operation = Operation::kCreateCoupon;
+  o.kind = kind;
+  o.count = count;
+  o.coupon_id = coupon_id;
+  o.merchant_id = merchant_id;
+  o.amount_fen = amount_fen;
+  o.threshold_fen = threshold_fen;
+  o.starts_at_us = starts_at_us;
+  o.ends_at_us = ends_at_us;
+  o.drop_id = drop_id;
+  return c;
+}
+
+inline Command MakeClaimCoupon(uint64_t coupon_id, uint64_t buyer_id) {
+  Command c{};
+  c.claim_coupon.operation = Operation::kClaimCoupon;
+  c.claim_coupon.coupon_id = coupon_id;
+  c.claim_coupon.buyer_id = buyer_id;
+  return c;
+}
+
+// Adds a coupon to a place order: its id in the sku_id slot after the lines and the coupons
+// already added (the quantity slot stays zero). Past the last slot only the count grows, so
+// the engine refuses the order (invalid_coupon_count) rather than dropping a coupon.
+inline void AddCoupon(Command& c, uint64_t coupon_id) {
+  PlaceOrder& o = c.place_order;
+  const int slot = o.line_count + o.coupon_count;
+  if (slot < kOrderLineCountMax) {
+    o.sku_id[slot] = coupon_id;
+    o.quantity[slot] = 0;
+  }
+  o.coupon_count++;
+}
+
 }  // namespace eleven::wire

@@ -61,6 +61,22 @@ Code CheckStructure(const Command& command) {
     case Operation::kCancelOrder:
       clean = AllZero(command.cancel_order.reserved0, 7) && TailZero(command.cancel_order);
       break;
+    case Operation::kCreateCoupon:
+      clean = AllZero(command.create_coupon.reserved0, 2) && TailZero(command.create_coupon);
+      break;
+    case Operation::kClaimCoupon:
+      clean = AllZero(command.claim_coupon.reserved0, 7) && TailZero(command.claim_coupon);
+      break;
+    case Operation::kCreatePresale:
+      clean = AllZero(command.create_presale.reserved0, 3) && command.create_presale.reserved1 == 0 &&
+              TailZero(command.create_presale);
+      break;
+    case Operation::kPayDeposit:
+      clean = AllZero(command.pay_deposit.reserved0, 2) && TailZero(command.pay_deposit);
+      break;
+    case Operation::kPayBalance:
+      clean = command.pay_balance.reserved0 == 0 && TailZero(command.pay_balance);
+      break;
   }
   return trailer_clean && clean ? Code::ok : Code::reserved_nonzero;
 }

@@ -41,8 +41,13 @@ enum class Operation : uint8_t {
   kPlaceOrder = 7,
   kPayOrder = 8,
   kCancelOrder = 9,
+  kCreateCoupon = 10,  // docs/promotions.md
+  kClaimCoupon = 11,
+  kCreatePresale = 12,  // docs/promotions.md, "Pre-sale"
+  kPayDeposit = 13,
+  kPayBalance = 14,
 };
-inline constexpr uint8_t kOperationMax = 9;  // the last order-engine operation
+inline constexpr uint8_t kOperationMax = 14;  // the last order-engine operation
 
 // The last 8 bytes of every command: who issued it (docs/access.md). The server writes
 // `issuer` over whatever a client sent: the key it authenticated, or 0 for the local
@@ -119,11 +124,15 @@ struct CloseDrop {
   Trailer trailer;  // issuer (docs/access.md)
 };
 
+// A place order may redeem up to kOrderCouponCountMax coupons (docs/promotions.md): their ids
+// ride in the last coupon_count sku_id slots, whose quantities are zero, so line_count +
+// coupon_count <= kOrderLineCountMax.
+inline constexpr int kOrderCouponCountMax = 2;
 struct PlaceOrder {
   Operation operation;  // kPlaceOrder
-  uint8_t line_count;   // 1 .. kOrderLineCountMax
+  uint8_t line_count;   // 1 .. kOrderLineCountMax - coupon_count
   uint8_t city_tier;    // 1 .. kCityTierMax
-  uint8_t reserved0;
+  uint8_t coupon_count;  // 0 .. kOrderCouponCountMax
   uint16_t region;  // 1 .. kRegionMax
   uint16_t reserved1;
   uint64_t idempotency_key;  // nonzero; a repeat of the same request returns the first result
@@ -154,6 +163,82 @@ struct CancelOrder {
   Trailer trailer;  // issuer (docs/access.md)
 };
 
+enum class CouponKind : uint8_t {
+  kFixed = 1,      // amount_fen off an order worth more than amount_fen
+  kThreshold = 2,  // amount_fen off an order worth at least threshold_fen
+};
+
+struct CreateCoupon {
+  Operation operation;  // kCreateCoupon
+  CouponKind kind;
+  uint8_t reserved0[2];
+  uint32_t count;      // claims it allows, 1 .. kStockMax
+  uint64_t coupon_id;  // nonzero
+  uint64_t merchant_id;  // 0: a platform coupon; else a shop coupon of this merchant
+  int64_t amount_fen;    // 1 .. kPriceMaxFen
+  int64_t threshold_fen;  // kThreshold: amount_fen + 1 .. kOrderTotalMaxFen; kFixed: 0
+  uint64_t starts_at_us;  // log time; claims and redemptions in [starts_at_us, ends_at_us)
+  uint64_t ends_at_us;
+  uint64_t drop_id;  // 0 = any order; else only in this drop's orders (claimed while it is open)
+  uint8_t reserved[56];
+  Trailer trailer;  // issuer (docs/access.md)
+};
+
+struct ClaimCoupon {
+  Operation operation;  // kClaimCoupon
+  uint8_t reserved0[7];
+  uint64_t coupon_id;
+  uint64_t buyer_id;  // nonzero
+  uint8_t reserved[96];
+  Trailer trailer;  // issuer (docs/access.md)
+};
+
+// Pre-sale (docs/promotions.md). Windows are log time: deposit_starts_us < deposit_ends_us <=
+// balance_starts_us < balance_ends_us.
+struct CreatePresale {
+  Operation operation;  // kCreatePresale
+  uint8_t reserved0[3];
+  uint32_t per_buyer_limit;  // units one buyer's deposit may cover; 0 = no limit
+  uint64_t presale_id;       // nonzero
+  uint64_t sku_id;
+  int64_t price_fen;          // the unit price: 1 .. the SKU's list price
+  int64_t deposit_fen;        // per unit: 1 .. deposit_value_fen
+  int64_t deposit_value_fen;  // what a unit's deposit counts for at the balance: < price_fen
+  uint32_t quota;             // units moved from the SKU's available stock
+  uint32_t reserved1;
+  uint64_t deposit_starts_us;
+  uint64_t deposit_ends_us;
+  uint64_t balance_starts_us;
+  uint64_t balance_ends_us;
+  uint8_t reserved[32];
+  Trailer trailer;  // issuer (docs/access.md)
+};
+
+struct PayDeposit {
+  Operation operation;     // kPayDeposit
+  uint8_t payment_method;  // with payments on: balance (1) or card (2); with them off: 0
+  uint8_t reserved0[2];
+  uint32_t quantity;  // units, 1 .. the pre-sale's per-buyer limit
+  uint64_t presale_id;
+  uint64_t buyer_id;  // nonzero
+  uint8_t reserved[96];
+  Trailer trailer;  // issuer (docs/access.md)
+};
+
+struct PayBalance {
+  Operation operation;         // kPayBalance
+  uint8_t payment_method;      // as pay_order's
+  uint8_t instalment_periods;  // as pay_order's
+  uint8_t city_tier;           // the order's: 1 .. kCityTierMax
+  uint16_t region;             // the order's: 1 .. kRegionMax
+  uint16_t reserved0;
+  uint64_t presale_id;
+  uint64_t buyer_id;
+  int64_t amount_fen;  // must equal the balance: (price - deposit value) x quantity
+  uint8_t reserved[88];
+  Trailer trailer;  // issuer (docs/access.md)
+};
+
 // Any command: read `operation` first (every member starts with it), then the member it names.
 union Command {
   Operation operation;
@@ -166,6 +251,11 @@ union Command {
   PlaceOrder place_order;
   PayOrder pay_order;
   CancelOrder cancel_order;
+  CreateCoupon create_coupon;
+  ClaimCoupon claim_coupon;
+  CreatePresale create_presale;
+  PayDeposit pay_deposit;
+  PayBalance pay_balance;
   uint8_t bytes[kCommandSize];
 };
 
@@ -225,7 +315,12 @@ struct OrderRecord {
   uint8_t reserved0;
   uint64_t sku_id[kOrderLineCountMax];
   uint16_t quantity[kOrderLineCountMax];
-  uint8_t reserved[8];
+  // Coupons redeemed (docs/promotions.md): 0 = none. total_fen is what the buyer pays: the
+  // lines' value less both discounts.
+  uint64_t platform_coupon_id;
+  uint64_t shop_coupon_id;
+  int64_t platform_discount_fen;
+  int64_t shop_discount_fen;
 };
 
 struct SkuRecord {
@@ -260,7 +355,102 @@ struct DropRecord {
   uint8_t reserved0[7];
 };
 
+// get_coupon (31).
+struct CouponRecord {
+  uint64_t coupon_id;
+  uint64_t merchant_id;  // 0: platform
+  uint64_t drop_id;
+  int64_t amount_fen;
+  int64_t threshold_fen;  // what the order must reach (a fixed coupon: amount_fen + 1)
+  uint64_t starts_at_us;
+  uint64_t ends_at_us;
+  uint32_t count;
+  uint32_t claimed;
+  uint32_t held;      // claims held by unpaid orders
+  uint32_t redeemed;  // claims used by paid orders
+  int64_t discount_fen;  // given off its paid orders
+  CouponKind kind;
+  uint8_t reserved[7];
+};
+
+enum class ClaimState : uint8_t {
+  kClaimed = 1,  // usable
+  kHeld = 2,     // by an unpaid order (order_id)
+  kUsed = 3,     // by a paid order (order_id); not given back by a refund
+};
+
+// get_coupon_claim (32): by (coupon id, buyer id).
+struct CouponClaimRecord {
+  uint64_t coupon_id;
+  uint64_t buyer_id;
+  uint64_t order_id;  // the order holding or that used it; 0 while claimed
+  uint64_t claimed_at_us;
+  ClaimState state;
+  uint8_t reserved[7];
+};
+
+enum class PresaleState : uint8_t {
+  kScheduled = 1,  // before the deposit window
+  kDeposits = 2,   // in the deposit window
+  kWaiting = 3,    // between the windows
+  kBalance = 4,    // in the balance window
+  kClosed = 5,     // after it: unpaid deposits forfeited
+};
+
+// get_presale (33).
+struct PresaleRecord {
+  uint64_t presale_id;
+  uint64_t sku_id;
+  uint64_t merchant_id;
+  int64_t price_fen;
+  int64_t deposit_fen;
+  int64_t deposit_value_fen;
+  uint64_t deposit_starts_us;
+  uint64_t deposit_ends_us;
+  uint64_t balance_starts_us;
+  uint64_t balance_ends_us;
+  // quota = available + deposited + converted + returned; forfeited units are in returned.
+  uint32_t quota;
+  uint32_t available;
+  uint32_t deposited;  // under a paid deposit, balance unpaid
+  uint32_t converted;  // balance paid
+  uint32_t returned;
+  uint32_t forfeited;
+  uint32_t per_buyer_limit;
+  uint32_t deposits;  // deposits paid (buyers)
+  int64_t forfeited_fen;
+  PresaleState state;
+  uint8_t reserved[7];
+};
+
+enum class DepositState : uint8_t {
+  kPaid = 1,       // balance not paid yet
+  kConverted = 2,  // balance paid: order_id is its order
+  kForfeited = 3,  // balance window ended unpaid: the deposit went to the merchant
+};
+
+// get_deposit (34): by (pre-sale id, buyer id).
+struct DepositRecord {
+  uint64_t presale_id;
+  uint64_t buyer_id;
+  uint64_t money_id;  // the deposit's payment in the ledger: kDepositMoneyIdBase + its number
+  uint64_t order_id;  // the balance's order; 0 until then
+  uint64_t paid_at_us;
+  int64_t deposit_fen;  // paid: deposit_fen x quantity
+  int64_t balance_fen;  // due: (price - deposit value) x quantity
+  uint32_t quantity;
+  DepositState state;
+  uint8_t reserved[3];
+};
+// Deposit number n's payment id in the ledger, outside the order ids.
+inline constexpr uint64_t kDepositMoneyIdBase = uint64_t{1} << 55;
+
 static_assert(sizeof(Command) == kCommandSize);
+static_assert(sizeof(CreatePresale) == kCommandSize && sizeof(PayDeposit) == kCommandSize &&
+              sizeof(PayBalance) == kCommandSize);
+static_assert(sizeof(PresaleRecord) == 128 && sizeof(DepositRecord) == 64);
+static_assert(sizeof(CreateCoupon) == kCommandSize && sizeof(ClaimCoupon) == kCommandSize);
+static_assert(sizeof(CouponRecord) == 88 && sizeof(CouponClaimRecord) == 40);
 static_assert(sizeof(MerchantRecord) == 16);
 static_assert(sizeof(CreateMerchant) == kCommandSize && sizeof(CreateSku) == kCommandSize);
 static_assert(sizeof(Restock) == kCommandSize && sizeof(SetPrice) == kCommandSize);
@@ -268,7 +458,7 @@ static_assert(sizeof(CreateDrop) == kCommandSize && sizeof(CloseDrop) == kComman
 static_assert(sizeof(PlaceOrder) == kCommandSize && sizeof(PayOrder) == kCommandSize);
 static_assert(sizeof(CancelOrder) == kCommandSize);
 static_assert(sizeof(Result) == kResultSize && offsetof(Result, flags) == 4);
-static_assert(sizeof(OrderRecord) == 160);
+static_assert(sizeof(OrderRecord) == 184);
 static_assert(sizeof(SkuRecord) == 56);
 static_assert(sizeof(DropRecord) == 80);
 static_assert(offsetof(PlaceOrder, sku_id) == 40 && offsetof(PlaceOrder, quantity) == 104);
@@ -281,7 +471,7 @@ bool AllZero(const void* bytes, size_t size);
 // A place order's reserved bytes are all zero: CheckStructure's test for it, inline for the
 // engine's hot path, which applies place orders without the general check.
 inline bool ReservedZero(const PlaceOrder& c) {
-  return c.reserved0 == 0 && c.reserved1 == 0 && c.trailer.reserved == 0;
+  return c.reserved1 == 0 && c.trailer.reserved == 0;
 }
 
 // Any command's issuer and its trailer's reserved word (every command ends with a Trailer).

@@ -80,6 +80,24 @@ const std::vector<Row>& Rows() {
        R"({"idempotency_key":{sku},"merchant_id":1,"buyer_id":53,"region":3,"city_tier":1,"lines":[{"sku_id":11,"quantity":1}]})",
        "AAFFF"},
       {"GET", "/order-keys/{}", "/order-keys/{own}", "", "AOOFF"},
+      // Coupons (docs/promotions.md): 61 is merchant 1's, 62 merchant 2's.
+      {"POST", "/coupons", "/coupons",
+       R"({"coupon_id":{sku},"merchant_id":{own},"kind":"fixed","amount_fen":100,"count":5,"starts_at_us":0,"ends_at_us":1000000000000})",
+       "AFOFF"},
+      {"GET", "/coupons/{}", "/coupons/61", "", "AAAAA"},
+      {"POST", "/coupons/{}/claims", "/coupons/61/claims", R"({"buyer_id":{sku}})", "AAFFF"},
+      {"GET", "/coupons/{}/claims/{}", "/coupons/{own}/claims/51", "", "AAOFF"},
+      // Pre-sales: 71 of SKU 11 (merchant 1), 72 of SKU 12; buyer 51's deposits on them were
+      // paid by storefront 1 (71) and storefront 2 (72).
+      {"POST", "/presales", "/presales",
+       R"({"presale_id":{sku},"sku_id":{own},"price_fen":900,"deposit_fen":10,"deposit_value_fen":20,"quota":1,"deposit_starts_at_us":0,"deposit_ends_at_us":500000000000,"balance_starts_at_us":500000000000,"balance_ends_at_us":1000000000000})",
+       "AFOFF"},
+      {"GET", "/presales/{}", "/presales/71", "", "AAAAA"},
+      {"POST", "/presales/{}/deposits", "/presales/71/deposits", R"({"buyer_id":{sku},"quantity":1,"payment_method":"card"})",
+       "AAFFF"},
+      {"GET", "/presales/{}/deposits/{}", "/presales/{own}/deposits/51", "", "AAOFF"},
+      {"POST", "/presales/{}/balance", "/presales/{own}/balance",
+       R"({"buyer_id":51,"amount_fen":890,"region":3,"city_tier":1,"payment_method":"card"})", "AOFFF"},
       {"GET", "/orders/{}", "/orders/{own}", "", "AOOFF"},
       {"POST", "/orders/{}/pay", "/orders/{own}/pay",
        R"({"amount_fen":1000,"payment_method":"card"})", "AOFFF"},
@@ -230,6 +248,12 @@ class AccessTest : public ::testing::Test {
     Post("/couriers/41/coverage", R"({"regions":[3]})");
     Post("/couriers/42/coverage", R"({"regions":[4]})");
     Post("/buyers/51/deposit", R"({"transfer_id":801,"amount_fen":1000000})");
+    for (int m : {1, 2}) {
+      const std::string id = std::to_string(m);
+      Post("/coupons", R"({"coupon_id":6)" + id + R"(,"merchant_id":)" + id +
+                           R"(,"kind":"fixed","amount_fen":100,"count":100,"starts_at_us":0,"ends_at_us":1000000000000})");
+      Post("/coupons/6" + id + "/claims", R"({"buyer_id":51})");
+    }
     Post("/buyers/52/deposit", R"({"transfer_id":802,"amount_fen":1000000})");
 
     secrets_[kOperator] = Key(R"({"role":"operator"})");
@@ -242,6 +266,13 @@ class AccessTest : public ::testing::Test {
     Post("/keys/7/revoke", "");                                       // revoked_ is key 7
     spare_key_ = Field(Post("/keys", R"({"role":"viewer"})"), "id");  // the revoke row's target
     viewer_key_ = "5";
+    for (int m : {1, 2}) {
+      const std::string id = std::to_string(m);
+      Post("/presales", R"({"presale_id":7)" + id + R"(,"sku_id":1)" + id +
+                            R"(,"price_fen":900,"deposit_fen":10,"deposit_value_fen":20,"quota":5,"deposit_starts_at_us":0,"deposit_ends_at_us":500000000000,"balance_starts_at_us":500000000000,"balance_ends_at_us":1000000000000})");
+      Post("/presales/7" + id + "/deposits", R"({"buyer_id":51,"quantity":1,"payment_method":"card"})",
+           m == 1 ? secrets_[kStorefront] : storefront2);
+    }
 
     // X and X2 are storefront 1's (merchant 1, region 3: courier 41), Y and Y2 storefront 2's
     // (merchant 2, region 4: courier 42). X is paid from buyer 51's wallet, Y by card.
@@ -284,6 +315,10 @@ class AccessTest : public ::testing::Test {
       return sku ? std::pair{"11", "12"} : std::pair{"1", "2"};
     }
     if (pattern == "/drops/{}/close") return {"21", "22"};
+    if (pattern == "/coupons") return {"1", "2"};
+    if (pattern == "/presales") return {"11", "12"};
+    if (pattern == "/presales/{}/deposits/{}" || pattern == "/presales/{}/balance") return {"71", "72"};
+    if (pattern == "/coupons/{}/claims/{}") return {"61", "62"};
     if (pattern == "/order-keys/{}") return {"1001", "1002"};
     if (pattern == "/couriers/{}" || pattern == "/couriers/{}/parcels") return {"41", "42"};
     if (pattern == "/orders/{}/pay" || pattern == "/orders/{}/cancel") return {"3", "4"};
@@ -539,6 +574,10 @@ TEST_F(AccessTest, EveryBinaryOperationAndRoleGetsTheAnswerTheRolesTableSays) {
       {Operation::kGetLimits, {}, {}, "AAAAA"},
       {Operation::kGetKey, id(5), id(5), "AFFFF"},
       {Operation::kGetMerchant, id(1), id(2), "AAAAA"},
+      {Operation::kGetCoupon, id(61), id(62), "AAAAA"},
+      {Operation::kGetCouponClaim, pair(61, 51), pair(62, 51), "AAOFF"},
+      {Operation::kGetPresale, id(71), id(72), "AAAAA"},
+      {Operation::kGetDeposit, pair(71, 51), pair(72, 51), "AAOFF"},
       {Operation::kGetWarehouse, id(31), id(31), "AAAAA"},
       {Operation::kGetCourier, id(41), id(42), "AFFOA"},
       {Operation::kGetSales, BytesOf(wire::SalesQuery{.drop_limit = 10}), BytesOf(wire::SalesQuery{.drop_limit = 10}), "AFFFA"},

@@ -107,6 +107,9 @@ class Fulfilment {
   // refuse it (a code; nothing changed). While the backlog is not empty new orders queue
   // behind it, so no order overtakes an earlier one.
   [[nodiscard]] wire::Code OnOrderPaid(const OrderToShip& order, uint64_t now_us);
+  // Whether OnOrderPaid would take the order: ok, or the code it could refuse it with (a full
+  // backlog refuses even an order that allocation might take). Changes nothing.
+  [[nodiscard]] wire::Code CheckTake(const OrderToShip& order) const;
 
   // Advances log time and drains the backlog in order, trying at most drain_per_tick_max
   // entries. Call once per applied batch (or more often).

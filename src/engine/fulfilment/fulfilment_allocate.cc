@@ -79,6 +79,15 @@ Code Fulfilment::OnOrderPaid(const OrderToShip& order, uint64_t now_us) {
   return code;
 }
 
+Code Fulfilment::CheckTake(const OrderToShip& order) const {
+  const Code code = CheckOrder(order);
+  if (code != Code::ok) return code;
+  if (shipment_by_order_.Find(order.order_id) != kNoValue) return Code::shipment_exists;
+  if (!ShipmentRoom()) return Code::shipments_full;
+  if (backlog_count_ == config_.backlog_count_max) return Code::shipment_backlog_full;
+  return Code::ok;
+}
+
 Code Fulfilment::Enqueue(const OrderToShip& order) {
   ELEVEN_ASSERT(shipment_by_order_.Find(order.order_id) == kNoValue);
   if (backlog_count_ == config_.backlog_count_max) return Code::shipment_backlog_full;

@@ -853,7 +853,8 @@ void ModelTick(Model& m, uint64_t now) {
   while (m.settle_cursor < m.order_seq.size()) {
     MOrder& o = m.orders[m.order_seq[m.settle_cursor]];
     if (o.paid_at + m.config.auto_confirm_us > now) break;
-    if (o.state == wire::OrderMoneyState::kPaid) {
+    // Pre-sale deposits (ids from 2^55) wait for their balance: never auto-confirmed.
+    if (o.state == wire::OrderMoneyState::kPaid && m.order_seq[m.settle_cursor] < wire::kDepositMoneyIdBase) {
       ASSERT_EQ(ModelSettle(m, m.order_seq[m.settle_cursor]), Code::ok);
     }
     m.settle_cursor++;

@@ -585,7 +585,9 @@ void Ledger::AutoConfirm(uint64_t now_us) {
   while (settle_cursor_ < order_count_ && visited < config_.settle_per_tick_max) {
     const Order& o = orders_[settle_cursor_];
     if (o.paid_at_us + config_.auto_confirm_us > now_us) break;
-    if (o.state == wire::OrderMoneyState::kPaid) {
+    // A pre-sale deposit waits for its balance (weeks, often): it is carried into the order's
+    // payment or forfeited, never confirmed by time (docs/promotions.md).
+    if (o.state == wire::OrderMoneyState::kPaid && o.order_id < wire::kDepositMoneyIdBase) {
       BeginAtomic(now_us);
       Code code = Settle(settle_cursor_);
       // Settlement only fails by a balance overflowing int64 (2^63 fen), which no festival

@@ -1,0 +1,282 @@
+// Pre-sales (docs/promotions.md, "Pre-sale"): deposits in their window, the balance making a
+// paid order, forfeits when the balance window ends, unsold quota going back, retries, and
+// the money of each step in the ledger, with the ledger and fulfilment on.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/ledger/ledger_test_util.h"
+#include "wire/make.h"
+
+namespace eleven::engine {
+namespace {
+
+using wire::Code;
+using wire::DepositState;
+using wire::OrderState;
+using wire::PaymentMethod;
+constexpr uint64_t kSecond = 1'000'000;
+constexpr uint64_t kMerchant = 1;
+constexpr uint64_t kSku = 10;  // list price 3,000 fen, 100 units
+// The windows: deposits [100 s, 200 s), balance [300 s, 400 s).
+constexpr uint64_t kDepositStart = 100 * kSecond, kDepositEnd = 200 * kSecond;
+constexpr uint64_t kBalanceStart = 300 * kSecond, kBalanceEnd = 400 * kSecond;
+
+EngineConfig PresaleConfig() {
+  EngineConfig config;
+  config.merchant_count_max = 4;
+  config.sku_count_max = 16;
+  config.drop_count_max = 4;
+  config.order_slot_count = 64;
+  config.holding_count_max = 16;
+  config.pay_window_us = 600 * kSecond;
+  config.coupon_count_max = 4;
+  config.coupon_claim_count_max = 16;
+  config.coupon_order_count_max = 16;
+  config.presale_count_max = 4;
+  config.deposit_count_max = 64;
+  config.ledger_enabled = true;
+  config.ledger = testing::SmallConfig();
+  config.fulfilment_enabled = true;  // no warehouses: paid orders wait in the backlog
+  config.fulfilment.warehouse_count_max = 2;
+  config.fulfilment.courier_count_max = 2;
+  config.fulfilment.stock_entry_count_max = 8;
+  config.fulfilment.sku_count_max = 8;
+  config.fulfilment.parcel_count_max = 8;
+  config.fulfilment.shipment_count_max = 64;
+  config.fulfilment.backlog_count_max = 64;
+  config.fulfilment.delivered_outbox_count_max = 8;
+  return config;
+}
+
+wire::Command Presale(uint64_t id, int64_t price, int64_t deposit, int64_t value, uint32_t quota, uint32_t limit) {
+  wire::Command c{};
+  wire::CreatePresale& p = c.create_presale;
+  p.operation = wire::Operation::kCreatePresale;
+  p.presale_id = id;
+  p.sku_id = kSku;
+  p.price_fen = price;
+  p.deposit_fen = deposit;
+  p.deposit_value_fen = value;
+  p.quota = quota;
+  p.per_buyer_limit = limit;
+  p.deposit_starts_us = kDepositStart;
+  p.deposit_ends_us = kDepositEnd;
+  p.balance_starts_us = kBalanceStart;
+  p.balance_ends_us = kBalanceEnd;
+  return c;
+}
+wire::Command Deposit(uint64_t presale, uint64_t buyer, uint32_t quantity, PaymentMethod method) {
+  wire::Command c{};
+  c.pay_deposit.operation = wire::Operation::kPayDeposit;
+  c.pay_deposit.presale_id = presale;
+  c.pay_deposit.buyer_id = buyer;
+  c.pay_deposit.quantity = quantity;
+  c.pay_deposit.payment_method = static_cast<uint8_t>(method);
+  return c;
+}
+wire::Command PayBalanceCmd(uint64_t presale, uint64_t buyer, int64_t amount, PaymentMethod method, uint8_t periods = 0) {
+  wire::Command c{};
+  wire::PayBalance& b = c.pay_balance;
+  b.operation = wire::Operation::kPayBalance;
+  b.presale_id = presale;
+  b.buyer_id = buyer;
+  b.amount_fen = amount;
+  b.payment_method = static_cast<uint8_t>(method);
+  b.instalment_periods = periods;
+  b.region = 11;
+  b.city_tier = 2;
+  return c;
+}
+
+class PresaleTest : public ::testing::Test {
+ protected:
+  PresaleTest() : engine_(PresaleConfig()) {
+    for (const auto& r : Run(kSecond, {wire::MakeCreateMerchant(kMerchant, "CN", 0),
+                                       wire::MakeCreateSku(kSku, kMerchant, 3000, 100, 0),
+                                       testing::PartyCmd(wire::kDeposit, 1, 7, 100'000),
+                                       testing::PartyCmd(wire::kDeposit, 2, 8, 100'000),
+                                       testing::SetBuyerLimitCmd(7, 100'000)})) {
+      EXPECT_EQ(r.code, Code::ok) << wire::CodeName(r.code);
+    }
+  }
+  std::vector<wire::Result> Run(uint64_t now_us, std::vector<wire::Command> commands) {
+    std::vector<wire::Result> results(commands.size());
+    EXPECT_EQ(engine_.Apply(engine_.last_op() + 1, now_us, commands, results), BatchError::kNone);
+    engine_.CheckInvariants();
+    return results;
+  }
+  wire::Result One(uint64_t now_us, const wire::Command& c) { return Run(now_us, {c})[0]; }
+  wire::PresaleRecord Record(uint64_t id) {
+    wire::PresaleRecord r{};
+    EXPECT_EQ(engine_.GetPresale(id, &r), Code::ok);
+    return r;
+  }
+  wire::DepositRecord DepositOf(uint64_t presale, uint64_t buyer) {
+    wire::DepositRecord r{};
+    EXPECT_EQ(engine_.GetDeposit(presale, buyer, &r), Code::ok);
+    return r;
+  }
+  wire::SkuRecord Sku() {
+    wire::SkuRecord r{};
+    EXPECT_EQ(engine_.GetSku(kSku, &r), Code::ok);
+    return r;
+  }
+  int64_t Balance(uint64_t account_id) {
+    wire::AccountRecord a{};
+    if (engine_.ledger()->LookupAccount(account_id, &a) != Code::ok) return 0;
+    return a.credits_posted_fen - a.debits_posted_fen;
+  }
+  int64_t Wallet(uint64_t buyer) { return Balance(AccountIdOf(IdSpace::kBuyerWallet, buyer)); }
+  int64_t Card() { return Balance(SystemAccountId(SystemAccount::kCardClearing)); }
+
+  Engine engine_;
+};
+
+TEST_F(PresaleTest, CreateRefusesBadPresalesAndTakesTheQuota) {
+  EXPECT_EQ(One(2 * kSecond, Presale(0, 2800, 100, 300, 10, 0)).code, Code::invalid_id);
+  EXPECT_EQ(One(2 * kSecond, Presale(1, 2800, 400, 300, 10, 0)).code, Code::invalid_presale);  // deposit > value
+  EXPECT_EQ(One(2 * kSecond, Presale(1, 2800, 100, 2800, 10, 0)).code, Code::invalid_presale);  // value >= price
+  EXPECT_EQ(One(2 * kSecond, Presale(1, 3001, 100, 300, 10, 0)).code, Code::drop_price_above_list);
+  EXPECT_EQ(One(2 * kSecond, Presale(1, 2800, 100, 300, 101, 0)).code, Code::insufficient_stock);
+  wire::Command windows = Presale(1, 2800, 100, 300, 10, 0);
+  windows.create_presale.balance_starts_us = kDepositEnd - 1;
+  EXPECT_EQ(One(2 * kSecond, windows).code, Code::invalid_presale);
+  EXPECT_EQ(One(2 * kSecond, Presale(1, 2800, 100, 300, 10, 0)).code, Code::ok);
+  EXPECT_EQ(One(2 * kSecond, Presale(1, 2800, 100, 300, 10, 0)).code, Code::presale_exists);
+  EXPECT_EQ(Sku().available, 90u);
+  EXPECT_EQ(Sku().in_drops, 10u);
+  EXPECT_EQ(Record(1).state, wire::PresaleState::kScheduled);
+}
+
+// Two buyers deposit; one pays the balance, the other forfeits; the quota nobody took goes
+// back when the deposit window ends.
+TEST_F(PresaleTest, DepositBalanceAndForfeit) {
+  ASSERT_EQ(One(2 * kSecond, Presale(1, 2800, 100, 300, 10, 3)).code, Code::ok);
+  EXPECT_EQ(One(50 * kSecond, Deposit(1, 7, 2, PaymentMethod::kCard)).code, Code::deposit_window_not_open);
+  EXPECT_EQ(One(kDepositStart, Deposit(1, 7, 4, PaymentMethod::kCard)).code, Code::buyer_limit);
+  const auto first = One(kDepositStart, Deposit(1, 7, 2, PaymentMethod::kCard));
+  ASSERT_EQ(first.code, Code::ok) << wire::CodeName(first.code);
+  EXPECT_EQ(first.amount_fen, 200);
+  EXPECT_EQ(first.id, wire::kDepositMoneyIdBase + 1);
+  // The same deposit again is a retry; another from the same buyer is refused.
+  const auto again = One(kDepositStart + 1, Deposit(1, 7, 2, PaymentMethod::kCard));
+  EXPECT_TRUE(wire::IsReplay(again));
+  EXPECT_EQ(again.id, first.id);
+  EXPECT_EQ(One(kDepositStart + 1, Deposit(1, 7, 1, PaymentMethod::kCard)).code, Code::deposit_exists);
+  ASSERT_EQ(One(kDepositStart + 2, Deposit(1, 8, 1, PaymentMethod::kBalance)).code, Code::ok);
+  EXPECT_EQ(Wallet(8), 100'000 - 100);
+  EXPECT_EQ(Card(), -200);  // the card network paid the platform 200
+  EXPECT_EQ(Record(1).deposited, 3u);
+  EXPECT_EQ(Sku().reserved, 3u);
+  EXPECT_EQ(One(kDepositEnd, Deposit(1, 9, 1, PaymentMethod::kCard)).code, Code::deposit_window_closed);
+  // The deposit window is over: the 7 units nobody took are the SKU's again.
+  EXPECT_EQ(Sku().available, 97u);
+  EXPECT_EQ(Sku().in_drops, 0u);
+  EXPECT_EQ(Record(1).returned, 7u);
+
+  EXPECT_EQ(One(kDepositEnd + 1, PayBalanceCmd(1, 7, 5000, PaymentMethod::kBalance)).code, Code::balance_window_not_open);
+  EXPECT_EQ(One(kBalanceStart, PayBalanceCmd(1, 7, 4999, PaymentMethod::kBalance)).code, Code::amount_mismatch);
+  // (2,800 - 300) x 2 = 5,000 from the wallet; the order's total is all the buyer paid.
+  const auto paid = One(kBalanceStart, PayBalanceCmd(1, 7, 5000, PaymentMethod::kBalance));
+  ASSERT_EQ(paid.code, Code::ok) << wire::CodeName(paid.code);
+  EXPECT_EQ(paid.state, OrderState::kPaid);
+  wire::OrderRecord order{};
+  ASSERT_EQ(engine_.GetOrder(paid.id, &order), Code::ok);
+  EXPECT_EQ(order.total_fen, 5200);
+  EXPECT_EQ(order.state, OrderState::kPaid);
+  EXPECT_EQ(order.line_count, 1);
+  EXPECT_EQ(order.sku_id[0], kSku);
+  EXPECT_EQ(order.quantity[0], 2);
+  EXPECT_EQ(Wallet(7), 100'000 - 5000);
+  wire::OrderMoneyRecord money{};
+  ASSERT_EQ(engine_.ledger()->LookupOrderMoney(paid.id, &money), Code::ok);
+  EXPECT_EQ(money.amount_fen, 5200);  // the deposit joined the balance in escrow
+  EXPECT_EQ(DepositOf(1, 7).state, DepositState::kConverted);
+  EXPECT_EQ(DepositOf(1, 7).order_id, paid.id);
+  const auto retry = One(kBalanceStart + 1, PayBalanceCmd(1, 7, 5000, PaymentMethod::kBalance));
+  EXPECT_TRUE(wire::IsReplay(retry));
+  EXPECT_EQ(retry.id, paid.id);
+  EXPECT_EQ(Sku().sold, 2u);
+  const auto& t = engine_.sales().total;
+  EXPECT_EQ(t.gross_fen, 5600);     // 2 x 2,800
+  EXPECT_EQ(t.discounts_fen, 400);  // the inflation: (300 - 100) x 2
+  EXPECT_EQ(Record(1).converted, 2u);
+
+  // Buyer 8 never pays: at the window's end the deposit is the merchant's, the unit the SKU's.
+  const int64_t merchant_before = Balance(AccountIdOf(IdSpace::kMerchantWallet, kMerchant));
+  Run(kBalanceEnd, {});
+  EXPECT_EQ(DepositOf(1, 8).state, DepositState::kForfeited);
+  EXPECT_EQ(Record(1).forfeited, 1u);
+  EXPECT_EQ(Record(1).forfeited_fen, 100);
+  EXPECT_EQ(Record(1).state, wire::PresaleState::kClosed);
+  EXPECT_EQ(Sku().reserved, 0u);
+  EXPECT_EQ(Sku().available, 98u);
+  EXPECT_EQ(Balance(AccountIdOf(IdSpace::kMerchantWallet, kMerchant)) - merchant_before, 100 - 2);  // 2% commission
+  EXPECT_EQ(One(kBalanceEnd, PayBalanceCmd(1, 8, 2500, PaymentMethod::kBalance)).code, Code::deposit_forfeited);
+  EXPECT_EQ(One(kBalanceEnd, PayBalanceCmd(1, 9, 2500, PaymentMethod::kBalance)).code, Code::deposit_not_found);
+  EXPECT_EQ(engine_.NextDueUs() > kBalanceEnd, true);  // nothing left to do for the pre-sale
+}
+
+// The balance by instalments; then the order is cancelled before it ships: the deposit goes
+// back to the card it came from, the balance to the plan.
+TEST_F(PresaleTest, AnInstalmentBalanceAndARefundReturnEachPaymentItsWay) {
+  ASSERT_EQ(One(2 * kSecond, Presale(1, 2800, 100, 300, 10, 0)).code, Code::ok);
+  ASSERT_EQ(One(kDepositStart, Deposit(1, 7, 3, PaymentMethod::kCard)).code, Code::ok);
+  const auto paid = One(kBalanceStart, PayBalanceCmd(1, 7, 7500, PaymentMethod::kInstalmentMerchantFee, 3));
+  ASSERT_EQ(paid.code, Code::ok) << wire::CodeName(paid.code);
+  wire::PlanRecord plan{};
+  ASSERT_EQ(engine_.ledger()->LookupPlan(paid.id, &plan), Code::ok);
+  EXPECT_EQ(plan.principal_fen, 7500);  // the balance only: the deposit was paid already
+  EXPECT_EQ(Card(), -300);
+  ASSERT_EQ(One(kBalanceStart + 1, wire::MakeCancelOrder(paid.id)).code, Code::ok);
+  EXPECT_EQ(Card(), 0);  // the deposit's 300 back to the card
+  ASSERT_EQ(engine_.ledger()->LookupPlan(paid.id, &plan), Code::ok);
+  EXPECT_EQ(plan.state, wire::PlanState::kCancelled);
+  EXPECT_EQ(engine_.sales().total.refunds_fen, 7800);
+  EXPECT_EQ(Sku().available, 100u);  // the 3 units back, as the 7 nobody deposited went back before
+}
+
+// Deposits are paid weeks before the balance, past the ledger's auto-confirm (10 days): they
+// wait for the balance all the same.
+TEST_F(PresaleTest, ADepositWaitsForItsBalancePastTheAutoConfirm) {
+  constexpr uint64_t kDay = 86'400 * kSecond;
+  wire::Command p = Presale(1, 2800, 100, 300, 10, 0);
+  p.create_presale.deposit_ends_us = 5 * kDay;
+  p.create_presale.balance_starts_us = 20 * kDay;
+  p.create_presale.balance_ends_us = 21 * kDay;
+  ASSERT_EQ(One(2 * kSecond, p).code, Code::ok);
+  ASSERT_EQ(One(kDepositStart, Deposit(1, 7, 1, PaymentMethod::kBalance)).code, Code::ok);
+  Run(15 * kDay, {});  // the ledger's auto-confirm of anything paid at kDepositStart has come
+  wire::OrderMoneyRecord money{};
+  ASSERT_EQ(engine_.ledger()->LookupOrderMoney(wire::kDepositMoneyIdBase + 1, &money), Code::ok);
+  EXPECT_EQ(money.state, wire::OrderMoneyState::kPaid);
+  const auto paid = One(20 * kDay, PayBalanceCmd(1, 7, 2500, PaymentMethod::kBalance));
+  ASSERT_EQ(paid.code, Code::ok) << wire::CodeName(paid.code);
+}
+
+TEST_F(PresaleTest, SnapshotRestoresPresalesAndDeposits) {
+  ASSERT_EQ(One(2 * kSecond, Presale(1, 2800, 100, 300, 10, 0)).code, Code::ok);
+  ASSERT_EQ(One(kDepositStart, Deposit(1, 7, 3, PaymentMethod::kCard)).code, Code::ok);
+  ASSERT_EQ(One(kDepositStart, Deposit(1, 8, 1, PaymentMethod::kBalance)).code, Code::ok);
+  ASSERT_EQ(One(kBalanceStart, PayBalanceCmd(1, 7, 7500, PaymentMethod::kBalance)).code, Code::ok);
+  Engine::SnapshotParts parts;
+  engine_.SnapshotChunks(&parts);
+  std::vector<std::byte> bytes;
+  for (ByteSpan chunk : parts.chunks) bytes.insert(bytes.end(), chunk.begin(), chunk.end());
+  Engine copy(PresaleConfig());
+  ASSERT_TRUE(copy.Restore(bytes).ok());
+  EXPECT_EQ(copy.Digest(), engine_.Digest());
+  // Both forfeit buyer 8's deposit at the same moment and stay equal.
+  std::vector<wire::Result> a(0), b(0);
+  ASSERT_EQ(engine_.Apply(engine_.last_op() + 1, kBalanceEnd, {}, a), BatchError::kNone);
+  ASSERT_EQ(copy.Apply(copy.last_op() + 1, kBalanceEnd, {}, b), BatchError::kNone);
+  EXPECT_EQ(copy.Digest(), engine_.Digest());
+  wire::DepositRecord d{};
+  ASSERT_EQ(copy.GetDeposit(1, 8, &d), Code::ok);
+  EXPECT_EQ(d.state, DepositState::kForfeited);
+}
+
+}  // namespace
+}  // namespace eleven::engine
