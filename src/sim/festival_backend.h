@@ -45,6 +45,9 @@ struct BackendFinal {
   uint64_t journal_syncs = 0;
   uint64_t client_resends = 0;  // remote: requests re-sent after a reconnect
   uint64_t busy_replies = 0;    // remote: requests the server answered busy (then re-sent)
+  // The engine's sales figures, the total bucket (docs/read-side.md, "Live figures"): gross,
+  // discounts, refunds and net of the paid orders, exact to the fen.
+  wire::SalesRecord sales{};
 };
 
 // The answer to RequestLookup: codes[i] and the i-th record (protocol::QueryRecordSize(op)
@@ -78,7 +81,8 @@ class FestivalBackend {
   // Blocks until ticket's results are in (and durable if `durable`).
   [[nodiscard]] virtual Status Wait(uint64_t ticket, bool durable) = 0;
 
-  // By-key queries (get_order_by_key, get_drop, get_shipment, get_parcel) of `keys`, read at
+  // By-key queries (get_order_by_key, get_drop, get_shipment, get_parcel, get_coupon,
+  // get_presale) of `keys`, read at
   // this point of the log; the token (from 1) is redeemed once with TakeLookup, which blocks
   // until the answer is in.
   virtual uint64_t RequestLookup(protocol::Operation op, std::vector<uint64_t> keys) = 0;

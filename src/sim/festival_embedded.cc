@@ -173,6 +173,16 @@ class EmbeddedBackend final : public FestivalBackend {
       final->journal_known = true;
       final->journal_bytes = replica_->journal_bytes_written();
       final->journal_syncs = replica_->journal_sync_count();
+      const engine::SalesFigures& total = engine.sales().total;
+      final->sales = {wire::SalesDimension::kTotal,
+                      {},
+                      0,
+                      total.gross_fen,
+                      total.discounts_fen,
+                      total.refunds_fen,
+                      total.gross_fen - total.discounts_fen - total.refunds_fen,
+                      total.orders,
+                      total.units};
       return Status::Ok();
     });
   }
@@ -265,9 +275,15 @@ class EmbeddedBackend final : public FestivalBackend {
         return engine.fulfilment()->QueryShipment(key, static_cast<wire::ShipmentRecord*>(record));
       case protocol::Operation::kGetParcel:
         return engine.fulfilment()->QueryParcel(key, static_cast<wire::ParcelRecord*>(record));
+      case protocol::Operation::kGetCoupon:
+        return engine.GetCoupon(key, static_cast<wire::CouponRecord*>(record));
+      case protocol::Operation::kGetPresale:
+        return engine.GetPresale(key, static_cast<wire::PresaleRecord*>(record));
       default: break;
     }
-    ELEVEN_ASSERT(false && "the festival looks up only orders by key, drops, shipments and parcels");
+    ELEVEN_ASSERT(false &&
+                  "the festival looks up only orders by key, drops, shipments, parcels, coupons "
+                  "and pre-sales");
     return wire::Code::invalid_operation;
   }
 

@@ -50,7 +50,13 @@ std::string FirstShortfall(const wire::LimitsRecord& have, const wire::LimitsRec
       {"fulfilment.parcels_max", have.parcel_count_max, need.parcel_count_max},
       {"fulfilment.shipments_max", have.shipment_count_max, need.shipment_count_max},
       {"fulfilment.backlog_max", have.backlog_count_max, need.backlog_count_max},
-      {"fulfilment.delivered_outbox_max", have.delivered_outbox_count_max, need.delivered_outbox_count_max},
+      {"fulfilment.delivered_outbox_max", have.delivered_outbox_count_max,
+       need.delivered_outbox_count_max},
+      {"engine.coupons_max", have.coupon_count_max, need.coupon_count_max},
+      {"engine.coupon_claims_max", have.coupon_claim_count_max, need.coupon_claim_count_max},
+      {"engine.coupon_orders_max", have.coupon_order_count_max, need.coupon_order_count_max},
+      {"engine.presales_max", have.presale_count_max, need.presale_count_max},
+      {"engine.deposits_max", have.deposit_count_max, need.deposit_count_max},
   };
   for (const auto& c : checks) {
     if (c.have < c.need) {
@@ -315,6 +321,15 @@ Status RemoteBackend::Finish(BackendFinal* final) {
   ELEVEN_RETURN_IF_ERROR(Wait(sent_, true));
   ELEVEN_RETURN_IF_ERROR(client_->GetStats(&final->stats));
   ELEVEN_RETURN_IF_ERROR(client_->GetDigest(&final->digest));
+  // The sales figures' total bucket comes first in get_sales' reply (docs/protocol.md).
+  wire::Code code = wire::Code::ok;
+  std::vector<wire::SalesRecord> sales;
+  ELEVEN_RETURN_IF_ERROR(client_->GetSales(0, &code, &sales));
+  if (code != wire::Code::ok)
+    return Status::FailedPrecondition("get_sales refused: " + std::string(wire::CodeName(code)));
+  for (const wire::SalesRecord& record : sales) {
+    if (record.dimension == wire::SalesDimension::kTotal) final->sales = record;
+  }
   const client::ClientStats stats = client_->stats();
   final->client_resends = stats.resends;
   final->busy_replies = stats.busy_replies;
