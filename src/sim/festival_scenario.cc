@@ -100,6 +100,35 @@ bool ReadDrops(const toml::table& root, Scenario* s, std::string* error) {
   return true;
 }
 
+// [coupons] platform = [[name, "threshold" | "fixed", amount_fen, threshold_fen, count_share], ...]
+bool ReadPlatformCoupons(const toml::node_view<const toml::node>& table, Scenario* s,
+                         std::string* error) {
+  const toml::array* list = table["platform"].as_array();
+  if (list == nullptr) return true;
+  s->platform_coupons.clear();
+  for (const toml::node& item : *list) {
+    const toml::array* c = item.as_array();
+    const bool shaped = c != nullptr && c->size() == 5;
+    auto name = shaped ? (*c)[0].value<std::string>() : std::nullopt;
+    auto kind = shaped ? (*c)[1].value<std::string>() : std::nullopt;
+    auto amount = shaped ? (*c)[2].value<int64_t>() : std::nullopt;
+    auto threshold = shaped ? (*c)[3].value<int64_t>() : std::nullopt;
+    auto share = shaped ? (*c)[4].value<double>() : std::nullopt;
+    if (!name || !kind || !amount || !threshold || !share) {
+      return *error =
+                 "coupons.platform: each is [name, kind, amount_fen, threshold_fen, count_share]",
+             false;
+    }
+    PlatformCouponSpec spec{*name, wire::CouponKind::kThreshold, *amount, *threshold, *share};
+    if (*kind == "fixed")
+      spec.kind = wire::CouponKind::kFixed;
+    else if (*kind != "threshold")
+      return *error = "coupons.platform: kind is threshold or fixed, not " + *kind, false;
+    s->platform_coupons.push_back(spec);
+  }
+  return true;
+}
+
 bool ReadCurve(const toml::node_view<const toml::node>& table, Scenario* s, std::string* error) {
   const toml::array* list = table["curve"].as_array();
   if (list == nullptr) return true;
@@ -116,11 +145,76 @@ bool ReadCurve(const toml::node_view<const toml::node>& table, Scenario* s, std:
   return true;
 }
 
+bool IsShare(double x) { return x >= 0 && x <= 1; }  // false for NaN too
+
+Status CheckCoupons(const Scenario& s) {
+  auto bad = [](const std::string& what) {
+    return Status::InvalidArgument("scenario: coupons." + what);
+  };
+  if (!s.coupons) return Status::Ok();
+  if (!IsShare(s.coupon_order_share)) return bad("order_share must be 0..1");
+  if (s.platform_coupons.size() > kPlatformCouponsMax) {
+    return bad("platform holds at most " + std::to_string(kPlatformCouponsMax) + " coupons");
+  }
+  for (const PlatformCouponSpec& c : s.platform_coupons) {
+    const bool fixed = c.kind == wire::CouponKind::kFixed;
+    if (c.name.empty() || c.amount_fen <= 0 || c.amount_fen > wire::kPriceMaxFen ||
+        (fixed ? c.threshold_fen != 0 : c.threshold_fen <= c.amount_fen)) {
+      return bad("platform " + c.name +
+                 ": a name, amount_fen 1..kPriceMaxFen, threshold_fen > amount_fen (fixed: 0)");
+    }
+    if (!(c.count_share > 0 && c.count_share <= 1))
+      return bad("platform " + c.name + ": count_share must be in (0, 1]");
+  }
+  if (!IsShare(s.shop_coupon_share)) return bad("shop_share must be 0..1");
+  if (s.shop_coupon_amount_fen <= 0 || s.shop_coupon_threshold_fen <= s.shop_coupon_amount_fen) {
+    return bad("shop_amount_fen must be > 0 and shop_threshold_fen above it");
+  }
+  if (!(s.shop_coupon_count_share > 0 && s.shop_coupon_count_share <= 1))
+    return bad("shop_count_share must be in (0, 1]");
+  if (!IsShare(s.live_room_claim_share)) return bad("live_room_claim_share must be 0..1");
+  if (!(s.live_room_discount_share > 0 && s.live_room_discount_share < 1)) {
+    return bad("live_room_discount_share must be in (0, 1)");
+  }
+  if (!(s.live_room_count_share > 0 && s.live_room_count_share <= 1))
+    return bad("live_room_count_share must be in (0, 1]");
+  return Status::Ok();
+}
+
+Status CheckPresale(const Scenario& s) {
+  auto bad = [](const std::string& what) {
+    return Status::InvalidArgument("scenario: presale." + what);
+  };
+  if (!s.presale) return Status::Ok();
+  if (!IsShare(s.presale_sku_share)) return bad("sku_share must be 0..1");
+  if (!(s.presale_quota_share > 0 && s.presale_quota_share <= 1))
+    return bad("quota_share must be in (0, 1]");
+  if (!(s.presale_price_share > 0 && s.presale_price_share <= 1))
+    return bad("price_share must be in (0, 1]");
+  if (!(s.presale_deposit_inflation >= 1 && s.presale_deposit_share > 0 &&
+        s.presale_deposit_share * s.presale_deposit_inflation < 1)) {
+    return bad("deposit_share must be > 0, deposit_inflation >= 1, and their product below 1");
+  }
+  if (!IsShare(s.presale_buyer_share)) return bad("buyer_share must be 0..1");
+  if (!IsShare(s.presale_forfeit_share)) return bad("forfeit_share must be 0..1");
+  if (!(s.presale_balance_delay_mean_s >= 0 && s.presale_balance_delay_mean_s <= 86400)) {
+    return bad("balance_delay_mean_s must be 0..86400");
+  }
+  // Up to the end of the after-sales window (15 days): a window past the run is allowed,
+  // its forfeits just do not happen within the day.
+  if (!(s.presale_balance_ends_at_s > 0 && s.presale_balance_ends_at_s <= 15 * 86400)) {
+    return bad("balance_ends_at_s must be in (0, 1296000]");
+  }
+  return Status::Ok();
+}
+
 Status Check(const Scenario& s) {
   auto bad = [](const std::string& what) { return Status::InvalidArgument("scenario: " + what); };
   if (s.scale <= 0 || s.scale > 1) return bad("scale must be in (0, 1]");
   if (s.simulated_seconds == 0 || s.simulated_seconds > 86400) return bad("simulated_seconds must be 1..86400");
   if (s.tick_ms == 0 || s.tick_ms > 1000) return bad("tick_ms must be 1..1000");
+  ELEVEN_RETURN_IF_ERROR(CheckCoupons(s));
+  ELEVEN_RETURN_IF_ERROR(CheckPresale(s));
   if (!(s.return_share >= 0 && s.return_share <= 1)) return bad("returns.return_share must be 0..1");
   if (!(s.after_sales_share >= 0 && s.after_sales_share <= 1)) return bad("returns.after_sales_share must be 0..1");
   if (!(s.after_sales_fraction > 0 && s.after_sales_fraction <= 1)) {
@@ -205,6 +299,30 @@ Status LoadScenario(const std::string& path, Scenario* s) {
        Read(r, "after_sales_share", &s->after_sales_share, &error) &&
        Read(r, "after_sales_fraction", &s->after_sales_fraction, &error) &&
        Read(r, "after_sales_delay_mean_s", &s->after_sales_delay_mean_s, &error);
+  if (auto co = top["coupons"]; ok && co) {
+    s->coupons = true;
+    ok = Read(co, "order_share", &s->coupon_order_share, &error) &&
+         ReadPlatformCoupons(co, s, &error) &&
+         Read(co, "shop_share", &s->shop_coupon_share, &error) &&
+         Read(co, "shop_amount_fen", &s->shop_coupon_amount_fen, &error) &&
+         Read(co, "shop_threshold_fen", &s->shop_coupon_threshold_fen, &error) &&
+         Read(co, "shop_count_share", &s->shop_coupon_count_share, &error) &&
+         Read(co, "live_room_claim_share", &s->live_room_claim_share, &error) &&
+         Read(co, "live_room_discount_share", &s->live_room_discount_share, &error) &&
+         Read(co, "live_room_count_share", &s->live_room_count_share, &error);
+  }
+  if (auto ps = top["presale"]; ok && ps) {
+    s->presale = true;
+    ok = Read(ps, "sku_share", &s->presale_sku_share, &error) &&
+         Read(ps, "quota_share", &s->presale_quota_share, &error) &&
+         Read(ps, "price_share", &s->presale_price_share, &error) &&
+         Read(ps, "deposit_share", &s->presale_deposit_share, &error) &&
+         Read(ps, "deposit_inflation", &s->presale_deposit_inflation, &error) &&
+         Read(ps, "buyer_share", &s->presale_buyer_share, &error) &&
+         Read(ps, "forfeit_share", &s->presale_forfeit_share, &error) &&
+         Read(ps, "balance_delay_mean_s", &s->presale_balance_delay_mean_s, &error) &&
+         Read(ps, "balance_ends_at_s", &s->presale_balance_ends_at_s, &error);
+  }
   if (!ok) return Status::InvalidArgument(path + ": " + error);
   if (pace != "fast" && pace != "realtime") return Status::InvalidArgument(path + ": pace is fast or realtime");
   if (durability != "durable" && durability != "relaxed") {

@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "wire/fulfilment.h"
+#include "wire/records.h"
 
 namespace eleven::sim {
 
@@ -31,6 +32,19 @@ struct DropSpec {
   double demand_per_s = 0;  // buyers arriving for it per second while it runs
   double demand_seconds = 0;
 };
+
+// A platform coupon (docs/promotions.md): funded by the platform, good in any shop's basket.
+struct PlatformCouponSpec {
+  std::string name;  // "¥50 off from ¥300"
+  wire::CouponKind kind = wire::CouponKind::kThreshold;
+  int64_t amount_fen = 0;
+  int64_t threshold_fen = 0;  // threshold coupons: > amount_fen; fixed coupons: 0
+  double count_share = 0;     // coupons that may be claimed, as a share of buyers.count
+};
+
+// The most platform coupons a scenario may name: the festival keeps which of them each buyer
+// has tried to claim in one byte per buyer.
+inline constexpr size_t kPlatformCouponsMax = 8;
 
 struct Scenario {
   std::string name = "unnamed";
@@ -90,6 +104,35 @@ struct Scenario {
   double after_sales_delay_mean_s = 7200;
 
   std::vector<DropSpec> drops;
+
+  // Coupons (docs/festival.md, "Coupons"): on when the scenario has a [coupons] section.
+  // A share of the ordinary orders' buyers claim coupons first (commands; first come, first
+  // served) and place the order with the ones they got; a share of a drop's buyers claim its
+  // live-room coupon while the drop is open and use it on their drop order.
+  bool coupons = false;
+  double coupon_order_share = 0.3;  // ordinary orders whose buyer claims coupons first
+  std::vector<PlatformCouponSpec> platform_coupons;
+  double shop_coupon_share = 0.2;  // merchants with a shop coupon
+  int64_t shop_coupon_amount_fen = 2000;
+  int64_t shop_coupon_threshold_fen = 20000;
+  double shop_coupon_count_share = 0.002;  // each shop's coupons, as a share of buyers.count
+  double live_room_claim_share = 0.5;      // drop buyers who claim the room's coupon first
+  double live_room_discount_share = 0.05;  // a live-room coupon's amount, of the drop price
+  double live_room_count_share = 0.5;      // its count, of the drop's quota
+
+  // Pre-sale (docs/festival.md, "Pre-sale"): on when the scenario has a [presale] section.
+  // Deposits are paid the day before (before 00:00 in log time); balances from 00:00, in the
+  // midnight surge, until balance_ends_at_s; unpaid deposits are forfeited then.
+  bool presale = false;
+  double presale_sku_share = 0.01;         // catalog SKUs with a pre-sale
+  double presale_quota_share = 0.3;        // of their stock, moved into the pre-sale
+  double presale_price_share = 0.9;        // the pre-sale price, of the list price
+  double presale_deposit_share = 0.1;      // the deposit, of the pre-sale price
+  double presale_deposit_inflation = 2.0;  // what a deposit counts for at the balance, per fen paid
+  double presale_buyer_share = 0.4;        // buyers who paid a deposit (on one pre-sale each)
+  double presale_forfeit_share = 0.15;     // of them, those who never pay the balance
+  double presale_balance_delay_mean_s = 300;  // when the others pay it, after 00:00
+  double presale_balance_ends_at_s = 3600;    // the balance window's end, after 00:00
 
   // The rate of ordinary orders at second t of the day (orders per simulated second).
   double OrdersPerSecondAt(double t_s) const;
