@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "base/assert.h"
@@ -32,6 +33,15 @@ constexpr uint64_t kWaybillStride = 10'000'000'000;  // courier c issues c * str
 constexpr uint64_t kDrawdownTransferBase = 1ull << 40;
 // After-sales refund ids (their transfer ids): apart from deposits (buyer ids) and draw-downs.
 constexpr uint64_t kAfterSalesRefundBase = 1ull << 44;
+// Coupon ids: platform coupons from 1, live-room coupons (one per drop) from kLiveRoomCouponBase,
+// shop coupons kShopCouponBase + merchant. A pre-sale's id is its SKU's.
+constexpr uint64_t kLiveRoomCouponBase = 1000;
+constexpr uint64_t kShopCouponBase = 1'000'000'000;
+// Pre-sale deposit windows open this long before the day (2019: from 21 October).
+constexpr uint64_t kDepositWindowUs = 21 * 86400 * kSecondUs;
+// Deposits are paid in the last half hour before midnight, after the day before's set-up.
+constexpr uint64_t kDepositsAtUs = kDayStartUs - 1800 * kSecondUs;
+constexpr uint32_t kDepositUnitsMax = 2;  // a pre-sale's per-buyer limit; deposits take 1 or 2
 constexpr double kFirstMinutesS = 600;  // the timeline is per second here, per minute after
 constexpr uint64_t kSurgeUs = 3600 * kSecondUs;  // the midnight hour runs on fine ticks
 
@@ -72,7 +82,20 @@ struct Rng {
   }
 };
 
-enum class Kind : uint8_t { kSetup, kOrder, kDropOrder, kRetry, kPay, kCancel, kTrack, kCheckShipment, kAfterSales };
+enum class Kind : uint8_t {
+  kSetup,
+  kOrder,
+  kDropOrder,
+  kRetry,
+  kPay,
+  kCancel,
+  kTrack,
+  kCheckShipment,
+  kAfterSales,
+  kClaim,        // a coupon claim of a hunt (Meta::info its index, Meta::method its coupon slot)
+  kCouponOrder,  // a hunt's order, once its claims were answered (Event::info the hunt)
+  kBalance,      // a pre-sale balance (info: the deposit's index in deposits_)
+};
 
 // A future action of a buyer or courier.
 struct Event {
@@ -94,7 +117,44 @@ struct OrderInfo {
   uint32_t merchant;
   uint8_t tier;
   uint16_t region;
-  int32_t drop;  // -1: none
+  int32_t drop;         // -1: none
+  uint8_t coupons = 0;  // coupons the order names
+};
+
+// A buyer who claims coupons before ordering (docs/festival.md, "Coupons"): the basket is
+// drawn at once, the claims are sent, and the order goes out with the coupons that were got
+// once the claims' results are released.
+struct Hunt {
+  wire::Command order;  // without coupons
+  OrderInfo info;
+  Kind kind;  // kOrder or kDropOrder
+  uint8_t claims_left = 0;
+  uint8_t got_mask = 0;                              // bit k: claim k was granted
+  uint32_t coupon[wire::kOrderCouponCountMax] = {};  // index into coupons_ of claim k
+};
+
+// What the festival keeps of a coupon it created, and what its claims met.
+struct CouponInfo {
+  uint64_t id;
+  uint32_t line;  // the summary's line: platform coupons and live rooms one each, shops one
+  int64_t amount_fen;
+  int64_t threshold_fen;  // what the value must reach (a fixed coupon: amount + 1)
+  uint32_t count;
+  uint64_t claims = 0, granted = 0, exhausted = 0;
+};
+
+// A pre-sale of the day (one per chosen catalog SKU) and a deposit paid on it.
+struct PresaleInfo {
+  uint64_t sku;
+  int64_t price_fen, deposit_fen, deposit_value_fen;
+  uint32_t quota;
+};
+struct DepositPlan {
+  uint64_t buyer;
+  uint32_t presale;  // index into presales_
+  uint16_t quantity;
+  uint8_t method;  // balance or card
+  bool paid = false;
 };
 
 struct Meta {
@@ -139,10 +199,13 @@ struct ParcelRead {
 // most kInFlight of them not yet checked; every command must be accepted. The first failure
 // sticks, and what is pushed after it is dropped. The backend may read and write the chunks
 // until their tickets are done, so the festival keeps the stream until the backend is gone
-// or every chunk is checked.
+// or every chunk is checked. With a `tally`, commands may be refused (buyers' deposits):
+// each result is handed to it with the command's number in the stream instead.
 class SetupStream {
  public:
-  SetupStream(FestivalBackend* backend, uint64_t at_us) : backend_(backend), at_us_(at_us) {}
+  using Tally = std::function<void(uint64_t index, const wire::Result& result)>;
+  SetupStream(FestivalBackend* backend, uint64_t at_us, Tally tally = nullptr)
+      : backend_(backend), at_us_(at_us), tally_(std::move(tally)) {}
   void push_back(const wire::Command& c) {
     if (!status_.ok()) return;
     if (open_.commands.empty()) open_.commands.reserve(kBatchMax);
@@ -179,7 +242,9 @@ class SetupStream {
     const Chunk& chunk = sent_.front();
     status_ = backend_->Wait(chunk.ticket, true);
     for (size_t i = 0; status_.ok() && i < chunk.results.size(); i++) {
-      if (chunk.results[i].code != wire::Code::ok) {
+      if (tally_) {
+        tally_(chunk.first + i, chunk.results[i]);
+      } else if (chunk.results[i].code != wire::Code::ok) {
         status_ = Status::FailedPrecondition("festival set-up command " + std::to_string(chunk.first + i) +
                                              " refused: " + std::string(wire::CodeName(chunk.results[i].code)));
       }
@@ -189,6 +254,7 @@ class SetupStream {
 
   FestivalBackend* const backend_;
   const uint64_t at_us_;
+  const Tally tally_;
   Chunk open_;
   std::deque<Chunk> sent_;
   uint64_t sent_count_ = 0;
@@ -231,6 +297,19 @@ class Festival {
   void OnPaid(const Meta& meta, const wire::Result& r, uint64_t at_us);
   void ScheduleParcels(uint64_t order_id, int64_t amount_fen, uint64_t at_us, bool same_day);
   void ScheduleReturn(const wire::ShipmentRecord& shipment, int64_t amount_fen, uint64_t at_us);
+  // Coupons and pre-sale (docs/festival.md).
+  void SetupCoupons(SetupStream& c);
+  void SetupPresales(SetupStream& c);
+  Status Deposits();
+  void SendOrder(const wire::Command& c, const OrderInfo& info, Kind kind, uint64_t tick_start_us);
+  bool StartHunt(const wire::Command& c, const OrderInfo& info, Kind kind, int64_t value_fen);
+  void PlaceHunted(uint32_t hunt, uint64_t tick_start_us);
+  void OnClaimed(const Meta& meta, const wire::Result& r);
+  void AddBalance(const Event& e);
+  void OnBalance(const Meta& meta, const wire::Result& r);
+  Status ReadPromotions();
+  void SummaryCoupons(JsonWriter& j) const;
+  void SummaryPresale(JsonWriter& j) const;
   void Push(Event e) {
     e.sequence = sequence_++;
     events_.Push(e);
@@ -309,6 +388,25 @@ class Festival {
   double order_carry_ = 0;
   std::vector<double> drop_carry_;
   uint64_t key_counter_ = 0;
+  // The tick being made (µs since 00:00): released results are acted on from here.
+  uint64_t now_us_ = 0;
+
+  // Coupons: platform coupons first (index p), then one per drop, then the shops'.
+  std::vector<CouponInfo> coupons_;
+  std::vector<std::string> coupon_lines_;   // the summary's lines, by CouponInfo::line
+  std::vector<uint32_t> live_room_coupon_;  // by drop: index into coupons_
+  std::vector<uint32_t> shop_coupon_;       // by merchant: index into coupons_, or UINT32_MAX
+  std::vector<uint8_t> platform_tried_;     // by buyer: bit p once platform coupon p was claimed
+  std::unordered_set<uint64_t> tried_;  // (coupon index << 32) | buyer, shop and live-room claims
+  std::vector<Hunt> hunts_;             // by index; the free ones in free_hunts_
+  std::vector<uint32_t> free_hunts_;
+  std::map<wire::Code, uint64_t> claims_refused_by_code_;  // other than coupons_exhausted
+  uint64_t coupon_orders_ = 0, coupons_named_ = 0;         // accepted orders that named coupons
+  // Pre-sale.
+  std::vector<PresaleInfo> presales_;
+  std::vector<DepositPlan> deposits_;
+  std::map<wire::Code, uint64_t> deposits_refused_by_code_, balances_refused_by_code_;
+  uint64_t balances_paid_ = 0;
 
   Batch pending_;
   std::deque<Batch> in_flight_;
@@ -351,6 +449,8 @@ class Festival {
   // Read at the end, for the summary.
   BackendFinal final_;
   std::vector<wire::DropRecord> final_drops_;
+  std::vector<wire::CouponRecord> final_coupons_;    // by index of coupons_
+  std::vector<wire::PresaleRecord> final_presales_;  // by index of presales_
   wire::FiguresRecord final_figures_{};
 };
 
@@ -375,6 +475,49 @@ double DayOrders(const Scenario& s) {
   for (uint64_t t = 0; t < s.simulated_seconds; t++) total += s.OrdersPerSecondAt(double(t) + 0.5);
   for (const DropSpec& d : s.drops) total += d.demand_per_s * d.demand_seconds;
   return total * (1 + s.retry_share);
+}
+
+double UnitOf(uint64_t hash) { return double(hash >> 11) * 0x1.0p-53; }
+
+// Coupons of each kind that may be claimed (docs/festival.md, "Coupons").
+uint32_t PlatformCouponCount(const Scenario& s, const PlatformCouponSpec& c) {
+  return std::max<uint32_t>(1, uint32_t(c.count_share * s.buyers));
+}
+uint32_t ShopCouponCount(const Scenario& s) {
+  return std::max<uint32_t>(1, uint32_t(s.shop_coupon_count_share * s.buyers));
+}
+uint32_t LiveRoomCouponCount(const Scenario& s, const DropSpec& d) {
+  return std::max<uint32_t>(1, uint32_t(s.live_room_count_share * d.quota));
+}
+bool ShopHasCoupon(const Scenario& s, uint32_t merchant) {
+  return s.coupons && UnitOf(Fmix64(uint64_t(merchant) * 5 + 3)) < s.shop_coupon_share;
+}
+// Every claim the day can grant: the sum of the coupons' counts. The festival uses each
+// claim at most once, so this also bounds the orders with coupons.
+uint64_t CouponClaimsMax(const Scenario& s) {
+  if (!s.coupons) return 0;
+  uint64_t total = 0;
+  for (const PlatformCouponSpec& c : s.platform_coupons) total += PlatformCouponCount(s, c);
+  for (const DropSpec& d : s.drops) total += LiveRoomCouponCount(s, d);
+  for (uint32_t m = 1; m <= s.merchants; m++) total += ShopHasCoupon(s, m) ? ShopCouponCount(s) : 0;
+  return total;
+}
+
+bool IsPresaleSku(const Scenario& s, uint64_t sku) {
+  return s.presale && UnitOf(Fmix64(sku ^ 0x5A1E5A1Eull)) < s.presale_sku_share;
+}
+uint64_t PresaleCount(const Scenario& s, uint64_t sku_stride) {
+  uint64_t count = 0;
+  for (uint32_t m = 1; s.presale && m <= s.merchants; m++) {
+    for (uint32_t k = 0; k < s.skus_per_merchant; k++) {
+      count += IsPresaleSku(s, uint64_t(m) * sku_stride + k + 1);
+    }
+  }
+  return count;
+}
+// Deposits the day before can pay: a share of the buyers, with room for the draw's luck.
+uint64_t DepositsMax(const Scenario& s) {
+  return s.presale ? uint64_t(std::min(1.0, s.presale_buyer_share * 1.1) * s.buyers) + 1024 : 0;
 }
 
 }  // namespace
@@ -415,6 +558,36 @@ engine::EngineConfig FestivalEngineConfig(const Scenario& s) {
   e.fulfilment.delivered_outbox_count_max = 1 << 16;
   e.fulfilment.milestone_count = 1;
   e.fulfilment.milestone_parcels[0] = std::max<uint64_t>(1, uint64_t(100'000'000 * s.scale));
+  // Promotions, sized by the scenario when it has them (the engine's defaults otherwise, so a
+  // scenario without them keeps its state, to the digest).
+  if (s.coupons) {
+    const uint64_t claims = CouponClaimsMax(s);
+    e.coupon_count_max =
+        uint32_t(round_up(double(s.platform_coupons.size() + s.drops.size() + s.merchants + 1)));
+    e.coupon_claim_count_max = uint32_t(round_up(double(claims)));
+    e.coupon_order_count_max = uint32_t(round_up(double(claims)));
+    // A platform coupon's payment moves one more leg, and reserves one more for its refund.
+    e.ledger.transfer_count_max =
+        uint32_t(round_up(double(e.ledger.transfer_count_max) + double(claims) * 2));
+  }
+  if (s.presale) {
+    // A deposit is a payment of its own (reserving the legs an order's does), and a balance
+    // makes a paid order: a slot, a payment, parcels.
+    const double deposits = double(DepositsMax(s));
+    e.presale_count_max = uint32_t(round_up(double(PresaleCount(s, kSkuStride))));
+    e.deposit_count_max = uint32_t(round_up(deposits));
+    e.order_slot_count = uint32_t(round_up(double(e.order_slot_count) + deposits));
+    e.ledger.order_count_max = uint32_t(round_up(double(e.ledger.order_count_max) + deposits * 2));
+    e.ledger.transfer_count_max =
+        uint32_t(round_up(double(e.ledger.transfer_count_max) + deposits * 14));
+    e.ledger.plan_count_max = uint32_t(round_up(double(e.ledger.plan_count_max) + deposits));
+    e.fulfilment.parcel_count_max =
+        uint32_t(round_up(double(e.fulfilment.parcel_count_max) + deposits * 1.2));
+    e.fulfilment.shipment_count_max =
+        uint32_t(round_up(double(e.fulfilment.shipment_count_max) + deposits * 1.1));
+    e.fulfilment.backlog_count_max =
+        uint32_t(round_up(double(e.fulfilment.backlog_count_max) + deposits));
+  }
   return e;
 }
 
@@ -445,6 +618,8 @@ Status Festival::Setup() {
                                      opens + uint64_t(drop.demand_seconds * kSecondUs) + 900 * kSecondUs, 1));
     drop_ids_.push_back(d + 1);
   }
+  SetupCoupons(c);
+  SetupPresales(c);
   ELEVEN_RETURN_IF_ERROR(c.status());
 
   // Warehouses spread over the provinces; the last few are bonded (cross-border goods).
@@ -532,6 +707,143 @@ Status Festival::Setup() {
   }
   ELEVEN_RETURN_IF_ERROR(c.Finish());
   setup_.reset();  // every chunk checked: the backend is done with them
+  return s_.presale ? Deposits() : Status::Ok();
+}
+
+// The day's coupons, created the day before: the platform's (valid all day), a live-room
+// coupon of each drop's shop (while the drop is open, for its orders) and the shops'.
+void Festival::SetupCoupons(SetupStream& c) {
+  if (!s_.coupons) return;
+  const uint64_t day_end_us = kDayStartUs + 86400 * kSecondUs;
+  auto add = [&](const CouponInfo& info, const std::string& line) {
+    coupons_.push_back(info);
+    if (info.line == coupon_lines_.size()) coupon_lines_.push_back(line);
+  };
+  for (size_t p = 0; p < s_.platform_coupons.size(); p++) {
+    const PlatformCouponSpec& spec = s_.platform_coupons[p];
+    const bool fixed = spec.kind == wire::CouponKind::kFixed;
+    const uint32_t count = PlatformCouponCount(s_, spec);
+    c.push_back(wire::MakeCreateCoupon(p + 1, 0, spec.kind, spec.amount_fen, spec.threshold_fen,
+                                       count, kDayStartUs, day_end_us));
+    add({p + 1, uint32_t(p), spec.amount_fen, fixed ? spec.amount_fen + 1 : spec.threshold_fen,
+         count},
+        spec.name);
+  }
+  for (size_t d = 0; d < s_.drops.size(); d++) {
+    const DropSpec& drop = s_.drops[d];
+    const uint64_t opens = kDayStartUs + uint64_t(drop.opens_at_s * kSecondUs);
+    const uint64_t closes =
+        opens + uint64_t(drop.demand_seconds * kSecondUs) + 900 * kSecondUs;  // as the drop's
+    const int64_t amount =
+        std::max<int64_t>(1, int64_t(double(drop.price_fen) * s_.live_room_discount_share));
+    const uint32_t count = LiveRoomCouponCount(s_, drop);
+    c.push_back(wire::MakeCreateCoupon(kLiveRoomCouponBase + d, DropMerchant(d),
+                                       wire::CouponKind::kFixed, amount, 0, count, opens, closes,
+                                       drop_ids_[d]));
+    live_room_coupon_.push_back(uint32_t(coupons_.size()));
+    add({kLiveRoomCouponBase + d, uint32_t(coupon_lines_.size()), amount, amount + 1, count},
+        "live room: " + drop.name);
+  }
+  shop_coupon_.assign(s_.merchants + 1, UINT32_MAX);
+  const uint32_t shop_line = uint32_t(coupon_lines_.size());
+  for (uint32_t m = 1; m <= s_.merchants; m++) {
+    if (!ShopHasCoupon(s_, m)) continue;
+    const uint32_t count = ShopCouponCount(s_);
+    c.push_back(wire::MakeCreateCoupon(kShopCouponBase + m, m, wire::CouponKind::kThreshold,
+                                       s_.shop_coupon_amount_fen, s_.shop_coupon_threshold_fen,
+                                       count, kDayStartUs, day_end_us));
+    shop_coupon_[m] = uint32_t(coupons_.size());
+    add({kShopCouponBase + m, shop_line, s_.shop_coupon_amount_fen, s_.shop_coupon_threshold_fen,
+         count},
+        "shop coupons");
+  }
+  platform_tried_.assign(s_.buyers + 1, 0);
+  static_assert(kPlatformCouponsMax <= 8, "platform_tried_ keeps a byte per buyer");
+}
+
+// Pre-sales of the chosen catalog SKUs: part of their stock, at a pre-sale price, with an
+// inflated deposit paid in a window that ends at 00:00, and the balance from 00:00.
+void Festival::SetupPresales(SetupStream& c) {
+  if (!s_.presale) return;
+  for (uint32_t m = 1; m <= s_.merchants; m++) {
+    for (uint32_t k = 0; k < s_.skus_per_merchant; k++) {
+      const uint64_t sku = uint64_t(m) * kSkuStride + k + 1;
+      if (!IsPresaleSku(s_, sku)) continue;
+      PresaleInfo p{
+          sku, std::max<int64_t>(1, int64_t(double(PriceOf(sku)) * s_.presale_price_share)), 0, 0,
+          std::max<uint32_t>(1, uint32_t(double(s_.stock_per_sku) * s_.presale_quota_share))};
+      p.deposit_fen = std::max<int64_t>(1, int64_t(double(p.price_fen) * s_.presale_deposit_share));
+      p.deposit_value_fen = std::min<int64_t>(
+          p.price_fen - 1, int64_t(double(p.deposit_fen) * s_.presale_deposit_inflation));
+      if (p.deposit_value_fen < p.deposit_fen || p.quota > s_.stock_per_sku)
+        continue;  // a price too low to split
+      wire::Command command{};
+      wire::CreatePresale& r = command.create_presale;
+      r.operation = wire::Operation::kCreatePresale;
+      r.per_buyer_limit = kDepositUnitsMax;
+      r.presale_id = sku;
+      r.sku_id = sku;
+      r.price_fen = p.price_fen;
+      r.deposit_fen = p.deposit_fen;
+      r.deposit_value_fen = p.deposit_value_fen;
+      r.quota = p.quota;
+      r.deposit_starts_us = kDayStartUs - kDepositWindowUs;
+      r.deposit_ends_us = kDayStartUs;
+      r.balance_starts_us = kDayStartUs;
+      r.balance_ends_us = kDayStartUs + uint64_t(s_.presale_balance_ends_at_s * kSecondUs);
+      c.push_back(command);
+      presales_.push_back(p);
+    }
+  }
+}
+
+// The day before, from 23:30: the pre-sale deposits, each depositing buyer's on one pre-sale,
+// by wallet or card. A deposit may be refused (a thin wallet, the quota gone): counted by
+// code. Then each buyer who paid one decides when to pay the balance, from 00:00 (the
+// midnight surge), or never (the deposit is forfeited when the window ends).
+Status Festival::Deposits() {
+  Rng rng{s_.seed ^ 0xDE9051700000ull};  // its own stream: the day's draws stay as they were
+  const double wallet_share =
+      s_.method_shares[0] / std::max(1e-9, s_.method_shares[0] + s_.method_shares[1]);
+  for (uint64_t b = 1; b <= s_.buyers && !presales_.empty(); b++) {
+    if (rng.Unit() >= s_.presale_buyer_share) continue;
+    const uint32_t presale = uint32_t(rng.Below(presales_.size()));
+    const uint16_t quantity = uint16_t(1 + rng.Below(kDepositUnitsMax));
+    const auto method =
+        rng.Unit() < wallet_share ? wire::PaymentMethod::kBalance : wire::PaymentMethod::kCard;
+    deposits_.push_back({b, presale, quantity, uint8_t(method)});
+  }
+  setup_ = std::make_unique<SetupStream>(backend_.get(), kDepositsAtUs,
+                                         [this](uint64_t i, const wire::Result& r) {
+                                           ELEVEN_ASSERT(i < deposits_.size());
+                                           if (r.code == wire::Code::ok) {
+                                             deposits_[i].paid = true;
+                                           } else {
+                                             deposits_refused_by_code_[r.code]++;
+                                           }
+                                         });
+  for (const DepositPlan& d : deposits_) {
+    wire::Command command{};
+    wire::PayDeposit& r = command.pay_deposit;
+    r.operation = wire::Operation::kPayDeposit;
+    r.payment_method = d.method;
+    r.quantity = d.quantity;
+    r.presale_id = presales_[d.presale].sku;
+    r.buyer_id = d.buyer;
+    setup_->push_back(command);
+  }
+  ELEVEN_RETURN_IF_ERROR(setup_->Finish());
+  setup_.reset();
+  const uint64_t balance_ends_us = uint64_t(s_.presale_balance_ends_at_s * kSecondUs);
+  for (uint32_t i = 0; i < deposits_.size(); i++) {
+    if (!deposits_[i].paid || rng.Unit() < s_.presale_forfeit_share) continue;
+    const uint64_t at_us = uint64_t(rng.Exponential(s_.presale_balance_delay_mean_s) * kSecondUs);
+    const size_t method = rng.Pick(s_.method_shares);
+    const uint8_t periods =
+        method >= 2 ? s_.instalment_periods[rng.Pick(s_.instalment_period_shares)] : 0;
+    if (at_us >= balance_ends_us) continue;  // too late: forfeited with the unpaid ones
+    Push({at_us, 0, Kind::kBalance, uint8_t(method + 1), periods, 0, i});
+  }
   return Status::Ok();
 }
 
@@ -556,13 +868,13 @@ void Festival::GenerateTick(uint64_t tick_start_us, uint64_t tick_us) {
       o.sku_id[l] = uint64_t(merchant) * kSkuStride + picks[l] + 1;
       o.quantity[l] = uint16_t(1 + rng_.Below(2));
     }
-    order_info_.push_back(info);
-    AddCommand(c, {Kind::kOrder, uint32_t(order_info_.size() - 1), 0, 0});
-    if (rng_.Unit() < s_.retry_share) {
-      retry_commands_.push_back(c);
-      Push({tick_start_us + 300'000 + rng_.Below(2 * kSecondUs), 0, Kind::kRetry, 0, 0, 0,
-            uint32_t(retry_commands_.size() - 1)});
+    if (s_.coupons && rng_.Unit() < s_.coupon_order_share) {
+      int64_t value_fen = 0;
+      for (int l = 0; l < o.line_count; l++) value_fen += PriceOf(o.sku_id[l]) * o.quantity[l];
+      if (StartHunt(c, info, Kind::kOrder, value_fen))
+        continue;  // ordered once the claims are answered
     }
+    SendOrder(c, info, Kind::kOrder, tick_start_us);
   }
   for (size_t d = 0; d < s_.drops.size(); d++) {
     const DropSpec& drop = s_.drops[d];
@@ -570,10 +882,15 @@ void Festival::GenerateTick(uint64_t tick_start_us, uint64_t tick_us) {
     for (drop_carry_[d] += drop.demand_per_s * dt_s; drop_carry_[d] >= 1; drop_carry_[d] -= 1) {
       const uint64_t buyer = 1 + rng_.Below(s_.buyers);
       OrderInfo info{buyer, DropMerchant(d), TierOf(buyer), RegionOf(buyer), int32_t(d)};
-      order_info_.push_back(info);
-      AddCommand(wire::MakePlaceOrder(++key_counter_, info.merchant, buyer, info.region, info.tier,
-                                      {{kDropSkuBase + d, 1}}, drop_ids_[d]),
-                 {Kind::kDropOrder, uint32_t(order_info_.size() - 1), 0, 0});
+      const wire::Command c =
+          wire::MakePlaceOrder(++key_counter_, info.merchant, buyer, info.region, info.tier,
+                               {{kDropSkuBase + d, 1}}, drop_ids_[d]);
+      // Some of the room claim its coupon first, and lose a moment in the race for it.
+      if (s_.coupons && rng_.Unit() < s_.live_room_claim_share &&
+          StartHunt(c, info, Kind::kDropOrder, drop.price_fen)) {
+        continue;
+      }
+      SendOrder(c, info, Kind::kDropOrder, tick_start_us);
     }
   }
   const uint64_t tick_end_us = tick_start_us + tick_us;
@@ -607,6 +924,12 @@ void Festival::GenerateTick(uint64_t tick_start_us, uint64_t tick_us) {
         AddCommand(wire::AsCommand(c), {Kind::kAfterSales, e.info, 0, 0});
         break;
       }
+      case Kind::kCouponOrder:
+        PlaceHunted(e.info, tick_start_us);
+        break;
+      case Kind::kBalance:
+        AddBalance(e);
+        break;
       case Kind::kCheckShipment:  // the shipment is read after this tick, and looked at when it is released
         tick_reads_.checks.emplace_back(e.id, e.at_us);
         tick_reads_.check_amounts.push_back(e.amount_fen);
@@ -616,6 +939,149 @@ void Festival::GenerateTick(uint64_t tick_start_us, uint64_t tick_us) {
         ELEVEN_ASSERT(false && "unexpected event kind");
     }
   }
+}
+
+// An order goes out: remembered for the breakdowns and the buyer's next step; a share of
+// the ordinary ones is sent again with the same key a moment later.
+void Festival::SendOrder(const wire::Command& c, const OrderInfo& info, Kind kind,
+                         uint64_t tick_start_us) {
+  ELEVEN_ASSERT(kind == Kind::kOrder || kind == Kind::kDropOrder);
+  order_info_.push_back(info);
+  AddCommand(c, {kind, uint32_t(order_info_.size() - 1), 0, 0});
+  if (kind == Kind::kOrder && rng_.Unit() < s_.retry_share) {
+    retry_commands_.push_back(c);
+    Push({tick_start_us + 300'000 + rng_.Below(2 * kSecondUs), 0, Kind::kRetry, 0, 0, 0,
+          uint32_t(retry_commands_.size() - 1)});
+  }
+}
+
+// The buyer of `c` (a basket worth `value_fen` at list or live price) claims the coupons it
+// could use and has not claimed before: a drop order its live room's; an ordinary order its
+// shop's (if the basket reaches the threshold) and the first platform coupon whose threshold
+// what is left reaches. False when there is none: the order goes out as it is.
+bool Festival::StartHunt(const wire::Command& c, const OrderInfo& info, Kind kind,
+                         int64_t value_fen) {
+  uint32_t picked[wire::kOrderCouponCountMax];
+  uint32_t count = 0;
+  auto untried = [&](uint32_t coupon) {
+    return tried_.count((uint64_t(coupon) << 32) | info.buyer) == 0;
+  };
+  if (kind == Kind::kDropOrder) {
+    const uint32_t coupon = live_room_coupon_[size_t(info.drop)];
+    if (untried(coupon)) picked[count++] = coupon;
+  } else {
+    const uint32_t shop = shop_coupon_[info.merchant];
+    if (shop != UINT32_MAX && value_fen >= coupons_[shop].threshold_fen && untried(shop)) {
+      picked[count++] = shop;
+      value_fen -= coupons_[shop].amount_fen;
+    }
+    for (uint32_t p = 0; p < s_.platform_coupons.size(); p++) {
+      if ((platform_tried_[info.buyer] >> p & 1) == 0 && value_fen >= coupons_[p].threshold_fen) {
+        picked[count++] = p;
+        break;
+      }
+    }
+  }
+  if (count == 0) return false;
+  uint32_t h = uint32_t(hunts_.size());
+  if (!free_hunts_.empty()) {
+    h = free_hunts_.back();
+    free_hunts_.pop_back();
+  } else {
+    hunts_.emplace_back();
+  }
+  Hunt& hunt = hunts_[h];
+  hunt = Hunt{c, info, kind, uint8_t(count), 0, {}};
+  for (uint32_t k = 0; k < count; k++) {
+    const uint32_t coupon = picked[k];
+    hunt.coupon[k] = coupon;
+    // Each buyer claims a coupon once: a second claim would only replay the first.
+    if (coupon < s_.platform_coupons.size()) {
+      platform_tried_[info.buyer] |= uint8_t(1u << coupon);
+    } else {
+      tried_.insert((uint64_t(coupon) << 32) | info.buyer);
+    }
+    coupons_[coupon].claims++;
+    AddCommand(wire::MakeClaimCoupon(coupons_[coupon].id, info.buyer),
+               {Kind::kClaim, h, uint8_t(k), 0});
+  }
+  return true;
+}
+
+// A hunt's claims are answered: the order goes out with the coupons that were granted.
+void Festival::PlaceHunted(uint32_t h, uint64_t tick_start_us) {
+  Hunt& hunt = hunts_[h];
+  ELEVEN_ASSERT(hunt.claims_left == 0);
+  wire::Command c = hunt.order;
+  OrderInfo info = hunt.info;
+  for (int k = 0; k < wire::kOrderCouponCountMax; k++) {
+    if ((hunt.got_mask >> k & 1) == 0) continue;
+    wire::AddCoupon(c, coupons_[hunt.coupon[k]].id);
+    info.coupons++;
+  }
+  ELEVEN_ASSERT(c.place_order.line_count + c.place_order.coupon_count <= wire::kOrderLineCountMax);
+  free_hunts_.push_back(h);
+  SendOrder(c, info, hunt.kind, tick_start_us);
+}
+
+void Festival::OnClaimed(const Meta& meta, const wire::Result& r) {
+  Hunt& hunt = hunts_[meta.info];
+  ELEVEN_ASSERT(hunt.claims_left > 0 && meta.method < wire::kOrderCouponCountMax);
+  CouponInfo& coupon = coupons_[hunt.coupon[meta.method]];
+  if (r.code == wire::Code::ok) {
+    coupon.granted++;
+    hunt.got_mask |= uint8_t(1u << meta.method);
+  } else if (r.code == wire::Code::coupons_exhausted) {
+    coupon.exhausted++;
+  } else {
+    claims_refused_by_code_[r.code]++;
+  }
+  if (--hunt.claims_left != 0) return;
+  // The buyer orders a moment after seeing the claims' results; in a live room, at once.
+  const double delay_s =
+      hunt.kind == Kind::kDropOrder ? 0.2 + rng_.Exponential(0.5) : 1 + rng_.Exponential(3);
+  Push({now_us_ + uint64_t(delay_s * kSecondUs), 0, Kind::kCouponOrder, 0, 0, 0, meta.info});
+}
+
+// A pre-sale balance: (price - the deposit's value) x quantity, by any method.
+void Festival::AddBalance(const Event& e) {
+  const DepositPlan& d = deposits_[e.info];
+  const PresaleInfo& p = presales_[d.presale];
+  wire::Command c{};
+  wire::PayBalance& b = c.pay_balance;
+  b.operation = wire::Operation::kPayBalance;
+  b.payment_method = e.method;
+  b.instalment_periods = e.periods;
+  b.city_tier = TierOf(d.buyer);
+  b.region = RegionOf(d.buyer);
+  b.presale_id = p.sku;
+  b.buyer_id = d.buyer;
+  b.amount_fen = (p.price_fen - p.deposit_value_fen) * d.quantity;
+  AddCommand(c, {Kind::kBalance, e.info, e.method, e.periods});
+}
+
+void Festival::OnBalance(const Meta& meta, const wire::Result& r) {
+  if (r.code != wire::Code::ok) {
+    balances_refused_by_code_[r.code]++;
+    // A wallet too thin or credit used up: the buyer pays by card instead (once).
+    if (meta.method != uint8_t(wire::PaymentMethod::kCard) &&
+        (r.code == wire::Code::exceeds_credits || r.code == wire::Code::credit_limit_exceeded)) {
+      Push({now_us_ + 5 * kSecondUs, 0, Kind::kBalance, uint8_t(wire::PaymentMethod::kCard), 0, 0,
+            meta.info});
+    }
+    return;
+  }
+  const DepositPlan& d = deposits_[meta.info];
+  const PresaleInfo& p = presales_[d.presale];
+  // The order the balance made, paid at once: what the buyer paid in all.
+  const int64_t total_fen = (p.deposit_fen + p.price_fen - p.deposit_value_fen) * d.quantity;
+  balances_paid_++;
+  gmv_gross_fen_ += total_fen;
+  gmv_net_fen_ += total_fen;
+  paid_by_method_[meta.method - 1]++;
+  if (meta.periods != 0) instalments_by_periods_[meta.periods]++;
+  // Fulfilment allocated it at payment: its parcels go out once its shipment is read.
+  Push({now_us_ + kSecondUs, 0, Kind::kCheckShipment, 0, 0, 0, 0, r.id, total_fen});
 }
 
 Status Festival::SubmitPending(uint64_t at_us, uint64_t tick) {
@@ -810,6 +1276,12 @@ void Festival::Process(const Batch& batch) {
       case Kind::kPay:
         OnPaid(meta, r, batch.at_us);
         break;
+      case Kind::kClaim:
+        OnClaimed(meta, r);
+        break;
+      case Kind::kBalance:
+        OnBalance(meta, r);
+        break;
       case Kind::kCancel:
         cancelled_ += r.code == wire::Code::ok;
         break;
@@ -826,6 +1298,7 @@ void Festival::Process(const Batch& batch) {
         break;
       case Kind::kSetup:
       case Kind::kCheckShipment:
+      case Kind::kCouponOrder:  // sent as kOrder or kDropOrder
         break;
     }
   }
@@ -842,6 +1315,10 @@ void Festival::OnPlaced(const Meta& meta, const wire::Result& r, uint64_t at_us)
   }
   accepted_++;
   gmv_gross_fen_ += r.amount_fen;
+  if (info.coupons != 0) {
+    coupon_orders_++;
+    coupons_named_ += info.coupons;
+  }
   Breakdown& tier = by_tier_[info.tier - 1];
   tier.orders++;
   tier.gmv_fen += r.amount_fen;
@@ -1089,7 +1566,8 @@ Status Festival::Run(std::string* summary_json) {
   latencies_us_.reserve(size_t(day_orders));
   const uint64_t setup_ns = MonotonicNs();
   stage("ready in " + SecondsText(setup_ns - open_ns) +
-        "; the day before: merchants, SKUs, warehouses, stock, couriers, wallets and credit");
+        "; the day before: merchants, SKUs, warehouses, stock, couriers, wallets and credit" +
+        std::string(s_.coupons || s_.presale ? ", coupons, pre-sales and their deposits" : ""));
   ELEVEN_RETURN_IF_ERROR(Setup());
   stage("the day before took " + SecondsText(MonotonicNs() - setup_ns) + "; the day begins");
 
@@ -1135,6 +1613,7 @@ Status Festival::RunDay() {
       // How late the tick starts: real time is kept while this stays within a tick or two.
       realtime_lag_max_ns_ = std::max(realtime_lag_max_ns_, std::max(now_ns, due_ns) - due_ns);
     }
+    now_us_ = t_us;
     if (tick >= o_.reply_lag_ticks) ELEVEN_RETURN_IF_ERROR(ReleaseUpTo(tick - o_.reply_lag_ticks));
     GenerateTick(t_us, step);
     if (!pending_.commands.empty()) ELEVEN_RETURN_IF_ERROR(SubmitPending(t_us, tick));
@@ -1165,6 +1644,7 @@ Status Festival::Finish() {
       return Status::Corruption("drop " + std::to_string(drop_ids_[d]) + " is gone: " + std::string(wire::CodeName(codes[d])));
     }
   }
+  ELEVEN_RETURN_IF_ERROR(ReadPromotions());
   ELEVEN_RETURN_IF_ERROR(backend_->GetFigures(&final_figures_));
   ELEVEN_ASSERT(timeline_figures_.size() == timeline_.size());
   for (size_t i = 0; i < timeline_.size(); i++) {
@@ -1172,6 +1652,33 @@ Status Festival::Finish() {
     ELEVEN_RETURN_IF_ERROR(backend_->TakeFigures(timeline_figures_[i], &figures));
     timeline_[i].parcels_dispatched = figures.parcels_dispatched;
   }
+  return Status::Ok();
+}
+
+// The coupons' and pre-sales' records at the end of the day: what was claimed, redeemed and
+// given off, deposited, converted and forfeited, as the engine counted it.
+Status Festival::ReadPromotions() {
+  std::vector<uint64_t> ids;
+  std::vector<wire::Code> codes;
+  auto read = [&](protocol::Operation op, auto* records, const char* what) {
+    codes.assign(ids.size(), wire::Code::ok);
+    records->resize(ids.size());
+    ELEVEN_RETURN_IF_ERROR(backend_->Lookup(op, ids, codes, records->data()));
+    for (size_t i = 0; i < codes.size(); i++) {
+      if (codes[i] != wire::Code::ok) {
+        return Status::Corruption(std::string(what) + " " + std::to_string(ids[i]) +
+                                  " is gone: " + std::string(wire::CodeName(codes[i])));
+      }
+    }
+    return Status::Ok();
+  };
+  for (const CouponInfo& c : coupons_) ids.push_back(c.id);
+  if (!ids.empty())
+    ELEVEN_RETURN_IF_ERROR(read(protocol::Operation::kGetCoupon, &final_coupons_, "coupon"));
+  ids.clear();
+  for (const PresaleInfo& p : presales_) ids.push_back(p.sku);
+  if (!ids.empty())
+    ELEVEN_RETURN_IF_ERROR(read(protocol::Operation::kGetPresale, &final_presales_, "pre-sale"));
   return Status::Ok();
 }
 
@@ -1308,6 +1815,21 @@ std::string Festival::Summary(double wall_s) {
   j.End('}').Field("instalments_merchant_fee", int64_t(paid_by_method_[2]));
   j.Field("instalments_buyer_fee", int64_t(paid_by_method_[3])).End('}');
 
+  // The engine's own sales figures: exact, before and after discounts (docs/read-side.md).
+  const wire::SalesRecord& sales = final_.sales;
+  j.Key("sales")
+      .Begin('{')
+      .Field("gross_fen", sales.gross_fen)
+      .Field("discounts_fen", sales.discounts_fen);
+  j.Field("refunds_fen", sales.refunds_fen).Field("net_fen", sales.net_fen);
+  j.Field("orders", int64_t(sales.orders)).Field("units", int64_t(sales.units)).End('}');
+  if (s_.coupons || s_.presale) {
+    j.Key("promotions").Begin('{');
+    if (s_.coupons) SummaryCoupons(j);
+    if (s_.presale) SummaryPresale(j);
+    j.End('}');
+  }
+
   const wire::FiguresRecord& figures = final_figures_;
   j.Key("fulfilment").Begin('{').Field("parcels", int64_t(figures.parcels_allocated));
   j.Field("dispatched", int64_t(figures.parcels_dispatched)).Field("delivered", int64_t(figures.parcels_delivered));
@@ -1352,6 +1874,116 @@ std::string Festival::Summary(double wall_s) {
   }
   j.End(']').End('}').End('}');
   return j.str();
+}
+
+namespace {
+
+void CodeCounts(JsonWriter& j, std::string_view key, const std::map<wire::Code, uint64_t>& counts) {
+  std::map<std::string_view, uint64_t> by_name;
+  for (const auto& [code, count] : counts) by_name[wire::CodeName(code)] = count;
+  j.Key(key).Begin('{');
+  for (const auto& [name, count] : by_name) j.Field(name, int64_t(count));
+  j.End('}');
+}
+
+}  // namespace
+
+// Coupons: the claims the buyers made and what they met, and per line (each platform coupon,
+// each live room, the shops together) the engine's counters and the discounts given.
+void Festival::SummaryCoupons(JsonWriter& j) const {
+  ELEVEN_ASSERT(final_coupons_.size() == coupons_.size());
+  struct Line {
+    const char* funded_by = "shop";
+    const char* kind = "threshold";
+    int64_t amount_fen = 0, threshold_fen = 0;
+    int64_t coupons = 0, count = 0, claims = 0, claimed = 0, exhausted = 0, held = 0, redeemed = 0,
+            discount_fen = 0;
+  };
+  std::vector<Line> lines(coupon_lines_.size());
+  int64_t claims = 0, granted = 0, exhausted = 0, redeemed = 0, held = 0, platform_fen = 0,
+          shop_fen = 0;
+  for (size_t i = 0; i < coupons_.size(); i++) {
+    const CouponInfo& info = coupons_[i];
+    const wire::CouponRecord& r = final_coupons_[i];
+    ELEVEN_ASSERT(r.coupon_id == info.id && r.claimed <= r.count);
+    Line& line = lines[info.line];
+    if (r.merchant_id == 0) line.funded_by = "platform";
+    if (r.kind == wire::CouponKind::kFixed) line.kind = "fixed";
+    line.amount_fen = r.amount_fen;
+    line.threshold_fen = r.kind == wire::CouponKind::kFixed ? 0 : r.threshold_fen;
+    line.coupons++;
+    line.count += r.count;
+    line.claims += int64_t(info.claims);
+    line.claimed += r.claimed;
+    line.exhausted += int64_t(info.exhausted);
+    line.held += r.held;
+    line.redeemed += r.redeemed;
+    line.discount_fen += r.discount_fen;
+    claims += int64_t(info.claims);
+    granted += int64_t(info.granted);
+    exhausted += int64_t(info.exhausted);
+    redeemed += r.redeemed;
+    held += r.held;
+    (r.merchant_id == 0 ? platform_fen : shop_fen) += r.discount_fen;
+  }
+  j.Key("coupons").Begin('{').Field("claims", claims).Field("claims_granted", granted);
+  j.Field("claims_exhausted", exhausted);
+  CodeCounts(j, "claims_refused_by_code", claims_refused_by_code_);
+  j.Field("orders_with_coupons", int64_t(coupon_orders_))
+      .Field("coupons_named", int64_t(coupons_named_));
+  j.Field("redeemed", redeemed).Field("held", held);
+  j.Field("platform_discount_fen", platform_fen).Field("shop_discount_fen", shop_fen);
+  j.Field("discount_fen", platform_fen + shop_fen);
+  j.Key("by_coupon").Begin('[');
+  for (size_t l = 0; l < lines.size(); l++) {
+    const Line& line = lines[l];
+    j.Begin('{')
+        .FieldStr("name", coupon_lines_[l])
+        .FieldStr("funded_by", line.funded_by)
+        .FieldStr("kind", line.kind);
+    j.Field("amount_fen", line.amount_fen)
+        .Field("threshold_fen", line.threshold_fen)
+        .Field("coupons", line.coupons);
+    j.Field("count", line.count).Field("claims", line.claims).Field("claimed", line.claimed);
+    j.Field("exhausted", line.exhausted).Field("held", line.held).Field("redeemed", line.redeemed);
+    j.Field("discount_fen", line.discount_fen).End('}');
+  }
+  j.End(']').End('}');
+}
+
+// Pre-sale: deposits paid the day before, balances from 00:00, conversion and forfeits, from
+// the pre-sales' records; the festival's own counts of what it sent beside them.
+void Festival::SummaryPresale(JsonWriter& j) const {
+  ELEVEN_ASSERT(final_presales_.size() == presales_.size());
+  int64_t quota = 0, deposits = 0, deposit_fen = 0, deposited_units = 0, converted = 0, pending = 0,
+          forfeited = 0;
+  int64_t forfeited_fen = 0, inflation_fen = 0;
+  for (const wire::PresaleRecord& r : final_presales_) {
+    ELEVEN_ASSERT(uint64_t{r.available} + r.deposited + r.converted + r.returned == r.quota);
+    // Units ever under a deposit: those still waiting for the balance, converted, forfeited.
+    const int64_t units = int64_t(r.deposited) + r.converted + r.forfeited;
+    quota += r.quota;
+    deposits += r.deposits;
+    deposit_fen += r.deposit_fen * units;
+    deposited_units += units;
+    converted += r.converted;
+    pending += r.deposited;
+    forfeited += r.forfeited;
+    forfeited_fen += r.forfeited_fen;
+    inflation_fen += (r.deposit_value_fen - r.deposit_fen) * int64_t(r.converted);
+  }
+  j.Key("presale").Begin('{').Field("presales", int64_t(presales_.size())).Field("quota", quota);
+  j.Field("deposits_sent", int64_t(deposits_.size())).Field("deposits", deposits);
+  CodeCounts(j, "deposits_refused_by_code", deposits_refused_by_code_);
+  j.Field("deposit_fen", deposit_fen)
+      .Field("deposited_units", deposited_units)
+      .Field("converted", converted);
+  j.FieldNum("conversion_share",
+             deposited_units != 0 ? double(converted) / double(deposited_units) : 0);
+  j.Field("pending", pending).Field("forfeited", forfeited).Field("forfeited_fen", forfeited_fen);
+  j.Field("inflation_fen", inflation_fen).Field("balances_paid", int64_t(balances_paid_));
+  CodeCounts(j, "balances_refused_by_code", balances_refused_by_code_);
+  j.End('}');
 }
 
 Status RunFestival(const Scenario& scenario, const FestivalOptions& options, std::string* summary_json) {

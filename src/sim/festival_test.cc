@@ -44,6 +44,75 @@ Scenario Small(uint64_t seed) {
   return s;
 }
 
+// Coupons and pre-sale in a day of the default scenario's promotions (docs/festival.md): the
+// summary's figures against each other and against the engine's records and sales figures.
+void ExpectPromotions(simdjson::dom::element doc) {
+  simdjson::dom::object coupons = doc["promotions"]["coupons"].get_object();
+  const int64_t claims = coupons["claims"].get_int64();
+  const int64_t granted = coupons["claims_granted"].get_int64();
+  const int64_t exhausted = coupons["claims_exhausted"].get_int64();
+  int64_t refused = 0;
+  for (auto [code, count] : coupons["claims_refused_by_code"].get_object())
+    refused += count.get_int64();
+  EXPECT_GT(granted, 0);
+  EXPECT_GT(exhausted, 0);  // the counts are well below the buyers
+  EXPECT_EQ(claims, granted + exhausted + refused);
+  EXPECT_GT(coupons["orders_with_coupons"].get_int64().value(), 0);
+  const int64_t redeemed = coupons["redeemed"].get_int64();
+  EXPECT_GT(redeemed, 0);
+  EXPECT_LE(redeemed + coupons["held"].get_int64().value(), granted);
+  int64_t claimed_sum = 0, discount_sum = 0, redeemed_sum = 0, platform_fen = 0, shop_fen = 0;
+  for (auto line : coupons["by_coupon"].get_array()) {
+    const int64_t count = line["count"].get_int64();
+    const int64_t claimed = line["claimed"].get_int64();
+    // Never more claims than coupons; a coupon that turned buyers away was all claimed.
+    EXPECT_LE(claimed, count) << line;
+    if (line["coupons"].get_int64().value() == 1 && line["exhausted"].get_int64().value() > 0) {
+      EXPECT_EQ(claimed, count) << line;
+    }
+    EXPECT_LE(claimed, line["claims"].get_int64().value()) << line;
+    // Every redemption takes the coupon's amount off, no more, no less.
+    const int64_t discount = line["discount_fen"].get_int64();
+    EXPECT_EQ(discount,
+              line["redeemed"].get_int64().value() * line["amount_fen"].get_int64().value())
+        << line;
+    claimed_sum += claimed;
+    discount_sum += discount;
+    redeemed_sum += line["redeemed"].get_int64().value();
+    (std::string_view(line["funded_by"].get_string()) == "platform" ? platform_fen : shop_fen) +=
+        discount;
+  }
+  EXPECT_EQ(claimed_sum, granted);  // each buyer claims a coupon once: no claim is a replay
+  EXPECT_EQ(redeemed_sum, redeemed);
+  EXPECT_GT(platform_fen, 0);
+  EXPECT_GT(shop_fen, 0);
+  EXPECT_EQ(platform_fen, coupons["platform_discount_fen"].get_int64().value());
+  EXPECT_EQ(shop_fen, coupons["shop_discount_fen"].get_int64().value());
+  EXPECT_EQ(discount_sum, coupons["discount_fen"].get_int64().value());
+
+  simdjson::dom::object presale = doc["promotions"]["presale"].get_object();
+  const int64_t deposits = presale["deposits"].get_int64();
+  EXPECT_GT(presale["presales"].get_int64().value(), 0);
+  EXPECT_GT(deposits, 0);
+  EXPECT_LE(deposits, presale["deposits_sent"].get_int64().value());
+  EXPECT_GE(presale["deposited_units"].get_int64().value(), deposits);
+  EXPECT_GT(presale["deposit_fen"].get_int64().value(), 0);
+  // Balances were sent from 00:00 (whether the ledger takes them is tested apart).
+  int64_t balances_refused = 0;
+  for (auto [code, count] : presale["balances_refused_by_code"].get_object())
+    balances_refused += count.get_int64();
+  EXPECT_GT(presale["balances_paid"].get_int64().value() + balances_refused, 0);
+
+  // The engine's figures: discounts are exactly the coupons' and the pre-sales' inflation.
+  simdjson::dom::object sales = doc["sales"].get_object();
+  const int64_t gross = sales["gross_fen"].get_int64();
+  const int64_t discounts = sales["discounts_fen"].get_int64();
+  EXPECT_EQ(discounts, discount_sum + presale["inflation_fen"].get_int64().value());
+  EXPECT_EQ(sales["net_fen"].get_int64().value(),
+            gross - discounts - sales["refunds_fen"].get_int64().value());
+  EXPECT_GT(gross, discounts);
+}
+
 std::string RunOnce(const Scenario& s) {
   FestivalOptions options;
   options.data_dir = TempDir("run");
@@ -92,6 +161,7 @@ TEST(Festival, SummaryIsConsistentAndTheDayIsDeterministic) {
   int64_t tier_orders = 0;
   for (auto tier : doc["breakdowns"]["city_tier"].get_array()) tier_orders += tier["orders"].get_int64();
   EXPECT_EQ(tier_orders, accepted);
+  ExpectPromotions(doc);
 
   const std::string second = RunOnce(scenario);
   simdjson::dom::parser parser2;
@@ -154,6 +224,14 @@ TEST(Festival, ReturnsAndRefundsReachTheSummary) {
   EXPECT_GT(refunds, 0);
   EXPECT_EQ(totals["gmv_net_fen"].get_int64().value(), totals["gmv_paid_fen"].get_int64().value() - refunds);
   EXPECT_GE(doc["fulfilment"]["returned"].get_int64().value(), returned);  // parcels, at least one an order
+  // The day passed the balance window's end (01:00): every deposit was converted or forfeited.
+  simdjson::dom::object presale = doc["promotions"]["presale"].get_object();
+  const int64_t forfeited = presale["forfeited"].get_int64();
+  EXPECT_GT(forfeited, 0);  // forfeit_share of the buyers never pay
+  EXPECT_GT(presale["forfeited_fen"].get_int64().value(), 0);
+  EXPECT_EQ(presale["pending"].get_int64().value(), 0);
+  EXPECT_EQ(forfeited + presale["converted"].get_int64().value(),
+            presale["deposited_units"].get_int64().value());
 }
 
 TEST(Festival, BadScenariosAreRefusedByKey) {
@@ -171,7 +249,44 @@ TEST(Festival, BadScenariosAreRefusedByKey) {
   EXPECT_NE(load("[returns]\nreturn_share = 1.5").message().find("returns.return_share"), std::string::npos);
   EXPECT_NE(load("[returns]\nafter_sales_fraction = 0").message().find("returns.after_sales_fraction"),
             std::string::npos);
+  EXPECT_NE(load("[coupons]\norder_share = 2").message().find("coupons.order_share"),
+            std::string::npos);
+  EXPECT_NE(load("[coupons]\nplatform = [[\"x\", \"percent\", 100, 0, 0.1]]")
+                .message()
+                .find("kind is threshold or fixed"),
+            std::string::npos);
+  EXPECT_NE(load("[coupons]\nplatform = [[\"x\", \"threshold\", 100, 50, 0.1]]")
+                .message()
+                .find("coupons.platform x"),
+            std::string::npos);
+  EXPECT_NE(load("[presale]\ndeposit_share = 0.6").message().find("presale.deposit_share"),
+            std::string::npos);
+  EXPECT_NE(load("[presale]\nbalance_ends_at_s = 0").message().find("presale.balance_ends_at_s"),
+            std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+// Promotions are the scenario's choice: default.toml has both, a scenario without the
+// sections has neither (full.toml keeps its memory for the surge).
+TEST(Festival, PromotionsComeFromTheScenario) {
+  Scenario with;
+  ASSERT_TRUE(LoadScenario(std::string(ELEVEN_SOURCE_DIR) + "/scenarios/default.toml", &with).ok());
+  EXPECT_TRUE(with.coupons);
+  EXPECT_TRUE(with.presale);
+  ASSERT_EQ(with.platform_coupons.size(), 2u);
+  EXPECT_EQ(with.platform_coupons[0].kind, wire::CouponKind::kThreshold);
+  EXPECT_EQ(with.platform_coupons[0].amount_fen, 5000);
+  EXPECT_EQ(with.platform_coupons[0].threshold_fen, 30000);
+  EXPECT_EQ(with.platform_coupons[1].kind, wire::CouponKind::kFixed);
+  EXPECT_LT(with.platform_coupons[0].count_share, 1.0);
+  const engine::EngineConfig config = FestivalEngineConfig(with);
+  EXPECT_GT(config.deposit_count_max, uint32_t(with.buyers * with.presale_buyer_share));
+  Scenario without;
+  ASSERT_TRUE(LoadScenario(std::string(ELEVEN_SOURCE_DIR) + "/scenarios/full.toml", &without).ok());
+  EXPECT_FALSE(without.coupons);
+  EXPECT_FALSE(without.presale);
+  EXPECT_EQ(FestivalEngineConfig(without).coupon_count_max,
+            engine::EngineConfig{}.coupon_count_max);
 }
 
 TEST(FestivalJson, WritesNestedStructures) {

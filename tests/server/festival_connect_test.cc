@@ -134,6 +134,13 @@ TEST(FestivalConnect, SameDayAsEmbeddedToTheDigest) {
   EXPECT_EQ(Int(connect, "fulfilment", "delivered"), Int(embedded, "fulfilment", "delivered"));
   EXPECT_EQ(simdjson::to_string(connect["drops"]), simdjson::to_string(embedded["drops"]));
   EXPECT_EQ(simdjson::to_string(connect["timeline"]), simdjson::to_string(embedded["timeline"]));
+  // Coupons and pre-sale went through the same command stream: the same claims, redemptions,
+  // deposits and balances, and the engine's sales figures, to the fen.
+  EXPECT_GT(embedded["promotions"]["coupons"]["redeemed"].get_int64().value(), 0);
+  EXPECT_GT(embedded["promotions"]["presale"]["deposits"].get_int64().value(), 0);
+  EXPECT_EQ(simdjson::to_string(connect["promotions"]),
+            simdjson::to_string(embedded["promotions"]));
+  EXPECT_EQ(simdjson::to_string(connect["sales"]), simdjson::to_string(embedded["sales"]));
   // The whole state, byte for byte: same commands, same log times, same entries.
   EXPECT_EQ(std::string_view(connect["totals"]["state_digest"].get_string().value()),
             std::string_view(embedded["totals"]["state_digest"].get_string().value()));
