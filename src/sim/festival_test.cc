@@ -234,6 +234,29 @@ TEST(Festival, ReturnsAndRefundsReachTheSummary) {
             presale["deposited_units"].get_int64().value());
 }
 
+// Balances paid from 00:00 convert deposits into paid orders, counted in the figures.
+// Guarded until the ledger carries a deposit into its order's payment: until then Ledger::PayOrder
+// refuses pay_balance's deposit (invalid_id) and every deposit is forfeited.
+constexpr bool kLedgerConvertsDeposits = false;
+
+TEST(Festival, PresaleBalancesConvertDeposits) {
+  if (!kLedgerConvertsDeposits) GTEST_SKIP() << "pay_balance needs the ledger's deposit conversion";
+  Scenario scenario = Small(3);
+  scenario.simulated_seconds = 900;
+  const std::string summary = RunOnce(scenario);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(summary);
+  simdjson::dom::object presale = doc["promotions"]["presale"].get_object();
+  const int64_t converted = presale["converted"].get_int64();
+  EXPECT_GT(converted, 0);
+  EXPECT_GT(presale["balances_paid"].get_int64().value(), 0);
+  EXPECT_GT(presale["conversion_share"].get_double().value(), 0.3);
+  EXPECT_EQ(presale["balances_refused_by_code"]["invalid_id"].error(), simdjson::NO_SUCH_FIELD);
+  // A converted unit's inflation is a discount of its paid order in the engine's figures.
+  EXPECT_GT(presale["inflation_fen"].get_int64().value(), 0);
+  ExpectPromotions(doc);
+}
+
 TEST(Festival, BadScenariosAreRefusedByKey) {
   const std::string dir = TempDir("toml");
   auto load = [&](const std::string& text) {
