@@ -235,12 +235,7 @@ TEST(Festival, ReturnsAndRefundsReachTheSummary) {
 }
 
 // Balances paid from 00:00 convert deposits into paid orders, counted in the figures.
-// Guarded until the ledger carries a deposit into its order's payment: until then Ledger::PayOrder
-// refuses pay_balance's deposit (invalid_id) and every deposit is forfeited.
-constexpr bool kLedgerConvertsDeposits = false;
-
 TEST(Festival, PresaleBalancesConvertDeposits) {
-  if (!kLedgerConvertsDeposits) GTEST_SKIP() << "pay_balance needs the ledger's deposit conversion";
   Scenario scenario = Small(3);
   scenario.simulated_seconds = 900;
   const std::string summary = RunOnce(scenario);
