@@ -418,7 +418,8 @@ void Engine::GiveBack(const Order& order, int l, bool from_drop) {
   } else {
     sku.available += quantity;
   }
-  if (sku.per_buyer_limit != 0) {
+  // A pre-sale's order holds nothing under the SKU's limit (the pre-sale has its own).
+  if (sku.per_buyer_limit != 0 && order.promotion != kPresale) {
     AddHeld(order.sku_index[l], order.buyer, -static_cast<int32_t>(quantity));
   }
 }

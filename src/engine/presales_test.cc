@@ -238,6 +238,24 @@ TEST_F(PresaleTest, AnInstalmentBalanceAndARefundReturnEachPaymentItsWay) {
   EXPECT_EQ(Sku().available, 100u);  // the 3 units back, as the 7 nobody deposited went back before
 }
 
+// A SKU with a per-buyer limit: a pre-sale's order holds nothing under it (the pre-sale's own
+// limit applies), so giving its units back takes nothing from the buyer's holdings.
+TEST_F(PresaleTest, AnOrderOfALimitedSkuIsCancelledAfterPayment) {
+  ASSERT_EQ(One(kSecond, wire::MakeCreateSku(11, kMerchant, 3000, 100, 1)).code, Code::ok);
+  wire::Command p = Presale(2, 2800, 100, 300, 10, 3);
+  p.create_presale.sku_id = 11;
+  ASSERT_EQ(One(2 * kSecond, p).code, Code::ok);
+  ASSERT_EQ(One(kDepositStart, Deposit(2, 7, 3, PaymentMethod::kCard)).code, Code::ok);
+  const auto paid = One(kBalanceStart, PayBalanceCmd(2, 7, 7500, PaymentMethod::kBalance));
+  ASSERT_EQ(paid.code, Code::ok) << wire::CodeName(paid.code);
+  // The SKU's own limit of 1 still applies to the buyer's ordinary orders.
+  EXPECT_EQ(One(kBalanceStart, wire::MakePlaceOrder(900, kMerchant, 7, 11, 2, {{11, 1}})).code, Code::ok);
+  ASSERT_EQ(One(kBalanceStart + 1, wire::MakeCancelOrder(paid.id)).code, Code::ok);
+  wire::OrderRecord order{};
+  ASSERT_EQ(engine_.GetOrder(paid.id, &order), Code::ok);
+  EXPECT_EQ(order.state, OrderState::kCancelled);
+}
+
 // Deposits are paid weeks before the balance, past the ledger's auto-confirm (10 days): they
 // wait for the balance all the same.
 TEST_F(PresaleTest, ADepositWaitsForItsBalancePastTheAutoConfirm) {
