@@ -83,8 +83,6 @@ wire::Result Engine::PayDeposit(const wire::PayDeposit& c, uint64_t now_us) {
   const uint32_t p = presale_index_.Find(c.presale_id);
   if (p == kNoValue) return refuse(Code::presale_not_found);
   PresaleRow& presale = presales_[p];
-  const int64_t amount = presale.deposit_fen * int64_t{c.quantity};
-  out.amount_fen = amount;
   const uint32_t existing = deposit_index_.Find(HoldingKey{c.buyer_id, p, 0});
   if (existing != kNoValue) {
     // One deposit per buyer: the same one again is a retry, answered as the first was.
@@ -94,6 +92,7 @@ wire::Result Engine::PayDeposit(const wire::PayDeposit& c, uint64_t now_us) {
                                       : ledger_->LookupOrderMoney(MoneyIdOf(existing), &money) == Code::ok &&
                                             static_cast<uint8_t>(money.method) == c.payment_method;
     if (d.quantity != c.quantity || !same_method) return refuse(Code::deposit_exists);
+    out.amount_fen = presale.deposit_fen * d.quantity;
     out.flags = static_cast<uint8_t>(wire::ResultFlags::kReplayed);
     out.id = MoneyIdOf(existing);
     return out;
@@ -101,6 +100,8 @@ wire::Result Engine::PayDeposit(const wire::PayDeposit& c, uint64_t now_us) {
   if (now_us < presale.deposit_starts_us) return refuse(Code::deposit_window_not_open);
   if (now_us >= presale.deposit_ends_us) return refuse(Code::deposit_window_closed);
   if (c.quantity == 0 || c.quantity > wire::kLineQuantityMax) return refuse(Code::invalid_quantity);
+  const int64_t amount = presale.deposit_fen * c.quantity;  // at most 10^10 x 10^4
+  out.amount_fen = amount;
   if (presale.per_buyer_limit != 0 && c.quantity > presale.per_buyer_limit) return refuse(Code::buyer_limit);
   if (presale.available < c.quantity) return refuse(Code::insufficient_stock);
   if (deposit_count_ == config_.deposit_count_max) return refuse(Code::deposits_full);

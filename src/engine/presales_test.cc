@@ -156,6 +156,7 @@ TEST_F(PresaleTest, DepositBalanceAndForfeit) {
   ASSERT_EQ(One(2 * kSecond, Presale(1, 2800, 100, 300, 10, 3)).code, Code::ok);
   EXPECT_EQ(One(50 * kSecond, Deposit(1, 7, 2, PaymentMethod::kCard)).code, Code::deposit_window_not_open);
   EXPECT_EQ(One(kDepositStart, Deposit(1, 7, 4, PaymentMethod::kCard)).code, Code::buyer_limit);
+  EXPECT_EQ(One(kDepositStart, Deposit(1, 7, 4'000'000'000u, PaymentMethod::kCard)).code, Code::invalid_quantity);
   const auto first = One(kDepositStart, Deposit(1, 7, 2, PaymentMethod::kCard));
   ASSERT_EQ(first.code, Code::ok) << wire::CodeName(first.code);
   EXPECT_EQ(first.amount_fen, 200);
