@@ -3,6 +3,10 @@
 // the money of each step in the ledger, with the ledger and fulfilment on.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "engine/engine.h"
@@ -295,6 +299,206 @@ TEST_F(PresaleTest, SnapshotRestoresPresalesAndDeposits) {
   wire::DepositRecord d{};
   ASSERT_EQ(copy.GetDeposit(1, 8, &d), Code::ok);
   EXPECT_EQ(d.state, DepositState::kForfeited);
+}
+
+// ---- A randomised run against a reference model --------------------------------------------
+
+struct ModelPresale {
+  uint64_t id;
+  int64_t price, deposit, value;
+  uint32_t quota, limit;
+  uint64_t deposit_start, deposit_end, balance_start, balance_end;
+  uint32_t available, deposited = 0, converted = 0, returned = 0, forfeited = 0;
+  bool deposits_closed = false, balance_closed = false;
+};
+struct ModelDeposit {
+  uint32_t quantity;
+  PaymentMethod method;
+  DepositState state = DepositState::kPaid;
+  uint64_t order_id = 0;
+  bool cancelled = false;  // its order cancelled after payment (refunded)
+};
+
+// Two pre-sales of one SKU, eight buyers: deposits, balances, cancellations of the orders
+// after payment and the passing of both windows, each result and every count and balance
+// compared with a model after every batch, to the fen.
+TEST_F(PresaleTest, RandomDepositsBalancesAndForfeitsMatchTheModel) {
+  const uint64_t seed = std::random_device{}();
+  std::printf("PresaleModel seed %llu\n", static_cast<unsigned long long>(seed));
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  auto pick = [&](uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); };
+  std::vector<ModelPresale> presales = {
+      {1, 2800, 100, 300, 30, 3, kDepositStart, kDepositEnd, kBalanceStart, kBalanceEnd, 30},
+      {2, 2500, 200, 200, 20, 0, 150 * kSecond, 250 * kSecond, 260 * kSecond, 350 * kSecond, 20},
+  };
+  for (const auto& m : presales) {
+    wire::Command c = Presale(m.id, m.price, m.deposit, m.value, m.quota, m.limit);
+    c.create_presale.deposit_starts_us = m.deposit_start;
+    c.create_presale.deposit_ends_us = m.deposit_end;
+    c.create_presale.balance_starts_us = m.balance_start;
+    c.create_presale.balance_ends_us = m.balance_end;
+    ASSERT_EQ(One(2 * kSecond, c).code, Code::ok);
+  }
+  constexpr uint64_t kFirstBuyer = 7, kBuyers = 8;
+  std::map<uint64_t, int64_t> wallet = {{7, 100'000}, {8, 100'000}};
+  for (uint64_t b = 9; b < kFirstBuyer + kBuyers; b++) {
+    ASSERT_EQ(One(2 * kSecond, testing::PartyCmd(wire::kDeposit, 100 + b, b, 100'000)).code, Code::ok);
+    wallet[b] = 100'000;
+  }
+  std::map<std::pair<size_t, uint64_t>, ModelDeposit> deposits;
+  int64_t card = 0, gross = 0, discounts = 0, refunds = 0;
+  uint32_t sold = 0;
+  int converted_seen = 0, forfeited_seen = 0, cancelled_seen = 0;
+  // Buyer 14 pays a deposit and never its balance, so every run forfeits one.
+  constexpr uint64_t kNeverPays = kFirstBuyer + kBuyers - 1;
+  uint64_t now = kDepositStart;
+  ASSERT_EQ(One(now, Deposit(1, kNeverPays, 1, PaymentMethod::kCard)).code, Code::ok);
+  deposits[{0, kNeverPays}] = ModelDeposit{1, PaymentMethod::kCard};
+  presales[0].available -= 1;
+  presales[0].deposited += 1;
+  card -= presales[0].deposit;
+  while (now < 450 * kSecond) {
+    now += pick(4 * kSecond);
+    // The batch's start: windows that ended.
+    for (auto& m : presales) {
+      if (!m.deposits_closed && now >= m.deposit_end) {
+        m.returned += m.available;
+        m.available = 0;
+        m.deposits_closed = true;
+      }
+      if (!m.balance_closed && now >= m.balance_end) {
+        for (auto& [key, d] : deposits) {
+          if (presales[key.first].id != m.id || d.state != DepositState::kPaid) continue;
+          d.state = DepositState::kForfeited;
+          m.deposited -= d.quantity;
+          m.returned += d.quantity;
+          m.forfeited += d.quantity;
+          forfeited_seen++;
+        }
+        m.balance_closed = true;
+      }
+    }
+    const size_t p = pick(presales.size());
+    ModelPresale& m = presales[p];
+    const uint64_t buyer = kFirstBuyer + pick(kBuyers);
+    auto found = deposits.find({p, buyer});
+    const int action = int(pick(10));
+    if (action < 5) {  // a deposit
+      const uint32_t quantity = uint32_t(1 + pick(4));
+      const PaymentMethod method = pick(2) == 0 ? PaymentMethod::kBalance : PaymentMethod::kCard;
+      Code want = Code::ok;
+      bool replay = false;
+      if (found != deposits.end()) {
+        replay = found->second.quantity == quantity && found->second.method == method;
+        want = replay ? Code::ok : Code::deposit_exists;
+      } else if (now < m.deposit_start) {
+        want = Code::deposit_window_not_open;
+      } else if (now >= m.deposit_end) {
+        want = Code::deposit_window_closed;
+      } else if (m.limit != 0 && quantity > m.limit) {
+        want = Code::buyer_limit;
+      } else if (m.available < quantity) {
+        want = Code::insufficient_stock;
+      }
+      const auto r = One(now, Deposit(m.id, buyer, quantity, method));
+      ASSERT_EQ(r.code, want) << "deposit " << m.id << " by " << buyer;
+      ASSERT_EQ(wire::IsReplay(r), replay);
+      if (want == Code::ok && !replay) {
+        deposits[{p, buyer}] = ModelDeposit{quantity, method};
+        m.available -= quantity;
+        m.deposited += quantity;
+        (method == PaymentMethod::kCard ? card : wallet[buyer]) -= m.deposit * quantity;
+      }
+    } else if (action < 8) {  // a balance
+      if (buyer == kNeverPays) continue;
+      Code want = Code::ok;
+      const int64_t balance = found == deposits.end() ? 1 : (m.price - m.value) * found->second.quantity;
+      if (found == deposits.end()) {
+        want = Code::deposit_not_found;
+      } else if (found->second.state == DepositState::kForfeited) {
+        want = Code::deposit_forfeited;
+      } else if (found->second.state == DepositState::kPaid && now < m.balance_start) {
+        want = Code::balance_window_not_open;
+      } else if (found->second.state == DepositState::kPaid && now >= m.balance_end) {
+        want = Code::balance_window_closed;
+      }
+      const auto r = One(now, PayBalanceCmd(m.id, buyer, balance, PaymentMethod::kBalance));
+      ASSERT_EQ(r.code, want) << "balance " << m.id << " by " << buyer;
+      if (want == Code::ok && found->second.state == DepositState::kConverted) {
+        ASSERT_TRUE(wire::IsReplay(r));
+        ASSERT_EQ(r.id, found->second.order_id);
+      } else if (want == Code::ok) {
+        ModelDeposit& d = found->second;
+        d.state = DepositState::kConverted;
+        d.order_id = r.id;
+        m.deposited -= d.quantity;
+        m.converted += d.quantity;
+        sold += d.quantity;
+        wallet[buyer] -= balance;
+        gross += m.price * d.quantity;
+        discounts += (m.value - m.deposit) * d.quantity;
+        converted_seen++;
+      }
+    } else {  // a converted order cancelled after payment: each payment back its way
+      std::vector<ModelDeposit*> open;
+      for (auto& [key, d] : deposits) {
+        if (d.state == DepositState::kConverted && !d.cancelled) open.push_back(&d);
+      }
+      if (open.empty()) continue;
+      ModelDeposit& d = *open[pick(open.size())];
+      const auto r = One(now, wire::MakeCancelOrder(d.order_id));
+      ASSERT_EQ(r.code, Code::ok) << wire::CodeName(r.code);
+      d.cancelled = true;
+      sold -= d.quantity;
+      wire::OrderRecord order{};
+      ASSERT_EQ(engine_.GetOrder(d.order_id, &order), Code::ok);
+      size_t which = 0;
+      for (auto& [key, e] : deposits) {
+        if (&e == &d) which = key.first;
+      }
+      const ModelPresale& mp = presales[which];
+      const int64_t deposit = mp.deposit * d.quantity;
+      (d.method == PaymentMethod::kCard ? card : wallet[order.buyer_id]) += deposit;
+      wallet[order.buyer_id] += order.total_fen - deposit;
+      refunds += order.total_fen;
+      cancelled_seen++;
+    }
+    // The engine, to the unit and the fen.
+    uint32_t in_presales = 0, deposited = 0;
+    for (const auto& mp : presales) {
+      const auto got = Record(mp.id);
+      ASSERT_EQ(got.available, mp.available) << mp.id;
+      ASSERT_EQ(got.deposited, mp.deposited) << mp.id;
+      ASSERT_EQ(got.converted, mp.converted) << mp.id;
+      ASSERT_EQ(got.returned, mp.returned) << mp.id;
+      ASSERT_EQ(got.forfeited, mp.forfeited) << mp.id;
+      in_presales += mp.available;
+      deposited += mp.deposited;
+    }
+    for (const auto& [key, d] : deposits) {
+      const auto got = DepositOf(presales[key.first].id, key.second);
+      ASSERT_EQ(got.state, d.state);
+      ASSERT_EQ(got.quantity, d.quantity);
+      ASSERT_EQ(got.order_id, d.order_id);
+    }
+    const auto sku = Sku();
+    ASSERT_EQ(sku.in_drops, in_presales);
+    ASSERT_EQ(sku.reserved, deposited);
+    ASSERT_EQ(sku.sold, sold);
+    ASSERT_EQ(sku.available + sku.in_drops + sku.reserved + sku.sold, 100u);
+    for (const auto& [b, fen] : wallet) ASSERT_EQ(Wallet(b), fen) << "buyer " << b;
+    ASSERT_EQ(Card(), card);
+    const auto& t = engine_.sales().total;
+    ASSERT_EQ(t.gross_fen, gross);
+    ASSERT_EQ(t.discounts_fen, discounts);
+    ASSERT_EQ(t.refunds_fen, refunds);
+  }
+  std::printf("converted %d, forfeited %d, cancelled after payment %d\n", converted_seen, forfeited_seen,
+              cancelled_seen);
+  EXPECT_GT(converted_seen, 0);  // the run reached every path it checks
+  EXPECT_GT(forfeited_seen, 0);
+  EXPECT_GT(cancelled_seen, 0);
 }
 
 }  // namespace
