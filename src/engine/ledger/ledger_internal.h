@@ -83,13 +83,13 @@ struct Ledger::Order {
   int64_t net;
   int64_t refunded;  // refunded of amount so far (returns, cancellation, after sales)
   int64_t subsidy;   // paid by the marketing account at payment, 0 .. amount - 1
-  // Given back to the marketing account so far: SubsidyShare(subsidy, refunded, amount).
+  // Given back to the marketing account so far: ProRataShare(subsidy, refunded, amount).
   // The buyer received refunded - subsidy_refunded.
   int64_t subsidy_refunded;
   // A pre-sale deposit carried into this payment (docs/ledger.md, "Pre-sale deposits"):
   // 0 .. amount - 1, already in escrow when this order was paid; never with a subsidy.
   int64_t deposit;
-  // Refunded the way the deposit was paid so far: SubsidyShare(deposit, refunded, amount).
+  // Refunded the way the deposit was paid so far: ProRataShare(deposit, refunded, amount).
   // Of refunded - subsidy_refunded, the rest went the way this payment was made.
   int64_t deposit_refunded;
   // state kConverted: the order id whose payment took this deposit. Otherwise the money id
@@ -181,21 +181,27 @@ inline uint32_t OrderTransferReserve(const Ledger::Order& order) {
          (order.deposit > 0 ? kDepositTransferReserve : 0);
 }
 
-// The part of a subsidy returned once `refunded_fen` of the order's `amount_fen` is refunded:
-// floor(subsidy * refunded / amount), in 128 bits (each factor is up to 1e14). Cumulative, so
-// the refunds' shares sum to exactly the subsidy when everything is refunded.
-inline int64_t SubsidyShare(int64_t subsidy_fen, int64_t refunded_fen, int64_t amount_fen) {
-  ELEVEN_ASSERT(amount_fen > 0 && subsidy_fen >= 0 && subsidy_fen < amount_fen);
+// The part of an order's payment that a second source paid (a platform subsidy, a carried
+// deposit) which goes back to that source once `refunded_fen` of the order's `amount_fen` is
+// refunded: floor(part * refunded / amount), in 128 bits (each factor is up to 1e14).
+// Cumulative, so the refunds' shares sum to exactly the part when everything is refunded.
+inline int64_t ProRataShare(int64_t part_fen, int64_t refunded_fen, int64_t amount_fen) {
+  ELEVEN_ASSERT(amount_fen > 0 && part_fen >= 0 && part_fen < amount_fen);
   ELEVEN_ASSERT(refunded_fen >= 0 && refunded_fen <= amount_fen);
   const auto share =
-      static_cast<int64_t>(static_cast<__int128>(subsidy_fen) * refunded_fen / amount_fen);
-  ELEVEN_DASSERT(share <= subsidy_fen && (refunded_fen < amount_fen || share == subsidy_fen));
+      static_cast<int64_t>(static_cast<__int128>(part_fen) * refunded_fen / amount_fen);
+  ELEVEN_DASSERT(share <= part_fen && (refunded_fen < amount_fen || share == part_fen));
   return share;
 }
-// The part of a carried deposit refunded the deposit's way once `refunded_fen` of the order's
-// `amount_fen` is refunded: the subsidy's rule, floor(deposit * refunded / amount).
-inline int64_t DepositShare(int64_t deposit_fen, int64_t refunded_fen, int64_t amount_fen) {
-  return SubsidyShare(deposit_fen, refunded_fen, amount_fen);
+// What a refund of `refund_fen` sends back to such a source that has had `part_refunded_fen`
+// so far, `refunded_fen` of the order being refunded before it: 0 .. refund_fen.
+inline int64_t NextProRataShare(int64_t part_fen, int64_t part_refunded_fen, int64_t refunded_fen,
+                                int64_t refund_fen, int64_t amount_fen) {
+  ELEVEN_ASSERT(refund_fen > 0 && refund_fen <= amount_fen - refunded_fen);
+  ELEVEN_DASSERT(part_refunded_fen == ProRataShare(part_fen, refunded_fen, amount_fen));
+  const int64_t share = ProRataShare(part_fen, refunded_fen + refund_fen, amount_fen) - part_refunded_fen;
+  ELEVEN_ASSERT(share >= 0 && share <= refund_fen);
+  return share;
 }
 
 // Whether moving `amount` from dr to cr (pending or posted) keeps every balance in int64 and

@@ -95,13 +95,9 @@ Code Ledger::DoReturn(uint32_t order_index, int64_t refund_fen) {
 Code Ledger::ReturnSubsidy(uint32_t order_index, uint32_t source, int64_t refund_fen,
                            uint64_t last_id, int64_t* returned_fen) {
   Order& o = orders_[order_index];
-  ELEVEN_ASSERT(refund_fen > 0 && refund_fen <= o.amount - o.refunded);
-  ELEVEN_DASSERT(o.subsidy_refunded == SubsidyShare(o.subsidy, o.refunded, o.amount));
   // Cumulative, so rounding never drifts: after this refund the marketing account has had
   // back floor(subsidy * refunded / amount) in all.
-  const int64_t share =
-      SubsidyShare(o.subsidy, o.refunded + refund_fen, o.amount) - o.subsidy_refunded;
-  ELEVEN_ASSERT(share >= 0 && share <= refund_fen);
+  const int64_t share = NextProRataShare(o.subsidy, o.subsidy_refunded, o.refunded, refund_fen, o.amount);
   *returned_fen = share;
   if (share == 0) return Code::ok;
   const uint64_t id = last_id == 0 ? 0 : share == refund_fen ? last_id : kSubsidyLegTag | last_id;
@@ -114,13 +110,9 @@ Code Ledger::ReturnSubsidy(uint32_t order_index, uint32_t source, int64_t refund
 Code Ledger::ReturnDeposit(uint32_t order_index, uint32_t source, int64_t refund_fen,
                            uint64_t last_id, int64_t* returned_fen) {
   Order& o = orders_[order_index];
-  ELEVEN_ASSERT(refund_fen > 0 && refund_fen <= o.amount - o.refunded);
-  ELEVEN_DASSERT(o.deposit_refunded == DepositShare(o.deposit, o.refunded, o.amount));
   // Cumulative like the subsidy's: after this refund the deposit's way has had
   // floor(deposit * refunded / amount) in all.
-  const int64_t share =
-      DepositShare(o.deposit, o.refunded + refund_fen, o.amount) - o.deposit_refunded;
-  ELEVEN_ASSERT(share >= 0 && share <= refund_fen);
+  const int64_t share = NextProRataShare(o.deposit, o.deposit_refunded, o.refunded, refund_fen, o.amount);
   *returned_fen = share;
   if (share == 0) return Code::ok;
   ELEVEN_ASSERT(o.subsidy == 0);  // one pro-rata source per order, so the leg ids never meet

@@ -300,9 +300,9 @@ Status Ledger::CheckRestoredOrders() const {
                           (o.subsidy == 0 || o.deposit == 0) && o.refunded >= 0 &&
                           o.refunded <= o.amount && state >= 1 &&
                           state <= wire::kOrderMoneyStateMax;
-    // Range first: SubsidyShare and DepositShare assert their arguments.
-    if (!in_range || o.subsidy_refunded != SubsidyShare(o.subsidy, o.refunded, o.amount) ||
-        o.deposit_refunded != DepositShare(o.deposit, o.refunded, o.amount)) {
+    // Range first: ProRataShare asserts its arguments.
+    if (!in_range || o.subsidy_refunded != ProRataShare(o.subsidy, o.refunded, o.amount) ||
+        o.deposit_refunded != ProRataShare(o.deposit, o.refunded, o.amount)) {
       return Status::Corruption("ledger state: an order's money is out of range");
     }
     Status deposit = CheckRestoredDeposit(i);
