@@ -1,6 +1,6 @@
 // Writes the browser test's fixtures (docs/festival-summary.md), deterministic:
 //   sample_summary.json          every section, shaped like a default festival run
-//   sample_summary_partial.json  the same run before payments and fulfilment joined
+//   sample_summary_partial.json  the same run before payments, sales, promotions and fulfilment joined
 // Run: node tests/report/make_sample_summaries.mjs tests/report
 // The fixtures are committed; this script only documents (and can redo) how they were made.
 import {writeFileSync} from 'node:fs';
@@ -86,6 +86,68 @@ for (const n of [10000, 50000, 100000, 200000, 300000]) {
   if (point) milestones.push({n, at_s: point.t_s});
 }
 const peak = timeline.reduce((best, p) => p.orders_per_s > best.orders_per_s ? p : best);
+const refunds_fen = Math.round(gmv * 0.011);
+
+// Coupons in the style of scenarios/default.toml's [coupons] at this fixture's 200,000 buyers:
+// two platform coupons, a live room per drop (5% of the drop's price off), 400 shops' coupons
+// together. A buyer claims each coupon once, first come, first served, so the popular lines run
+// out; a few claims meet a live room that is not open or a coupon whose day has ended. Live
+// rooms are the drop merchants' coupons, so the shops fund them.
+// [name, funded_by, kind, amount_fen, threshold_fen, coupons, count, claims, redeemed share]
+const kCouponLines = [
+  ['¥50 off from ¥300', 'platform', 'threshold', 5000, 30000, 1, 4000, 61200, 0.93],
+  ['¥5 off', 'platform', 'fixed', 500, 0, 1, 10000, 138400, 0.93],
+  ['live room: 55 cars in 1 s', 'shop', 'fixed', 499500, 0, 1, 27, 1200, 0.96],
+  ['live room: 10,000 65-inch TVs in 20 s', 'shop', 'fixed', 14995, 0, 1, 5000, 8400, 0.9],
+  ['live room: 90,000 laptops in 5 min', 'shop', 'fixed', 27495, 0, 1, 45000, 52100, 0.9],
+  ['live room: kiwi fruit in 30 min', 'shop', 'fixed', 349, 0, 1, 75000, 68900, 0.9],
+  ['live room: live rice cooker (no seed figure)', 'shop', 'fixed', 1495, 0, 1, 20000, 19060, 0.9],
+  ['shop coupons', 'shop', 'threshold', 2000, 20000, 400, 160000, 171300, 0.88],
+];
+const by_coupon = kCouponLines.map(([name, funded_by, kind, amount_fen, threshold_fen, coupons, count, claims, share]) => {
+  const refused = Math.round(claims * 0.012);
+  const claimed = Math.min(count, claims - refused);
+  const redeemed = Math.round(claimed * share);
+  // Held by orders still unpaid at 24:00: only coupons good until then (a live room closes
+  // with its drop, long after its orders were paid or expired).
+  const held = name.startsWith('live room') ? 0 : Math.round(claimed * 0.001);
+  return {name, funded_by, kind, amount_fen, threshold_fen, coupons, count, claims, claimed,
+          exhausted: claims - refused - claimed, held, redeemed, discount_fen: redeemed * amount_fen};
+});
+const LinesSum = (key, funded_by) =>
+    by_coupon.filter(l => !funded_by || l.funded_by === funded_by).reduce((a, l) => a + l[key], 0);
+const claims_refused = LinesSum('claims') - LinesSum('claimed') - LinesSum('exhausted');
+const coupons_named = Math.round((LinesSum('redeemed') + LinesSum('held')) / 0.93);
+const coupons = {
+  claims: LinesSum('claims'), claims_granted: LinesSum('claimed'), claims_exhausted: LinesSum('exhausted'),
+  claims_refused_by_code: {coupon_drop_not_open: Math.round(claims_refused * 0.7),
+                           coupon_ended: claims_refused - Math.round(claims_refused * 0.7)},
+  orders_with_coupons: Math.round(coupons_named / 1.12), coupons_named,
+  redeemed: LinesSum('redeemed'), held: LinesSum('held'),
+  platform_discount_fen: LinesSum('discount_fen', 'platform'), shop_discount_fen: LinesSum('discount_fen', 'shop'),
+  discount_fen: LinesSum('discount_fen'), by_coupon,
+};
+
+// Pre-sale as in [presale]: 1% of the 20,000 SKUs, 30% of their 3,000 units each; 40% of the
+// buyers paid a deposit (1 or 2 units, about ¥18.37 a unit, counting twice at the balance), 15%
+// of them never paid the balance. The balance window closed at 01:00, so none is pending.
+const kDepositFen = 1837;
+const deposited_units = 120000;
+const converted = 102000;
+const forfeited = deposited_units - converted;
+const presale = {
+  presales: 200, quota: 200 * 900, deposits_sent: 81250, deposits: 80000,
+  deposits_refused_by_code: {deposit_exists: 870, deposit_window_closed: 380},
+  deposit_fen: deposited_units * kDepositFen, deposited_units, converted, conversion_share: converted / deposited_units,
+  pending: 0, forfeited, forfeited_fen: forfeited * kDepositFen, inflation_fen: converted * kDepositFen,
+  balances_paid: 68000, balances_refused_by_code: {balance_window_closed: 412},
+};
+
+// The engine's sales of paid orders: what they paid (net of discounts, less refunds) is the
+// totals' net GMV; gross adds the discounts and refunds back.
+const discounts_fen = coupons.discount_fen + presale.inflation_fen;
+const sales = {gross_fen: gmv_net + discounts_fen + refunds_fen, discounts_fen, refunds_fen, net_fen: gmv_net,
+               orders: paid, units: Math.round(paid * 1.42)};
 
 const summary = {
   eleven_version: '0.1.0',
@@ -97,7 +159,7 @@ const summary = {
   totals: {orders_placed: placed, orders_accepted: accepted, orders_rejected: placed - accepted, orders_paid: paid,
            orders_expired: Math.round(accepted * 0.07), orders_cancelled: Math.round(accepted * 0.02),
            retries: Math.round(placed * 0.004), gmv_gross_fen: gmv, gmv_net_fen: gmv_net,
-           refunds_fen: Math.round(gmv * 0.011), peak_orders_per_s: peak.orders_per_s, peak_at_s: peak.t_s - 0.5,
+           refunds_fen, peak_orders_per_s: peak.orders_per_s, peak_at_s: peak.t_s - 0.5,
            engine_orders_per_s: 1482000,
            rejected_by_code: Object.fromEntries(
                [['insufficient_stock', 0.71], ['buyer_limit', 0.18], ['drop_not_open', 0.06], ['drop_sold_out', 0.04],
@@ -120,6 +182,8 @@ const summary = {
              instalments: {'3': Math.round(paid * 0.07), '6': Math.round(paid * 0.05), '12': Math.round(paid * 0.035),
                            '24': Math.round(paid * 0.025)},
              instalment_fee_merchant_fen: Math.round(gmv * 0.0042), instalment_fee_buyer_fen: Math.round(gmv * 0.0007)},
+  sales,
+  promotions: {coupons, presale},
   fulfilment: {parcels: paid, dispatched, backlog: paid - dispatched,
                by_courier: Share(dispatched, [0.21, 0.18, 0.16, 0.15, 0.1, 0.08, 0.07, 0.05]).map((n, i) => ({name: couriers[i], parcels: n})),
                by_warehouse: Share(dispatched, warehouses.map((_, i) => 1 / (i + 2))).map((n, i) => ({name: warehouses[i], parcels: n})),
@@ -137,6 +201,8 @@ writeFileSync(join(out_dir, 'sample_summary.json'), JSON.stringify(summary) + '\
 const partial = structuredClone(summary);
 delete partial.payments;
 delete partial.fulfilment;
+delete partial.sales;
+delete partial.promotions;
 for (const point of partial.timeline) delete point.parcels_dispatched;
 partial.scenario.name = 'default (before payments and fulfilment)';
 writeFileSync(join(out_dir, 'sample_summary_partial.json'), JSON.stringify(partial) + '\n');

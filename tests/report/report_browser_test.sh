@@ -7,7 +7,8 @@
 #     fixture must produce, each named one holding an <svg>,
 #   - no script error was recorded (html data-js-errors absent) and nothing was fetched
 #     besides the page itself (body data-resources-fetched="0"; the template has no src/href),
-#   - sections whose figures are missing say "not measured in this run" and the others do not.
+#   - sections whose figures are missing say "not measured in this run" and the others do not,
+#   - a section shows given figures as text (the promotions' net sales, coupon costs, ...).
 # Fails (never skips) when Chromium or ECharts is missing, saying what to install.
 #
 # Usage: report_browser_test.sh TOOL SOURCE_DIR WORK_DIR
@@ -18,7 +19,7 @@ set -euo pipefail
 
 readonly kChromiumTimeoutS=180
 readonly kVirtualTimeBudgetMs=5000
-readonly kAllSections="traffic gmv latency drops fulfilment buyers rejections payments"
+readonly kAllSections="traffic gmv latency drops fulfilment buyers rejections payments promotions"
 
 fail() {
   echo "report_browser_test: FAIL: $*" >&2
@@ -117,26 +118,63 @@ check_report() {
   echo "report_browser_test: $name: $rendered charts rendered, not measured: ${missing_sections:-none}"
 }
 
+# check_section_shows NAME SECTION TEXT...: each TEXT (HTML as the DOM dump writes it) is in
+# SECTION's element, from its opening tag to its </section>.
+check_section_shows() {
+  local name=$1 section=$2
+  shift 2
+  local html text
+  html=$(grep -o "id=\"section-$section\".*" "$work_dir/$name.dom.html" | sed -e 's#</section>.*##' || true)
+  [ -n "$html" ] || fail "$name: no section '$section' in the DOM dump"
+  for text in "$@"; do
+    grep -q -F -- "$text" <<<"$html" || fail "$name: section '$section' does not show: $text"
+  done
+  echo "report_browser_test: $name: section '$section' shows $# expected figure(s)"
+}
+
 readonly kFullCharts="orders_per_s orders_per_s_surge gmv latency_timeline latency_totals drops parcels
-  couriers warehouses city_tier region country rejected payment_mix instalments"
+  couriers warehouses city_tier region country rejected payment_mix instalments
+  sales_waterfall coupon_lines coupon_discounts presale"
 readonly kPartialCharts="orders_per_s orders_per_s_surge gmv latency_timeline latency_totals drops
   city_tier region country rejected"
 
 printf '{"eleven_version": "0.1.0", "scenario": {"name": "empty"}, "payments": {}, "drops": []}\n' \
   >"$work_dir/empty_summary.json"
+# The engine's sales figures without the promotions that explain the discounts: the
+# promotions section draws gross to net and says coupons and pre-sale were not measured.
+printf '%s\n' '{"eleven_version": "0.1.0", "scenario": {"name": "sales only"}, "promotions": {},' \
+  '"sales": {"gross_fen": 1250000, "discounts_fen": 50000, "refunds_fen": 20000, "net_fen": 1180000,' \
+  '"orders": 40, "units": 52}}' >"$work_dir/sales_only_summary.json"
 open_report full "$source_dir/tests/report/sample_summary.json"
 open_report partial "$source_dir/tests/report/sample_summary_partial.json"
 open_report empty "$work_dir/empty_summary.json"
+open_report sales_only "$work_dir/sales_only_summary.json"
 # A picture of the full report, for people.
 screenshot="$work_dir/sample_report.png"
 rm -f "$screenshot"
-{ run_chromium --hide-scrollbars --window-size=1280,5400 --screenshot="$screenshot" \
+{ run_chromium --hide-scrollbars --window-size=1280,8200 --screenshot="$screenshot" \
     "file://$work_dir/full.html" >"$work_dir/screenshot.chromium.log" 2>&1 || true; } &
 pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid"; done
 
-check_report full 15 "$kFullCharts" ""
-check_report partial 10 "$kPartialCharts" "fulfilment payments"
+check_report full 19 "$kFullCharts" ""
+# The fixture's sales and promotions (tests/report/make_sample_summaries.mjs): net = gross -
+# discounts - refunds; the coupons' cost by who funds it; the pre-sale's conversion and forfeits.
+check_section_shows full promotions \
+  '<dt>gross</dt><dd>¥1,295,309,524.02</dd>' '<dt>discounts</dt><dd>¥17,329,550.94</dd>' \
+  '<dt>refunds</dt><dd>¥16,139,815.96</dd>' '<dt>net</dt><dd>¥1,261,840,157.12</dd>' \
+  '<dt>coupons paid for by the platform</dt><dd>¥232,500.00</dd>' \
+  '<dt>coupons paid for by shops</dt><dd>¥15,223,310.94</dd>' \
+  '<dt>pre-sale conversion</dt><dd>85.0%</dd>' '<dt>pre-sale units forfeited</dt><dd>18,000</dd>' \
+  '<td>live room: 55 cars in 1 s</td><td>shop</td><td>¥4,995 off</td>' \
+  '<td>shop coupons</td><td>shop</td><td>¥20 off from ¥200</td>' \
+  'the axis starts at ¥1,220,000,000' '>−¥1,873,740</text>' '>¥1,261,840,157</text>'
+check_report partial 10 "$kPartialCharts" "fulfilment payments promotions"
 check_report empty 0 "" "$kAllSections"
+check_report sales_only 1 "sales_waterfall" "traffic gmv latency drops fulfilment buyers rejections payments"
+check_section_shows sales_only promotions '<dt>net</dt><dd>¥11,800.00</dd>' \
+  '>¥12,500</text>' '>−¥500</text>' '>−¥200</text>' '>¥11,800</text>' \
+  '<p class="not-measured">coupons: not measured in this run</p>' \
+  '<p class="not-measured">pre-sale: not measured in this run</p>'
 [ -s "$screenshot" ] || fail "chromium wrote no screenshot to $screenshot (see $work_dir/screenshot.chromium.log)"
 echo "report_browser_test: ok; sample report $work_dir/full.html, screenshot $screenshot"

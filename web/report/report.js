@@ -19,6 +19,7 @@
   const kSurgePointsMin = 3;
   const kTopKeysMax = 20;                    // breakdowns: the largest keys, then "others"
   const kLogAxisRatioMin = 20;               // switch to a log axis when values span this much
+  const kWaterfallZeroSpanShare = 0.25;      // gross to net: an axis from zero when the steps reach this share
   const kFontFamily =
       'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK SC", sans-serif';
   const kColors = ['#d9480f', '#1c7ed6', '#37b24d', '#f59f00', '#7048e8', '#0ca678',
@@ -761,6 +762,209 @@
     if (fees.length > 0) part.body.appendChild(Facts(fees));
   }
 
+  // ---------------------------------------------------------------- promotions
+
+  // Whole yuan when there are no cents (a coupon's ¥50), else to the fen (a live room's ¥3.49).
+  function FormatYuanShort(fen) { return IsNumber(fen) && fen % 100 === 0 ? FormatYuanWhole(fen) : FormatYuan(fen); }
+
+  function CouponTerms(line) {
+    if (!IsNumber(line.amount_fen)) return '—';
+    return FormatYuanShort(line.amount_fen) + ' off' + (line.kind === 'threshold' && IsNumber(line.threshold_fen) ?
+        ' from ' + FormatYuanShort(line.threshold_fen) : '');
+  }
+
+  // What discounts took off gross, as the parts the promotions name when they add up to
+  // sales.discounts_fen exactly (platform and shop coupons, the pre-sale deposits' inflation),
+  // else as one step.
+  function DiscountSteps(sales, coupons, presale) {
+    const parts = [];
+    if (IsNumber(coupons.platform_discount_fen) && IsNumber(coupons.shop_discount_fen) &&
+        coupons.platform_discount_fen + coupons.shop_discount_fen === coupons.discount_fen) {
+      parts.push(['platform coupons', coupons.platform_discount_fen], ['shop coupons', coupons.shop_discount_fen]);
+    } else if (IsNumber(coupons.discount_fen)) {
+      parts.push(['coupons', coupons.discount_fen]);
+    }
+    if (IsNumber(presale.inflation_fen)) parts.push(['pre-sale inflation', presale.inflation_fen]);
+    if (!IsNumber(sales.discounts_fen)) return [];
+    if (parts.length > 0 && Sum(parts.map(([, fen]) => fen)) === sales.discounts_fen) return parts;
+    return [['discounts', sales.discounts_fen]];
+  }
+
+  // Where the waterfall's axis starts: at zero, unless the steps between gross and net are too
+  // small to see from there (discounts and refunds of a few percent); then a round figure below
+  // the lowest level, about as far below it as the steps reach above it.
+  function WaterfallAxisMin(gross_fen, lowest_fen) {
+    const span = gross_fen - lowest_fen;
+    if (!(span > 0) || !(lowest_fen > 0) || span >= gross_fen * kWaterfallZeroSpanShare) return 0;
+    const step = Math.pow(10, Math.floor(Math.log10(span)));
+    return Math.max(0, Math.floor((lowest_fen - span) / step) * step);
+  }
+
+  // Gross to net as a waterfall: gross and net stand on the axis; every step between them (the
+  // discounts, refunds) hangs from what was left before it, drawn on an invisible base. Returns
+  // the option and where its axis starts.
+  function SalesWaterfall(sales, coupons, presale) {
+    const steps = [['gross', sales.gross_fen, 'total']];
+    for (const [name, fen] of DiscountSteps(sales, coupons, presale)) steps.push([name, fen, 'less']);
+    if (IsNumber(sales.refunds_fen)) steps.push(['refunds', sales.refunds_fen, 'less']);
+    steps.push(['net', sales.net_fen, 'total']);
+    const base = [], amount = [];
+    let left = sales.gross_fen, lowest = Math.min(sales.gross_fen, sales.net_fen);
+    for (const [, fen, kind] of steps) {
+      if (kind === 'total') {
+        base.push(0);
+      } else {
+        left -= fen;
+        lowest = Math.min(lowest, left);
+        base.push(left);
+      }
+      amount.push({value: fen, itemStyle: {color: kind === 'total' ? kColors[1] : kColors[0]}});
+    }
+    const axis_min = WaterfallAxisMin(sales.gross_fen, lowest);
+    return {axis_min: axis_min, option: {
+      tooltip: {trigger: 'item', confine: true, valueFormatter: FormatYuan},
+      legend: {show: false},
+      grid: {left: 16, right: 24, top: 24, bottom: 24},
+      xAxis: {type: 'category', data: steps.map(([name]) => name), axisLabel: {interval: 0, width: 110, overflow: 'break'}},
+      // Compact labels cannot tell ¥1.23bn from ¥1.24bn on an axis that does not start at zero.
+      yAxis: {type: 'value', name: 'yuan', min: axis_min,
+              axisLabel: {formatter: axis_min > 0 ? FormatYuanWhole : FormatYuanCompact}},
+      series: [
+        {type: 'bar', name: 'base', stack: 'sales', silent: true, tooltip: {show: false},
+         itemStyle: {color: 'transparent'}, data: base},
+        {type: 'bar', name: 'yuan', stack: 'sales', barMaxWidth: 64, data: amount,
+         label: {show: true, position: 'top',
+                 formatter: p => (steps[p.dataIndex][2] === 'less' ? '−' : '') + FormatYuanWhole(p.value)}},
+      ],
+    }};
+  }
+
+  // Each coupon line's coupons that may be claimed, claimed and redeemed (the largest lines by
+  // count); a log axis when a car's live room and every shop's coupons share it.
+  function CouponLinesOption(lines) {
+    const measures = [['count', 'may be claimed'], ['claimed', 'claimed'], ['redeemed', 'redeemed']]
+        .filter(([key]) => lines.some(l => IsNumber(l[key])));
+    const x = ValueAxis([].concat(...measures.map(([key]) => lines.map(l => l[key]))), FormatCompact, 'coupons');
+    return {
+      // The figures themselves, not the plotted values (a log axis has no place for zero).
+      tooltip: {trigger: 'axis', confine: true,
+                formatter: params => [echarts.format.encodeHTML(String(lines[params[0].dataIndex].name))].concat(params.map(p =>
+                    p.marker + p.seriesName + ': ' + FormatInt(lines[p.dataIndex][measures[p.seriesIndex][0]])))
+                    .join('<br>')},
+      grid: {left: 16, right: 32, top: 40, bottom: 24},
+      xAxis: x,
+      yAxis: {type: 'category', inverse: true, data: lines.map(l => String(l.name)),
+              axisLabel: {width: 260, overflow: 'truncate'}},
+      series: measures.map(([key, name]) => ({
+        type: 'bar', name: name, barMaxWidth: 10,
+        data: lines.map(l => ForAxis(x, IsNumber(l[key]) ? l[key] : null))})),
+    };
+  }
+
+  function DrawCoupons(grid, part, coupons) {
+    const all = (Array.isArray(coupons.by_coupon) ? coupons.by_coupon : []).filter(l => l && l.name !== undefined);
+    const lines = all.slice().sort((a, b) => (IsNumber(b.count) ? b.count : 0) - (IsNumber(a.count) ? a.count : 0))
+        .slice(0, kTopKeysMax);
+    if (lines.length === 0) return part.body.appendChild(NotMeasured('coupons by line'));
+    const largest = all.length > lines.length ? ' (largest ' + lines.length + ' of ' + all.length + ' by count)' : '';
+    if (lines.some(l => IsNumber(l.count) || IsNumber(l.claimed) || IsNumber(l.redeemed))) {
+      AddChart(grid, 'coupon_lines', 'Coupons by line: may be claimed, claimed, redeemed' + largest,
+               CouponLinesOption(lines), 'wide');
+    }
+    if (!NamedBars(grid, 'coupon_discounts', 'Discount given by coupon line' + largest, lines, 'discount_fen',
+                   FormatYuan)) {
+      part.body.appendChild(NotMeasured('discount by coupon line'));
+    }
+    part.body.appendChild(Table(
+        ['coupon line', 'funded by', 'terms', 'may be claimed', 'claims', 'claimed', 'exhausted', 'redeemed',
+         'held', 'discount'],
+        lines.map(l => [String(l.name), l.funded_by || '—', CouponTerms(l), FormatInt(l.count), FormatInt(l.claims),
+                        FormatInt(l.claimed), FormatInt(l.exhausted), FormatInt(l.redeemed), FormatInt(l.held),
+                        FormatYuan(l.discount_fen)]),
+        3));
+  }
+
+  // Units ever under a deposit, and what became of them: balance paid, still open, forfeited.
+  function DrawPresale(grid, presale) {
+    const bars = [['deposited units', presale.deposited_units, kColors[1]], ['converted', presale.converted, kColors[2]],
+                  ['pending', presale.pending, kColors[3]], ['forfeited', presale.forfeited, kColors[0]]]
+        .filter(([, n]) => IsNumber(n));
+    if (bars.length === 0) return false;
+    AddChart(grid, 'presale', 'Pre-sale units: deposited, converted at the balance, pending, forfeited', {
+      tooltip: {trigger: 'axis', confine: true, valueFormatter: FormatInt},
+      legend: {show: false},
+      xAxis: {type: 'category', data: bars.map(([name]) => name)},
+      yAxis: {type: 'value', name: 'units', axisLabel: {formatter: FormatCompact}},
+      series: [{type: 'bar', name: 'units', barMaxWidth: 56,
+                data: bars.map(([, n, color]) => ({value: n, itemStyle: {color: color}})),
+                label: {show: true, position: 'top', formatter: p => FormatInt(p.value)}}],
+    });
+    return true;
+  }
+
+  function PromotionFacts(sales, coupons, presale) {
+    const rows = [];
+    const OfGross = fen => IsNumber(fen) && IsNumber(sales.gross_fen) && sales.gross_fen > 0 ?
+        FormatPercent(fen / sales.gross_fen, 2) + ' of gross' : null;
+    if (Measured(sales)) {
+      rows.push(['gross', FormatYuan(sales.gross_fen),
+                 IsNumber(sales.orders) ? FormatInt(sales.orders) + ' paid orders' +
+                     (IsNumber(sales.units) ? ', ' + FormatInt(sales.units) + ' units' : '') : null],
+                ['discounts', FormatYuan(sales.discounts_fen), OfGross(sales.discounts_fen)],
+                ['refunds', FormatYuan(sales.refunds_fen), OfGross(sales.refunds_fen)],
+                ['net', FormatYuan(sales.net_fen), 'gross − discounts − refunds']);
+    }
+    if (Measured(coupons)) {
+      const Share = fen => IsNumber(fen) && IsNumber(coupons.discount_fen) && coupons.discount_fen > 0 ?
+          FormatPercent(fen / coupons.discount_fen, 0) + ' of the coupons’ cost' : null;
+      rows.push(['coupons paid for by the platform', FormatYuan(coupons.platform_discount_fen),
+                 Share(coupons.platform_discount_fen)],
+                ['coupons paid for by shops', FormatYuan(coupons.shop_discount_fen), Share(coupons.shop_discount_fen)],
+                ['coupon claims granted', FormatInt(coupons.claims_granted),
+                 IsNumber(coupons.claims) ? 'of ' + FormatInt(coupons.claims) + ' claims' +
+                     (IsNumber(coupons.claims_exhausted) ? ', ' + FormatInt(coupons.claims_exhausted) + ' found none left' : '')
+                     : null],
+                ['coupons redeemed', FormatInt(coupons.redeemed),
+                 IsNumber(coupons.held) ? FormatInt(coupons.held) + ' still held by unpaid orders' : null]);
+    }
+    if (Measured(presale)) {
+      const share = IsNumber(presale.conversion_share) ? presale.conversion_share :
+          (IsNumber(presale.converted) && presale.deposited_units > 0 ? presale.converted / presale.deposited_units : null);
+      rows.push(['pre-sale conversion', FormatPercent(share, 1),
+                 IsNumber(presale.converted) && IsNumber(presale.deposited_units) ?
+                     FormatInt(presale.converted) + ' of ' + FormatInt(presale.deposited_units) + ' deposited units' : null],
+                ['pre-sale units forfeited', FormatInt(presale.forfeited),
+                 IsNumber(presale.forfeited_fen) ? FormatYuan(presale.forfeited_fen) + ' of deposits kept' : null],
+                ['pre-sale deposits', FormatInt(presale.deposits),
+                 IsNumber(presale.deposit_fen) ? FormatYuan(presale.deposit_fen) + ' paid the day before' : null]);
+    }
+    return Facts(rows);
+  }
+
+  function DrawPromotions(summary) {
+    const part = Section('promotions', 'Promotions',
+        'What discounts and refunds took off the paid orders’ gross value (the engine’s sales figures); ' +
+        'coupons by line, and who paid for them; the pre-sale’s deposits, converted at the balance or forfeited.');
+    const sales = Measured(summary.sales) ? summary.sales : {};
+    const promotions = Measured(summary.promotions) ? summary.promotions : {};
+    const coupons = Measured(promotions.coupons) ? promotions.coupons : {};
+    const presale = Measured(promotions.presale) ? promotions.presale : {};
+    if (!Measured(sales) && !Measured(coupons) && !Measured(presale)) return MarkNotMeasured(part);
+    part.body.appendChild(PromotionFacts(sales, coupons, presale));
+    const grid = ChartGrid(part.body);
+    if (IsNumber(sales.gross_fen) && IsNumber(sales.net_fen)) {
+      const waterfall = SalesWaterfall(sales, coupons, presale);
+      AddChart(grid, 'sales_waterfall', 'GMV before and after discounts and refunds (paid orders)' +
+                   (waterfall.axis_min > 0 ? '; the axis starts at ' + FormatYuanWhole(waterfall.axis_min) : ''),
+               waterfall.option, 'wide');
+    } else {
+      part.body.appendChild(NotMeasured('GMV before and after discounts'));
+    }
+    if (Measured(coupons)) DrawCoupons(grid, part, coupons);
+    else part.body.appendChild(NotMeasured('coupons'));
+    if (!DrawPresale(grid, presale)) part.body.appendChild(NotMeasured('pre-sale'));
+  }
+
   // ---------------------------------------------------------------- main
 
   function ResizeAll() { for (const chart of charts) chart.resize(); }
@@ -782,6 +986,7 @@
     DrawBreakdowns(summary, seed);
     DrawRejections(summary);
     DrawPayments(summary);
+    DrawPromotions(summary);
     document.getElementById('footer').appendChild(El('p', {class: 'note'}, [
         'Charts by Apache ECharts ' + echarts.version + ', bundled in this file.']));
     all_charts_built = true;
