@@ -224,6 +224,21 @@ std::string Describe(const Client::Ack& ack) {
 }
 
 // duplicates_window_ms 0: the server's default (2 minutes).
+// Waits until `client`'s server routes `subject` to its stream: a stream made through another
+// server is known to this one only once the leader's interest has crossed the routes, and a
+// publish before that gets "no responders". The probe expects a last sequence the stream
+// cannot have, so the stream answers it with 10071 and stores nothing.
+void WaitUntilStreamReachable(Client& client, const std::string& subject) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  Client::Ack probe;
+  while (std::chrono::steady_clock::now() < deadline) {
+    probe = Publish(client, subject, {"", std::nullopt, uint64_t{1} << 62});
+    if (probe.code == kWrongLastSequence) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL() << "the stream on " << subject << " is not reachable: " << Describe(probe);
+}
+
 void AddStream(Client& client, const std::string& name, const std::string& subject, int replicas,
                int64_t duplicates_window_ms = 0) {
   jsStreamConfig config;
@@ -379,6 +394,8 @@ void CheckPipelinedWriterFencing(const NatsCluster& cluster, int replicas) {
   ASSERT_TRUE(b.ok()) << b.error();
   AddStream(a, "FENCE", "fence", replicas);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  WaitUntilStreamReachable(b, "fence");
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
 
   const Client::Ack first = Publish(a, "fence", {"1-1", std::nullopt, std::nullopt});
   ASSERT_TRUE(first.accepted) << Describe(first);
@@ -406,8 +423,12 @@ void CheckPipelinedWriterFencing(const NatsCluster& cluster, int replicas) {
   // The contrast: the same race fenced only by Nats-Expected-Last-Sequence.
   AddStream(a, "SEQFENCE", "seqfence", replicas);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
-  ASSERT_TRUE(Publish(a, "seqfence", {"1-1", std::nullopt, 0}).accepted);
-  ASSERT_TRUE(Publish(b, "seqfence", {"2-2", std::nullopt, 1}).accepted);
+  WaitUntilStreamReachable(b, "seqfence");
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const Client::Ack seq_first = Publish(a, "seqfence", {"1-1", std::nullopt, 0});
+  ASSERT_TRUE(seq_first.accepted) << Describe(seq_first);
+  const Client::Ack seq_takeover = Publish(b, "seqfence", {"2-2", std::nullopt, 1});
+  ASSERT_TRUE(seq_takeover.accepted) << Describe(seq_takeover);
   for (int k = 2; k <= kPipelinedCount + 1; ++k) {
     const Headers headers{"1-" + std::to_string(k), std::nullopt, static_cast<uint64_t>(k - 1)};
     ASSERT_EQ(PublishAsync(a, "seqfence", headers), NATS_OK) << LastNatsError();
