@@ -71,17 +71,40 @@ class KeyIndex {
     return slot == nullptr ? kNoValue : slot->value;
   }
 
-  // Inserts a key that must not be present. Returns false, changing nothing, when full.
-  bool Insert(uint64_t key, uint32_t value) { return Insert(key, Tag(key), value); }
-  bool Insert([[maybe_unused]] uint64_t key, uint32_t tag, uint32_t value) {
+  // Keys wider than 64 bits (a pair, say) are indexed by a tag the caller computes and
+  // confirmed by `matches(value)`, which compares the key the table holds at that index.
+  template <typename Matches>
+  uint32_t FindTagged(uint32_t tag, const Matches& matches) const {
+    for (uint64_t i = tag & mask_;; i = (i + 1) & mask_) {  // ends at an empty slot (load <= 1/2)
+      const Slot& slot = slots_[i];
+      if (slot.value == kNoValue) return kNoValue;
+      if (slot.tag == tag && matches(slot.value)) return slot.value;
+    }
+  }
+  // The value of the first slot with this tag, unconfirmed (kNoValue: none): a hint for
+  // prefetching the row that FindTagged will confirm, read without touching any row.
+  uint32_t FirstTagged(uint32_t tag) const {
+    for (uint64_t i = tag & mask_;; i = (i + 1) & mask_) {
+      const Slot& slot = slots_[i];
+      if (slot.value == kNoValue || slot.tag == tag) return slot.value;
+    }
+  }
+  // Inserts under a tag; the caller has checked that FindTagged finds no equal key.
+  bool InsertTagged(uint32_t tag, uint32_t value) {
     ELEVEN_DASSERT(value != kNoValue);
-    ELEVEN_DASSERT(tag == Tag(key));
     if (full()) return false;
     uint64_t i = tag & mask_;
     while (slots_[i].value != kNoValue) i = (i + 1) & mask_;
     slots_[i] = Slot{tag, value};
     count_++;
     return true;
+  }
+
+  // Inserts a key that must not be present. Returns false, changing nothing, when full.
+  bool Insert(uint64_t key, uint32_t value) { return Insert(key, Tag(key), value); }
+  bool Insert([[maybe_unused]] uint64_t key, uint32_t tag, uint32_t value) {
+    ELEVEN_DASSERT(tag == Tag(key));
+    return InsertTagged(tag, value);
   }
 
   // Removes `key`; returns false if it was absent.

@@ -38,6 +38,31 @@ TEST(KeyIndex, ATagMatchIsConfirmedAgainstTheTable) {
   EXPECT_FALSE(index.Erase(a, key_of));
 }
 
+// Pair keys under one tag: FirstTagged is only a hint, FindTagged confirms by the table.
+TEST(KeyIndex, TaggedKeysAreConfirmedByTheCallersMatch) {
+  struct Pair {
+    uint64_t a;
+    uint32_t b;
+  };
+  const std::vector<Pair> table = {{7, 1}, {7, 2}, {9, 1}};  // all three under one tag
+  const uint32_t tag = 0x1234'0005;
+  const auto matching = [&](Pair key) {
+    return [&table, key](uint32_t value) { return table[value].a == key.a && table[value].b == key.b; };
+  };
+  KeyIndex index(8);
+  EXPECT_EQ(index.FirstTagged(tag), kNoValue);
+  EXPECT_EQ(index.FindTagged(tag, matching({7, 1})), kNoValue);
+  for (uint32_t v = 0; v < table.size(); v++) ASSERT_TRUE(index.InsertTagged(tag, v));
+  EXPECT_EQ(index.FirstTagged(tag), 0u);  // the first under the tag, whichever key it holds
+  EXPECT_EQ(index.FindTagged(tag, matching({7, 1})), 0u);
+  EXPECT_EQ(index.FindTagged(tag, matching({7, 2})), 1u);
+  EXPECT_EQ(index.FindTagged(tag, matching({9, 1})), 2u);
+  EXPECT_EQ(index.FindTagged(tag, matching({9, 2})), kNoValue);
+  EXPECT_EQ(index.FindTagged(tag + 1, matching({7, 1})), kNoValue);  // the next home: no tag there
+  EXPECT_EQ(index.FirstTagged(tag + 1), kNoValue);
+  EXPECT_EQ(index.count(), 3u);
+}
+
 TEST(KeyIndex, FullIndexRefusesAndRestoreChecksItsSlots) {
   std::vector<uint64_t> table = {11, 12, 13};
   const auto key_of = [&](uint32_t value) { return table[value]; };

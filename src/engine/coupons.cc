@@ -79,7 +79,7 @@ wire::Result Engine::ClaimCoupon(const wire::ClaimCoupon& c, uint64_t now_us) {
   CouponRow& coupon = coupons_[index];
   out.amount_fen = coupon.amount_fen;
   // One claim per buyer: a repeat is the same request, answered as the first was.
-  if (claim_index_.Find(HoldingKey{c.buyer_id, index, 0}) != kNoValue) {
+  if (ClaimOf(c.buyer_id, index) != kNoValue) {
     out.flags = static_cast<uint8_t>(wire::ResultFlags::kReplayed);
     return out;
   }
@@ -103,31 +103,16 @@ wire::Result Engine::ClaimCoupon(const wire::ClaimCoupon& c, uint64_t now_us) {
   claim.claimed_at_us = now_us;
   claim.coupon_index = index;
   claim.state = ClaimState::kClaimed;
-  ELEVEN_ASSERT(claim_index_.Insert(HoldingKey{c.buyer_id, index, 0}, claim_count_));
+  ELEVEN_ASSERT(claim_index_.InsertTagged(PairTag(c.buyer_id, index), claim_count_));
   claim_count_++;
   coupon.claimed++;
   return out;
 }
 
-// A claim's map slot, and then its row, are far apart in tables larger than the cache: the
-// batch loop's two prefetch stages fetch them as they fetch an order's SKU rows.
-void Engine::PrefetchClaimSlots(const wire::PlaceOrder& c, Lookahead& ahead) const {
-  for (int k = 0; k < wire::kOrderCouponCountMax; k++) {
-    ahead.coupon[k] = kNoValue;
-    ahead.claim[k] = kNoValue;
-    const int slot = c.line_count + k;
-    if (k >= c.coupon_count || slot >= wire::kOrderLineCountMax) continue;
-    ahead.coupon[k] = coupon_index_.Find(c.sku_id[slot]);  // a small table, cached
-    if (ahead.coupon[k] != kNoValue) claim_index_.Prefetch(HoldingKey{c.buyer_id, ahead.coupon[k], 0});
-  }
-}
-
-void Engine::PrefetchClaimRows(const wire::PlaceOrder& c, Lookahead& ahead) const {
-  for (int k = 0; k < wire::kOrderCouponCountMax; k++) {
-    if (k >= c.coupon_count || ahead.coupon[k] == kNoValue) continue;
-    ahead.claim[k] = claim_index_.Find(HoldingKey{c.buyer_id, ahead.coupon[k], 0});
-    if (ahead.claim[k] != kNoValue) Prefetch(&claims_[ahead.claim[k]]);
-  }
+uint32_t Engine::ClaimOf(uint64_t buyer, uint32_t coupon_index) const {
+  return claim_index_.FindTagged(PairTag(buyer, coupon_index), [&](uint32_t claim) {
+    return claims_[claim].buyer == buyer && claims_[claim].coupon_index == coupon_index;
+  });
 }
 
 // Rules 1..5 of docs/promotions.md, "Redemption at place order", in that order.
@@ -137,9 +122,9 @@ wire::Code Engine::CheckCoupons(const wire::PlaceOrder& c, uint64_t now_us, cons
   if (coupon_count > wire::kOrderCouponCountMax || c.line_count + coupon_count > wire::kOrderLineCountMax) {
     return Code::invalid_coupon_count;
   }
-  uint32_t claim[2] = {kNoValue, kNoValue};
+  plan->claim[kPlatform] = plan->claim[kShop] = kNoValue;
+  plan->discount_fen[kPlatform] = plan->discount_fen[kShop] = 0;
   const CouponRow* coupon[2] = {nullptr, nullptr};
-  const uint64_t merchant_id = skus_[plan->sku_index[0]].merchant_id;  // a row CheckOrder read
   for (int k = 0; k < coupon_count; k++) {
     const int slot = c.line_count + k;
     if (c.quantity[slot] != 0) return Code::reserved_nonzero;
@@ -151,12 +136,15 @@ wire::Code Engine::CheckCoupons(const wire::PlaceOrder& c, uint64_t now_us, cons
     const CouponRow& row = coupons_[index];
     const int side = row.merchant_id == 0 ? kPlatform : kShop;
     if (coupon[side] != nullptr) return Code::coupon_stacking;
-    if (side == kShop && row.merchant_id != merchant_id) return Code::coupon_of_other_merchant;
+    // The order's merchant is its first SKU's (a row CheckOrder read).
+    if (side == kShop && row.merchant_id != skus_[plan->sku_index[0]].merchant_id) {
+      return Code::coupon_of_other_merchant;
+    }
     // The row stage's claim when it is this buyer's of this coupon, else looked up now.
     const uint32_t hint = ahead.claim[k];
     const bool hinted = hint != kNoValue && hint < claim_count_ && claims_[hint].buyer == c.buyer_id &&
                         claims_[hint].coupon_index == index;
-    const uint32_t found = hinted ? hint : claim_index_.Find(HoldingKey{c.buyer_id, index, 0});
+    const uint32_t found = hinted ? hint : ClaimOf(c.buyer_id, index);
     if (found == kNoValue) return Code::coupon_not_claimed;
     if (claims_[found].state == ClaimState::kHeld) return Code::coupon_in_use;
     if (claims_[found].state == ClaimState::kUsed) return Code::coupon_used;
@@ -164,13 +152,11 @@ wire::Code Engine::CheckCoupons(const wire::PlaceOrder& c, uint64_t now_us, cons
     if (now_us >= row.ends_at_us) return Code::coupon_ended;
     if (row.drop_index != kNoValue && row.drop_index != plan->drop_index) return Code::coupon_drop_mismatch;
     coupon[side] = &row;
-    claim[side] = found;
+    plan->claim[side] = found;
   }
   // The shop coupon on the lines' value, the platform coupon on what is left.
   int64_t value = plan->total_fen;
   for (const int side : {kShop, kPlatform}) {
-    plan->claim[side] = claim[side];
-    plan->discount_fen[side] = 0;
     if (coupon[side] == nullptr) continue;
     if (value < coupon[side]->threshold_fen) return Code::coupon_threshold_not_met;
     plan->discount_fen[side] = coupon[side]->amount_fen;
@@ -187,6 +173,9 @@ void Engine::HoldCoupons(uint64_t order_id, const OrderPlan& plan) {
   uint32_t at = coupon_order_head_ + coupon_order_count_;
   if (at >= config_.coupon_order_count_max) at -= config_.coupon_order_count_max;
   CouponOrderRow& row = coupon_orders_[at];
+  // The ring is written in sequence between random misses, which the hardware's stream
+  // prefetcher does not keep ahead of: the line four rows on, for writing.
+  PrefetchForWrite(&coupon_orders_[at + 4 < config_.coupon_order_count_max ? at + 4 : 0]);
   row.order_id = order_id;
   for (const int side : {kPlatform, kShop}) {
     row.claim[side] = plan.claim[side];
@@ -308,7 +297,7 @@ wire::Code Engine::GetCouponClaim(uint64_t coupon_id, uint64_t buyer_id,
                                   wire::CouponClaimRecord* out) const {
   const uint32_t index = coupon_index_.Find(coupon_id);
   if (coupon_id == 0 || index == kNoValue) return Code::coupon_not_found;
-  const uint32_t found = claim_index_.Find(HoldingKey{buyer_id, index, 0});
+  const uint32_t found = ClaimOf(buyer_id, index);
   if (found == kNoValue) return Code::coupon_not_claimed;
   const ClaimRow& claim = claims_[found];
   *out = wire::CouponClaimRecord{};
@@ -328,7 +317,7 @@ void Engine::CheckCouponState() const {
   for (uint32_t i = 0; i < claim_count_; i++) {
     const ClaimRow& claim = claims_[i];
     ELEVEN_ASSERT(claim.coupon_index < coupon_count_);
-    ELEVEN_ASSERT(claim_index_.Find(HoldingKey{claim.buyer, claim.coupon_index, 0}) == i);
+    ELEVEN_ASSERT(ClaimOf(claim.buyer, claim.coupon_index) == i);
     claimed[claim.coupon_index]++;
     held[claim.coupon_index] += claim.state == ClaimState::kHeld;
     used[claim.coupon_index] += claim.state == ClaimState::kUsed;

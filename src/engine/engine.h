@@ -252,6 +252,14 @@ class Engine {
     }
   };
   static constexpr uint32_t kOwnerDrop = 1u << 31;
+  // Claims and deposits are keyed by a (buyer, coupon or pre-sale) pair: their indexes keep
+  // 8-byte slots of the pair's tag and the row, and the row confirms the pair
+  // (KeyIndex::FindTagged).
+  static uint32_t PairTag(uint64_t buyer, uint32_t owner) {
+    return static_cast<uint32_t>(HoldingHash{}(HoldingKey{buyer, owner, 0}) >> 32);
+  }
+  uint32_t ClaimOf(uint64_t buyer, uint32_t coupon_index) const;  // kNoValue: none
+  uint32_t DepositOf(uint64_t buyer, uint32_t presale_index) const;
 
   // Time-driven work at the start of a batch.
   void CloseDueDrops(uint64_t now_us);
@@ -264,9 +272,11 @@ class Engine {
   struct Lookahead {
     uint32_t key_tag;
     uint32_t sku[wire::kOrderLineCountMax];
-    // An order with coupons: per coupon its row (slot stage) and its claim's row (row stage);
-    // kNoValue where none was found. Hints too (CheckCoupons confirms them).
+    // An order with coupons: per coupon its row and its claim's tag (slot stage), then the
+    // first claim under the tag (row stage); kNoValue where none was found. Hints too
+    // (CheckCoupons confirms them).
     uint32_t coupon[wire::kOrderCouponCountMax];
+    uint32_t claim_tag[wire::kOrderCouponCountMax];
     uint32_t claim[wire::kOrderCouponCountMax];
   };
   // Entries by command position modulo the size, which exceeds the farthest prefetch.
@@ -333,7 +343,7 @@ class Engine {
                           OrderPlan* plan) const;
   // The prefetch stages' part for an order with coupons (coupons.cc).
   void PrefetchClaimSlots(const wire::PlaceOrder& c, Lookahead& ahead) const;
-  void PrefetchClaimRows(const wire::PlaceOrder& c, Lookahead& ahead) const;
+  void PrefetchClaimRows(Lookahead& ahead) const;
   void HoldCoupons(uint64_t order_id, const OrderPlan& plan);  // an accepted order's claims
   void ReleaseCoupons(const Order& order);  // its unpaid order ended: the claims are usable again
   void UseCoupons(const Order& order);      // its order was paid
@@ -433,7 +443,7 @@ class Engine {
   FixedMap<uint64_t> coupon_index_;
   BigArray<ClaimRow> claims_;
   uint32_t claim_count_ = 0;
-  FixedMap<HoldingKey, HoldingHash> claim_index_;  // owner = coupon index
+  KeyIndex claim_index_;  // PairTag(buyer, coupon index) -> claim (confirmed by its row)
   BigArray<CouponOrderRow> coupon_orders_;
   uint32_t coupon_order_head_ = 0;
   uint32_t coupon_order_count_ = 0;
@@ -444,7 +454,7 @@ class Engine {
   FixedMap<uint64_t> presale_index_;
   BigArray<DepositRow> deposits_;
   uint32_t deposit_count_ = 0;
-  FixedMap<HoldingKey, HoldingHash> deposit_index_;  // owner = pre-sale index
+  KeyIndex deposit_index_;  // PairTag(buyer, pre-sale index) -> deposit (confirmed by its row)
 
   std::array<Lookahead, kLookaheadSize> lookahead_{};  // scratch of the batch loop
 

@@ -65,10 +65,16 @@ wire::Result Engine::CreatePresale(const wire::CreatePresale& c, uint64_t now_us
   return out;
 }
 
+uint32_t Engine::DepositOf(uint64_t buyer, uint32_t presale_index) const {
+  return deposit_index_.FindTagged(PairTag(buyer, presale_index), [&](uint32_t d) {
+    return deposits_[d].buyer == buyer && deposits_[d].presale_index == presale_index;
+  });
+}
+
 const DepositRow* Engine::FindDeposit(uint64_t presale_id, uint64_t buyer_id) const {
   const uint32_t p = presale_index_.Find(presale_id);
   if (p == kNoValue) return nullptr;
-  const uint32_t d = deposit_index_.Find(HoldingKey{buyer_id, p, 0});
+  const uint32_t d = DepositOf(buyer_id, p);
   return d == kNoValue ? nullptr : &deposits_[d];
 }
 
@@ -83,7 +89,7 @@ wire::Result Engine::PayDeposit(const wire::PayDeposit& c, uint64_t now_us) {
   const uint32_t p = presale_index_.Find(c.presale_id);
   if (p == kNoValue) return refuse(Code::presale_not_found);
   PresaleRow& presale = presales_[p];
-  const uint32_t existing = deposit_index_.Find(HoldingKey{c.buyer_id, p, 0});
+  const uint32_t existing = DepositOf(c.buyer_id, p);
   if (existing != kNoValue) {
     // One deposit per buyer: the same one again is a retry, answered as the first was.
     const DepositRow& d = deposits_[existing];
@@ -133,7 +139,7 @@ wire::Result Engine::PayDeposit(const wire::PayDeposit& c, uint64_t now_us) {
   d.presale_index = p;
   d.quantity = c.quantity;
   d.state = DepositState::kPaid;
-  ELEVEN_ASSERT(deposit_index_.Insert(HoldingKey{c.buyer_id, p, 0}, deposit_count_));
+  ELEVEN_ASSERT(deposit_index_.InsertTagged(PairTag(c.buyer_id, p), deposit_count_));
   out.id = MoneyIdOf(deposit_count_);
   deposit_count_++;
   return out;
@@ -148,7 +154,7 @@ wire::Result Engine::PayBalance(const wire::PayBalance& c, uint64_t now_us) {
   };
   const uint32_t p = presale_index_.Find(c.presale_id);
   if (p == kNoValue) return refuse(Code::presale_not_found);
-  const uint32_t index = deposit_index_.Find(HoldingKey{c.buyer_id, p, 0});
+  const uint32_t index = DepositOf(c.buyer_id, p);
   if (index == kNoValue) return refuse(Code::deposit_not_found);
   DepositRow& d = deposits_[index];
   PresaleRow& presale = presales_[p];
@@ -297,7 +303,7 @@ wire::Code Engine::GetPresale(uint64_t presale_id, wire::PresaleRecord* out) con
 wire::Code Engine::GetDeposit(uint64_t presale_id, uint64_t buyer_id, wire::DepositRecord* out) const {
   const uint32_t p = presale_index_.Find(presale_id);
   if (presale_id == 0 || p == kNoValue) return Code::presale_not_found;
-  const uint32_t index = deposit_index_.Find(HoldingKey{buyer_id, p, 0});
+  const uint32_t index = DepositOf(buyer_id, p);
   if (index == kNoValue) return Code::deposit_not_found;
   const DepositRow& d = deposits_[index];
   const PresaleRow& row = presales_[p];
@@ -344,7 +350,7 @@ void Engine::CheckPresales(std::vector<uint64_t>& reserved_by_sku, std::vector<u
     const DepositRow& d = deposits_[i];
     ELEVEN_ASSERT(d.presale_index < presale_count_ && d.quantity > 0);
     ELEVEN_ASSERT(i >= presales_[d.presale_index].first_deposit);
-    ELEVEN_ASSERT(deposit_index_.Find(HoldingKey{d.buyer, d.presale_index, 0}) == i);
+    ELEVEN_ASSERT(DepositOf(d.buyer, d.presale_index) == i);
     if (d.state == DepositState::kPaid) deposited[d.presale_index] += d.quantity;
     if (d.state == DepositState::kConverted) converted[d.presale_index] += d.quantity;
     if (d.state == DepositState::kForfeited) forfeited[d.presale_index] += d.quantity;

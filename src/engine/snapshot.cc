@@ -20,7 +20,7 @@ constexpr uint32_t kStateMagic = 0x54534C45;  // "ELST"
 // storefront where a rejected one keeps its fingerprint; 7: the sales figures (EngineSales,
 // then one SalesFigures per drop); 8: coupons, their claims and the orders that redeemed them,
 // pre-sales and their deposits (docs/promotions.md).
-constexpr uint32_t kStateVersion = 8;
+constexpr uint32_t kStateVersion = 9;
 
 struct StateHead {
   uint32_t magic;
