@@ -1812,8 +1812,8 @@ std::string Festival::Summary(double wall_s) {
   j.Key("payments").Begin('{').Field("wallet", int64_t(paid_by_method_[0])).Field("card", int64_t(paid_by_method_[1]));
   j.Key("instalments").Begin('{');
   for (const auto& [periods, count] : instalments_by_periods_) j.Field(std::to_string(periods), int64_t(count));
-  j.End('}').Field("instalments_merchant_fee", int64_t(paid_by_method_[2]));
-  j.Field("instalments_buyer_fee", int64_t(paid_by_method_[3])).End('}');
+  j.End('}').Key("instalments_by_fee_payer").Begin('{').Field("merchant", int64_t(paid_by_method_[2]));
+  j.Field("buyer", int64_t(paid_by_method_[3])).End('}').End('}');
 
   // The engine's own sales figures: exact, before and after discounts (docs/read-side.md).
   const wire::SalesRecord& sales = final_.sales;
