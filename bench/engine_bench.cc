@@ -80,6 +80,22 @@ void BM_W1Apply(benchmark::State& state) {
 // 3,000,000 orders per repetition: 366 batches of 8190.
 BENCHMARK(BM_W1Apply)->Arg(8190)->Iterations(366)->Unit(benchmark::kMillisecond);
 
+// W1 with the filter of evicted keys on, sized for a day of 100 million keys (100 MB): every
+// order's key is probed in it (docs/archive.md). The ring does not wrap here, so nothing is
+// inserted: this is the probe's cost on every new key.
+void BM_W1ApplyEvictedKeyFilter(benchmark::State& state) {
+  const size_t batch_size = static_cast<size_t>(state.range(0));
+  eleven::engine::EngineConfig config = eleven::sim::W1EngineConfig(kOrderCount);
+  config.evicted_key_count_max = 100'000'000;
+  Engine engine(config);
+  if (!eleven::sim::LoadW1Catalog(engine).ok()) {
+    state.SkipWithError("catalog load failed");
+    return;
+  }
+  ApplyTimed(state, engine, W1Orders(), batch_size);
+}
+BENCHMARK(BM_W1ApplyEvictedKeyFilter)->Arg(8190)->Iterations(366)->Unit(benchmark::kMillisecond);
+
 // The coupon variant: order i carries a coupon when i % 10 < 3, a fixed 1-fen platform coupon
 // (every W1 order is worth more, so each redeems it). A buyer's k-th coupon order names
 // coupon kCouponIdBase + k, which the buyer claimed beforehand: each claim is redeemed once.

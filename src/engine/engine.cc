@@ -22,6 +22,7 @@ Engine::Engine(const EngineConfig& config)
       close_heap_(BigArray<uint32_t>(config.drop_count_max)),
       orders_(BigArray<Order>(config.order_slot_count)),
       key_index_(config.order_slot_count),
+      evicted_keys_(config.evicted_key_count_max > 0 ? KeyFilter(config.evicted_key_count_max) : KeyFilter()),
       holdings_(config.holding_count_max),
       coupons_(BigArray<CouponRow>(config.coupon_count_max)),
       coupon_index_(config.coupon_count_max),
@@ -40,6 +41,7 @@ Engine::Engine(const EngineConfig& config)
   ELEVEN_ASSERT(config.order_slot_count >= 2);
   ELEVEN_ASSERT(config.batch_command_count_max > 0);
   ELEVEN_ASSERT(config.pay_window_us > 0);
+  ELEVEN_ASSERT(config.api_key_count_max < wire::kIssuerArchiveChecked);  // key ids fit the issuer's 31 bits
   ELEVEN_ASSERT(config.coupon_count_max > 0 && config.coupon_claim_count_max > 0 &&
                 config.coupon_order_count_max > 0);
   ELEVEN_ASSERT(config.presale_count_max > 0 && config.deposit_count_max > 0 &&
@@ -177,6 +179,8 @@ Digest128 Engine::Digest() const {
   // The hash maps' layouts follow from the operations, but hashing them still catches a
   // map that drifted from the tables it indexes.
   d.Update(key_index_.slots(), sizeof(*key_index_.slots()) * key_index_.slot_count());
+  d.UpdateValue(evicted_keys_.count());
+  d.Update(evicted_keys_.blocks(), evicted_keys_.bytes());
   d.Update(holdings_.slots(), sizeof(*holdings_.slots()) * holdings_.slot_count());
   d.UpdateValue(api_key_count_);
   d.Update(api_keys_.get(), sizeof(ApiKeyRow) * api_key_count_);

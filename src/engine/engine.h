@@ -25,6 +25,7 @@
 #include "base/bytes.h"
 #include "base/fixed_map.h"
 #include "base/fixed_table.h"
+#include "base/key_filter.h"
 #include "base/key_index.h"
 #include "wire/engine_records.h"
 #include "base/hash.h"
@@ -68,6 +69,11 @@ struct EngineConfig {
   uint32_t coupon_order_count_max = 1 << 20;
   // Pre-sales ever created and deposits ever paid (docs/promotions.md, "Pre-sale").
   uint32_t presale_count_max = 4096;
+  // The keys the order ring has evicted, in a filter (docs/archive.md): 0 leaves it off (an
+  // evicted key is then forgotten with its order); else its capacity, 1 byte a key. A place
+  // order whose key may be in it is answered archive_check unless the server has marked it
+  // archive-checked (wire::kIssuerArchiveChecked).
+  uint64_t evicted_key_count_max = 0;
   uint32_t deposit_count_max = 1 << 20;
   // Payments: with the ledger on, paying an order moves money (wire/ledger.h); off, a payment
   // is recorded as made elsewhere. Fulfilment: on, every paid order is allocated to
@@ -432,6 +438,7 @@ class Engine {
   uint32_t next_slot_ = 1;  // next_order_id_ % order_slot_count, kept without a division
   uint64_t expiry_cursor_ = 1;  // every order below it is past its pay-by or final
   KeyIndex key_index_;  // idempotency key -> slot (confirmed by orders_[slot].key)
+  KeyFilter evicted_keys_;  // keys the ring has evicted (off: evicted_key_count_max = 0)
   uint64_t KeyOfSlot(uint32_t slot) const;  // engine_state.h
 
   FixedMap<HoldingKey, HoldingHash> holdings_;  // value = units held

@@ -45,14 +45,18 @@ constexpr uint8_t kOpWithdraw = 35, kOpDrawDown = 38, kOpRepayCredit = 39, kOpPa
                   kOpAfterSalesRefund = 44;
 constexpr uint8_t kOpStockWarehouse = 65, kOpShipOrder = 69;
 constexpr uint8_t kOpCreateKey = 96, kOpRevokeKey = 97;
-// The trailer (docs/access.md): bytes 120..123 the issuer, 124..127 reserved.
+// The trailer (docs/wire-format.md): bytes 120..123 the issuer word, whose bit 31 is the
+// server's archive-checked mark and the rest the key id; 124..127 reserved.
 constexpr size_t kIssuerOffset = 120;
 constexpr size_t kTrailerReservedOffset = 124;
+constexpr uint32_t kArchiveCheckedBit = 1u << 31;
 
+// The key id: random issuers set bit 31 too, which names no key (the model's filter of evicted
+// keys is off, so the mark changes nothing else).
 uint32_t IssuerBytes(const wire::Command& c) {
   uint32_t issuer;
   std::memcpy(&issuer, c.bytes + kIssuerOffset, sizeof(issuer));
-  return issuer;
+  return issuer & ~kArchiveCheckedBit;
 }
 void Stamp(wire::Command& c, uint32_t issuer) {
   std::memcpy(c.bytes + kIssuerOffset, &issuer, sizeof(issuer));

@@ -84,7 +84,10 @@ static_assert(sizeof(FingerprintInput) == 120);
   if (!IsFinal(old.state)) return false;
   ELEVEN_ASSERT(old.id + config_.order_slot_count == order_id);
   // A balance payment's order has no key (its deposit is its key).
-  if (old.key != 0) ELEVEN_ASSERT(key_index_.Erase(old.key, [this](uint32_t s) { return KeyOfSlot(s); }));
+  if (old.key != 0) {
+    ELEVEN_ASSERT(key_index_.Erase(old.key, [this](uint32_t s) { return KeyOfSlot(s); }));
+    if (evicted_keys_.enabled()) evicted_keys_.Insert(old.key);
+  }
   if (old.promotion == kCoupons) DropCouponOrder(old.id);
   return true;
 }
@@ -288,8 +291,8 @@ bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c, uint64_t
   }
   // Who places it: an operator, or a storefront whose id the order keeps (docs/access.md).
   uint64_t storefront = 0;
-  if (c.trailer.issuer != 0) {
-    const Principal p = PrincipalOf(c.trailer.issuer);
+  if (wire::KeyIdOfIssuer(c.trailer.issuer) != 0) {
+    const Principal p = PrincipalOf(wire::KeyIdOfIssuer(c.trailer.issuer));
     if (p.role != wire::Role::kOperator && p.role != wire::Role::kStorefront) {
       const Code refused = p.role == wire::Role::kNone ? Code::unauthenticated : Code::forbidden;
       out = CommandResult(refused, Operation::kPlaceOrder, 0);
@@ -314,6 +317,12 @@ bool Engine::SameRequest(const Order& first, const wire::PlaceOrder& c, uint64_t
     stats_.orders_replayed++;
     out = OrderResult(orders_[seen], Operation::kPlaceOrder);
     out.flags = static_cast<uint8_t>(wire::ResultFlags::kReplayed);
+    return;
+  }
+  // A key the ring no longer holds may be an evicted order's: the server resolves it against
+  // the archive and sends the command again, marked, if no order has it (docs/archive.md).
+  if (evicted_keys_.enabled() && !wire::ArchiveChecked(c.trailer) && evicted_keys_.MayContain(c.idempotency_key)) {
+    out = CommandResult(Code::archive_check, Operation::kPlaceOrder, 0);
     return;
   }
   const uint64_t order_id = next_order_id_;
@@ -725,6 +734,7 @@ wire::Code Engine::GetOrderByKey(uint64_t idempotency_key, wire::OrderRecord* ou
   const wire::PlaceOrder& order = command.place_order;
   ahead.key_tag = KeyIndex::Tag(order.idempotency_key);
   key_index_.PrefetchTag(ahead.key_tag);
+  if (evicted_keys_.enabled()) evicted_keys_.Prefetch(order.idempotency_key);
   const int lines = std::min<int>(order.line_count, wire::kOrderLineCountMax);
   for (int l = 0; l < lines; l++) {
     ahead.sku[l] = static_cast<uint32_t>(skus_.Home(order.sku_id[l]));

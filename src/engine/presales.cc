@@ -111,7 +111,7 @@ wire::Result Engine::PayDeposit(const wire::PayDeposit& c, uint64_t now_us) {
   if (presale.per_buyer_limit != 0 && c.quantity > presale.per_buyer_limit) return refuse(Code::buyer_limit);
   if (presale.available < c.quantity) return refuse(Code::insufficient_stock);
   if (deposit_count_ == config_.deposit_count_max) return refuse(Code::deposits_full);
-  const Principal issuer = PrincipalOf(c.trailer.issuer);
+  const Principal issuer = PrincipalOf(wire::KeyIdOfIssuer(c.trailer.issuer));
   const uint64_t storefront = issuer.role == wire::Role::kStorefront ? issuer.scope_id : 0;
   Sku& sku = skus_[presale.sku_index];
   if (ledger_) {

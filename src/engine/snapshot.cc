@@ -19,7 +19,8 @@ constexpr uint32_t kStateMagic = 0x54534C45;  // "ELST"
 // request are refused); 6: API keys (docs/access.md), and an accepted order keeps its
 // storefront where a rejected one keeps its fingerprint; 7: the sales figures (EngineSales,
 // then one SalesFigures per drop); 8: coupons, their claims and the orders that redeemed them,
-// pre-sales and their deposits (docs/promotions.md).
+// pre-sales and their deposits (docs/promotions.md); 9: claims and deposits in KeyIndexes,
+// and the filter of the keys the order ring evicted (docs/archive.md).
 constexpr uint32_t kStateVersion = 9;
 
 struct StateHead {
@@ -59,6 +60,8 @@ struct StateHead {
   uint32_t presale_count;
   uint32_t deposit_count;
   uint32_t reserved1;
+  uint64_t evicted_key_count_max;
+  uint64_t evicted_key_count;  // inserts made into the filter
   // The modules' parts follow the engine's tables (0 bytes when a module is off).
   uint64_t ledger_bytes;
   uint64_t fulfilment_bytes;
@@ -118,6 +121,8 @@ void Engine::SnapshotChunks(SnapshotParts* parts) const {
   h.deposit_count_max = config_.deposit_count_max;
   h.presale_count = presale_count_;
   h.deposit_count = deposit_count_;
+  h.evicted_key_count_max = config_.evicted_key_count_max;
+  h.evicted_key_count = evicted_keys_.count();
   std::vector<std::byte>* head = &parts->engine_head;
   std::vector<ByteSpan>* chunks = &parts->chunks;
   head->resize(sizeof(h));
@@ -135,6 +140,7 @@ void Engine::SnapshotChunks(SnapshotParts* parts) const {
   chunks->push_back(Bytes(merchant_index_.slots(), merchant_index_.slot_bytes()));
   chunks->push_back(Bytes(drop_index_.slots(), drop_index_.slot_bytes()));
   chunks->push_back(Bytes(key_index_.slots(), key_index_.slot_bytes()));
+  chunks->push_back(Bytes(evicted_keys_.blocks(), evicted_keys_.bytes()));
   chunks->push_back(Bytes(holdings_.slots(), holdings_.slot_bytes()));
   chunks->push_back(Bytes(api_keys_.get(), sizeof(ApiKeyRow) * api_key_count_));
   chunks->push_back(Bytes(coupons_.get(), sizeof(CouponRow) * coupon_count_));
@@ -166,7 +172,8 @@ Status Engine::Restore(ByteSpan state) {
       h.coupon_count_max != config_.coupon_count_max ||
       h.coupon_claim_count_max != config_.coupon_claim_count_max ||
       h.coupon_order_count_max != config_.coupon_order_count_max ||
-      h.presale_count_max != config_.presale_count_max || h.deposit_count_max != config_.deposit_count_max) {
+      h.presale_count_max != config_.presale_count_max || h.deposit_count_max != config_.deposit_count_max ||
+      h.evicted_key_count_max != config_.evicted_key_count_max) {
     return Status::InvalidArgument(
         "the snapshot was taken with a different engine configuration (capacities or pay "
         "window); start with the configuration the data directory was created with");
@@ -191,6 +198,7 @@ Status Engine::Restore(ByteSpan state) {
             in.Take(orders_.get(), sizeof(Order) * config_.order_slot_count) &&
             in.TakeMap(&merchant_index_, h.merchant_count) &&
             in.TakeMap(&drop_index_, h.drop_count) && in.TakeMap(&key_index_, h.key_count) &&
+            in.TakeFilter(&evicted_keys_, h.evicted_key_count) &&
             in.TakeMap(&holdings_, h.holding_count) &&
             in.Take(api_keys_.get(), sizeof(ApiKeyRow) * h.api_key_count) &&
             in.Take(coupons_.get(), sizeof(CouponRow) * h.coupon_count) &&

@@ -9,6 +9,7 @@
 #include "base/assert.h"
 #include "base/bytes.h"
 #include "base/fixed_map.h"
+#include "base/key_filter.h"
 
 namespace eleven::engine {
 
@@ -40,6 +41,14 @@ class StateReader {
     const size_t size_bytes = map->slot_bytes();
     if (state_.size() - at_ < size_bytes) return false;
     if (!map->Restore(state_.data() + at_, size_bytes, count)) return false;
+    at_ += size_bytes;
+    return true;
+  }
+  // A KeyFilter's blocks (none when the filter is off).
+  bool TakeFilter(KeyFilter* filter, uint64_t count) {
+    const size_t size_bytes = filter->bytes();
+    if (state_.size() - at_ < size_bytes) return false;
+    if (!filter->Restore(state_.data() + at_, size_bytes, count)) return false;
     at_ += size_bytes;
     return true;
   }

@@ -379,6 +379,10 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.journal_segment_bytes < (uint64_t{64} << 10) || c.journal_segment_bytes > (uint64_t{4} << 30)) {
     return Status::InvalidArgument("journal.segment_bytes must be 64 KiB..4 GiB");
   }
+  if (c.engine.api_key_count_max >= wire::kIssuerArchiveChecked) {
+    return Status::InvalidArgument("engine.api_keys_max must be below 2147483648 (a key id takes 31 bits of a "
+                                   "command's issuer word)");
+  }
   if (c.tick_ms == 0 || c.tick_ms > 60'000) {
     return Status::InvalidArgument("engine.tick_ms must be 1..60000");
   }

@@ -475,12 +475,23 @@ inline bool ReservedZero(const PlaceOrder& c) {
 }
 
 // Any command's issuer and its trailer's reserved word (every command ends with a Trailer).
+// The trailer's issuer word: the key id in bits 0..30; bit 31 says that the server resolved
+// a place order's key against the archive and found no order under it (docs/archive.md). The
+// server writes the whole word over whatever the client sent (SetIssuer), so only the server
+// sets the bit (MarkArchiveChecked).
+inline constexpr uint32_t kIssuerArchiveChecked = 1u << 31;
+inline uint32_t KeyIdOfIssuer(uint32_t issuer) { return issuer & ~kIssuerArchiveChecked; }
 inline uint32_t IssuerOf(const Command& c) {
   uint32_t issuer;
   std::memcpy(&issuer, c.bytes + kTrailerOffset, sizeof(issuer));
-  return issuer;
+  return KeyIdOfIssuer(issuer);
 }
 inline void SetIssuer(Command& c, uint32_t issuer) {
+  std::memcpy(c.bytes + kTrailerOffset, &issuer, sizeof(issuer));
+}
+inline bool ArchiveChecked(const Trailer& t) { return (t.issuer & kIssuerArchiveChecked) != 0; }
+inline void MarkArchiveChecked(Command& c) {
+  const uint32_t issuer = IssuerOf(c) | kIssuerArchiveChecked;
   std::memcpy(c.bytes + kTrailerOffset, &issuer, sizeof(issuer));
 }
 inline bool TrailerReservedZero(const Command& c) {
